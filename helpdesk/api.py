@@ -1,0 +1,233 @@
+"""REST API foundations: the organization-scoped base view, the error format, pagination,
+and the departments, members and notifications resources.
+
+Every API view derives from `OrganizationViewSet` or `OrganizationAPIView`; they resolve the
+organization once (helpdesk.tenancy) and refuse a `get_queryset` override: a view lists
+its rows through `scoped_queryset(organization=…, membership=…)`, which calls a selector.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, views, viewsets
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpdesk import selectors, services
+from helpdesk.drf import CursorPagination
+from helpdesk.exceptions import NotFound
+from helpdesk.models import Department, Membership, Notification, Role
+from helpdesk.tenancy import activate_for, resolve_api_membership
+
+# --- The organization-scoped base --------------------------------------------------------
+
+
+class _OrganizationScope:
+    """Resolves the organization once per request; admin-only writes unless a view says otherwise."""
+
+    admin_only_writes: ClassVar[bool] = True
+    request: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must implement scoped_queryset(), not get_queryset().")
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        membership = resolve_api_membership(request)
+        if membership is None:
+            raise NotFound
+        request.organization = membership.organization  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        activate_for(membership)
+        if self.admin_only_writes and request.method not in SAFE_METHODS and not membership.is_admin:
+            raise exceptions.PermissionDenied(_("Only admins can change this."))
+
+    @property
+    def organization(self) -> Any:
+        return self.request.organization
+
+    @property
+    def membership(self) -> Membership:
+        return self.request.membership
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.scoped_queryset(organization=self.organization, membership=self.membership)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "helpdesk.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": _("Token-based authentication: `Token <key>`."),
+        }
+
+
+class OrganizationAPIView(_OrganizationScope, views.APIView):
+    pass
+
+
+class OrganizationViewSet(_OrganizationScope, viewsets.GenericViewSet):
+    lookup_value_converter = "int"
+
+
+# --- Departments -------------------------------------------------------------------------
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "name", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    serializer_class = DepartmentSerializer
+    pagination_class = CursorPagination
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return selectors.department_list(organization=organization)
+
+    def create(self, request: Request) -> Response:
+        payload = DepartmentSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        department = services.department_create(
+            organization=self.organization, acting_user=request.user, name=payload.validated_data["name"]
+        )
+        return Response(DepartmentSerializer(department).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        payload = DepartmentSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        department = services.department_rename(
+            organization=self.organization,
+            acting_user=request.user,
+            department=selectors.department_get(organization=self.organization, department_id=pk),
+            name=payload.validated_data["name"],
+        )
+        return Response(DepartmentSerializer(department).data)
+
+    update = partial_update
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.department_delete(
+            organization=self.organization,
+            acting_user=request.user,
+            department=selectors.department_get(organization=self.organization, department_id=pk),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Members -----------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    email = serializers.EmailField(source="user.email")
+    display_name = serializers.SerializerMethodField()
+    department_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "email", "display_name", "role", "is_active", "department_ids", "created_at"]
+
+    def get_display_name(self, membership: Membership) -> str:
+        return membership.user.get_full_name() or membership.user.username
+
+    def get_department_ids(self, membership: Membership) -> list[int]:
+        return sorted(d.pk for d in membership.departments.all())
+
+
+class MemberCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(write_only=True, max_length=128)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
+    department_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+    department_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+
+
+class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    serializer_class = MemberSerializer
+    pagination_class = CursorPagination
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return selectors.member_list(organization=organization)
+
+    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
+    def create(self, request: Request) -> Response:
+        payload = MemberCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        member = services.member_create(
+            organization=self.organization, acting_user=request.user, **payload.validated_data
+        )
+        member = selectors.member_get(organization=self.organization, membership_id=member.pk)
+        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        payload = MemberUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.member_update(
+            organization=self.organization,
+            acting_user=request.user,
+            membership=selectors.member_get(organization=self.organization, membership_id=pk),
+            **payload.validated_data,
+        )
+        member = selectors.member_get(organization=self.organization, membership_id=pk)
+        return Response(MemberSerializer(member).data)
+
+
+# --- Notifications -----------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "created_at", "read_at"]
+
+
+class NotificationViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """The caller's own notifications (every member may mark their own as read)."""
+
+    serializer_class = NotificationSerializer
+    pagination_class = CursorPagination
+    admin_only_writes = False
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return selectors.notification_list(organization=organization, user_id=membership.user_id)
+
+    @extend_schema(
+        request=inline_serializer("MarkRead", {"ids": serializers.ListField(child=serializers.IntegerField())}),
+        responses={200: inline_serializer("MarkedRead", {"marked": serializers.IntegerField()})},
+    )
+    def mark_read(self, request: Request) -> Response:
+        ids = request.data.get("ids") if isinstance(request.data, dict) else None
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
+            raise exceptions.ValidationError({"ids": [_("A list of notification ids.")]})
+        marked = services.notification_mark_read(
+            organization=self.organization, user_id=self.membership.user_id, notification_ids=ids
+        )
+        return Response({"marked": marked})

@@ -1,0 +1,102 @@
+"""Domain errors: one hierarchy, each with a stable machine code.
+
+The DRF exception handler (`helpdesk.api.exception_handler`) maps them to HTTP once;
+HTML views show `message` as a form error or flash message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class HelpdeskError(Exception):
+    code: str = "error"
+    status: int = 400
+    default_message: Any = _("The request could not be completed.")
+
+    def __init__(self, message: Any = None, *, details: Any = None) -> None:
+        self.message = message if message is not None else self.default_message
+        self.details = details
+        super().__init__(str(self.message))
+
+
+class NotFound(HelpdeskError):
+    code = "not_found"
+    status = 404
+    default_message = _("Not found.")
+
+
+class PermissionDenied(HelpdeskError):
+    code = "permission_denied"
+    status = 403
+    default_message = _("You do not have permission to do this.")
+
+
+class InvalidInput(HelpdeskError):
+    code = "invalid"
+    status = 400
+    default_message = _("The input is not valid.")
+
+
+class Conflict(HelpdeskError):
+    code = "conflict"
+    status = 409
+    default_message = _("The request conflicts with the current state.")
+
+
+class DepartmentInUse(Conflict):
+    code = "department_in_use"
+    default_message = _("This department still has channels; move or delete them first.")
+
+
+class LastAdmin(Conflict):
+    code = "last_admin"
+    default_message = _("An organization needs at least one active admin.")
+
+
+class ChannelLimitReached(Conflict):
+    code = "channel_limit_reached"
+    default_message = _("An organization may have at most as many channels as it has departments.")
+
+
+class ChannelDisabled(Conflict):
+    code = "channel_disabled"
+    default_message = _("This channel is disabled: it cannot send or receive messages.")
+
+
+class ChannelDeleted(Conflict):
+    code = "channel_deleted"
+    default_message = _("This channel was deleted: its conversations can be read but not answered.")
+
+
+class PageAlreadyLinked(Conflict):
+    code = "page_already_linked"
+    default_message = _("This Facebook Page is already linked to another channel.")
+
+
+class PageReauthorizationRequired(Conflict):
+    code = "page_reauthorization_required"
+    default_message = _("This Facebook Page needs to be re-authorized by an admin before messages can be sent.")
+
+
+class ReplyWindowClosed(Conflict):
+    code = "reply_window_closed"
+    default_message = _("The reply window is closed: the customer must write first.")
+
+
+class MessageTooLong(HelpdeskError):
+    code = "message_too_long"
+    status = 400
+    default_message = _("A message can be at most 1,600 characters.")
+
+
+class ContactBlocked(Conflict):
+    code = "contact_blocked"
+    default_message = _("This customer is blocked.")
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    default_message = _("This state change is not allowed.")

@@ -1,0 +1,121 @@
+"""The one place a request gets its organization.
+
+HTML pages live under `/o/<org_slug>/`: the middleware turns the slug into
+`request.organization` and `request.membership` (404 for anyone who is not an active
+member, never a hint that the organization exists). The REST API resolves the
+organization in `resolve_api_membership`, called by the one DRF base view: an API token
+belongs to one membership; a browser session uses the organization it last opened.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone, translation
+
+from helpdesk.models import ApiToken, Membership
+
+SESSION_KEY = "organization_slug"
+
+
+def _active_membership(*, user: Any, org_slug: str | None) -> Membership | None:
+    memberships = Membership.objects.select_related("organization").filter(user=user, is_active=True)
+    if org_slug:
+        memberships = memberships.filter(organization__slug=org_slug)
+    return memberships.order_by("organization__name").first()
+
+
+def activate_for(membership: Membership) -> None:
+    """Language and time zone of the member's organization (the member's own language wins)."""
+    translation.activate(membership.language or membership.organization.language)
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(membership.organization.time_zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.deactivate()
+
+
+class OrganizationMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.organization = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: dict[str, Any]
+    ) -> HttpResponse | None:
+        # The slug is consumed here so that no view can look an organization up by itself.
+        org_slug = view_kwargs.pop("org_slug", None)
+        if org_slug is None:
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        membership = _active_membership(user=request.user, org_slug=org_slug)
+        if membership is None:
+            raise Http404
+        request.organization = membership.organization  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        if request.session.get(SESSION_KEY) != org_slug:
+            request.session[SESSION_KEY] = org_slug
+        activate_for(membership)
+        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        return None
+
+
+def default_membership(request: HttpRequest) -> Membership | None:
+    """The organization a logged-in user lands in: the last one opened, else the first."""
+    return _active_membership(user=request.user, org_slug=request.session.get(SESSION_KEY)) or _active_membership(
+        user=request.user, org_slug=None
+    )
+
+
+def resolve_api_membership(request: Any) -> Membership | None:
+    """The membership an API request acts as, or None (the caller answers 404/403)."""
+    token = getattr(request, "auth", None)
+    if isinstance(token, ApiToken):
+        membership = token.membership
+        return membership if membership.is_active else None
+    if not request.user.is_authenticated:
+        return None
+    slug = request.headers.get("X-Organization") or request.session.get(SESSION_KEY)
+    if slug:
+        return _active_membership(user=request.user, org_slug=slug)
+    return _active_membership(user=request.user, org_slug=None)
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For HTML views under /o/<org_slug>/: only the organization's admins pass (else 403)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        membership = getattr(request, "membership", None)
+        if membership is None:
+            raise Http404
+        if not membership.is_admin:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For HTML views under /o/<org_slug>/: documents (and checks) that a membership is resolved."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request, "membership", None) is None:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,69 @@
+"""Idempotent demo data: organization `demo`, two departments, an admin and an agent with
+known passwords and API tokens, and a Messenger channel linked to a sandbox page."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from helpdesk.models import ApiToken, Department, Membership, Organization, Role
+from helpdesk.services import api_token_create
+
+DEMO_USERS = {
+    "admin": {"password": "demo-admin-password", "role": Role.ADMIN, "token": "hd_demo_admin_token_0123456789abcdef"},
+    "agent": {"password": "demo-agent-password", "role": Role.AGENT, "token": "hd_demo_agent_token_0123456789abcdef"},
+}
+DEMO_DEPARTMENTS = ["Support", "Sales"]
+
+
+class Command(BaseCommand):
+    help = "Create (or complete) the demo organization. Safe to run again."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print what exists as one JSON object.")
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        User = get_user_model()
+        organization, _ = Organization.objects.get_or_create(
+            slug="demo", defaults={"name": "Demo Company", "time_zone": "Asia/Tokyo", "language": "en"}
+        )
+        departments = [
+            Department.objects.get_or_create(organization=organization, name=name)[0] for name in DEMO_DEPARTMENTS
+        ]
+        users_out = []
+        for username, spec in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.test"})
+            if created:
+                user.first_name = username.capitalize()
+                user.last_name = "Demo"
+                user.set_password(spec["password"])
+                user.save()
+            membership, _ = Membership.objects.get_or_create(
+                organization=organization, user=user, defaults={"role": spec["role"]}
+            )
+            membership.departments.add(departments[0])
+            if not ApiToken.objects.filter(key_hash=ApiToken.hash_key(spec["token"])).exists():
+                api_token_create(membership=membership, name="demo", key=spec["token"])
+            users_out.append(
+                {"username": username, "password": spec["password"], "role": spec["role"], "api_token": spec["token"]}
+            )
+        result: dict[str, Any] = {
+            "organization": organization.slug,
+            "departments": [{"id": d.pk, "name": d.name} for d in departments],
+            "users": users_out,
+        }
+        result.update(self.seed_channel(organization=organization, department=departments[0]))
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Demo organization '{organization.slug}' is ready."))
+            for user_out in users_out:
+                self.stdout.write(f"  {user_out['role']}: {user_out['username']} / {user_out['password']}")
+
+    def seed_channel(self, *, organization: Organization, department: Department) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,288 @@
+"""The Messenger kind of channel: linked Facebook Pages, customers, conversations, messages,
+and the raw webhook event log."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from channels.models import Channel
+from helpdesk.models import Department, Organization
+
+
+class PageStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    EXPIRING_SOON = "expiring_soon", _("Expiring soon")
+    REAUTHORIZATION_REQUIRED = "reauthorization_required", _("Re-authorization required")
+
+
+class ReauthorizationReason(models.TextChoices):
+    TOKEN_EXPIRED = "token_expired", _("Token expired")
+    PERMISSIONS_REVOKED = "permissions_revoked", _("Permissions revoked")
+    APP_ACCESS_REVOKED = "app_access_revoked", _("App access revoked")
+    PAGE_ADDED = "page_added", _("Page newly added to the channel")
+    PAGE_REMOVED = "page_removed", _("Page removed from the channel")
+    POLICY_EXPIRED = "policy_expired", _("60 days since authorization")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    TOKEN_INVALID = "token_invalid", _("Token no longer valid")
+
+
+class FacebookPage(models.Model):
+    """One linking of a Facebook Page to a channel.
+
+    A page is linked to at most one live channel in the whole service (webhooks are routed
+    by page id): the partial unique constraint holds that. Removing a page sets
+    `unlinked_at`; its conversations stay with this row.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="facebook_pages")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="facebook_pages")
+    page_id = models.CharField(max_length=40)
+    name = models.CharField(max_length=200)
+    access_token_encrypted = models.TextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    authorized_at = models.DateTimeField(null=True, blank=True)
+    token_checked_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=30, choices=PageStatus.choices, default=PageStatus.ACTIVE)
+    reauthorization_reason = models.CharField(max_length=30, choices=ReauthorizationReason.choices, blank=True)
+    # The expiry the admins were last warned about, so that each expiry is announced once.
+    expiry_warned_for = models.DateTimeField(null=True, blank=True)
+    unlinked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page_id"], condition=models.Q(unlinked_at__isnull=True), name="facebook_page_linked_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "channel"]),
+            models.Index(fields=["status", "token_expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.page_id})"
+
+
+class Contact(models.Model):
+    """A customer as one page sees them (Facebook's page-scoped id)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="contacts")
+    psid = models.CharField(max_length=100)
+    # A chat-plugin guest arrives as sender.user_ref instead of a PSID.
+    is_guest = models.BooleanField(default=False)
+    display_name = models.CharField(max_length=200, blank=True)
+    avatar_url = models.URLField(max_length=1000, blank=True)
+    profile_fetched_at = models.DateTimeField(null=True, blank=True)
+    is_blocked = models.BooleanField(default=False)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "psid"], name="contact_unique_per_page")]
+        indexes = [models.Index(fields=["organization", "display_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name or self.psid
+
+
+class ConversationState(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class Conversation(models.Model):
+    """Messenger's one continuous thread per (page, customer)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Where the conversation is filed (who sees it); forwarding may move it to another channel.
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    # Which page it is held on (replies go out through this page).
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    state = models.CharField(max_length=10, choices=ConversationState.choices, default=ConversationState.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # When the customer last wrote (Facebook's timestamp, no later than when it arrived):
+    # the reply window is measured from it.
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "contact"], name="conversation_unique_per_contact")]
+        indexes = [
+            models.Index(fields=["organization", "channel", "-last_message_at"]),
+            models.Index(fields=["organization", "-last_message_at"]),
+            models.Index(fields=["organization", "assignee", "-last_message_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.channel}"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("From the customer")
+    OUTBOUND = "out", _("To the customer")
+
+
+class MessageSource(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent (helpdesk)")
+    # A reply made in Facebook's own inbox or by another app, seen through its echo.
+    EXTERNAL = "external", _("Sent outside the helpdesk")
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    ATTACHMENT = "attachment", _("Attachment")
+    STICKER = "sticker", _("Sticker")
+    POSTBACK = "postback", _("Postback")
+    REFERRAL = "referral", _("Referral")
+    OPTIN = "optin", _("Opt-in")
+
+
+class Message(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="+")
+    # Facebook's message id; empty until an outbound message has been sent.
+    mid = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL keeps unsent rows out of the unique constraint)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    source = models.CharField(max_length=10, choices=MessageSource.choices)
+    kind = models.CharField(max_length=12, choices=MessageKind.choices, default=MessageKind.TEXT)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    text = models.TextField(blank=True)
+    # [{"type": "image"|"video"|"audio"|"file"|"location"|"fallback"|"sticker"|"template"|…,
+    #   "url"?, "title"?, "sticker_id"?, "lat"?, "long"?}]
+    attachments = models.JSONField(default=list, blank=True)
+    sticker_id = models.CharField(max_length=40, blank=True)
+    quick_reply_payload = models.CharField(max_length=1000, blank=True)
+    reply_to_mid = models.CharField(max_length=255, blank=True)
+    postback_title = models.CharField(max_length=1000, blank=True)
+    postback_payload = models.CharField(max_length=1000, blank=True)
+    # {"<psid>": {"reaction": "love", "emoji": "❤"}}: the current reaction of each reactor.
+    reactions = models.JSONField(default=dict, blank=True)
+    edit_count = models.PositiveIntegerField(default=0)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # When it was written: Facebook's timestamp, taken as no later than received_at.
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Outbound: our idempotency key, sent as the Send API metadata and recognised in the echo.
+    idempotency_key = models.UUIDField(null=True, blank=True, unique=True, default=None)
+    messaging_type = models.CharField(max_length=20, blank=True)
+    tag = models.CharField(max_length=30, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=60, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # A blocked customer's messages are kept but not shown.
+    is_hidden = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page", "mid"], condition=models.Q(mid__isnull=False), name="message_mid_unique_per_page"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "sent_at"]),
+            models.Index(fields=["organization", "conversation", "direction", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()}: {self.text[:40]}"
+
+    @staticmethod
+    def new_idempotency_key() -> uuid.UUID:
+        return uuid.uuid4()
+
+
+class ConversationEvent(models.Model):
+    """A system line in the transcript: assigned, forwarded, closed, converted to a ticket…"""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        FORWARDED = "forwarded", _("Forwarded")
+        CLOSED = "closed", _("Closed")
+        REOPENED = "reopened", _("Reopened")
+        BLOCKED = "blocked", _("Customer blocked")
+        UNBLOCKED = "unblocked", _("Customer unblocked")
+        CONVERTED = "converted", _("Converted to a ticket")
+        CHANNEL_DISABLED = "channel_disabled", _("Channel disabled")
+        CHANNEL_ENABLED = "channel_enabled", _("Channel enabled")
+        CHANNEL_DELETED = "channel_deleted", _("Channel deleted")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Names and notes as they were at the time (e.g. {"to": "Alice", "note": "…"}).
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class WebhookOutcome(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    STORED = "stored", _("Stored")
+    DUPLICATE = "duplicate", _("Duplicate")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookEvent(models.Model):
+    """Every event of every webhook POST, as it arrived, with what became of it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    page_id = models.CharField(max_length=40, blank=True)
+    kind = models.CharField(max_length=30)
+    mid = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=10, choices=WebhookOutcome.choices, default=WebhookOutcome.PENDING)
+    reason = models.CharField(max_length=60, blank=True)
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-received_at"]),
+            models.Index(fields=["outcome", "received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome}"

@@ -1,0 +1,61 @@
+"""Shared fixtures: two organizations, A and B; B's members must never see A's data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from helpdesk.models import Department, Membership, Organization, Role
+from helpdesk.services import api_token_create
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    department: Department
+    admin: Membership
+    agent: Membership
+
+
+def _tenant(slug: str) -> Tenant:
+    organization = factories.make_org(slug)
+    department = factories.make_department(organization, "Support")
+    admin = factories.make_member(organization, role=Role.ADMIN, username=f"{slug}-admin", departments=[department])
+    agent = factories.make_member(organization, role=Role.AGENT, username=f"{slug}-agent", departments=[department])
+    return Tenant(organization, department, admin, agent)
+
+
+@pytest.fixture
+def tenant_a(db: Any) -> Tenant:
+    return _tenant("alpha")
+
+
+@pytest.fixture
+def tenant_b(db: Any) -> Tenant:
+    return _tenant("bravo")
+
+
+def api_client_for(membership: Membership) -> APIClient:
+    """An API client authenticated with a fresh token of this membership."""
+    _token, key = api_token_create(membership=membership, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def web_client_for(client: Any) -> Any:
+    def login(membership: Membership) -> Any:
+        client.force_login(membership.user)
+        return client
+
+    return login

@@ -1,0 +1,145 @@
+"""Walks every URL pattern and API route: a member of another organization gets 404,
+an anonymous visitor 401/403 or the login page. New routes are picked up by themselves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern, RoutePattern
+from rest_framework.test import APIClient
+
+from tests import factories
+from tests.conftest import Tenant, api_client_for
+
+MARKER = "ALPHASECRET"
+
+# Routes anyone may reach, or that are not tenant-scoped (each for a stated reason).
+PUBLIC_PREFIXES = (
+    "accounts/",  # login and logout
+    "healthz",
+    "readyz",
+    "api/schema/",
+    "api/docs/",
+    "webhooks/",  # Facebook calls them; verified by signature, routed by page id
+    "sandbox/",  # the local Graph API stand-in (development only)
+    "static/",
+    "media/",
+)
+# Pages that are not about one organization's data but about the logged-in user.
+USER_ROUTES = {"", "organizations/"}
+
+
+def _route_text(pattern: Any) -> str:
+    if isinstance(pattern, RoutePattern):
+        return str(pattern._route)
+    if isinstance(pattern, RegexPattern):
+        regex = pattern._regex
+        return regex.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\.", ".")
+    return str(pattern)
+
+
+def iter_routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[str]:
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        text = prefix + _route_text(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from iter_routes(entry.url_patterns, text)
+        elif isinstance(entry, URLPattern):
+            yield text
+
+
+_PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>|\(\?P<(?P<rname>\w+)>[^)]*\)")
+
+
+def _params(route: str) -> list[str]:
+    return [m.group("name") or m.group("rname") for m in _PARAM.finditer(route)]
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    return "/" + _PARAM.sub(lambda m: values[m.group("name") or m.group("rname")], route)
+
+
+def _ids_of(slug: str) -> set[str]:
+    ids: set[str] = set()
+    for model in apps.get_models():
+        if any(f.name == "organization" for f in model._meta.get_fields()):
+            ids.update(str(pk) for pk in model.objects.filter(organization__slug=slug).values_list("pk", flat=True))
+    return ids
+
+
+def _alpha_ids() -> list[str]:
+    """Every primary key of organization A's rows, in every tenant-owned model, except the
+    numbers that are also keys of B's own rows (B may of course open those)."""
+    return sorted(_ids_of("alpha") - _ids_of("bravo"), key=lambda v: (len(v), v))
+
+
+@pytest.fixture
+def populated_alpha(tenant_a: Tenant) -> Tenant:
+    """Organization A with one row of each kind, all carrying a marker that must never leak."""
+    tenant_a.department.name = f"{MARKER} Support"
+    tenant_a.department.save()
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name=f"{MARKER} channel")
+    factories.associate(tenant_a.agent, channel)
+    page = factories.make_page(channel, name=f"{MARKER} page")
+    conversation = factories.make_conversation(page, factories.make_contact(page, display_name=f"{MARKER} customer"))
+    factories.make_message(conversation, text=f"{MARKER} message")
+    return tenant_a
+
+
+def _tenant_routes() -> list[str]:
+    return [route for route in iter_routes() if not route.startswith(PUBLIC_PREFIXES) and route not in USER_ROUTES]
+
+
+def test_the_walk_finds_the_tenant_routes() -> None:
+    routes = _tenant_routes()
+    assert any(route.startswith("o/<slug:org_slug>/") for route in routes)
+    assert any(route.startswith("api/v1/") for route in routes)
+
+
+@pytest.mark.django_db
+def test_a_member_of_another_organization_gets_404_everywhere(
+    populated_alpha: Tenant, tenant_b: Tenant, client: Any
+) -> None:
+    alpha_ids = _alpha_ids()
+    assert alpha_ids
+    client.force_login(tenant_b.admin.user)
+    api = api_client_for(tenant_b.admin)
+    failures: list[str] = []
+    for route in _tenant_routes():
+        names = _params(route)
+        id_names = [n for n in names if n != "org_slug"]
+        candidates = alpha_ids if id_names else ["-"]
+        for candidate in candidates:
+            url = _fill(route, {n: "alpha" if n == "org_slug" else candidate for n in names})
+            is_api = route.startswith("api/")
+            for method in ("get", "post"):
+                response = getattr(api if is_api else client, method)(url)
+                body = response.content.decode(errors="replace")
+                if MARKER in body:
+                    failures.append(f"{method.upper()} {url} leaked organization A's data")
+                elif (names and response.status_code not in (404, 405)) or (not names and response.status_code >= 500):
+                    failures.append(f"{method.upper()} {url} answered {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_anonymous_visitors_are_sent_to_login_or_refused(populated_alpha: Tenant, client: Any) -> None:
+    alpha_ids = _alpha_ids()
+    anonymous_api = APIClient()
+    failures = []
+    for route in _tenant_routes():
+        names = _params(route)
+        url = _fill(route, {n: "alpha" if n == "org_slug" else alpha_ids[0] for n in names})
+        if route.startswith("api/"):
+            response = anonymous_api.get(url)
+            if response.status_code not in (401, 403):
+                failures.append(f"GET {url} answered {response.status_code}")
+        else:
+            response = client.get(url)
+            if response.status_code != 302 or "/accounts/login/" not in response["Location"]:
+                failures.append(f"GET {url} answered {response.status_code}")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db.utils import OperationalError
+
+from helpdesk.models import Membership, Role
+from tests import factories
+from tests.conftest import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_with_the_right_password_lands_in_the_organization(tenant_a: Tenant, client: Any) -> None:
+    response = client.post("/accounts/login/", {"username": "alpha-agent", "password": factories.PASSWORD}, follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == "/o/alpha/"
+
+
+def test_a_wrong_password_shows_the_form_again_with_an_error(tenant_a: Tenant, client: Any) -> None:
+    response = client.post("/accounts/login/", {"username": "alpha-agent", "password": "nope"})
+    assert response.status_code == 200
+    assert b"alert-danger" in response.content
+
+
+def test_repeated_failures_are_throttled_even_with_the_right_password(
+    tenant_a: Tenant, client: Any, settings: Any
+) -> None:
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(3):
+        client.post("/accounts/login/", {"username": "alpha-agent", "password": "guess"})
+    response = client.post("/accounts/login/", {"username": "alpha-agent", "password": factories.PASSWORD})
+    assert response.status_code == 429
+    assert b"Too many failed attempts" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_agent_gets_403_on_admin_pages(tenant_a: Tenant, client: Any) -> None:
+    client.force_login(tenant_a.agent.user)
+    for path in (
+        "/o/alpha/settings/departments/",
+        "/o/alpha/settings/members/",
+        f"/o/alpha/settings/members/{tenant_a.admin.pk}/",
+    ):
+        assert client.get(path).status_code == 403, path
+
+
+def test_an_unknown_organization_slug_is_404(tenant_a: Tenant, client: Any) -> None:
+    client.force_login(tenant_a.admin.user)
+    assert client.get("/o/no-such-org/").status_code == 404
+
+
+def test_a_deactivated_member_loses_the_organization(tenant_a: Tenant, client: Any) -> None:
+    Membership.objects.filter(pk=tenant_a.agent.pk).update(is_active=False)
+    client.force_login(tenant_a.agent.user)
+    assert client.get("/o/alpha/").status_code == 404
+
+
+def test_a_user_of_two_organizations_switches_between_them(tenant_a: Tenant, tenant_b: Tenant, client: Any) -> None:
+    Membership.objects.create(organization=tenant_b.organization, user=tenant_a.agent.user, role=Role.AGENT)
+    client.force_login(tenant_a.agent.user)
+    page = client.get("/organizations/")
+    assert b"/o/alpha/" in page.content and b"/o/bravo/" in page.content
+    assert client.get("/o/bravo/").status_code == 200
+    assert client.get("/").headers["Location"] == "/o/bravo/"
+
+
+def test_an_admin_creates_an_agent_in_the_settings_page(tenant_a: Tenant, client: Any) -> None:
+    client.force_login(tenant_a.admin.user)
+    response = client.post(
+        "/o/alpha/settings/members/",
+        {
+            "username": "carol",
+            "password": "a-long-enough-pass",
+            "role": "agent",
+            "departments": [tenant_a.department.pk],
+        },
+    )
+    assert response.status_code == 302
+    carol = Membership.objects.get(organization=tenant_a.organization, user__username="carol")
+    assert list(carol.departments.all()) == [tenant_a.department]
+
+
+def test_a_form_error_names_the_problem(tenant_a: Tenant, client: Any) -> None:
+    client.force_login(tenant_a.admin.user)
+    response = client.post("/o/alpha/settings/departments/", {"name": "Support"})
+    assert response.status_code == 200
+    assert b"already exists" in response.content
+
+
+def test_customer_text_in_names_is_escaped(tenant_a: Tenant, client: Any) -> None:
+    factories.make_department(tenant_a.organization, "<script>alert(1)</script>")
+    client.force_login(tenant_a.admin.user)
+    content = client.get("/o/alpha/settings/departments/").content
+    assert b"<script>alert(1)</script>" not in content
+    assert b"&lt;script&gt;" in content
+
+
+def test_api_tokens_are_created_once_shown_and_revoked(tenant_a: Tenant, client: Any) -> None:
+    client.force_login(tenant_a.agent.user)
+    response = client.post("/o/alpha/settings/api-tokens/", {"name": "script", "action": "create"})
+    key = response.context["new_key"]
+    assert key.startswith("hd_") and key.encode() in response.content
+    token = tenant_a.agent.api_tokens.get()
+    assert key.encode() not in client.get("/o/alpha/settings/api-tokens/").content
+    client.post("/o/alpha/settings/api-tokens/", {"action": "revoke", "token_id": token.pk})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_healthz_answers(client: Any) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_reports_ready_when_database_and_broker_answer(db: Any, client: Any) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": True, "broker": True}
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(db: Any, client: Any) -> None:
+    from django.db import connections
+
+    wrapper = type(connections["default"])
+    with mock.patch.object(wrapper, "cursor", autospec=True, side_effect=OperationalError("down")):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] is False
