@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class HelpdeskConfig(AppConfig):
     name = "helpdesk"
     verbose_name = "Helpdesk"
+
+    def ready(self) -> None:
+        from helpdesk.celery import ensure_broker_folders
+
+        ensure_broker_folders()
