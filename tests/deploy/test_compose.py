@@ -34,7 +34,9 @@ def test_the_application_services_run_in_production_with_postgres_and_redis() ->
     for name in ("web", "worker", "beat"):
         environment = services[name]["environment"]
         assert environment["HELPDESK_ENV"] == "production"
-        assert environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
+        assert (
+            environment["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in environment["DATABASE_URL"]
+        )
         assert environment["REDIS_URL"].startswith("redis://redis:6379")
         for secret in ("SECRET_KEY", "FB_APP_SECRET", "TOKEN_ENCRYPTION_KEYS"):
             assert "?" in environment[secret], f"{secret} must be required, not defaulted"
