@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk import selectors, services
-from helpdesk.drf import CursorPagination
+from helpdesk.drf import CursorPagination, IdField
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Notification, Role
 from helpdesk.tenancy import activate_for, resolve_api_membership
@@ -83,7 +83,7 @@ class OrganizationAPIView(_OrganizationScope, views.APIView):
 
 
 class OrganizationViewSet(_OrganizationScope, viewsets.GenericViewSet):
-    lookup_value_converter = "int"
+    lookup_value_converter = "id"
 
 
 # --- Departments -------------------------------------------------------------------------
@@ -112,17 +112,17 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
         return Response(DepartmentSerializer(department).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
-        payload = DepartmentSerializer(data=request.data)
+        payload = DepartmentSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        department = services.department_rename(
-            organization=self.organization,
-            acting_user=request.user,
-            department=selectors.department_get(organization=self.organization, department_id=pk),
-            name=payload.validated_data["name"],
-        )
+        department = selectors.department_get(organization=self.organization, department_id=pk)
+        if "name" in payload.validated_data:
+            department = services.department_rename(
+                organization=self.organization,
+                acting_user=request.user,
+                department=department,
+                name=payload.validated_data["name"],
+            )
         return Response(DepartmentSerializer(department).data)
-
-    update = partial_update
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.department_delete(
@@ -138,7 +138,7 @@ class DepartmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
 
 class MemberSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username")
-    email = serializers.EmailField(source="user.email")
+    email = serializers.CharField(source="user.email")
     display_name = serializers.SerializerMethodField()
     department_ids = serializers.SerializerMethodField()
 
@@ -160,13 +160,13 @@ class MemberCreateSerializer(serializers.Serializer):
     first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
     last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
-    department_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    department_ids = serializers.ListField(child=IdField(), required=False, default=list)
 
 
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
-    department_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    department_ids = serializers.ListField(child=IdField(), required=False)
 
 
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
@@ -209,6 +209,10 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "body", "url", "created_at", "read_at"]
 
 
+class MarkReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=IdField(), required=False, help_text="Only these; all when absent.")
+
+
 class NotificationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     """The caller's own notifications (every member may mark their own as read)."""
 
@@ -220,14 +224,15 @@ class NotificationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         return selectors.notification_list(organization=organization, user_id=membership.user_id)
 
     @extend_schema(
-        request=inline_serializer("MarkRead", {"ids": serializers.ListField(child=serializers.IntegerField())}),
+        request=MarkReadSerializer,
         responses={200: inline_serializer("MarkedRead", {"marked": serializers.IntegerField()})},
     )
     def mark_read(self, request: Request) -> Response:
-        ids = request.data.get("ids") if isinstance(request.data, dict) else None
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-            raise exceptions.ValidationError({"ids": [_("A list of notification ids.")]})
+        payload = MarkReadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
         marked = services.notification_mark_read(
-            organization=self.organization, user_id=self.membership.user_id, notification_ids=ids
+            organization=self.organization,
+            user_id=self.membership.user_id,
+            notification_ids=payload.validated_data.get("ids"),
         )
         return Response({"marked": marked})

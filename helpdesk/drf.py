@@ -72,8 +72,35 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class IdField(serializers.IntegerField):
+    """A primary key in a request body: a positive number that fits a 64-bit column."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+
 class CursorPagination(pagination.CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
     ordering = "-id"
+
+    def get_page_size(self, request: Any) -> int:
+        """A page_size that is not a whole number from 1 to max_page_size is refused, not ignored."""
+        raw = request.query_params.getlist(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        if len(raw) > 1 or not raw[0].isdigit() or not 1 <= int(raw[0]) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}]}
+            )
+        return int(raw[0])
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters

@@ -53,6 +53,7 @@ def notification_unread_count(*, organization: Organization, user_id: int) -> in
 def _as_id(value: int | str) -> int:
     """Ids from URLs and forms; anything that is not a whole number simply matches nothing."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return -1
+    return number if 0 < number < 2**63 else -1

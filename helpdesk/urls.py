@@ -8,7 +8,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from helpdesk import api, views
+from helpdesk import (
+    api,
+    converters,  # noqa: F401  (registers the <id:…> path converter)
+    views,
+)
 
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
 router.register("departments", api.DepartmentViewSet, basename="department")
@@ -27,9 +31,9 @@ api_urlpatterns = [
 org_urlpatterns = [
     path("", views.org_home, name="org_home"),
     path("settings/departments/", views.department_list, name="department_list"),
-    path("settings/departments/<int:department_id>/", views.department_edit, name="department_edit"),
+    path("settings/departments/<id:department_id>/", views.department_edit, name="department_edit"),
     path("settings/members/", views.member_list, name="member_list"),
-    path("settings/members/<int:membership_id>/", views.member_edit, name="member_edit"),
+    path("settings/members/<id:membership_id>/", views.member_edit, name="member_edit"),
     path("settings/api-tokens/", views.api_tokens, name="api_tokens"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/badge/", views.notification_badge, name="notification_badge"),

@@ -1,0 +1,21 @@
+"""`<id:name>` in URL patterns: a primary key, at most 18 digits so that it always fits a
+64-bit column (a longer number is simply no match: 404, never a database error)."""
+
+from __future__ import annotations
+
+from django.urls import register_converter
+
+ID_MAX = 2**63 - 1
+
+
+class IdConverter:
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int | str) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
