@@ -23,30 +23,23 @@ from tests.messenger.fixtures import (
     BASE_MS,
     PAGE_ID,
     WEBHOOK_URL,
+    fast_password_hashing,
     page_body,
     post_webhook,
+    queued_followups,
     text_item,
     webhook_fixture,
     webhook_fixture_bytes,
 )
+
+pytestmark = pytest.mark.usefixtures("queued_followups")
+__all__ = ["fast_password_hashing", "queued_followups"]
 
 
 @pytest.fixture
 def page(tenant_a: Tenant) -> Any:
     channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Messenger")
     return factories.make_page(channel, page_id=PAGE_ID)
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(monkeypatch: pytest.MonkeyPatch) -> mock.MagicMock:
-    """Follow-ups are queued after commit; here nothing reaches a broker."""
-    from messenger import tasks
-    from messenger.webhook import followups
-
-    followups.broker_pause_reset()
-    queued = mock.create_autospec(tasks.webhook_followups.delay)
-    monkeypatch.setattr(tasks.webhook_followups, "delay", queued)
-    return queued
 
 
 # --- GET: the verification handshake -----------------------------------------------------
