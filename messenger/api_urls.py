@@ -3,5 +3,11 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from messenger.webhook.api import WebhookEventViewSet
+
+router = SimpleRouter(trailing_slash=True, use_regex_path=False)
+router.register("webhook-events", WebhookEventViewSet, basename="webhook-event")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

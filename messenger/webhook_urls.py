@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from messenger.webhook.views import messenger_webhook
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", messenger_webhook, name="messenger_webhook"),
+]

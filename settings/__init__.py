@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from settings.env import Env
 
@@ -149,6 +150,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# The webhook's periodic jobs (messenger.tasks): events stored but not yet applied and the
+# follow-ups a down broker could not take, every minute; the raw event log's retention, daily.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "messenger-webhook-events-process-pending": {
+            "task": "messenger.webhook_events_process_pending",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+        "messenger-webhook-events-prune": {
+            "task": "messenger.webhook_events_prune",
+            "schedule": crontab(hour=3, minute=17),
+        },
+    }
+)
 
 # --- Auth, sessions, security ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,1 @@
+"""Benchmarks: each is one command printing its figures and a one-line summary."""

@@ -1,0 +1,1 @@
+"""Writes of the messenger app, one module per area (contacts, …)."""

@@ -1,0 +1,65 @@
+"""Celery tasks of the messenger app. Tasks take plain ids and are safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from messenger.graph import RateLimitedError, TransientGraphError
+
+logger = logging.getLogger(__name__)
+
+
+# --- Webhook ingestion (messenger.webhook) ------------------------------------------------
+
+
+@shared_task(name="messenger.webhook_followups", ignore_result=True)
+def webhook_followups(contact_ids: list[int], conversation_ids: list[int]) -> None:
+    """After a webhook POST committed: profiles of its new contacts, then new-conversation notices."""
+    from messenger.webhook.followups import followups_run
+
+    followups_run(contact_ids=contact_ids, conversation_ids=conversation_ids)
+
+
+@shared_task(
+    name="messenger.webhook_contact_profile_fetch",
+    ignore_result=True,
+    autoretry_for=(RateLimitedError, TransientGraphError),
+    retry_backoff=30,
+    retry_backoff_max=15 * 60,
+    max_retries=6,
+)
+def webhook_contact_profile_fetch(contact_id: int) -> None:
+    from messenger.services.contacts import contact_profile_fetch
+
+    contact_profile_fetch(contact_id=contact_id)
+
+
+@shared_task(name="messenger.webhook_events_process_pending", ignore_result=True)
+def webhook_events_process_pending() -> None:
+    """Every minute: events stored but not applied (a failure, a crash), then the follow-ups
+    that could not be queued (broker down)."""
+    from messenger.webhook.followups import followups_catch_up
+    from messenger.webhook.ingest import webhook_events_retry_pending
+
+    report = webhook_events_retry_pending()
+    fetched, announced = followups_catch_up()
+    if report.retried or report.still_pending or report.failed or fetched or announced:
+        logger.info(
+            "webhook catch-up: %d event(s) applied, %d still pending, %d given up; %d profile(s), %d notice(s)",
+            report.retried,
+            report.still_pending,
+            report.failed,
+            fetched,
+            announced,
+        )
+
+
+@shared_task(name="messenger.webhook_events_prune", ignore_result=True)
+def webhook_events_prune() -> None:
+    """Daily: forget the raw event log older than WEBHOOK_EVENT_RETENTION_DAYS."""
+    from messenger.webhook.ingest import webhook_events_prune as prune
+
+    deleted = prune()
+    logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)

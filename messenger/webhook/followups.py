@@ -1,0 +1,146 @@
+"""What the webhook leaves for after commit: profile lookups of new contacts and the
+"new conversation" notice. Queued in Celery once per POST; a broker that is down never
+fails a POST (its events are already committed) and the periodic catch-up finds what
+was left: contacts with no profile fetched yet, new conversations nobody was told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from channels.models import AgentChannel
+from helpdesk.models import Notification
+from helpdesk.services import admin_user_ids, notification_create
+from messenger.graph import GraphError
+from messenger.models import Contact, Conversation, Direction, Message, PageStatus
+from messenger.services.contacts import contact_profile_fetch
+
+logger = logging.getLogger(__name__)
+
+NEW_CONVERSATION_DEDUPE = "new_conversation:{conversation_id}"
+# After a failed publish, POSTs stop trying the broker for this long: a broker that is down
+# would otherwise cost every POST its connection timeout.
+BROKER_PAUSE_SECONDS = 15.0
+# The catch-up leaves recent rows to the queued task, and gives up on old ones.
+CATCH_UP_AFTER = timedelta(seconds=60)
+CATCH_UP_WINDOW = timedelta(days=1)
+CATCH_UP_BATCH = 50
+PROFILE_RETRY_COUNTDOWN = 60
+
+_broker_lock = threading.Lock()
+_broker_unavailable_until = 0.0
+
+
+def broker_pause_reset() -> None:
+    global _broker_unavailable_until
+    with _broker_lock:
+        _broker_unavailable_until = 0.0
+
+
+def followups_enqueue(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> bool:
+    """Queue one follow-up task for a committed POST; never raises. False when not queued."""
+    global _broker_unavailable_until
+    from messenger import tasks
+
+    if time.monotonic() < _broker_unavailable_until:
+        logger.info("webhook: broker paused, follow-ups left to the catch-up job")
+        return False
+    try:
+        tasks.webhook_followups.delay(list(contact_ids), list(conversation_ids))
+    except Exception:
+        logger.warning("webhook: could not queue follow-ups, the catch-up job will do them", exc_info=True)
+        with _broker_lock:
+            _broker_unavailable_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        return False
+    return True
+
+
+def followups_run(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> None:
+    """Fetch the new contacts' profiles (so that the notice has the name), then announce."""
+    from messenger import tasks
+
+    for contact_id in contact_ids:
+        try:
+            contact_profile_fetch(contact_id=contact_id)
+        except GraphError as error:
+            logger.info("profile of contact %s: %s; retrying later", contact_id, error.reason)
+            try:
+                tasks.webhook_contact_profile_fetch.apply_async((contact_id,), countdown=PROFILE_RETRY_COUNTDOWN)
+            except Exception:
+                logger.warning("could not queue the profile retry of contact %s", contact_id, exc_info=True)
+    for conversation_id in conversation_ids:
+        conversation_announce(conversation_id=conversation_id)
+
+
+def conversation_announce(*, conversation_id: int) -> int:
+    """Tell the channel's agents and the organization's admins, once per conversation.
+
+    Not for a blocked customer. Returns how many people were newly notified.
+    """
+    conversation = Conversation.objects.select_related("contact", "organization").filter(pk=conversation_id).first()
+    if conversation is None or conversation.contact.is_blocked:
+        return 0
+    organization = conversation.organization
+    agents = AgentChannel.objects.filter(
+        organization=organization, channel_id=conversation.channel_id, membership__is_active=True
+    ).values_list("membership__user_id", flat=True)
+    user_ids = set(agents) | set(admin_user_ids(organization=organization))
+    with translation.override(organization.language):
+        title = gettext("New conversation with %(name)s") % {"name": str(conversation.contact)}
+    return notification_create(
+        organization=organization,
+        user_ids=user_ids,
+        kind=Notification.Kind.NEW_CONVERSATION,
+        title=title[:200],
+        body=conversation.last_message_preview,
+        url="",
+        dedupe_key=NEW_CONVERSATION_DEDUPE.format(conversation_id=conversation.pk),
+    )
+
+
+def followups_catch_up(*, now: datetime | None = None) -> tuple[int, int]:
+    """Do what the queued follow-ups did not (broker down, worker lost). Safe to repeat:
+    a fetched profile is not fetched again and a notice is deduplicated.
+    Returns (profiles fetched, conversations announced)."""
+    now = now or timezone.now()
+    window = (now - CATCH_UP_WINDOW, now - CATCH_UP_AFTER)
+    contact_ids = list(
+        Contact.objects.filter(
+            profile_fetched_at__isnull=True,
+            is_guest=False,
+            created_at__range=window,
+            page__unlinked_at__isnull=True,
+        )
+        .exclude(page__status=PageStatus.REAUTHORIZATION_REQUIRED)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:CATCH_UP_BATCH]
+    )
+    fetched = 0
+    for contact_id in contact_ids:
+        try:
+            fetched += contact_profile_fetch(contact_id=contact_id)
+        except GraphError as error:
+            logger.info("profile of contact %s: %s; next run retries", contact_id, error.reason)
+    announced_already = Notification.objects.filter(
+        organization=OuterRef("organization"),
+        dedupe_key=Concat(Value("new_conversation:"), Cast(OuterRef("pk"), CharField())),
+    )
+    customer_wrote = Message.objects.filter(conversation=OuterRef("pk"), direction=Direction.INBOUND, is_hidden=False)
+    conversation_ids = list(
+        Conversation.objects.filter(created_at__range=window, contact__is_blocked=False)
+        .filter(Exists(customer_wrote))
+        .exclude(Exists(announced_already))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:CATCH_UP_BATCH]
+    )
+    announced = sum(1 for pk in conversation_ids if conversation_announce(conversation_id=pk))
+    return fetched, announced

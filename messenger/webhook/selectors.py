@@ -1,0 +1,56 @@
+"""Reads of the raw webhook event log, always within one organization."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from helpdesk.exceptions import NotFound
+from helpdesk.models import Organization
+from messenger.models import WebhookEvent, WebhookOutcome
+from messenger.webhook import parsing
+
+# The kinds an admin can filter on (the log may also hold ignored, unknown and test kinds).
+FILTER_KINDS = (
+    parsing.MESSAGE,
+    parsing.ECHO,
+    parsing.POSTBACK,
+    parsing.DELIVERY,
+    parsing.READ,
+    parsing.REACTION,
+    parsing.MESSAGE_EDIT,
+    parsing.REFERRAL,
+    parsing.OPTIN,
+    parsing.CHANGES,
+    parsing.UNKNOWN,
+)
+
+
+def webhook_event_list(
+    *, organization: Organization, outcome: str = "", kind: str = "", search: str = ""
+) -> QuerySet[WebhookEvent]:
+    """Newest first. `search` matches a message id, or the text of a message, edit or postback."""
+    events = WebhookEvent.objects.filter(organization=organization)
+    if outcome in WebhookOutcome.values:
+        events = events.filter(outcome=outcome)
+    if kind:
+        events = events.filter(kind=kind[:30])
+    search = search.strip()[:200]
+    if search:
+        events = events.filter(
+            Q(mid__icontains=search)
+            | Q(payload__message__text__icontains=search)
+            | Q(payload__message_edit__text__icontains=search)
+            | Q(payload__postback__title__icontains=search)
+        )
+    return events.order_by("-received_at", "-id")
+
+
+def webhook_event_get(*, organization: Organization, event_id: int | str) -> WebhookEvent:
+    try:
+        pk = int(event_id)
+    except (TypeError, ValueError):
+        raise NotFound from None
+    event = WebhookEvent.objects.filter(organization=organization, pk=pk).first()
+    if event is None:
+        raise NotFound
+    return event
