@@ -3,5 +3,12 @@
 from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from messenger import api
+
+router = SimpleRouter(trailing_slash=True, use_regex_path=False)
+router.register("conversations", api.ConversationViewSet, basename="conversation")
+router.register("messages", api.MessageViewSet, basename="message")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]
