@@ -133,7 +133,10 @@ def conversation(tenant_a: Tenant) -> Conversation:
 def queue_reply(tenant: Tenant, conversation: Conversation, text: str = "Hello!", **kwargs: Any) -> Message:
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
         return sending.message_send(
-            organization=tenant.organization, acting_user=tenant.agent.user, conversation=conversation, text=text,
+            organization=tenant.organization,
+            acting_user=tenant.agent.user,
+            conversation=conversation,
+            text=text,
             **kwargs,
         )
 
@@ -161,7 +164,9 @@ def test_a_reply_is_stored_queued_and_its_task_is_queued_after_commit(
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             message = sending.message_send(
-                organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation,
+                organization=tenant_a.organization,
+                acting_user=tenant_a.agent.user,
+                conversation=conversation,
                 text="Hello!",
             )
         assert message.status == MessageStatus.QUEUED
@@ -227,7 +232,9 @@ def test_a_message_whose_window_closed_before_it_was_sent_fails_without_calling_
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub
 ) -> None:
     message = queue_reply(tenant_a, conversation)
-    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=7, seconds=1))
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_inbound_at=timezone.now() - timedelta(days=7, seconds=1)
+    )
     message = run_task(message)
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "reply_window_closed")
     assert graph.requests == []
@@ -429,8 +436,12 @@ def test_a_message_stuck_in_sending_is_failed_as_unknown_outcome_and_never_resen
     stuck = queue_reply(tenant_a, conversation, "stuck")
     recent = queue_reply(tenant_a, conversation, "recent")
     now = timezone.now()
-    Message.objects.filter(pk=stuck.pk).update(status=MessageStatus.SENDING, status_changed_at=now - timedelta(minutes=6))
-    Message.objects.filter(pk=recent.pk).update(status=MessageStatus.SENDING, status_changed_at=now - timedelta(minutes=1))
+    Message.objects.filter(pk=stuck.pk).update(
+        status=MessageStatus.SENDING, status_changed_at=now - timedelta(minutes=6)
+    )
+    Message.objects.filter(pk=recent.pk).update(
+        status=MessageStatus.SENDING, status_changed_at=now - timedelta(minutes=1)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         failed, requeued = sending.message_sweep(now=now)
