@@ -224,7 +224,7 @@ def test_the_contact_panel_leaves_a_place_for_past_tickets(
     conversation = setup["conversation"]
     html = web_client_for(tenant_a.agent).get(_url(f"{conversation.pk}/")).content.decode()
     assert "PSID-77" in html
-    assert re.search(r'<div id="contact-tickets"[^>]*data-contact-id="%d"' % conversation.contact_id, html)
+    assert re.search(rf'<div id="contact-tickets"[^>]*data-contact-id="{conversation.contact_id}"', html)
     # No tickets layer yet: no fake tickets, and no convert button.
     assert "Convert to ticket" not in html
 
