@@ -319,6 +319,8 @@ def conversation_send(request: HttpRequest, conversation_id: int) -> HttpRespons
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
+        if upload is not None and sending.normalize_text(text):
+            sending.validate_text(text)  # refuse before the file goes out alone
         if upload is not None:
             sending.message_send(
                 organization=request.organization, acting_user=request.user, conversation=conversation, upload=upload

@@ -376,3 +376,27 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
     assert response.content.decode().count('class="hd-conversation-item') == rows
     with django_assert_num_queries(4):
         client.get(_url("list/"))
+
+
+def test_a_file_and_a_text_from_the_composer_go_as_two_messages(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any], settings: Any, tmp_path: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    conversation = setup["conversation"]
+    client = web_client_for(tenant_a.agent)
+    photo = SimpleUploadedFile("photo.jpg", b"\xff\xd8jpeg", content_type="image/jpeg")
+    response = client.post(
+        _url(f"{conversation.pk}/send/"), {"text": "Here it is", "file": photo}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    sent = list(Message.objects.filter(direction=Direction.OUTBOUND).order_by("id").values_list("kind", "text"))
+    assert sent == [("attachment", ""), ("text", "Here it is")]
+    # A text that is too long refuses both: the file does not go out alone.
+    photo = SimpleUploadedFile("photo.jpg", b"\xff\xd8jpeg", content_type="image/jpeg")
+    response = client.post(
+        _url(f"{conversation.pk}/send/"), {"text": "x" * 1601, "file": photo}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 400
+    assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 2
