@@ -46,6 +46,19 @@ def _optional_url(name: str, **kwargs: Any) -> str:
         return ""
 
 
+def _safe_url(url: Any) -> str:
+    """Only web addresses become links and images (payload text is never a javascript: URL)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+
+
+def _display_attachments(attachments: Any) -> list[dict[str, Any]]:
+    shown = []
+    for attachment in attachments if isinstance(attachments, list) else []:
+        if isinstance(attachment, dict):
+            shown.append({**attachment, "url": _safe_url(attachment.get("url"))})
+    return shown
+
+
 def _digest(parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
@@ -97,7 +110,7 @@ def _rows(
                 url=conversation_url.replace("/0/", f"/{conversation.pk}/") + suffix,
                 name=name,
                 initial=name[:1].upper() or "?",
-                avatar_url=contact.avatar_url,
+                avatar_url=_safe_url(contact.avatar_url),
                 channel_name=channel.name,
                 channel_icon_url=channel.icon.url if channel.icon else "",
                 channel_deleted=channel.deleted_at is not None,
@@ -213,8 +226,10 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
     for entry in transcript.entries:
         if entry.event is not None:
             entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
-        elif entry.message is not None and entry.message.status == "failed":
-            entry.message.failure_reason = sending.failure_reason(entry.message)  # type: ignore[attr-defined]
+        elif entry.message is not None:
+            entry.message.display_attachments = _display_attachments(entry.message.attachments)  # type: ignore[attr-defined]
+            if entry.message.status == "failed":
+                entry.message.failure_reason = sending.failure_reason(entry.message)  # type: ignore[attr-defined]
     window = reply_window(conversation.last_inbound_at)
     refusal = sending.reply_refusal(conversation=conversation)
     contact = conversation.contact

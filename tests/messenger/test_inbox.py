@@ -400,3 +400,14 @@ def test_a_file_and_a_text_from_the_composer_go_as_two_messages(
     )
     assert response.status_code == 400
     assert Message.objects.filter(direction=Direction.OUTBOUND).count() == 2
+
+
+def test_payload_urls_that_are_not_web_addresses_never_become_links(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    conversation = setup["conversation"]
+    factories.make_message(
+        conversation, text="", kind=MessageKind.ATTACHMENT, attachments=[{"type": "file", "url": "javascript:alert(1)"}]
+    )
+    html = web_client_for(tenant_a.agent).get(_url(f"{conversation.pk}/")).content.decode()
+    assert "javascript:alert" not in html
