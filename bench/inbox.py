@@ -107,6 +107,7 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
     page_ids = ",".join(str(p.pk) for p in pages)
     org = organization.pk
     started = time.perf_counter()
+    steps: dict[str, float] = {}
     with connection.cursor() as cursor:
         # Bench data is consistent by construction: skip the per-row foreign key triggers.
         cursor.execute("SET session_replication_role = replica")
@@ -122,6 +123,7 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
         deferred_indexes = cursor.fetchall()
         for index_name, _definition in deferred_indexes:
             cursor.execute(f'DROP INDEX "{index_name}"')
+        steps["contacts"] = time.perf_counter()
         cursor.execute(
             f"""
             INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, avatar_url,
@@ -131,6 +133,7 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             FROM generate_series(1, {int(conversations)}) AS i
             """
         )
+        steps["conversations"] = time.perf_counter()
         cursor.execute(
             f"""
             INSERT INTO messenger_conversation (organization_id, channel_id, department_id, page_id, contact_id,
@@ -147,6 +150,7 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             WHERE c.organization_id = {org}
             """
         )
+        steps["messages"] = time.perf_counter()
         cursor.execute(
             f"""
             INSERT INTO messenger_message (organization_id, conversation_id, page_id, mid, direction, source, kind,
@@ -165,12 +169,23 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             WHERE cv.organization_id = {org}
             """
         )
+        steps["indexes"] = time.perf_counter()
         for _index_name, definition in deferred_indexes:
             cursor.execute(definition)
         cursor.execute("SET session_replication_role = DEFAULT")
+        steps["analyze"] = time.perf_counter()
         cursor.execute("ANALYZE")
     generated = time.perf_counter() - started
-    return {"organization": organization, "admin": admin, "agent": agent, "api_key": key, "generated": generated}
+    marks = [*steps.values(), started + generated]
+    durations = {name: marks[i + 1] - marks[i] for i, name in enumerate(steps)}
+    return {
+        "durations": durations,
+        "organization": organization,
+        "admin": admin,
+        "agent": agent,
+        "api_key": key,
+        "generated": generated,
+    }
 
 
 def _time(call: Any, requests: int) -> tuple[list[float], float]:
@@ -259,6 +274,7 @@ def main() -> int:
         print(
             f"inbox: {'PASS' if ok else 'FAIL'} conversations={counts[0]} messages={counts[1]} "
             f"generated_in={data['generated']:.1f}s "
+            f"({', '.join(f'{name} {seconds:.1f}s' for name, seconds in data['durations'].items())}) "
             f"api_p95={results['api']:.1f}ms (p50 {statistics.median(api_timings):.1f}, cpu {api_cpu:.1f}) "
             f"html_p95={results['html']:.1f}ms (p50 {statistics.median(html_timings):.1f}, cpu {html_cpu:.1f}) "
             f"list_partial_p95={results['list']:.1f}ms (p50 {statistics.median(list_timings):.1f}, "
