@@ -63,6 +63,7 @@ from helpdesk.exceptions import (
 )
 from helpdesk.models import Organization
 from messenger.client import call_with_page
+from messenger.crypto import TokenDecryptionError
 from messenger.graph import GraphError, RecipientUnavailableError, WindowClosedError
 from messenger.models import (
     Conversation,
@@ -403,6 +404,11 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
         logger.info("message %s failed: %s", message_id, error.reason)
         _fail(message_id, code=_failure_code(error), text=str(error.user_msg or error.message), now=timezone.now())
         return None
+    except TokenDecryptionError:
+        # Nothing left this process: the stored token opens with none of the configured keys.
+        logger.error("message %s: the token of page %s cannot be decrypted", message_id, page.pk)
+        _fail(message_id, code="page_reauthorization_required", text="", now=timezone.now())
+        return None
 
     done = timezone.now()
     sent = Message.objects.filter(pk=message_id, status=MessageStatus.SENDING)
@@ -463,7 +469,7 @@ def sender_action_deliver(*, conversation_id: int, action: str) -> bool:
                 page_id=page.page_id, page_token=token, recipient_psid=psid, action=action
             ),
         )
-    except GraphError as error:
-        logger.info("sender action %s for conversation %s failed: %s", action, conversation_id, error.reason)
+    except (GraphError, TokenDecryptionError) as error:
+        logger.info("sender action %s for conversation %s failed: %s", action, conversation_id, type(error).__name__)
         return False
     return True

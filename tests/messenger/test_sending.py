@@ -374,6 +374,16 @@ def test_error_190_fails_the_message_and_marks_the_page_for_reauthorization(
     assert conversation.page.reauthorization_reason == "password_changed"
 
 
+def test_a_page_token_that_no_key_opens_fails_the_message_without_calling_facebook(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub
+) -> None:
+    message = queue_reply(tenant_a, conversation)
+    type(conversation.page).objects.filter(pk=conversation.page_id).update(access_token_encrypted="not-a-fernet-token")
+    message = run_task(message)
+    assert (message.status, message.error_code) == (MessageStatus.FAILED, "page_reauthorization_required")
+    assert graph.requests == []
+
+
 def test_error_2018278_fails_the_message_as_window_closed(
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub
 ) -> None:
