@@ -411,3 +411,25 @@ def test_payload_urls_that_are_not_web_addresses_never_become_links(
     )
     html = web_client_for(tenant_a.agent).get(_url(f"{conversation.pk}/")).content.decode()
     assert "javascript:alert" not in html
+
+
+def test_a_conversation_page_costs_the_same_queries_for_a_short_or_long_transcript(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    conversation = setup["conversation"]
+    client = web_client_for(tenant_a.agent)
+    client.get(_url(f"{conversation.pk}/"))
+    with CaptureQueriesContext(connection) as short:
+        client.get(_url(f"{conversation.pk}/"))
+    for n in range(30):
+        factories.make_message(conversation, text=f"line {n}", reply_to_mid="m_quoted" if n % 2 else "")
+        _outbound(conversation, f"answer {n}", MessageStatus.READ, author=tenant_a.agent.user)
+        ConversationEvent.objects.create(
+            organization=tenant_a.organization, conversation=conversation, kind="closed", actor=tenant_a.agent.user
+        )
+    with CaptureQueriesContext(connection) as long:
+        client.get(_url(f"{conversation.pk}/"))
+    assert len(long.captured_queries) == len(short.captured_queries) + 1  # + the quoted messages' lookup
