@@ -66,7 +66,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def org_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "helpdesk/home.html")
+    return redirect("messenger:inbox", org_slug=request.organization.slug)
 
 
 @login_required

@@ -125,7 +125,8 @@ class Conversation(models.Model):
         constraints = [models.UniqueConstraint(fields=["page", "contact"], name="conversation_unique_per_contact")]
         indexes = [
             models.Index(fields=["organization", "channel", "-last_message_at"]),
-            models.Index(fields=["organization", "-last_message_at"]),
+            # The inbox's order (newest activity first, ties by id): a first page reads ~25 rows.
+            models.Index(fields=["organization", "-last_message_at", "-id"], name="conversation_activity_idx"),
             models.Index(fields=["organization", "assignee", "-last_message_at"]),
         ]
 
@@ -198,6 +199,9 @@ class Message(models.Model):
     messaging_type = models.CharField(max_length=20, blank=True)
     tag = models.CharField(max_length=30, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Outbound: when the sending code last moved it (queued, sending, failed): the recovery
+    # job finds sends stuck in "sending" and publications lost while "queued" by it.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -214,6 +218,11 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "sent_at"]),
             models.Index(fields=["organization", "conversation", "direction", "status"]),
+            models.Index(
+                fields=["status", "status_changed_at"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="message_pending_send_idx",
+            ),
         ]
 
     def __str__(self) -> str:

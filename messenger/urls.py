@@ -4,10 +4,31 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from messenger.views import inbox
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("settings/webhook-events/", webhook_views.webhook_events, name="webhook_events"),
+]
+
+# --- The agent inbox ---------------------------------------------------------------------------
+urlpatterns += [
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/list/", inbox.inbox_list, name="inbox_list"),
+    path("inbox/<id:conversation_id>/", inbox.conversation_detail, name="conversation"),
+    path("inbox/<id:conversation_id>/transcript/", inbox.conversation_transcript, name="conversation_transcript"),
+    path("inbox/<id:conversation_id>/send/", inbox.conversation_send, name="conversation_send"),
+    path("inbox/<id:conversation_id>/typing/", inbox.conversation_typing, name="conversation_typing"),
+    *(
+        path(
+            f"inbox/<id:conversation_id>/{action}/",
+            inbox.conversation_action,
+            {"action": action},
+            name=f"conversation_{action}",
+        )
+        for action in ("assign", "forward", "close", "reopen", "block", "unblock")
+    ),
+    path("inbox/messages/<id:message_id>/retry/", inbox.message_retry, name="message_retry"),
 ]

@@ -165,6 +165,8 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker.
+CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {"task": "messenger.sending_sweep", "schedule": 60.0}
 
 # --- Auth, sessions, security ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -259,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStateEnum": "messenger.models.ConversationState",
+        "ReplyWindowStateEnum": ["standard", "human_agent", "closed"],
+    },
 }
 
 # --- Facebook / Graph API -------------------------------------------------------------------

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_login_with_the_right_password_lands_in_the_organization(tenant_a: Tenant, client: Any) -> None:
     response = client.post("/accounts/login/", {"username": "alpha-agent", "password": factories.PASSWORD}, follow=True)
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == "/o/alpha/"
+    # The organization's home is the inbox.
+    assert response.redirect_chain[-1][0] == "/o/alpha/inbox/"
 
 
 def test_a_wrong_password_shows_the_form_again_with_an_error(tenant_a: Tenant, client: Any) -> None:
@@ -63,7 +64,7 @@ def test_a_user_of_two_organizations_switches_between_them(tenant_a: Tenant, ten
     client.force_login(tenant_a.agent.user)
     page = client.get("/organizations/")
     assert b"/o/alpha/" in page.content and b"/o/bravo/" in page.content
-    assert client.get("/o/bravo/").status_code == 200
+    assert client.get("/o/bravo/inbox/").status_code == 200
     assert client.get("/").headers["Location"] == "/o/bravo/"
 
 

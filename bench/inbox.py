@@ -1,0 +1,292 @@
+"""Benchmark of the agent inbox: the first page of 25 with 100,000 conversations and
+1,000,000 messages in PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_inbox .venv/bin/python bench/inbox.py
+
+It creates (and afterwards drops) its own database, `<name of DATABASE_URL's database>_bench`,
+migrates it, fills it with set-based SQL (INSERT … SELECT generate_series), then times the
+agent's inbox through the whole Django stack (middleware, auth, selectors, serializers,
+templates): the API list, the HTML page and the polled HTML partial. It prints one line that
+starts with `inbox:` and exits non-zero when a p95 is 30 ms or more, or when a query count
+depends on the page size.
+
+Options: --conversations N, --messages-per-conversation N, --requests N, --keep (do not drop
+the database), --explain (print the plan of the agent's list query).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+
+P95_BUDGET_MS = 30.0
+CHANNELS = 10
+AGENT_CHANNELS = 3
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--messages-per-conversation", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--explain", action="store_true")
+    return parser.parse_args()
+
+
+def _bench_database() -> tuple[str, str]:
+    import dj_database_url
+
+    url = os.environ.get("DATABASE_URL", "")
+    config = dj_database_url.parse(url) if url else {}
+    if "postgresql" not in config.get("ENGINE", ""):
+        sys.exit("bench/inbox.py needs DATABASE_URL=postgres://… (the budget is about PostgreSQL)")
+    name = f"{config['NAME']}_bench"
+    return url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def _admin_sql(sql: str) -> None:
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or 5432
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+    connection.close()
+
+
+def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
+    """Set-based fill: a handful of ORM rows, then contacts, conversations and messages in SQL."""
+    from django.db import connection
+
+    from channels.models import AgentChannel, Channel
+    from helpdesk.models import Department, Role
+    from helpdesk.services import api_token_create, organization_create
+    from messenger.crypto import encrypt_token
+    from messenger.models import FacebookPage
+
+    organization, admin = organization_create(
+        name="Bench", slug="bench", admin_username="bench-admin", admin_password="bench-admin-Pa55word!"
+    )
+    departments = [Department.objects.create(organization=organization, name=f"Dept {n}") for n in range(5)]
+    from django.contrib.auth import get_user_model
+
+    agent_user = get_user_model().objects.create_user(username="bench-agent", password="bench-agent-Pa55word!")
+    from helpdesk.models import Membership
+
+    agent = Membership.objects.create(organization=organization, user=agent_user, role=Role.AGENT)
+    channels = [
+        Channel.objects.create(organization=organization, department=departments[n % 5], name=f"Channel {n}")
+        for n in range(CHANNELS)
+    ]
+    for channel in channels[:AGENT_CHANNELS]:
+        AgentChannel.objects.create(organization=organization, membership=agent, channel=channel)
+    pages = [
+        FacebookPage.objects.create(
+            organization=organization,
+            channel=channel,
+            page_id=str(5_000_000 + n),
+            name=f"Page {n}",
+            access_token_encrypted=encrypt_token("bench-token"),
+        )
+        for n, channel in enumerate(channels)
+    ]
+    _token, key = api_token_create(membership=agent, name="bench")
+    page_ids = ",".join(str(p.pk) for p in pages)
+    org = organization.pk
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+    with connection.cursor() as cursor:
+        # Bench data is consistent by construction: skip the per-row foreign key triggers.
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        # Bulk loads build indexes once at the end, not row by row.
+        cursor.execute(
+            """
+            SELECT indexname, indexdef FROM pg_indexes
+            WHERE tablename IN ('messenger_contact', 'messenger_conversation', 'messenger_message')
+              AND indexname NOT IN (SELECT conname FROM pg_constraint)
+            """
+        )
+        deferred_indexes = cursor.fetchall()
+        for index_name, _definition in deferred_indexes:
+            cursor.execute(f'DROP INDEX "{index_name}"')
+        steps["contacts"] = time.perf_counter()
+        cursor.execute(
+            f"""
+            INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, avatar_url,
+                                           is_blocked, created_at)
+            SELECT {org}, (ARRAY[{page_ids}])[1 + i % {CHANNELS}], 'psid-' || i, false, 'Customer ' || i, '',
+                   false, now()
+            FROM generate_series(1, {int(conversations)}) AS i
+            """
+        )
+        steps["conversations"] = time.perf_counter()
+        cursor.execute(
+            f"""
+            INSERT INTO messenger_conversation (organization_id, channel_id, department_id, page_id, contact_id,
+                state, assignee_id, last_inbound_at, last_message_at, last_message_preview, unread_count,
+                created_at, updated_at)
+            SELECT {org}, p.channel_id, ch.department_id, c.page_id, c.id,
+                   CASE WHEN c.id % 5 = 0 THEN 'closed' ELSE 'open' END,
+                   CASE WHEN c.id % 4 = 0 THEN {agent_user.pk} END,
+                   t.at, t.at, 'Message text ' || c.id, c.id % 3, t.at, t.at
+            FROM messenger_contact c
+            JOIN messenger_facebookpage p ON p.id = c.page_id
+            JOIN channels_channel ch ON ch.id = p.channel_id
+            CROSS JOIN LATERAL (SELECT now() - (random() * interval '30 days') AS at) t
+            WHERE c.organization_id = {org}
+            """
+        )
+        steps["messages"] = time.perf_counter()
+        cursor.execute(
+            f"""
+            INSERT INTO messenger_message (organization_id, conversation_id, page_id, mid, direction, source, kind,
+                status, text, attachments, sticker_id, quick_reply_payload, reply_to_mid, postback_title,
+                postback_payload, reactions, edit_count, sent_at, received_at, messaging_type, tag, attempts,
+                error_code, error_message, is_hidden)
+            SELECT {org}, cv.id, cv.page_id, 'm_' || cv.id || '_' || n,
+                   CASE WHEN n % 2 = 0 THEN 'out' ELSE 'in' END,
+                   CASE WHEN n % 2 = 0 THEN 'agent' ELSE 'customer' END,
+                   'text',
+                   CASE WHEN n % 2 = 0 THEN 'read' ELSE 'received' END,
+                   'Message ' || n || ' of conversation ' || cv.id, '[]', '', '', '', '', '', '{{}}', 0,
+                   cv.last_message_at - ({per_conversation} - n) * interval '1 minute',
+                   cv.last_message_at, '', '', 0, '', '', false
+            FROM messenger_conversation cv CROSS JOIN generate_series(1, {per_conversation}) AS n
+            WHERE cv.organization_id = {org}
+            """
+        )
+        steps["indexes"] = time.perf_counter()
+        for _index_name, definition in deferred_indexes:
+            cursor.execute(definition)
+        cursor.execute("SET session_replication_role = DEFAULT")
+        steps["analyze"] = time.perf_counter()
+        cursor.execute("ANALYZE")
+    generated = time.perf_counter() - started
+    marks = [*steps.values(), started + generated]
+    durations = {name: marks[i + 1] - marks[i] for i, name in enumerate(steps)}
+    return {
+        "durations": durations,
+        "organization": organization,
+        "admin": admin,
+        "agent": agent,
+        "api_key": key,
+        "generated": generated,
+    }
+
+
+def _time(call: Any, requests: int) -> tuple[list[float], float]:
+    """Wall-clock milliseconds of each request, and the mean CPU milliseconds of this process."""
+    for _ in range(20):
+        call()
+    timings = []
+    cpu_started = time.process_time()
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = call()
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return timings, (time.process_time() - cpu_started) * 1000 / requests
+
+
+def _p95(timings: list[float]) -> float:
+    return statistics.quantiles(timings, n=100)[94]
+
+
+def _queries(call: Any) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as context:
+        call()
+    return len(context.captured_queries)
+
+
+def main() -> int:
+    options = _parse()
+    url, name = _bench_database()
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("REDIS_URL", "")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.DEBUG = False
+    # No setup_test_environment(): its template instrumentation would be timed too.
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    _admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        call_command("migrate", verbosity=0)
+        data = _generate(options.conversations, options.messages_per_conversation)
+        from messenger.models import Conversation, Message
+
+        counts = (Conversation.objects.count(), Message.objects.count())
+        agent = data["agent"]
+
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {data['api_key']}")
+        web = Client()
+        web.force_login(agent.user)
+
+        def api_page(size: int = 25) -> Any:
+            return api.get(f"/api/v1/conversations/?page_size={size}")
+
+        def html_page() -> Any:
+            return web.get("/o/bench/inbox/")
+
+        def html_list() -> Any:
+            return web.get("/o/bench/inbox/list/")
+
+        if options.explain:
+            from messenger import selectors
+
+            queryset = selectors.conversation_list(organization=data["organization"], membership=agent)[:26]
+            print(queryset.explain(analyze=True))
+
+        api_timings, api_cpu = _time(api_page, options.requests)
+        html_timings, html_cpu = _time(html_page, options.requests)
+        list_timings, list_cpu = _time(html_list, options.requests)
+        # Each size twice, the second kept: the first may include the token's last-used stamp.
+        api_queries = {size: _queries(lambda size=size: api_page(size)) for size in (5, 25, 5, 25)}
+        html_queries = _queries(html_page)
+        results = {"api": _p95(api_timings), "html": _p95(html_timings), "list": _p95(list_timings)}
+        ok = all(p95 < P95_BUDGET_MS for p95 in results.values()) and api_queries[5] == api_queries[25]
+        print(
+            f"inbox: {'PASS' if ok else 'FAIL'} conversations={counts[0]} messages={counts[1]} "
+            f"generated_in={data['generated']:.1f}s "
+            f"({', '.join(f'{name} {seconds:.1f}s' for name, seconds in data['durations'].items())}) "
+            f"api_p95={results['api']:.1f}ms (p50 {statistics.median(api_timings):.1f}, cpu {api_cpu:.1f}) "
+            f"html_p95={results['html']:.1f}ms (p50 {statistics.median(html_timings):.1f}, cpu {html_cpu:.1f}) "
+            f"list_partial_p95={results['list']:.1f}ms (p50 {statistics.median(list_timings):.1f}, "
+            f"cpu {list_cpu:.1f}) queries api={api_queries[25]} (page 5: {api_queries[5]}) html={html_queries} "
+            f"budget_p95<{P95_BUDGET_MS:.0f}ms requests={options.requests} load={os.getloadavg()[0]:.1f}"
+        )
+        return 0 if ok else 1
+    finally:
+        connection.close()
+        if not options.keep:
+            _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

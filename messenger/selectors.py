@@ -1,0 +1,288 @@
+"""Reads of the inbox: which conversations a member sees, their transcripts, and the
+keyset pages of the conversation list.
+
+The visibility rule lives here once and is used by the HTML inbox and the REST API alike:
+an admin sees every conversation of the organization; an agent sees the conversations
+filed under the channels they are associated with (``channels.AgentChannel``). Anything
+else is "not found".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from channels.models import AgentChannel, Channel
+from helpdesk.exceptions import NotFound
+from helpdesk.models import Membership, Organization, Role
+from messenger.models import Conversation, ConversationEvent, ConversationState, Message
+
+# Newest activity first. A conversation with no message yet (NULL) is the newest of all:
+# NULLS FIRST is also PostgreSQL's own order for DESC, so the index serves it as it is.
+CONVERSATION_ORDER = (F("last_message_at").desc(nulls_first=True), F("id").desc())
+TRANSCRIPT_LIMIT = 150
+MAX_PAGE_SIZE = 100
+
+
+def _as_id(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+# --- Channels ------------------------------------------------------------------------------
+
+
+def visible_channel_filter(*, organization: Organization, membership: Membership) -> Q:
+    """The rule, as a filter on Conversation (or anything with a ``channel`` foreign key)."""
+    if membership.is_admin:
+        return Q(organization=organization)
+    agent_channels = AgentChannel.objects.filter(organization=organization, membership=membership)
+    return Q(organization=organization, channel_id__in=agent_channels.values("channel_id"))
+
+
+def channel_list_visible(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
+    channels = Channel.objects.filter(organization=organization)
+    if not membership.is_admin:
+        channels = channels.filter(
+            pk__in=AgentChannel.objects.filter(organization=organization, membership=membership).values("channel_id")
+        )
+    return channels.select_related("department").order_by("deleted_at", "name")
+
+
+def channel_list_forward_targets(*, organization: Organization, conversation: Conversation) -> QuerySet[Channel]:
+    """Channels a conversation may be forwarded to: any other channel that is not deleted."""
+    return (
+        Channel.objects.filter(organization=organization, deleted_at__isnull=True)
+        .exclude(pk=conversation.channel_id)
+        .select_related("department")
+        .order_by("department__name", "name")
+    )
+
+
+def member_list_assignable(*, organization: Organization, channel_id: int) -> QuerySet[Membership]:
+    """Who may hold a conversation of this channel: its associated agents and the admins."""
+    return (
+        Membership.objects.filter(organization=organization, is_active=True)
+        .filter(
+            Q(role=Role.ADMIN)
+            | Q(
+                pk__in=AgentChannel.objects.filter(organization=organization, channel_id=channel_id).values(
+                    "membership_id"
+                )
+            )
+        )
+        .select_related("user")
+        .order_by("user__first_name", "user__username")
+    )
+
+
+# --- Conversations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilters:
+    channel_id: int | None = None
+    state: str | None = None
+    assigned_to_me: bool = False
+    unassigned: bool = False
+    search: str = ""
+
+    @classmethod
+    def from_params(cls, params: Any) -> ConversationFilters:
+        """From a QueryDict (HTML) or request.query_params (API); junk is ignored, not an error."""
+        channel = params.get("channel") or ""
+        state = params.get("state") or ""
+        assignee = params.get("assignee") or ""
+        return cls(
+            channel_id=int(channel) if channel.isdigit() else None,
+            state=state if state in ConversationState.values else None,
+            assigned_to_me=assignee == "me",
+            unassigned=assignee == "none",
+            search=(params.get("q") or "").strip()[:200],
+        )
+
+    def as_params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if self.channel_id:
+            params["channel"] = str(self.channel_id)
+        if self.state:
+            params["state"] = self.state
+        if self.assigned_to_me:
+            params["assignee"] = "me"
+        elif self.unassigned:
+            params["assignee"] = "none"
+        if self.search:
+            params["q"] = self.search
+        return params
+
+
+def conversation_list(
+    *,
+    organization: Organization,
+    membership: Membership,
+    filters: ConversationFilters | None = None,
+) -> QuerySet[Conversation]:
+    """The conversations the member sees, newest activity first, filtered; one query."""
+    filters = filters or ConversationFilters()
+    conversations = Conversation.objects.filter(
+        visible_channel_filter(organization=organization, membership=membership)
+    )
+    if filters.channel_id:
+        conversations = conversations.filter(channel_id=filters.channel_id)
+    if filters.state:
+        conversations = conversations.filter(state=filters.state)
+    if filters.assigned_to_me:
+        conversations = conversations.filter(assignee_id=membership.user_id)
+    elif filters.unassigned:
+        conversations = conversations.filter(assignee__isnull=True)
+    if filters.search:
+        text_matches = Message.objects.filter(
+            conversation_id=OuterRef("pk"), is_hidden=False, text__icontains=filters.search
+        )
+        conversations = conversations.filter(Q(contact__display_name__icontains=filters.search) | Exists(text_matches))
+    return conversations.select_related("contact", "channel", "assignee").order_by(*CONVERSATION_ORDER)
+
+
+def conversation_get(
+    *,
+    organization: Organization,
+    membership: Membership,
+    conversation_id: Any,
+) -> Conversation:
+    """One conversation the member may see, or NotFound (never a hint that it exists)."""
+    conversation = (
+        Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
+        .filter(pk=_as_id(conversation_id))
+        .select_related("contact", "channel", "channel__department", "department", "page", "assignee")
+        .first()
+    )
+    if conversation is None:
+        raise NotFound
+    return conversation
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    conversations: list[Conversation]
+    next_cursor: str | None
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    stamp = conversation.last_message_at.isoformat() if conversation.last_message_at else "-"
+    return base64.urlsafe_b64encode(f"{stamp}|{conversation.pk}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _sep, pk = raw.partition("|")
+        when = None if stamp == "-" else parse_datetime(stamp)
+        if (stamp != "-" and when is None) or not pk.isdigit():
+            return None
+        return when, int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def conversation_page(conversations: QuerySet[Conversation], *, cursor: str | None, page_size: int) -> ConversationPage:
+    """A keyset page of ``conversation_list``: the cost does not grow with how deep it is.
+
+    The cursor is the (last_message_at, id) of the last row shown; an unreadable cursor
+    starts from the top.
+    """
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    position = _decode_cursor(cursor) if cursor else None
+    if position is not None:
+        when, pk = position
+        if when is None:
+            conversations = conversations.filter(
+                Q(last_message_at__isnull=True, pk__lt=pk) | Q(last_message_at__isnull=False)
+            )
+        else:
+            conversations = conversations.filter(Q(last_message_at__lt=when) | Q(last_message_at=when, pk__lt=pk))
+    rows = list(conversations[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return ConversationPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
+
+
+# --- Messages and the transcript -------------------------------------------------------------
+
+
+def message_list(*, organization: Organization, conversation: Conversation) -> QuerySet[Message]:
+    """The visible messages of a conversation (a blocked customer's hidden ones left out)."""
+    return Message.objects.filter(organization=organization, conversation=conversation, is_hidden=False)
+
+
+def message_get(*, organization: Organization, membership: Membership, message_id: Any) -> Message:
+    message = (
+        Message.objects.filter(pk=_as_id(message_id), organization=organization, is_hidden=False)
+        .filter(
+            conversation__in=Conversation.objects.filter(
+                visible_channel_filter(organization=organization, membership=membership)
+            )
+        )
+        .select_related("conversation")
+        .first()
+    )
+    if message is None:
+        raise NotFound
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One line of the transcript: a message or a system line."""
+
+    at: datetime
+    message: Message | None = None
+    event: ConversationEvent | None = None
+    # For a quoted reply: the quoted message, when it is in this conversation and visible.
+    quoted: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    entries: list[TranscriptEntry]
+    has_earlier: bool
+
+
+def conversation_transcript(
+    *, organization: Organization, conversation: Conversation, limit: int = TRANSCRIPT_LIMIT
+) -> Transcript:
+    """The latest ``limit`` messages with the system lines of the same period, oldest first.
+
+    Three queries whatever the length: messages, events, quoted messages.
+    """
+    newest = list(
+        message_list(organization=organization, conversation=conversation)
+        .select_related("author")
+        .order_by("-sent_at", "-id")[: limit + 1]
+    )
+    has_earlier = len(newest) > limit
+    messages = list(reversed(newest[:limit]))
+    events = ConversationEvent.objects.filter(organization=organization, conversation=conversation).select_related(
+        "actor"
+    )
+    if has_earlier and messages:
+        events = events.filter(created_at__gte=messages[0].sent_at)
+    quoted_mids = {m.reply_to_mid for m in messages if m.reply_to_mid}
+    quoted = {}
+    if quoted_mids:
+        quoted = {
+            m.mid: m
+            for m in message_list(organization=organization, conversation=conversation).filter(mid__in=quoted_mids)
+        }
+    entries = [TranscriptEntry(at=m.sent_at, message=m, quoted=quoted.get(m.reply_to_mid)) for m in messages]
+    entries += [TranscriptEntry(at=e.created_at, event=e) for e in events.order_by("created_at", "id")]
+    # Stable: a message and an event at the same instant keep the message first.
+    entries.sort(key=lambda entry: entry.at)
+    return Transcript(entries, has_earlier)

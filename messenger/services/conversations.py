@@ -1,0 +1,312 @@
+"""Writes on conversations: read state, assignment, forwarding, closing, blocking.
+
+Every action leaves a system line (ConversationEvent) in the transcript. Visibility is
+the caller's business (it found the conversation through ``messenger.selectors``); these
+functions check what the action itself requires.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from helpdesk.exceptions import ChannelDeleted, InvalidInput, InvalidTransition, NotFound
+from helpdesk.models import Notification, Organization
+from helpdesk.services import notification_create
+from messenger import selectors
+from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
+
+logger = logging.getLogger(__name__)
+
+NOTE_MAX_LENGTH = 1000
+# At most one typing indicator per conversation in this many seconds.
+TYPING_THROTTLE_SECONDS = 5
+
+
+def _name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+def _event(*, conversation: Conversation, kind: str, acting_user: Any, **data: Any) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        organization_id=conversation.organization_id,
+        conversation=conversation,
+        kind=kind,
+        actor=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+        data=data,
+    )
+
+
+def _require_channel_not_deleted(conversation: Conversation) -> None:
+    if conversation.channel.deleted_at is not None:
+        raise ChannelDeleted
+
+
+def _check_organization(organization: Organization, conversation: Conversation) -> None:
+    if conversation.organization_id != organization.pk:
+        raise NotFound
+
+
+def conversation_url(*, conversation: Conversation, organization: Organization) -> str:
+    return reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk})
+
+
+# --- Read state and sender actions -----------------------------------------------------------
+
+
+def conversation_mark_read(*, organization: Organization, acting_user: Any, conversation: Conversation) -> bool:
+    """Unread back to 0; when something was unread, tell Facebook the page has seen it.
+
+    Returns True when the conversation had unread messages.
+    """
+    _check_organization(organization, conversation)
+    changed = Conversation.objects.filter(pk=conversation.pk, unread_count__gt=0).update(unread_count=0)
+    conversation.unread_count = 0
+    if changed:
+        _sender_action_on_commit(conversation=conversation, action="mark_seen")
+    return bool(changed)
+
+
+def conversation_typing(*, organization: Organization, acting_user: Any, conversation: Conversation) -> bool:
+    """``typing_on`` for the customer, at most once per conversation every few seconds."""
+    _check_organization(organization, conversation)
+    if not cache.add(f"messenger:typing:{conversation.pk}", 1, TYPING_THROTTLE_SECONDS):
+        return False
+    _sender_action_on_commit(conversation=conversation, action="typing_on")
+    return True
+
+
+def _sender_action_on_commit(*, conversation: Conversation, action: str) -> None:
+    from messenger import sending_tasks  # the tasks call back into services
+
+    conversation_id = conversation.pk
+
+    def dispatch() -> None:
+        try:
+            sending_tasks.send_sender_action.delay(conversation_id, action)
+        except Exception:  # a sender action is a courtesy: never fail the page for it
+            logger.warning("could not queue %s for conversation %s", action, conversation_id, exc_info=True)
+
+    transaction.on_commit(dispatch)
+
+
+# --- Assignment and forwarding ---------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_assign(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    assignee_membership_id: int | None,
+) -> Conversation:
+    """Give the conversation to one of the channel's agents (None: nobody)."""
+    _check_organization(organization, conversation)
+    if assignee_membership_id is None:
+        if conversation.assignee_id is None:
+            return conversation
+        previous = conversation.assignee
+        conversation.assignee = None
+        conversation.save(update_fields=["assignee", "updated_at"])
+        _event(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.UNASSIGNED,
+            acting_user=acting_user,
+            previous=_name(previous),
+        )
+        return conversation
+    member = (
+        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        .filter(pk=assignee_membership_id)
+        .first()
+    )
+    if member is None:
+        raise InvalidInput(
+            _("This person is not an agent of the conversation's channel."),
+            details={"assignee_id": [_("Choose an agent of this channel.")]},
+        )
+    if conversation.assignee_id == member.user_id:
+        return conversation
+    conversation.assignee = member.user
+    conversation.save(update_fields=["assignee", "updated_at"])
+    _event(
+        conversation=conversation,
+        kind=ConversationEvent.Kind.ASSIGNED,
+        acting_user=acting_user,
+        to=_name(member.user),
+        to_user_id=member.user_id,
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_forward(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    to_membership_id: int | None = None,
+    to_channel_id: int | None = None,
+    note: str = "",
+) -> Conversation:
+    """Transfer to another agent (who is notified), or file it under another channel.
+
+    Forwarding to a channel moves the conversation to that channel and its department and
+    clears the assignee; replies still go out through the same Facebook Page.
+    """
+    _check_organization(organization, conversation)
+    _require_channel_not_deleted(conversation)
+    note = note.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise InvalidInput(
+            _("A note can be at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH},
+            details={"note": [_("Too long.")]},
+        )
+    if (to_membership_id is None) == (to_channel_id is None):
+        raise InvalidInput(
+            _("Forward to an agent or to a channel."),
+            details={"to": [_("Choose exactly one agent or one channel.")]},
+        )
+    if to_channel_id is not None:
+        target = (
+            selectors.channel_list_forward_targets(organization=organization, conversation=conversation)
+            .filter(pk=to_channel_id)
+            .first()
+        )
+        if target is None:
+            raise InvalidInput(
+                _("This channel cannot receive the conversation."),
+                details={"to_channel_id": [_("Choose another channel.")]},
+            )
+        source = conversation.channel
+        conversation.channel = target
+        conversation.department = target.department
+        conversation.assignee = None
+        conversation.save(update_fields=["channel", "department", "assignee", "updated_at"])
+        _event(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.FORWARDED,
+            acting_user=acting_user,
+            from_channel=source.name,
+            to_channel=target.name,
+            to_channel_id=target.pk,
+            to_department=target.department.name,
+            note=note,
+        )
+        return conversation
+
+    member = (
+        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        .filter(pk=to_membership_id)
+        .first()
+    )
+    if member is None:
+        raise InvalidInput(
+            _("This person is not an agent of the conversation's channel."),
+            details={"to_membership_id": [_("Choose an agent of this channel.")]},
+        )
+    conversation.assignee = member.user
+    conversation.save(update_fields=["assignee", "updated_at"])
+    _event(
+        conversation=conversation,
+        kind=ConversationEvent.Kind.FORWARDED,
+        acting_user=acting_user,
+        to=_name(member.user),
+        to_user_id=member.user_id,
+        note=note,
+    )
+    if member.user_id != getattr(acting_user, "pk", None):
+        contact = conversation.contact
+        notification_create(
+            organization=organization,
+            user_ids=[member.user_id],
+            kind=Notification.Kind.CONVERSATION_FORWARDED,
+            title=_("%(agent)s forwarded you a conversation with %(contact)s")
+            % {"agent": _name(acting_user), "contact": str(contact)},
+            body=note,
+            url=conversation_url(conversation=conversation, organization=organization),
+        )
+    return conversation
+
+
+# --- State -------------------------------------------------------------------------------------
+
+
+def _set_state(
+    *, organization: Organization, acting_user: Any, conversation: Conversation, to: str, kind: str
+) -> Conversation:
+    _check_organization(organization, conversation)
+    changed = (
+        Conversation.objects.filter(pk=conversation.pk).exclude(state=to).update(state=to, updated_at=timezone.now())
+    )
+    if not changed:
+        raise InvalidTransition(
+            _("The conversation is already closed.")
+            if to == ConversationState.CLOSED
+            else _("The conversation is already open.")
+        )
+    conversation.state = to
+    _event(conversation=conversation, kind=kind, acting_user=acting_user)
+    return conversation
+
+
+@transaction.atomic
+def conversation_close(*, organization: Organization, acting_user: Any, conversation: Conversation) -> Conversation:
+    return _set_state(
+        organization=organization,
+        acting_user=acting_user,
+        conversation=conversation,
+        to=ConversationState.CLOSED,
+        kind=ConversationEvent.Kind.CLOSED,
+    )
+
+
+@transaction.atomic
+def conversation_reopen(*, organization: Organization, acting_user: Any, conversation: Conversation) -> Conversation:
+    return _set_state(
+        organization=organization,
+        acting_user=acting_user,
+        conversation=conversation,
+        to=ConversationState.OPEN,
+        kind=ConversationEvent.Kind.REOPENED,
+    )
+
+
+# --- Blocking ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_block(*, organization: Organization, acting_user: Any, conversation: Conversation) -> Contact:
+    """Block the customer: their new messages are still stored, but hidden (webhook side)."""
+    _check_organization(organization, conversation)
+    _require_channel_not_deleted(conversation)
+    contact = conversation.contact
+    changed = Contact.objects.filter(pk=contact.pk, is_blocked=False).update(is_blocked=True, blocked_at=timezone.now())
+    if not changed:
+        raise InvalidTransition(_("This customer is already blocked."))
+    contact.refresh_from_db(fields=["is_blocked", "blocked_at"])
+    _event(
+        conversation=conversation, kind=ConversationEvent.Kind.BLOCKED, acting_user=acting_user, contact=str(contact)
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_unblock(*, organization: Organization, acting_user: Any, conversation: Conversation) -> Contact:
+    _check_organization(organization, conversation)
+    contact = conversation.contact
+    changed = Contact.objects.filter(pk=contact.pk, is_blocked=True).update(is_blocked=False, blocked_at=None)
+    if not changed:
+        raise InvalidTransition(_("This customer is not blocked."))
+    contact.is_blocked, contact.blocked_at = False, None
+    _event(
+        conversation=conversation, kind=ConversationEvent.Kind.UNBLOCKED, acting_user=acting_user, contact=str(contact)
+    )
+    return contact

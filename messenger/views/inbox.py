@@ -1,0 +1,457 @@
+"""The agent inbox: the conversation list, a conversation with its composer, and the actions.
+
+Server-rendered; htmx polls two cheap partials every 2 seconds (the list and the open
+transcript), which answer 204 when nothing changed since the version the page holds.
+Every read goes through ``messenger.selectors`` (the visibility rule); every write through
+``messenger.services``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.exceptions import HelpdeskError, NotFound
+from helpdesk.tenancy import member_required
+from messenger import selectors
+from messenger.models import Conversation, ConversationEvent
+from messenger.reply_window import reply_window
+from messenger.services import conversations as conversation_services
+from messenger.services import sending
+
+PAGE_SIZE = 25
+POLL_SECONDS = 2
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _optional_url(name: str, **kwargs: Any) -> str:
+    """A URL of a higher layer (tickets), or "" while that layer is not installed."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return ""
+
+
+def _safe_url(url: Any) -> str:
+    """Only web addresses become links and images (payload text is never a javascript: URL)."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+
+
+def _display_attachments(attachments: Any) -> list[dict[str, Any]]:
+    shown = []
+    for attachment in attachments if isinstance(attachments, list) else []:
+        if isinstance(attachment, dict):
+            shown.append({**attachment, "url": _safe_url(attachment.get("url"))})
+    return shown
+
+
+def _digest(parts: Any) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+# --- The conversation list -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """One line of the list, with everything the template shows already worked out
+    (the list is polled every 2 seconds: its rendering stays flat and cheap)."""
+
+    pk: int
+    url: str
+    name: str
+    initial: str
+    avatar_url: str
+    channel_name: str
+    channel_icon_url: str
+    channel_deleted: bool
+    preview: str
+    when: datetime | None
+    window_state: str
+    window_label: str
+    window_short: str
+    closed: bool
+    blocked: bool
+    assignee_name: str
+    unread_count: int
+    active: bool
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+
+def _rows(
+    conversations: list[Conversation], *, conversation_url: str, query: str, active_id: int | None
+) -> list[ConversationRow]:
+    rows = []
+    suffix = f"?{query}" if query else ""
+    for conversation in conversations:
+        contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
+        window = reply_window(conversation.last_inbound_at)
+        name = contact.display_name or contact.psid
+        rows.append(
+            ConversationRow(
+                pk=conversation.pk,
+                url=conversation_url.replace("/0/", f"/{conversation.pk}/") + suffix,
+                name=name,
+                initial=name[:1].upper() or "?",
+                avatar_url=_safe_url(contact.avatar_url),
+                channel_name=channel.name,
+                channel_icon_url=channel.icon.url if channel.icon else "",
+                channel_deleted=channel.deleted_at is not None,
+                preview=conversation.last_message_preview,
+                when=conversation.last_message_at,
+                window_state=window.state.value,
+                window_label=window.label,
+                window_short=window.short_label,
+                closed=conversation.state == "closed",
+                blocked=contact.is_blocked,
+                assignee_name=(assignee.get_full_name() or assignee.get_username()) if assignee else "",
+                unread_count=conversation.unread_count,
+                active=conversation.pk == active_id,
+            )
+        )
+    return rows
+
+
+def _list_context(request: HttpRequest, *, active_id: int | None) -> dict[str, Any]:
+    organization, membership = request.organization, request.membership
+    filters = selectors.ConversationFilters.from_params(request.GET)
+    conversations = selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    cursor = request.GET.get("cursor") or None
+    page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
+    filter_query = urlencode(filters.as_params())
+    conversation_url = reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": 0})
+    rows = _rows(page.conversations, conversation_url=conversation_url, query=filter_query, active_id=active_id)
+    version = _digest([row.signature for row in rows] + [active_id, page.next_cursor])
+    list_params = {**filters.as_params(), **({"active": str(active_id)} if active_id else {})}
+    return {
+        "filters": filters,
+        "filter_query": filter_query,
+        "rows": rows,
+        "cursor": cursor,
+        "next_cursor": page.next_cursor,
+        "list_version": version,
+        "list_query": urlencode(list_params),
+        "active_id": active_id,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@member_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    context = _list_context(request, active_id=None)
+    context["channels"] = selectors.channel_list_visible(
+        organization=request.organization, membership=request.membership
+    )
+    return render(request, "messenger/inbox/inbox.html", context)
+
+
+@member_required
+@require_GET
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    """The polled partial: 204 when the page already shows this version."""
+    active = request.GET.get("active", "")
+    context = _list_context(request, active_id=int(active) if active.isdigit() else None)
+    if request.GET.get("v") == context["list_version"]:
+        return HttpResponse(status=204)
+    return render(request, "messenger/inbox/_conversation_list.html", context)
+
+
+# --- One conversation ------------------------------------------------------------------------
+
+
+def _conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversation:
+    try:
+        return selectors.conversation_get(
+            organization=request.organization, membership=request.membership, conversation_id=conversation_id
+        )
+    except NotFound:
+        raise Http404 from None
+
+
+def describe_event(event: ConversationEvent) -> str:
+    """A system line, with names as they were at the time."""
+    data = event.data or {}
+    actor = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else _("The system")
+    Kind = ConversationEvent.Kind
+    if event.kind == Kind.ASSIGNED:
+        return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+    if event.kind == Kind.UNASSIGNED:
+        return _("%(actor)s unassigned the conversation.") % {"actor": actor}
+    if event.kind == Kind.FORWARDED:
+        if data.get("to_channel"):
+            line = _("%(actor)s forwarded the conversation to the channel %(channel)s (%(department)s).") % {
+                "actor": actor,
+                "channel": data["to_channel"],
+                "department": data.get("to_department", ""),
+            }
+        else:
+            line = _("%(actor)s forwarded the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+        if data.get("note"):
+            line += " " + _("Note: “%(note)s”") % {"note": data["note"]}
+        return line
+    if event.kind == Kind.CLOSED:
+        return _("%(actor)s closed the conversation.") % {"actor": actor}
+    if event.kind == Kind.REOPENED:
+        return _("%(actor)s reopened the conversation.") % {"actor": actor}
+    if event.kind == Kind.BLOCKED:
+        return _("%(actor)s blocked the customer.") % {"actor": actor}
+    if event.kind == Kind.UNBLOCKED:
+        return _("%(actor)s unblocked the customer.") % {"actor": actor}
+    if event.kind == Kind.CONVERTED:
+        return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
+    return str(event.get_kind_display())
+
+
+def _transcript_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    organization = request.organization
+    transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
+    for entry in transcript.entries:
+        if entry.event is not None:
+            entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
+        elif entry.message is not None:
+            entry.message.display_attachments = _display_attachments(entry.message.attachments)  # type: ignore[attr-defined]
+            if entry.message.status == "failed":
+                entry.message.failure_reason = sending.failure_reason(entry.message)  # type: ignore[attr-defined]
+    window = reply_window(conversation.last_inbound_at)
+    refusal = sending.reply_refusal(conversation=conversation)
+    contact = conversation.contact
+    version = _digest(
+        [
+            (
+                e.message.pk,
+                e.message.status,
+                e.message.text,
+                e.message.edit_count,
+                e.message.reactions,
+                e.message.attempts,
+                e.message.error_code,
+            )
+            if e.message
+            else ("e", e.event.pk if e.event else None)
+            for e in transcript.entries
+        ]
+        + [
+            conversation.state,
+            conversation.assignee_id,
+            conversation.channel_id,
+            contact.is_blocked,
+            window.label,
+            refusal.code if refusal else None,
+        ]
+    )
+    last = transcript.entries[-1] if transcript.entries else None
+    return {
+        "conversation": conversation,
+        "contact": contact,
+        "transcript": transcript,
+        "window": window,
+        "refusal": refusal,
+        "transcript_version": version,
+        "last_entry_key": (f"m{last.message.pk}" if last.message else f"e{last.event.pk}") if last else "",
+        "max_length": sending.MAX_TEXT_LENGTH,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@member_required
+@require_GET
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    organization, membership = request.organization, request.membership
+    conversation = _conversation_or_404(request, conversation_id)
+    conversation_services.conversation_mark_read(
+        organization=organization, acting_user=request.user, conversation=conversation
+    )
+    context = _list_context(request, active_id=conversation.pk)
+    context.update(_transcript_context(request, conversation))
+    context.update(
+        {
+            "channels": selectors.channel_list_visible(organization=organization, membership=membership),
+            "assignable": selectors.member_list_assignable(
+                organization=organization, channel_id=conversation.channel_id
+            ),
+            "forward_channels": selectors.channel_list_forward_targets(
+                organization=organization, conversation=conversation
+            ),
+            "convert_url": _optional_url(
+                "tickets:convert", org_slug=organization.slug, conversation_id=conversation.pk
+            ),
+            "contact_tickets_url": _optional_url(
+                "tickets:contact_tickets", org_slug=organization.slug, contact_id=conversation.contact_id
+            ),
+        }
+    )
+    return render(request, "messenger/inbox/conversation.html", context)
+
+
+@member_required
+@require_GET
+def conversation_transcript(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The polled partial of an open conversation: 204 when nothing changed."""
+    conversation = _conversation_or_404(request, conversation_id)
+    if conversation.unread_count:
+        # The agent is looking at it: what just arrived is read.
+        conversation_services.conversation_mark_read(
+            organization=request.organization, acting_user=request.user, conversation=conversation
+        )
+    context = _transcript_context(request, conversation)
+    if request.GET.get("v") == context["transcript_version"]:
+        return HttpResponse(status=204)
+    context["announce"] = request.GET.get("last", "") not in ("", context["last_entry_key"])
+    context["partial"] = True
+    return render(request, "messenger/inbox/_transcript.html", context)
+
+
+def _back_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    url = reverse(
+        "messenger:conversation", kwargs={"org_slug": request.organization.slug, "conversation_id": conversation_id}
+    )
+    query = request.POST.get("filters", "")
+    return redirect(f"{url}?{query}" if query else url)
+
+
+@member_required
+@require_POST
+def conversation_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    upload = request.FILES.get("file")
+    text = request.POST.get("text", "")
+    try:
+        if upload is not None and sending.normalize_text(text):
+            sending.validate_text(text)  # refuse before the file goes out alone
+        if upload is not None:
+            sending.message_send(
+                organization=request.organization, acting_user=request.user, conversation=conversation, upload=upload
+            )
+        if upload is None or sending.normalize_text(text):
+            sending.message_send(
+                organization=request.organization, acting_user=request.user, conversation=conversation, text=text
+            )
+    except HelpdeskError as error:
+        if _is_htmx(request):
+            response = render(
+                request, "messenger/inbox/_composer_feedback.html", {"error": error.message}, status=error.status
+            )
+            response["HX-Retarget"] = "#composer-feedback"
+            response["HX-Reswap"] = "innerHTML"
+            return response
+        messages.error(request, str(error.message))
+        return _back_to(request, conversation.pk)
+    if _is_htmx(request):
+        context = {**_transcript_context(request, conversation), "partial": True}
+        return render(request, "messenger/inbox/_transcript.html", context)
+    return _back_to(request, conversation.pk)
+
+
+@member_required
+@require_POST
+def conversation_typing(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(request, conversation_id)
+    if sending.reply_refusal(conversation=conversation) is None:
+        conversation_services.conversation_typing(
+            organization=request.organization, acting_user=request.user, conversation=conversation
+        )
+    return HttpResponse(status=204)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+ACTION_DONE = {
+    "assign": gettext_lazy("Assignment saved."),
+    "forward": gettext_lazy("Conversation forwarded."),
+    "close": gettext_lazy("Conversation closed."),
+    "reopen": gettext_lazy("Conversation reopened."),
+    "block": gettext_lazy("Customer blocked."),
+    "unblock": gettext_lazy("Customer unblocked."),
+}
+
+
+@member_required
+@require_POST
+def conversation_action(request: HttpRequest, conversation_id: int, action: str) -> HttpResponse:
+    organization = request.organization
+    conversation = _conversation_or_404(request, conversation_id)
+    common = {"organization": organization, "acting_user": request.user, "conversation": conversation}
+    try:
+        if action == "assign":
+            conversation_services.conversation_assign(
+                **common, assignee_membership_id=_int_or_none(request.POST.get("assignee"))
+            )
+        elif action == "forward":
+            target = request.POST.get("to", "")
+            kind, _sep, target_id = target.partition(":")
+            conversation_services.conversation_forward(
+                **common,
+                to_membership_id=_int_or_none(target_id) if kind == "member" else None,
+                to_channel_id=_int_or_none(target_id) if kind == "channel" else None,
+                note=request.POST.get("note", ""),
+            )
+        elif action == "close":
+            conversation_services.conversation_close(**common)
+        elif action == "reopen":
+            conversation_services.conversation_reopen(**common)
+        elif action == "block":
+            conversation_services.contact_block(**common)
+        elif action == "unblock":
+            conversation_services.contact_unblock(**common)
+        else:
+            raise Http404
+    except HelpdeskError as error:
+        messages.error(request, str(error.message))
+        return _back_to(request, conversation.pk)
+    messages.success(request, str(ACTION_DONE[action]))
+    try:
+        # Forwarded to a channel this agent does not see: back to the inbox.
+        selectors.conversation_get(
+            organization=organization, membership=request.membership, conversation_id=conversation.pk
+        )
+    except NotFound:
+        return redirect("messenger:inbox", org_slug=organization.slug)
+    return _back_to(request, conversation.pk)
+
+
+@member_required
+@require_POST
+def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+    organization = request.organization
+    try:
+        message = selectors.message_get(organization=organization, membership=request.membership, message_id=message_id)
+    except NotFound:
+        raise Http404 from None
+    conversation = _conversation_or_404(request, message.conversation_id)
+    try:
+        sending.message_retry(organization=organization, acting_user=request.user, message=message)
+    except HelpdeskError as error:
+        if _is_htmx(request):
+            response = render(
+                request, "messenger/inbox/_composer_feedback.html", {"error": error.message}, status=error.status
+            )
+            response["HX-Retarget"] = "#composer-feedback"
+            response["HX-Reswap"] = "innerHTML"
+            return response
+        messages.error(request, str(error.message))
+        return _back_to(request, conversation.pk)
+    if _is_htmx(request):
+        context = {**_transcript_context(request, conversation), "partial": True}
+        return render(request, "messenger/inbox/_transcript.html", context)
+    messages.success(request, _("The message is being sent again."))
+    return _back_to(request, conversation.pk)
