@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Two pytest workers: the suite is mostly database- and HTTP-bound.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint bench install clean
 
