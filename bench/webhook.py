@@ -4,16 +4,19 @@
 
 It creates (and afterwards drops) the database `<name>_bench` on the same server,
 migrates it, seeds one organization with two linked pages and a pool of known customers,
-starts gunicorn (fixed configuration, printed) with `bench.settings`, and drives it with
-a built-in load generator (processes × threads, http.client keep-alive connections):
+starts gunicorn (fixed configuration, printed; --workers/--threads to vary it) with
+`bench.settings`, and drives it with a built-in load generator (processes × threads,
+http.client keep-alive connections; nothing to install):
 
 - (a) /bench/baseline/: verify the HMAC, insert one row per event (bench/baseline);
 - (b) /webhooks/messenger/: the product, everything included.
 
-For 1-event and 20-entry POSTs it measures the maximum rate (closed loop), then latency
-at half that rate (open loop, measured from each request's scheduled time). Afterwards
-it replays a sample of what it sent, concurrently and twice, and checks that every
-message sent is stored exactly once. The last line is the summary.
+For 1-event and 20-entry POSTs it measures the maximum rate (closed loop) in alternating
+baseline/product rounds, so that a neighbour's load hits both alike, and keeps the medians;
+then latency at half that rate (open loop, measured from each request's scheduled time).
+Afterwards it replays a sample of what it sent, concurrently and twice, and checks that
+every message answered 200 is stored exactly once, with one `stored` entry in the event
+log. The last line is the summary.
 """
 
 from __future__ import annotations

@@ -78,14 +78,6 @@ _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKi
 _CREATING_KINDS = frozenset({parsing.MESSAGE, parsing.POSTBACK, parsing.REFERRAL, parsing.OPTIN})
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
 _PREVIEW_LENGTH = 200
-_CONVERSATION_AGGREGATES = (
-    "last_message_at",
-    "last_message_preview",
-    "last_inbound_at",
-    "unread_count",
-    "state",
-    "updated_at",
-)
 
 
 @dataclass(slots=True)
@@ -387,30 +379,18 @@ def fast_path_applies(plan: Plan) -> bool:
 def _fast_store(plan: Plan, *, received_at: datetime) -> BatchResult:
     outcomes = [Outcome(o.outcome, o.reason, o.organization_id) for o in plan.outcomes]
     candidates = _candidates(plan.live, plan.snapshot.threads, outcomes, received_at=received_at)
+    now = timezone.now()
     event_rows = []
     for index, event in enumerate(plan.events):
-        outcome = outcomes[index]
+        row = _event_row(event, outcomes[index], received_at=received_at, processed_at=now)
         candidate = candidates.get(index)
-        reason = outcome.reason or (
-            REASON_STANDBY if event.standby and outcome.outcome != WebhookOutcome.IGNORED else ""
-        )
         standby = REASON_STANDBY if event.standby else ""
-        event_rows.append(
-            {
-                "organization_id": outcome.organization_id,
-                "page_id": event.page_id[:40],
-                "kind": event.kind[:30],
-                "mid": event.mid[:255],
-                "payload": event.payload if event.payload is not None else {"value": None},
-                "outcome": outcome.outcome,
-                "reason": reason[:60],
-                fastpath.PAGE_PK: candidate.row["page_id"] if candidate else None,
-                fastpath.STORED_REASON: REASON_CONTACT_BLOCKED if candidate and candidate.row["is_hidden"] else standby,
-                fastpath.DUPLICATE_REASON: standby,
-                fastpath.ORDER: index,
-            }
-        )
-    now = timezone.now()
+        # Whether a candidate is stored or a duplicate, the statement decides (and picks the reason).
+        row[fastpath.PAGE_PK] = candidate.row["page_id"] if candidate else None
+        row[fastpath.STORED_REASON] = REASON_CONTACT_BLOCKED if candidate and candidate.row["is_hidden"] else standby
+        row[fastpath.DUPLICATE_REASON] = standby
+        row[fastpath.ORDER] = index
+        event_rows.append(row)
     inserted = fastpath.store_in_one_statement(
         message_rows=[c.row for c in sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))],
         event_rows=event_rows,
