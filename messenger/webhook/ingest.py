@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import DateTimeField, Q, Value
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -70,7 +70,9 @@ REASON_GAVE_UP = "gave_up"
 
 # Events kept as pending are retried by the periodic job from this age on...
 PENDING_RETRY_AFTER = timedelta(seconds=5)
-# ...and marked failed (still kept, for an admin to see) when they keep failing this long.
+# ...again at most this often when they fail...
+PENDING_RETRY_BACKOFF = timedelta(minutes=5)
+# ...and are marked failed (still kept, for an admin to see) when they keep failing this long.
 PENDING_GIVE_UP_AFTER = timedelta(hours=24)
 
 # Customer-originated kinds that count as "the customer wrote": unread, reply window, reopening.
@@ -842,14 +844,20 @@ class RetryReport:
 def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 200) -> RetryReport:
     """Apply events kept as pending, one by one (each in its own savepoint, so that one bad
     event does not hold the others back). Safe to run concurrently: rows are claimed with
-    SKIP LOCKED."""
+    SKIP LOCKED.
+
+    A pending event's processed_at is its last failed attempt: events never tried come
+    first, and one that keeps failing waits PENDING_RETRY_BACKOFF, so that a few bad events
+    never starve the others.
+    """
     now = now or timezone.now()
     report = RetryReport()
     with transaction.atomic():
         rows = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(outcome=WebhookOutcome.PENDING, received_at__lte=now - PENDING_RETRY_AFTER)
-            .order_by("received_at", "pk")[:limit]
+            .filter(Q(processed_at__isnull=True) | Q(processed_at__lte=now - PENDING_RETRY_BACKOFF))
+            .order_by(F("processed_at").asc(nulls_first=True), "received_at", "pk")[:limit]
         )
         for row in rows:
             event = parsing.parse_stored(row.kind, row.page_id, row.payload, received_at=row.received_at)
@@ -862,7 +870,7 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
                     row.outcome, row.reason, row.processed_at = WebhookOutcome.FAILED, REASON_GAVE_UP, now
                     report.failed += 1
                 else:
-                    row.reason = f"error:{type(error).__name__}"[:60]
+                    row.reason, row.processed_at = f"error:{type(error).__name__}"[:60], now
                     report.still_pending += 1
                 row.save(update_fields=["outcome", "reason", "processed_at"])
                 continue
