@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import DateTimeField, Q, Value
+from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -70,7 +70,9 @@ REASON_GAVE_UP = "gave_up"
 
 # Events kept as pending are retried by the periodic job from this age on...
 PENDING_RETRY_AFTER = timedelta(seconds=5)
-# ...and marked failed (still kept, for an admin to see) when they keep failing this long.
+# ...again at most this often when they fail...
+PENDING_RETRY_BACKOFF = timedelta(minutes=5)
+# ...and are marked failed (still kept, for an admin to see) when they keep failing this long.
 PENDING_GIVE_UP_AFTER = timedelta(hours=24)
 
 # Customer-originated kinds that count as "the customer wrote": unread, reply window, reopening.
@@ -78,14 +80,6 @@ _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKi
 _CREATING_KINDS = frozenset({parsing.MESSAGE, parsing.POSTBACK, parsing.REFERRAL, parsing.OPTIN})
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
 _PREVIEW_LENGTH = 200
-_CONVERSATION_AGGREGATES = (
-    "last_message_at",
-    "last_message_preview",
-    "last_inbound_at",
-    "unread_count",
-    "state",
-    "updated_at",
-)
 
 
 @dataclass(slots=True)
@@ -387,30 +381,18 @@ def fast_path_applies(plan: Plan) -> bool:
 def _fast_store(plan: Plan, *, received_at: datetime) -> BatchResult:
     outcomes = [Outcome(o.outcome, o.reason, o.organization_id) for o in plan.outcomes]
     candidates = _candidates(plan.live, plan.snapshot.threads, outcomes, received_at=received_at)
+    now = timezone.now()
     event_rows = []
     for index, event in enumerate(plan.events):
-        outcome = outcomes[index]
+        row = _event_row(event, outcomes[index], received_at=received_at, processed_at=now)
         candidate = candidates.get(index)
-        reason = outcome.reason or (
-            REASON_STANDBY if event.standby and outcome.outcome != WebhookOutcome.IGNORED else ""
-        )
         standby = REASON_STANDBY if event.standby else ""
-        event_rows.append(
-            {
-                "organization_id": outcome.organization_id,
-                "page_id": event.page_id[:40],
-                "kind": event.kind[:30],
-                "mid": event.mid[:255],
-                "payload": event.payload if event.payload is not None else {"value": None},
-                "outcome": outcome.outcome,
-                "reason": reason[:60],
-                fastpath.PAGE_PK: candidate.row["page_id"] if candidate else None,
-                fastpath.STORED_REASON: REASON_CONTACT_BLOCKED if candidate and candidate.row["is_hidden"] else standby,
-                fastpath.DUPLICATE_REASON: standby,
-                fastpath.ORDER: index,
-            }
-        )
-    now = timezone.now()
+        # Whether a candidate is stored or a duplicate, the statement decides (and picks the reason).
+        row[fastpath.PAGE_PK] = candidate.row["page_id"] if candidate else None
+        row[fastpath.STORED_REASON] = REASON_CONTACT_BLOCKED if candidate and candidate.row["is_hidden"] else standby
+        row[fastpath.DUPLICATE_REASON] = standby
+        row[fastpath.ORDER] = index
+        event_rows.append(row)
     inserted = fastpath.store_in_one_statement(
         message_rows=[c.row for c in sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))],
         event_rows=event_rows,
@@ -862,14 +844,20 @@ class RetryReport:
 def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 200) -> RetryReport:
     """Apply events kept as pending, one by one (each in its own savepoint, so that one bad
     event does not hold the others back). Safe to run concurrently: rows are claimed with
-    SKIP LOCKED."""
+    SKIP LOCKED.
+
+    A pending event's processed_at is its last failed attempt: events never tried come
+    first, and one that keeps failing waits PENDING_RETRY_BACKOFF, so that a few bad events
+    never starve the others.
+    """
     now = now or timezone.now()
     report = RetryReport()
     with transaction.atomic():
         rows = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(outcome=WebhookOutcome.PENDING, received_at__lte=now - PENDING_RETRY_AFTER)
-            .order_by("received_at", "pk")[:limit]
+            .filter(Q(processed_at__isnull=True) | Q(processed_at__lte=now - PENDING_RETRY_BACKOFF))
+            .order_by(F("processed_at").asc(nulls_first=True), "received_at", "pk")[:limit]
         )
         for row in rows:
             event = parsing.parse_stored(row.kind, row.page_id, row.payload, received_at=row.received_at)
@@ -882,7 +870,7 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
                     row.outcome, row.reason, row.processed_at = WebhookOutcome.FAILED, REASON_GAVE_UP, now
                     report.failed += 1
                 else:
-                    row.reason = f"error:{type(error).__name__}"[:60]
+                    row.reason, row.processed_at = f"error:{type(error).__name__}"[:60], now
                     report.still_pending += 1
                 row.save(update_fields=["outcome", "reason", "processed_at"])
                 continue

@@ -4,6 +4,7 @@ answer only after commit (503 when the database is down), and a pinned query cou
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
@@ -11,6 +12,7 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from messenger.models import Conversation, Message, WebhookEvent, WebhookOutcome
 from messenger.webhook import ingest
@@ -190,14 +192,30 @@ def test_a_pending_event_that_keeps_failing_is_eventually_marked_failed(client: 
     with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
         post_webhook(client, webhook_fixture("message_text"))
         event = WebhookEvent.objects.get()
-        report = webhook_events_retry_pending(now=event.received_at + ingest.PENDING_RETRY_AFTER)
+        first_try = event.received_at + ingest.PENDING_RETRY_AFTER
+        report = webhook_events_retry_pending(now=first_try)
         assert report.still_pending == 1
         event.refresh_from_db()
         assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "error:RuntimeError")
+        # A failing event waits before its next attempt, leaving the turn to the others.
+        assert webhook_events_retry_pending(now=first_try + timedelta(minutes=1)).still_pending == 0
+        assert webhook_events_retry_pending(now=first_try + ingest.PENDING_RETRY_BACKOFF).still_pending == 1
         report = webhook_events_retry_pending(now=event.received_at + ingest.PENDING_GIVE_UP_AFTER)
     assert report.failed == 1
     event.refresh_from_db()
     assert (event.outcome, event.reason) == (WebhookOutcome.FAILED, "gave_up")
+
+
+@pytest.mark.django_db
+def test_events_never_tried_are_retried_before_those_that_keep_failing(client: Client, page: Any) -> None:
+    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+        post_webhook(client, page_body((PAGE_ID, [text_item(mid="m_bad")])))
+        bad = WebhookEvent.objects.get()
+        webhook_events_retry_pending(now=bad.received_at + ingest.PENDING_RETRY_AFTER)
+        post_webhook(client, page_body((PAGE_ID, [text_item(mid="m_new", timestamp=BASE_MS + 1)])))
+    later = timezone.now() + ingest.PENDING_RETRY_BACKOFF
+    assert webhook_events_retry_pending(now=later, limit=1).retried == 1
+    assert Message.objects.get().mid == "m_new"
 
 
 # --- Speed: the query count does not grow with the batch ------------------------------------
