@@ -11,7 +11,8 @@ starts with `inbox:` and exits non-zero when a p95 is 30 ms or more, or when a q
 depends on the page size.
 
 Options: --conversations N, --messages-per-conversation N, --requests N, --keep (do not drop
-the database), --explain (print the plan of the agent's list query).
+the database), --reuse (time a database kept by --keep instead of generating one), --explain
+(print the plan of the agent's list query).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--messages-per-conversation", type=int, default=10)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--explain", action="store_true")
     return parser.parse_args()
 
@@ -188,6 +190,15 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
     }
 
 
+def _existing() -> dict[str, Any]:
+    from helpdesk.models import Membership
+    from helpdesk.services import api_token_create
+
+    agent = Membership.objects.select_related("organization", "user").get(user__username="bench-agent")
+    _token, key = api_token_create(membership=agent, name="bench")
+    return {"organization": agent.organization, "agent": agent, "api_key": key, "generated": 0.0, "durations": {}}
+
+
 def _time(call: Any, requests: int) -> tuple[list[float], float]:
     """Wall-clock milliseconds of each request, and the mean CPU milliseconds of this process."""
     for _ in range(20):
@@ -233,11 +244,15 @@ def main() -> int:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.DEBUG = False
     # No setup_test_environment(): its template instrumentation would be timed too.
-    _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin_sql(f'CREATE DATABASE "{name}"')
+    if not options.reuse:
+        _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        _admin_sql(f'CREATE DATABASE "{name}"')
     try:
-        call_command("migrate", verbosity=0)
-        data = _generate(options.conversations, options.messages_per_conversation)
+        if options.reuse:
+            data = _existing()
+        else:
+            call_command("migrate", verbosity=0)
+            data = _generate(options.conversations, options.messages_per_conversation)
         from messenger.models import Conversation, Message
 
         counts = (Conversation.objects.count(), Message.objects.count())
@@ -284,7 +299,7 @@ def main() -> int:
         return 0 if ok else 1
     finally:
         connection.close()
-        if not options.keep:
+        if not options.keep and not options.reuse:
             _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
 
 

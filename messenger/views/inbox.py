@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -80,7 +81,8 @@ class ConversationRow:
     channel_icon_url: str
     channel_deleted: bool
     preview: str
-    when: datetime | None
+    when_iso: str
+    when_text: str
     window_state: str
     window_label: str
     window_short: str
@@ -95,11 +97,26 @@ class ConversationRow:
         return tuple(getattr(self, name) for name in self.__slots__)
 
 
+def _when_text(when: datetime | None, *, today: date, cache: dict[Any, str]) -> str:
+    """Today's messages by their time, older ones by their date (each label formatted once)."""
+    if when is None:
+        return ""
+    local = timezone.localtime(when)
+    key: Any = (local.hour, local.minute) if local.date() == today else local.date()
+    if key not in cache:
+        is_today = isinstance(key, tuple)
+        cache[key] = (
+            formats.time_format(local, "TIME_FORMAT") if is_today else formats.date_format(local, "SHORT_DATE_FORMAT")
+        )
+    return cache[key]
+
+
 def _rows(
     conversations: list[Conversation], *, conversation_url: str, query: str, active_id: int | None
 ) -> list[ConversationRow]:
     rows = []
     suffix = f"?{query}" if query else ""
+    today, labels = timezone.localdate(), {}
     for conversation in conversations:
         contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
         window = reply_window(conversation.last_inbound_at)
@@ -115,7 +132,8 @@ def _rows(
                 channel_icon_url=channel.icon.url if channel.icon else "",
                 channel_deleted=channel.deleted_at is not None,
                 preview=conversation.last_message_preview,
-                when=conversation.last_message_at,
+                when_iso=conversation.last_message_at.isoformat() if conversation.last_message_at else "",
+                when_text=_when_text(conversation.last_message_at, today=today, cache=labels),
                 window_state=window.state.value,
                 window_label=window.label,
                 window_short=window.short_label,
