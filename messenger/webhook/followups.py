@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -102,7 +103,9 @@ def conversation_announce(*, conversation_id: int) -> int:
         kind=Notification.Kind.NEW_CONVERSATION,
         title=title[:200],
         body=conversation.last_message_preview,
-        url="",
+        url=reverse(
+            "messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk}
+        ),
         dedupe_key=NEW_CONVERSATION_DEDUPE.format(conversation_id=conversation.pk),
     )
 
