@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "channels",
     "messenger",
+    "messenger.sandbox",
     "tickets",
 ]
 
@@ -249,6 +250,7 @@ FB_GRAPH_URL = env.str("FB_GRAPH_URL", f"{_sandbox_base}/graph" if GRAPH_SANDBOX
 FB_DIALOG_URL = env.str("FB_DIALOG_URL", f"{_sandbox_base}/dialog" if GRAPH_SANDBOX else "https://www.facebook.com")
 FB_GRAPH_VERSION = env.str("FB_GRAPH_VERSION", "v21.0")
 FB_GRAPH_TIMEOUT = float(env.str("FB_GRAPH_TIMEOUT", "10"))
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", f"{PUBLIC_URL}/webhooks/messenger/")  # where the sandbox posts
 # Fernet keys (comma-separated, newest first) for page tokens at rest; old keys still decrypt.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS") or (
     [] if PRODUCTION else ["ZGV2LW9ubHktdG9rZW4ta2V5LTAxMjM0NTY3ODlhYmM="]
