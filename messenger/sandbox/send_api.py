@@ -52,9 +52,10 @@ class _Request:
 
 def send_api_call(*, node_id: str, raw_token: str | None, body: dict[str, Any]) -> SendAnswer:
     """Answer one Send API request and record it."""
-    page: SandboxPage | None = None
+    # Known before the token is checked, so that refusals are logged against the page.
+    page = None if node_id == "me" else SandboxPage.objects.filter(page_id=node_id).first()
     try:
-        page = _resolve_page(node_id=node_id, raw_token=raw_token)
+        page = _authorized_page(node_id=node_id, page=page, raw_token=raw_token)
         failure = _scripted_failure_take(page=page)
         if failure is not None:
             error = errors.SandboxGraphError(
@@ -78,16 +79,15 @@ def send_api_call(*, node_id: str, raw_token: str | None, body: dict[str, Any]) 
         return _record_error(page=page, body=body, error=error)
 
 
-def _resolve_page(*, node_id: str, raw_token: str | None) -> SandboxPage:
+def _authorized_page(*, node_id: str, page: SandboxPage | None, raw_token: str | None) -> SandboxPage:
+    """The page the call sends as: the URL's (its own token required) or, for ``me``, the token's."""
     if node_id == "me":
         token = token_require_page(raw_token)
         assert token.page is not None  # token_require_page guarantees it
         page = token.page
     else:
-        found = SandboxPage.objects.filter(page_id=node_id).first()
-        if found is None:
+        if page is None:
             raise errors.unknown_object(node_id, "POST")
-        page = found
         token = token_require_page(raw_token)
         if token.page_id != page.pk:
             raise errors.SandboxGraphError(

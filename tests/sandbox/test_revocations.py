@@ -42,6 +42,8 @@ def test_expired_page_tokens_fail_with_463_and_debug_token_says_so(sandbox: Sand
         _send(sandbox.client, sandbox, token, psid)
     assert (refused.value.code, refused.value.subcode, refused.value.reason) == (190, 463, "token_expired")
     assert token not in str(refused.value)
+    refusal = state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
+    assert (refusal.http_status, refusal.error_code, refusal.error_subcode, refusal.text) == (400, 190, 463, "Hi")
 
     info = sandbox.client.debug_token(input_token=token)
     assert not info.is_valid

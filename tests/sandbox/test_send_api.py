@@ -312,3 +312,20 @@ def test_an_image_attachment_is_echoed_as_an_attachment(sandbox: Sandbox, receiv
     echo = _verified(receiver.posts()[0])["entry"][0]["messaging"][0]["message"]
     assert echo["attachments"] == [attachment]
     assert "text" not in echo
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_form_encoded_send_is_read_like_a_json_one(sandbox: Sandbox) -> None:
+    psid = _customer(sandbox)
+    url = f"{sandbox.graph_url}/{VERSION}/{sandbox.page.page_id}/messages"
+    form = {
+        "access_token": _token(sandbox),
+        "recipient": json.dumps({"id": psid}),
+        "messaging_type": "RESPONSE",
+        "message": json.dumps({"text": "form"}),
+    }
+    response = requests.post(url, data=form, timeout=5)
+    assert response.status_code == 200, response.text
+    call = state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
+    assert (call.text, call.request_body["recipient"]) == ("form", {"id": psid})
+    assert "access_token" not in call.request_body
