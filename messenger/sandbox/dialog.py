@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from messenger.sandbox.models import SandboxAuthCode, SandboxUser
-from messenger.sandbox.state import KNOWN_PERMISSIONS
+from messenger.sandbox.state import ALL_PERMISSIONS, KNOWN_PERMISSIONS
 from messenger.sandbox.tokens import AUTH_CODE_SECONDS, new_secret, secret_hash
 
 
@@ -42,6 +42,9 @@ def dialog_request_parse(params: Mapping[str, str]) -> DialogRequest:
         raise DialogError(_("Unsupported response_type: only “code” is supported."))
     raw_scope = params.get("scope", "")
     scopes = tuple(dict.fromkeys(s.strip() for s in raw_scope.replace(" ", ",").split(",") if s.strip()))
+    if not scopes and params.get("config_id"):
+        # Facebook Login for Business names a configuration instead; the sandbox's asks for these.
+        scopes = ALL_PERMISSIONS
     unknown = [s for s in scopes if s not in KNOWN_PERMISSIONS]
     if unknown:
         raise DialogError(_("Invalid Scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)})

@@ -296,6 +296,20 @@ def _granular_scope(scope: str, token: SandboxToken) -> dict[str, Any]:
 # --------------------------------------------------------------------------- profiles
 
 
+def node_get(
+    *, node_id: str, raw_token: str | None, fields: str | None, profile_pic_url: Callable[[str], str]
+) -> dict[str, Any]:
+    """``GET /{id}``: ``me`` (or one's own id) is the person or the page; else a customer."""
+    token = token_require_valid(raw_token)
+    if token.kind == TokenKind.PAGE and token.page is not None:
+        if node_id in ("me", token.page.page_id):
+            return {"name": token.page.name, "id": token.page.page_id}
+        return profile_get(psid=node_id, raw_token=raw_token, fields=fields, profile_pic_url=profile_pic_url)
+    if node_id in ("me", token.user.facebook_id):
+        return {"name": token.user.name, "id": token.user.facebook_id}
+    raise errors.page_token_required()
+
+
 def profile_get(
     *, psid: str, raw_token: str | None, fields: str | None, profile_pic_url: Callable[[str], str]
 ) -> dict[str, Any]:

@@ -128,3 +128,14 @@ def test_request_log_lines_do_not_carry_tokens() -> None:
     assert "EAASsecret" not in line and "s3" not in line
     assert "input_token=[redacted]" in line
     assert any(isinstance(f, RedactTokensFilter) for f in logging.getLogger("django.server").filters)
+
+
+def test_login_for_business_asks_for_the_configured_permissions(
+    client: Any, admin_user: SandboxUser, settings: Any
+) -> None:
+    url = reverse("sandbox:dialog_oauth", kwargs={"version": "v21.0"})
+    query = {"client_id": settings.FB_APP_ID, "redirect_uri": "http://x.test/cb", "config_id": "123", "state": "s"}
+    body = client.get(url, query).content.decode()
+    for scope in state.ALL_PERMISSIONS:
+        assert f'value="{scope}" checked' in body
+    assert 'name="config_id" value="123"' in body

@@ -224,3 +224,18 @@ def test_tokens_are_stored_only_as_hashes(sandbox: Sandbox) -> None:
     stored = SandboxToken.objects.get(page=sandbox.page)
     assert raw not in (stored.token_hash, stored.hint)
     assert stored.hint == raw[-4:]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_me_is_the_person_for_a_user_token_and_the_page_for_a_page_token(sandbox: Sandbox) -> None:
+    me = f"{sandbox.graph_url}/{VERSION}/me"
+    user_token = state.sandbox_user_token_issue(user=sandbox.user)
+    page_token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    assert requests.get(me, params={"access_token": user_token}, timeout=5).json() == {
+        "name": "Ann Owner",
+        "id": sandbox.user.facebook_id,
+    }
+    assert requests.get(me, params={"access_token": page_token}, timeout=5).json() == {
+        "name": "Ann's Shop",
+        "id": sandbox.page.page_id,
+    }

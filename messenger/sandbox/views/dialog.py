@@ -13,7 +13,7 @@ from messenger.sandbox.models import SandboxUser
 from messenger.sandbox.views._common import sandbox_only
 
 # The dialog's own parameters travel as hidden fields from the GET to the POST.
-DIALOG_PARAMS = ("client_id", "redirect_uri", "state", "scope", "response_type")
+DIALOG_PARAMS = ("client_id", "redirect_uri", "state", "scope", "response_type", "config_id")
 
 
 @sandbox_only

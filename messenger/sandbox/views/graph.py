@@ -104,13 +104,13 @@ def subscribed_apps(request: HttpRequest, version: str, node_id: str) -> dict[st
 
 @graph_endpoint("GET")
 def node(request: HttpRequest, version: str, node_id: str) -> dict[str, Any]:
-    """``GET /{psid}``: the only node the product reads is a customer's profile."""
+    """``GET /{psid}`` (a customer's profile), or ``GET /me``."""
 
     def profile_pic_url(psid: str) -> str:
         return request.build_absolute_uri(reverse("sandbox:profile_pic", kwargs={"psid": psid}))
 
-    return graph_api.profile_get(
-        psid=node_id,
+    return graph_api.node_get(
+        node_id=node_id,
         raw_token=access_token_of(request),
         fields=_params(request).get("fields"),
         profile_pic_url=profile_pic_url,
