@@ -221,7 +221,12 @@ def _queue_webhook_delivery() -> None:
 
 
 def _record(
-    *, page: SandboxPage | None, body: dict[str, Any], request: _Request | None, http_status: int, response: dict
+    *,
+    page: SandboxPage | None,
+    body: dict[str, Any],
+    request: _Request | None,
+    http_status: int,
+    response: dict[str, Any],
 ) -> SandboxSendCall:
     message = (request.message if request else None) or {}
     return SandboxSendCall.objects.create(

@@ -54,7 +54,13 @@ from messenger.sandbox.models import (
     SandboxUser,
     TokenKind,
 )
-from messenger.sandbox.tokens import SUBCODE_APP_REMOVED, app_removed_message, token_issue
+from messenger.sandbox.tokens import (
+    LONG_LIVED_SECONDS,
+    SHORT_LIVED_SECONDS,
+    SUBCODE_APP_REMOVED,
+    app_removed_message,
+    token_issue,
+)
 
 ALL_PERMISSIONS: tuple[str, ...] = LOGIN_SCOPES
 # What the dialog accepts in ``scope`` (anything else is refused as Facebook does).
@@ -121,8 +127,6 @@ def sandbox_page_token_issue(*, page_id: str) -> str:
 
 def sandbox_user_token_issue(*, user: SandboxUser, long_lived: bool = True) -> str:
     """A user token without the dialog (for tests of ``/me/accounts`` and ``debug_token``)."""
-    from messenger.sandbox.tokens import LONG_LIVED_SECONDS, SHORT_LIVED_SECONDS
-
     kind, lifetime = (
         (TokenKind.USER_LONG, LONG_LIVED_SECONDS) if long_lived else (TokenKind.USER_SHORT, SHORT_LIVED_SECONDS)
     )
