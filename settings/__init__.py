@@ -149,7 +149,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
+    "messenger-token-expiry-sweep": {"task": "messenger.tasks.token_expiry_sweep", "schedule": 60 * 60},
+}
 
 # --- Auth, sessions, security ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -259,8 +262,15 @@ if PRODUCTION and not TOKEN_ENCRYPTION_KEYS:
     raise ValueError("The environment variable TOKEN_ENCRYPTION_KEYS must be set in production.")
 TOKEN_REAUTHORIZATION_DAYS = env.int("TOKEN_REAUTHORIZATION_DAYS", 60)
 TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
+# How many page tokens one sweep asks /debug_token about (each is one HTTP call).
+TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+
+# --- Channels -------------------------------------------------------------------------------
+# What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the
+# kind's own app implements channels.kinds.ChannelKindBackend, so channels imports nothing above it.
+CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.MessengerChannelKind"}
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
