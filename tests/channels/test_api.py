@@ -243,3 +243,17 @@ def test_deleted_pages_of_a_deleted_channel_stay_out_of_the_list(admin_api: Any,
     assert admin_api.get(f"/api/v1/channels/{channel.pk}/").json()["pages"] == []
     assert FacebookPage.objects.count() == 1
     assert Channel.objects.count() == 1
+
+
+def test_the_pages_and_agents_lists_cost_a_fixed_number_of_queries(
+    admin_api: Any, tenant_a: Tenant, django_assert_max_num_queries: Any
+) -> None:
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
+    for _ in range(5):
+        factories.make_page(channel)
+        factories.associate(factories.make_member(tenant_a.organization, departments=[tenant_a.department]), channel)
+    admin_api.get(f"/api/v1/channels/{channel.pk}/pages/")
+    with django_assert_max_num_queries(5):
+        assert len(admin_api.get(f"/api/v1/channels/{channel.pk}/pages/").json()) == 5
+    with django_assert_max_num_queries(5):
+        assert len(admin_api.get(f"/api/v1/channels/{channel.pk}/agents/").json()) == 5
