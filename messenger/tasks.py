@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from celery import shared_task
 
@@ -63,3 +64,15 @@ def webhook_events_prune() -> None:
 
     deleted = prune()
     logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)
+
+
+# --- Page authorization (messenger.pages) -------------------------------------------------
+
+
+@shared_task(name="messenger.tasks.token_expiry_sweep", ignore_result=True)
+def token_expiry_sweep() -> dict[str, int]:
+    """Hourly (CELERY_BEAT_SCHEDULE): pages near or past their reauthorize-by time, and a
+    bounded batch of /debug_token checks. Set-based and safe to run twice."""
+    from messenger import pages
+
+    return asdict(pages.token_expiry_sweep())

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "helpdesk",
     "channels",
     "messenger",
+    "messenger.sandbox",
     "tickets",
 ]
 
@@ -149,7 +150,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
+    "messenger-token-expiry-sweep": {"task": "messenger.tasks.token_expiry_sweep", "schedule": 60 * 60},
+}
 # The webhook's periodic jobs (messenger.tasks): events stored but not yet applied and the
 # follow-ups a down broker could not take, every minute; the raw event log's retention, daily.
 CELERY_BEAT_SCHEDULE.update(
@@ -277,6 +281,7 @@ FB_GRAPH_URL = env.str("FB_GRAPH_URL", f"{_sandbox_base}/graph" if GRAPH_SANDBOX
 FB_DIALOG_URL = env.str("FB_DIALOG_URL", f"{_sandbox_base}/dialog" if GRAPH_SANDBOX else "https://www.facebook.com")
 FB_GRAPH_VERSION = env.str("FB_GRAPH_VERSION", "v21.0")
 FB_GRAPH_TIMEOUT = float(env.str("FB_GRAPH_TIMEOUT", "10"))
+SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", f"{PUBLIC_URL}/webhooks/messenger/")  # where the sandbox posts
 # Fernet keys (comma-separated, newest first) for page tokens at rest; old keys still decrypt.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS") or (
     [] if PRODUCTION else ["ZGV2LW9ubHktdG9rZW4ta2V5LTAxMjM0NTY3ODlhYmM="]
@@ -285,8 +290,15 @@ if PRODUCTION and not TOKEN_ENCRYPTION_KEYS:
     raise ValueError("The environment variable TOKEN_ENCRYPTION_KEYS must be set in production.")
 TOKEN_REAUTHORIZATION_DAYS = env.int("TOKEN_REAUTHORIZATION_DAYS", 60)
 TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
+# How many page tokens one sweep asks /debug_token about (each is one HTTP call).
+TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+
+# --- Channels -------------------------------------------------------------------------------
+# What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the
+# kind's own app implements channels.kinds.ChannelKindBackend, so channels imports nothing above it.
+CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.MessengerChannelKind"}
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")

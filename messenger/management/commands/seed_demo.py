@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.models import ApiToken, Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
@@ -18,6 +20,8 @@ DEMO_USERS = {
     "agent": {"password": "demo-agent-password", "role": Role.AGENT, "token": "hd_demo_agent_token_0123456789abcdef"},
 }
 DEMO_DEPARTMENTS = ["Support", "Sales"]
+DEMO_CHANNEL_NAME = "Demo Messenger"
+DEMO_PAGE_ID = "100000000000101"  # the sandbox's "Demo Page"
 
 
 class Command(BaseCommand):
@@ -66,4 +70,44 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {user_out['role']}: {user_out['username']} / {user_out['password']}")
 
     def seed_channel(self, *, organization: Organization, department: Department) -> dict[str, Any]:
-        return {}
+        """With the Graph sandbox: channel "Demo Messenger" (department Support) answering the
+        sandbox's Demo Page, authorized with a sandbox page token; its agents associated.
+
+        Idempotent: an existing channel and link are kept; a link that lost its authorization
+        gets a fresh token."""
+        if not settings.GRAPH_SANDBOX:
+            return {}
+        from channels.models import AgentChannel, Channel, ChannelKind
+        from messenger.crypto import encrypt_token
+        from messenger.models import FacebookPage, PageStatus
+        from messenger.sandbox.models import SandboxPage
+        from messenger.sandbox.state import sandbox_bootstrap, sandbox_page_token_issue
+
+        sandbox_bootstrap()
+        channel = Channel.objects.filter(
+            organization=organization, name=DEMO_CHANNEL_NAME, deleted_at__isnull=True
+        ).first()
+        if channel is None:
+            channel = Channel.objects.create(
+                organization=organization, department=department, kind=ChannelKind.MESSENGER, name=DEMO_CHANNEL_NAME
+            )
+        for membership in Membership.objects.filter(organization=organization, role=Role.AGENT, departments=department):
+            AgentChannel.objects.get_or_create(organization=organization, membership=membership, channel=channel)
+        page = FacebookPage.objects.filter(page_id=DEMO_PAGE_ID, unlinked_at__isnull=True).first()
+        if page is not None and page.channel_id != channel.pk:
+            # Linked elsewhere (someone linked it by hand): a page answers one channel only.
+            return {"channel_id": channel.pk, "page_id": None}
+        if page is None or page.status == PageStatus.REAUTHORIZATION_REQUIRED:
+            now = timezone.now()
+            sandbox_page = SandboxPage.objects.get(page_id=DEMO_PAGE_ID)
+            page = page or FacebookPage(organization=organization, channel=channel, page_id=DEMO_PAGE_ID)
+            page.name = sandbox_page.name
+            page.access_token_encrypted = encrypt_token(sandbox_page_token_issue(page_id=DEMO_PAGE_ID))
+            page.token_expires_at = None
+            page.authorized_at = now
+            page.token_checked_at = now
+            page.status = PageStatus.ACTIVE
+            page.reauthorization_reason = ""
+            page.expiry_warned_for = None
+            page.save()
+        return {"channel_id": channel.pk, "page_id": DEMO_PAGE_ID}

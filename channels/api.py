@@ -1,0 +1,320 @@
+"""REST API of channels (admins write; agents read what they may see).
+
+    GET    /api/v1/channels/                         list (agents: their associated channels)
+    POST   /api/v1/channels/                         create (multipart with `icon`, or JSON)
+    GET    /api/v1/channels/{id}/                    retrieve
+    PATCH  /api/v1/channels/{id}/                    name, department_id, icon (multipart; "" clears)
+    DELETE /api/v1/channels/{id}/                    soft delete
+    POST   /api/v1/channels/{id}/disable/            stop sending and receiving
+    POST   /api/v1/channels/{id}/enable/
+    GET    /api/v1/channels/{id}/pages/              linked pages with status and reason (never tokens);
+                                                     ?include_removed=true adds removed ones
+    DELETE /api/v1/channels/{id}/pages/{page_pk}/    remove a page from the channel
+    GET    /api/v1/channels/{id}/agents/             the members associated with the channel
+    PUT    /api/v1/channels/{id}/agents/             {"membership_ids": [...]}: exactly these
+    GET    /api/v1/departments/{id}/settings/        {"ticket_delay_minutes"}
+    PATCH  /api/v1/departments/{id}/settings/
+
+Linking a page needs Facebook Login in a browser (Settings → Channels).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from channels import selectors, services
+from channels.kinds import LinkedPage, backend_for
+from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
+from helpdesk.api import OrganizationAPIView, OrganizationViewSet
+from helpdesk.drf import CursorPagination
+from helpdesk.exceptions import NotFound
+from helpdesk.models import Membership
+from helpdesk.selectors import department_get, department_list
+
+
+class LinkedPageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    page_id = serializers.CharField(source="external_id")
+    name = serializers.CharField()
+    status = serializers.CharField()
+    reauthorization_reason = serializers.CharField(source="reason")
+    authorized_at = serializers.DateTimeField(allow_null=True)
+    token_expires_at = serializers.DateTimeField(allow_null=True)
+    reauthorize_by = serializers.DateTimeField(allow_null=True)
+    unlinked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    department_id = serializers.IntegerField()
+    department_name = serializers.CharField(source="department.name")
+    icon_url = serializers.SerializerMethodField()
+    pages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "icon_url",
+            "department_id",
+            "department_name",
+            "is_enabled",
+            "pages",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_icon_url(self, channel: Channel) -> str | None:
+        if not channel.icon:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(channel.icon.url) if request else channel.icon.url
+
+    @extend_schema_field(LinkedPageSerializer(many=True))
+    def get_pages(self, channel: Channel) -> list[dict[str, Any]]:
+        pages: dict[int, list[LinkedPage]] = self.context.get("pages", {})
+        return LinkedPageSerializer(pages.get(channel.pk, []), many=True).data  # type: ignore[return-value]
+
+
+class ChannelCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    department_id = serializers.IntegerField(min_value=1)
+    icon = serializers.FileField(required=False, allow_null=True)
+
+
+class ChannelUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    department_id = serializers.IntegerField(min_value=1, required=False)
+    # A file replaces the icon; an empty value clears it.
+    icon = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
+
+
+class ChannelViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    OrganizationViewSet,
+):
+    serializer_class = ChannelSerializer
+    pagination_class = CursorPagination
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Channel]:
+        return selectors.channel_visible_list(organization=organization, membership=membership)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["pages"] = getattr(self, "_pages", {})
+        return context
+
+    def _with_pages(self, channels: list[Channel]) -> None:
+        by_kind: dict[str, list[int]] = {}
+        for channel in channels:
+            by_kind.setdefault(channel.kind, []).append(channel.pk)
+        self._pages: dict[int, list[LinkedPage]] = {}
+        for kind, channel_ids in by_kind.items():
+            self._pages.update(
+                backend_for(kind).pages_by_channel(organization=self.organization, channel_ids=channel_ids)
+            )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        channels = list(page) if page is not None else list(self.get_queryset())
+        self._with_pages(channels)
+        data = self.get_serializer(channels, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def _one(self, pk: Any) -> Channel:
+        channel = self.get_queryset().filter(pk=pk).first()
+        if channel is None:
+            raise NotFound
+        return channel
+
+    def _render(self, channel: Channel, code: int = status.HTTP_200_OK) -> Response:
+        channel = self._one(channel.pk)
+        self._with_pages([channel])
+        return Response(self.get_serializer(channel).data, status=code)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._render(self._one(kwargs["pk"]))
+
+    @extend_schema(
+        request={"multipart/form-data": ChannelCreateSerializer, "application/json": ChannelCreateSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        payload = ChannelCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        channel = services.channel_create(
+            organization=self.organization,
+            acting_user=request.user,
+            name=payload.validated_data["name"],
+            department_id=payload.validated_data["department_id"],
+            icon=payload.validated_data.get("icon"),
+        )
+        return self._render(channel, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": ChannelUpdateSerializer, "application/json": ChannelUpdateSerializer}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        payload = ChannelUpdateSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        changes: dict[str, Any] = {}
+        if "icon" in data:
+            changes["icon"] = data["icon"] or None
+        channel = services.channel_update(
+            organization=self.organization,
+            acting_user=request.user,
+            channel=self._one(pk),
+            name=data.get("name"),
+            department_id=data.get("department_id"),
+            **changes,
+        )
+        return self._render(channel)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.channel_delete(organization=self.organization, acting_user=request.user, channel=self._one(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: ChannelSerializer})
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, pk: str) -> Response:
+        channel = services.channel_disable(
+            organization=self.organization, acting_user=request.user, channel=self._one(pk)
+        )
+        return self._render(channel)
+
+    @extend_schema(request=None, responses={200: ChannelSerializer})
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk: str) -> Response:
+        channel = services.channel_enable(
+            organization=self.organization, acting_user=request.user, channel=self._one(pk)
+        )
+        return self._render(channel)
+
+
+class _ChannelScoped(OrganizationAPIView):
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Channel]:
+        return selectors.channel_visible_list(organization=organization, membership=membership)
+
+    def channel(self, channel_id: int) -> Channel:
+        channel = self.get_queryset().filter(pk=channel_id).first()
+        if channel is None:
+            raise NotFound
+        return channel
+
+
+class ChannelPagesView(_ChannelScoped):
+    @extend_schema(
+        parameters=[OpenApiParameter("include_removed", bool, required=False)],
+        responses={200: LinkedPageSerializer(many=True)},
+    )
+    def get(self, request: Request, channel_id: int) -> Response:
+        channel = self.channel(channel_id)
+        include_removed = request.query_params.get("include_removed", "").lower() in ("1", "true", "yes")
+        pages = backend_for(channel.kind).pages_by_channel(
+            organization=self.organization, channel_ids=[channel.pk], include_removed=include_removed
+        )
+        return Response(LinkedPageSerializer(pages.get(channel.pk, []), many=True).data)
+
+
+class ChannelPageView(_ChannelScoped):
+    @extend_schema(responses={200: LinkedPageSerializer})
+    def delete(self, request: Request, channel_id: int, page_pk: int) -> Response:
+        channel = self.channel(channel_id)
+        page = backend_for(channel.kind).page_remove(
+            organization=self.organization, acting_user=request.user, channel=channel, page_pk=page_pk
+        )
+        return Response(LinkedPageSerializer(page).data)
+
+
+class ChannelAgentSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    display_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "display_name", "role", "is_active"]
+
+    def get_display_name(self, membership: Membership) -> str:
+        return membership.user.get_full_name() or membership.user.username
+
+
+class ChannelAgentsView(_ChannelScoped):
+    @extend_schema(responses={200: ChannelAgentSerializer(many=True)})
+    def get(self, request: Request, channel_id: int) -> Response:
+        channel = self.channel(channel_id)
+        members = selectors.channel_agent_list(organization=self.organization, channel=channel)
+        return Response(ChannelAgentSerializer(members, many=True).data)
+
+    @extend_schema(
+        request=inline_serializer(
+            "ChannelAgentsSet", {"membership_ids": serializers.ListField(child=serializers.IntegerField(min_value=1))}
+        ),
+        responses={200: ChannelAgentSerializer(many=True)},
+    )
+    def put(self, request: Request, channel_id: int) -> Response:
+        channel = self.channel(channel_id)
+        payload = _MembershipIds(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.channel_agents_set(
+            organization=self.organization,
+            acting_user=request.user,
+            channel=channel,
+            membership_ids=payload.validated_data["membership_ids"],
+        )
+        members = selectors.channel_agent_list(organization=self.organization, channel=channel)
+        return Response(ChannelAgentSerializer(members, many=True).data)
+
+
+class _MembershipIds(serializers.Serializer):
+    membership_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
+
+
+class DepartmentSettingsSerializer(serializers.Serializer):
+    department_id = serializers.IntegerField(read_only=True)
+    ticket_delay_minutes = serializers.IntegerField(
+        min_value=TICKET_DELAY_MIN_MINUTES, max_value=TICKET_DELAY_MAX_MINUTES
+    )
+
+
+class DepartmentSettingsView(OrganizationAPIView):
+    """A department's channel settings: the idle time before a chat becomes a ticket."""
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return department_list(organization=organization)
+
+    def _body(self, department_id: int) -> dict[str, int]:
+        return {
+            "department_id": department_id,
+            "ticket_delay_minutes": selectors.ticket_delay_minutes(
+                organization=self.organization, department_id=department_id
+            ),
+        }
+
+    @extend_schema(responses={200: DepartmentSettingsSerializer})
+    def get(self, request: Request, department_id: int) -> Response:
+        department = department_get(organization=self.organization, department_id=department_id)
+        return Response(self._body(department.pk))
+
+    @extend_schema(request=DepartmentSettingsSerializer, responses={200: DepartmentSettingsSerializer})
+    def patch(self, request: Request, department_id: int) -> Response:
+        department = department_get(organization=self.organization, department_id=department_id)
+        payload = DepartmentSettingsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.department_ticket_delay_set(
+            organization=self.organization,
+            acting_user=request.user,
+            department_id=department.pk,
+            minutes=payload.validated_data["ticket_delay_minutes"],
+        )
+        return Response(self._body(department.pk))

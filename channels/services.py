@@ -1,0 +1,291 @@
+"""Writes of channels, agent associations and per-department settings.
+
+Whatever a kind links to a channel (Messenger's pages) is changed through that kind's
+backend (channels.kinds), called inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.icons import icon_prepare
+from channels.kinds import ChannelChange, backend_for
+from channels.models import (
+    TICKET_DELAY_MAX_MINUTES,
+    TICKET_DELAY_MIN_MINUTES,
+    AgentChannel,
+    Channel,
+    ChannelKind,
+    DepartmentSettings,
+)
+from helpdesk.exceptions import ChannelLimitReached, Conflict, InvalidInput, NotFound
+from helpdesk.models import Department, Membership, Organization
+
+_UNSET: Any = object()
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput(_("A channel needs a name."), details={"name": [_("This field is required.")]})
+    if len(name) > Channel._meta.get_field("name").max_length:  # type: ignore[operator]
+        raise InvalidInput(
+            _("A channel name can be at most 100 characters."), details={"name": [_("At most 100 characters.")]}
+        )
+    return name
+
+
+def _name_taken() -> Conflict:
+    return Conflict(_("A channel with this name already exists."), details={"name": [_("Already in use.")]})
+
+
+def _department_of(organization: Organization, department_id: int | None) -> Department:
+    department = Department.objects.filter(organization=organization, pk=department_id).first()
+    if department is None:
+        raise NotFound(_("Department not found."))
+    return department
+
+
+def _check_name_free(organization: Organization, name: str, *, exclude_pk: int | None = None) -> None:
+    taken = Channel.objects.filter(organization=organization, name=name, deleted_at__isnull=True)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise _name_taken()
+
+
+def _icon_file(icon: Any) -> ContentFile | None:
+    if icon is None:
+        return None
+    return icon if isinstance(icon, ContentFile) else icon_prepare(icon)
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    name: str,
+    department_id: int,
+    icon: Any = None,
+    kind: str = ChannelKind.MESSENGER,
+) -> Channel:
+    """A new channel. At most as many channels (not deleted) as departments: the organization
+    row is locked so that two admins saving at once cannot both take the last slot."""
+    name = _clean_name(name)
+    icon_file = _icon_file(icon)
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    department = _department_of(organization, department_id)
+    used = Channel.objects.filter(organization=organization, deleted_at__isnull=True).count()
+    limit = Department.objects.filter(organization=organization).count()
+    if used >= limit:
+        raise ChannelLimitReached(
+            _("This organization already has %(used)d channels for %(limit)d departments.")
+            % {"used": used, "limit": limit},
+            details={"used": used, "limit": limit},
+        )
+    _check_name_free(organization, name)
+    channel = Channel(
+        organization=organization, department=department, kind=kind, name=name, created_by=_user_or_none(acting_user)
+    )
+    if icon_file is not None:
+        channel.icon.save(icon_file.name or "icon.png", icon_file, save=False)
+    try:
+        with transaction.atomic():
+            channel.save()
+    except IntegrityError:
+        if channel.icon:
+            channel.icon.storage.delete(channel.icon.name)
+        raise _name_taken() from None
+    return channel
+
+
+@transaction.atomic
+def channel_update(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    channel: Channel,
+    name: str | None = None,
+    department_id: int | None = None,
+    icon: Any = _UNSET,
+) -> Channel:
+    """Rename, move to another department, replace or clear (icon=None) the icon."""
+    _check_own(organization, channel)
+    if channel.deleted_at is not None:
+        raise NotFound
+    fields: list[str] = []
+    if name is not None:
+        name = _clean_name(name)
+        if name != channel.name:
+            _check_name_free(organization, name, exclude_pk=channel.pk)
+            channel.name = name
+            fields.append("name")
+    if department_id is not None and department_id != channel.department_id:
+        channel.department = _department_of(organization, department_id)
+        fields.append("department")
+    old_icon = channel.icon.name if channel.icon else ""
+    if icon is not _UNSET:
+        icon_file = _icon_file(icon)
+        if icon_file is None:
+            channel.icon = ""  # type: ignore[assignment]
+        else:
+            channel.icon.save(icon_file.name or "icon.png", icon_file, save=False)
+        fields.append("icon")
+    if fields:
+        channel.save(update_fields=[*fields, "updated_at"])
+    if "icon" in fields and old_icon and old_icon != channel.icon.name:
+        storage = channel.icon.storage
+        transaction.on_commit(lambda: storage.delete(old_icon))
+    return channel
+
+
+@transaction.atomic
+def channel_disable(*, organization: Organization, acting_user: Any, channel: Channel) -> Channel:
+    """No sending or receiving until enabled again; everything is kept."""
+    return _set_enabled(organization, acting_user, channel, enabled=False)
+
+
+@transaction.atomic
+def channel_enable(*, organization: Organization, acting_user: Any, channel: Channel) -> Channel:
+    return _set_enabled(organization, acting_user, channel, enabled=True)
+
+
+def _set_enabled(organization: Organization, acting_user: Any, channel: Channel, *, enabled: bool) -> Channel:
+    _check_own(organization, channel)
+    locked = Channel.objects.select_for_update().get(pk=channel.pk)
+    if locked.deleted_at is not None:
+        raise NotFound
+    if locked.is_enabled != enabled:
+        locked.is_enabled = enabled
+        locked.save(update_fields=["is_enabled", "updated_at"])
+        change: ChannelChange = "enabled" if enabled else "disabled"
+        backend_for(locked.kind).channel_changed(
+            organization=organization, acting_user=acting_user, channel=locked, change=change
+        )
+    channel.is_enabled, channel.updated_at = locked.is_enabled, locked.updated_at
+    return channel
+
+
+@transaction.atomic
+def channel_delete(*, organization: Organization, acting_user: Any, channel: Channel) -> Channel:
+    """Soft delete: the slot and the name are freed, pages unlinked, conversations kept readable."""
+    _check_own(organization, channel)
+    locked = Channel.objects.select_for_update().get(pk=channel.pk)
+    if locked.deleted_at is not None:
+        raise NotFound
+    locked.deleted_at = timezone.now()
+    locked.save(update_fields=["deleted_at", "updated_at"])
+    backend_for(locked.kind).channel_changed(
+        organization=organization, acting_user=acting_user, channel=locked, change="deleted"
+    )
+    channel.deleted_at = locked.deleted_at
+    return channel
+
+
+# --- Agents ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def agent_channels_set(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    membership: Membership,
+    department_id: int,
+    channel_ids: Iterable[int],
+) -> set[int]:
+    """Associate an agent with exactly these channels of one department (other departments'
+    associations are left alone). Returns the agent's channel ids in that department."""
+    if membership.organization_id != organization.pk:
+        raise NotFound
+    department = _department_of(organization, department_id)
+    wanted = {int(pk) for pk in channel_ids}
+    in_department = set(
+        Channel.objects.filter(organization=organization, department=department, deleted_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    if not wanted <= in_department:
+        raise NotFound(_("Channel not found in this department."))
+    current = set(
+        AgentChannel.objects.filter(
+            organization=organization, membership=membership, channel_id__in=in_department
+        ).values_list("channel_id", flat=True)
+    )
+    AgentChannel.objects.filter(
+        organization=organization, membership=membership, channel_id__in=current - wanted
+    ).delete()
+    AgentChannel.objects.bulk_create(
+        [
+            AgentChannel(organization=organization, membership=membership, channel_id=channel_id)
+            for channel_id in sorted(wanted - current)
+        ],
+        ignore_conflicts=True,
+    )
+    return wanted
+
+
+@transaction.atomic
+def channel_agents_set(
+    *, organization: Organization, acting_user: Any, channel: Channel, membership_ids: Iterable[int]
+) -> list[int]:
+    """Exactly these members answer the channel. They must belong to its department."""
+    _check_own(organization, channel)
+    wanted = {int(pk) for pk in membership_ids}
+    members = dict(Membership.objects.filter(organization=organization, pk__in=wanted).values_list("pk", "is_active"))
+    if set(members) != wanted:
+        raise NotFound(_("Member not found."))
+    outside = wanted - set(
+        Membership.objects.filter(
+            organization=organization, pk__in=wanted, departments=channel.department_id
+        ).values_list("pk", flat=True)
+    )
+    if outside:
+        raise InvalidInput(
+            _("Only members of the channel's department can be associated with it."),
+            details={"membership_ids": sorted(outside)},
+        )
+    AgentChannel.objects.filter(organization=organization, channel=channel).exclude(membership_id__in=wanted).delete()
+    AgentChannel.objects.bulk_create(
+        [AgentChannel(organization=organization, membership_id=pk, channel=channel) for pk in sorted(wanted)],
+        ignore_conflicts=True,
+    )
+    return sorted(wanted)
+
+
+# --- Per-department settings -------------------------------------------------------------
+
+
+@transaction.atomic
+def department_ticket_delay_set(
+    *, organization: Organization, acting_user: Any, department_id: int, minutes: int
+) -> DepartmentSettings:
+    """How long a chat of this department may stay idle before it becomes a ticket."""
+    department = _department_of(organization, department_id)
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not (TICKET_DELAY_MIN_MINUTES <= minutes <= TICKET_DELAY_MAX_MINUTES)
+    ):
+        message = _("The delay must be between 60 minutes and 24 hours (1440 minutes).")
+        raise InvalidInput(message, details={"ticket_delay_minutes": [message]})
+    department_settings, _created = DepartmentSettings.objects.update_or_create(
+        department=department, defaults={"organization": organization, "ticket_delay_minutes": minutes}
+    )
+    return department_settings
+
+
+def _check_own(organization: Organization, channel: Channel) -> None:
+    if channel.organization_id != organization.pk:
+        raise NotFound
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None

@@ -1,0 +1,397 @@
+"""Settings pages of the channels app: Channels (list, create, edit, disable, enable,
+delete, remove a page), Agents (who answers which channel) and Tickets (per-department
+delay before an idle chat becomes a ticket). Admins only.
+
+Linking Facebook Pages is Messenger's business: the pages here link to messenger's
+OAuth URLs, and the pages' data comes through the channel kind's backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from channels import selectors, services
+from channels.forms import AgentChannelsForm, ChannelForm, TicketDelayForm
+from channels.kinds import backend_for
+from channels.models import Channel, ChannelKind
+from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, PermissionDenied
+from helpdesk.selectors import department_list
+from helpdesk.tenancy import admin_required
+
+
+def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A NotFound from a selector or service is a 404 page; PermissionDenied a 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404 from None
+        except PermissionDenied:
+            raise DjangoPermissionDenied from None
+
+    return wrapper
+
+
+def _attach_error(form: Any, error: HelpdeskError) -> None:
+    details = error.details if isinstance(error.details, dict) else {}
+    placed = False
+    for field, field_errors in details.items():
+        if field in form.fields:
+            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
+                form.add_error(field, str(message))
+            placed = True
+    if not placed:
+        form.add_error(None, str(error.message))
+
+
+def _slug(request: HttpRequest) -> str:
+    return request.organization.slug  # type: ignore[attr-defined]
+
+
+# --- Channels ----------------------------------------------------------------------------
+
+
+@admin_required
+@require_http_methods(["GET"])
+def channel_overview(request: HttpRequest) -> HttpResponse:
+    """Settings → Channels: the kinds of channel, grouped as a support admin expects them."""
+    organization = request.organization  # type: ignore[attr-defined]
+    count = selectors.channel_list(organization=organization, kind=ChannelKind.MESSENGER).count()
+    return render(
+        request,
+        "channels/overview.html",
+        {
+            "messenger_count": count,
+            "quota": selectors.channel_quota(organization=organization),
+            "settings_tab": "channels",
+        },
+    )
+
+
+@admin_required
+@require_http_methods(["GET"])
+def channel_list(request: HttpRequest) -> HttpResponse:
+    """The organization's Messenger channels, with their pages' statuses."""
+    organization = request.organization  # type: ignore[attr-defined]
+    channels = list(selectors.channel_list(organization=organization, kind=ChannelKind.MESSENGER))
+    pages = backend_for(ChannelKind.MESSENGER).pages_by_channel(
+        organization=organization, channel_ids=[channel.pk for channel in channels]
+    )
+    rows = [(channel, pages.get(channel.pk, [])) for channel in channels]
+    return render(
+        request,
+        "channels/channel_list.html",
+        {"rows": rows, "quota": selectors.channel_quota(organization=organization), "settings_tab": "channels"},
+    )
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def channel_create(request: HttpRequest) -> HttpResponse:
+    organization = request.organization  # type: ignore[attr-defined]
+    form = ChannelForm(request.POST or None, request.FILES or None, organization=organization)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                channel = services.channel_create(
+                    organization=organization,
+                    acting_user=request.user,
+                    name=form.cleaned_data["name"],
+                    department_id=form.cleaned_data["department"],
+                    icon=form.cleaned_data["icon"],
+                )
+            except ChannelLimitReached as error:
+                form.add_error(None, str(error.message))
+                status = 409
+            except NotFound:
+                raise
+            except HelpdeskError as error:
+                _attach_error(form, error)
+                status = error.status
+            else:
+                if request.POST.get("then") == "link_page":
+                    messages.success(request, _("Channel created. Now choose the Facebook Pages to link."))
+                    return redirect("messenger:page_link", org_slug=organization.slug, channel_id=channel.pk)
+                messages.success(request, _("Channel created."))
+                return redirect("channels:channel_edit", org_slug=organization.slug, channel_id=channel.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "channels/channel_form.html",
+        {
+            "form": form,
+            "channel": None,
+            "quota": selectors.channel_quota(organization=organization),
+            "settings_tab": "channels",
+        },
+        status=status,
+    )
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def channel_edit(request: HttpRequest, channel_id: int) -> HttpResponse:
+    organization = request.organization  # type: ignore[attr-defined]
+    channel = selectors.channel_get(organization=organization, channel_id=channel_id)
+    initial = {"name": channel.name, "department": channel.department_id}
+    form = ChannelForm(request.POST or None, request.FILES or None, organization=organization, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes: dict[str, Any] = {}
+            if form.cleaned_data["icon"] is not None:
+                changes["icon"] = form.cleaned_data["icon"]
+            elif form.cleaned_data["remove_icon"]:
+                changes["icon"] = None
+            try:
+                services.channel_update(
+                    organization=organization,
+                    acting_user=request.user,
+                    channel=channel,
+                    name=form.cleaned_data["name"],
+                    department_id=form.cleaned_data["department"],
+                    **changes,
+                )
+            except NotFound:
+                raise
+            except HelpdeskError as error:
+                _attach_error(form, error)
+                status = error.status
+            else:
+                messages.success(request, _("Channel saved."))
+                return redirect("channels:channel_edit", org_slug=organization.slug, channel_id=channel.pk)
+        else:
+            status = 400
+    backend = backend_for(channel.kind)
+    pages = backend.pages_by_channel(organization=organization, channel_ids=[channel.pk], include_removed=True).get(
+        channel.pk, []
+    )
+    return render(
+        request,
+        "channels/channel_form.html",
+        {
+            "form": form,
+            "channel": channel,
+            "linked_pages": [page for page in pages if page.is_linked],
+            "removed_pages": [page for page in pages if not page.is_linked],
+            "settings_tab": "channels",
+        },
+        status=status,
+    )
+
+
+_ACTIONS: dict[str, Callable[..., Channel]] = {
+    "disable": services.channel_disable,
+    "enable": services.channel_enable,
+    "delete": services.channel_delete,
+}
+
+
+def _channel_action(request: HttpRequest, channel_id: int, action: str) -> HttpResponse:
+    """GET: a confirmation page (for browsers without JavaScript; others use a modal). POST: act."""
+    organization = request.organization  # type: ignore[attr-defined]
+    channel = selectors.channel_get(organization=organization, channel_id=channel_id)
+    if request.method == "POST":
+        _ACTIONS[action](organization=organization, acting_user=request.user, channel=channel)
+        messages.success(request, _done_message(action))
+        if action == "delete" or request.POST.get("next") == "list":
+            return redirect("channels:channel_list", org_slug=organization.slug)
+        return redirect("channels:channel_edit", org_slug=organization.slug, channel_id=channel.pk)
+    return render(
+        request,
+        "channels/channel_confirm.html",
+        {"channel": channel, "action": action, "settings_tab": "channels"},
+    )
+
+
+def _done_message(action: str) -> str:
+    if action == "disable":
+        return _("Channel disabled: it no longer sends or receives messages.")
+    if action == "enable":
+        return _("Channel enabled.")
+    return _("Channel deleted. Its conversations stay readable.")
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
+    return _channel_action(request, channel_id, "disable")
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
+    return _channel_action(request, channel_id, "enable")
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
+    return _channel_action(request, channel_id, "delete")
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def page_remove(request: HttpRequest, channel_id: int, page_pk: int) -> HttpResponse:
+    """Remove a page from the channel (GET: confirmation page without JavaScript)."""
+    organization = request.organization  # type: ignore[attr-defined]
+    channel = selectors.channel_get(organization=organization, channel_id=channel_id)
+    backend = backend_for(channel.kind)
+    pages = backend.pages_by_channel(organization=organization, channel_ids=[channel.pk]).get(channel.pk, [])
+    page = next((page for page in pages if page.id == page_pk), None)
+    if page is None:
+        raise Http404
+    if request.method == "POST":
+        backend.page_remove(organization=organization, acting_user=request.user, channel=channel, page_pk=page_pk)
+        messages.success(
+            request,
+            _("“%(page)s” was removed from the channel. Its conversations are kept.") % {"page": page.name},
+        )
+        return redirect("channels:channel_edit", org_slug=organization.slug, channel_id=channel.pk)
+    return render(
+        request,
+        "channels/page_remove_confirm.html",
+        {"channel": channel, "page": page, "settings_tab": "channels"},
+    )
+
+
+# --- Agents ------------------------------------------------------------------------------
+
+
+def _chosen_department(request: HttpRequest, raw: Any) -> Any:
+    organization = request.organization  # type: ignore[attr-defined]
+    departments = list(department_list(organization=organization))
+    if raw in (None, ""):
+        return departments, (departments[0] if departments else None)
+    chosen = next((department for department in departments if str(department.pk) == str(raw)), None)
+    if chosen is None:
+        raise Http404
+    return departments, chosen
+
+
+@admin_required
+@require_http_methods(["GET"])
+def agent_list(request: HttpRequest) -> HttpResponse:
+    """Settings → Agents: per department, which channels each agent answers."""
+    organization = request.organization  # type: ignore[attr-defined]
+    departments, department = _chosen_department(request, request.GET.get("department"))
+    agents: list[Any] = []
+    channels: list[Channel] = []
+    if department is not None:
+        channels = list(selectors.channel_list(organization=organization).filter(department=department))
+        members = list(selectors.department_agent_list(organization=organization, department_id=department.pk))
+        links = selectors.agent_channel_ids(organization=organization, membership_ids=[m.pk for m in members])
+        agents = [
+            (member, [channel for channel in channels if channel.pk in links.get(member.pk, set())])
+            for member in members
+        ]
+    return render(
+        request,
+        "channels/agents.html",
+        {
+            "departments": departments,
+            "department": department,
+            "agents": agents,
+            "channels": channels,
+            "settings_tab": "agents",
+        },
+    )
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def agent_channels(request: HttpRequest, membership_id: int) -> HttpResponse:
+    """The channel picker of one agent in one department (the Agents tab's modal, as a page)."""
+    organization = request.organization  # type: ignore[attr-defined]
+    raw_department = request.POST.get("department") if request.method == "POST" else request.GET.get("department")
+    _departments, department = _chosen_department(request, raw_department)
+    if department is None:
+        raise Http404
+    member = (
+        selectors.department_agent_list(organization=organization, department_id=department.pk)
+        .filter(pk=membership_id)
+        .first()
+    )
+    if member is None:
+        raise Http404
+    channels = list(selectors.channel_list(organization=organization).filter(department=department))
+    form = AgentChannelsForm(request.POST or None, initial={"department": department.pk})
+    form.fields["channels"].choices = [(channel.pk, channel.name) for channel in channels]  # type: ignore[attr-defined]
+    if request.method == "POST":
+        if form.is_valid():
+            services.agent_channels_set(
+                organization=organization,
+                acting_user=request.user,
+                membership=member,
+                department_id=department.pk,
+                channel_ids=form.cleaned_data["channels"],
+            )
+            messages.success(
+                request,
+                _("Channels of %(agent)s saved.") % {"agent": member.user.get_full_name() or member.user.username},
+            )
+            return redirect(f"{_agents_url(organization)}?department={department.pk}")
+        return render(
+            request, "channels/agent_channels.html", _picker_context(member, department, channels, form), status=400
+        )
+    current = selectors.agent_channel_ids(organization=organization, membership_ids=[member.pk]).get(member.pk, set())
+    form.initial["channels"] = [pk for pk in current if any(channel.pk == pk for channel in channels)]
+    return render(request, "channels/agent_channels.html", _picker_context(member, department, channels, form))
+
+
+def _picker_context(member: Any, department: Any, channels: list[Channel], form: Any) -> dict[str, Any]:
+    return {"member": member, "department": department, "channels": channels, "form": form, "settings_tab": "agents"}
+
+
+def _agents_url(organization: Any) -> str:
+    return reverse("channels:agent_list", kwargs={"org_slug": organization.slug})
+
+
+# --- Tickets -----------------------------------------------------------------------------
+
+
+@admin_required
+@domain_errors
+@require_http_methods(["GET", "POST"])
+def ticket_settings(request: HttpRequest) -> HttpResponse:
+    """Settings → Tickets: per department, how long a chat may stay idle before it becomes a ticket."""
+    organization = request.organization  # type: ignore[attr-defined]
+    departments = selectors.department_settings_list(organization=organization)
+    form = TicketDelayForm(request.POST or None, departments=departments)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            current = {department.pk: minutes for department, minutes in departments}
+            for department_id, minutes in form.delays().items():
+                if current.get(department_id) != minutes:
+                    services.department_ticket_delay_set(
+                        organization=organization,
+                        acting_user=request.user,
+                        department_id=department_id,
+                        minutes=minutes,
+                    )
+            messages.success(request, _("Ticket settings saved."))
+            return redirect("channels:ticket_settings", org_slug=organization.slug)
+        status = 400
+    return render(request, "channels/tickets.html", {"form": form, "settings_tab": "tickets"}, status=status)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.forms import StyledForm
+from messenger.sandbox.models import SandboxPage, SandboxUser
+from messenger.sandbox.state import KNOWN_PERMISSIONS, failure_presets
+
+
+def _user_field(*, required: bool = True) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=_("Facebook person"), queryset=SandboxUser.objects.all(), to_field_name="facebook_id", required=required
+    )
+
+
+def _page_field(*, required: bool = True) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        label=_("Page"), queryset=SandboxPage.objects.all(), to_field_name="page_id", required=required
+    )
+
+
+class DialogForm(StyledForm):
+    """The login dialog: who logs in, and which of the requested permissions they grant."""
+
+    user = _user_field()
+    permissions = forms.MultipleChoiceField(label=_("Permissions"), required=False, widget=forms.CheckboxSelectMultiple)
+    action = forms.ChoiceField(choices=[("continue", _("Continue")), ("cancel", _("Cancel"))])
+
+    def __init__(self, *args: Any, scopes: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["permissions"].choices = [(scope, scope) for scope in scopes]  # type: ignore[attr-defined]
+        self.fields["permissions"].initial = list(scopes)
+
+
+class UserActionForm(StyledForm):
+    user = _user_field()
+
+
+class PermissionRevokeForm(StyledForm):
+    user = _user_field()
+    permission = forms.ChoiceField(label=_("Permission"), choices=[(p, p) for p in KNOWN_PERMISSIONS])
+
+
+class TokensExpireForm(StyledForm):
+    user = _user_field(required=False)
+    page = _page_field(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("user") and not cleaned.get("page"):
+            raise forms.ValidationError(_("Choose a person or a page."))
+        return cleaned
+
+
+class FailureScriptForm(StyledForm):
+    page = _page_field()
+    preset = forms.ChoiceField(label=_("Error"), choices=[])
+    times = forms.IntegerField(label=_("Next N sends"), min_value=1, max_value=100, initial=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["preset"].choices = [(key, preset.label) for key, preset in failure_presets().items()]  # type: ignore[attr-defined]
+
+
+class PageActionForm(StyledForm):
+    page = _page_field()
+
+
+class CustomerCreateForm(StyledForm):
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    has_profile = forms.BooleanField(label=_("Profile visible to the page"), required=False, initial=True)
+
+
+class CustomerSendForm(StyledForm):
+    KINDS = [("text", _("Text")), ("image", _("Image")), ("like", _("Like"))]
+
+    psid = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    # Set by the button pressed: "Send", "Send an image" or "Send a like".
+    kind = forms.ChoiceField(choices=KINDS, initial="text")
+    text = forms.CharField(label=_("Message"), max_length=2000, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("kind") == "text" and not (cleaned.get("text") or "").strip():
+            raise forms.ValidationError(_("Type a message."))
+        return cleaned
+
+
+class CustomerReadForm(StyledForm):
+    psid = forms.CharField(max_length=32, widget=forms.HiddenInput)

@@ -1,0 +1,1 @@
+"""The sandbox's views: the Graph API (JSON), the login dialog, the controls and the simulator."""

@@ -1,0 +1,161 @@
+"""The customer simulator: write to a sandbox page as a Messenger user would."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from messenger.sandbox import images, selectors, state
+from messenger.sandbox.forms import CustomerCreateForm, CustomerReadForm, CustomerSendForm
+from messenger.sandbox.models import SandboxCustomer, SandboxPage
+from messenger.sandbox.views._common import is_htmx, sandbox_only
+
+
+def _page_or_404(page_id: str) -> SandboxPage:
+    page = selectors.page_get(page_id=page_id)
+    if page is None:
+        raise Http404
+    return page
+
+
+def _customer_or_404(page: SandboxPage, psid: str | None) -> SandboxCustomer:
+    customer = page.customers.filter(psid=psid).first() if psid else None
+    if customer is None:
+        raise Http404
+    return customer
+
+
+def _simulator_url(page: SandboxPage, psid: str) -> str:
+    return reverse("sandbox:simulator", kwargs={"page_id": page.page_id}) + "?" + urlencode({"psid": psid})
+
+
+def _thread_response(request: HttpRequest, page: SandboxPage, customer: SandboxCustomer) -> HttpResponse:
+    context = {"page": page, "customer": customer, "thread": selectors.customer_thread(customer=customer)}
+    return render(request, "sandbox/_thread.html", context)
+
+
+@sandbox_only
+@require_GET
+def simulator(request: HttpRequest, page_id: str) -> HttpResponse:
+    page = _page_or_404(page_id)
+    customers = selectors.page_customers(page=page)
+    psid = request.GET.get("psid")
+    customer = next((c for c in customers if c.psid == psid), None)
+    if customer is None and customers:
+        return redirect(_simulator_url(page, customers[0].psid))
+    context = {
+        "page": page,
+        "customers": customers,
+        "customer": customer,
+        "pages": SandboxPage.objects.order_by("page_id"),
+        "create_form": CustomerCreateForm(),
+        "send_form": CustomerSendForm(initial={"psid": psid}),
+        "subscription": getattr(page, "subscription", None),
+    }
+    return render(request, "sandbox/simulator.html", context)
+
+
+@sandbox_only
+@never_cache
+@require_GET
+def simulator_thread(request: HttpRequest, page_id: str) -> HttpResponse:
+    """The polled thread; each poll also sends the webhooks owed to the product."""
+    page = _page_or_404(page_id)
+    customer = _customer_or_404(page, request.GET.get("psid"))
+    state.flush_webhooks()
+    return _thread_response(request, page, customer)
+
+
+def _attachment(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
+    url = request.build_absolute_uri(
+        reverse("sandbox:cdn_image", kwargs={"kind": "like" if kind == "like" else "photo"})
+    )
+    payload: dict[str, Any] = {"url": url}
+    if kind == "like":
+        payload["sticker_id"] = state.LIKE_STICKER_ID
+    return [{"type": "image", "payload": payload}]
+
+
+@sandbox_only
+@require_POST
+def simulator_send(request: HttpRequest, page_id: str) -> HttpResponse:
+    page = _page_or_404(page_id)
+    form = CustomerSendForm(request.POST)
+    if not form.is_valid():
+        customer = _customer_or_404(page, request.POST.get("psid"))
+        if is_htmx(request):
+            return _thread_response(request, page, customer)
+        return redirect(_simulator_url(page, customer.psid))
+    customer = _customer_or_404(page, form.cleaned_data["psid"])
+    kind = form.cleaned_data["kind"]
+    result = state.sandbox_customer_message(
+        page_id=page.page_id,
+        psid=customer.psid,
+        text=form.cleaned_data["text"] if kind == "text" else None,
+        attachments=None if kind == "text" else _attachment(request, kind),
+    )
+    status = result["status"]
+    if not 200 <= status < 300:
+        messages.warning(request, _("The product's webhook answered %(status)s.") % {"status": status or _("nothing")})
+    if is_htmx(request):
+        return _thread_response(request, page, customer)
+    return redirect(_simulator_url(page, customer.psid))
+
+
+@sandbox_only
+@require_POST
+def simulator_read(request: HttpRequest, page_id: str) -> HttpResponse:
+    page = _page_or_404(page_id)
+    form = CustomerReadForm(request.POST)
+    customer = _customer_or_404(page, form.data.get("psid"))
+    state.sandbox_customer_read(page_id=page.page_id, psid=customer.psid)
+    if is_htmx(request):
+        return _thread_response(request, page, customer)
+    return redirect(_simulator_url(page, customer.psid))
+
+
+@sandbox_only
+@require_POST
+def simulator_customer_create(request: HttpRequest, page_id: str) -> HttpResponse:
+    page = _page_or_404(page_id)
+    form = CustomerCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A customer needs a first name."))
+        return redirect("sandbox:simulator", page_id=page.page_id)
+    customer = state.sandbox_customer_create(
+        page_id=page.page_id,
+        first_name=form.cleaned_data["first_name"],
+        last_name=form.cleaned_data["last_name"],
+        has_profile=form.cleaned_data["has_profile"],
+    )
+    return redirect(_simulator_url(page, customer.psid))
+
+
+@sandbox_only
+@require_GET
+def profile_pic(request: HttpRequest, psid: str) -> HttpResponse:
+    customer = SandboxCustomer.objects.filter(psid=psid).first()
+    if customer is None:
+        raise Http404
+    initials = (customer.first_name[:1] + customer.last_name[:1]) or "?"
+    response = HttpResponse(images.avatar_png(psid, initials), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@sandbox_only
+@require_GET
+def cdn_image(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in ("photo", "like"):
+        raise Http404
+    response = HttpResponse(images.attachment_png(kind), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
