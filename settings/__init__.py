@@ -148,7 +148,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Idle chats become tickets; a run that could not start within the minute is dropped
+    # (the next one does its work).
+    "tickets-sweep-idle-conversations": {
+        "task": "tickets.tasks.sweep_idle_conversations",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 
 # --- Auth, sessions, security ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
