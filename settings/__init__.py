@@ -245,6 +245,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Named after their app, so that a ticket's `state` and a conversation's `state` do not collide.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStateEnum": "tickets.models.TicketState",
+        "TicketPriorityEnum": "tickets.models.TicketPriority",
+        "TicketOriginEnum": "tickets.models.TicketOrigin",
+    },
 }
 
 # --- Facebook / Graph API -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,20 +25,20 @@ def _user_ref(user: Any) -> dict[str, Any] | None:
     return {"id": user.pk, "username": user.username, "display_name": user.get_full_name() or user.username}
 
 
-class UserRefSerializer(serializers.Serializer):
+class TicketUserSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
 
 
-class RefSerializer(serializers.Serializer):
+class TicketRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    department = RefSerializer()
-    channel = RefSerializer()
+    department = TicketRefSerializer()
+    channel = TicketRefSerializer()
     contact = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
 
@@ -63,22 +63,25 @@ class TicketSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    @extend_schema_field(TicketRefSerializer())
     def get_contact(self, ticket: Ticket) -> dict[str, Any]:
         return {"id": ticket.contact_id, "name": str(ticket.contact)}
 
-    @extend_schema(responses=UserRefSerializer(allow_null=True))  # type: ignore[misc]
+    @extend_schema_field(TicketUserSerializer(allow_null=True))
     def get_assignee(self, ticket: Ticket) -> dict[str, Any] | None:
         return _user_ref(ticket.assignee)
 
 
 class TicketDetailSerializer(TicketSerializer):
     created_by = serializers.SerializerMethodField()
-    allowed_states = serializers.ListField(child=serializers.ChoiceField(choices=TicketState.choices))
+    allowed_states = serializers.ListField(
+        child=serializers.CharField(), help_text=_("The states this ticket may move to next.")
+    )
 
     class Meta(TicketSerializer.Meta):
         fields = [*TicketSerializer.Meta.fields, "description", "created_by", "allowed_states"]
 
-    @extend_schema(responses=UserRefSerializer(allow_null=True))  # type: ignore[misc]
+    @extend_schema_field(TicketUserSerializer(allow_null=True))
     def get_created_by(self, ticket: Ticket) -> dict[str, Any] | None:
         return _user_ref(ticket.created_by)
 
@@ -119,7 +122,8 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
         query = TicketFilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return selectors.ticket_list(organization=organization, membership=membership, filters=query.filters())
+        tickets = selectors.ticket_list(organization=organization, membership=membership, filters=query.filters())
+        return tickets.defer("description")
 
     @extend_schema(
         parameters=[

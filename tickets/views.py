@@ -70,7 +70,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         user_id=request.user.pk,
     )
     tickets = selectors.ticket_list(organization=organization, membership=membership, filters=form.filters())
-    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(tickets.defer("description"), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

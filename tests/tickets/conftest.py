@@ -17,6 +17,12 @@ from tests.conftest import Tenant
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    """These tests are about tickets, not logins: hash the fixtures' passwords cheaply."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 
@@ -52,4 +58,18 @@ def set_delay(tenant: Tenant, delay_minutes: int) -> None:
     DepartmentSettings.objects.update_or_create(
         department=tenant.department,
         defaults={"organization": tenant.organization, "ticket_delay_minutes": delay_minutes},
+    )
+
+
+def make_ticket(desk: Desk, text: str = "Hello", *, conversation: Conversation | None = None, **contact: Any) -> Any:
+    """A ticket made the way an agent makes one: a customer message, then conversion by hand."""
+    from tickets.services import ticket_create_from_conversation
+
+    conversation = conversation or (desk.new_conversation(**contact) if contact else desk.conversation)
+    desk.say(text, T0, conversation=conversation)
+    return ticket_create_from_conversation(
+        organization=desk.tenant.organization,
+        acting_user=desk.tenant.admin.user,
+        membership=desk.tenant.admin,
+        conversation_id=conversation.pk,
     )
