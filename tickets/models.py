@@ -1,10 +1,11 @@
 """Tickets: what a Messenger chat becomes once it has gone quiet (or when an agent says so).
 
 A ticket covers a contiguous run of one conversation's messages, from `first_message` to
-`last_message` (by id). `ConversationCoverage` holds, per conversation, the highest message id
-already covered: the high-water mark. Every conversion reads it under the conversation's row
-lock, covers only the messages above it, and moves it forward, so a message is never part of
-two tickets.
+`last_message` (by id). A conversation's high-water mark is the `last_message` of its latest
+ticket (an index makes it one probe): every conversion reads it under the conversation's row
+lock and covers only the messages above it, so a message is never part of two tickets, and
+the unique (conversation, first message) constraint refuses a second ticket over the same
+messages should two conversions ever meet.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class TicketOrigin(models.TextChoices):
 
 
 class Ticket(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Foreign keys that the composite indexes below already lead to carry no index of their own
+    # (the sweep writes thousands of tickets a minute; every index is paid for on each one).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     # The department of the conversation when the ticket was made (who sees the ticket).
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tickets")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tickets")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tickets", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets", db_index=False)
     subject = models.CharField(_("subject"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     state = models.CharField(_("state"), max_length=10, choices=TicketState.choices, default=TicketState.OPEN)
@@ -68,16 +71,22 @@ class Ticket(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     origin = models.CharField(max_length=10, choices=TicketOrigin.choices)
     # Who converted the chat by hand (empty for the idle sweep).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
-    # The messages covered: the visible ones with first_message_id <= id <= last_message_id.
-    # RESTRICT: a covered message cannot be deleted on its own, only with its conversation.
-    first_message = models.ForeignKey(Message, on_delete=models.RESTRICT, related_name="+")
-    last_message = models.ForeignKey(Message, on_delete=models.RESTRICT, related_name="+")
+    # The messages covered: the conversation's visible ones with first_message_id <= id <=
+    # last_message_id. An id range into the conversation rather than enforced keys: messages
+    # go only with their conversation, which takes its tickets along.
+    first_message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    last_message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     message_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -94,6 +103,9 @@ class Ticket(models.Model):
             ),
         ]
         indexes = [
+            # The high-water mark: the conversation's latest covered message (also serves the
+            # conversation's foreign key, hence not led by the organization).
+            models.Index(fields=["conversation", "last_message"], name="ticket_conversation_mark"),
             models.Index(fields=["organization", "department", "-id"], name="ticket_org_department"),
             models.Index(fields=["organization", "state", "-id"], name="ticket_org_state"),
             models.Index(fields=["organization", "assignee", "-id"], name="ticket_org_assignee"),
@@ -108,19 +120,3 @@ class Ticket(models.Model):
         """The states this ticket may move to, in the order of TicketState."""
         allowed = TICKET_TRANSITIONS.get(self.state, frozenset())
         return [state for state in TicketState.values if state in allowed]
-
-
-class ConversationCoverage(models.Model):
-    """The per-conversation high-water mark: messages with an id above it are not yet in a ticket.
-
-    Kept beside the conversation rather than on it so that the tickets app owns it; it only
-    moves forward (compare-and-set in tickets.services).
-    """
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="ticket_coverage")
-    last_message_id = models.BigIntegerField()
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.conversation_id} ≤ {self.last_message_id}"

@@ -2,8 +2,9 @@
 ticket changes (state machine, priority, assignee).
 
 Conversion is set-based: for a batch of conversations it reads their uncovered messages in
-one query, bulk-creates the tickets and their `converted` events, and moves the high-water
-marks forward in one statement. Callers hold the conversations' row locks.
+one query and writes the tickets and their `converted` events in a few multi-row INSERTs;
+the new tickets move the conversations' high-water marks. Callers hold the conversations'
+row locks.
 """
 
 from __future__ import annotations
@@ -16,19 +17,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
-from helpdesk.exceptions import Conflict, InvalidInput, InvalidTransition, NotFound, NothingToConvert
+from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
 from helpdesk.models import Membership, Organization
 from messenger.models import Conversation, ConversationEvent, Message
 from tickets import selectors, transcript
 from tickets.models import (
     TICKET_TRANSITIONS,
-    ConversationCoverage,
     Ticket,
     TicketOrigin,
     TicketPriority,
@@ -52,15 +52,19 @@ _UNSET: Any = object()
 @dataclass(frozen=True)
 class _Chat:
     conversation: Mapping[str, Any]
+    time_zone_and_language: tuple[str, str]
     messages: list[dict[str, Any]]  # visible messages, by id
 
 
-def _mark_subquery(conversation_ref: str) -> Coalesce:
+def _mark_of_message_conversation() -> Coalesce:
+    """The high-water mark of a message's conversation: the last message of its latest ticket
+    (0 when never converted). A correlated subquery, one index probe per row, where a join
+    invites the planner to merge-join the whole tickets table on every batch."""
     return Coalesce(
         Subquery(
-            ConversationCoverage.objects.filter(conversation_id=OuterRef(conversation_ref)).values("last_message_id")[
-                :1
-            ]
+            Ticket.objects.filter(conversation_id=OuterRef("conversation_id"))
+            .order_by("-last_message_id")
+            .values("last_message_id")[:1]
         ),
         Value(0),
     )
@@ -81,142 +85,179 @@ def _split_into_chats(messages: list[dict[str, Any]], idle_after: timedelta | No
     return chats
 
 
+# What a conversion needs to know of each conversation, read by the query that locks it.
+_CONVERSATION_FIELDS = (
+    "id",
+    "organization_id",
+    "department_id",
+    "channel_id",
+    "contact_id",
+    "assignee_id",
+)
+
+
+def _locked(conversations: QuerySet[Conversation]) -> list[dict[str, Any]]:
+    return list(conversations.select_for_update(of=("self",)).values(*_CONVERSATION_FIELDS))
+
+
 def _convert(
     *,
-    conversation_ids: Sequence[int],
+    conversations: Sequence[Mapping[str, Any]],
     now: datetime,
     origin: str,
     created_by: Any = None,
     idle_after: Mapping[int, timedelta] | None = None,
     deadline: Mapping[int, datetime] | None = None,
-) -> list[Ticket]:
-    """Turn the uncovered messages of these (already locked) conversations into tickets.
+) -> list[int]:
+    """Turn the uncovered messages of these conversations (rows of `_CONVERSATION_FIELDS`,
+    locked by the caller) into tickets; returns the new tickets' ids.
 
     With `idle_after`/`deadline` (the sweep, per department id) the messages are cut into
     chats at idle gaps and a chat still talking past its deadline is left for later.
     Hidden messages (blocked customers) never appear in a ticket and a chat made only of
-    them makes none, but the mark moves past them with their chat.
+    them makes none (they are left above the mark, where they are never looked at again
+    unless a visible message follows them).
     """
-    if not conversation_ids:
+    if not conversations:
         return []
-    conversations = {
-        row["id"]: row
-        for row in Conversation.objects.filter(pk__in=conversation_ids).values(
-            "id",
-            "organization_id",
-            "department_id",
-            "channel_id",
-            "contact_id",
-            "assignee_id",
-            "organization__time_zone",
-            "organization__language",
-        )
+    by_id = {row["id"]: row for row in conversations}
+    # Read apart rather than joined into the locking query, which also scans the (many)
+    # conversations that turn out to have nothing to convert.
+    organizations = {
+        pk: (time_zone, language)
+        for pk, time_zone, language in Organization.objects.filter(
+            pk__in={row["organization_id"] for row in conversations}
+        ).values_list("pk", "time_zone", "language")
     }
+    # Tuples zipped into dicts, and attachments left as JSON text until a transcript needs
+    # them: Django's per-row dict and JSON handling costs more than the query.
+    fields = [f for f in transcript.MESSAGE_FIELDS if f != "attachments"]
     rows = (
-        Message.objects.filter(conversation_id__in=conversation_ids)
-        .annotate(ticket_mark=_mark_subquery("conversation_id"))
+        Message.objects.filter(conversation_id__in=list(by_id))
+        .alias(ticket_mark=_mark_of_message_conversation())
         .filter(id__gt=F("ticket_mark"))
+        .annotate(attachments_json=Cast("attachments", TextField()))
         .order_by("conversation_id", "id")
-        .values(*transcript.MESSAGE_FIELDS, "ticket_mark")
+        .values_list(*fields, "attachments_json")
     )
+    names = (*fields, "attachments")
     by_conversation: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        by_conversation[row["conversation_id"]].append(row)
+        message = dict(zip(names, row, strict=True))
+        by_conversation[message["conversation_id"]].append(message)
 
     chats: list[_Chat] = []
-    marks: dict[int, tuple[int, int]] = {}  # conversation id → (mark read, new mark)
     for conversation_id, messages in by_conversation.items():
-        conversation = conversations[conversation_id]
+        conversation = by_id[conversation_id]
         department_id = conversation["department_id"]
         runs = _split_into_chats(messages, idle_after[department_id] if idle_after is not None else None)
         if deadline is not None:
             # A chat whose last word is not yet past the deadline is still going on.
             while runs and max(m["sent_at"] for m in runs[-1]) > deadline[department_id]:
                 runs.pop()
-        if not runs:
-            continue
-        converted = [chat for chat in runs if any(not m["is_hidden"] for m in chat)]
+        converted = [[m for m in run if not m["is_hidden"]] for run in runs]
+        converted = [chat for chat in converted if chat]
         if not converted:
             continue
-        for run in converted:
-            chats.append(_Chat(conversation, [m for m in run if not m["is_hidden"]]))
-        marks[conversation_id] = (messages[0]["ticket_mark"], runs[-1][-1]["id"])
-
+        chats += [_Chat(conversation, organizations[conversation["organization_id"]], chat) for chat in converted]
     if not chats:
         return []
-    tickets = [_ticket_for(chat, now=now, origin=origin, created_by=created_by) for chat in chats]
-    Ticket.objects.bulk_create(tickets)
-    ConversationEvent.objects.bulk_create(
-        [
-            ConversationEvent(
-                organization_id=ticket.organization_id,
-                conversation_id=ticket.conversation_id,
-                kind=ConversationEvent.Kind.CONVERTED,
-                actor=created_by,
-                data={"ticket_id": ticket.pk, "origin": origin, "subject": ticket.subject},
-            )
-            for ticket in tickets
-        ]
-    )
-    _advance_marks(
-        [(conversations[cid]["organization_id"], cid, old, new) for cid, (old, new) in marks.items()], now=now
-    )
-    return tickets
+
+    adapted_now = connection.ops.adapt_datetimefield_value(now)
+    created_by_id = created_by.pk if created_by is not None else None
+    ticket_rows = [_ticket_row(chat, now=adapted_now, origin=origin, created_by_id=created_by_id) for chat in chats]
+    returned = _insert(Ticket, _TICKET_COLUMNS, ticket_rows, returning=("id", "conversation_id", "first_message_id"))
+    # Matched on the (conversation, first message) key rather than on the order of RETURNING.
+    ticket_ids = {(conversation_id, first): ticket_id for ticket_id, conversation_id, first in returned}
+    new_ids = [ticket_ids[row[_CONVERSATION], row[_FIRST_MESSAGE]] for row in ticket_rows]
+    _write_converted_events(new_ids)
+    return new_ids
 
 
-def _ticket_for(chat: _Chat, *, now: datetime, origin: str, created_by: Any) -> Ticket:
+_TICKET_COLUMNS = (
+    "organization_id",
+    "department_id",
+    "channel_id",
+    "conversation_id",
+    "contact_id",
+    "assignee_id",
+    "subject",
+    "description",
+    "state",
+    "priority",
+    "origin",
+    "created_by_id",
+    "first_message_id",
+    "last_message_id",
+    "message_count",
+    "created_at",
+    "updated_at",
+)
+_CONVERSATION = _TICKET_COLUMNS.index("conversation_id")
+_FIRST_MESSAGE = _TICKET_COLUMNS.index("first_message_id")
+_SUBJECT = _TICKET_COLUMNS.index("subject")
+
+
+def _ticket_row(chat: _Chat, *, now: Any, origin: str, created_by_id: int | None) -> tuple[Any, ...]:
     conversation = chat.conversation
-    labels = transcript.speaker_labels(conversation["organization__language"])
-    return Ticket(
-        organization_id=conversation["organization_id"],
-        department_id=conversation["department_id"],
-        channel_id=conversation["channel_id"],
-        conversation_id=conversation["id"],
-        contact_id=conversation["contact_id"],
-        assignee_id=conversation["assignee_id"],
-        subject=transcript.subject_from(chat.messages, fallback=labels["chat"]),
-        description=transcript.transcript(
-            chat.messages,
-            time_zone=conversation["organization__time_zone"],
-            language=conversation["organization__language"],
-        ),
-        state=TicketState.OPEN,
-        priority=TicketPriority.NORMAL,
-        origin=origin,
-        created_by=created_by,
-        first_message_id=chat.messages[0]["id"],
-        last_message_id=chat.messages[-1]["id"],
-        message_count=len(chat.messages),
-        created_at=now,
-        updated_at=now,
+    time_zone, language = chat.time_zone_and_language
+    return (
+        conversation["organization_id"],
+        conversation["department_id"],
+        conversation["channel_id"],
+        conversation["id"],
+        conversation["contact_id"],
+        conversation["assignee_id"],
+        transcript.subject_from(chat.messages, fallback=transcript.speaker_labels(language)["chat"]),
+        transcript.transcript(chat.messages, time_zone=time_zone, language=language),
+        TicketState.OPEN.value,
+        TicketPriority.NORMAL.value,
+        origin,
+        created_by_id,
+        chat.messages[0]["id"],
+        chat.messages[-1]["id"],
+        len(chat.messages),
+        now,
+        now,
     )
 
 
-def _advance_marks(marks: list[tuple[int, int, int, int]], *, now: datetime) -> None:
-    """Compare-and-set of the high-water marks, in one statement per 500 conversations.
-
-    A mark only moves forward: a row whose mark is already at or past the new value is left
-    alone, the count comes up short and the whole batch rolls back (with the row locks this
-    cannot happen; the statement makes it impossible rather than unlikely).
-    """
-    table = connection.ops.quote_name(ConversationCoverage._meta.db_table)
-    for start in range(0, len(marks), 500):
-        chunk = marks[start : start + 500]
-        values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
-        params: list[Any] = []
-        for organization_id, conversation_id, _old, new in chunk:
-            params += [organization_id, conversation_id, new, now]
-        with connection.cursor() as cursor:
+def _write_converted_events(ticket_ids: Sequence[int]) -> None:
+    """A `converted` line in each ticket's conversation (the inbox shows it), written from the
+    new ticket rows by the database itself."""
+    quote = connection.ops.quote_name
+    build_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    with connection.cursor() as cursor:
+        for start in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[start : start + 500]
             cursor.execute(
-                f"INSERT INTO {table} (organization_id, conversation_id, last_message_id, updated_at) "  # noqa: S608 (table name from the model)
-                f"VALUES {values} "
-                "ON CONFLICT (conversation_id) DO UPDATE "
-                "SET last_message_id = EXCLUDED.last_message_id, updated_at = EXCLUDED.updated_at "
-                f"WHERE {table}.last_message_id < EXCLUDED.last_message_id",
-                params,
+                f"INSERT INTO {quote(ConversationEvent._meta.db_table)} "  # noqa: S608 (names from the models)
+                "(organization_id, conversation_id, kind, actor_id, data, created_at) "
+                f"SELECT organization_id, conversation_id, %s, created_by_id, "
+                f"{build_object}('ticket_id', id, 'origin', origin, 'subject', subject), created_at "
+                f"FROM {quote(Ticket._meta.db_table)} WHERE id IN ({', '.join(['%s'] * len(chunk))}) ORDER BY id",
+                [ConversationEvent.Kind.CONVERTED.value, *chunk],
             )
-            if cursor.rowcount != len(chunk):
-                raise Conflict(_("Another conversion moved these conversations on; try again."))
+
+
+def _insert(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """A multi-row INSERT (500 rows a statement): the sweep writes thousands of rows a batch
+    and Django's bulk_create spends longer building model instances than the database does
+    storing them. Values must already be in database form."""
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "  # noqa: S608 (names from the model)
+    tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
+    row_placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            cursor.execute(head + ", ".join([row_placeholder] * len(chunk)) + tail, [v for row in chunk for v in row])
+            if returning:
+                returned += [tuple(r) for r in cursor.fetchall()]
+    return returned
 
 
 def _can_see_department(membership: Membership, department_id: int) -> bool:
@@ -232,20 +273,15 @@ def ticket_create_from_conversation(
     Agents of the conversation's department and admins may do it (others get 404); nothing
     left to convert is `nothing_to_convert` (409).
     """
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(organization=organization, pk=selectors.as_id(conversation_id))
-        .only("id", "department_id")
-        .first()
-    )
-    if conversation is None or not _can_see_department(membership, conversation.department_id):
+    conversations = _locked(Conversation.objects.filter(organization=organization, pk=selectors.as_id(conversation_id)))
+    if not conversations or not _can_see_department(membership, conversations[0]["department_id"]):
         raise NotFound
-    tickets = _convert(
-        conversation_ids=[conversation.pk], now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
+    ticket_ids = _convert(
+        conversations=conversations, now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
     )
-    if not tickets:
+    if not ticket_ids:
         raise NothingToConvert
-    return tickets[0]
+    return Ticket.objects.get(pk=ticket_ids[0])
 
 
 def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, datetime]]:
@@ -281,33 +317,39 @@ def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: 
     """
     now = now or timezone.now()
     condition, idle_after, deadline = _idle_deadlines(now)
-    uncovered = Exists(
-        Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False, id__gt=OuterRef("ticket_mark"))
-    )
     created = 0
     after_id = 0
     while True:
+        # The bound on conversation_id is repeated inside EXISTS: without it PostgreSQL may
+        # merge-join from the first message on every batch (quadratic over a big backlog).
+        uncovered = Exists(
+            Message.objects.filter(
+                conversation_id=OuterRef("pk"),
+                conversation_id__gt=after_id,
+                is_hidden=False,
+                id__gt=_mark_of_message_conversation(),
+            )
+        )
         with transaction.atomic():
-            conversation_ids = list(
+            conversations = list(
                 Conversation.objects.filter(condition, pk__gt=after_id)
-                .annotate(ticket_mark=_mark_subquery("pk"))
                 .filter(uncovered)
                 .order_by("pk")
                 .select_for_update(skip_locked=True, of=("self",))
-                .values_list("pk", flat=True)[:batch_size]
+                .values(*_CONVERSATION_FIELDS)[:batch_size]
             )
-            if not conversation_ids:
+            if not conversations:
                 break
-            tickets = _convert(
-                conversation_ids=conversation_ids,
+            ticket_ids = _convert(
+                conversations=conversations,
                 now=now,
                 origin=TicketOrigin.IDLE,
                 idle_after=idle_after,
                 deadline=deadline,
             )
-        created += len(tickets)
-        after_id = conversation_ids[-1]
-        if len(conversation_ids) < batch_size:
+        created += len(ticket_ids)
+        after_id = conversations[-1]["id"]
+        if len(conversations) < batch_size:
             break
     if created:
         logger.info("tickets: %d idle chats became tickets", created)

@@ -6,6 +6,7 @@ thousand tickets from one query.
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from datetime import datetime, tzinfo
@@ -13,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone, translation
-from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from messenger.models import Direction, MessageKind, MessageSource, MessageStatus
@@ -58,15 +58,25 @@ def attachment_text(attachment: Any) -> str:
 
 def message_body(message: Mapping[str, Any]) -> str:
     """What a message says, as text: its words, then its attachments by kind and URL."""
-    parts: list[str] = []
     text = (message.get("text") or "").strip()
+    attachments = message.get("attachments")
+    if (
+        text
+        and message.get("kind") == MessageKind.TEXT
+        and attachments in (None, [], "[]")
+        and not message.get("sticker_id")
+    ):
+        return text  # the common case, kept cheap for the sweep
+    parts: list[str] = []
     if text:
         parts.append(text)
     if message.get("kind") == MessageKind.POSTBACK:
         label = message.get("postback_title") or message.get("postback_payload")
         if label:
             parts.append(f"[postback: {single_line(label)}]")
-    attachments = message.get("attachments") or []
+    attachments = attachments or []
+    if isinstance(attachments, str):  # JSON text, as the sweep reads it
+        attachments = json.loads(attachments) if attachments not in ("[]", "null") else []
     for attachment in attachments if isinstance(attachments, list) else [attachments]:
         parts.append(attachment_text(attachment))
     if message.get("sticker_id") and not any("[sticker" in part for part in parts):
@@ -80,8 +90,10 @@ def subject_from(messages: Iterable[Mapping[str, Any]], *, fallback: str) -> str
     """The first customer message, on one line and cut to a readable length."""
     rows = list(messages)
     first = next((m for m in rows if m.get("direction") == Direction.INBOUND), rows[0] if rows else None)
-    text = single_line(message_body(first)) if first is not None else ""
-    return Truncator(text or fallback).chars(SUBJECT_MAX_LENGTH)
+    text = (single_line(message_body(first)) if first is not None else "") or fallback
+    if len(text) > SUBJECT_MAX_LENGTH:
+        text = text[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
+    return text
 
 
 @lru_cache(maxsize=64)
@@ -119,7 +131,8 @@ def _speaker(message: Mapping[str, Any], labels: Mapping[str, str]) -> str:
 def _local(moment: datetime, zone: tzinfo) -> str:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, zoneinfo.ZoneInfo("UTC"))
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    local = moment.astimezone(zone)
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
 def transcript(messages: Iterable[Mapping[str, Any]], *, time_zone: str, language: str) -> str:

@@ -10,13 +10,13 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from helpdesk.exceptions import Conflict, NotFound, NothingToConvert
+from helpdesk.exceptions import NotFound, NothingToConvert
 from helpdesk.models import Role
-from messenger.models import ConversationEvent, Direction, MessageSource
+from messenger.models import Conversation, ConversationEvent, Direction, MessageSource
 from tests import factories
 from tests.tickets.conftest import T0, Desk, minutes, set_delay
 from tickets import services, tasks
-from tickets.models import ConversationCoverage, Ticket, TicketOrigin, TicketState
+from tickets.models import Ticket, TicketOrigin, TicketState
 
 pytestmark = pytest.mark.django_db
 
@@ -211,11 +211,16 @@ def test_a_chat_of_only_hidden_messages_makes_no_ticket(desk: Desk) -> None:
         _convert_by_hand(desk)
 
 
-def test_the_mark_moves_past_hidden_messages_of_a_converted_chat(desk: Desk) -> None:
+def test_hidden_messages_after_a_ticket_never_make_one_of_their_own(desk: Desk) -> None:
     desk.say("Please help", T0)
-    hidden = desk.say("spam", T0 + minutes(1), is_hidden=True)
-    sweep(now=T0 + minutes(61))
-    assert ConversationCoverage.objects.get(conversation=desk.conversation).last_message_id == hidden.pk
+    desk.say("spam", T0 + minutes(1), is_hidden=True)
+    assert sweep(now=T0 + minutes(61)) == 1
+    assert sweep(now=T0 + minutes(600)) == 0
+    later = desk.say("Thanks, solved", T0 + minutes(700))
+    assert sweep(now=T0 + minutes(760)) == 1
+    ticket = Ticket.objects.order_by("id").last()
+    assert (ticket.first_message_id, ticket.message_count) == (later.pk, 1)
+    assert "spam" not in ticket.description
 
 
 # --- By hand ------------------------------------------------------------------------------
@@ -293,26 +298,6 @@ def test_the_database_refuses_two_tickets_starting_at_the_same_message(desk: Des
         ticket.save()
 
 
-def test_a_mark_that_moved_on_underneath_rolls_the_batch_back(desk: Desk) -> None:
-    message = desk.say("Hello", T0)
-    real_advance = services._advance_marks
-
-    def advance_after_someone_else(marks: Any, **kwargs: Any) -> None:
-        # As if another worker had covered these messages between our read and our write.
-        ConversationCoverage.objects.create(
-            organization=desk.tenant.organization, conversation=desk.conversation, last_message_id=message.pk
-        )
-        real_advance(marks, **kwargs)
-
-    with (
-        mock.patch.object(services, "_advance_marks", side_effect=advance_after_someone_else),
-        pytest.raises(Conflict),
-    ):
-        sweep(now=T0 + minutes(60))
-    assert Ticket.objects.count() == 0
-    assert not ConversationEvent.objects.exists()
-
-
 # --- Crash and race ---------------------------------------------------------------------------
 
 
@@ -385,6 +370,46 @@ def test_two_sweeps_racing_make_each_ticket_once(tenant_a: Any) -> None:
     assert sweep(now=T0 + minutes(61)) == 0
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_the_row_locks_the_database_still_refuses_a_second_ticket(tenant_a: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two PostgreSQL connections")
+    page = factories.make_page(factories.make_channel(tenant_a.organization, tenant_a.department))
+    conversation = factories.make_conversation(page)
+    factories.make_message(conversation, text="Hello", sent_at=T0)
+
+    # Both read the same uncovered messages before either writes: only the constraint is left.
+    barrier = threading.Barrier(2, timeout=10)
+    real_insert = services._insert
+    outcomes: list[str] = []
+
+    def insert_after_both_read(model: Any, *args: Any, **kwargs: Any) -> Any:
+        if model is Ticket:
+            barrier.wait()
+        return real_insert(model, *args, **kwargs)
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                unlocked = Conversation.objects.filter(pk=conversation.pk).values(*services._CONVERSATION_FIELDS)
+                services._convert(conversations=list(unlocked), now=T0 + minutes(60), origin=TicketOrigin.IDLE)
+            outcomes.append("converted")
+        except IntegrityError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    with mock.patch.object(services, "_insert", side_effect=insert_after_both_read):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert sorted(outcomes) == ["converted", "refused"]
+    assert Ticket.objects.count() == 1
+
+
 # --- What a ticket says -----------------------------------------------------------------------
 
 
@@ -423,7 +448,6 @@ def test_the_ticket_records_which_messages_it_covers(desk: Desk) -> None:
     sweep(now=T0 + minutes(61))
     ticket = Ticket.objects.get()
     assert (ticket.first_message_id, ticket.last_message_id) == (first.pk, last.pk)
-    assert ConversationCoverage.objects.get(conversation=desk.conversation).last_message_id == last.pk
 
 
 def test_the_service_reads_the_clock_when_no_time_is_given(desk: Desk) -> None:
