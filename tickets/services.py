@@ -195,7 +195,6 @@ _TICKET_COLUMNS = (
 )
 _CONVERSATION = _TICKET_COLUMNS.index("conversation_id")
 _FIRST_MESSAGE = _TICKET_COLUMNS.index("first_message_id")
-_SUBJECT = _TICKET_COLUMNS.index("subject")
 
 
 def _ticket_row(chat: _Chat, *, now: Any, origin: str, created_by_id: int | None) -> tuple[Any, ...]:
