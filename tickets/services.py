@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -228,15 +228,28 @@ def _write_converted_events(ticket_ids: Sequence[int]) -> None:
     build_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
     with connection.cursor() as cursor:
         for start in range(0, len(ticket_ids), 500):
-            chunk = ticket_ids[start : start + 500]
+            params: list[Any] = [ConversationEvent.Kind.CONVERTED.value]
+            ids = ", ".join(_sql_value(ticket_id, params) for ticket_id in ticket_ids[start : start + 500])
             cursor.execute(
                 f"INSERT INTO {quote(ConversationEvent._meta.db_table)} "  # noqa: S608 (names from the models)
                 "(organization_id, conversation_id, kind, actor_id, data, created_at) "
                 f"SELECT organization_id, conversation_id, %s, created_by_id, "
                 f"{build_object}('ticket_id', id, 'origin', origin, 'subject', subject), created_at "
-                f"FROM {quote(Ticket._meta.db_table)} WHERE id IN ({', '.join(['%s'] * len(chunk))}) ORDER BY id",
-                [ConversationEvent.Kind.CONVERTED.value, *chunk],
+                f"FROM {quote(Ticket._meta.db_table)} WHERE id IN ({ids}) ORDER BY id",
+                params,
             )
+
+
+def _sql_value(value: Any, params: list[Any]) -> str:
+    """Whole numbers and NULL written into the statement, the rest bound as parameters: the
+    driver's per-parameter adaptation of the ids dominates the cost of a big INSERT. An int
+    (never a bool or a str) prints only digits, so nothing else can reach the SQL."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    params.append(value)
+    return "%s"
 
 
 def _insert(
@@ -248,12 +261,14 @@ def _insert(
     quote = connection.ops.quote_name
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "  # noqa: S608 (names from the model)
     tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
-    row_placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     returned: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            cursor.execute(head + ", ".join([row_placeholder] * len(chunk)) + tail, [v for row in chunk for v in row])
+            params: list[Any] = []
+            values = ", ".join(
+                "(" + ", ".join([_sql_value(v, params) for v in row]) + ")" for row in rows[start : start + 500]
+            )
+            cursor.execute(head + values + tail, params)
             if returning:
                 returned += [tuple(r) for r in cursor.fetchall()]
     return returned
@@ -318,21 +333,26 @@ def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: 
     condition, idle_after, deadline = _idle_deadlines(now)
     created = 0
     after_id = 0
+    # A conversation has something to convert when its newest visible message lies above its
+    # mark: two index probes per conversation, where EXISTS(message above the mark) would
+    # probe the mark once per message.
+    newest_visible = Subquery(
+        Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False).order_by("-id").values("id")[:1]
+    )
+    mark = Coalesce(
+        Subquery(
+            Ticket.objects.filter(conversation_id=OuterRef("pk"))
+            .order_by("-last_message_id")
+            .values("last_message_id")[:1]
+        ),
+        Value(0),
+    )
+    candidates = Conversation.objects.filter(condition).alias(newest_visible=newest_visible, mark=mark)
+    candidates = candidates.filter(newest_visible__gt=F("mark"))
     while True:
-        # The bound on conversation_id is repeated inside EXISTS: without it PostgreSQL may
-        # merge-join from the first message on every batch (quadratic over a big backlog).
-        uncovered = Exists(
-            Message.objects.filter(
-                conversation_id=OuterRef("pk"),
-                conversation_id__gt=after_id,
-                is_hidden=False,
-                id__gt=_mark_of_message_conversation(),
-            )
-        )
         with transaction.atomic():
             conversations = list(
-                Conversation.objects.filter(condition, pk__gt=after_id)
-                .filter(uncovered)
+                candidates.filter(pk__gt=after_id)
                 .order_by("pk")
                 .select_for_update(skip_locked=True, of=("self",))
                 .values(*_CONVERSATION_FIELDS)[:batch_size]
