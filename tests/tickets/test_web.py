@@ -248,3 +248,21 @@ def test_the_contact_partial_is_404_outside_the_agents_departments(
     assert web_client_for(sales_agent).get(url).status_code == 404
     assert web_client_for(tenant_b.admin).get(url).status_code == 404
     assert web_client_for(tenant_b.admin).get(url.replace("alpha", "bravo")).status_code == 404
+
+
+def test_the_contact_partial_takes_the_same_number_of_queries_for_more_tickets(
+    desk: Desk, web_client_for: Any, django_assert_num_queries: Any
+) -> None:
+    make_ticket(desk, "First problem")
+    client = web_client_for(desk.tenant.agent)
+    url = f"/o/alpha/tickets/contact/{desk.conversation.contact_id}/"
+    client.get(url)
+    # session, user, membership; the contact; its tickets
+    with django_assert_num_queries(5):
+        client.get(url)
+    for n in range(4):
+        desk.say(f"Problem {n}", T0.replace(hour=10 + n))
+        make_ticket(desk, f"Follow-up {n}")
+    with django_assert_num_queries(5):
+        response = client.get(url)
+    assert len(response.context["tickets"]) == 5
