@@ -100,3 +100,8 @@ class ContactBlocked(Conflict):
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     default_message = _("This state change is not allowed.")
+
+
+class NothingToConvert(Conflict):
+    code = "nothing_to_convert"
+    default_message = _("Every message of this conversation is already part of a ticket.")

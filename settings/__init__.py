@@ -153,6 +153,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
     "messenger-token-expiry-sweep": {"task": "messenger.tasks.token_expiry_sweep", "schedule": 60 * 60},
+    # Idle chats become tickets; a run that could not start within the minute is dropped
+    # (the next one does its work).
+    "tickets-sweep-idle-conversations": {
+        "task": "tickets.tasks.sweep_idle_conversations",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 # The webhook's periodic jobs (messenger.tasks): events stored but not yet applied and the
 # follow-ups a down broker could not take, every minute; the raw event log's retention, daily.
@@ -265,9 +272,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Named after their app, so that a ticket's `state` and a conversation's `state` do not collide.
     "ENUM_NAME_OVERRIDES": {
         "ConversationStateEnum": "messenger.models.ConversationState",
         "ReplyWindowStateEnum": ["standard", "human_agent", "closed"],
+        "TicketStateEnum": "tickets.models.TicketState",
+        "TicketPriorityEnum": "tickets.models.TicketPriority",
+        "TicketOriginEnum": "tickets.models.TicketOrigin",
     },
 }
 

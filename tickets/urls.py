@@ -1,9 +1,16 @@
-"""HTML pages of the tickets app (mounted under /o/<org_slug>/ by helpdesk.urls)."""
+"""HTML pages of the tickets app (mounted under /o/<org_slug>/tickets/ by helpdesk.urls)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from tickets import views
 
 app_name = "tickets"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.ticket_list, name="ticket_list"),
+    path("<id:ticket_id>/", views.ticket_detail, name="ticket_detail"),
+    path("convert/<id:conversation_id>/", views.ticket_convert, name="convert"),
+    path("contact/<id:contact_id>/", views.contact_tickets, name="contact_tickets"),
+]

@@ -1,0 +1,69 @@
+"""How messages read in a ticket: attachments by kind and URL, the subject line, the speakers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tickets import transcript
+
+AT = datetime(2026, 3, 2, 9, 5, tzinfo=UTC)
+
+
+def _message(**fields: Any) -> dict[str, Any]:
+    return {"direction": "in", "source": "customer", "kind": "text", "status": "received", "sent_at": AT, **fields}
+
+
+def test_attachments_read_as_their_kind_and_url() -> None:
+    body = transcript.message_body(
+        _message(
+            kind="attachment",
+            text="Look",
+            attachments=[
+                {"type": "image", "url": "https://cdn.example/a.jpg"},
+                {"type": "location", "lat": 35.68, "long": 139.76},
+                {"type": "fallback", "title": "Our shop", "url": "https://shop.example/"},
+                {"type": "file"},
+                "garbage",
+            ],
+        )
+    )
+    assert body == (
+        "Look [image: https://cdn.example/a.jpg] [location: 35.68,139.76] "
+        "[fallback: Our shop https://shop.example/] [file] [attachment]"
+    )
+
+
+def test_attachments_given_as_json_text_read_the_same() -> None:
+    body = transcript.message_body(_message(kind="attachment", attachments='[{"type": "video", "url": "https://v/1"}]'))
+    assert body == "[video: https://v/1]"
+
+
+def test_stickers_postbacks_and_empty_messages_still_say_something() -> None:
+    assert transcript.message_body(_message(kind="sticker", sticker_id="369239263222822")) == "[sticker]"
+    assert transcript.message_body(_message(kind="postback", postback_title="Track my order")) == (
+        "[postback: Track my order]"
+    )
+    assert transcript.message_body(_message(kind="referral")) == "[referral]"
+
+
+def test_the_subject_falls_back_to_the_first_message_then_to_a_label() -> None:
+    agent_first = [_message(direction="out", source="agent", text="We noticed a problem")]
+    assert transcript.subject_from(agent_first, fallback="Messenger chat") == "We noticed a problem"
+    assert transcript.subject_from([_message(text="  ")], fallback="Messenger chat") == "[text]"
+    assert transcript.subject_from([], fallback="Messenger chat") == "Messenger chat"
+
+
+def test_an_undelivered_reply_is_marked_in_the_transcript() -> None:
+    lines = transcript.transcript(
+        [_message(direction="out", source="agent", status="failed", text="Sorry!", author__username="kim")],
+        time_zone="UTC",
+        language="en",
+    )
+    assert lines == "Agent kim [not delivered] (2026-03-02 09:05): Sorry!"
+
+
+def test_an_unknown_time_zone_falls_back_to_utc() -> None:
+    assert transcript.transcript([_message(text="Hi")], time_zone="Mars/Olympus", language="en") == (
+        "Customer (2026-03-02 09:05): Hi"
+    )

@@ -1,0 +1,268 @@
+"""The ticket pages: list, ticket, conversion by hand, and the contact panel's partial."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import clear_url_caches
+
+from helpdesk.models import Role
+from messenger.models import ConversationEvent
+from tests import factories
+from tests.conftest import Tenant
+from tests.tickets.conftest import T0, Desk, make_ticket
+from tickets.models import Ticket, TicketPriority, TicketState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sales_agent(desk: Desk) -> Any:
+    sales = factories.make_department(desk.tenant.organization, "Sales")
+    return factories.make_member(desk.tenant.organization, role=Role.AGENT, username="sales-agent", departments=[sales])
+
+
+def _detail(ticket: Ticket) -> str:
+    return f"/o/alpha/tickets/{ticket.pk}/"
+
+
+# --- List -------------------------------------------------------------------------------------
+
+
+def test_the_navigation_has_a_tickets_entry(desk: Desk, web_client_for: Any) -> None:
+    response = web_client_for(desk.tenant.agent).get("/o/alpha/tickets/")
+    assert response.status_code == 200
+    assert b'href="/o/alpha/tickets/" aria-current="page"' in response.content
+
+
+def test_an_agent_sees_the_tickets_of_their_department_only(desk: Desk, sales_agent: Any, web_client_for: Any) -> None:
+    make_ticket(desk, "Broken zipper")
+    assert b"Broken zipper" in web_client_for(desk.tenant.agent).get("/o/alpha/tickets/").content
+    assert b"Broken zipper" not in web_client_for(sales_agent).get("/o/alpha/tickets/").content
+
+
+def test_the_list_filters_by_state_and_search(desk: Desk, web_client_for: Any) -> None:
+    make_ticket(desk, "Broken zipper", display_name="Taro")
+    pending = make_ticket(desk, "Wrong colour", display_name="Jiro")
+    Ticket.objects.filter(pk=pending.pk).update(state=TicketState.PENDING)
+    client = web_client_for(desk.tenant.agent)
+    by_state = client.get("/o/alpha/tickets/", {"state": "pending"}).content
+    assert b"Wrong colour" in by_state and b"Broken zipper" not in by_state
+    by_name = client.get("/o/alpha/tickets/", {"q": "taro"}).content
+    assert b"Broken zipper" in by_name and b"Wrong colour" not in by_name
+    mine = client.get("/o/alpha/tickets/", {"assignee": "me"}).content
+    assert b"No tickets match these filters." in mine
+
+
+def test_an_unknown_filter_value_is_shown_as_an_error_and_ignored(desk: Desk, web_client_for: Any) -> None:
+    make_ticket(desk, "Broken zipper")
+    response = web_client_for(desk.tenant.agent).get("/o/alpha/tickets/", {"department": "999999"})
+    assert response.status_code == 200
+    assert b"is-invalid" in response.content and b"Broken zipper" in response.content
+
+
+def test_customer_text_is_escaped(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk, "<script>alert(1)</script>", display_name="<b>Eve</b>")
+    client = web_client_for(desk.tenant.agent)
+    for page in (client.get("/o/alpha/tickets/"), client.get(_detail(ticket))):
+        assert b"<script>alert(1)</script>" not in page.content
+        assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
+        assert b"<b>Eve</b>" not in page.content
+
+
+def test_the_list_page_takes_the_same_number_of_queries_for_more_tickets(
+    desk: Desk, web_client_for: Any, django_assert_num_queries: Any
+) -> None:
+    make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    client.get("/o/alpha/tickets/")  # the first page of a session also saves the session
+    # session, user, membership; departments, channels and members to filter by; count; page
+    with django_assert_num_queries(8):
+        client.get("/o/alpha/tickets/")
+    for n in range(6):
+        make_ticket(desk, f"More {n}", display_name=f"Other {n}")
+    with django_assert_num_queries(8):
+        response = client.get("/o/alpha/tickets/")
+    assert response.content.count(b'href="/o/alpha/tickets/') >= 7
+
+
+# --- A ticket -----------------------------------------------------------------------------------
+
+
+def test_the_ticket_page_shows_the_transcript(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk, "Where is my order?")
+    response = web_client_for(desk.tenant.agent).get(_detail(ticket))
+    assert response.status_code == 200
+    assert b"Where is my order?" in response.content
+    assert b"Customer (" in response.content
+    assert b"Converted by hand by" in response.content
+
+
+def test_a_ticket_of_another_department_is_404(desk: Desk, sales_agent: Any, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(sales_agent)
+    assert client.get(_detail(ticket)).status_code == 404
+    assert client.post(_detail(ticket), {"action": "state", "state": "resolved"}).status_code == 404
+    assert Ticket.objects.get().state == TicketState.OPEN
+
+
+def test_a_ticket_of_another_organization_is_404(desk: Desk, tenant_b: Tenant, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(tenant_b.admin)
+    assert client.get(_detail(ticket)).status_code == 404
+    assert client.get(f"/o/bravo/tickets/{ticket.pk}/").status_code == 404
+
+
+def test_an_unknown_ticket_is_404(desk: Desk, web_client_for: Any) -> None:
+    assert web_client_for(desk.tenant.admin).get("/o/alpha/tickets/999999/").status_code == 404
+
+
+def test_the_page_offers_only_the_allowed_state_changes(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    response = client.post(_detail(ticket), {"action": "state", "state": "resolved"}, follow=True)
+    assert Ticket.objects.get().state == TicketState.RESOLVED
+    buttons = response.context["transitions"]
+    assert [state.value for state in buttons] == ["open", "closed"]
+    assert b"Reopen" in response.content and b"Close" in response.content
+
+
+def test_a_state_change_that_makes_no_sense_is_refused_with_a_message(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    Ticket.objects.filter(pk=ticket.pk).update(state=TicketState.CLOSED)
+    response = web_client_for(desk.tenant.agent).post(
+        _detail(ticket), {"action": "state", "state": "pending"}, follow=True
+    )
+    assert Ticket.objects.get().state == TicketState.CLOSED
+    assert b"alert-danger" in response.content and b"cannot become" in response.content
+
+
+def test_an_agent_sets_priority_and_assignee(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    response = web_client_for(desk.tenant.agent).post(
+        _detail(ticket),
+        {"action": "update", "priority": "high", "assignee": str(desk.tenant.agent.user_id)},
+        follow=True,
+    )
+    assert b"Ticket updated." in response.content
+    ticket.refresh_from_db()
+    assert ticket.priority == TicketPriority.HIGH and ticket.assignee == desk.tenant.agent.user
+
+
+def test_an_assignee_outside_the_department_is_a_form_error(desk: Desk, sales_agent: Any, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    response = web_client_for(desk.tenant.agent).post(
+        _detail(ticket), {"action": "update", "priority": "high", "assignee": str(sales_agent.user_id)}
+    )
+    assert response.status_code == 400
+    assert Ticket.objects.get().assignee is None
+
+
+def test_without_the_inbox_the_page_has_no_conversation_link(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    response = web_client_for(desk.tenant.agent).get(_detail(ticket))
+    assert response.context["conversation_url"] is None
+    assert b"Open conversation" not in response.content
+
+
+def test_with_the_inbox_the_page_links_to_the_conversation(desk: Desk, web_client_for: Any, settings: Any) -> None:
+    ticket = make_ticket(desk)
+    settings.ROOT_URLCONF = "tests.tickets.inbox_urls"
+    clear_url_caches()
+    try:
+        response = web_client_for(desk.tenant.agent).get(_detail(ticket))
+    finally:
+        clear_url_caches()
+    link = f'href="/o/alpha/conversations/{desk.conversation.pk}/"'.encode()
+    assert link in response.content and b"Open conversation" in response.content
+
+
+# --- Conversion by hand ---------------------------------------------------------------------------
+
+
+def test_converting_by_hand_makes_a_ticket_and_opens_it(desk: Desk, web_client_for: Any) -> None:
+    desk.say("Please call me", T0)
+    response = web_client_for(desk.tenant.agent).post(f"/o/alpha/tickets/convert/{desk.conversation.pk}/")
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302 and response["Location"] == _detail(ticket)
+    assert ticket.created_by == desk.tenant.agent.user
+    assert ConversationEvent.objects.filter(kind=ConversationEvent.Kind.CONVERTED, data__ticket_id=ticket.pk).exists()
+
+
+def test_converting_with_nothing_new_says_so_and_goes_back(desk: Desk, web_client_for: Any) -> None:
+    make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    response = client.post(f"/o/alpha/tickets/convert/{desk.conversation.pk}/", {"next": "/o/alpha/"}, follow=True)
+    assert response.redirect_chain[0][0] == "/o/alpha/"
+    assert b"already part of a ticket" in response.content
+    assert Ticket.objects.count() == 1
+
+
+def test_an_outside_next_address_is_not_followed(desk: Desk, web_client_for: Any) -> None:
+    make_ticket(desk)
+    response = web_client_for(desk.tenant.agent).post(
+        f"/o/alpha/tickets/convert/{desk.conversation.pk}/", {"next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/o/alpha/tickets/"
+
+
+def test_converting_from_htmx_redirects_the_page(desk: Desk, web_client_for: Any) -> None:
+    desk.say("Hello", T0)
+    response = web_client_for(desk.tenant.agent).post(
+        f"/o/alpha/tickets/convert/{desk.conversation.pk}/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200 and response["HX-Redirect"] == _detail(Ticket.objects.get())
+
+
+def test_conversion_is_post_only_and_404_for_another_department(
+    desk: Desk, sales_agent: Any, web_client_for: Any
+) -> None:
+    desk.say("Hello", T0)
+    url = f"/o/alpha/tickets/convert/{desk.conversation.pk}/"
+    assert web_client_for(desk.tenant.agent).get(url).status_code == 405
+    assert web_client_for(sales_agent).post(url).status_code == 404
+    assert not Ticket.objects.exists()
+
+
+# --- The contact panel partial ---------------------------------------------------------------------
+
+
+def test_the_contact_partial_lists_the_contacts_past_tickets(desk: Desk, web_client_for: Any) -> None:
+    first = make_ticket(desk, "First problem")
+    desk.say("Second problem", T0.replace(hour=15))
+    second = make_ticket(desk, "Second problem follow-up")
+    other = make_ticket(desk, "Someone else", display_name="Other person")
+    response = web_client_for(desk.tenant.agent).get(f"/o/alpha/tickets/contact/{desk.conversation.contact_id}/")
+    assert response.status_code == 200
+    assert b"<html" not in response.content
+    assert [t.pk for t in response.context["tickets"]] == [second.pk, first.pk]
+    assert other.subject.encode() not in response.content
+
+
+def test_the_contact_partial_is_404_outside_the_agents_departments(
+    desk: Desk, sales_agent: Any, tenant_b: Tenant, web_client_for: Any
+) -> None:
+    make_ticket(desk)
+    url = f"/o/alpha/tickets/contact/{desk.conversation.contact_id}/"
+    assert web_client_for(sales_agent).get(url).status_code == 404
+    assert web_client_for(tenant_b.admin).get(url).status_code == 404
+    assert web_client_for(tenant_b.admin).get(url.replace("alpha", "bravo")).status_code == 404
+
+
+def test_the_contact_partial_takes_the_same_number_of_queries_for_more_tickets(
+    desk: Desk, web_client_for: Any, django_assert_num_queries: Any
+) -> None:
+    make_ticket(desk, "First problem")
+    client = web_client_for(desk.tenant.agent)
+    url = f"/o/alpha/tickets/contact/{desk.conversation.contact_id}/"
+    client.get(url)
+    # session, user, membership; the contact; its tickets
+    with django_assert_num_queries(5):
+        client.get(url)
+    for n in range(4):
+        desk.say(f"Problem {n}", T0.replace(hour=10 + n))
+        make_ticket(desk, f"Follow-up {n}")
+    with django_assert_num_queries(5):
+        response = client.get(url)
+    assert len(response.context["tickets"]) == 5

@@ -1,0 +1,183 @@
+"""REST API of the tickets app: list (cursor-paginated, filtered), retrieve and PATCH of
+tickets, and converting a conversation by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpdesk.api import OrganizationAPIView, OrganizationViewSet
+from helpdesk.drf import CursorPagination, ErrorSerializer
+from helpdesk.models import Membership
+from tickets import selectors, services
+from tickets.models import Ticket, TicketPriority, TicketState
+
+
+def _user_ref(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "username": user.username, "display_name": user.get_full_name() or user.username}
+
+
+class TicketUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class TicketRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    department = TicketRefSerializer()
+    channel = TicketRefSerializer()
+    contact = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "subject",
+            "state",
+            "priority",
+            "origin",
+            "department",
+            "channel",
+            "conversation_id",
+            "contact",
+            "assignee",
+            "created_by_id",
+            "first_message_id",
+            "last_message_id",
+            "message_count",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(TicketRefSerializer())
+    def get_contact(self, ticket: Ticket) -> dict[str, Any]:
+        return {"id": ticket.contact_id, "name": str(ticket.contact)}
+
+    @extend_schema_field(TicketUserSerializer(allow_null=True))
+    def get_assignee(self, ticket: Ticket) -> dict[str, Any] | None:
+        return _user_ref(ticket.assignee)
+
+
+class TicketDetailSerializer(TicketSerializer):
+    created_by = serializers.SerializerMethodField()
+    allowed_states = serializers.ListField(
+        child=serializers.CharField(), help_text=_("The states this ticket may move to next.")
+    )
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "description", "created_by", "allowed_states"]
+
+    @extend_schema_field(TicketUserSerializer(allow_null=True))
+    def get_created_by(self, ticket: Ticket) -> dict[str, Any] | None:
+        return _user_ref(ticket.created_by)
+
+
+class TicketFilterSerializer(serializers.Serializer):
+    department = serializers.IntegerField(required=False, min_value=1)
+    state = serializers.ChoiceField(choices=TicketState.choices, required=False)
+    assignee = serializers.RegexField(r"^(none|[1-9][0-9]*)$", required=False, help_text=_("A user id, or none."))
+    channel = serializers.IntegerField(required=False, min_value=1)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    def filters(self) -> selectors.TicketFilters:
+        data = self.validated_data
+        assignee = data.get("assignee")
+        return selectors.TicketFilters(
+            department_id=data.get("department"),
+            state=data.get("state"),
+            assignee_id=int(assignee) if assignee and assignee != "none" else None,
+            unassigned=assignee == "none",
+            channel_id=data.get("channel"),
+            search=data.get("search", ""),
+        )
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=TicketState.choices, required=False)
+    priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
+    assignee = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
+
+
+class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """Tickets of the caller's departments (all of the organization's for admins)."""
+
+    serializer_class = TicketSerializer
+    pagination_class = CursorPagination
+    admin_only_writes = False
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        query = TicketFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        tickets = selectors.ticket_list(organization=organization, membership=membership, filters=query.filters())
+        return tickets.defer("description")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("department", int),
+            OpenApiParameter("state", str, enum=TicketState.values),
+            OpenApiParameter("assignee", str, description="A user id, or `none` for unassigned tickets."),
+            OpenApiParameter("channel", int),
+            OpenApiParameter("search", str, description="Searches subject, description and contact name."),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: TicketDetailSerializer, 404: ErrorSerializer})
+    def retrieve(self, request: Request, pk: str) -> Response:
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        return Response(TicketDetailSerializer(ticket).data)
+
+    @extend_schema(
+        request=TicketUpdateSerializer,
+        responses={200: TicketDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        payload = TicketUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        if "assignee" in changes:
+            changes["assignee_id"] = changes.pop("assignee")
+        services.ticket_update(
+            organization=self.organization,
+            acting_user=request.user,
+            membership=self.membership,
+            ticket_id=pk,
+            **changes,
+        )
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        return Response(TicketDetailSerializer(ticket).data)
+
+
+class ConversationConvertView(OrganizationAPIView):
+    """Every message of the conversation not yet in a ticket becomes a ticket (by hand)."""
+
+    admin_only_writes = False
+
+    @extend_schema(
+        request=None,
+        responses={201: TicketDetailSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        ticket = services.ticket_create_from_conversation(
+            organization=self.organization,
+            acting_user=request.user,
+            membership=self.membership,
+            conversation_id=conversation_id,
+        )
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=ticket.pk)
+        return Response(TicketDetailSerializer(ticket).data, status=status.HTTP_201_CREATED)

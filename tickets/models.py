@@ -1,0 +1,122 @@
+"""Tickets: what a Messenger chat becomes once it has gone quiet (or when an agent says so).
+
+A ticket covers a contiguous run of one conversation's messages, from `first_message` to
+`last_message` (by id). A conversation's high-water mark is the `last_message` of its latest
+ticket (an index makes it one probe): every conversion reads it under the conversation's row
+lock and covers only the messages above it, so a message is never part of two tickets, and
+the unique (conversation, first message) constraint refuses a second ticket over the same
+messages should two conversions ever meet.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from channels.models import Channel
+from helpdesk.models import Department, Organization
+from messenger.models import Contact, Conversation, Message
+
+
+class TicketState(models.TextChoices):
+    OPEN = "open", _("Open")
+    PENDING = "pending", _("Pending")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+# The state machine: every change not listed here is refused (helpdesk.exceptions.InvalidTransition).
+# A closed ticket only comes back by being reopened.
+TICKET_TRANSITIONS: dict[str, frozenset[str]] = {
+    TicketState.OPEN: frozenset({TicketState.PENDING, TicketState.RESOLVED}),
+    TicketState.PENDING: frozenset({TicketState.OPEN, TicketState.RESOLVED}),
+    TicketState.RESOLVED: frozenset({TicketState.OPEN, TicketState.CLOSED}),
+    TicketState.CLOSED: frozenset({TicketState.OPEN}),
+}
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class TicketOrigin(models.TextChoices):
+    IDLE = "idle", _("Automatically, after the chat went idle")
+    MANUAL = "manual", _("By hand")
+
+
+class Ticket(models.Model):
+    # Foreign keys that the composite indexes below already lead to carry no index of their own
+    # (the sweep writes thousands of tickets a minute; every index is paid for on each one).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The department of the conversation when the ticket was made (who sees the ticket).
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tickets")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tickets", db_index=False)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets", db_index=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=TicketState.choices, default=TicketState.OPEN)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=TicketPriority.choices, default=TicketPriority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    origin = models.CharField(max_length=10, choices=TicketOrigin.choices)
+    # Who converted the chat by hand (empty for the idle sweep).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    # The messages covered: the conversation's visible ones with first_message_id <= id <=
+    # last_message_id. An id range into the conversation rather than enforced keys: messages
+    # go only with their conversation, which takes its tickets along.
+    first_message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    last_message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    message_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # The database's own guard against two workers converting the same messages.
+            models.UniqueConstraint(
+                fields=["organization", "conversation", "first_message"], name="ticket_messages_covered_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(first_message__lte=models.F("last_message")), name="ticket_message_range_ordered"
+            ),
+        ]
+        indexes = [
+            # The high-water mark: the conversation's latest covered message (also serves the
+            # conversation's foreign key, hence not led by the organization).
+            models.Index(fields=["conversation", "last_message"], name="ticket_conversation_mark"),
+            models.Index(fields=["organization", "department", "-id"], name="ticket_org_department"),
+            models.Index(fields=["organization", "state", "-id"], name="ticket_org_state"),
+            models.Index(fields=["organization", "assignee", "-id"], name="ticket_org_assignee"),
+            models.Index(fields=["organization", "contact", "-id"], name="ticket_org_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def allowed_states(self) -> list[str]:
+        """The states this ticket may move to, in the order of TicketState."""
+        allowed = TICKET_TRANSITIONS.get(self.state, frozenset())
+        return [state for state in TicketState.values if state in allowed]

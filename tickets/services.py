@@ -1,0 +1,437 @@
+"""Writes of the tickets app: chat → ticket conversion (by hand and by the idle sweep), and
+ticket changes (state machine, priority, assignee).
+
+Conversion is set-based: for a batch of conversations it reads their uncovered messages in
+one query and writes the tickets and their `converted` events in a few multi-row INSERTs;
+the new tickets move the conversations' high-water marks. Callers hold the conversations'
+row locks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
+from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
+from helpdesk.models import Membership, Organization
+from messenger.models import Conversation, ConversationEvent, Message
+from tickets import selectors, transcript
+from tickets.models import (
+    TICKET_TRANSITIONS,
+    Ticket,
+    TicketOrigin,
+    TicketPriority,
+    TicketState,
+)
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 1000
+# The sweep looks back this far for idle chats. Older uncovered messages (history from before
+# tickets existed, or a sweep stopped for a month) are left alone rather than turned into a
+# flood of stale tickets; it also keeps the every-minute query from growing with all history.
+SWEEP_LOOKBACK = timedelta(days=30)
+
+_UNSET: Any = object()
+
+
+# --- Conversion ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Chat:
+    conversation: Mapping[str, Any]
+    time_zone_and_language: tuple[str, str]
+    messages: list[dict[str, Any]]  # visible messages, by id
+
+
+def _mark_of_message_conversation() -> Coalesce:
+    """The high-water mark of a message's conversation: the last message of its latest ticket
+    (0 when never converted). A correlated subquery, one index probe per row, where a join
+    invites the planner to merge-join the whole tickets table on every batch."""
+    return Coalesce(
+        Subquery(
+            Ticket.objects.filter(conversation_id=OuterRef("conversation_id"))
+            .order_by("-last_message_id")
+            .values("last_message_id")[:1]
+        ),
+        Value(0),
+    )
+
+
+def _split_into_chats(messages: list[dict[str, Any]], idle_after: timedelta | None) -> list[list[dict[str, Any]]]:
+    """Uncovered messages (by id) cut wherever nothing was said for `idle_after`: after a sweep
+    outage, each chat still becomes its own ticket. None keeps them together (by hand)."""
+    if idle_after is None or not messages:
+        return [messages] if messages else []
+    chats: list[list[dict[str, Any]]] = [[messages[0]]]
+    latest = messages[0]["sent_at"]
+    for message in messages[1:]:
+        if message["sent_at"] - latest >= idle_after:
+            chats.append([])
+        chats[-1].append(message)
+        latest = max(latest, message["sent_at"])
+    return chats
+
+
+# What a conversion needs to know of each conversation, read by the query that locks it.
+_CONVERSATION_FIELDS = (
+    "id",
+    "organization_id",
+    "department_id",
+    "channel_id",
+    "contact_id",
+    "assignee_id",
+)
+
+
+def _locked(conversations: QuerySet[Conversation]) -> list[dict[str, Any]]:
+    return list(conversations.select_for_update(of=("self",)).values(*_CONVERSATION_FIELDS))
+
+
+def _convert(
+    *,
+    conversations: Sequence[Mapping[str, Any]],
+    now: datetime,
+    origin: str,
+    created_by: Any = None,
+    idle_after: Mapping[int, timedelta] | None = None,
+    deadline: Mapping[int, datetime] | None = None,
+) -> list[int]:
+    """Turn the uncovered messages of these conversations (rows of `_CONVERSATION_FIELDS`,
+    locked by the caller) into tickets; returns the new tickets' ids.
+
+    With `idle_after`/`deadline` (the sweep, per department id) the messages are cut into
+    chats at idle gaps and a chat still talking past its deadline is left for later.
+    Hidden messages (blocked customers) never appear in a ticket and a chat made only of
+    them makes none (they are left above the mark, where they are never looked at again
+    unless a visible message follows them).
+    """
+    if not conversations:
+        return []
+    by_id = {row["id"]: row for row in conversations}
+    # Read apart rather than joined into the locking query, which also scans the (many)
+    # conversations that turn out to have nothing to convert.
+    organizations = {
+        pk: (time_zone, language)
+        for pk, time_zone, language in Organization.objects.filter(
+            pk__in={row["organization_id"] for row in conversations}
+        ).values_list("pk", "time_zone", "language")
+    }
+    # Tuples zipped into dicts, and attachments left as JSON text until a transcript needs
+    # them: Django's per-row dict and JSON handling costs more than the query.
+    fields = [f for f in transcript.MESSAGE_FIELDS if f != "attachments"]
+    rows = (
+        Message.objects.filter(conversation_id__in=list(by_id))
+        .alias(ticket_mark=_mark_of_message_conversation())
+        .filter(id__gt=F("ticket_mark"))
+        .annotate(attachments_json=Cast("attachments", TextField()))
+        .order_by("conversation_id", "id")
+        .values_list(*fields, "attachments_json")
+    )
+    names = (*fields, "attachments")
+    by_conversation: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        message = dict(zip(names, row, strict=True))
+        by_conversation[message["conversation_id"]].append(message)
+
+    chats: list[_Chat] = []
+    for conversation_id, messages in by_conversation.items():
+        conversation = by_id[conversation_id]
+        department_id = conversation["department_id"]
+        runs = _split_into_chats(messages, idle_after[department_id] if idle_after is not None else None)
+        if deadline is not None:
+            # A chat whose last word is not yet past the deadline is still going on.
+            while runs and max(m["sent_at"] for m in runs[-1]) > deadline[department_id]:
+                runs.pop()
+        converted = [[m for m in run if not m["is_hidden"]] for run in runs]
+        converted = [chat for chat in converted if chat]
+        if not converted:
+            continue
+        chats += [_Chat(conversation, organizations[conversation["organization_id"]], chat) for chat in converted]
+    if not chats:
+        return []
+
+    adapted_now = connection.ops.adapt_datetimefield_value(now)
+    created_by_id = created_by.pk if created_by is not None else None
+    ticket_rows = [_ticket_row(chat, now=adapted_now, origin=origin, created_by_id=created_by_id) for chat in chats]
+    returned = _insert(Ticket, _TICKET_COLUMNS, ticket_rows, returning=("id", "conversation_id", "first_message_id"))
+    # Matched on the (conversation, first message) key rather than on the order of RETURNING.
+    ticket_ids = {(conversation_id, first): ticket_id for ticket_id, conversation_id, first in returned}
+    new_ids = [ticket_ids[row[_CONVERSATION], row[_FIRST_MESSAGE]] for row in ticket_rows]
+    _write_converted_events(new_ids)
+    return new_ids
+
+
+_TICKET_COLUMNS = (
+    "organization_id",
+    "department_id",
+    "channel_id",
+    "conversation_id",
+    "contact_id",
+    "assignee_id",
+    "subject",
+    "description",
+    "state",
+    "priority",
+    "origin",
+    "created_by_id",
+    "first_message_id",
+    "last_message_id",
+    "message_count",
+    "created_at",
+    "updated_at",
+)
+_CONVERSATION = _TICKET_COLUMNS.index("conversation_id")
+_FIRST_MESSAGE = _TICKET_COLUMNS.index("first_message_id")
+
+
+def _ticket_row(chat: _Chat, *, now: Any, origin: str, created_by_id: int | None) -> tuple[Any, ...]:
+    conversation = chat.conversation
+    time_zone, language = chat.time_zone_and_language
+    return (
+        conversation["organization_id"],
+        conversation["department_id"],
+        conversation["channel_id"],
+        conversation["id"],
+        conversation["contact_id"],
+        conversation["assignee_id"],
+        transcript.subject_from(chat.messages, fallback=transcript.speaker_labels(language)["chat"]),
+        transcript.transcript(chat.messages, time_zone=time_zone, language=language),
+        TicketState.OPEN.value,
+        TicketPriority.NORMAL.value,
+        origin,
+        created_by_id,
+        chat.messages[0]["id"],
+        chat.messages[-1]["id"],
+        len(chat.messages),
+        now,
+        now,
+    )
+
+
+def _write_converted_events(ticket_ids: Sequence[int]) -> None:
+    """A `converted` line in each ticket's conversation (the inbox shows it), written from the
+    new ticket rows by the database itself."""
+    quote = connection.ops.quote_name
+    build_object = "jsonb_build_object" if connection.vendor == "postgresql" else "json_object"
+    with connection.cursor() as cursor:
+        for start in range(0, len(ticket_ids), 500):
+            params: list[Any] = [ConversationEvent.Kind.CONVERTED.value]
+            ids = ", ".join(_sql_value(ticket_id, params) for ticket_id in ticket_ids[start : start + 500])
+            cursor.execute(
+                f"INSERT INTO {quote(ConversationEvent._meta.db_table)} "  # noqa: S608 (names from the models)
+                "(organization_id, conversation_id, kind, actor_id, data, created_at) "
+                f"SELECT organization_id, conversation_id, %s, created_by_id, "
+                f"{build_object}('ticket_id', id, 'origin', origin, 'subject', subject), created_at "
+                f"FROM {quote(Ticket._meta.db_table)} WHERE id IN ({ids}) ORDER BY id",
+                params,
+            )
+
+
+def _sql_value(value: Any, params: list[Any]) -> str:
+    """Whole numbers and NULL written into the statement, the rest bound as parameters: the
+    driver's per-parameter adaptation of the ids dominates the cost of a big INSERT. An int
+    (never a bool or a str) prints only digits, so nothing else can reach the SQL."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    params.append(value)
+    return "%s"
+
+
+def _insert(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]], *, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """A multi-row INSERT (500 rows a statement): the sweep writes thousands of rows a batch
+    and Django's bulk_create spends longer building model instances than the database does
+    storing them. Values must already be in database form."""
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES "  # noqa: S608 (names from the model)
+    tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            params: list[Any] = []
+            values = ", ".join(
+                "(" + ", ".join([_sql_value(v, params) for v in row]) + ")" for row in rows[start : start + 500]
+            )
+            cursor.execute(head + values + tail, params)
+            if returning:
+                returned += [tuple(r) for r in cursor.fetchall()]
+    return returned
+
+
+def _can_see_department(membership: Membership, department_id: int) -> bool:
+    return membership.is_admin or membership.departments.filter(pk=department_id).exists()
+
+
+@transaction.atomic
+def ticket_create_from_conversation(
+    *, organization: Organization, acting_user: Any, membership: Membership, conversation_id: int | str
+) -> Ticket:
+    """By hand: every message of the conversation not yet in a ticket becomes one ticket.
+
+    Agents of the conversation's department and admins may do it (others get 404); nothing
+    left to convert is `nothing_to_convert` (409).
+    """
+    conversations = _locked(Conversation.objects.filter(organization=organization, pk=selectors.as_id(conversation_id)))
+    if not conversations or not _can_see_department(membership, conversations[0]["department_id"]):
+        raise NotFound
+    ticket_ids = _convert(
+        conversations=conversations, now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
+    )
+    if not ticket_ids:
+        raise NothingToConvert
+    return Ticket.objects.get(pk=ticket_ids[0])
+
+
+def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, datetime]]:
+    """The idle condition as of `now`, from the current settings (a deadline is never stored,
+    so a changed delay applies to chats that are already idle)."""
+    custom = dict(
+        DepartmentSettings.objects.exclude(ticket_delay_minutes=TICKET_DELAY_DEFAULT_MINUTES).values_list(
+            "department_id", "ticket_delay_minutes"
+        )
+    )
+    default = timedelta(minutes=TICKET_DELAY_DEFAULT_MINUTES)
+    condition = Q(last_message_at__lte=now - default)
+    if custom:
+        condition &= ~Q(department_id__in=list(custom))
+    by_delay: dict[int, list[int]] = defaultdict(list)
+    for department_id, minutes in custom.items():
+        by_delay[minutes].append(department_id)
+    for minutes, department_ids in by_delay.items():
+        condition |= Q(department_id__in=department_ids, last_message_at__lte=now - timedelta(minutes=minutes))
+    idle_after: dict[int, timedelta] = defaultdict(lambda: default)
+    idle_after.update({department_id: timedelta(minutes=minutes) for department_id, minutes in custom.items()})
+    deadline: dict[int, datetime] = defaultdict(lambda: now - default)
+    deadline.update({department_id: now - delay for department_id, delay in idle_after.items()})
+    return condition & Q(last_message_at__gte=now - SWEEP_LOOKBACK), idle_after, deadline
+
+
+def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH_SIZE) -> int:
+    """Every chat idle for its department's delay becomes a ticket. Returns how many were made.
+
+    Each batch is its own transaction that locks its conversations with SKIP LOCKED: several
+    workers share the work, a second run finds nothing left, and a batch lost to a crash is
+    simply found again by the next run.
+    """
+    now = now or timezone.now()
+    condition, idle_after, deadline = _idle_deadlines(now)
+    created = 0
+    after_id = 0
+    # A conversation has something to convert when its newest visible message lies above its
+    # mark: two index probes per conversation, where EXISTS(message above the mark) would
+    # probe the mark once per message.
+    newest_visible = Subquery(
+        Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False).order_by("-id").values("id")[:1]
+    )
+    mark = Coalesce(
+        Subquery(
+            Ticket.objects.filter(conversation_id=OuterRef("pk"))
+            .order_by("-last_message_id")
+            .values("last_message_id")[:1]
+        ),
+        Value(0),
+    )
+    candidates = Conversation.objects.filter(condition).alias(newest_visible=newest_visible, mark=mark)
+    candidates = candidates.filter(newest_visible__gt=F("mark"))
+    while True:
+        with transaction.atomic():
+            conversations = list(
+                candidates.filter(pk__gt=after_id)
+                .order_by("pk")
+                .select_for_update(skip_locked=True, of=("self",))
+                .values(*_CONVERSATION_FIELDS)[:batch_size]
+            )
+            if not conversations:
+                break
+            ticket_ids = _convert(
+                conversations=conversations,
+                now=now,
+                origin=TicketOrigin.IDLE,
+                idle_after=idle_after,
+                deadline=deadline,
+            )
+        created += len(ticket_ids)
+        after_id = conversations[-1]["id"]
+        if len(conversations) < batch_size:
+            break
+    if created:
+        logger.info("tickets: %d idle chats became tickets", created)
+    return created
+
+
+# --- Changes to a ticket -------------------------------------------------------------------
+
+
+def _check_transition(ticket: Ticket, state: str) -> None:
+    if state not in TicketState.values:
+        raise InvalidInput(_("Unknown state."), details={"state": [_("Choose open, pending, resolved or closed.")]})
+    if state != ticket.state and state not in TICKET_TRANSITIONS[ticket.state]:
+        raise InvalidTransition(
+            _("A %(from)s ticket cannot become %(to)s.")
+            % {"from": TicketState(ticket.state).label, "to": TicketState(state).label},
+            details={"from": ticket.state, "to": state, "allowed": ticket.allowed_states},
+        )
+
+
+def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int) -> None:
+    holders = selectors.ticket_assignee_choices(organization=organization, department_id=ticket.department_id)
+    if not holders.filter(user_id=user_id).exists():
+        raise InvalidInput(
+            _("The assignee must be an active member who can see this ticket."),
+            details={"assignee": [_("Not a member of this ticket's department.")]},
+        )
+
+
+@transaction.atomic
+def ticket_update(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    membership: Membership,
+    ticket_id: int | str,
+    state: str = _UNSET,
+    priority: str = _UNSET,
+    assignee_id: int | None = _UNSET,
+) -> Ticket:
+    """Change state (through the state machine), priority and/or assignee (None unassigns)."""
+    ticket = selectors.ticket_list(organization=organization, membership=membership).select_for_update(of=("self",))
+    ticket = ticket.filter(pk=selectors.as_id(ticket_id)).first()
+    if ticket is None:
+        raise NotFound
+    fields: list[str] = []
+    if state is not _UNSET:
+        _check_transition(ticket, state)
+        if state != ticket.state:
+            ticket.state = state
+            fields.append("state")
+    if priority is not _UNSET:
+        if priority not in TicketPriority.values:
+            raise InvalidInput(_("Unknown priority."), details={"priority": [_("Choose low, normal, high or urgent.")]})
+        if priority != ticket.priority:
+            ticket.priority = priority
+            fields.append("priority")
+    if assignee_id is not _UNSET and assignee_id != ticket.assignee_id:
+        if assignee_id is not None:
+            _check_assignee(organization=organization, ticket=ticket, user_id=assignee_id)
+        ticket.assignee_id = assignee_id
+        fields.append("assignee")
+    if fields:
+        ticket.updated_at = timezone.now()
+        ticket.save(update_fields=[*fields, "updated_at"])
+    return ticket
