@@ -20,6 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied
 from helpdesk.models import Organization
 from helpdesk.tenancy import member_required
+from messenger import selectors as messenger_selectors
+from messenger.reply_window import reply_window
+from messenger.services.sending import message_send
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
 from tickets.models import TicketState
@@ -89,7 +92,23 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
         members=members,
         initial={"priority": ticket.priority, "assignee": ticket.assignee_id},
     )
-    if request.method == "POST":
+    reply_text, reply_error = "", None
+    if request.method == "POST" and request.POST.get("action") == "reply":
+        # A reply on a ticket is a Messenger reply to its conversation, under the same rules.
+        reply_text = request.POST.get("text", "")
+        try:
+            conversation = messenger_selectors.conversation_get(
+                organization=organization, membership=membership, conversation_id=ticket.conversation_id
+            )
+            message_send(
+                organization=organization, acting_user=request.user, conversation=conversation, text=reply_text
+            )
+        except HelpdeskError as error:
+            reply_error = error
+        else:
+            messages.success(request, _("Reply queued for sending."))
+            return redirect(_ticket_url(organization, ticket.pk))
+    elif request.method == "POST":
         changes: dict[str, Any] = {}
         if request.POST.get("action") == "state":
             changes["state"] = request.POST.get("state", "")
@@ -117,8 +136,11 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "form": form,
             "transitions": [TicketState(state) for state in ticket.allowed_states],
             "conversation_url": conversation_url(organization, ticket.conversation_id),
+            "reply_window": reply_window(ticket.conversation.last_inbound_at),
+            "reply_text": reply_text,
+            "reply_error": reply_error,
         },
-        status=400 if form.is_bound and not form.is_valid() else 200,
+        status=reply_error.status if reply_error else (400 if form.is_bound and not form.is_valid() else 200),
     )
 
 
@@ -143,11 +165,7 @@ def ticket_convert(request: HttpRequest, conversation_id: int) -> HttpResponse:
         raise
     except HelpdeskError as error:
         messages.error(request, str(error.message))
-        target = (
-            _safe_next(request)
-            or conversation_url(organization, conversation_id)
-            or reverse("tickets:ticket_list", kwargs={"org_slug": organization.slug})
-        )
+        target = _safe_next(request) or conversation_url(organization, conversation_id)
     else:
         messages.success(request, _("Ticket #%(id)s created.") % {"id": ticket.pk})
         target = _ticket_url(organization, ticket.pk)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
-from django.urls import clear_url_caches
 
 from helpdesk.models import Role
-from messenger.models import ConversationEvent
+from messenger.models import ConversationEvent, Direction, Message, MessageStatus
 from tests import factories
 from tests.conftest import Tenant
-from tests.tickets.conftest import T0, Desk, make_ticket
+from tests.tickets.conftest import T0, Desk, make_ticket, minutes
 from tickets.models import Ticket, TicketPriority, TicketState
 
 pytestmark = pytest.mark.django_db
@@ -159,23 +160,43 @@ def test_an_assignee_outside_the_department_is_a_form_error(desk: Desk, sales_ag
     assert Ticket.objects.get().assignee is None
 
 
-def test_without_the_inbox_the_page_has_no_conversation_link(desk: Desk, web_client_for: Any) -> None:
+def test_the_ticket_page_links_to_its_conversation(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     response = web_client_for(desk.tenant.agent).get(_detail(ticket))
-    assert response.context["conversation_url"] is None
-    assert b"Open conversation" not in response.content
-
-
-def test_with_the_inbox_the_page_links_to_the_conversation(desk: Desk, web_client_for: Any, settings: Any) -> None:
-    ticket = make_ticket(desk)
-    settings.ROOT_URLCONF = "tests.tickets.inbox_urls"
-    clear_url_caches()
-    try:
-        response = web_client_for(desk.tenant.agent).get(_detail(ticket))
-    finally:
-        clear_url_caches()
-    link = f'href="/o/alpha/conversations/{desk.conversation.pk}/"'.encode()
+    link = f'href="/o/alpha/inbox/{desk.conversation.pk}/"'.encode()
     assert link in response.content and b"Open conversation" in response.content
+
+
+# --- Replying from a ticket -------------------------------------------------------------------
+
+
+def test_a_reply_on_a_ticket_is_queued_as_a_messenger_reply(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
+        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": "We are on it"})
+    assert response.status_code == 302
+    reply = Message.objects.get(direction=Direction.OUTBOUND)
+    assert (reply.text, reply.status, reply.messaging_type) == ("We are on it", MessageStatus.QUEUED, "RESPONSE")
+    assert reply.conversation_id == desk.conversation.pk and reply.author == desk.tenant.agent.user
+
+
+def test_a_reply_on_a_ticket_obeys_the_length_limit_and_keeps_the_text(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    too_long = "日" * 1601
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
+        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": too_long})
+    assert response.status_code == 400
+    assert too_long.encode() in response.content
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
+def test_a_reply_on_a_ticket_after_seven_days_is_refused(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    with mock.patch("django.utils.timezone.now", return_value=T0 + timedelta(days=7, minutes=1)):
+        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": "Hello?"})
+    assert response.status_code == 409
+    assert b"Window closed" in response.content
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 
 # --- Conversion by hand ---------------------------------------------------------------------------
@@ -204,7 +225,7 @@ def test_an_outside_next_address_is_not_followed(desk: Desk, web_client_for: Any
     response = web_client_for(desk.tenant.agent).post(
         f"/o/alpha/tickets/convert/{desk.conversation.pk}/", {"next": "https://evil.example/"}
     )
-    assert response["Location"] == "/o/alpha/tickets/"
+    assert response["Location"] == f"/o/alpha/inbox/{desk.conversation.pk}/"
 
 
 def test_converting_from_htmx_redirects_the_page(desk: Desk, web_client_for: Any) -> None:
