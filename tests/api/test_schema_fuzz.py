@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
@@ -24,6 +26,17 @@ def _error_format(ctx: Any, response: Any, case: Any) -> None:
         assert set(body) == {"error"}, body
         assert {"code", "message", "details"} <= set(body["error"]), body
         assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Any:
+    """The WSGI app is called directly, not through Django's test client: like the client,
+    keep the request signals from closing the connection that holds the test transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _token(membership: Membership) -> str:
