@@ -284,10 +284,10 @@ def _page_needing_reauthorization(tenant: Tenant) -> FacebookPage:
 
 
 def test_admins_see_the_banner_on_every_page_while_a_page_needs_re_authorization(admin: Any, tenant_a: Tenant) -> None:
-    assert "needs re-authorization" not in admin.get("/o/alpha/").content.decode()
+    assert "needs re-authorization" not in admin.get("/o/alpha/inbox/").content.decode()
     page = _page_needing_reauthorization(tenant_a)
     for path in (
-        "/o/alpha/",
+        "/o/alpha/inbox/",
         "/o/alpha/settings/departments/",
         "/o/alpha/settings/tickets/",
         "/o/alpha/notifications/",
@@ -297,13 +297,13 @@ def test_admins_see_the_banner_on_every_page_while_a_page_needs_re_authorization
         assert "Shop page (Support chat: App access revoked)" in html
         assert f'href="/o/alpha/settings/channels/{page.channel_id}/"' in html
     FacebookPage.objects.filter(pk=page.pk).update(status=PageStatus.ACTIVE, reauthorization_reason="")
-    assert "needs re-authorization" not in admin.get("/o/alpha/").content.decode()
+    assert "needs re-authorization" not in admin.get("/o/alpha/inbox/").content.decode()
 
 
 def test_agents_do_not_see_the_banner(tenant_a: Tenant, client: Any) -> None:
     _page_needing_reauthorization(tenant_a)
     client.force_login(tenant_a.agent.user)
-    assert "re-authorization" not in client.get("/o/alpha/").content.decode()
+    assert "re-authorization" not in client.get("/o/alpha/inbox/").content.decode()
 
 
 def test_removed_pages_and_other_organizations_raise_no_banner(admin: Any, tenant_a: Tenant, tenant_b: Tenant) -> None:
@@ -312,7 +312,7 @@ def test_removed_pages_and_other_organizations_raise_no_banner(admin: Any, tenan
     FacebookPage.objects.filter(pk=page.pk).update(
         unlinked_at=timezone.now(), reauthorization_reason=ReauthorizationReason.PAGE_REMOVED
     )
-    assert "re-authorization" not in admin.get("/o/alpha/").content.decode()
+    assert "re-authorization" not in admin.get("/o/alpha/inbox/").content.decode()
 
 
 def test_the_banner_costs_one_query(admin: Any, tenant_a: Tenant, django_assert_num_queries: Any) -> None:

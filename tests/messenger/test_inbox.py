@@ -218,15 +218,15 @@ def test_the_transcript_shows_every_kind_of_message(
     assert "alpha-admin assigned the conversation to Kenji." in html
 
 
-def test_the_contact_panel_leaves_a_place_for_past_tickets(
+def test_the_contact_panel_loads_past_tickets_and_offers_conversion(
     tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
 ) -> None:
     conversation = setup["conversation"]
     html = web_client_for(tenant_a.agent).get(_url(f"{conversation.pk}/")).content.decode()
     assert "PSID-77" in html
     assert re.search(rf'<div id="contact-tickets"[^>]*data-contact-id="{conversation.contact_id}"', html)
-    # No tickets layer yet: no fake tickets, and no convert button.
-    assert "Convert to ticket" not in html
+    assert f'hx-get="/o/alpha/tickets/contact/{conversation.contact_id}/"' in html
+    assert f'action="/o/alpha/tickets/convert/{conversation.pk}/"' in html and "Convert to ticket" in html
 
 
 def test_the_convert_button_posts_to_the_tickets_layer_when_it_exists(
