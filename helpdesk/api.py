@@ -33,20 +33,28 @@ class _OrganizationScope:
 
     admin_only_writes: ClassVar[bool] = True
     request: Any
+    _resolved_membership: Membership | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
             raise TypeError(f"{cls.__name__} must implement scoped_queryset(), not get_queryset().")
 
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)  # type: ignore[misc]
+        # Resolved as soon as the caller is known, so that the permission and throttling
+        # errors that follow already speak the organization's (or the member's) language.
+        self._resolved_membership = resolve_api_membership(request)
+        if self._resolved_membership is not None:
+            activate_for(self._resolved_membership)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        membership = resolve_api_membership(request)
+        membership = self._resolved_membership
         if membership is None:
             raise NotFound
         request.organization = membership.organization  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
-        activate_for(membership)
         if self.admin_only_writes and request.method not in SAFE_METHODS and not membership.is_admin:
             raise exceptions.PermissionDenied(_("Only admins can change this."))
 

@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from channels.models import Channel
 from helpdesk.models import Department, Organization
@@ -267,7 +268,8 @@ class ConversationEvent(models.Model):
 
 
 class WebhookOutcome(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    # "Pending" here is "not processed yet", unlike a pending ticket: its own translation context.
+    PENDING = "pending", pgettext_lazy("webhook outcome", "Pending")
     STORED = "stored", _("Stored")
     DUPLICATE = "duplicate", _("Duplicate")
     IGNORED = "ignored", _("Ignored")

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import ChannelDeleted, InvalidInput, InvalidTransition, NotFound
@@ -224,12 +224,17 @@ def conversation_forward(
     )
     if member.user_id != getattr(acting_user, "pk", None):
         contact = conversation.contact
+        # Written in the language the recipient reads the helpdesk in, not the sender's.
+        with translation.override(member.language or organization.language):
+            title = _("%(agent)s forwarded you a conversation with %(contact)s") % {
+                "agent": _name(acting_user),
+                "contact": str(contact),
+            }
         notification_create(
             organization=organization,
             user_ids=[member.user_id],
             kind=Notification.Kind.CONVERSATION_FORWARDED,
-            title=_("%(agent)s forwarded you a conversation with %(contact)s")
-            % {"agent": _name(acting_user), "contact": str(contact)},
+            title=title,
             body=note,
             url=conversation_url(conversation=conversation, organization=organization),
         )
