@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,6 +137,71 @@ class ParsedEvent:
     detail: Content | Receipt | Reaction | Edit | None = None
     # Set when the event is recorded as ignored whatever its page.
     ignored_reason: str = ""
+
+
+# --------------------------------------------------------------------------- the raw body
+
+# Facebook's payloads nest about six levels deep. Far deeper bodies are refused: the JSON
+# encoders that store and show a payload (and json.loads itself) recurse once per level.
+MAX_NESTING = 64
+# What neither PostgreSQL's text nor its jsonb can hold: NUL, and UTF-16 surrogates left
+# unpaired. Both can only arrive as \u escapes (raw, they are not valid JSON or UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_MAY_BE_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return number
+
+
+def body_document(raw: bytes) -> Any:
+    """The JSON document of a verified body, with every string made storable (U+FFFD for
+    NUL and unpaired surrogates). ValueError when it is not usable JSON: not JSON, NaN or
+    Infinity, a number no double holds, or nested deeper than MAX_NESTING."""
+    try:
+        document = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as error:
+        raise ValueError("nested too deeply") from error
+    # Only a body with that many brackets can be nested that deep: the walk is rarely needed.
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting_exceeds(document, MAX_NESTING):
+        raise ValueError("nested too deeply")
+    if _MAY_BE_UNSTORABLE.search(raw):
+        document = _storable(document)
+    return document
+
+
+def _nesting_exceeds(document: Any, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _storable(value: Any) -> Any:
+    """The same document with NUL and unpaired surrogates replaced (nesting is bounded here)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 # --------------------------------------------------------------------------- primitives
