@@ -240,6 +240,10 @@ def as_dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def timestamp_ms(value: Any) -> int | None:
     number = as_int(value)
     if number is None or number <= 0:
@@ -305,7 +309,7 @@ def attachment_parse(raw: Any) -> dict[str, Any] | None:
 def message_content(message: Mapping[str, Any]) -> Content:
     attachments = [
         parsed
-        for parsed in (attachment_parse(raw) for raw in message.get("attachments") or [] if isinstance(raw, Mapping))
+        for parsed in (attachment_parse(raw) for raw in as_list(message.get("attachments")) if isinstance(raw, Mapping))
         if parsed
     ]
     sticker_id = as_id(message.get("sticker_id")) or next(
@@ -449,7 +453,7 @@ def _parse_receipt(kind: str) -> Callable[[_Item], ParsedEvent]:
     def parse(ctx: _Item) -> ParsedEvent:
         receipt = as_dict(ctx.item.get(kind))
         customer, is_guest = ctx.sender
-        mids = tuple(m for m in (as_id(v) for v in receipt.get("mids") or [] if v is not None) if m)
+        mids = tuple(m for m in (as_id(v) for v in as_list(receipt.get("mids")) if v is not None) if m)
         watermark = moment(timestamp_ms(receipt.get("watermark")), ctx.received_at)
         return ctx.base(
             kind,
