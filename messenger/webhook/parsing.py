@@ -74,6 +74,9 @@ LIKE_STICKER_IDS = frozenset({"369239263222822", "369239343222814", "36923938322
 # Values are cut to what the columns hold: Facebook's own limits are below these.
 _MAX_PAYLOAD = 1000
 _MAX_ID = 255
+# A customer id longer than Contact.psid holds is no id at all (cut, two could merge).
+_MAX_CUSTOMER_ID = 100
+_MAX_COUNT = 2**31 - 1  # counters are 32-bit integer columns
 # Timestamps below this are seconds (the dashboard's test shape), above it milliseconds.
 _SECONDS_CEILING = 100_000_000_000
 
@@ -212,7 +215,7 @@ def as_id(value: Any) -> str:
     if isinstance(value, bool):
         return ""
     if isinstance(value, int):
-        return str(value)
+        return str(value)[:_MAX_ID]
     if isinstance(value, str):
         return value.strip()[:_MAX_ID]
     return ""
@@ -271,11 +274,16 @@ def derived_mid(kind: str, item: Any) -> str:
 def _party(value: Any) -> tuple[str, bool]:
     """(id, is_guest) of a sender or recipient: a PSID, or a chat-plugin guest's user_ref."""
     party = as_dict(value)
-    psid = as_id(party.get("id"))
+    psid = _customer_id(party.get("id"))
     if psid:
         return psid, False
-    user_ref = as_id(party.get("user_ref"))
+    user_ref = _customer_id(party.get("user_ref"))
     return user_ref, bool(user_ref)
+
+
+def _customer_id(value: Any) -> str:
+    customer = as_id(value)
+    return customer if len(customer) <= _MAX_CUSTOMER_ID else ""
 
 
 # --------------------------------------------------------------------------- content
@@ -432,7 +440,7 @@ def parse_optin(ctx: _Item) -> ParsedEvent:
     customer, is_guest = ctx.sender
     if not customer:
         # The checkbox plugin identifies the person only by the optin's user_ref.
-        customer = as_id(optin.get("user_ref"))
+        customer = _customer_id(optin.get("user_ref"))
         is_guest = bool(customer)
     kept: dict[str, Any] = {"type": "optin"}
     for key in ("ref", "type", "payload", "notification_messages_frequency", "notification_messages_status"):
@@ -493,6 +501,8 @@ def parse_message_edit(ctx: _Item) -> ParsedEvent:
     customer, is_guest = ctx.sender
     mid = as_id(edit.get("mid"))
     num_edit = as_int(edit.get("num_edit"))
+    if num_edit is not None and num_edit > _MAX_COUNT:
+        num_edit = None
     return ctx.base(
         MESSAGE_EDIT,
         customer_id=customer,
