@@ -76,7 +76,12 @@ def conversation_mark_read(*, organization: Organization, acting_user: Any, conv
 def conversation_typing(*, organization: Organization, acting_user: Any, conversation: Conversation) -> bool:
     """``typing_on`` for the customer, at most once per conversation every few seconds."""
     _check_organization(organization, conversation)
-    if not cache.add(f"messenger:typing:{conversation.pk}", 1, TYPING_THROTTLE_SECONDS):
+    try:
+        first = cache.add(f"messenger:typing:{conversation.pk}", 1, TYPING_THROTTLE_SECONDS)
+    except Exception:  # the cache (Redis) is down: typing_on is a courtesy, not worth an error
+        logger.warning("typing_on for conversation %s skipped: the cache is unavailable", conversation.pk)
+        return False
+    if not first:
         return False
     _sender_action_on_commit(conversation=conversation, action="typing_on")
     return True

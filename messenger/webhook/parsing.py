@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +74,9 @@ LIKE_STICKER_IDS = frozenset({"369239263222822", "369239343222814", "36923938322
 # Values are cut to what the columns hold: Facebook's own limits are below these.
 _MAX_PAYLOAD = 1000
 _MAX_ID = 255
+# A customer id longer than Contact.psid holds is no id at all (cut, two could merge).
+_MAX_CUSTOMER_ID = 100
+_MAX_COUNT = 2**31 - 1  # counters are 32-bit integer columns
 # Timestamps below this are seconds (the dashboard's test shape), above it milliseconds.
 _SECONDS_CEILING = 100_000_000_000
 
@@ -138,6 +142,71 @@ class ParsedEvent:
     ignored_reason: str = ""
 
 
+# --------------------------------------------------------------------------- the raw body
+
+# Facebook's payloads nest about six levels deep. Far deeper bodies are refused: the JSON
+# encoders that store and show a payload (and json.loads itself) recurse once per level.
+MAX_NESTING = 64
+# What neither PostgreSQL's text nor its jsonb can hold: NUL, and UTF-16 surrogates left
+# unpaired. Both can only arrive as \u escapes (raw, they are not valid JSON or UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_MAY_BE_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return number
+
+
+def body_document(raw: bytes) -> Any:
+    """The JSON document of a verified body, with every string made storable (U+FFFD for
+    NUL and unpaired surrogates). ValueError when it is not usable JSON: not JSON, NaN or
+    Infinity, a number no double holds, or nested deeper than MAX_NESTING."""
+    try:
+        document = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError as error:
+        raise ValueError("nested too deeply") from error
+    # Only a body with that many brackets can be nested that deep: the walk is rarely needed.
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _nesting_exceeds(document, MAX_NESTING):
+        raise ValueError("nested too deeply")
+    if _MAY_BE_UNSTORABLE.search(raw):
+        document = _storable(document)
+    return document
+
+
+def _nesting_exceeds(document: Any, limit: int) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _storable(value: Any) -> Any:
+    """The same document with NUL and unpaired surrogates replaced (nesting is bounded here)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
 # --------------------------------------------------------------------------- primitives
 
 
@@ -146,7 +215,7 @@ def as_id(value: Any) -> str:
     if isinstance(value, bool):
         return ""
     if isinstance(value, int):
-        return str(value)
+        return str(value)[:_MAX_ID]
     if isinstance(value, str):
         return value.strip()[:_MAX_ID]
     return ""
@@ -172,6 +241,10 @@ def as_int(value: Any) -> int | None:
 
 def as_dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def timestamp_ms(value: Any) -> int | None:
@@ -201,11 +274,16 @@ def derived_mid(kind: str, item: Any) -> str:
 def _party(value: Any) -> tuple[str, bool]:
     """(id, is_guest) of a sender or recipient: a PSID, or a chat-plugin guest's user_ref."""
     party = as_dict(value)
-    psid = as_id(party.get("id"))
+    psid = _customer_id(party.get("id"))
     if psid:
         return psid, False
-    user_ref = as_id(party.get("user_ref"))
+    user_ref = _customer_id(party.get("user_ref"))
     return user_ref, bool(user_ref)
+
+
+def _customer_id(value: Any) -> str:
+    customer = as_id(value)
+    return customer if len(customer) <= _MAX_CUSTOMER_ID else ""
 
 
 # --------------------------------------------------------------------------- content
@@ -239,7 +317,7 @@ def attachment_parse(raw: Any) -> dict[str, Any] | None:
 def message_content(message: Mapping[str, Any]) -> Content:
     attachments = [
         parsed
-        for parsed in (attachment_parse(raw) for raw in message.get("attachments") or [] if isinstance(raw, Mapping))
+        for parsed in (attachment_parse(raw) for raw in as_list(message.get("attachments")) if isinstance(raw, Mapping))
         if parsed
     ]
     sticker_id = as_id(message.get("sticker_id")) or next(
@@ -362,7 +440,7 @@ def parse_optin(ctx: _Item) -> ParsedEvent:
     customer, is_guest = ctx.sender
     if not customer:
         # The checkbox plugin identifies the person only by the optin's user_ref.
-        customer = as_id(optin.get("user_ref"))
+        customer = _customer_id(optin.get("user_ref"))
         is_guest = bool(customer)
     kept: dict[str, Any] = {"type": "optin"}
     for key in ("ref", "type", "payload", "notification_messages_frequency", "notification_messages_status"):
@@ -383,7 +461,7 @@ def _parse_receipt(kind: str) -> Callable[[_Item], ParsedEvent]:
     def parse(ctx: _Item) -> ParsedEvent:
         receipt = as_dict(ctx.item.get(kind))
         customer, is_guest = ctx.sender
-        mids = tuple(m for m in (as_id(v) for v in receipt.get("mids") or [] if v is not None) if m)
+        mids = tuple(m for m in (as_id(v) for v in as_list(receipt.get("mids")) if v is not None) if m)
         watermark = moment(timestamp_ms(receipt.get("watermark")), ctx.received_at)
         return ctx.base(
             kind,
@@ -423,6 +501,8 @@ def parse_message_edit(ctx: _Item) -> ParsedEvent:
     customer, is_guest = ctx.sender
     mid = as_id(edit.get("mid"))
     num_edit = as_int(edit.get("num_edit"))
+    if num_edit is not None and num_edit > _MAX_COUNT:
+        num_edit = None
     return ctx.base(
         MESSAGE_EDIT,
         customer_id=customer,

@@ -133,8 +133,10 @@ def insert_rows(
     return inserted
 
 
-# Statements prepared on each open PostgreSQL connection (PREPARE lasts as long as the session).
+# Statements prepared on each open PostgreSQL connection (PREPARE lasts as long as the session,
+# whatever becomes of the transaction it ran in).
 _prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_UNDEFINED_PREPARED_STATEMENT = "26000"  # SQLSTATE invalid_sql_statement_name
 
 
 def execute_prepared(
@@ -154,7 +156,10 @@ def execute_prepared(
         names.add(name)
     try:
         cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-    except Exception:
-        # Gone with a DISCARD or a pooler's reset: prepared again next time.
-        names.discard(name)
+    except Exception as error:
+        # Gone with a DISCARD or a pooler's reset: prepared again next time. Any other failure
+        # (a value refused, a statement that failed) leaves it prepared: PREPARE-ing it again
+        # would fail on this connection for as long as it lives.
+        if getattr(error.__cause__, "pgcode", None) == _UNDEFINED_PREPARED_STATEMENT:
+            names.discard(name)
         raise

@@ -47,7 +47,7 @@ def messenger_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("webhook: refused a POST with a missing or wrong signature")
         return HttpResponse("Invalid signature", status=403, content_type=_TEXT)
     try:
-        document = json.loads(body)
+        document = parsing.body_document(body)
     except ValueError:
         return HttpResponse("Not JSON", status=400, content_type=_TEXT)
     if not isinstance(document, dict):
