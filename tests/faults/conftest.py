@@ -122,6 +122,7 @@ class Request:
     method: str
     path: str
     json: Any
+    status: int = 0  # what the stub answered (or would have: the caller may have given up)
 
 
 @dataclass
@@ -132,17 +133,30 @@ class GraphStub:
 
     base_url: str = ""
     requests: list[Request] = field(default_factory=list)
-    script: deque[tuple[int, Any, float]] = field(default_factory=deque)
+    script: deque[tuple[int, Any, float, dict[str, str]]] = field(default_factory=deque)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     on_send: Callable[[Request], bool | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, status: int, body: Any, *, delay: float = 0.0) -> None:
-        self.script.append((status, body, delay))
+    def answer(self, status: int, body: Any, *, delay: float = 0.0, headers: dict[str, str] | None = None) -> None:
+        self.script.append((status, body, delay, headers or {}))
 
     def sends(self) -> list[Any]:
         """The bodies of the Send API calls that carried a message (not sender actions)."""
         return [r.json for r in self.requests if r.method == "POST" and r.json and "message" in r.json]
+
+    def accepted(self) -> list[Any]:
+        """The sends Facebook took (answered 2xx, even when the caller stopped waiting): what
+        the customer receives."""
+        return [
+            r.json
+            for r in self.requests
+            if r.method == "POST" and r.json and "message" in r.json and 200 <= r.status < 300
+        ]
+
+
+def new_mid() -> str:
+    return f"m_{uuid.uuid4().hex}"
 
 
 def _handler(stub: GraphStub) -> type[BaseHTTPRequestHandler]:
@@ -160,17 +174,21 @@ def _handler(stub: GraphStub) -> type[BaseHTTPRequestHandler]:
             with stub.lock:
                 stub.requests.append(request)
                 scripted = stub.script.popleft() if stub.script and "message" in (request.json or {}) else None
+            sent = {"recipient_id": (request.json or {}).get("recipient", {}).get("id"), "message_id": new_mid()}
+            status, body, delay, headers = scripted or (200, sent, 0, {})
+            request.status = status
             if stub.on_send is not None and "message" in (request.json or {}) and stub.on_send(request) is False:
                 return
-            status, body, delay = scripted or (200, {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"}, 0)
             if delay:
                 time.sleep(delay)
-            self._reply(status, body)
+            self._reply(status, body, headers)
 
-        def _reply(self, status: int, body: Any) -> None:
+        def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             try:
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
