@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -26,7 +27,7 @@ from helpdesk.forms import (
     MemberUpdateForm,
     PreferencesForm,
 )
-from helpdesk.tenancy import admin_required, default_membership, member_required
+from helpdesk.tenancy import activate_for, admin_required, default_membership, member_required
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -71,6 +72,11 @@ def org_home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organization_switch(request: HttpRequest) -> HttpResponse:
+    # Outside /o/<org_slug>/: in the language of the organization the user is working in.
+    current = default_membership(request)
+    if current is not None:
+        activate_for(current)
+        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
     memberships = request.user.memberships.filter(is_active=True).select_related("organization")
     return render(request, "helpdesk/organization_switch.html", {"memberships": memberships})
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
@@ -68,7 +68,8 @@ class ReplyWindow:
             return remaining_text(self.remaining)
         if self.state == WindowState.HUMAN_AGENT:
             return _("Agent · %(left)s") % {"left": remaining_text(self.remaining)}
-        return _("Closed")
+        # The window's state, not the conversation's (an open conversation can have a closed window).
+        return pgettext("reply window", "Closed")
 
 
 def reply_window(last_inbound_at: datetime | None, *, now: datetime | None = None) -> ReplyWindow:

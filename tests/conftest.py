@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from helpdesk.models import Department, Membership, Organization, Role
@@ -16,6 +18,14 @@ from tests import factories
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request leaves its language active in the thread (Django resets it on the next request
+    only): a test after one of a Japanese organization must not start in Japanese."""
+    yield
+    translation.deactivate()
 
 
 @dataclass

@@ -309,6 +309,13 @@ def test_a_member_who_chose_english_sees_english_in_a_japanese_organization(japa
     assert "受信箱" not in page
 
 
+def test_the_organization_switch_page_speaks_the_current_organizations_language(japanese: Tenant, client: Any) -> None:
+    client.force_login(japanese.agent.user)
+    page = client.get("/organizations/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "所属している組織" in page
+    assert "Your organizations" not in page
+
+
 def test_the_login_page_follows_the_browser_language(db: Any, client: Any) -> None:
     page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
     assert "ヘルプデスクにログイン" in page
