@@ -34,7 +34,7 @@ from channels import selectors, services
 from channels.kinds import LinkedPage, backend_for
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
-from helpdesk.drf import CursorPagination
+from helpdesk.drf import CursorPagination, IdField
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership
 from helpdesk.selectors import department_get, department_list
@@ -87,13 +87,13 @@ class ChannelSerializer(serializers.ModelSerializer):
 
 class ChannelCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    department_id = serializers.IntegerField(min_value=1)
+    department_id = IdField(min_value=1)
     icon = serializers.FileField(required=False, allow_null=True)
 
 
 class ChannelUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
-    department_id = serializers.IntegerField(min_value=1, required=False)
+    department_id = IdField(min_value=1, required=False)
     # A file replaces the icon; an empty value clears it.
     icon = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
 
@@ -257,9 +257,7 @@ class ChannelAgentsView(_ChannelScoped):
         return Response(ChannelAgentSerializer(members, many=True).data)
 
     @extend_schema(
-        request=inline_serializer(
-            "ChannelAgentsSet", {"membership_ids": serializers.ListField(child=serializers.IntegerField(min_value=1))}
-        ),
+        request=inline_serializer("ChannelAgentsSet", {"membership_ids": serializers.ListField(child=IdField())}),
         responses={200: ChannelAgentSerializer(many=True)},
     )
     def put(self, request: Request, channel_id: int) -> Response:
@@ -277,7 +275,7 @@ class ChannelAgentsView(_ChannelScoped):
 
 
 class _MembershipIds(serializers.Serializer):
-    membership_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
+    membership_ids = serializers.ListField(child=IdField(), allow_empty=True)
 
 
 class DepartmentSettingsSerializer(serializers.Serializer):

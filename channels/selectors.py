@@ -26,6 +26,7 @@ from channels.models import (
     Channel,
     DepartmentSettings,
 )
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization, Role
 
@@ -180,7 +181,4 @@ def department_settings_list(*, organization: Organization) -> list[tuple[Depart
 
 
 def _as_id(value: int | str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+    return parse_id(value)

@@ -19,3 +19,13 @@ class IdConverter:
 
 
 register_converter(IdConverter, "id")
+
+
+def parse_id(value: object) -> int:
+    """An id from a URL, a query string or a form: a whole number that fits a 64-bit column,
+    or -1 (which matches nothing) for anything else, so junk never reaches the database."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return -1
+    return number if 0 < number <= ID_MAX else -1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import ApiToken, Department, Membership, Notification, Organization
 
@@ -52,8 +53,4 @@ def notification_unread_count(*, organization: Organization, user_id: int) -> in
 
 def _as_id(value: int | str) -> int:
     """Ids from URLs and forms; anything that is not a whole number simply matches nothing."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return -1
-    return number if 0 < number < 2**63 else -1
+    return parse_id(value)

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from helpdesk.api import OrganizationViewSet
-from helpdesk.drf import CursorPagination, ErrorSerializer
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
 from messenger import selectors
 from messenger.models import Conversation, ConversationState, Message
@@ -224,14 +224,14 @@ class MessageCreateSerializer(serializers.Serializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee_id = serializers.IntegerField(
+    assignee_id = IdField(
         allow_null=True, help_text="A member id (see /api/v1/members/) of an agent of the channel, or null."
     )
 
 
 class ForwardSerializer(serializers.Serializer):
-    to_membership_id = serializers.IntegerField(required=False, help_text="Transfer to this agent of the channel…")
-    to_channel_id = serializers.IntegerField(required=False, help_text="…or file under this other channel.")
+    to_membership_id = IdField(required=False, help_text="Transfer to this agent of the channel…")
+    to_channel_id = IdField(required=False, help_text="…or file under this other channel.")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 

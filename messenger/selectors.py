@@ -19,6 +19,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from channels.models import AgentChannel, Channel
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization, Role
 from messenger.models import Conversation, ConversationEvent, ConversationState, Message
@@ -31,10 +32,7 @@ MAX_PAGE_SIZE = 100
 
 
 def _as_id(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+    return parse_id(value)
 
 
 # --- Channels ------------------------------------------------------------------------------
@@ -102,7 +100,7 @@ class ConversationFilters:
         state = params.get("state") or ""
         assignee = params.get("assignee") or ""
         return cls(
-            channel_id=int(channel) if channel.isdigit() else None,
+            channel_id=parse_id(channel) if channel.isdigit() else None,
             state=state if state in ConversationState.values else None,
             assigned_to_me=assignee == "me",
             unassigned=assignee == "none",
@@ -185,7 +183,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _sep, pk = raw.partition("|")
         when = None if stamp == "-" else parse_datetime(stamp)
-        if (stamp != "-" and when is None) or not pk.isdigit():
+        if (stamp != "-" and when is None) or parse_id(pk) < 0:
             return None
         return when, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
-from helpdesk.drf import CursorPagination, ErrorSerializer
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
 from tickets import selectors, services
 from tickets.models import Ticket, TicketPriority, TicketState
@@ -87,10 +87,10 @@ class TicketDetailSerializer(TicketSerializer):
 
 
 class TicketFilterSerializer(serializers.Serializer):
-    department = serializers.IntegerField(required=False, min_value=1)
+    department = IdField(required=False, min_value=1)
     state = serializers.ChoiceField(choices=TicketState.choices, required=False)
     assignee = serializers.RegexField(r"^(none|[1-9][0-9]*)$", required=False, help_text=_("A user id, or none."))
-    channel = serializers.IntegerField(required=False, min_value=1)
+    channel = IdField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
     def filters(self) -> selectors.TicketFilters:
@@ -109,7 +109,7 @@ class TicketFilterSerializer(serializers.Serializer):
 class TicketUpdateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=TicketState.choices, required=False)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
-    assignee = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
+    assignee = IdField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
 
 
 class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):

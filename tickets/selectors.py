@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from channels.models import Channel
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization, Role
 from messenger.models import Contact
@@ -16,10 +17,7 @@ from tickets.models import Ticket
 
 def as_id(value: int | str | None) -> int:
     """Ids from URLs and forms; anything that is not a whole number simply matches nothing."""
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return -1
+    return parse_id(value)
 
 
 def _department_ids(membership: Membership) -> QuerySet[Department]:
