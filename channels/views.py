@@ -9,11 +9,9 @@ OAuth URLs, and the pages' data comes through the channel kind's backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,36 +22,10 @@ from channels import selectors, services
 from channels.forms import AgentChannelsForm, ChannelForm, TicketDelayForm
 from channels.kinds import backend_for
 from channels.models import Channel, ChannelKind
-from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, PermissionDenied
+from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
+from helpdesk.forms import attach_error
 from helpdesk.selectors import department_list
 from helpdesk.tenancy import admin_required
-
-
-def domain_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A NotFound from a selector or service is a 404 page; PermissionDenied a 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return wrapper
-
-
-def _attach_error(form: Any, error: HelpdeskError) -> None:
-    details = error.details if isinstance(error.details, dict) else {}
-    placed = False
-    for field, field_errors in details.items():
-        if field in form.fields:
-            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
-                form.add_error(field, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, str(error.message))
 
 
 def _slug(request: HttpRequest) -> str:
@@ -98,7 +70,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def channel_create(request: HttpRequest) -> HttpResponse:
     organization = request.organization  # type: ignore[attr-defined]
@@ -120,7 +92,7 @@ def channel_create(request: HttpRequest) -> HttpResponse:
             except NotFound:
                 raise
             except HelpdeskError as error:
-                _attach_error(form, error)
+                attach_error(form, error)
                 status = error.status
             else:
                 if request.POST.get("then") == "link_page":
@@ -144,7 +116,7 @@ def channel_create(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def channel_edit(request: HttpRequest, channel_id: int) -> HttpResponse:
     organization = request.organization  # type: ignore[attr-defined]
@@ -171,7 +143,7 @@ def channel_edit(request: HttpRequest, channel_id: int) -> HttpResponse:
             except NotFound:
                 raise
             except HelpdeskError as error:
-                _attach_error(form, error)
+                attach_error(form, error)
                 status = error.status
             else:
                 messages.success(request, _("Channel saved."))
@@ -229,28 +201,28 @@ def _done_message(action: str) -> str:
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "disable")
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "enable")
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "delete")
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def page_remove(request: HttpRequest, channel_id: int, page_pk: int) -> HttpResponse:
     """Remove a page from the channel (GET: confirmation page without JavaScript)."""
@@ -319,7 +291,7 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def agent_channels(request: HttpRequest, membership_id: int) -> HttpResponse:
     """The channel picker of one agent in one department (the Agents tab's modal, as a page)."""
@@ -372,7 +344,7 @@ def _agents_url(organization: Any) -> str:
 
 
 @admin_required
-@domain_errors
+@http_errors
 @require_http_methods(["GET", "POST"])
 def ticket_settings(request: HttpRequest) -> HttpResponse:
     """Settings → Tickets: per department, how long a chat may stay idle before it becomes a ticket."""

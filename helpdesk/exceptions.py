@@ -6,6 +6,8 @@ HTML views show `message` as a form error or flash message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -105,3 +107,21 @@ class InvalidTransition(Conflict):
 class NothingToConvert(Conflict):
     code = "nothing_to_convert"
     default_message = _("Every message of this conversation is already part of a ticket.")
+
+
+def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For HTML views: a NotFound from a selector or service is a 404 page, PermissionDenied
+    a 403 (the one mapping of domain errors to Django's own)."""
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+    from django.http import Http404
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except NotFound:
+            raise Http404 from None
+        except PermissionDenied:
+            raise DjangoPermissionDenied from None
+
+    return wrapper

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.exceptions import HelpdeskError
 from helpdesk.models import Department, Role
 
 
@@ -77,3 +78,16 @@ class PreferencesForm(StyledForm):
 
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = [("", _("Organization default")), *settings.LANGUAGES]  # type: ignore[attr-defined]
+
+
+def attach_error(form: forms.Form, error: HelpdeskError) -> None:
+    """A domain error on a form: under the fields its details name, else above the form."""
+    details = error.details if isinstance(error.details, dict) else {}
+    placed = False
+    for field, field_errors in details.items():
+        if field in form.fields:
+            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
+                form.add_error(field, str(message))
+            placed = True
+    if not placed:
+        form.add_error(None, str(error.message))

@@ -26,6 +26,7 @@ from helpdesk.forms import (
     MemberCreateForm,
     MemberUpdateForm,
     PreferencesForm,
+    attach_error,
 )
 from helpdesk.tenancy import activate_for, admin_required, default_membership, member_required
 
@@ -153,7 +154,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
                 department_ids=[d.pk for d in data["departments"]],
             )
         except HelpdeskError as error:
-            _attach_error(form, error)
+            attach_error(form, error)
         else:
             messages.success(request, _("Member added."))
             return redirect("member_list", org_slug=organization.slug)
@@ -186,18 +187,6 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
             messages.success(request, _("Member updated."))
             return redirect("member_list", org_slug=organization.slug)
     return render(request, "helpdesk/member_edit.html", {"member": member, "form": form, "settings_tab": "members"})
-
-
-def _attach_error(form: Any, error: HelpdeskError) -> None:
-    details = error.details if isinstance(error.details, dict) else {}
-    placed = False
-    for field, field_errors in details.items():
-        if field in form.fields:
-            for message in field_errors if isinstance(field_errors, list) else [field_errors]:
-                form.add_error(field, str(message))
-            placed = True
-    if not placed:
-        form.add_error(None, str(error.message))
 
 
 # --- API tokens, notifications, preferences ----------------------------------------------

@@ -3,21 +3,18 @@ and the contact panel's list of past tickets (an htmx partial for the inbox)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied
+from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, http_errors
 from helpdesk.models import Organization
 from helpdesk.tenancy import member_required
 from messenger import selectors as messenger_selectors
@@ -29,21 +26,6 @@ from tickets.models import TicketState
 
 PAGE_SIZE = 25
 CONTACT_PANEL_SIZE = 10
-
-
-def _http_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Domain 404/403 as Django's, so that they render as pages rather than 500s."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound:
-            raise Http404 from None
-        except PermissionDenied:
-            raise DjangoPermissionDenied from None
-
-    return wrapper
 
 
 def conversation_url(organization: Organization, conversation_id: int) -> str:
@@ -79,7 +61,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_http_methods(["GET", "POST"])
-@_http_errors
+@http_errors
 def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
     organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
     ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
@@ -153,7 +135,7 @@ def _safe_next(request: HttpRequest) -> str | None:
 
 @member_required
 @require_POST
-@_http_errors
+@http_errors
 def ticket_convert(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """The inbox's "Convert to ticket" button posts here (optionally with `next`)."""
     organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
@@ -178,7 +160,7 @@ def ticket_convert(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @member_required
 @require_GET
-@_http_errors
+@http_errors
 def contact_tickets(request: HttpRequest, contact_id: int) -> HttpResponse:
     """The contact's past tickets, as a small list for the inbox's contact panel."""
     organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
