@@ -97,20 +97,33 @@ def _generate(*, conversations: int, messages_per_conversation: int) -> dict[str
     return ids
 
 
-def _backend_cpu_seconds() -> float | None:
-    """CPU time used so far by this connection's PostgreSQL backend, when the server is local
-    (the wall time of a shared machine says little on its own)."""
+def _server_cpu_seconds() -> float | None:
+    """CPU time used so far by the local PostgreSQL server: its live processes and the
+    backends that have exited (the sweep's workers each have a connection of their own).
+    The wall time of a shared machine says little on its own."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        postmaster = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster or int(entry.name) == postmaster:
+                total += int(fields[11]) + int(fields[12])
+            if int(entry.name) == postmaster:
+                total += int(fields[13]) + int(fields[14])  # exited backends
+    except (OSError, ValueError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def run(*, conversations: int, messages_per_conversation: int, batch_size: int) -> bool:
+def run(*, conversations: int, messages_per_conversation: int, batch_size: int, workers: int) -> bool:
     from tickets.models import Ticket
     from tickets.services import ticket_sweep_idle_conversations
 
@@ -118,17 +131,17 @@ def run(*, conversations: int, messages_per_conversation: int, batch_size: int) 
     _generate(conversations=conversations, messages_per_conversation=messages_per_conversation)
     generated_in = time.perf_counter() - started
 
-    backend_cpu = _backend_cpu_seconds()
+    backend_cpu = _server_cpu_seconds()
     python_cpu = time.process_time()
     started = time.perf_counter()
-    converted = ticket_sweep_idle_conversations(now=timezone.now(), batch_size=batch_size)
+    converted = ticket_sweep_idle_conversations(now=timezone.now(), batch_size=batch_size, workers=workers)
     convert_seconds = time.perf_counter() - started
     python_cpu = time.process_time() - python_cpu
-    backend_after = _backend_cpu_seconds()
+    backend_after = _server_cpu_seconds()
     database_cpu = backend_after - backend_cpu if backend_cpu is not None and backend_after is not None else None
 
     started = time.perf_counter()
-    again = ticket_sweep_idle_conversations(now=timezone.now(), batch_size=batch_size)
+    again = ticket_sweep_idle_conversations(now=timezone.now(), batch_size=batch_size, workers=workers)
     second_seconds = time.perf_counter() - started
 
     tickets = Ticket.objects.count()
@@ -146,8 +159,9 @@ def run(*, conversations: int, messages_per_conversation: int, batch_size: int) 
         f" messages) converted in {convert_seconds:.1f} s ({converted / max(convert_seconds, 1e-9):,.0f}/s,"
         f" budget {CONVERT_BUDGET_SECONDS:.0f} s); second sweep converted {again} in {second_seconds:.2f} s"
         f" (budget {SECOND_SWEEP_BUDGET_SECONDS:.0f} s); batches of {batch_size:,}; data generated in"
-        f" {generated_in:.1f} s; PostgreSQL {server}; CPU of the first sweep: Python {python_cpu:.1f} s"
-        f" + PostgreSQL {'?' if database_cpu is None else f'{database_cpu:.1f}'} s; load average"
+        f" {generated_in:.1f} s; PostgreSQL {server}; {workers} workers;"
+        f" CPU of the first sweep: Python {python_cpu:.1f} s"
+        f" + PostgreSQL server {'?' if database_cpu is None else f'{database_cpu:.1f}'} s; load average"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {'OK' if ok else 'FAILED'}"
     )
     return ok
@@ -158,6 +172,7 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=4, help="messages per conversation")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=settings.TICKET_SWEEP_WORKERS, help="threads of the sweep")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         print("tickets: skipped (needs PostgreSQL: set DATABASE_URL=postgres://…)")
@@ -174,6 +189,7 @@ def main() -> int:
             conversations=args.conversations,
             messages_per_conversation=args.messages,
             batch_size=args.batch_size or SWEEP_BATCH_SIZE,
+            workers=args.workers,
         )
     finally:
         connection.creation.destroy_test_db(original_name, verbosity=0)

@@ -305,6 +305,8 @@ TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
 TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+# Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
+TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 
 # --- Channels -------------------------------------------------------------------------------
 # What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the

@@ -10,14 +10,17 @@ row locks.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import F, Max, Min, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,6 +41,8 @@ from tickets.models import (
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 1000
+# A worker of the sweep takes this many batches' worth of conversation ids at a time.
+SWEEP_RANGE_BATCHES = 10
 # The sweep looks back this far for idle chats. Older uncovered messages (history from before
 # tickets existed, or a sweep stopped for a month) are left alone rather than turned into a
 # flood of stale tickets; it also keeps the every-minute query from growing with all history.
@@ -322,20 +327,10 @@ def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, d
     return condition & Q(last_message_at__gte=now - SWEEP_LOOKBACK), idle_after, deadline
 
 
-def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: int = SWEEP_BATCH_SIZE) -> int:
-    """Every chat idle for its department's delay becomes a ticket. Returns how many were made.
-
-    Each batch is its own transaction that locks its conversations with SKIP LOCKED: several
-    workers share the work, a second run finds nothing left, and a batch lost to a crash is
-    simply found again by the next run.
-    """
-    now = now or timezone.now()
-    condition, idle_after, deadline = _idle_deadlines(now)
-    created = 0
-    after_id = 0
-    # A conversation has something to convert when its newest visible message lies above its
-    # mark: two index probes per conversation, where EXISTS(message above the mark) would
-    # probe the mark once per message.
+def _sweep_candidates(condition: Q) -> QuerySet[Conversation]:
+    """Conversations idle by `condition` that have something to convert: their newest visible
+    message lies above their mark (two index probes per conversation, where EXISTS(message
+    above the mark) would probe the mark once per message)."""
     newest_visible = Subquery(
         Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False).order_by("-id").values("id")[:1]
     )
@@ -348,7 +343,25 @@ def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: 
         Value(0),
     )
     candidates = Conversation.objects.filter(condition).alias(newest_visible=newest_visible, mark=mark)
-    candidates = candidates.filter(newest_visible__gt=F("mark"))
+    return candidates.filter(newest_visible__gt=F("mark"))
+
+
+def _sweep_range(
+    candidates: QuerySet[Conversation],
+    *,
+    first_id: int,
+    last_id: int | None,
+    now: datetime,
+    batch_size: int,
+    idle_after: Mapping[int, timedelta],
+    deadline: Mapping[int, datetime],
+) -> int:
+    """Convert the candidates with first_id <= id <= last_id (None: no upper bound), batch by
+    batch, each batch its own transaction holding its conversations with SKIP LOCKED."""
+    created = 0
+    after_id = first_id - 1
+    if last_id is not None:
+        candidates = candidates.filter(pk__lte=last_id)
     while True:
         with transaction.atomic():
             conversations = list(
@@ -370,6 +383,62 @@ def ticket_sweep_idle_conversations(*, now: datetime | None = None, batch_size: 
         after_id = conversations[-1]["id"]
         if len(conversations) < batch_size:
             break
+    return created
+
+
+def _id_ranges(condition: Q, *, span: int) -> list[tuple[int, int]]:
+    """The ids of the idle conversations cut into consecutive ranges of `span` ids."""
+    bounds = Conversation.objects.filter(condition).aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    return [(low, min(low + span - 1, bounds["high"])) for low in range(bounds["low"], bounds["high"] + 1, span)]
+
+
+def _sweep_in_parallel(
+    candidates: QuerySet[Conversation], ranges: list[tuple[int, int]], *, workers: int, **sweep: Any
+) -> int:
+    """The ranges shared by `workers` threads, each with its own database connection: the
+    database works on one batch while Python builds the transcripts of another."""
+    pending = iter(ranges)
+    lock = threading.Lock()
+
+    def work() -> int:
+        created = 0
+        try:
+            while True:
+                with lock:
+                    chunk = next(pending, None)
+                if chunk is None:
+                    return created
+                created += _sweep_range(candidates, first_id=chunk[0], last_id=chunk[1], **sweep)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ticket-sweep") as pool:
+        futures = [pool.submit(work) for _ in range(workers)]
+        return sum(future.result() for future in futures)
+
+
+def ticket_sweep_idle_conversations(
+    *, now: datetime | None = None, batch_size: int = SWEEP_BATCH_SIZE, workers: int | None = None
+) -> int:
+    """Every chat idle for its department's delay becomes a ticket. Returns how many were made.
+
+    Each batch is its own transaction that locks its conversations with SKIP LOCKED: several
+    workers share the work, a second run finds nothing left, and a batch lost to a crash is
+    simply found again by the next run. On PostgreSQL, outside a caller's transaction, the
+    sweep itself runs `workers` threads (TICKET_SWEEP_WORKERS) over ranges of ids.
+    """
+    now = now or timezone.now()
+    workers = workers or settings.TICKET_SWEEP_WORKERS
+    condition, idle_after, deadline = _idle_deadlines(now)
+    candidates = _sweep_candidates(condition)
+    sweep = {"now": now, "batch_size": batch_size, "idle_after": idle_after, "deadline": deadline}
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        ranges = _id_ranges(condition, span=batch_size * SWEEP_RANGE_BATCHES)
+        created = _sweep_in_parallel(candidates, ranges, workers=workers, **sweep)
+    else:
+        created = _sweep_range(candidates, first_id=0, last_id=None, **sweep)
     if created:
         logger.info("tickets: %d idle chats became tickets", created)
     return created

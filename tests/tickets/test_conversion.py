@@ -351,7 +351,7 @@ def test_two_sweeps_racing_make_each_ticket_once(tenant_a: Any) -> None:
 
     def worker() -> None:
         try:
-            results.append(sweep(now=T0 + minutes(60), batch_size=5))
+            results.append(sweep(now=T0 + minutes(60), batch_size=5, workers=1))
         except BaseException as error:
             errors.append(error)
         finally:
@@ -368,6 +368,38 @@ def test_two_sweeps_racing_make_each_ticket_once(tenant_a: Any) -> None:
     assert Ticket.objects.count() == 40
     assert sorted(Ticket.objects.values_list("conversation_id", flat=True)) == sorted(c.pk for c in conversations)
     assert sweep(now=T0 + minutes(61)) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_sweep_shares_its_ranges_between_its_workers_and_makes_each_ticket_once(tenant_a: Any) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the sweep runs its workers on PostgreSQL only")
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
+    page = factories.make_page(channel)
+    conversations = [factories.make_conversation(page) for _ in range(60)]
+    for conversation in conversations:
+        factories.make_message(conversation, text="Hello", sent_at=T0)
+    real_convert = services._convert
+    converted_by: dict[str, list[int]] = {}
+    both_started = threading.Barrier(2, timeout=10)
+
+    def convert_and_record(**kwargs: Any) -> Any:
+        name = threading.current_thread().name
+        if name not in converted_by:
+            converted_by[name] = []
+            both_started.wait()  # each worker holds a batch while the other takes its own
+        converted_by[name] += [row["id"] for row in kwargs["conversations"]]
+        return real_convert(**kwargs)
+
+    # Batches of 5 and ranges of 10 batches' ids: 60 conversations make two ranges or more.
+    with mock.patch.object(services, "_convert", side_effect=convert_and_record):
+        assert sweep(now=T0 + minutes(60), batch_size=5, workers=2) == 60
+    assert len(converted_by) == 2 and all(converted_by.values()), converted_by
+    everything = sorted(pk for pks in converted_by.values() for pk in pks)
+    assert everything == sorted(c.pk for c in conversations)
+    assert Ticket.objects.count() == 60
+    assert sweep(now=T0 + minutes(61), workers=2) == 0
 
 
 @pytest.mark.postgres
