@@ -74,8 +74,9 @@ class FacebookPage(models.Model):
 class Contact(models.Model):
     """A customer as one page sees them (Facebook's page-scoped id)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="contacts")
+    # Both foreign keys lead an index of the Meta (no index of their own).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="contacts", db_index=False)
     psid = models.CharField(max_length=100)
     # A chat-plugin guest arrives as sender.user_ref instead of a PSID.
     is_guest = models.BooleanField(default=False)
@@ -102,16 +103,20 @@ class ConversationState(models.TextChoices):
 class Conversation(models.Model):
     """Messenger's one continuous thread per (page, customer)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Every message moves last_message_at, which the inbox's indexes hold, so each of the
+    # table's indexes is written again per message: foreign keys that lead an index of the
+    # Meta (organization, page, assignee) or are only read through another table (department)
+    # have no index of their own.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Where the conversation is filed (who sees it); forwarding may move it to another channel.
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="conversations")
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
     # Which page it is held on (replies go out through this page).
-    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="conversations")
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="conversations", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     state = models.CharField(max_length=10, choices=ConversationState.choices, default=ConversationState.OPEN)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     # When the customer last wrote (Facebook's timestamp, no later than when it arrived):
     # the reply window is measured from it.
@@ -167,9 +172,12 @@ class MessageKind(models.TextChoices):
 
 
 class Message(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="+")
+    # The webhook's hot path inserts here: every index is written per message. The foreign
+    # keys lead an index of the Meta instead of having their own (a page's messages are
+    # only ever deleted with the page, a rare cascade).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="+", db_index=False)
     # Facebook's message id; empty until an outbound message has been sent.
     mid = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL keeps unsent rows out of the unique constraint)
     direction = models.CharField(max_length=3, choices=Direction.choices)
@@ -193,10 +201,11 @@ class Message(models.Model):
     sent_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
-    # Outbound: our idempotency key, sent as the Send API metadata and recognised in the echo.
-    idempotency_key = models.UUIDField(null=True, blank=True, unique=True, default=None)
+    # Outbound: our idempotency key, sent as the Send API metadata and recognised in the echo
+    # (unique where set: a partial constraint, so that inbound rows add nothing to its index).
+    idempotency_key = models.UUIDField(null=True, blank=True, default=None)
     messaging_type = models.CharField(max_length=20, blank=True)
     tag = models.CharField(max_length=30, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -215,10 +224,17 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["page", "mid"], condition=models.Q(mid__isnull=False), name="message_mid_unique_per_page"
             ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="message_idempotency_key_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["conversation", "sent_at"]),
             models.Index(fields=["organization", "conversation", "direction", "status"]),
+            # Agents' own messages (a user's deletion sets them to NULL).
+            models.Index(fields=["author"], condition=models.Q(author__isnull=False), name="message_author_idx"),
             models.Index(
                 fields=["status", "status_changed_at"],
                 condition=models.Q(status__in=["queued", "sending"]),
@@ -279,7 +295,10 @@ class WebhookOutcome(models.TextChoices):
 class WebhookEvent(models.Model):
     """Every event of every webhook POST, as it arrived, with what became of it."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # Leads the (organization, -received_at) index: no index of its own.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
     page_id = models.CharField(max_length=40, blank=True)
     kind = models.CharField(max_length=30)
     mid = models.CharField(max_length=255, blank=True)
