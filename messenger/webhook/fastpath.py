@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
@@ -226,6 +227,17 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[str, An
     return _statements[connection.alias]
 
 
+@lru_cache(maxsize=8)
+def _field_maps(alias: str) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
+    """Per model, each insertable field's value preparer and the field itself, by attname."""
+    models = (Message, WebhookEvent)
+    preparers = {
+        model: dict(zip((f.attname for f in insertable_fields(model)), value_preparers(model), strict=True))
+        for model in models
+    }
+    return preparers, {model: {f.attname: f for f in insertable_fields(model)} for model in models}
+
+
 def store_in_one_statement(
     *,
     message_rows: Sequence[Mapping[str, Any]],
@@ -241,12 +253,8 @@ def store_in_one_statement(
     """
     connection = connection_for(Message)
     statement, slots = _statement(connection)
+    preparers, fields = _field_maps(connection.alias)
     rows_of = {Message: message_rows, WebhookEvent: event_rows}
-    preparers = {
-        model: dict(zip((f.attname for f in insertable_fields(model)), value_preparers(model), strict=True))
-        for model in (Message, WebhookEvent)
-    }
-    fields = {model: {f.attname: f for f in insertable_fields(model)} for model in (Message, WebhookEvent)}
     params: list[Any] = []
     for kind, model, name in slots:
         if kind == "now":

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -232,30 +232,21 @@ class Snapshot:
     threads: dict[tuple[int, str], Thread]
 
 
-def snapshot_read(events: Sequence[ParsedEvent]) -> Snapshot:
-    """The linked page (unlinked_at null) of each page id with its channel, and the contact
-    and conversation of each customer the events name, in one query (nothing locked)."""
-    page_ids = sorted({e.page_id for e in events if e.page_id})
-    if not page_ids:
-        return Snapshot({}, {})
-    customers = sorted({e.customer_id for e in events if e.customer_id and not e.ignored_reason})
-    connection = connection_for(FacebookPage)
-    postgres = connection.vendor == "postgresql"
+@lru_cache(maxsize=64)
+def _snapshot_statement(alias: str, *, postgres: bool, customers: int, pages: int) -> str:
+    """The text of `snapshot_read`'s query (for SQLite, per number of customers and pages)."""
     p = {name: column(FacebookPage, name) for name in ("id", "page_id", "organization", "channel", "unlinked_at")}
     ch = {name: column(Channel, name) for name in ("id", "department", "is_enabled", "deleted_at")}
     ct = {name: column(Contact, name) for name in ("id", "page", "psid", "is_blocked")}
     cv = {name: column(Conversation, name) for name in ("id", "page", "contact")}
     org_id, org_language = column(Organization, "id"), column(Organization, "language")
     if postgres:
-        # Arrays keep the text the same for every batch: prepared once per connection.
         customers_in, pages_in = "= ANY(%s::varchar[])", "= ANY(%s::varchar[])"
-        params: list[Any] = [customers, page_ids]
     else:
-        customers_in = f"IN ({', '.join(['%s'] * len(customers))})" if customers else "IN (NULL)"
-        pages_in = f"IN ({', '.join(['%s'] * len(page_ids))})"
-        params = [*customers, *page_ids]
+        customers_in = f"IN ({', '.join(['%s'] * customers)})" if customers else "IN (NULL)"
+        pages_in = f"IN ({', '.join(['%s'] * pages)})"
     # Table and column names come from the models; every value is a bound parameter.
-    statement = (
+    return (
         f"SELECT p.{p['id']}, p.{p['page_id']}, p.{p['organization']}, p.{p['channel']}, "  # noqa: S608
         f"c.{ch['department']}, c.{ch['is_enabled']}, c.{ch['deleted_at']}, o.{org_language}, "
         f"ct.{ct['id']}, ct.{ct['psid']}, ct.{ct['is_blocked']}, cv.{cv['id']} "
@@ -265,6 +256,23 @@ def snapshot_read(events: Sequence[ParsedEvent]) -> Snapshot:
         f"LEFT JOIN {table(Conversation)} cv ON cv.{cv['page']} = p.{p['id']} AND cv.{cv['contact']} = ct.{ct['id']} "
         f"WHERE p.{p['page_id']} {pages_in} AND p.{p['unlinked_at']} IS NULL"
     )
+
+
+def snapshot_read(events: Sequence[ParsedEvent]) -> Snapshot:
+    """The linked page (unlinked_at null) of each page id with its channel, and the contact
+    and conversation of each customer the events name, in one query (nothing locked)."""
+    page_ids = sorted({e.page_id for e in events if e.page_id})
+    if not page_ids:
+        return Snapshot({}, {})
+    customers = sorted({e.customer_id for e in events if e.customer_id and not e.ignored_reason})
+    connection = connection_for(FacebookPage)
+    if connection.vendor == "postgresql":
+        # Arrays keep the text the same for every batch: prepared once per connection.
+        statement = _snapshot_statement(connection.alias, postgres=True, customers=0, pages=0)
+        params: list[Any] = [customers, page_ids]
+    else:
+        statement = _snapshot_statement(connection.alias, postgres=False, customers=len(customers), pages=len(page_ids))
+        params = [*customers, *page_ids]
     with connection.cursor() as cursor:
         execute_prepared(connection, cursor, "messenger_webhook_snapshot", statement, params)
         rows = cursor.fetchall()

@@ -150,6 +150,11 @@ def execute_prepared(
     raw = connection.connection
     names = _prepared.setdefault(raw, set())
     if name not in names:
+        if not names:
+            # Planned once, when first executed: PostgreSQL would otherwise plan a statement
+            # whose arrays it cannot size anew at every call (a "custom plan"). Only prepared
+            # statements follow this setting, and the webhook's are the only ones.
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
         numbered = statement.split("%s")
         text = numbered[0] + "".join(f"${n}{part}" for n, part in enumerate(numbered[1:], start=1))
         cursor.execute(f"PREPARE {name} AS {text}")
