@@ -29,3 +29,14 @@ def parse_id(value: object) -> int:
     except (TypeError, ValueError, OverflowError):
         return -1
     return number if 0 < number <= ID_MAX else -1
+
+
+SEARCH_MAX_LENGTH = 200
+
+
+def search_term(value: object, *, max_length: int = SEARCH_MAX_LENGTH) -> str:
+    """Words typed into a search box or a filter, as the database can take them: trimmed,
+    bounded, without NUL characters (PostgreSQL text cannot hold one; a query string can)."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[:max_length]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from helpdesk.converters import search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Organization
 from messenger.models import WebhookEvent, WebhookOutcome
@@ -32,9 +33,10 @@ def webhook_event_list(
     events = WebhookEvent.objects.filter(organization=organization)
     if outcome in WebhookOutcome.values:
         events = events.filter(outcome=outcome)
+    kind = search_term(kind, max_length=30)
     if kind:
-        events = events.filter(kind=kind[:30])
-    search = search.strip()[:200]
+        events = events.filter(kind=kind)
+    search = search_term(search)
     if search:
         events = events.filter(
             Q(mid__icontains=search)

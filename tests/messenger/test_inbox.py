@@ -370,11 +370,12 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
         Conversation.objects.filter(pk=conversation.pk).update(assignee=tenant_a.admin.user)
     client = web_client_for(tenant_a.agent)
     client.get(_url())
-    # session, user, membership (middleware), conversations page, channels of the filter
-    with django_assert_num_queries(5):
+    # session, user, membership (middleware), the page's conversations with their contacts,
+    # its channels, its assignees, the channels of the filter
+    with django_assert_num_queries(7):
         response = client.get(_url())
     assert response.content.decode().count('class="hd-conversation-item') == rows
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(6):
         client.get(_url("list/"))
 
 

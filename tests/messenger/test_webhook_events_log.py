@@ -147,6 +147,17 @@ def test_the_api_filters_like_the_page(log: None, tenant_a: Tenant) -> None:
     assert outcomes == {"duplicate"}
 
 
+def test_a_nul_character_in_the_filters_is_dropped_rather_than_failing(
+    log: None, tenant_a: Tenant, web_client_for: Any
+) -> None:
+    api = api_client_for(tenant_a.admin)
+    response = api.get("/api/v1/webhook-events/?q=m_sp%00am&kind=mess%00age")
+    assert response.status_code == 200
+    assert [r["mid"] for r in response.json()["results"]] == ["m_spam"]
+    page = web_client_for(tenant_a.admin).get("/o/alpha/settings/webhook-events/?q=m_sp%00am")
+    assert page.status_code == 200 and "m_spam" in page.content.decode()
+
+
 def test_the_api_is_for_admins_only(log: None, tenant_a: Tenant) -> None:
     response = api_client_for(tenant_a.agent).get("/api/v1/webhook-events/")
     assert response.status_code == 403
