@@ -23,9 +23,10 @@ Retry. A message ``queued`` for longer than ``QUEUED_REDISPATCH_AFTER`` (its tas
 never published, e.g. the broker was down) is queued again, which is safe because only
 the task that wins the claim sends.
 
-After a timeout the message may in fact have reached Facebook; the retry waits for its
-backoff first, and if the echo carrying our metadata has meanwhile reconciled the message
-as sent (webhook side), the retry finds nothing to claim.
+After a timeout the message may in fact have reached Facebook; the retry waits at least
+``OUTCOME_UNKNOWN_RETRY_SECONDS`` (Facebook delivers the echo within seconds), and if the
+echo carrying our metadata has meanwhile reconciled the message as sent (webhook side),
+the retry finds nothing to claim.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from helpdesk.exceptions import (
 from helpdesk.models import Organization
 from messenger.client import call_with_page
 from messenger.crypto import TokenDecryptionError
-from messenger.graph import GraphError, RecipientUnavailableError, WindowClosedError
+from messenger.graph import GraphError, GraphTimeoutError, RecipientUnavailableError, WindowClosedError
 from messenger.models import (
     Conversation,
     Direction,
@@ -86,6 +87,9 @@ IMAGE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
 SEND_MAX_RETRIES = 5
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 300.0
+# After a timeout nobody knows whether Facebook took the message: the retry leaves its echo
+# time to arrive first (and so to settle it as sent).
+OUTCOME_UNKNOWN_RETRY_SECONDS = 60.0
 SENDING_TIMEOUT = timedelta(minutes=5)
 QUEUED_REDISPATCH_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 500
@@ -400,7 +404,10 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
                 error_message=str(error.message)[:500],
                 status_changed_at=timezone.now(),
             )
-            return backoff_seconds(retries_done, error.retry_after)
+            countdown = backoff_seconds(retries_done, error.retry_after)
+            if isinstance(error, GraphTimeoutError):
+                countdown = max(countdown, OUTCOME_UNKNOWN_RETRY_SECONDS)
+            return countdown
         logger.info("message %s failed: %s", message_id, error.reason)
         _fail(message_id, code=_failure_code(error), text=str(error.user_msg or error.message), now=timezone.now())
         return None
