@@ -49,6 +49,9 @@ def test_an_agent_holds_a_conversation_in_the_browser(logged_in: Any, live_serve
     # The counter counts code points: one emoji is one character; 1,601 disables Send.
     page.fill("#composer-text", "😀" * 1601)
     assert page.inner_text("#composer-count [data-count]") == "1,601"
+    assert page.inner_text("#composer-count [data-too-long-text]") == "1 character too many"
+    page.fill("#composer-text", "😀" * 1603)
+    assert page.inner_text("#composer-count [data-too-long-text]") == "3 characters too many"
     assert page.is_disabled("#composer-send")
     page.fill("#composer-text", "日本語 😀")
     assert page.inner_text("#composer-count [data-count]") == "5"
