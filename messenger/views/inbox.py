@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
@@ -147,11 +147,13 @@ def _rows(
     return rows
 
 
-def _list_context(request: HttpRequest, *, active_id: int | None) -> dict[str, Any]:
+def _list_context(request: HttpRequest, *, active_id: int | None, params: Any = None) -> dict[str, Any]:
+    """``params``: the list's query (filters, cursor); the request's own query unless given."""
     organization, membership = request.organization, request.membership
-    filters = selectors.ConversationFilters.from_params(request.GET)
+    params = request.GET if params is None else params
+    filters = selectors.ConversationFilters.from_params(params)
     conversations = selectors.conversation_list(organization=organization, membership=membership, filters=filters)
-    cursor = request.GET.get("cursor") or None
+    cursor = params.get("cursor") or None
     page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
     filter_query = urlencode(filters.as_params())
     conversation_url = reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": 0})
@@ -292,12 +294,19 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
 @member_required
 @require_GET
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    organization, membership = request.organization, request.membership
     conversation = _conversation_or_404(request, conversation_id)
     conversation_services.conversation_mark_read(
-        organization=organization, acting_user=request.user, conversation=conversation
+        organization=request.organization, acting_user=request.user, conversation=conversation
     )
-    context = _list_context(request, active_id=conversation.pk)
+    return _conversation_page(request, conversation)
+
+
+def _conversation_page(
+    request: HttpRequest, conversation: Conversation, *, params: Any = None, draft: str = "", status: int = 200
+) -> HttpResponse:
+    """The whole conversation page; ``draft``: what stays in the composer."""
+    organization, membership = request.organization, request.membership
+    context = _list_context(request, active_id=conversation.pk, params=params)
     context.update(_transcript_context(request, conversation))
     context.update(
         {
@@ -314,9 +323,10 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
             "contact_tickets_url": _optional_url(
                 "tickets:contact_tickets", org_slug=organization.slug, contact_id=conversation.contact_id
             ),
+            "draft": draft,
         }
     )
-    return render(request, "messenger/inbox/conversation.html", context)
+    return render(request, "messenger/inbox/conversation.html", context, status=status)
 
 
 @member_required
@@ -370,8 +380,10 @@ def conversation_send(request: HttpRequest, conversation_id: int) -> HttpRespons
             response["HX-Retarget"] = "#composer-feedback"
             response["HX-Reswap"] = "innerHTML"
             return response
+        # Without JavaScript: the page again, with what the agent wrote still in the composer.
         messages.error(request, str(error.message))
-        return _back_to(request, conversation.pk)
+        filters = QueryDict(request.POST.get("filters", ""))
+        return _conversation_page(request, conversation, params=filters, draft=text, status=error.status)
     if _is_htmx(request):
         context = {**_transcript_context(request, conversation), "partial": True}
         return render(request, "messenger/inbox/_transcript.html", context)

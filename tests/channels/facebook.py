@@ -32,10 +32,12 @@ class Facebook:
 
 @pytest.fixture
 def facebook(live_server: Any, settings: Any) -> Iterator[Facebook]:
-    """The sandbox over real HTTP: FB_GRAPH_URL, FB_DIALOG_URL and PUBLIC_URL point at it."""
+    """The sandbox over real HTTP: FB_GRAPH_URL, FB_DIALOG_URL and PUBLIC_URL point at it,
+    and its webhooks (customer simulator, echoes, deliveries) go to the product's webhook."""
     settings.PUBLIC_URL = live_server.url
     settings.FB_GRAPH_URL = f"{live_server.url}/sandbox/graph"
     settings.FB_DIALOG_URL = f"{live_server.url}/sandbox/dialog"
+    settings.SANDBOX_WEBHOOK_URL = f"{live_server.url}/webhooks/messenger/"
     settings.ALLOWED_HOSTS = ["*"]
     yield Facebook(url=live_server.url, user=sandbox_bootstrap())
     # The live server outlives the test: leave no kept-alive connection to it behind.

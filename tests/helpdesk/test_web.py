@@ -53,6 +53,24 @@ def test_an_unknown_organization_slug_is_404(tenant_a: Tenant, client: Any) -> N
     assert client.get("/o/no-such-org/").status_code == 404
 
 
+def test_a_page_that_is_not_there_keeps_the_helpdesks_look_and_a_way_back(
+    tenant_a: Tenant, tenant_b: Tenant, client: Any
+) -> None:
+    client.force_login(tenant_a.agent.user)
+    foreign = factories.make_conversation(factories.make_page(factories.make_channel(tenant_b.organization)))
+    for path, way_back in (
+        (f"/o/alpha/inbox/{foreign.pk}/", b'href="/o/alpha/inbox/">Back to the inbox<'),
+        ("/o/bravo/inbox/", b'href="/">Go to the helpdesk<'),
+        ("/nowhere/", b'href="/">Go to the helpdesk<'),
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert b'<h1 class="h4 mt-2">Page not found</h1>' in response.content, path
+        assert way_back in response.content, path
+    # Another organization's name is not shown to someone who is not its member.
+    assert b"Bravo" not in client.get("/o/bravo/inbox/").content
+
+
 def test_a_deactivated_member_loses_the_organization(tenant_a: Tenant, client: Any) -> None:
     Membership.objects.filter(pk=tenant_a.agent.pk).update(is_active=False)
     client.force_login(tenant_a.agent.user)

@@ -301,6 +301,22 @@ def test_without_javascript_a_refused_reply_comes_back_as_a_message(
     assert "The reply window is closed: the customer must write first." in response.content.decode()
 
 
+def test_without_javascript_a_too_long_reply_is_refused_and_stays_in_the_composer(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    conversation = setup["conversation"]
+    draft = "Votre colis arrive demain. " + "é" * 1600
+    response = web_client_for(tenant_a.agent).post(
+        _url(f"{conversation.pk}/send/"), {"text": draft, "filters": "state=open"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "A message can be at most 1,600 characters." in html
+    assert f">{draft}</textarea>" in html
+    assert '<option value="open" selected>' in html  # the list keeps its filters
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
 def test_the_composer_shows_the_window_and_is_disabled_once_it_closed(
     tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
 ) -> None:

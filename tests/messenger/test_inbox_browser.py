@@ -1,10 +1,10 @@
+# The chromium fixtures are imported from tests.chromium; their names are parameters below.
+# ruff: noqa: F811
 """The inbox in a real browser (Debian's chromium through Playwright): live updates, the
 character counter, sending, and the closed-window composer."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -15,29 +15,10 @@ from django.utils import timezone
 from messenger import sending_tasks
 from messenger.models import Conversation, Direction, Message
 from tests import factories
+from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread, and the test still uses the ORM.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(8000)
-        yield page
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -68,6 +49,9 @@ def test_an_agent_holds_a_conversation_in_the_browser(logged_in: Any, live_serve
     # The counter counts code points: one emoji is one character; 1,601 disables Send.
     page.fill("#composer-text", "😀" * 1601)
     assert page.inner_text("#composer-count [data-count]") == "1,601"
+    assert page.inner_text("#composer-count [data-too-long-text]") == "1 character too many"
+    page.fill("#composer-text", "😀" * 1603)
+    assert page.inner_text("#composer-count [data-too-long-text]") == "3 characters too many"
     assert page.is_disabled("#composer-send")
     page.fill("#composer-text", "日本語 😀")
     assert page.inner_text("#composer-count [data-count]") == "5"

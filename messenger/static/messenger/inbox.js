@@ -24,7 +24,8 @@
     counter.querySelector("[data-count]").textContent = count.toLocaleString(document.documentElement.lang || undefined);
     var over = count - max;
     counter.classList.toggle("text-danger", over > 0);
-    counter.querySelector("[data-too-long-text]").textContent = over > 0 ? form.dataset.tooLong.replace("__N__", over) : "";
+    var tooLong = over === 1 ? form.dataset.tooLongOne : form.dataset.tooLong.replace("__N__", over.toLocaleString(document.documentElement.lang || undefined));
+    counter.querySelector("[data-too-long-text]").textContent = over > 0 ? tooLong : "";
     textarea.classList.toggle("is-invalid", over > 0);
     var windowLine = document.getElementById("reply-window");
     var canReply = !windowLine || windowLine.dataset.canReply !== "false";

@@ -1,0 +1,78 @@
+"""Real-browser tests: Debian's chromium driven by Playwright, in one place. Import the
+fixtures into a test module and mark it with ``BROWSER_MARKS``:
+
+    from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401
+
+``chromium`` is the launched browser (open more contexts for more people: a customer, a
+second agent); ``browser_page`` is one page of a fresh context. ``screenshot`` keeps a PNG
+of what a page shows under ``artifacts/journeys/`` (or ``$JOURNEY_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Quiet and deterministic: no update checks, sync or first-run pages while a test drives it.
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEFAULT_TIMEOUT_MS = 8000
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "journeys"
+
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium"),
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread, and the test still uses the ORM.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser: Any, **context_options: Any) -> Any:
+    """A page in a context of its own (its own cookies: another person, or the same one
+    in a browser without JavaScript with ``java_script_enabled=False``)."""
+    context_options.setdefault("viewport", {"width": 1280, "height": 860})
+    page = browser.new_context(**context_options).new_page()
+    page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    return page
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Any:
+    return new_page(chromium)
+
+
+def artifacts_dir() -> Path:
+    directory = Path(os.environ.get("JOURNEY_ARTIFACTS") or ARTIFACTS)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save the whole page as ``<name>.png`` among the artifacts; the path of a non-empty PNG."""
+    path = artifacts_dir() / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.is_file() and path.stat().st_size > 0, path
+    return path

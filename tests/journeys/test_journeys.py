@@ -1,0 +1,319 @@
+# The fixtures come from tests/journeys/conftest.py; their names are parameters below.
+"""The three journeys of the product in a real browser (Debian's chromium through Playwright),
+against the helpdesk served by ``live_server`` and its Graph API sandbox playing Facebook:
+
+1. an admin sets up a Messenger channel from nothing and keeps its page authorized;
+2. an agent holds a conversation with a customer who writes from the sandbox's simulator,
+   through the reply windows;
+3. an agent who does not answer a channel never sees its conversations.
+
+Each ends with a screenshot of its last step among the test artifacts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from channels.models import Channel, DepartmentSettings
+from helpdesk.models import Department, Role
+from messenger import tasks as messenger_tasks
+from messenger.models import Contact, Conversation, FacebookPage, Message, PageStatus
+from messenger.sandbox import state as sandbox
+from messenger.sandbox.models import SandboxCustomer, SandboxCustomerMessage, SandboxSendCall
+from tests import factories
+from tests.channels.facebook import DEMO_PAGE, Facebook
+from tests.channels.images import image_bytes
+from tests.chromium import BROWSER_MARKS, new_page, screenshot
+from tests.journeys.conftest import Worker
+
+pytestmark = BROWSER_MARKS
+
+SIMULATOR_POLL_MS = 2000
+INBOX_POLL_MS = 2000
+# Long enough for a couple of polls on a busy machine.
+LIVE_TIMEOUT_MS = 10_000
+
+
+def log_in(page: Any, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/inbox/$"))
+
+
+def alert_texts(page: Any) -> list[str]:
+    return [" ".join(text.split()) for text in page.locator("[role=alert]").all_inner_texts()]
+
+
+# --------------------------------------------------------------------------- 1. the admin
+
+
+def test_an_admin_sets_up_a_messenger_channel_and_keeps_its_page_authorized(
+    chromium: Any, facebook: Facebook, worker: Worker, tmp_path: Any
+) -> None:
+    organization = factories.make_org("alpha", name="Alpha Retail")
+    factories.make_member(organization, role=Role.ADMIN, username="alpha-admin")
+    page = new_page(chromium)
+    log_in(page, facebook.url, "alpha-admin")
+
+    # A department for the team that will answer Messenger.
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("New department").fill("Online shop")
+    page.get_by_role("button", name="Add department").click()
+    page.wait_for_selector("input[name=name][value='Online shop']")
+
+    # Its first agent.
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Username").fill("kenji")
+    page.get_by_label("First name").fill("Kenji")
+    page.get_by_label("Last name").fill("Sato")
+    page.get_by_label("Email").fill("kenji@alpha.example")
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_label("Role").select_option(label="Agent")
+    page.get_by_label("Online shop").check()
+    page.get_by_role("button", name="Add member").click()
+    page.wait_for_selector("tr:has-text('Kenji Sato') >> text=Online shop")
+
+    # The channel, with an icon, and its Facebook Page linked through Facebook's dialog.
+    icon = tmp_path / "shop-icon.png"
+    icon.write_bytes(image_bytes("PNG", (64, 64), "orange"))
+    page.get_by_role("link", name="Channels").click()
+    page.get_by_role("link", name="Messenger").first.click()
+    page.get_by_role("link", name="Create channel").click()
+    page.get_by_label("Icon").set_input_files(str(icon))
+    page.get_by_label("Name").fill("Web shop")
+    page.get_by_label("Department").select_option(label="Online shop")
+    page.get_by_role("button", name="Save and add Facebook Page").click()
+    page.wait_for_url(re.compile(r".*/sandbox/dialog/.*"))
+    assert page.get_by_label("pages_messaging").is_checked()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r".*/messenger/oauth/choose/.*"))
+    page.get_by_label(re.compile("Demo Page")).check()
+    page.get_by_role("button", name="Link the chosen Pages").click()
+    page.wait_for_url(re.compile(r".*/settings/channels/\d+/$"))
+    assert "“Demo Page” is linked and active." in alert_texts(page)
+    assert page.locator("tr:has-text('Demo Page')").get_by_text("Active").is_visible()
+    current_icon = page.get_by_alt_text("Current icon")
+    assert current_icon.evaluate("image => image.complete && image.naturalWidth") == 64
+    channel = Channel.objects.get(organization=organization, name="Web shop")
+    assert channel.department.name == "Online shop"
+
+    # The agent answers this channel (Settings → Agents).
+    page.get_by_role("link", name="Agents").click()
+    page.get_by_role("link", name="Associate Kenji Sato").click()
+    dialog = page.get_by_role("dialog", name="Channels of Kenji Sato")
+    dialog.get_by_label("Web shop").check()
+    dialog.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Channels of Kenji Sato saved.")
+    assert page.locator("tr:has-text('Kenji Sato') .badge").all_inner_texts() == ["Web shop"]
+
+    # Idle chats of the department become tickets after 90 minutes (Settings → Tickets).
+    page.get_by_role("link", name="Tickets").last.click()
+    page.get_by_label("Online shop").fill("90")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=Ticket settings saved.")
+    assert page.get_by_label("Online shop").input_value() == "90"
+    department = Department.objects.get(organization=organization, name="Online shop")
+    assert DepartmentSettings.objects.get(department=department).ticket_delay_minutes == 90
+
+    # Disable the channel (confirmed in a dialog), then enable it again from the list.
+    page.get_by_role("link", name="Channels").click()
+    page.get_by_role("link", name="Messenger").first.click()
+    page.get_by_role("link", name="Web shop").click()
+    page.get_by_role("link", name="Disable channel").click()
+    confirm = page.get_by_role("dialog", name="Disable “Web shop”?")
+    assert "neither sends nor receives messages" in confirm.inner_text()
+    confirm.get_by_role("button", name="Yes, disable").click()
+    page.wait_for_selector("text=Channel disabled: it no longer sends or receives messages.")
+    assert page.locator("h2 + .badge").inner_text() == "Disabled"
+    page.get_by_role("button", name="Enable channel").click()
+    page.wait_for_selector("text=Channel enabled.")
+    assert page.locator("h2 + .badge").inner_text() == "Enabled"
+    channel.refresh_from_db()
+    assert channel.is_enabled
+
+    # Facebook expires the page's token (the sandbox's controls, in another tab) ...
+    controls = page.context.new_page()
+    controls.goto(f"{facebook.url}/sandbox/")
+    controls.locator("tr:has-text('Demo Page')").get_by_role("button", name="Expire page tokens").click()
+    controls.wait_for_load_state()
+    controls.close()
+    # ... and a day later the product's hourly token check finds out.
+    FacebookPage.objects.filter(channel=channel).update(token_checked_at=timezone.now() - timedelta(days=1, hours=1))
+    messenger_tasks.token_expiry_sweep.apply()
+    page.reload()
+    row = page.locator("tr:has-text('Demo Page')")
+    assert "Token expired" in row.inner_text()
+
+    # Re-authorize: through Facebook's dialog again, and the page is active.
+    row.get_by_role("link", name="Re-authorize Demo Page").click()
+    page.wait_for_url(re.compile(r".*/sandbox/dialog/.*"))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r".*/settings/channels/\d+/$"))
+    assert "“Demo Page” is authorized again and active." in alert_texts(page)
+    assert page.locator("tr:has-text('Demo Page')").get_by_text("Active").is_visible()
+    assert FacebookPage.objects.get(channel=channel).status == PageStatus.ACTIVE
+    screenshot(page, "1-admin-page-authorized-again")
+
+
+# --------------------------------------------------------------------------- 2. the agent
+
+
+def _web_shop_answered_by_kenji() -> Channel:
+    """What the admin's journey sets up: the "Web shop" channel with Facebook's Demo Page
+    linked (a live sandbox token), answered by the agent Kenji Sato."""
+    organization = factories.make_org("alpha", name="Alpha Retail")
+    department = factories.make_department(organization, "Online shop")
+    kenji = factories.make_member(
+        organization, username="kenji", departments=[department], first_name="Kenji", last_name="Sato"
+    )
+    channel = factories.make_channel(organization, department, name="Web shop")
+    factories.associate(kenji, channel)
+    token = sandbox.sandbox_page_token_issue(page_id=DEMO_PAGE)
+    factories.make_page(channel, page_id=DEMO_PAGE, name="Demo Page", token=token)
+    return channel
+
+
+def _time_passes(conversation: Conversation, customer: SandboxCustomer, delta: timedelta) -> None:
+    """Move the conversation into the past on both sides: the product's records of it and
+    Facebook's (the sandbox checks the same windows on the Send API)."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_inbound_at=F("last_inbound_at") - delta,
+        last_message_at=F("last_message_at") - delta,
+        created_at=F("created_at") - delta,
+    )
+    Contact.objects.filter(pk=conversation.contact_id).update(created_at=F("created_at") - delta)
+    Message.objects.filter(conversation=conversation).update(sent_at=F("sent_at") - delta)
+    SandboxCustomer.objects.filter(pk=customer.pk).update(last_message_at=F("last_message_at") - delta)
+    SandboxCustomerMessage.objects.filter(customer=customer).update(sent_at=F("sent_at") - delta)
+    SandboxSendCall.objects.filter(page__page_id=customer.page.page_id, psid=customer.psid).update(
+        created_at=F("created_at") - delta
+    )
+
+
+def test_an_agent_answers_a_customer_through_the_reply_windows(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    channel = _web_shop_answered_by_kenji()
+    customer = SandboxCustomer.objects.get(page__page_id=DEMO_PAGE, first_name="Aiko")
+
+    inbox = new_page(chromium)
+    log_in(inbox, facebook.url, "kenji")
+    assert inbox.get_by_text("No conversations yet.").is_visible()
+
+    # The customer writes from Messenger (the simulator, in a browser of her own).
+    messenger = new_page(chromium)
+    messenger.goto(f"{facebook.url}/sandbox/simulator/{DEMO_PAGE}/")
+    messenger.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    messenger.get_by_label("Message").fill("Bonjour — when will my parcel arrive?")
+    messenger.get_by_role("button", name="Send", exact=True).click()
+    messenger.wait_for_selector("#thread >> text=Bonjour — when will my parcel arrive?")
+    worker.run_queued()  # the new contact's profile: her name
+
+    # It shows up in the agent's inbox by itself, under her name.
+    inbox.wait_for_selector("#conversation-list >> text=Aiko Tanaka", timeout=LIVE_TIMEOUT_MS)
+    assert "Bonjour — when will my parcel arrive?" in inbox.locator("#conversation-list").inner_text()
+    inbox.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    inbox.wait_for_selector("#transcript-panel >> text=Bonjour — when will my parcel arrive?")
+    assert inbox.locator("#reply-window").inner_text().strip() == "Reply window: 23 h left"
+
+    # The agent answers; a worker sends it through the Send API; Messenger shows it.
+    inbox.get_by_label("Your reply").fill("Tomorrow morning, Aiko. Sorry for the wait!")
+    inbox.get_by_role("button", name="Send").click()
+    reply = inbox.locator("#transcript-panel li:has-text('Tomorrow morning, Aiko. Sorry for the wait!')")
+    reply.get_by_text("Queued").wait_for()
+    assert "messenger.send_message" in worker.names()
+    worker.run_queued()
+    messenger.wait_for_selector("#thread >> text=Tomorrow morning, Aiko. Sorry for the wait!", timeout=LIVE_TIMEOUT_MS)
+
+    # Messenger delivers it (the simulator's polling sends the delivery) and she reads it.
+    reply.locator(".hd-tick[title=Delivered]").wait_for(timeout=LIVE_TIMEOUT_MS)
+    messenger.get_by_role("button", name="Mark as read").click()
+    reply.locator(".hd-tick-read[title=Read]").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert messenger.locator("#thread .hd-tick-read").count() == 1
+
+    # 1,601 characters are one too many: the counter says so and Send is off.
+    inbox.get_by_label("Your reply").fill("é" * 1601)
+    assert inbox.locator("#composer-count [data-count]").inner_text() == "1,601"
+    assert "1 character too many" in inbox.locator("#composer-count").inner_text()
+    assert inbox.get_by_role("button", name="Send").is_disabled()
+    # Without JavaScript nothing stops the button: the server refuses the message.
+    plain = new_page(chromium, java_script_enabled=False)
+    log_in(plain, facebook.url, "kenji")
+    plain.goto(inbox.url)
+    plain.get_by_label("Your reply").fill("é" * 1601)
+    plain.get_by_role("button", name="Send").click()
+    assert "A message can be at most 1,600 characters." in alert_texts(plain)
+    assert plain.get_by_label("Your reply").input_value() == "é" * 1601  # nothing typed is lost
+    assert Message.objects.filter(conversation__channel=channel, direction="out").count() == 1
+    plain.context.close()
+    inbox.get_by_label("Your reply").fill("")
+
+    # A day later only a human agent may answer, with the HUMAN_AGENT tag.
+    conversation = Conversation.objects.get(channel=channel)
+    _time_passes(conversation, customer, timedelta(hours=25))
+    inbox.wait_for_selector("#reply-window >> text=Human agent window: 5 days left", timeout=LIVE_TIMEOUT_MS)
+    assert "Sent with the human agent tag" in inbox.locator("#reply-window").inner_text()
+    inbox.get_by_label("Your reply").fill("Did your parcel arrive safely?")
+    inbox.get_by_role("button", name="Send").click()
+    inbox.locator("#transcript-panel li:has-text('Did your parcel arrive safely?')").get_by_text("Queued").wait_for()
+    worker.run_queued()
+    late = messenger.locator("#thread .hd-bubble:has-text('Did your parcel arrive safely?')")
+    late.wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert "HUMAN_AGENT" in late.inner_text()
+    inbox.locator("#transcript-panel li:has-text('Did your parcel arrive safely?')").get_by_text(
+        "human agent"
+    ).wait_for(timeout=LIVE_TIMEOUT_MS)
+
+    # After seven days the window is closed: the composer turns itself off.
+    _time_passes(conversation, customer, timedelta(days=7))
+    inbox.wait_for_selector(
+        "#reply-window >> text=Window closed: the customer must write first", timeout=LIVE_TIMEOUT_MS
+    )
+    assert inbox.get_by_label("Your reply").is_disabled()
+    assert inbox.get_by_role("button", name="Send").is_disabled()
+    inbox.locator("#conversation-list .hd-window-closed").wait_for(timeout=LIVE_TIMEOUT_MS)
+    screenshot(inbox, "2-agent-window-closed")
+
+
+# --------------------------------------------------------------------------- 3. isolation
+
+
+def test_an_agent_who_does_not_answer_a_channel_never_sees_its_conversations(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    shop = _web_shop_answered_by_kenji()
+    # Mai works in the same department but does not answer this channel.
+    factories.make_member(shop.organization, username="mai", departments=[shop.department], first_name="Mai")
+    customer = SandboxCustomer.objects.get(page__page_id=DEMO_PAGE, first_name="Aiko")
+    sandbox.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="I would like to return my shoes")
+    worker.run_queued()
+    conversation = Conversation.objects.get(channel=shop)
+
+    # The agent of the channel sees it ...
+    kenji_page = new_page(chromium)
+    log_in(kenji_page, facebook.url, "kenji")
+    assert "I would like to return my shoes" in kenji_page.locator("#conversation-list").inner_text()
+
+    # ... the other agent of the same department does not, even after the list refreshed.
+    mai_page = new_page(chromium)
+    log_in(mai_page, facebook.url, "mai")
+    with mai_page.expect_response(re.compile(r".*/inbox/list/.*")):
+        pass
+    assert mai_page.get_by_text("No conversations yet.").is_visible()
+    assert "Aiko" not in mai_page.locator("#conversation-list").inner_text()
+    assert "Web shop" not in mai_page.get_by_label("Channel").inner_text()
+
+    # Its address, typed in, is not found.
+    response = mai_page.goto(f"{facebook.url}/o/alpha/inbox/{conversation.pk}/")
+    assert response is not None and response.status == 404
+    assert mai_page.get_by_role("heading", name="Page not found").is_visible()
+    assert "I would like to return my shoes" not in mai_page.content()
+    assert mai_page.get_by_role("link", name="Back to the inbox").get_attribute("href") == "/o/alpha/inbox/"
+    screenshot(mai_page, "3-isolation-not-found")
