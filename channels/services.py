@@ -116,11 +116,26 @@ def channel_update(
     department_id: int | None = None,
     icon: Any = _UNSET,
 ) -> Channel:
-    """Rename, move to another department, replace or clear (icon=None) the icon."""
+    """Rename, move to another department, replace or clear (icon=None) the icon.
+
+    Moving to another department moves what is filed under the channel with it, in this
+    transaction: the kind's conversations (and so their future tickets) follow the channel
+    (`ChannelKindBackend.channel_moved`); agents who do not work in the new department are
+    no longer associated with it (the association requires it, see `channel_agents_set`).
+    Tickets already made keep the department they were made in.
+    """
     _check_own(organization, channel)
+    if department_id is not None and department_id != channel.department_id:
+        # Two admins moving the same channel at once: the second waits, then sees the first's move.
+        locked = Channel.objects.select_for_update().filter(pk=channel.pk).values("department_id", "deleted_at")
+        current = locked.first()
+        if current is None:
+            raise NotFound
+        channel.department_id, channel.deleted_at = current["department_id"], current["deleted_at"]
     if channel.deleted_at is not None:
         raise NotFound
     fields: list[str] = []
+    from_department: Department | None = None
     if name is not None:
         name = _clean_name(name)
         if name != channel.name:
@@ -128,6 +143,7 @@ def channel_update(
             channel.name = name
             fields.append("name")
     if department_id is not None and department_id != channel.department_id:
+        from_department = channel.department
         channel.department = _department_of(organization, department_id)
         fields.append("department")
     old_icon = channel.icon.name if channel.icon else ""
@@ -140,10 +156,27 @@ def channel_update(
         fields.append("icon")
     if fields:
         channel.save(update_fields=[*fields, "updated_at"])
+    if from_department is not None:
+        _channel_moved(
+            organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+        )
     if "icon" in fields and old_icon and old_icon != channel.icon.name:
         storage = channel.icon.storage
         transaction.on_commit(lambda: storage.delete(old_icon))
     return channel
+
+
+def _channel_moved(
+    *, organization: Organization, acting_user: Any, channel: Channel, from_department: Department
+) -> None:
+    AgentChannel.objects.filter(organization=organization, channel=channel).exclude(
+        membership_id__in=Membership.objects.filter(
+            organization=organization, departments=channel.department_id
+        ).values("pk")
+    ).delete()
+    backend_for(channel.kind).channel_moved(
+        organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+    )
 
 
 @transaction.atomic
