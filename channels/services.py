@@ -24,7 +24,7 @@ from channels.models import (
     ChannelKind,
     DepartmentSettings,
 )
-from helpdesk.exceptions import ChannelLimitReached, Conflict, InvalidInput, NotFound
+from helpdesk.exceptions import ChannelLimitReached, Conflict, DepartmentInUse, InvalidInput, NotFound
 from helpdesk.models import Department, Membership, Organization
 
 _UNSET: Any = object()
@@ -46,7 +46,13 @@ def _name_taken() -> Conflict:
 
 
 def _department_of(organization: Organization, department_id: int | None) -> Department:
-    department = Department.objects.filter(organization=organization, pk=department_id).first()
+    """A department that is not deleted, its row locked until the transaction ends: deleting
+    it (helpdesk.services.department_delete) waits for, or is seen by, the channel write."""
+    department = (
+        Department.objects.select_for_update()
+        .filter(organization=organization, pk=department_id, deleted_at__isnull=True)
+        .first()
+    )
     if department is None:
         raise NotFound(_("Department not found."))
     return department
@@ -83,7 +89,7 @@ def channel_create(
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
     department = _department_of(organization, department_id)
     used = Channel.objects.filter(organization=organization, deleted_at__isnull=True).count()
-    limit = Department.objects.filter(organization=organization).count()
+    limit = Department.objects.filter(organization=organization, deleted_at__isnull=True).count()
     if used >= limit:
         raise ChannelLimitReached(
             _("This organization already has %(used)d channels for %(limit)d departments.")
@@ -291,6 +297,29 @@ def channel_agents_set(
         ignore_conflicts=True,
     )
     return sorted(wanted)
+
+
+# --- Departments -------------------------------------------------------------------------
+
+
+def department_delete_guard(*, organization: Organization, department: Department) -> None:
+    """A department with live channels (enabled or disabled, not deleted) cannot be deleted:
+    they would be left in no department. Deleted channels do not hold it back (their history
+    keeps pointing at the deleted department). Named in settings.DEPARTMENT_DELETE_GUARDS."""
+    names = list(
+        Channel.objects.filter(organization=organization, department=department, deleted_at__isnull=True)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if names:
+        raise DepartmentInUse(
+            _(
+                "This department still has channels (%(channels)s). Move them to another department "
+                "or delete them, then delete the department."
+            )
+            % {"channels": ", ".join(f"“{name}”" for name in names)},
+            details={"channels": names},
+        )
 
 
 # --- Per-department settings -------------------------------------------------------------
