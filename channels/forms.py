@@ -13,6 +13,7 @@ from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES
 from helpdesk.exceptions import InvalidInput
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department
+from helpdesk.selectors import department_list
 
 
 class IdChoiceField(forms.TypedChoiceField):
@@ -50,7 +51,7 @@ class ChannelForm(StyledForm):
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        departments = Department.objects.filter(organization=organization).order_by("name")
+        departments = department_list(organization=organization)
         self.fields["department"].choices = [  # type: ignore[attr-defined]
             ("", _("Choose a department")),
             *((department.pk, department.name) for department in departments),

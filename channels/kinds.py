@@ -72,6 +72,11 @@ class ChannelKindBackend(Protocol):
         """Called inside the transaction that disabled, enabled or deleted the channel."""
         ...
 
+    def channel_moved(self, *, organization: Any, acting_user: Any, channel: Any, from_department: Any) -> None:
+        """Called inside the transaction that moved the channel to `channel.department`: what
+        the kind files by department (Messenger's conversations) follows the channel."""
+        ...
+
     def reauthorization_alerts(self, *, organization: Any, limit: int) -> tuple[int, list[ReauthorizationAlert]]:
         """How many linked pages need re-authorization, and the first `limit` of them."""
         ...
@@ -91,6 +96,9 @@ class _NoPages:
         raise NotFound
 
     def channel_changed(self, *, organization: Any, acting_user: Any, channel: Any, change: ChannelChange) -> None:
+        return None
+
+    def channel_moved(self, *, organization: Any, acting_user: Any, channel: Any, from_department: Any) -> None:
         return None
 
     def reauthorization_alerts(self, *, organization: Any, limit: int) -> tuple[int, list[ReauthorizationAlert]]:

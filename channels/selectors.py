@@ -72,7 +72,7 @@ class ChannelQuota:
 def channel_quota(*, organization: Organization) -> ChannelQuota:
     return ChannelQuota(
         used=Channel.objects.filter(organization=organization, deleted_at__isnull=True).count(),
-        limit=Department.objects.filter(organization=organization).count(),
+        limit=Department.objects.filter(organization=organization, deleted_at__isnull=True).count(),
     )
 
 
@@ -170,7 +170,7 @@ def ticket_delay_minutes_expression(department_field: str = "department_id") -> 
 def department_settings_list(*, organization: Organization) -> list[tuple[Department, int]]:
     """Each department of the organization with its ticket delay, by name."""
     departments = (
-        Department.objects.filter(organization=organization)
+        Department.objects.filter(organization=organization, deleted_at__isnull=True)
         .annotate(minutes=ticket_delay_minutes_expression("pk"))
         .order_by("name")
     )

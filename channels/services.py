@@ -24,7 +24,7 @@ from channels.models import (
     ChannelKind,
     DepartmentSettings,
 )
-from helpdesk.exceptions import ChannelLimitReached, Conflict, InvalidInput, NotFound
+from helpdesk.exceptions import ChannelLimitReached, Conflict, DepartmentInUse, InvalidInput, NotFound
 from helpdesk.models import Department, Membership, Organization
 
 _UNSET: Any = object()
@@ -46,7 +46,13 @@ def _name_taken() -> Conflict:
 
 
 def _department_of(organization: Organization, department_id: int | None) -> Department:
-    department = Department.objects.filter(organization=organization, pk=department_id).first()
+    """A department that is not deleted, its row locked until the transaction ends: deleting
+    it (helpdesk.services.department_delete) waits for, or is seen by, the channel write."""
+    department = (
+        Department.objects.select_for_update()
+        .filter(organization=organization, pk=department_id, deleted_at__isnull=True)
+        .first()
+    )
     if department is None:
         raise NotFound(_("Department not found."))
     return department
@@ -83,7 +89,7 @@ def channel_create(
     Organization.objects.select_for_update().filter(pk=organization.pk).first()
     department = _department_of(organization, department_id)
     used = Channel.objects.filter(organization=organization, deleted_at__isnull=True).count()
-    limit = Department.objects.filter(organization=organization).count()
+    limit = Department.objects.filter(organization=organization, deleted_at__isnull=True).count()
     if used >= limit:
         raise ChannelLimitReached(
             _("This organization already has %(used)d channels for %(limit)d departments.")
@@ -116,11 +122,26 @@ def channel_update(
     department_id: int | None = None,
     icon: Any = _UNSET,
 ) -> Channel:
-    """Rename, move to another department, replace or clear (icon=None) the icon."""
+    """Rename, move to another department, replace or clear (icon=None) the icon.
+
+    Moving to another department moves what is filed under the channel with it, in this
+    transaction: the kind's conversations (and so their future tickets) follow the channel
+    (`ChannelKindBackend.channel_moved`); agents who do not work in the new department are
+    no longer associated with it (the association requires it, see `channel_agents_set`).
+    Tickets already made keep the department they were made in.
+    """
     _check_own(organization, channel)
+    if department_id is not None and department_id != channel.department_id:
+        # Two admins moving the same channel at once: the second waits, then sees the first's move.
+        locked = Channel.objects.select_for_update().filter(pk=channel.pk).values("department_id", "deleted_at")
+        current = locked.first()
+        if current is None:
+            raise NotFound
+        channel.department_id, channel.deleted_at = current["department_id"], current["deleted_at"]
     if channel.deleted_at is not None:
         raise NotFound
     fields: list[str] = []
+    from_department: Department | None = None
     if name is not None:
         name = _clean_name(name)
         if name != channel.name:
@@ -128,6 +149,7 @@ def channel_update(
             channel.name = name
             fields.append("name")
     if department_id is not None and department_id != channel.department_id:
+        from_department = channel.department
         channel.department = _department_of(organization, department_id)
         fields.append("department")
     old_icon = channel.icon.name if channel.icon else ""
@@ -140,10 +162,27 @@ def channel_update(
         fields.append("icon")
     if fields:
         channel.save(update_fields=[*fields, "updated_at"])
+    if from_department is not None:
+        _channel_moved(
+            organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+        )
     if "icon" in fields and old_icon and old_icon != channel.icon.name:
         storage = channel.icon.storage
         transaction.on_commit(lambda: storage.delete(old_icon))
     return channel
+
+
+def _channel_moved(
+    *, organization: Organization, acting_user: Any, channel: Channel, from_department: Department
+) -> None:
+    AgentChannel.objects.filter(organization=organization, channel=channel).exclude(
+        membership_id__in=Membership.objects.filter(
+            organization=organization, departments=channel.department_id
+        ).values("pk")
+    ).delete()
+    backend_for(channel.kind).channel_moved(
+        organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+    )
 
 
 @transaction.atomic
@@ -258,6 +297,29 @@ def channel_agents_set(
         ignore_conflicts=True,
     )
     return sorted(wanted)
+
+
+# --- Departments -------------------------------------------------------------------------
+
+
+def department_delete_guard(*, organization: Organization, department: Department) -> None:
+    """A department with live channels (enabled or disabled, not deleted) cannot be deleted:
+    they would be left in no department. Deleted channels do not hold it back (their history
+    keeps pointing at the deleted department). Named in settings.DEPARTMENT_DELETE_GUARDS."""
+    names = list(
+        Channel.objects.filter(organization=organization, department=department, deleted_at__isnull=True)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if names:
+        raise DepartmentInUse(
+            _(
+                "This department still has channels (%(channels)s). Move them to another department "
+                "or delete them, then delete the department."
+            )
+            % {"channels": ", ".join(f"“{name}”" for name in names)},
+            details={"channels": names},
+        )
 
 
 # --- Per-department settings -------------------------------------------------------------

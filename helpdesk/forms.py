@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.models import Department, Role
+from helpdesk.selectors import department_list
 
 
 class StyledForm(forms.Form):
@@ -51,7 +52,7 @@ class MemberCreateForm(StyledForm):
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departments"].queryset = Department.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        self.fields["departments"].queryset = department_list(organization=organization)  # type: ignore[attr-defined]
 
 
 class MemberUpdateForm(StyledForm):
@@ -63,7 +64,7 @@ class MemberUpdateForm(StyledForm):
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departments"].queryset = Department.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        self.fields["departments"].queryset = department_list(organization=organization)  # type: ignore[attr-defined]
 
 
 class ApiTokenForm(StyledForm):

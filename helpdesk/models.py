@@ -25,14 +25,27 @@ class Organization(models.Model):
 
 
 class Department(models.Model):
+    """A team of the organization: its members answer its channels and hold its tickets.
+
+    Deleting a department keeps the row (`deleted_at`): what was filed under it, deleted
+    channels with their conversations and tickets made in it, keeps pointing at it and
+    stays readable with its name. A deleted department leaves every list and choice, frees
+    its name and no longer counts towards the channel limit.
+    """
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="departments")
     name = models.CharField(_("name"), max_length=120)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="department_name_unique_per_org"),
+            models.UniqueConstraint(
+                fields=["organization", "name"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="department_name_unique_per_org",
+            ),
         ]
 
     def __str__(self) -> str:

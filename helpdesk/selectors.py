@@ -10,11 +10,13 @@ from helpdesk.models import ApiToken, Department, Membership, Notification, Orga
 
 
 def department_list(*, organization: Organization) -> QuerySet[Department]:
-    return Department.objects.filter(organization=organization).order_by("name")
+    """The organization's departments, deleted ones left out."""
+    return Department.objects.filter(organization=organization, deleted_at__isnull=True).order_by("name")
 
 
 def department_get(*, organization: Organization, department_id: int | str) -> Department:
-    department = Department.objects.filter(organization=organization, pk=_as_id(department_id)).first()
+    """One department that is not deleted; NotFound otherwise."""
+    department = department_list(organization=organization).filter(pk=_as_id(department_id)).first()
     if department is None:
         raise NotFound
     return department

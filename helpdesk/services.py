@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from helpdesk.exceptions import Conflict, DepartmentInUse, InvalidInput, LastAdmin, NotFound
+from helpdesk.exceptions import Conflict, InvalidInput, LastAdmin, NotFound
 from helpdesk.models import ApiToken, Department, Membership, Notification, Organization, Role
 
 User = get_user_model()
@@ -81,14 +82,36 @@ def department_rename(*, organization: Organization, acting_user: Any, departmen
     return department
 
 
+@transaction.atomic
 def department_delete(*, organization: Organization, acting_user: Any, department: Department) -> None:
+    """Delete a department that no live channel belongs to.
+
+    The row stays, marked deleted (see Department): deleted channels, their conversations
+    and the tickets made in the department keep their reference and stay readable. It
+    leaves every list and choice, its name is free again, and its members no longer work
+    in it. Each of settings.DEPARTMENT_DELETE_GUARDS may refuse with DepartmentInUse (409),
+    naming what holds the department and what to do.
+    """
     if department.organization_id != organization.pk:
         raise NotFound
-    try:
-        with transaction.atomic():
-            department.delete()
-    except ProtectedError:
-        raise DepartmentInUse from None
+    # Locked: a channel created in or moved to this department meanwhile waits, then fails.
+    locked = (
+        Department.objects.select_for_update()
+        .filter(organization=organization, pk=department.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if locked is None:
+        raise NotFound
+    for guard in _department_delete_guards():
+        guard(organization=organization, department=locked)
+    Membership.departments.through.objects.filter(department_id=locked.pk).delete()
+    locked.deleted_at = timezone.now()
+    locked.save(update_fields=["deleted_at"])
+    department.deleted_at = locked.deleted_at
+
+
+def _department_delete_guards() -> list[Callable[..., None]]:
+    return [import_string(path) for path in getattr(settings, "DEPARTMENT_DELETE_GUARDS", ())]
 
 
 @transaction.atomic
@@ -164,7 +187,7 @@ def _check_role(role: str) -> None:
 
 def _departments_of(organization: Organization, department_ids: Iterable[int]) -> list[Department]:
     wanted = {int(pk) for pk in department_ids}
-    departments = list(Department.objects.filter(organization=organization, pk__in=wanted))
+    departments = list(Department.objects.filter(organization=organization, pk__in=wanted, deleted_at__isnull=True))
     if len(departments) != len(wanted):
         raise NotFound(_("Department not found."))
     return departments

@@ -5,6 +5,11 @@ HTML pages live under `/o/<org_slug>/`: the middleware turns the slug into
 member, never a hint that the organization exists). The REST API resolves the
 organization in `resolve_api_membership`, called by the one DRF base view: an API token
 belongs to one membership; a browser session uses the organization it last opened.
+
+A few app-level URLs live outside `/o/<org_slug>/` because a third party must know them in
+advance (Facebook's webhook and its Login redirect URI). The Login callback learns its
+organization from the state the server kept in the session and enters it through
+`enter_organization`, like the middleware.
 """
 
 from __future__ import annotations
@@ -64,13 +69,33 @@ class OrganizationMiddleware:
         membership = _active_membership(user=request.user, org_slug=org_slug)
         if membership is None:
             raise Http404
-        request.organization = membership.organization  # type: ignore[attr-defined]
-        request.membership = membership  # type: ignore[attr-defined]
-        if request.session.get(SESSION_KEY) != org_slug:
-            request.session[SESSION_KEY] = org_slug
-        activate_for(membership)
-        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        enter_organization(request, membership)
         return None
+
+
+def enter_organization(request: HttpRequest, membership: Membership) -> None:
+    """The request acts in the membership's organization from here on (and the session opens it next)."""
+    request.organization = membership.organization  # type: ignore[attr-defined]
+    request.membership = membership  # type: ignore[attr-defined]
+    if request.session.get(SESSION_KEY) != membership.organization.slug:
+        request.session[SESSION_KEY] = membership.organization.slug
+    activate_for(membership)
+    request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+
+
+def membership_for_organization_id(*, user: Any, organization_id: Any) -> Membership | None:
+    """The user's active membership in the organization with this id, or None.
+
+    For the few app-level URLs (outside /o/<org_slug>/) that learn their organization from
+    something the server itself kept, such as the Facebook Login state in the session.
+    """
+    if not user.is_authenticated or not isinstance(organization_id, int) or isinstance(organization_id, bool):
+        return None
+    return (
+        Membership.objects.select_related("organization")
+        .filter(user=user, organization_id=organization_id, is_active=True)
+        .first()
+    )
 
 
 def default_membership(request: HttpRequest) -> Membership | None:

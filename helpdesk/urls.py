@@ -52,6 +52,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
+    path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_urlpatterns)),

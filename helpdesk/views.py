@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import selectors, services, throttle
 from helpdesk.celery import app as celery_app
-from helpdesk.exceptions import HelpdeskError
+from helpdesk.exceptions import HelpdeskError, NotFound, http_errors
 from helpdesk.forms import (
     ApiTokenForm,
     DepartmentForm,
@@ -111,8 +111,10 @@ def department_list(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
+@http_errors
 @require_POST
 def department_edit(request: HttpRequest, department_id: int) -> HttpResponse:
+    """Rename or delete one department; a refusal is shown on that department's row."""
     organization = request.organization
     department = selectors.department_get(organization=organization, department_id=department_id)
     try:
@@ -127,8 +129,20 @@ def department_edit(request: HttpRequest, department_id: int) -> HttpResponse:
                 name=request.POST.get("name", ""),
             )
             messages.success(request, _("Department renamed."))
+    except NotFound:
+        raise
     except HelpdeskError as error:
-        messages.error(request, str(error.message))
+        return render(
+            request,
+            "helpdesk/departments.html",
+            {
+                "departments": selectors.department_list(organization=organization),
+                "form": DepartmentForm(),
+                "row_error": {"department_id": department.pk, "message": str(error.message)},
+                "settings_tab": "departments",
+            },
+            status=error.status,
+        )
     return redirect("department_list", org_slug=organization.slug)
 
 

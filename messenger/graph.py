@@ -311,8 +311,16 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    recipient_id: str
+    # Facebook leaves recipient_id out when the recipient was named by user_ref.
+    recipient_id: str | None
     message_id: str
+
+
+def _recipient(psid: str | None, user_ref: str | None) -> dict[str, str]:
+    """The Send API's recipient: a PSID, or a chat-plugin guest's ``user_ref`` (exactly one)."""
+    if (psid is None) == (user_ref is None):
+        raise ValueError("name the recipient by exactly one of recipient_psid and recipient_user_ref")
+    return {"id": psid} if psid is not None else {"user_ref": user_ref}  # type: ignore[dict-item]
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -489,34 +497,47 @@ class GraphClient:
         *,
         page_id: str,
         page_token: str,
-        recipient_psid: str,
         message: dict[str, Any],
+        recipient_psid: str | None = None,
+        recipient_user_ref: str | None = None,
         messaging_type: str = "RESPONSE",
         tag: str | None = None,
         metadata: str | None = None,
     ) -> SendResult:
-        """Send one message. Put your own message id in ``metadata``: it comes back in the echo."""
+        """Send one message to a PSID or to a chat-plugin guest's ``user_ref``. Put your own
+        message id in ``metadata``: it comes back in the echo."""
+        recipient = _recipient(recipient_psid, recipient_user_ref)
         if messaging_type not in MESSAGING_TYPES:
             raise ValueError(f"unknown messaging_type {messaging_type!r}")
         if messaging_type == "MESSAGE_TAG" and tag not in ALLOWED_MESSAGE_TAGS:
             raise ValueError(f"MESSAGE_TAG needs tag HUMAN_AGENT, not {tag!r}")
         if messaging_type != "MESSAGE_TAG" and tag is not None:
             raise ValueError("a tag is only sent with messaging_type MESSAGE_TAG")
-        body: dict[str, Any] = {"recipient": {"id": recipient_psid}}
+        body: dict[str, Any] = {"recipient": recipient}
         body |= {"messaging_type": messaging_type, "message": message}
         body |= {k: v for k, v in (("tag", tag), ("metadata", metadata)) if v is not None}
         url = self._url(f"{page_id}/messages")
         payload = self._request("POST", url, {"access_token": page_token}, body)
         recipient_id = payload.get("recipient_id")
         message_id = payload.get("message_id")
-        if recipient_id is None or not message_id:
+        # By user_ref, Facebook answers with the message id only.
+        if (recipient_id is None and recipient_user_ref is None) or not message_id:
             raise GraphError("Send API answered without recipient_id/message_id")
-        return SendResult(recipient_id=str(recipient_id), message_id=str(message_id))
+        return SendResult(recipient_id=None if recipient_id is None else str(recipient_id), message_id=str(message_id))
 
-    def send_sender_action(self, *, page_id: str, page_token: str, recipient_psid: str, action: str) -> None:
+    def send_sender_action(
+        self,
+        *,
+        page_id: str,
+        page_token: str,
+        action: str,
+        recipient_psid: str | None = None,
+        recipient_user_ref: str | None = None,
+    ) -> None:
+        recipient = _recipient(recipient_psid, recipient_user_ref)
         if action not in SENDER_ACTIONS:
             raise ValueError(f"unknown sender action {action!r}")
-        body = {"recipient": {"id": recipient_psid}, "sender_action": action}
+        body = {"recipient": recipient, "sender_action": action}
         url = self._url(f"{page_id}/messages")
         self._request("POST", url, {"access_token": page_token}, body)
 

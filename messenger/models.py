@@ -265,6 +265,7 @@ class ConversationEvent(models.Model):
         CHANNEL_DISABLED = "channel_disabled", _("Channel disabled")
         CHANNEL_ENABLED = "channel_enabled", _("Channel enabled")
         CHANNEL_DELETED = "channel_deleted", _("Channel deleted")
+        CHANNEL_MOVED = "channel_moved", _("Channel moved to another department")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")

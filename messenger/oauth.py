@@ -8,9 +8,12 @@
 - The callback exchanges the code for a long-lived user token, checks the granted
   permissions with /debug_token and lists the user's pages. The page tokens wait for
   the admin's choice encrypted in the session (server-side), never in the HTML.
-- The callback lives under the organization's URL (`/o/<slug>/messenger/oauth/callback/`);
-  each organization's callback must be listed in the Facebook app's "Valid OAuth Redirect
-  URIs" (the sandbox accepts any).
+- The callback is one app-level URL, `/messenger/oauth/callback/` (outside `/o/<slug>/`), so
+  the Facebook app lists a single "Valid OAuth Redirect URI" whatever the number of
+  organizations; the dialog and the code exchange use it alike (Facebook requires the two
+  to be equal). The callback learns the organization only from the state kept in the
+  session (never from the query), checks that the user is still an active admin there,
+  and continues under that organization's URLs (choose pages, re-authorize).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +37,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from channels.selectors import channel_get
 from helpdesk.exceptions import HelpdeskError, NotFound
-from helpdesk.tenancy import admin_required
+from helpdesk.tenancy import (
+    activate_for,
+    admin_required,
+    default_membership,
+    enter_organization,
+    membership_for_organization_id,
+)
 from messenger import pages
 from messenger.crypto import TokenDecryptionError, decrypt_token, encrypt_token
 from messenger.graph import LOGIN_SCOPES, GraphError, PageAccount, dialog_url
@@ -71,6 +82,7 @@ def state_new(request: HttpRequest, *, channel_id: int, page_pk: int | None) -> 
     state = secrets.token_urlsafe(32)
     store["states"][state] = {
         "org": request.organization.pk,  # type: ignore[attr-defined]
+        "user": request.user.pk,
         "channel": channel_id,
         "page": page_pk,
         "exp": time.time() + STATE_SECONDS,
@@ -80,11 +92,12 @@ def state_new(request: HttpRequest, *, channel_id: int, page_pk: int | None) -> 
 
 
 def state_pop(request: HttpRequest, state: str) -> dict[str, Any] | None:
-    """The flow this state started, once; None when unknown, expired, used or another organization's."""
+    """The flow this state started in this session, once; None when unknown, expired, used,
+    or started by another user. The flow names the organization the callback acts in."""
     store = _store(request)
     flow = store["states"].pop(state, None) if state else None
     _save(request, store)
-    if flow is None or flow.get("org") != request.organization.pk:  # type: ignore[attr-defined]
+    if flow is None or flow.get("user") != request.user.pk:
         return None
     return flow
 
@@ -125,9 +138,9 @@ def _pick_get(request: HttpRequest, pick_id: str, *, consume: bool) -> tuple[dic
     return pick, accounts
 
 
-def redirect_uri_for(organization: Any) -> str:
-    path = reverse("messenger:oauth_callback", kwargs={"org_slug": organization.slug})
-    return f"{settings.PUBLIC_URL}{path}"
+def redirect_uri() -> str:
+    """The one app-level callback, for every organization: the dialog's and the code exchange's."""
+    return f"{settings.PUBLIC_URL}{reverse('messenger_oauth_callback')}"
 
 
 def _to_facebook(request: HttpRequest, *, channel_id: int, page_pk: int | None) -> HttpResponse:
@@ -136,7 +149,7 @@ def _to_facebook(request: HttpRequest, *, channel_id: int, page_pk: int | None) 
         dialog_base=settings.FB_DIALOG_URL,
         version=settings.FB_GRAPH_VERSION,
         app_id=settings.FB_APP_ID,
-        redirect_uri=redirect_uri_for(request.organization),  # type: ignore[attr-defined]
+        redirect_uri=redirect_uri(),
         state=state,
         scopes=LOGIN_SCOPES,
     )
@@ -181,22 +194,25 @@ def page_reauthorize(request: HttpRequest, page_pk: int) -> HttpResponse:
     return _to_facebook(request, channel_id=page.channel_id, page_pk=page.pk)
 
 
-@admin_required
+@login_required
 @never_cache
 @require_GET
 def oauth_callback(request: HttpRequest) -> HttpResponse:
-    """Where Facebook sends the admin back, with `code` and `state` (or `error`)."""
-    organization = request.organization  # type: ignore[attr-defined]
+    """Where Facebook sends the admin back, with `code` and `state` (or `error`).
+
+    App-level (outside /o/<slug>/): the organization is the one the state was started in,
+    as kept in this session; the user must still be an active admin of it.
+    """
     flow = state_pop(request, request.GET.get("state", ""))
     if flow is None:
-        messages.error(
-            request,
-            _(
-                "This Facebook authorization could not be verified (it expired, was already used, "
-                "or did not start here). Nothing was linked; please start again."
-            ),
-        )
-        return redirect(_list_url(request))
+        return _unverified(request)
+    membership = membership_for_organization_id(user=request.user, organization_id=flow.get("org"))
+    if membership is None:
+        raise Http404
+    if not membership.is_admin:
+        raise PermissionDenied
+    enter_organization(request, membership)
+    organization = membership.organization
     try:
         channel = channel_get(organization=organization, channel_id=flow["channel"])
     except NotFound:
@@ -211,7 +227,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Facebook answered without an authorization code. Nothing was linked."))
         return redirect(back)
     try:
-        authorization = pages.facebook_authorization_fetch(code=code, redirect_uri=redirect_uri_for(organization))
+        authorization = pages.facebook_authorization_fetch(code=code, redirect_uri=redirect_uri())
     except pages.PermissionsNotGranted as error:
         messages.error(request, str(error.message))
         return redirect(back)
@@ -229,6 +245,24 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     pick_id = _pick_new(request, channel_id=channel.pk, accounts=authorization.pages)
     return redirect(f"{reverse('messenger:oauth_choose', kwargs={'org_slug': organization.slug})}?pick={pick_id}")
+
+
+def _unverified(request: HttpRequest) -> HttpResponse:
+    """A state this session did not start (forged, replayed, expired, another session's):
+    nothing is linked, and the admin lands where they last worked."""
+    membership = default_membership(request)
+    if membership is not None:
+        activate_for(membership)
+    messages.error(
+        request,
+        _(
+            "This Facebook authorization could not be verified (it expired, was already used, "
+            "or did not start here). Nothing was linked; please start again."
+        ),
+    )
+    if membership is not None and membership.is_admin:
+        return redirect("channels:channel_list", org_slug=membership.organization.slug)
+    return redirect("home")
 
 
 def _reauthorize(request: HttpRequest, *, page_pk: int, accounts: list[PageAccount], back: str) -> HttpResponse:

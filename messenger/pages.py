@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy
 from channels.kinds import ChannelChange, LinkedPage, ReauthorizationAlert
 from channels.models import Channel
 from helpdesk.exceptions import HelpdeskError, NotFound, PageAlreadyLinked
-from helpdesk.models import Membership, Notification, Organization, Role
+from helpdesk.models import Department, Membership, Notification, Organization, Role
 from helpdesk.services import notification_create
 from messenger.client import graph_client, notify_reauthorization_required, send_mails_after_commit
 from messenger.crypto import TokenDecryptionError, decrypt_token, encrypt_token
@@ -47,6 +47,7 @@ from messenger.models import (
     PageStatus,
     ReauthorizationReason,
 )
+from messenger.services.conversations import conversations_follow_channel
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,13 @@ class MessengerChannelKind:
         conversation_events_record(organization=organization, acting_user=acting_user, channel=channel, change=change)
         if change == "deleted":
             pages_unlink_for_channel(organization=organization, channel=channel)
+
+    def channel_moved(
+        self, *, organization: Organization, acting_user: Any, channel: Channel, from_department: Department
+    ) -> None:
+        conversations_follow_channel(
+            organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+        )
 
     def reauthorization_alerts(
         self, *, organization: Organization, limit: int

@@ -32,9 +32,9 @@ urlpatterns += [
         for action in ("assign", "forward", "close", "reopen", "block", "unblock")
     ),
     path("inbox/messages/<id:message_id>/retry/", inbox.message_retry, name="message_retry"),
-    # Linking Facebook Pages through Facebook Login (messenger.oauth).
+    # Linking Facebook Pages through Facebook Login (messenger.oauth); Facebook's callback is
+    # app-level (messenger.oauth_urls).
     path("messenger/channels/<id:channel_id>/pages/link/", oauth.page_link, name="page_link"),
     path("messenger/pages/<id:page_pk>/reauthorize/", oauth.page_reauthorize, name="page_reauthorize"),
-    path("messenger/oauth/callback/", oauth.oauth_callback, name="oauth_callback"),
     path("messenger/oauth/choose/", oauth.oauth_choose, name="oauth_choose"),
 ]

@@ -312,6 +312,9 @@ TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 # What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the
 # kind's own app implements channels.kinds.ChannelKindBackend, so channels imports nothing above it.
 CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.MessengerChannelKind"}
+# What may refuse the deletion of a department (helpdesk.services.department_delete): apps
+# above helpdesk own what is filed under a department, so they are named here, not imported.
+DEPARTMENT_DELETE_GUARDS = ["channels.services.department_delete_guard"]
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")

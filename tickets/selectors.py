@@ -92,7 +92,7 @@ def contact_ticket_list(*, organization: Organization, membership: Membership, c
 
 
 def ticket_filter_departments(*, organization: Organization, membership: Membership) -> QuerySet[Department]:
-    departments = Department.objects.filter(organization=organization)
+    departments = Department.objects.filter(organization=organization, deleted_at__isnull=True)
     if not membership.is_admin:
         departments = departments.filter(pk__in=_department_ids(membership))
     return departments.order_by("name")

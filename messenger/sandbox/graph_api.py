@@ -315,7 +315,7 @@ def profile_get(
 ) -> dict[str, Any]:
     """``GET /{psid}?fields=first_name,last_name,profile_pic`` with the page token."""
     token = token_require_page(raw_token)
-    customer = SandboxCustomer.objects.filter(page_id=token.page_id, psid=psid).first()
+    customer = SandboxCustomer.objects.filter(page_id=token.page_id, psid=psid, is_guest=False).first()
     if customer is None:
         raise errors.unknown_object(psid, "GET")
     token_require_permission(token, "pages_messaging", code=10)

@@ -113,10 +113,13 @@ class SandboxSubscription(models.Model):
 
 
 class SandboxCustomer(models.Model):
-    """A Messenger user as one page sees them (a PSID is page-scoped)."""
+    """A Messenger user as one page sees them (a PSID is page-scoped), or a guest of the
+    page's chat plugin (`is_guest`): no Facebook account, so no PSID and no profile; it is
+    known and answered by a `user_ref`, kept in `psid`."""
 
     page = models.ForeignKey(SandboxPage, on_delete=models.CASCADE, related_name="customers")
     psid = models.CharField(max_length=32)
+    is_guest = models.BooleanField(default=False)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     # False: profile lookups fail with 2018218, as for people who restrict their profile.
@@ -159,7 +162,9 @@ class SandboxSendCall(models.Model):
     """One Send API request, whatever came of it: the body as received, the answer given."""
 
     page = models.ForeignKey(SandboxPage, on_delete=models.CASCADE, null=True, blank=True, related_name="send_calls")
+    # The recipient: a PSID, or the user_ref of a chat-plugin guest (`to_user_ref`).
     psid = models.CharField(max_length=64, blank=True)
+    to_user_ref = models.BooleanField(default=False)
     request_body = models.JSONField(default=dict)
     messaging_type = models.CharField(max_length=20, blank=True)
     tag = models.CharField(max_length=40, blank=True)

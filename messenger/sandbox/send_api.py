@@ -42,7 +42,9 @@ class SendAnswer:
 
 @dataclass(frozen=True, slots=True)
 class _Request:
+    # The recipient's PSID, or a chat-plugin guest's user_ref when `to_user_ref`.
     psid: str
+    to_user_ref: bool
     messaging_type: str
     tag: str
     sender_action: str
@@ -116,11 +118,15 @@ def _parse(body: dict[str, Any]) -> _Request:
     recipient = body.get("recipient")
     if not isinstance(recipient, dict):
         raise errors.invalid_parameter("The parameter recipient is required")
-    psid = recipient.get("id")
+    to_user_ref = "user_ref" in recipient
+    if to_user_ref == ("id" in recipient):
+        raise errors.invalid_parameter("param recipient must have exactly one of id or user_ref")
+    field = "user_ref" if to_user_ref else "id"
+    psid = recipient.get(field)
     if isinstance(psid, int) and not isinstance(psid, bool):
         psid = str(psid)
     if not isinstance(psid, str) or not psid:
-        raise errors.invalid_parameter("param recipient[id] must be a non-empty string")
+        raise errors.invalid_parameter(f"param recipient[{field}] must be a non-empty string")
     message = body.get("message")
     sender_action = body.get("sender_action")
     if (message is None) == (sender_action is None):
@@ -131,7 +137,7 @@ def _parse(body: dict[str, Any]) -> _Request:
     if sender_action is not None:
         if sender_action not in SENDER_ACTIONS:
             raise errors.invalid_parameter("Param sender_action must be one of {TYPING_ON, TYPING_OFF, MARK_SEEN}")
-        return _Request(psid, "", "", str(sender_action), None, "")
+        return _Request(psid, to_user_ref, "", "", str(sender_action), None, "")
 
     messaging_type = body.get("messaging_type")
     if messaging_type is None:
@@ -147,7 +153,7 @@ def _parse(body: dict[str, Any]) -> _Request:
     elif tag is not None:
         raise errors.invalid_parameter("The parameter tag can only be used with messaging_type MESSAGE_TAG")
     _check_message(message)
-    return _Request(psid, str(messaging_type), str(tag or ""), "", message, metadata or "")
+    return _Request(psid, to_user_ref, str(messaging_type), str(tag or ""), "", message, metadata or "")
 
 
 def _check_message(message: object) -> None:
@@ -187,7 +193,8 @@ def _check_attachment(attachment: object) -> None:
 
 
 def _deliver(*, page: SandboxPage, body: dict[str, Any], request: _Request) -> SendAnswer:
-    customer = SandboxCustomer.objects.filter(page=page, psid=request.psid).first()
+    # A PSID reaches a Messenger user, a user_ref a chat-plugin guest, never the other way.
+    customer = SandboxCustomer.objects.filter(page=page, psid=request.psid, is_guest=request.to_user_ref).first()
     if customer is None:
         raise errors.invalid_parameter("No matching user found", subcode=NO_MATCHING_USER_SUBCODE)
     window = HUMAN_AGENT_WINDOW if request.tag == "HUMAN_AGENT" else STANDARD_WINDOW
@@ -195,12 +202,14 @@ def _deliver(*, page: SandboxPage, body: dict[str, Any], request: _Request) -> S
     if customer.last_message_at is None or now - customer.last_message_at > window:
         raise errors.SandboxGraphError(errors.WINDOW_MESSAGE, code=10, subcode=WINDOW_SUBCODE)
 
+    # Facebook leaves recipient_id out of its answer when the recipient was a user_ref.
+    recipient: dict[str, Any] = {} if request.to_user_ref else {"recipient_id": customer.psid}
     if request.sender_action:
-        answer_body: dict[str, Any] = {"recipient_id": customer.psid}
+        answer_body: dict[str, Any] = dict(recipient)
         _record(page=page, body=body, request=request, http_status=200, response=answer_body)
         return SendAnswer(200, answer_body)
 
-    answer_body = {"recipient_id": customer.psid, "message_id": webhooks.new_mid()}
+    answer_body = recipient | {"message_id": webhooks.new_mid()}
     with transaction.atomic():
         send_call = _record(page=page, body=body, request=request, http_status=200, response=answer_body)
         webhooks.outbound_queue_for_send(send_call=send_call, page=page)
@@ -232,6 +241,7 @@ def _record(
     return SandboxSendCall.objects.create(
         page=page,
         psid=request.psid if request else _loose_psid(body),
+        to_user_ref=request.to_user_ref if request else False,
         request_body=body,
         messaging_type=request.messaging_type if request else str(body.get("messaging_type") or "")[:20],
         tag=request.tag if request else str(body.get("tag") or "")[:40],
@@ -248,7 +258,7 @@ def _record(
 
 def _loose_psid(body: dict[str, Any]) -> str:
     recipient = body.get("recipient")
-    psid = recipient.get("id") if isinstance(recipient, dict) else None
+    psid = (recipient.get("id") or recipient.get("user_ref")) if isinstance(recipient, dict) else None
     return str(psid)[:64] if isinstance(psid, (str, int)) else ""
 
 

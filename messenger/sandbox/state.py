@@ -261,17 +261,44 @@ def sandbox_sent_messages(*, page_id: str, psid: str | None = None) -> list[Sand
 
 
 def sandbox_customer_create(
-    *, page_id: str, first_name: str, last_name: str, psid: str | None = None, has_profile: bool = True
+    *,
+    page_id: str,
+    first_name: str,
+    last_name: str,
+    psid: str | None = None,
+    has_profile: bool = True,
+    is_guest: bool = False,
 ) -> SandboxCustomer:
-    """A Messenger user of the page; ``has_profile=False``: profile lookups answer 2018218."""
+    """A Messenger user of the page; ``has_profile=False``: profile lookups answer 2018218.
+    ``is_guest``: a guest of the page's chat plugin, known by a user_ref (kept in ``psid``)
+    instead of a PSID, with no profile."""
     page = SandboxPage.objects.get(page_id=page_id)
+    if is_guest:
+        psid = psid or f"guest_{secrets.token_hex(12)}"
+        has_profile = False
     return SandboxCustomer.objects.create(
-        page=page, psid=psid or _digits(16), first_name=first_name, last_name=last_name, has_profile=has_profile
+        page=page,
+        psid=psid or _digits(16),
+        first_name=first_name,
+        last_name=last_name,
+        has_profile=has_profile,
+        is_guest=is_guest,
     )
 
 
+def _sender(customer: SandboxCustomer) -> dict[str, str]:
+    """How webhooks name the customer: a PSID, or a chat-plugin guest's user_ref."""
+    return {"user_ref": customer.psid} if customer.is_guest else {"id": customer.psid}
+
+
 def _message_event(
-    *, page_id: str, psid: str, mid: str, text: str | None, attachments: list[dict[str, Any]] | None, moment_ms: int
+    *,
+    page_id: str,
+    sender: dict[str, str],
+    mid: str,
+    text: str | None,
+    attachments: list[dict[str, Any]] | None,
+    moment_ms: int,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"mid": mid}
     if text is not None:
@@ -281,7 +308,7 @@ def _message_event(
         sticker_ids = [a["payload"]["sticker_id"] for a in attachments if "sticker_id" in (a.get("payload") or {})]
         if sticker_ids:
             message["sticker_id"] = sticker_ids[0]
-    return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": moment_ms, "message": message}
+    return {"sender": sender, "recipient": {"id": page_id}, "timestamp": moment_ms, "message": message}
 
 
 def sandbox_customer_message(
@@ -303,7 +330,9 @@ def sandbox_customer_message(
     moment_ms = timestamp_ms if timestamp_ms is not None else webhooks.timestamp_ms(now)
     sent_at = datetime.fromtimestamp(moment_ms / 1000, tz=now.tzinfo)
     mid = webhooks.new_mid()
-    event = _message_event(page_id=page_id, psid=psid, mid=mid, text=text, attachments=attachments, moment_ms=moment_ms)
+    event = _message_event(
+        page_id=page_id, sender=_sender(customer), mid=mid, text=text, attachments=attachments, moment_ms=moment_ms
+    )
     with transaction.atomic():
         record = SandboxCustomerMessage.objects.create(
             customer=customer,
@@ -332,7 +361,7 @@ def sandbox_customer_read(*, page_id: str, psid: str, webhook_url: str | None = 
     sent.filter(delivered_at__isnull=True).update(delivered_at=now)
     sent.filter(read_at__isnull=True).update(read_at=now)
     event = {
-        "sender": {"id": psid},
+        "sender": _sender(customer),
         "recipient": {"id": page_id},
         "timestamp": watermark,
         "read": {"watermark": watermark},

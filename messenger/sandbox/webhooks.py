@@ -92,14 +92,19 @@ def echo_event(*, send_call: SandboxSendCall, page_id: str) -> dict[str, Any]:
     if isinstance(sent.get("attachment"), dict):
         message["attachments"] = [sent["attachment"]]
     moment = timestamp_ms(send_call.created_at)
-    return {"sender": {"id": page_id}, "recipient": {"id": send_call.psid}, "timestamp": moment, "message": message}
+    return {"sender": {"id": page_id}, "recipient": _customer(send_call), "timestamp": moment, "message": message}
+
+
+def _customer(send_call: SandboxSendCall) -> dict[str, str]:
+    """The customer as webhooks name them: a PSID, or a chat-plugin guest's user_ref."""
+    return {"user_ref": send_call.psid} if send_call.to_user_ref else {"id": send_call.psid}
 
 
 def delivery_event(*, send_call: SandboxSendCall, page_id: str) -> dict[str, Any]:
     # Like many real deliveries, the item has no timestamp of its own.
     watermark = timestamp_ms(send_call.created_at)
     return {
-        "sender": {"id": send_call.psid},
+        "sender": _customer(send_call),
         "recipient": {"id": page_id},
         "delivery": {"mids": [send_call.message_id], "watermark": watermark},
     }

@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from channels.models import Channel
 from helpdesk.exceptions import ChannelDeleted, InvalidInput, InvalidTransition, NotFound
-from helpdesk.models import Notification, Organization
+from helpdesk.models import Department, Notification, Organization
 from helpdesk.services import notification_create
 from messenger import selectors
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
@@ -55,6 +56,58 @@ def _check_organization(organization: Organization, conversation: Conversation) 
 
 def conversation_url(*, conversation: Conversation, organization: Organization) -> str:
     return reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk})
+
+
+# --- A channel moved to another department -----------------------------------------------------
+
+
+def conversations_follow_channel(
+    *, organization: Organization, acting_user: Any, channel: Channel, from_department: Department
+) -> int:
+    """The channel now belongs to `channel.department`: every conversation filed under it
+    follows (so do the tickets they become from now on; those already made stay where they
+    were made). All of them, closed ones too: a closed conversation opens again when the
+    customer writes, and its next ticket belongs to the channel's department.
+
+    Assignees who may no longer hold the channel's conversations (neither admins nor
+    associated with it any more) are unassigned. Each open conversation gets a system line.
+    Set-based; called inside the transaction that moved the channel. Returns how many moved.
+    """
+    filed = Conversation.objects.filter(organization=organization, channel=channel)
+    moved = filed.exclude(department_id=channel.department_id).update(
+        department_id=channel.department_id, updated_at=timezone.now()
+    )
+    may_hold = selectors.member_list_assignable(organization=organization, channel_id=channel.pk).values("user_id")
+    open_rows = list(
+        filed.filter(state=ConversationState.OPEN)
+        .order_by("pk")
+        .values_list("pk", "assignee_id", "assignee__first_name", "assignee__last_name", "assignee__username")
+    )
+    unassigned = filed.filter(assignee__isnull=False).exclude(assignee_id__in=may_hold)
+    dropped = set(unassigned.values_list("assignee_id", flat=True))
+    if dropped:
+        unassigned.update(assignee=None, updated_at=timezone.now())
+    actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
+    events = []
+    for conversation_id, assignee_id, first_name, last_name, username in open_rows:
+        data: dict[str, Any] = {
+            "channel": channel.name,
+            "from_department": from_department.name,
+            "to_department": channel.department.name,
+        }
+        if assignee_id in dropped:
+            data["unassigned"] = f"{first_name} {last_name}".strip() or username
+        events.append(
+            ConversationEvent(
+                organization=organization,
+                conversation_id=conversation_id,
+                kind=ConversationEvent.Kind.CHANNEL_MOVED,
+                actor=actor,
+                data=data,
+            )
+        )
+    ConversationEvent.objects.bulk_create(events, batch_size=500)
+    return moved
 
 
 # --- Read state and sender actions -----------------------------------------------------------

@@ -382,14 +382,16 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
         message.messaging_type, message.tag = window.messaging_type, window.tag
         Message.objects.filter(pk=message_id).update(messaging_type=window.messaging_type, tag=window.tag)
 
-    page, psid = message.page, conversation.contact.psid
+    page, contact = message.page, conversation.contact
     try:
         result = call_with_page(
             page,
             lambda client, token: client.send_message(
                 page_id=page.page_id,
                 page_token=token,
-                recipient_psid=psid,
+                # A chat-plugin guest has no PSID: Facebook takes the user_ref it came with.
+                recipient_psid=None if contact.is_guest else contact.psid,
+                recipient_user_ref=contact.psid if contact.is_guest else None,
                 message=_graph_message(message),
                 messaging_type=window.messaging_type,
                 tag=window.tag or None,
@@ -460,9 +462,13 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
 
 
 def sender_action_deliver(*, conversation_id: int, action: str) -> bool:
-    """``mark_seen`` / ``typing_on``, when the conversation could be answered right now."""
+    """``mark_seen`` / ``typing_on``, when the conversation could be answered right now.
+
+    Not for a chat-plugin guest: Facebook shows sender actions only to a recipient who is
+    signed in, which a guest is not, so the call would spend the page's rate for nothing.
+    """
     conversation = Conversation.objects.select_related("channel", "page", "contact").filter(pk=conversation_id).first()
-    if conversation is None:
+    if conversation is None or conversation.contact.is_guest:
         return False
     try:
         conversation_reply_check(conversation=conversation)

@@ -235,6 +235,18 @@ def describe_event(event: ConversationEvent) -> str:
         return _("%(actor)s blocked the customer.") % {"actor": actor}
     if event.kind == Kind.UNBLOCKED:
         return _("%(actor)s unblocked the customer.") % {"actor": actor}
+    if event.kind == Kind.CHANNEL_MOVED:
+        line = _("%(actor)s moved the channel %(channel)s from the department %(from)s to %(to)s.") % {
+            "actor": actor,
+            "channel": data.get("channel", "?"),
+            "from": data.get("from_department", "?"),
+            "to": data.get("to_department", "?"),
+        }
+        if data.get("unassigned"):
+            line += " " + _("%(agent)s does not answer this channel any more and was unassigned.") % {
+                "agent": data["unassigned"]
+            }
+        return line
     if event.kind == Kind.CONVERTED:
         return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
     return str(event.get_kind_display())

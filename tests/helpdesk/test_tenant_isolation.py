@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.apps import apps
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.test import APIClient
@@ -32,6 +34,14 @@ PUBLIC_PREFIXES = (
 )
 # Pages that are not about one organization's data but about the logged-in user.
 USER_ROUTES = {"", "organizations/"}
+# App-level routes a third party must know in advance, so outside /o/<slug>/: the walk still
+# visits them (nothing may leak, nothing may break), and each has a test of its own below
+# that it acts only in the organization the server itself recorded.
+APP_LEVEL_ROUTES = {
+    # Facebook Login's one redirect URI: the organization comes from the state kept in the
+    # session of the admin who started the linking.
+    "messenger/oauth/callback/",
+}
 
 
 def _route_text(pattern: Any) -> str:
@@ -98,6 +108,27 @@ def test_the_walk_finds_the_tenant_routes() -> None:
     routes = _tenant_routes()
     assert any(route.startswith("o/<slug:org_slug>/") for route in routes)
     assert any(route.startswith("api/v1/") for route in routes)
+    assert APP_LEVEL_ROUTES <= set(routes)
+
+
+@pytest.mark.django_db
+def test_the_app_level_oauth_callback_never_acts_in_another_organization(
+    populated_alpha: Tenant, tenant_b: Tenant, client: Any
+) -> None:
+    from messenger.models import FacebookPage
+
+    channel = populated_alpha.organization.channels.get()
+    alpha_admin = Client()
+    alpha_admin.force_login(populated_alpha.admin.user)
+    start = alpha_admin.get(f"/o/alpha/messenger/channels/{channel.pk}/pages/link/")
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+
+    client.force_login(tenant_b.admin.user)
+    for query in (f"state={state}&code=x", f"state={state}&code=x&org_slug=alpha", "state=&code=x"):
+        response = client.get(f"/messenger/oauth/callback/?{query}", follow=True)
+        assert response.redirect_chain[0][0] == "/o/bravo/settings/channels/messenger/", query
+        assert MARKER not in response.content.decode()
+    assert not FacebookPage.objects.filter(organization=tenant_b.organization).exists()
 
 
 @pytest.mark.django_db

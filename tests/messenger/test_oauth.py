@@ -129,22 +129,25 @@ def test_a_page_linked_to_another_channel_of_the_organization_names_that_channel
     assert FacebookPage.objects.get(page_id=DEMO_PAGE, unlinked_at__isnull=True).channel_id == first.pk
 
 
+def _callback_url(admin_browser: AdminBrowser, channel_id: int) -> str:
+    """Through Facebook's dialog to the callback URL it sends the browser to (not followed)."""
+    dialog = admin_browser.start_link(channel_id)
+    back = admin_browser.browser.submit(dialog, having="permissions", button="Continue", follow=False)
+    return str(back.headers["Location"])
+
+
 def test_a_forged_state_is_refused_and_nothing_is_linked(admin_browser: AdminBrowser) -> None:
     channel = _channel(admin_browser.tenant)
     admin_browser.start_link(channel.pk)
-    response = admin_browser.browser.get(
-        f"/o/{admin_browser.slug}/messenger/oauth/callback/?code=AQforged&state=forged"
-    )
-    assert response.url.endswith("/settings/channels/messenger/")
+    response = admin_browser.browser.get("/messenger/oauth/callback/?code=AQforged&state=forged")
+    assert response.url.endswith(f"/o/{admin_browser.slug}/settings/channels/messenger/")
     assert any("could not be verified" in text for text in alerts(response))
     assert not FacebookPage.objects.exists()
 
 
 def test_a_replayed_callback_is_refused(admin_browser: AdminBrowser) -> None:
     channel = _channel(admin_browser.tenant)
-    dialog = admin_browser.start_link(channel.pk)
-    back = admin_browser.browser.submit(dialog, having="permissions", button="Continue", follow=False)
-    callback_url = back.headers["Location"]
+    callback_url = _callback_url(admin_browser, channel.pk)
     first = admin_browser.browser.get(callback_url)
     assert "/messenger/oauth/choose/" in first.url
     replay = admin_browser.browser.get(callback_url)
@@ -152,15 +155,106 @@ def test_a_replayed_callback_is_refused(admin_browser: AdminBrowser) -> None:
     assert not FacebookPage.objects.exists()
 
 
-def test_a_state_started_in_another_organization_is_refused(admin_browser: AdminBrowser, tenant_b: Tenant) -> None:
-    # The same person administers both organizations; the state belongs to the first only.
+def test_facebook_sends_every_organization_back_to_the_one_app_level_callback(
+    admin_browser: AdminBrowser, tenant_b: Tenant
+) -> None:
+    factories.make_member(tenant_b.organization, role="admin", username=admin_browser.tenant.admin.user.username)
+    alpha_callback = _callback_url(admin_browser, _channel(admin_browser.tenant).pk)
+    bravo_channel = factories.make_channel(tenant_b.organization, tenant_b.department, name="Bravo chat")
+    bravo_dialog = admin_browser.browser.get(f"/o/bravo/messenger/channels/{bravo_channel.pk}/pages/link/")
+    bravo_back = admin_browser.browser.submit(bravo_dialog, having="permissions", button="Continue", follow=False)
+    bravo_callback = bravo_back.headers["Location"]
+    base = f"{admin_browser.browser.base_url}/messenger/oauth/callback/?"
+    assert alpha_callback.startswith(base) and bravo_callback.startswith(base)
+
+
+def test_the_callback_acts_in_the_organization_the_state_was_started_in(
+    admin_browser: AdminBrowser, tenant_b: Tenant
+) -> None:
+    # The same person administers both organizations and opens Bravo in another tab while
+    # Facebook's dialog is open; the state belongs to Alpha, and so does the linked page.
     factories.make_member(tenant_b.organization, role="admin", username=admin_browser.tenant.admin.user.username)
     channel = _channel(admin_browser.tenant)
-    dialog = admin_browser.start_link(channel.pk)
-    back = admin_browser.browser.submit(dialog, having="permissions", button="Continue", follow=False)
-    crossed = back.headers["Location"].replace(f"/o/{admin_browser.slug}/", "/o/bravo/")
-    response = admin_browser.browser.get(crossed)
-    assert any("could not be verified" in text for text in alerts(response))
+    callback_url = _callback_url(admin_browser, channel.pk)
+    assert admin_browser.browser.get("/o/bravo/settings/channels/messenger/").status_code == 200
+    # Nothing else in the query names an organization that is listened to.
+    picker = admin_browser.browser.get(f"{callback_url}&org_slug=bravo&organization=bravo")
+    assert f"/o/{admin_browser.slug}/messenger/oauth/choose/" in picker.url
+    done = admin_browser.choose(picker, DEMO_PAGE)
+    assert done.url.endswith(f"/o/{admin_browser.slug}/settings/channels/{channel.pk}/")
+    assert FacebookPage.objects.get(page_id=DEMO_PAGE).channel_id == channel.pk
+    assert FacebookPage.objects.get(page_id=DEMO_PAGE).organization_id == admin_browser.tenant.organization.pk
+
+
+def test_a_state_from_another_session_of_the_same_admin_is_refused(
+    admin_browser: AdminBrowser, facebook: Facebook
+) -> None:
+    from tests.channels.browser import Browser
+
+    channel = _channel(admin_browser.tenant)
+    callback_url = _callback_url(admin_browser, channel.pk)
+    with Browser(facebook.url) as other_session:
+        other_session.login(admin_browser.tenant.admin.user.username, factories.PASSWORD)
+        response = other_session.get(callback_url)
+        assert response.url.endswith(f"/o/{admin_browser.slug}/settings/channels/messenger/")
+        assert any("could not be verified" in text for text in alerts(response))
+    assert not FacebookPage.objects.exists()
+    # The state is still good in the session that started it.
+    assert "/messenger/oauth/choose/" in admin_browser.browser.get(callback_url).url
+
+
+def test_another_organizations_admin_cannot_use_a_stolen_callback_url(
+    admin_browser: AdminBrowser, facebook: Facebook, tenant_b: Tenant
+) -> None:
+    from tests.channels.browser import Browser
+
+    channel = _channel(admin_browser.tenant, "Alpha private chat")
+    callback_url = _callback_url(admin_browser, channel.pk)
+    with Browser(facebook.url) as bravo:
+        bravo.login(tenant_b.admin.user.username, factories.PASSWORD)
+        response = bravo.get(callback_url)
+        assert response.url.endswith("/o/bravo/settings/channels/messenger/")
+        assert any("could not be verified" in text for text in alerts(response))
+        assert "Alpha" not in response.text
+    assert not FacebookPage.objects.exists()
+
+
+def test_an_admin_demoted_while_on_facebook_gets_nothing(admin_browser: AdminBrowser) -> None:
+    channel = _channel(admin_browser.tenant)
+    callback_url = _callback_url(admin_browser, channel.pk)
+    membership = admin_browser.tenant.admin
+    membership.role = "agent"
+    membership.save(update_fields=["role"])
+    response = admin_browser.browser.get(callback_url, follow=False)
+    assert response.status_code == 403
+    assert not FacebookPage.objects.exists()
+    # The state was used up: being made admin again does not bring it back.
+    membership.role = "admin"
+    membership.save(update_fields=["role"])
+    replay = admin_browser.browser.get(callback_url)
+    assert any("could not be verified" in text for text in alerts(replay))
+    assert not FacebookPage.objects.exists()
+
+
+def test_an_admin_removed_from_the_organization_while_on_facebook_gets_nothing(admin_browser: AdminBrowser) -> None:
+    channel = _channel(admin_browser.tenant)
+    callback_url = _callback_url(admin_browser, channel.pk)
+    membership = admin_browser.tenant.admin
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    response = admin_browser.browser.get(callback_url, follow=False)
+    assert response.status_code == 404
+    assert "Support chat" not in response.text
+    assert not FacebookPage.objects.exists()
+
+
+def test_an_anonymous_visitor_of_the_callback_is_sent_to_log_in(facebook: Facebook) -> None:
+    from tests.channels.browser import Browser
+
+    with Browser(facebook.url) as browser:
+        response = browser.get("/messenger/oauth/callback/?state=x&code=y", follow=False)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response.headers["Location"]
     assert not FacebookPage.objects.exists()
 
 
@@ -288,10 +382,13 @@ def test_the_flow_is_for_admins_only(facebook: Facebook, tenant_a: Tenant) -> No
         browser.login(tenant_a.agent.user.username, factories.PASSWORD)
         for path in (
             f"/o/alpha/messenger/channels/{channel.pk}/pages/link/",
-            "/o/alpha/messenger/oauth/callback/?state=x&code=y",
             "/o/alpha/messenger/oauth/choose/?pick=x",
         ):
             assert browser.get(path, follow=False).status_code == 403, path
+        # The app-level callback has no state of theirs: refused, and no settings page.
+        response = browser.get("/messenger/oauth/callback/?state=x&code=y", follow=False)
+        assert response.status_code == 302 and "/settings/" not in response.headers["Location"]
+    assert not FacebookPage.objects.exists()
 
 
 def test_another_organizations_channel_cannot_start_a_flow(admin_browser: AdminBrowser, tenant_b: Tenant) -> None:
@@ -317,4 +414,5 @@ def test_the_dialog_is_asked_for_the_four_permissions_and_our_callback(admin_bro
     assert "scope=pages_show_list,pages_messaging,pages_manage_metadata,pages_read_engagement" in location
     assert re.search(r"state=[\w-]{40,}", location)
     host = admin_browser.browser.base_url.split("//")[1].replace(":", "%3A")
-    assert f"redirect_uri=http%3A%2F%2F{host}%2Fo%2Falpha%2Fmessenger%2Foauth%2Fcallback%2F" in location
+    assert f"redirect_uri=http%3A%2F%2F{host}%2Fmessenger%2Foauth%2Fcallback%2F&" in location
+    assert "alpha" not in location

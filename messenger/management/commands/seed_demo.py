@@ -37,7 +37,9 @@ class Command(BaseCommand):
             slug="demo", defaults={"name": "Demo Company", "time_zone": "Asia/Tokyo", "language": "en"}
         )
         departments = [
-            Department.objects.get_or_create(organization=organization, name=name)[0] for name in DEMO_DEPARTMENTS
+            # A deleted department of the same name is history, not the demo's department.
+            Department.objects.get_or_create(organization=organization, name=name, deleted_at=None)[0]
+            for name in DEMO_DEPARTMENTS
         ]
         users_out = []
         for username, spec in DEMO_USERS.items():

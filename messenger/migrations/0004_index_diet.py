@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('helpdesk', '0001_initial'),
-        ('messenger', '0002_inbox_sending_state_and_order'),
+        ('messenger', '0003_conversation_event_channel_moved'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
