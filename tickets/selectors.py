@@ -130,4 +130,3 @@ def ticket_attachment_messages(*, organization: Organization, ticket: Ticket) ->
         .only("id", "attachments", "sent_at", "direction")
         .order_by("sent_at", "id")
     )
-

@@ -18,9 +18,9 @@ from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, http_
 from helpdesk.models import Organization
 from helpdesk.tenancy import member_required
 from messenger import selectors as messenger_selectors
-from messenger.views.attachments import display_attachments
 from messenger.reply_window import reply_window
 from messenger.services.sending import message_send
+from messenger.views.attachments import display_attachments
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
 from tickets.models import TicketState
