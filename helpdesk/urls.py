@@ -67,7 +67,13 @@ if settings.GRAPH_SANDBOX:
 
 if settings.DEBUG:
     from django.conf.urls.static import static
+    from django.http import Http404
 
+    def _not_public(request: object, rest: str) -> None:
+        raise Http404
+
+    # Customers' files are served only through views that check who may see them.
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/messenger/inbound/<path:rest>", _not_public)]
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler404 = "helpdesk.views.api_not_found"

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -27,6 +29,7 @@ from messenger.models import Conversation, ConversationState, Message
 from messenger.reply_window import WindowState, reply_window
 from messenger.services import conversations as conversation_services
 from messenger.services import sending
+from messenger.views.attachments import attachment_response
 
 # --- Serializers ---------------------------------------------------------------------------
 
@@ -169,8 +172,38 @@ class ConversationDetailSerializer(ConversationSerializer):
         return {"code": refusal.code, "message": str(refusal.message)} if refusal else None
 
 
+class AttachmentSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="image, video, audio, file, location, fallback, template, sticker…")
+    url = serializers.CharField(required=False, help_text="Facebook's original URL (it expires).")
+    title = serializers.CharField(required=False)
+    stored_url = serializers.CharField(
+        allow_null=True,
+        help_text="Our stored copy (API token required); null until it is downloaded or when it could not be.",
+    )
+    size = serializers.IntegerField(required=False, help_text="Bytes of the stored copy.")
+    content_type = serializers.CharField(required=False)
+    download_error = serializers.CharField(required=False, help_text="Why the file could not be kept.")
+    download_error_code = serializers.CharField(required=False, help_text="too_large, not_found, refused, …")
+
+
+def attachments_representation(message: Message, request: Request | None) -> list[dict[str, Any]]:
+    """The attachments as stored, with the stored copy's API URL instead of its storage name."""
+    shown = []
+    for index, attachment in enumerate(message.attachments if isinstance(message.attachments, list) else []):
+        if not isinstance(attachment, dict):
+            continue
+        entry = {key: value for key, value in attachment.items() if key != "stored_name"}
+        entry["stored_url"] = None
+        if attachment.get("stored_name"):
+            path = reverse("message-attachment", kwargs={"pk": message.pk, "index": index})
+            entry["stored_url"] = request.build_absolute_uri(path) if request is not None else path
+        shown.append(entry)
+    return shown
+
+
 class MessageSerializer(serializers.ModelSerializer):
     author = AssigneeSerializer(allow_null=True)
+    attachments = serializers.SerializerMethodField()
     failure_reason = serializers.SerializerMethodField(help_text="A readable reason when status is failed.")
 
     class Meta:
@@ -205,6 +238,10 @@ class MessageSerializer(serializers.ModelSerializer):
             "delivered_at",
             "read_at",
         ]
+
+    @extend_schema_field(AttachmentSerializer(many=True))
+    def get_attachments(self, message: Message) -> list[dict[str, Any]]:
+        return attachments_representation(message, self.context.get("request"))
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_failure_reason(self, message: Message) -> str:
@@ -461,3 +498,14 @@ class MessageViewSet(OrganizationViewSet):
         message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
         message = sending.message_retry(organization=self.organization, acting_user=request.user, message=message)
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Download the stored copy of an inbound attachment",
+        description="`index` is the attachment's position in the message's `attachments`. Images are "
+        "served inline, anything else (and never HTML or SVG inline) as a download.",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"], url_path="attachments/<int:index>", url_name="attachment")
+    def attachment(self, request: Request, pk: str, index: int) -> HttpResponse:
+        message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
+        return attachment_response(message, index)

@@ -186,8 +186,12 @@ class Message(models.Model):
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     text = models.TextField(blank=True)
     # [{"type": "image"|"video"|"audio"|"file"|"location"|"fallback"|"sticker"|"template"|…,
-    #   "url"?, "title"?, "sticker_id"?, "lat"?, "long"?}]
+    #   "url"?, "title"?, "sticker_id"?, "lat"?, "long"?}]; an inbound file kept in our storage
+    #   adds "stored_name", "size", "content_type" (or "download_error" when it could not be).
     attachments = models.JSONField(default=list, blank=True)
+    # When a download of its attachments was first taken up (messenger.services.attachments);
+    # the periodic catch-up queues the attachment messages still without one (broker down).
+    attachments_tried_at = models.DateTimeField(null=True, blank=True)
     sticker_id = models.CharField(max_length=40, blank=True)
     quick_reply_payload = models.CharField(max_length=1000, blank=True)
     reply_to_mid = models.CharField(max_length=255, blank=True)
@@ -239,6 +243,11 @@ class Message(models.Model):
                 fields=["status", "status_changed_at"],
                 condition=models.Q(status__in=["queued", "sending"]),
                 name="message_pending_send_idx",
+            ),
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(kind="attachment", attachments_tried_at__isnull=True),
+                name="message_attach_untried_idx",
             ),
         ]
 

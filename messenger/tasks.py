@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from typing import Any
 
 from celery import shared_task
 
@@ -40,20 +41,24 @@ def webhook_contact_profile_fetch(contact_id: int) -> None:
 @shared_task(name="messenger.webhook_events_process_pending", ignore_result=True)
 def webhook_events_process_pending() -> None:
     """Every minute: events stored but not applied (a failure, a crash), then the follow-ups
-    that could not be queued (broker down)."""
+    and attachment downloads that could not be queued (broker down)."""
+    from messenger.services.attachments import attachments_catch_up
     from messenger.webhook.followups import followups_catch_up
     from messenger.webhook.ingest import webhook_events_retry_pending
 
     report = webhook_events_retry_pending()
     fetched, announced = followups_catch_up()
-    if report.retried or report.still_pending or report.failed or fetched or announced:
+    downloads = attachments_catch_up()
+    if report.retried or report.still_pending or report.failed or fetched or announced or downloads:
         logger.info(
-            "webhook catch-up: %d event(s) applied, %d still pending, %d given up; %d profile(s), %d notice(s)",
+            "webhook catch-up: %d event(s) applied, %d still pending, %d given up; %d profile(s), %d notice(s), "
+            "%d attachment download(s) queued",
             report.retried,
             report.still_pending,
             report.failed,
             fetched,
             announced,
+            downloads,
         )
 
 
@@ -64,6 +69,29 @@ def webhook_events_prune() -> None:
 
     deleted = prune()
     logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)
+
+
+# --- Inbound attachments (messenger.services.attachments) ---------------------------------
+
+ATTACHMENT_MAX_RETRIES = 6
+
+
+@shared_task(name="messenger.attachments_download", bind=True, ignore_result=True, max_retries=ATTACHMENT_MAX_RETRIES)
+def attachments_download(self: Any, message_id: int) -> None:
+    """Keep a message's attachments in our storage. Timeouts and 5xx are tried again with
+    backoff (30 s doubling, at most 15 min); after the last retry the files still missing
+    are marked unavailable."""
+    from messenger.services import attachments
+
+    try:
+        attachments.message_attachments_download(message_id=message_id)
+    except attachments.TransientDownloadError as error:
+        if self.request.retries >= self.max_retries:
+            logger.warning("attachments of message %s: %s; giving up", message_id, error)
+            attachments.message_attachments_give_up(message_id=message_id)
+            return
+        logger.info("attachments of message %s: %s; retrying", message_id, error)
+        raise self.retry(countdown=min(30 * 2**self.request.retries, 15 * 60)) from error
 
 
 # --- Page authorization (messenger.pages) -------------------------------------------------

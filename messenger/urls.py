@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import inbox
+from messenger.views import attachments, inbox
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -32,6 +32,11 @@ urlpatterns += [
         for action in ("assign", "forward", "close", "reopen", "block", "unblock")
     ),
     path("inbox/messages/<id:message_id>/retry/", inbox.message_retry, name="message_retry"),
+    path(
+        "inbox/messages/<id:message_id>/attachments/<int:index>/",
+        attachments.message_attachment,
+        name="message_attachment",
+    ),
     # Linking Facebook Pages through Facebook Login (messenger.oauth); Facebook's callback is
     # app-level (messenger.oauth_urls).
     path("messenger/channels/<id:channel_id>/pages/link/", oauth.page_link, name="page_link"),

@@ -11,7 +11,7 @@ from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization, Role
-from messenger.models import Contact
+from messenger.models import Contact, Message, MessageKind
 from tickets.models import Ticket
 
 
@@ -114,3 +114,19 @@ def ticket_assignee_choices(*, organization: Organization, department_id: int | 
             Q(role=Role.ADMIN) | Q(pk__in=Membership.objects.filter(departments=department_id).values("pk"))
         )
     return members.select_related("user").order_by("user__first_name", "user__last_name", "user__username")
+
+
+def ticket_attachment_messages(*, organization: Organization, ticket: Ticket) -> QuerySet[Message]:
+    """The ticket's messages (its range of the conversation) that carry attachments."""
+    return (
+        Message.objects.filter(
+            organization=organization,
+            conversation_id=ticket.conversation_id,
+            id__gte=ticket.first_message_id,
+            id__lte=ticket.last_message_id,
+            kind=MessageKind.ATTACHMENT,
+            is_hidden=False,
+        )
+        .only("id", "attachments", "sent_at", "direction")
+        .order_by("sent_at", "id")
+    )

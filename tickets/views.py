@@ -20,6 +20,7 @@ from helpdesk.tenancy import member_required
 from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
 from messenger.services.sending import message_send
+from messenger.views.attachments import display_attachments
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
 from tickets.models import TicketState
@@ -121,6 +122,14 @@ def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
+            "attachments": [
+                attachment
+                for message in selectors.ticket_attachment_messages(organization=organization, ticket=ticket)
+                for attachment in display_attachments(
+                    message.attachments, organization_slug=organization.slug, message_id=message.pk
+                )
+                if attachment["url"]
+            ],
         },
         status=reply_error.status if reply_error else (400 if form.is_bound and not form.is_valid() else 200),
     )

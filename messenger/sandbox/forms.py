@@ -76,10 +76,10 @@ class CustomerCreateForm(StyledForm):
 
 
 class CustomerSendForm(StyledForm):
-    KINDS = [("text", _("Text")), ("image", _("Image")), ("like", _("Like"))]
+    KINDS = [("text", _("Text")), ("image", _("Image")), ("file", _("File")), ("like", _("Like"))]
 
     psid = forms.CharField(max_length=32, widget=forms.HiddenInput)
-    # Set by the button pressed: "Send", "Send an image" or "Send a like".
+    # Set by the button pressed: "Send", "Send an image", "Send a file" or "Send a like".
     kind = forms.ChoiceField(choices=KINDS, initial="text")
     text = forms.CharField(label=_("Message"), max_length=2000, required=False)
 

@@ -43,6 +43,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Stand-ins for Facebook's CDN
     path("cdn/profile/<str:psid>.png", simulator.profile_pic, name="profile_pic"),
     path("cdn/<str:kind>.png", simulator.cdn_image, name="cdn_image"),
+    path("cdn/files/<str:name>", simulator.cdn_file, name="cdn_file"),
     # Controls for a person
     path("controls/tokens/expire/", controls.tokens_expire, name="controls_tokens_expire"),
     path("controls/permissions/revoke/", controls.permission_revoke, name="controls_permission_revoke"),

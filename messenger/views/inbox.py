@@ -30,6 +30,7 @@ from messenger.models import Conversation, ConversationEvent
 from messenger.reply_window import reply_window
 from messenger.services import conversations as conversation_services
 from messenger.services import sending
+from messenger.views.attachments import display_attachments, safe_url
 
 PAGE_SIZE = 25
 POLL_SECONDS = 2
@@ -45,19 +46,6 @@ def _optional_url(name: str, **kwargs: Any) -> str:
         return reverse(name, kwargs=kwargs)
     except NoReverseMatch:
         return ""
-
-
-def _safe_url(url: Any) -> str:
-    """Only web addresses become links and images (payload text is never a javascript: URL)."""
-    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
-
-
-def _display_attachments(attachments: Any) -> list[dict[str, Any]]:
-    shown = []
-    for attachment in attachments if isinstance(attachments, list) else []:
-        if isinstance(attachment, dict):
-            shown.append({**attachment, "url": _safe_url(attachment.get("url"))})
-    return shown
 
 
 def _digest(parts: Any) -> str:
@@ -127,7 +115,7 @@ def _rows(
                 url=conversation_url.replace("/0/", f"/{conversation.pk}/") + suffix,
                 name=name,
                 initial=name[:1].upper() or "?",
-                avatar_url=_safe_url(contact.avatar_url),
+                avatar_url=safe_url(contact.avatar_url),
                 channel_name=channel.name,
                 channel_icon_url=channel.icon.url if channel.icon else "",
                 channel_deleted=channel.deleted_at is not None,
@@ -259,7 +247,9 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
         if entry.event is not None:
             entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
         elif entry.message is not None:
-            entry.message.display_attachments = _display_attachments(entry.message.attachments)  # type: ignore[attr-defined]
+            entry.message.display_attachments = display_attachments(  # type: ignore[attr-defined]
+                entry.message.attachments, organization_slug=organization.slug, message_id=entry.message.pk
+            )
             if entry.message.status == "failed":
                 entry.message.failure_reason = sending.failure_reason(entry.message)  # type: ignore[attr-defined]
     window = reply_window(conversation.last_inbound_at)
@@ -275,6 +265,10 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
                 e.message.reactions,
                 e.message.attempts,
                 e.message.error_code,
+                e.message.attachments_tried_at,
+                [a.get("stored_name") for a in e.message.attachments if isinstance(a, dict)]
+                if isinstance(e.message.attachments, list)
+                else None,
             )
             if e.message
             else ("e", e.event.pk if e.event else None)

@@ -5,13 +5,13 @@ echoes of replies made elsewhere) from known customers is stored by a single sta
 atomic by itself and so committed without a transaction of its own:
 
     WITH v AS (unnest of the messages' columns, one array per column),
-         ins AS (INSERT INTO message SELECT … FROM v ON CONFLICT DO NOTHING RETURNING page, mid),
+         ins AS (INSERT INTO message SELECT … FROM v ON CONFLICT DO NOTHING RETURNING id, page, mid),
          agg AS (per conversation, over the rows really inserted: latest time and preview,
                  last customer message, how many the customer wrote),
          bump AS (UPDATE conversation … FROM agg, (the conversations locked) RETURNING old state),
          reopened AS (INSERT INTO conversationevent … for the conversations that were closed),
          log AS (INSERT INTO webhookevent … outcome stored or duplicate as `ins` says)
-    SELECT page, mid FROM ins
+    SELECT id, page, mid FROM ins
 
 One round trip instead of a transaction of five statements: on this path the round trips,
 not the work, are what Facebook waits for. Columns travel as arrays, so the statement's
@@ -172,6 +172,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[str, An
         for name in ("organization", "conversation", "kind", "actor", "data", "created_at")
     )
     m_page, m_mid = q(Message._meta.get_field("page").column), q(Message._meta.get_field("mid").column)
+    m_id = q(Message._meta.pk.column)
 
     def v(name: str) -> str:
         return f"v.{q(name)}"
@@ -185,7 +186,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[str, An
     b.select_list(Message, MESSAGE_COLUMNS, "v", {})
     b.add(
         f" FROM v ORDER BY {v('page_id')}, {v('mid')} ON CONFLICT DO NOTHING "  # noqa: S608 (names from the models)
-        f"RETURNING {m_page} AS page_id, {m_mid} AS mid), "
+        f"RETURNING {m_id} AS id, {m_page} AS page_id, {m_mid} AS mid), "
         f"agg AS (SELECT {v('conversation_id')} AS id, max({v('sent_at')}) AS last_at, "
         f"(array_agg({v(PREVIEW)} ORDER BY {v('sent_at')} DESC, {v(ORDER)} DESC))[1] AS preview, "
         f"max({v('sent_at')}) FILTER (WHERE {v(COUNTS)}) AS last_in, "
@@ -222,7 +223,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[str, An
     b.add(" FROM ")
     b.unnest(WebhookEvent, EVENT_COLUMNS, EVENT_EXTRA, "e")
     b.add(f" LEFT JOIN ins ON ins.page_id = {e(PAGE_PK)} AND ins.mid = {e('mid')} ORDER BY {e(ORDER)}) ")
-    b.add("SELECT page_id, mid FROM ins")
+    b.add("SELECT id, page_id, mid FROM ins")
     _statements[connection.alias] = ("".join(b.parts), b.slots)
     return _statements[connection.alias]
 
@@ -244,9 +245,9 @@ def store_in_one_statement(
     event_rows: Sequence[Mapping[str, Any]],
     batch_values: Mapping[str, Any],
     now: datetime,
-) -> set[tuple[int, str]]:
+) -> dict[tuple[int, str], int]:
     """Insert the messages, update their conversations, write the event log. Returns the
-    (page pk, mid) of the messages inserted (the others were there already).
+    id of each message inserted by its (page pk, mid) (the others were there already).
 
     `batch_values`: the value of a column that is the same for every row (received_at,
     processed_at); columns in neither the rows nor there take their field's default.
@@ -270,7 +271,7 @@ def store_in_one_statement(
     if connection.in_atomic_block:
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             execute_prepared(connection, cursor, STATEMENT_NAME, statement, params)
-            return {(row[0], row[1]) for row in cursor.fetchall()}
+            return {(row[1], row[2]): row[0] for row in cursor.fetchall()}
     with connection.cursor() as cursor:
         execute_prepared(connection, cursor, STATEMENT_NAME, statement, params)
         return {(row[0], row[1]) for row in cursor.fetchall()}

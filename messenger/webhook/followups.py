@@ -1,7 +1,8 @@
-"""What the webhook leaves for after commit: profile lookups of new contacts and the
-"new conversation" notice. Queued in Celery once per POST; a broker that is down never
-fails a POST (its events are already committed) and the periodic catch-up finds what
-was left: contacts with no profile fetched yet, new conversations nobody was told about.
+"""What the webhook leaves for after commit: profile lookups of new contacts, the
+"new conversation" notice, and the download of attachments (messenger.services.attachments).
+Queued in Celery after commit; a broker that is down never fails a POST (its events are
+already committed) and the periodic catch-up finds what was left: contacts with no profile
+fetched yet, new conversations nobody was told about, attachments never tried.
 """
 
 from __future__ import annotations
@@ -63,6 +64,30 @@ def followups_enqueue(*, contact_ids: Sequence[int], conversation_ids: Sequence[
             _broker_unavailable_until = time.monotonic() + BROKER_PAUSE_SECONDS
         return False
     return True
+
+
+def attachments_enqueue(*, message_ids: Sequence[int]) -> int:
+    """Queue the download of each message's attachments after commit; never raises.
+
+    Shares the follow-ups' broker pause: what is not queued the catch-up finds (never tried).
+    Returns how many were queued."""
+    global _broker_unavailable_until
+    from messenger import tasks
+
+    queued = 0
+    for message_id in message_ids:
+        if time.monotonic() < _broker_unavailable_until:
+            logger.info("webhook: broker paused, attachment downloads left to the catch-up job")
+            break
+        try:
+            tasks.attachments_download.delay(message_id)
+        except Exception:
+            logger.warning("webhook: could not queue an attachment download, the catch-up job will", exc_info=True)
+            with _broker_lock:
+                _broker_unavailable_until = time.monotonic() + BROKER_PAUSE_SECONDS
+            break
+        queued += 1
+    return queued
 
 
 def followups_run(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> None:

@@ -51,6 +51,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
+from messenger.services.attachments import downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import fastpath, parsing
 from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
@@ -99,6 +100,8 @@ class BatchResult:
     outcomes: list[Outcome]
     new_contact_ids: list[int] = field(default_factory=list)
     announce_conversation_ids: list[int] = field(default_factory=list)
+    # Messages inserted with a file to keep in our storage (messenger.services.attachments).
+    download_message_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,10 @@ def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> Bat
 
 
 def _followups_on_commit(result: BatchResult) -> None:
+    if result.download_message_ids:
+        from messenger.webhook.followups import attachments_enqueue
+
+        transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
     if result.new_contact_ids or result.announce_conversation_ids:
         from messenger.webhook.followups import followups_enqueue
 
@@ -412,7 +419,11 @@ def _fast_store(plan: Plan, *, received_at: datetime) -> BatchResult:
             outcomes[index].set(WebhookOutcome.STORED, REASON_CONTACT_BLOCKED if candidate.row["is_hidden"] else "")
         else:
             outcomes[index].set(WebhookOutcome.DUPLICATE)
-    return BatchResult(outcomes)
+    result = BatchResult(outcomes)
+    result.download_message_ids = downloadable_message_ids([c.row for c in candidates.values()], inserted)
+    # The statement committed by itself (outside a transaction on_commit runs at once).
+    _followups_on_commit(result)
+    return result
 
 
 # --------------------------------------------------------------------------- contacts and conversations
@@ -544,7 +555,13 @@ def _messages_store(
     result.new_contact_ids.extend(new_contact_ids)
     candidates = _candidates(creating, threads, outcomes, received_at=received_at)
     ordered = sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))
-    inserted = set(insert_rows(Message, [c.row for c in ordered], returning=("page", "mid"), ignore_conflicts=True))
+    inserted = {
+        (page_pk, mid): pk
+        for pk, page_pk, mid in insert_rows(
+            Message, [c.row for c in ordered], returning=("id", "page", "mid"), ignore_conflicts=True
+        )
+    }
+    result.download_message_ids.extend(downloadable_message_ids([c.row for c in ordered], inserted))
 
     touched: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for index, candidate in candidates.items():

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.apps import apps
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
@@ -42,6 +44,9 @@ APP_LEVEL_ROUTES = {
     # session of the admin who started the linking.
     "messenger/oauth/callback/",
 }
+# Parameters that are not ids, with the value that reaches A's data: the first attachment
+# of a message (A has one stored, whose content carries the marker).
+ROUTE_VALUES = {"index": "0"}
 
 
 def _route_text(pattern: Any) -> str:
@@ -70,6 +75,7 @@ def _params(route: str) -> list[str]:
 
 
 def _fill(route: str, values: dict[str, str]) -> str:
+    values = {**values, **{name: value for name, value in ROUTE_VALUES.items() if name in values}}
     return "/" + _PARAM.sub(lambda m: values[m.group("name") or m.group("rname")], route)
 
 
@@ -88,7 +94,7 @@ def _alpha_ids() -> list[str]:
 
 
 @pytest.fixture
-def populated_alpha(tenant_a: Tenant) -> Tenant:
+def populated_alpha(tenant_a: Tenant, settings: Any, tmp_path: Any) -> Tenant:
     """Organization A with one row of each kind, all carrying a marker that must never leak."""
     tenant_a.department.name = f"{MARKER} Support"
     tenant_a.department.save()
@@ -97,6 +103,22 @@ def populated_alpha(tenant_a: Tenant) -> Tenant:
     page = factories.make_page(channel, name=f"{MARKER} page")
     conversation = factories.make_conversation(page, factories.make_contact(page, display_name=f"{MARKER} customer"))
     factories.make_message(conversation, text=f"{MARKER} message")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    stored_name = default_storage.save("messenger/inbound/alpha/photo.png", ContentFile(MARKER.encode()))
+    factories.make_message(
+        conversation,
+        text="",
+        kind="attachment",
+        attachments=[
+            {
+                "type": "image",
+                "url": "https://cdn.example/p.png",
+                "stored_name": stored_name,
+                "size": len(MARKER),
+                "content_type": "image/png",
+            }
+        ],
+    )
     return tenant_a
 
 

@@ -180,3 +180,17 @@ def test_bootstrap_is_idempotent_and_builds_the_demo_pages() -> None:
     ]
     for page in pages:
         assert sorted(page.customers.values_list("has_profile", flat=True)) == [False, True, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_is_sent_with_an_address_the_sandbox_serves(sandbox: Sandbox, receiver: Receiver) -> None:
+    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Kai", last_name="Lo")
+    session, url, csrf = _simulator_session(sandbox, customer.psid)
+    session.post(f"{url}send/", data={"csrfmiddlewaretoken": csrf, "psid": customer.psid, "kind": "file"}, timeout=5)
+    message = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]["message"]
+    [attachment] = message["attachments"]
+    assert attachment["type"] == "file"
+    served = requests.get(attachment["payload"]["url"], timeout=5)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/plain")
+    assert served.text.startswith("Order")

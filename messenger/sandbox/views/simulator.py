@@ -75,6 +75,9 @@ def simulator_thread(request: HttpRequest, page_id: str) -> HttpResponse:
 
 
 def _attachment(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
+    if kind == "file":
+        file_url = request.build_absolute_uri(reverse("sandbox:cdn_file", kwargs={"name": SAMPLE_FILE_NAME}))
+        return [{"type": "file", "payload": {"url": f"{file_url}?_nc_cat=101&oh=sandbox"}}]
     url = request.build_absolute_uri(
         reverse("sandbox:cdn_image", kwargs={"kind": "like" if kind == "like" else "photo"})
     )
@@ -147,6 +150,21 @@ def profile_pic(request: HttpRequest, psid: str) -> HttpResponse:
         raise Http404
     initials = (customer.first_name[:1] + customer.last_name[:1]) or "?"
     response = HttpResponse(images.avatar_png(psid, initials), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# A file as a customer would send one: served by the sandbox like Facebook's CDN does.
+SAMPLE_FILE_NAME = "order-receipt.txt"
+SAMPLE_FILE_TEXT = "Order 20260042\nThree blue notebooks, 12.30 EUR\nPaid by card.\n"
+
+
+@sandbox_only
+@require_GET
+def cdn_file(request: HttpRequest, name: str) -> HttpResponse:
+    if name != SAMPLE_FILE_NAME:
+        raise Http404
+    response = HttpResponse(SAMPLE_FILE_TEXT.encode(), content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
     return response
 

@@ -1,0 +1,391 @@
+"""Inbound attachments kept in our storage: the download task against the sandbox's CDN over
+real HTTP, the catch-up, the serving views (isolation and headers) and the transcripts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+import requests
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.utils import timezone
+
+from helpdesk.models import Role
+from messenger import tasks
+from messenger.models import FacebookPage, Message, MessageKind
+from messenger.sandbox.views.simulator import SAMPLE_FILE_NAME, SAMPLE_FILE_TEXT
+from messenger.services import attachments
+from messenger.services.attachments import attachments_catch_up, message_attachments_download
+from messenger.webhook import followups
+from tests import factories
+from tests.conftest import Tenant, api_client_for
+from tests.messenger.fixtures import PAGE_ID, PSID, page_body, post_webhook
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Any) -> Any:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _broker_pause_reset() -> Any:
+    followups.broker_pause_reset()
+    yield
+    followups.broker_pause_reset()
+
+
+@pytest.fixture
+def page(tenant_a: Tenant) -> FacebookPage:
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Messenger")
+    factories.associate(tenant_a.agent, channel)
+    return factories.make_page(channel, page_id=PAGE_ID)
+
+
+@pytest.fixture
+def cdn(live_server: Any, settings: Any) -> str:
+    """The sandbox's stand-in for Facebook's CDN, over real HTTP."""
+    settings.ALLOWED_HOSTS = ["*"]
+    return f"{live_server.url}/sandbox/cdn"
+
+
+def attachment_message(page: FacebookPage, *entries: dict[str, Any], **fields: Any) -> Message:
+    conversation = factories.make_conversation(page, factories.make_contact(page))
+    return factories.make_message(
+        conversation, text="", kind=MessageKind.ATTACHMENT, attachments=list(entries), **fields
+    )
+
+
+def stored(organization: Any, name: str, content: bytes, content_type: str, **entry: Any) -> dict[str, Any]:
+    stored_name = default_storage.save(f"messenger/inbound/{organization.pk}/1/0-abc-{name}", ContentFile(content))
+    return {
+        "type": "file",
+        "url": "https://cdn.example/x",
+        "stored_name": stored_name,
+        "size": len(content),
+        "content_type": content_type,
+        **entry,
+    }
+
+
+# --- Downloading -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_and_a_file_are_downloaded_and_stored_under_the_organization_and_message(
+    page: FacebookPage, cdn: str
+) -> None:
+    message = attachment_message(
+        page,
+        {"type": "image", "url": f"{cdn}/photo.png"},
+        {"type": "file", "url": f"{cdn}/files/{SAMPLE_FILE_NAME}?_nc_cat=1"},
+        {"type": "location", "lat": 35.6, "long": 139.7},
+    )
+    assert message_attachments_download(message_id=message.pk) == 2
+    message.refresh_from_db()
+    image, file, location = message.attachments
+    prefix = f"messenger/inbound/{page.organization_id}/{message.pk}/"
+    assert image["stored_name"].startswith(prefix) and image["stored_name"].endswith(".png")
+    assert image["content_type"] == "image/png" and image["url"] == f"{cdn}/photo.png"
+    with default_storage.open(image["stored_name"]) as handle:
+        assert handle.read(8) == PNG_MAGIC
+    assert image["size"] == default_storage.size(image["stored_name"])
+    assert file["stored_name"].startswith(prefix) and file["stored_name"].endswith(SAMPLE_FILE_NAME)
+    assert file["content_type"] == "text/plain"
+    assert file["size"] == len(SAMPLE_FILE_TEXT.encode())
+    assert location == {"type": "location", "lat": 35.6, "long": 139.7}
+    assert message.attachments_tried_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_run_downloads_nothing_again(page: FacebookPage, cdn: str) -> None:
+    message = attachment_message(page, {"type": "image", "url": f"{cdn}/photo.png"})
+    tasks.attachments_download.apply(args=(message.pk,))
+    message.refresh_from_db()
+    first = message.attachments
+    with mock.patch.object(requests.Session, "get", autospec=True) as get:
+        tasks.attachments_download.apply(args=(message.pk,))
+    get.assert_not_called()
+    message.refresh_from_db()
+    assert message.attachments == first
+    assert len(default_storage.listdir(f"messenger/inbound/{page.organization_id}/{message.pk}")[1]) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_larger_than_the_limit_is_not_kept_and_says_why(page: FacebookPage, cdn: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr(attachments, "MAX_DOWNLOAD_BYTES", 100)
+    message = attachment_message(page, {"type": "image", "url": f"{cdn}/photo.png"})
+    with mock.patch.object(tasks.attachments_download, "retry", autospec=True) as retry:
+        tasks.attachments_download.apply(args=(message.pk,))
+    retry.assert_not_called()
+    message.refresh_from_db()
+    [entry] = message.attachments
+    assert "stored_name" not in entry
+    assert entry["download_error_code"] == "too_large"
+    assert "25 MB" in entry["download_error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_the_cdn_no_longer_has_is_recorded_and_not_retried(page: FacebookPage, cdn: str) -> None:
+    message = attachment_message(page, {"type": "image", "url": f"{cdn}/expired.png"})
+    with mock.patch.object(tasks.attachments_download, "retry", autospec=True) as retry:
+        tasks.attachments_download.apply(args=(message.pk,))
+    retry.assert_not_called()
+    message.refresh_from_db()
+    [entry] = message.attachments
+    assert entry["download_error_code"] == "not_found"
+    assert "404" in entry["download_error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_timeout_is_retried_and_the_next_try_stores_the_file(page: FacebookPage, cdn: str) -> None:
+    message = attachment_message(page, {"type": "image", "url": f"{cdn}/photo.png"})
+    real_get = requests.Session.get
+    calls = []
+
+    def slow_once(session: requests.Session, url: str, **kwargs: Any) -> Any:
+        calls.append(url)
+        if len(calls) == 1:
+            raise requests.ReadTimeout("the CDN did not answer")
+        return real_get(session, url, **kwargs)
+
+    with mock.patch.object(requests.Session, "get", autospec=True, side_effect=slow_once):
+        # Applied eagerly, the retry runs at once (its countdown is not waited for).
+        tasks.attachments_download.apply(args=(message.pk,), throw=False)
+    assert len(calls) == 2
+    message.refresh_from_db()
+    assert message.attachments[0]["content_type"] == "image/png"
+
+
+@pytest.mark.django_db
+def test_a_server_error_asks_for_a_retry_with_backoff(page: FacebookPage) -> None:
+    message = attachment_message(page, {"type": "video", "url": "https://cdn.example/v.mp4"})
+    response = mock.create_autospec(requests.Response, instance=True)
+    response.status_code = 503
+    response.__enter__.return_value = response
+    with (
+        mock.patch.object(requests.Session, "get", autospec=True, return_value=response),
+        mock.patch.object(
+            tasks.attachments_download, "retry", autospec=True, side_effect=RuntimeError("retry")
+        ) as retry,
+        pytest.raises(RuntimeError, match="retry"),
+    ):
+        tasks.attachments_download.apply(args=(message.pk,), throw=True)
+    assert retry.call_args.kwargs["countdown"] == 30
+    message.refresh_from_db()
+    assert "download_error" not in message.attachments[0]
+
+
+@pytest.mark.django_db
+def test_after_the_last_retry_the_file_is_marked_unavailable(page: FacebookPage) -> None:
+    message = attachment_message(page, {"type": "audio", "url": "https://cdn.example/a.mp4"})
+    with mock.patch.object(requests.Session, "get", autospec=True, side_effect=requests.ConnectTimeout("no")):
+        tasks.attachments_download.apply(args=(message.pk,), retries=tasks.ATTACHMENT_MAX_RETRIES)
+    message.refresh_from_db()
+    assert message.attachments[0]["download_error_code"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_stickers_links_and_non_web_addresses_are_not_downloaded(page: FacebookPage) -> None:
+    message = attachment_message(
+        page,
+        {"type": "image", "url": "https://cdn.example/like.png", "sticker_id": "369239263222822"},
+        {"type": "fallback", "url": "https://example.com", "title": "A link"},
+        {"type": "file", "url": "ftp://cdn.example/x.bin"},
+    )
+    with mock.patch.object(requests.Session, "get", autospec=True) as get:
+        message_attachments_download(message_id=message.pk)
+    get.assert_not_called()
+    message.refresh_from_db()
+    assert [a.get("download_error_code") for a in message.attachments] == [None, None, "bad_url"]
+
+
+def test_customer_file_names_are_sanitized() -> None:
+    name = attachments.safe_file_name(
+        {"type": "file", "url": "https://cdn.example/v/..%2F..%2Fetc%2Fpasswd", "title": "../../<script>.html"},
+        content_type="text/html",
+    )
+    assert "/" not in name and ".." not in name and "<" not in name
+    assert attachments.safe_file_name({"type": "image", "url": "https://cdn.example/"}, content_type="image/png") in (
+        "image.png",
+    )
+
+
+# --- Queued after the webhook, and the catch-up ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_webhook_queues_the_download_after_commit(
+    client: Client, page: FacebookPage, django_capture_on_commit_callbacks: Any
+) -> None:
+    factories.make_conversation(page, factories.make_contact(page, psid=PSID))
+    item = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1767225600000,
+        "message": {
+            "mid": "m_photo",
+            "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}],
+        },
+    }
+    text = {**item, "message": {"mid": "m_text", "text": "hello"}}
+    with (
+        mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert post_webhook(client, page_body((PAGE_ID, [item, text]))).status_code == 200
+    delay.assert_called_once_with(Message.objects.get(mid="m_photo").pk)
+
+
+@pytest.mark.django_db
+def test_the_catch_up_queues_downloads_never_tried_once(page: FacebookPage) -> None:
+    untried = attachment_message(page, {"type": "image", "url": "https://cdn.example/p.jpg"})
+    location_only = attachment_message(page, {"type": "location", "lat": 1.0, "long": 2.0})
+    tried = attachment_message(page, {"type": "image", "url": "https://cdn.example/q.jpg"})
+    recent = attachment_message(page, {"type": "image", "url": "https://cdn.example/r.jpg"})
+    earlier = timezone.now() - timedelta(minutes=5)
+    Message.objects.filter(pk__in=[untried.pk, location_only.pk, tried.pk]).update(received_at=earlier)
+    Message.objects.filter(pk=tried.pk).update(attachments_tried_at=earlier)
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
+        assert attachments_catch_up() == 1
+        assert attachments_catch_up() == 0
+    delay.assert_called_once_with(untried.pk)
+    assert Message.objects.get(pk=location_only.pk).attachments_tried_at is not None
+    assert Message.objects.get(pk=recent.pk).attachments_tried_at is None
+
+
+@pytest.mark.django_db
+def test_the_catch_up_leaves_the_messages_for_its_next_run_when_the_broker_is_down(page: FacebookPage) -> None:
+    message = attachment_message(page, {"type": "image", "url": "https://cdn.example/p.jpg"})
+    Message.objects.filter(pk=message.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True, side_effect=OSError("down")):
+        assert attachments_catch_up() == 0
+    assert Message.objects.get(pk=message.pk).attachments_tried_at is None
+
+
+# --- Serving ---------------------------------------------------------------------------------
+
+
+def attachment_url(organization: Any, message: Message, index: int = 0) -> str:
+    return f"/o/{organization.slug}/inbox/messages/{message.pk}/attachments/{index}/"
+
+
+@pytest.mark.django_db
+def test_an_agent_on_the_channel_gets_the_image_inline_with_nosniff(
+    page: FacebookPage, tenant_a: Tenant, web_client_for: Any
+) -> None:
+    organization = tenant_a.organization
+    message = attachment_message(
+        page, stored(organization, "photo.png", PNG_MAGIC + b"rest", "image/png", type="image")
+    )
+    response = web_client_for(tenant_a.agent).get(attachment_url(organization, message))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG_MAGIC + b"rest"
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith("inline")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name,content_type", [("page.html", "text/html"), ("logo.svg", "image/svg+xml")])
+def test_html_and_svg_are_served_as_a_download_never_inline(
+    page: FacebookPage, tenant_a: Tenant, web_client_for: Any, name: str, content_type: str
+) -> None:
+    organization = tenant_a.organization
+    script = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>"
+    message = attachment_message(page, stored(organization, name, script, content_type, type="image"))
+    response = web_client_for(tenant_a.agent).get(attachment_url(organization, message))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_a_pdf_is_a_download_with_its_type(page: FacebookPage, tenant_a: Tenant, web_client_for: Any) -> None:
+    organization = tenant_a.organization
+    message = attachment_message(page, stored(organization, "invoice.pdf", b"%PDF-1.4", "application/pdf"))
+    response = web_client_for(tenant_a.admin).get(attachment_url(organization, message))
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="invoice.pdf"'
+
+
+@pytest.mark.django_db
+def test_no_one_else_gets_the_file(
+    page: FacebookPage, tenant_a: Tenant, tenant_b: Tenant, web_client_for: Any, client: Client
+) -> None:
+    organization = tenant_a.organization
+    message = attachment_message(page, stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"))
+    url = attachment_url(organization, message)
+    assert client.get(url).status_code == 302 and "/accounts/login/" in client.get(url)["Location"]
+    not_on_channel = factories.make_member(organization, role=Role.AGENT, username="elsewhere")
+    assert web_client_for(not_on_channel).get(url).status_code == 404
+    assert web_client_for(tenant_b.admin).get(url).status_code == 404
+    assert web_client_for(tenant_b.admin).get(attachment_url(tenant_b.organization, message)).status_code == 404
+    assert web_client_for(tenant_a.agent).get(attachment_url(organization, message, 1)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_attachment_not_downloaded_yet_is_not_found(
+    page: FacebookPage, tenant_a: Tenant, web_client_for: Any
+) -> None:
+    message = attachment_message(page, {"type": "image", "url": "https://cdn.example/p.jpg"})
+    assert web_client_for(tenant_a.agent).get(attachment_url(tenant_a.organization, message)).status_code == 404
+
+
+# --- The API ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_stored_copy_url_and_serves_it_with_the_token(
+    page: FacebookPage, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    organization = tenant_a.organization
+    message = attachment_message(
+        page,
+        stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"),
+        {"type": "video", "url": "https://cdn.example/v.mp4"},
+    )
+    api = api_client_for(tenant_a.agent)
+    listing = api.get(f"/api/v1/conversations/{message.conversation_id}/messages/")
+    assert listing.status_code == 200, listing.content
+    [shown] = [m for m in listing.json()["results"] if m["id"] == message.pk]
+    image, video = shown["attachments"]
+    assert "stored_name" not in image
+    assert image["stored_url"].endswith(f"/api/v1/messages/{message.pk}/attachments/0/")
+    assert video["stored_url"] is None and video["url"] == "https://cdn.example/v.mp4"
+    download = api.get(image["stored_url"])
+    assert download.status_code == 200
+    assert download["Content-Type"] == "image/png"
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert api_client_for(tenant_b.admin).get(image["stored_url"]).status_code == 404
+    assert Client().get(image["stored_url"]).status_code in (401, 403)
+
+
+# --- Transcripts -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_inbox_transcript_shows_our_copy_and_falls_back_to_facebook_before_the_download(
+    page: FacebookPage, tenant_a: Tenant, web_client_for: Any
+) -> None:
+    organization = tenant_a.organization
+    kept = attachment_message(page, stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"))
+    pending = factories.make_message(
+        kept.conversation,
+        text="",
+        kind=MessageKind.ATTACHMENT,
+        attachments=[{"type": "image", "url": "https://cdn.example/pending.jpg"}],
+    )
+    response = web_client_for(tenant_a.agent).get(f"/o/{organization.slug}/inbox/{kept.conversation_id}/")
+    body = response.content.decode()
+    assert f'src="{attachment_url(organization, kept)}"' in body
+    assert "https://cdn.example/x" not in body
+    assert 'src="https://cdn.example/pending.jpg"' in body
+    assert pending.pk
