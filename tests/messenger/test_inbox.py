@@ -450,3 +450,46 @@ def test_a_conversation_page_costs_the_same_queries_for_a_short_or_long_transcri
     with CaptureQueriesContext(connection) as long:
         client.get(_url(f"{conversation.pk}/"))
     assert len(long.captured_queries) == len(short.captured_queries) + 1  # + the quoted messages' lookup
+
+
+def test_a_row_is_rendered_once_and_shown_again_from_the_cache_until_it_changes(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from django.template.loader import get_template
+
+    client = web_client_for(tenant_a.agent)
+    row_template = get_template("messenger/inbox/_conversation_row.html")
+    real_render = type(row_template).render
+    render = mock.Mock()
+
+    def counting_render(template: Any, *args: Any, **kwargs: Any) -> Any:
+        if template.template.name == row_template.template.name:
+            render()
+        return real_render(template, *args, **kwargs)
+
+    with mock.patch.object(type(row_template), "render", counting_render):
+        first = client.get(_url("list/")).content.decode()
+        assert render.call_count == 1
+        again = client.get(_url("list/")).content.decode()
+        assert render.call_count == 1  # the same row, from the cache
+        assert again == first and "荷物が届きません" in again
+        # A new message changes the row: rendered anew, with its new preview.
+        factories.make_message(setup["conversation"], text="まだですか？")
+        changed = client.get(_url("list/")).content.decode()
+        assert render.call_count == 2
+        assert "まだですか？" in changed
+
+
+def test_the_list_is_rendered_whole_while_the_cache_is_down(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    with (
+        mock.patch.object(cache, "get_many", side_effect=ConnectionError("cache down")),
+        mock.patch.object(cache, "set_many", side_effect=ConnectionError("cache down")),
+    ):
+        response = web_client_for(tenant_a.agent).get(_url("list/"))
+    assert response.status_code == 200
+    assert "山田 花子" in response.content.decode()
