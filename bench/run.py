@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 # Modules of bench/ that support the benchmarks rather than being one.
-NOT_BENCHMARKS = {"run", "__init__", "settings", "urls"}
+NOT_BENCHMARKS = {"run", "__init__", "settings", "urls", "proc"}
 
 
 def recreate_database(url: str) -> None:

@@ -62,6 +62,8 @@ from typing import Any, NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
+
 GUNICORN_CONFIG = [
     "--workers",
     "3",
@@ -404,50 +406,18 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
 # --------------------------------------------------------------------------- memory
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
-
-
 def cpu_seconds(gunicorn: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]) -> dict[str, float]:
     """CPU time (user + system) so far of the web workers together and of the Celery worker."""
-
-    def used(pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     return {
-        "web workers": sum(used(pid) for pid in children(gunicorn.pid)),
-        "celery worker": used(worker.pid) + sum(used(pid) for pid in children(worker.pid)),
+        "web workers": sum(proc.cpu_seconds(pid) for pid in proc.children(gunicorn.pid)),
+        "celery worker": proc.cpu_seconds(worker.pid) + sum(proc.cpu_seconds(pid) for pid in proc.children(worker.pid)),
     }
 
 
 def memory(gunicorn: subprocess.Popen[bytes], worker: subprocess.Popen[bytes]) -> dict[str, float]:
     """VmRSS (MB) of each gunicorn worker and of the Celery worker (with its children, if any)."""
-    sample = {f"web {pid}": rss_mb(pid) for pid in children(gunicorn.pid)}
-    sample["worker"] = rss_mb(worker.pid) + sum(rss_mb(pid) for pid in children(worker.pid))
+    sample = {f"web {pid}": proc.rss_mb(pid) for pid in proc.children(gunicorn.pid)}
+    sample["worker"] = proc.rss_mb(worker.pid) + sum(proc.rss_mb(pid) for pid in proc.children(worker.pid))
     return sample
 
 

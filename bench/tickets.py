@@ -29,6 +29,8 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import proc  # noqa: E402
+
 CONVERT_BUDGET_SECONDS = 30.0
 SECOND_SWEEP_BUDGET_SECONDS = 2.0
 
@@ -104,23 +106,11 @@ def _server_cpu_seconds() -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    try:
-        postmaster = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == postmaster or int(entry.name) == postmaster:
-                total += int(fields[11]) + int(fields[12])
-            if int(entry.name) == postmaster:
-                total += int(fields[13]) + int(fields[14])  # exited backends
-    except (OSError, ValueError, IndexError):
+    postmaster = proc.parent(pid)
+    if postmaster is None:
         return None
-    return total / os.sysconf("SC_CLK_TCK")
+    live = sum(proc.cpu_seconds(child) for child in proc.children(postmaster))
+    return live + proc.cpu_seconds(postmaster, exited_children=True)
 
 
 def run(*, conversations: int, messages_per_conversation: int, batch_size: int, workers: int) -> bool:

@@ -20,10 +20,9 @@ from messenger.models import FacebookPage, Message, MessageKind
 from messenger.sandbox.views.simulator import SAMPLE_FILE_NAME, SAMPLE_FILE_TEXT
 from messenger.services import attachments
 from messenger.services.attachments import attachments_catch_up, message_attachments_download
-from messenger.webhook import followups
 from tests import factories
 from tests.conftest import Tenant, api_client_for
-from tests.messenger.fixtures import PAGE_ID, PSID, page_body, post_webhook
+from tests.messenger.fixtures import PAGE_ID, PSID, agents_page, no_broker_pause, page_body, post_webhook
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -34,18 +33,17 @@ def media(settings: Any, tmp_path: Any) -> Any:
     return settings.MEDIA_ROOT
 
 
+__all__ = ["agents_page", "no_broker_pause"]
+
+
 @pytest.fixture(autouse=True)
-def _broker_pause_reset() -> Any:
-    followups.broker_pause_reset()
-    yield
-    followups.broker_pause_reset()
+def _no_broker_pause(no_broker_pause: None) -> None:
+    pass
 
 
 @pytest.fixture
-def page(tenant_a: Tenant) -> FacebookPage:
-    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Messenger")
-    factories.associate(tenant_a.agent, channel)
-    return factories.make_page(channel, page_id=PAGE_ID)
+def page(agents_page: FacebookPage) -> FacebookPage:
+    return agents_page
 
 
 @pytest.fixture

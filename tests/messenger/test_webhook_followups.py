@@ -28,30 +28,28 @@ from tests.messenger.fixtures import (
     BASE_MS,
     PAGE_ID,
     PSID,
+    agents_page,
     fast_password_hashing,
+    no_broker_pause,
     page_body,
     post_webhook,
     text_item,
     webhook_fixture,
 )
 
-__all__ = ["fast_password_hashing"]
+__all__ = ["agents_page", "fast_password_hashing", "no_broker_pause"]
 
 ALICE = Profile(first_name="Alice", last_name="Martin", profile_pic="https://platform-lookaside.fbsbx.com/alice.jpg")
 
 
 @pytest.fixture(autouse=True)
-def _broker_pause_reset() -> Any:
-    followups.broker_pause_reset()
-    yield
-    followups.broker_pause_reset()
+def _no_broker_pause(no_broker_pause: None) -> None:
+    pass
 
 
 @pytest.fixture
-def page(tenant_a: Tenant) -> FacebookPage:
-    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Messenger")
-    factories.associate(tenant_a.agent, channel)
-    return factories.make_page(channel, page_id=PAGE_ID)
+def page(agents_page: FacebookPage) -> FacebookPage:
+    return agents_page
 
 
 def new_customer(client: Client, psid: str, mid: str) -> None:

@@ -301,6 +301,14 @@ def test_the_database_refuses_two_tickets_starting_at_the_same_message(desk: Des
 # --- Crash and race ---------------------------------------------------------------------------
 
 
+def _chats_said_hello_at_t0(tenant: Any, count: int) -> list[Conversation]:
+    page = factories.make_page(factories.make_channel(tenant.organization, tenant.department))
+    conversations = [factories.make_conversation(page) for _ in range(count)]
+    for conversation in conversations:
+        factories.make_message(conversation, text="Hello", sent_at=T0)
+    return conversations
+
+
 def test_a_crash_in_the_second_batch_keeps_the_first_and_the_next_run_converts_the_rest(desk: Desk) -> None:
     conversations = [desk.new_conversation() for _ in range(5)]
     for conversation in conversations:
@@ -327,11 +335,7 @@ def test_a_crash_in_the_second_batch_keeps_the_first_and_the_next_run_converts_t
 def test_two_sweeps_racing_make_each_ticket_once(tenant_a: Any) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks (SKIP LOCKED)")
-    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
-    page = factories.make_page(channel)
-    conversations = [factories.make_conversation(page) for _ in range(40)]
-    for conversation in conversations:
-        factories.make_message(conversation, text="Hello", sent_at=T0)
+    conversations = _chats_said_hello_at_t0(tenant_a, 40)
 
     # Both workers hold their first batch's locks at the same moment: without SKIP LOCKED
     # the second would wait on the first, the barrier would time out and the test fail.
@@ -375,11 +379,7 @@ def test_two_sweeps_racing_make_each_ticket_once(tenant_a: Any) -> None:
 def test_one_sweep_shares_its_ranges_between_its_workers_and_makes_each_ticket_once(tenant_a: Any) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the sweep runs its workers on PostgreSQL only")
-    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
-    page = factories.make_page(channel)
-    conversations = [factories.make_conversation(page) for _ in range(60)]
-    for conversation in conversations:
-        factories.make_message(conversation, text="Hello", sent_at=T0)
+    conversations = _chats_said_hello_at_t0(tenant_a, 60)
     real_convert = services._convert
     converted_by: dict[str, list[int]] = {}
     both_started = threading.Barrier(2, timeout=10)
