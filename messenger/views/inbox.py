@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -143,7 +144,10 @@ def _rows(
     return rows
 
 
-_row_template_digest: list[str] = []
+@lru_cache(maxsize=1)
+def _row_template_digest() -> str:
+    """Part of every cached row's key: a changed template never serves an old row."""
+    return _digest(get_template(ROW_TEMPLATE).template.source)  # type: ignore[attr-defined]
 
 
 def _rows_html(rows: list[ConversationRow]) -> list[SafeString]:
@@ -154,9 +158,7 @@ def _rows_html(rows: list[ConversationRow]) -> list[SafeString]:
     cache (Redis down) every row is rendered, as before.
     """
     template = get_template(ROW_TEMPLATE)
-    if not _row_template_digest:
-        _row_template_digest.append(_digest(template.template.source))  # type: ignore[attr-defined]
-    prefix = f"inbox-row:{_row_template_digest[0]}:{get_language()}:"
+    prefix = f"inbox-row:{_row_template_digest()}:{get_language()}:"
     keys = [prefix + _digest(row.signature) for row in rows]
     try:
         cached: dict[str, str] | None = cache.get_many(keys)

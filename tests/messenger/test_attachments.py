@@ -22,7 +22,7 @@ from messenger.services import attachments
 from messenger.services.attachments import attachments_catch_up, message_attachments_download
 from tests import factories
 from tests.conftest import Tenant, api_client_for
-from tests.messenger.fixtures import PAGE_ID, PSID, agents_page, no_broker_pause, page_body, post_webhook
+from tests.messenger.fixtures import PAGE_ID, PSID, no_broker_pause, page, page_body, post_webhook
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -33,17 +33,8 @@ def media(settings: Any, tmp_path: Any) -> Any:
     return settings.MEDIA_ROOT
 
 
-__all__ = ["agents_page", "no_broker_pause"]
-
-
-@pytest.fixture(autouse=True)
-def _no_broker_pause(no_broker_pause: None) -> None:
-    pass
-
-
-@pytest.fixture
-def page(agents_page: FacebookPage) -> FacebookPage:
-    return agents_page
+__all__ = ["no_broker_pause", "page"]
+pytestmark = pytest.mark.usefixtures("no_broker_pause")
 
 
 @pytest.fixture

@@ -28,28 +28,19 @@ from tests.messenger.fixtures import (
     BASE_MS,
     PAGE_ID,
     PSID,
-    agents_page,
     fast_password_hashing,
     no_broker_pause,
+    page,
     page_body,
     post_webhook,
     text_item,
     webhook_fixture,
 )
 
-__all__ = ["agents_page", "fast_password_hashing", "no_broker_pause"]
+__all__ = ["fast_password_hashing", "no_broker_pause", "page"]
+pytestmark = pytest.mark.usefixtures("no_broker_pause")
 
 ALICE = Profile(first_name="Alice", last_name="Martin", profile_pic="https://platform-lookaside.fbsbx.com/alice.jpg")
-
-
-@pytest.fixture(autouse=True)
-def _no_broker_pause(no_broker_pause: None) -> None:
-    pass
-
-
-@pytest.fixture
-def page(agents_page: FacebookPage) -> FacebookPage:
-    return agents_page
 
 
 def new_customer(client: Client, psid: str, mid: str) -> None:
