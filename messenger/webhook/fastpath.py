@@ -24,6 +24,7 @@ add up.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -268,10 +269,7 @@ def store_in_one_statement(
             params.append(prepare(preparers[model][name], value))
     # The statement is atomic by itself; inside a caller's transaction (tests) it gets a savepoint
     # so that a failure leaves that transaction usable for the general path.
-    if connection.in_atomic_block:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            execute_prepared(connection, cursor, STATEMENT_NAME, statement, params)
-            return {(row[1], row[2]): row[0] for row in cursor.fetchall()}
-    with connection.cursor() as cursor:
+    savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
+    with savepoint, connection.cursor() as cursor:
         execute_prepared(connection, cursor, STATEMENT_NAME, statement, params)
-        return {(row[0], row[1]) for row in cursor.fetchall()}
+        return {(page_pk, mid): message_id for message_id, page_pk, mid in cursor.fetchall()}

@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from tests.conftest import Tenant, api_client_for
 from tests.messenger.fixtures import PAGE_ID, PSID, no_broker_pause, page, page_body, post_webhook
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
 
 
 @pytest.fixture(autouse=True)
@@ -230,6 +232,29 @@ def test_the_webhook_queues_the_download_after_commit(
     ):
         assert post_webhook(client, page_body((PAGE_ID, [item, text]))).status_code == 200
     delay.assert_called_once_with(Message.objects.get(mid="m_photo").pk)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_one_statement_path_queues_the_download_too(page: FacebookPage) -> None:
+    """As in production: the one-statement path commits by itself, with no test transaction
+    around it, and still tells which messages it inserted."""
+    factories.make_conversation(page, factories.make_contact(page, psid=PSID))
+    item = {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1767225600000,
+        "message": {
+            "mid": "m_photo",
+            "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}],
+        },
+    }
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
+        assert post_webhook(Client(), page_body((PAGE_ID, [item]))).status_code == 200
+        delay.assert_called_once_with(Message.objects.get(mid="m_photo").pk)
+        delay.reset_mock()
+        assert post_webhook(Client(), page_body((PAGE_ID, [item]))).status_code == 200  # a duplicate
+        delay.assert_not_called()
 
 
 @pytest.mark.django_db
