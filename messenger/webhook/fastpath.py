@@ -1,57 +1,83 @@
-"""The common case in one statement: messages in conversations that already exist.
+"""The common case in one statement: a POST whose events are messages in conversations that
+already exist, routed, stored and logged by a single round trip to PostgreSQL.
 
-On PostgreSQL a batch whose live events are all messages (or postbacks, referrals, opt-ins,
-echoes of replies made elsewhere) from known customers is stored by a single statement,
-atomic by itself and so committed without a transaction of its own:
+The batch travels as one JSON document (one row per event, in arrival order), so that the
+statement's text never depends on the batch: it is prepared once per connection and takes
+one parameter, cheap to send and to parse.
 
-    WITH v AS (unnest of the messages' columns, one array per column),
-         ins AS (INSERT INTO message SELECT … FROM v ON CONFLICT DO NOTHING RETURNING id, page, mid),
+    WITH v AS (json_to_recordset of the events),
+         r AS (each event with its route and thread: the linked page, its channel and
+               organization, the customer's contact and conversation — read, not locked),
+         ok AS (every message bound for a live channel has its conversation),
+         ins AS (INSERT INTO message … ON CONFLICT DO NOTHING RETURNING, only when ok),
          agg AS (per conversation, over the rows really inserted: latest time and preview,
                  last customer message, how many the customer wrote),
-         bump AS (UPDATE conversation … FROM agg, (the conversations locked) RETURNING old state),
-         reopened AS (INSERT INTO conversationevent … for the conversations that were closed),
-         log AS (INSERT INTO webhookevent … outcome stored or duplicate as `ins` says)
-    SELECT id, page, mid FROM ins
+         locked, bump AS (UPDATE conversation relative to the locked row RETURNING old state),
+         reopened AS (INSERT INTO conversationevent for the conversations that were closed),
+         decided AS (each event's outcome and reason: ignored as parsed, unknown page,
+                     channel deleted or disabled, stored, duplicate),
+         log AS (INSERT INTO webhookevent … the decided outcomes, only when ok)
+    SELECT ok, then each event's outcome
 
-One round trip instead of a transaction of five statements: on this path the round trips,
-not the work, are what Facebook waits for. Columns travel as arrays, so the statement's
-text does not depend on the batch and is built once. The conversation update is the one
-the general path uses (`conversation_bump_assignments`): relative to the row as it is when
-locked, so that the latest message wins whatever the arrival order and concurrent POSTs
-add up.
+When a message's conversation does not exist yet (a new customer), the statement writes
+nothing and says so: the caller applies the batch step by step instead (ingest.plan_apply),
+which creates contacts and conversations. Routing is the same as there, decided in SQL.
+Previews that depend on the organization's language (a photo, a sticker) travel in every
+language the product speaks; the statement picks the organization's.
+
+The conversation update is the one the general path uses (`conversation_bump_assignments`):
+relative to the row as it is when locked, so that the latest message wins whatever the
+arrival order and concurrent POSTs add up. Messages are inserted in (page, mid) order and
+conversations locked in id order, so that concurrent POSTs queue instead of deadlocking.
 """
+
+# Every name in the statement comes from the models and every value is a bound parameter:
+# ruff: noqa: S608
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
 
-from messenger.models import Conversation, ConversationEvent, ConversationState, Message, WebhookEvent, WebhookOutcome
+from channels.models import Channel
+from helpdesk.models import Organization
+from messenger.models import (
+    Contact,
+    Conversation,
+    ConversationEvent,
+    ConversationState,
+    FacebookPage,
+    Message,
+    WebhookEvent,
+    WebhookOutcome,
+)
 from messenger.webhook.sql import connection_for, execute_prepared, insertable_fields, prepare, value_preparers
 
-# Extra per-message values the statement needs beside the columns (keys of a message row).
-PREVIEW = "_preview"
-COUNTS = "_counts"  # the customer wrote: unread, reply window, reopening
-ORDER = "_order"
-# Extra per-event values of the event log rows.
-PAGE_PK = "_page_pk"  # None: the outcome is already decided
-STORED_REASON = "_stored_reason"
-DUPLICATE_REASON = "_duplicate_reason"
+STATEMENT_NAME = "messenger_webhook_store"
 
-# Columns that vary from one message (event) to the next; every other column takes one value
-# for the whole batch (its default, or the batch's own such as received_at).
-MESSAGE_COLUMNS = (
-    "organization_id",
-    "conversation_id",
-    "page_id",
-    "mid",
+# The keys of an event's row in the JSON document, with their SQL types.
+EVENT_FIELDS = (
+    ("page", "text"),  # the page id as Facebook sends it
+    ("customer", "text"),
+    ("event_kind", "text"),  # the event's kind (event log)
+    ("mid", "text"),
+    ("payload", "jsonb"),
+    ("ord", "integer"),  # its place in the POST
+    ("outcome", "text"),  # decided already (ignored as parsed), else null
+    ("reason", "text"),
+    ("creates", "boolean"),  # a message to store
+    ("again", "boolean"),  # the same (page, mid) earlier in this POST
+    ("standby", "text"),  # the reason to log when stored or duplicate ('' or standby)
+)
+# Message columns given per event (the others take one value for the whole batch).
+MESSAGE_FIELDS = (
     "direction",
     "source",
     "kind",
@@ -64,22 +90,39 @@ MESSAGE_COLUMNS = (
     "postback_title",
     "postback_payload",
     "sent_at",
-    "is_hidden",
 )
-MESSAGE_EXTRA = ((PREVIEW, "varchar(200)"), (COUNTS, "boolean"), (ORDER, "integer"))
-EVENT_COLUMNS = ("organization_id", "page_id", "kind", "mid", "payload", "outcome", "reason")
-EVENT_EXTRA = (
-    (PAGE_PK, "bigint"),
-    (STORED_REASON, "varchar(60)"),
-    (DUPLICATE_REASON, "varchar(60)"),
-    (ORDER, "integer"),
-)
+# Extra per-message values: the preview (or, when it depends on the language, one per
+# language), whether the customer wrote it (unread, reply window, reopening), whether it is
+# inbound (a blocked customer's inbound messages are stored hidden).
+PREVIEW, PREVIEWS, COUNTS, INBOUND = "preview", "previews", "counts", "inbound"
+MESSAGE_EXTRA = ((PREVIEW, "text"), (PREVIEWS, "jsonb"), (COUNTS, "boolean"), (INBOUND, "boolean"))
 
-STATEMENT_NAME = "messenger_webhook_store"
-# The statement of each database, with what each placeholder stands for: ("array", model,
-# column) one array over the rows, ("constant", model, column) one value for the batch,
-# ("now", None, "") the batch's clock.
-_statements: dict[str, tuple[str, list[tuple[str, Any, str]]]] = {}
+
+@dataclass(frozen=True, slots=True)
+class Reasons:
+    """The reasons the statement writes for routing outcomes (ingest's constants)."""
+
+    unknown_page: str
+    channel_deleted: str
+    channel_disabled: str
+    contact_blocked: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What became of one event of the batch."""
+
+    outcome: str
+    reason: str
+    organization_id: int | None
+    message_id: int | None  # the message this event inserted
+
+
+# The statement of each database, and what each placeholder after the document stands for:
+# a column that takes one value for the whole batch (with its value preparer), or None for
+# the batch's clock.
+Slot = tuple[Any, Any] | None
+_statements: dict[str, tuple[str, list[Slot]]] = {}
 
 
 def conversation_bump_assignments(
@@ -113,163 +156,204 @@ def conversation_bump_assignments(
     )
 
 
-class _Builder:
-    """The statement's text and, in the same order, what each placeholder stands for."""
-
-    def __init__(self, connection: BaseDatabaseWrapper) -> None:
-        self.connection = connection
-        self.parts: list[str] = []
-        self.slots: list[tuple[str, Any, str]] = []
-
-    def q(self, name: str) -> str:
-        return self.connection.ops.quote_name(name)
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-
-    def unnest(self, model: type[Model], columns: Sequence[str], extra: Sequence[tuple[str, str]], alias: str) -> None:
-        fields = {f.attname: f for f in insertable_fields(model)}
-        arrays = []
-        for name in columns:
-            arrays.append(f"%s::{fields[name].db_type(self.connection)}[]")
-            self.slots.append(("array", model, name))
-        for name, sql_type in extra:
-            arrays.append(f"%s::{sql_type}[]")
-            self.slots.append(("array", model, name))
-        names = ", ".join(self.q(name) for name in [*columns, *(name for name, _type in extra)])
-        self.add(f"unnest({', '.join(arrays)}) AS {alias} ({names})")
-
-    def select_list(self, model: type[Model], columns: Sequence[str], alias: str, special: Mapping[str, str]) -> None:
-        """Every insertable column: from the rows, from `special` SQL, or one value for the batch."""
-        items = []
-        for field in insertable_fields(model):
-            if field.attname in special:
-                items.append(special[field.attname])
-            elif field.attname in columns:
-                items.append(f"{alias}.{self.q(field.attname)}")
-            else:
-                items.append(f"%s::{field.db_type(self.connection)}")
-                self.slots.append(("constant", model, field.attname))
-        self.add(", ".join(items))
-
-    def now(self) -> str:
-        self.slots.append(("now", None, ""))
-        return "%s"
+def _literal(value: str) -> str:
+    """A constant of the code (a reason, an outcome) as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[str, Any, str]]]:
+def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, list[Slot]]:
     if connection.alias in _statements:
         return _statements[connection.alias]
-    b = _Builder(connection)
-    q = b.q
-    m_cols = ", ".join(q(f.column) for f in insertable_fields(Message))
-    e_cols = ", ".join(q(f.column) for f in insertable_fields(WebhookEvent))
-    message, event = q(Message._meta.db_table), q(WebhookEvent._meta.db_table)
-    conversation, conversation_event = q(Conversation._meta.db_table), q(ConversationEvent._meta.db_table)
-    c_id, c_state = q(Conversation._meta.pk.column), q(Conversation._meta.get_field("state").column)
-    c_organization = q(Conversation._meta.get_field("organization").column)
-    ce_cols = ", ".join(
-        q(ConversationEvent._meta.get_field(name).column)
-        for name in ("organization", "conversation", "kind", "actor", "data", "created_at")
+    q = connection.ops.quote_name
+    slots: list[Slot] = []
+
+    def col(model: Any, name: str) -> str:
+        return q(model._meta.get_field(name).column)
+
+    def tbl(model: Any) -> str:
+        return q(model._meta.db_table)
+
+    def constant(model: Any, field: Any) -> str:
+        preparers = dict(zip((f.attname for f in insertable_fields(model)), value_preparers(model), strict=True))
+        slots.append((field, preparers[field.attname]))
+        return f"%s::{field.db_type(connection)}"
+
+    def now() -> str:
+        slots.append(None)
+        return "%s"
+
+    message_types = {f.attname: f.db_type(connection) for f in insertable_fields(Message)}
+    record = ", ".join(
+        f"{q(name)} {sql_type}"
+        for name, sql_type in [
+            *EVENT_FIELDS,
+            *((name, message_types[name]) for name in MESSAGE_FIELDS),
+            *MESSAGE_EXTRA,
+        ]
     )
-    m_page, m_mid = q(Message._meta.get_field("page").column), q(Message._meta.get_field("mid").column)
-    m_id = q(Message._meta.pk.column)
-
-    def v(name: str) -> str:
-        return f"v.{q(name)}"
-
-    def e(name: str) -> str:
-        return f"e.{q(name)}"
-
-    b.add("WITH v AS (SELECT * FROM ")
-    b.unnest(Message, MESSAGE_COLUMNS, MESSAGE_EXTRA, "v")
-    b.add(f"), ins AS (INSERT INTO {message} ({m_cols}) SELECT ")
-    b.select_list(Message, MESSAGE_COLUMNS, "v", {})
-    b.add(
-        f" FROM v ORDER BY {v('page_id')}, {v('mid')} ON CONFLICT DO NOTHING "  # noqa: S608 (names from the models)
-        f"RETURNING {m_id} AS id, {m_page} AS page_id, {m_mid} AS mid), "
-        f"agg AS (SELECT {v('conversation_id')} AS id, max({v('sent_at')}) AS last_at, "
-        f"(array_agg({v(PREVIEW)} ORDER BY {v('sent_at')} DESC, {v(ORDER)} DESC))[1] AS preview, "
-        f"max({v('sent_at')}) FILTER (WHERE {v(COUNTS)}) AS last_in, "
-        f"count(*) FILTER (WHERE {v(COUNTS)}) AS wrote "
-        f"FROM v JOIN ins ON ins.page_id = {v('page_id')} AND ins.mid = {v('mid')} "
-        f"WHERE NOT {v('is_hidden')} GROUP BY {v('conversation_id')}), "
+    page, channel, organization = tbl(FacebookPage), tbl(Channel), tbl(Organization)
+    contact, conversation = tbl(Contact), tbl(Conversation)
+    live = "r.page_pk IS NOT NULL AND r.deleted_at IS NULL AND r.is_enabled"
+    # Each event with its route and thread (nothing locked: the page's and channel's state as
+    # of this statement, as the step-by-step path reads them). Looked up event by event through
+    # the unique indexes whatever the batch's size: the statement is planned once, without
+    # knowing it, and LIMIT 1 keeps the planner from turning a lookup into a join of tables.
+    resolved = (
+        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, rt.is_enabled, rt.deleted_at, "
+        f"COALESCE(v.{q(PREVIEW)}, v.{q(PREVIEWS)} ->> rt.language, v.{q(PREVIEWS)} ->> 'en', '') AS the_preview, "
+        f"(v.{q(INBOUND)} AND th.is_blocked) IS TRUE AS hidden, th.conversation_id "
+        f"FROM v LEFT JOIN LATERAL (SELECT p.{col(FacebookPage, 'id')} AS page_pk, "
+        f"p.{col(FacebookPage, 'organization')} AS organization_id, "
+        f"ch.{col(Channel, 'is_enabled')} AS is_enabled, ch.{col(Channel, 'deleted_at')} AS deleted_at, "
+        f"o.{col(Organization, 'language')} AS language "
+        f"FROM {page} p JOIN {channel} ch ON ch.{col(Channel, 'id')} = p.{col(FacebookPage, 'channel')} "
+        f"JOIN {organization} o ON o.{col(Organization, 'id')} = p.{col(FacebookPage, 'organization')} "
+        f"WHERE p.{col(FacebookPage, 'page_id')} = v.page AND p.{col(FacebookPage, 'unlinked_at')} IS NULL "
+        f"LIMIT 1) rt ON true "
+        f"LEFT JOIN LATERAL (SELECT ct.{col(Contact, 'is_blocked')} AS is_blocked, "
+        f"cv.{col(Conversation, 'id')} AS conversation_id FROM {contact} ct "
+        f"LEFT JOIN {conversation} cv ON cv.{col(Conversation, 'page')} = ct.{col(Contact, 'page')} "
+        f"AND cv.{col(Conversation, 'contact')} = ct.{col(Contact, 'id')} "
+        f"WHERE v.creates AND ct.{col(Contact, 'page')} = rt.page_pk AND ct.{col(Contact, 'psid')} = v.customer "
+        f"LIMIT 1) th ON true)"
+    )
+    # Messages: the per-event columns from the rows, the route's from `r`, the rest constant.
+    special = {
+        "organization_id": "r.organization_id",
+        "conversation_id": "r.conversation_id",
+        "page_id": "r.page_pk",
+        "mid": "r.mid",
+        "is_hidden": "r.hidden",
+    }
+    message_values = []
+    for field in insertable_fields(Message):
+        if field.attname in special:
+            message_values.append(special[field.attname])
+        elif field.attname in MESSAGE_FIELDS:
+            message_values.append(f"r.{q(field.attname)}")
+        else:
+            message_values.append(constant(Message, field))
+    m_columns = ", ".join(q(f.column) for f in insertable_fields(Message))
+    m_id, m_page, m_mid = col(Message, "id"), col(Message, "page"), col(Message, "mid")
+    c_id, c_state = col(Conversation, "id"), col(Conversation, "state")
+    c_organization = col(Conversation, "organization")
+    ce_columns = ", ".join(
+        col(ConversationEvent, name) for name in ("organization", "conversation", "kind", "actor", "data", "created_at")
+    )
+    ignored, stored, duplicate = (
+        _literal(WebhookOutcome.IGNORED),
+        _literal(WebhookOutcome.STORED),
+        _literal(WebhookOutcome.DUPLICATE),
+    )
+    parts = [
+        f"WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS v ({record})), ",
+        resolved + ", ",
+        f"ok AS (SELECT COALESCE(bool_and(r.conversation_id IS NOT NULL), true) AS ok FROM r "
+        f"WHERE r.creates AND {live}), ",
+        f"ins AS (INSERT INTO {tbl(Message)} ({m_columns}) SELECT {', '.join(message_values)} "
+        f"FROM r WHERE r.creates AND NOT r.again AND {live} AND r.conversation_id IS NOT NULL "
+        f"AND (SELECT ok FROM ok) ORDER BY r.page_pk, r.mid ON CONFLICT DO NOTHING "
+        f"RETURNING {m_id} AS id, {m_page} AS page_pk, {m_mid} AS mid), ",
+        "mine AS (SELECT r.*, ins.id AS message_id FROM r JOIN ins ON ins.page_pk = r.page_pk "
+        "AND ins.mid = r.mid WHERE NOT r.again), ",
+        f"agg AS (SELECT conversation_id AS id, max(sent_at) AS last_at, "
+        f"(array_agg(the_preview ORDER BY sent_at DESC, ord DESC))[1] AS preview, "
+        f"max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_in, count(*) FILTER (WHERE {q(COUNTS)}) AS wrote "
+        f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",
         # Locked once, in id order, before the update reads them (a CTE runs once).
-        f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {conversation} "
-        f"WHERE {c_id} IN (SELECT id FROM agg) ORDER BY {c_id} FOR UPDATE), "
-        f"bump AS (UPDATE {conversation} AS c "
-        f"SET {conversation_bump_assignments(q, 'c', 'a.last_at', 'a.preview', 'a.last_in', 'a.wrote')} "
-    )
-    b.slots.append(("now", None, ""))  # the SET clause's updated_at
-    b.add(
-        f"FROM agg a JOIN locked o ON o.id = a.id WHERE c.{c_id} = a.id "  # noqa: S608
-        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote), "
-        f"reopened AS (INSERT INTO {conversation_event} ({ce_cols}) "
-        f"SELECT organization_id, id, '{ConversationEvent.Kind.REOPENED}', NULL, '{{}}'::jsonb, {b.now()} FROM bump "
-        f"WHERE old_state = '{ConversationState.CLOSED}' AND wrote > 0), "
-        f"log AS (INSERT INTO {event} ({e_cols}) SELECT "
-    )
-    stored, duplicate = WebhookOutcome.STORED.value, WebhookOutcome.DUPLICATE.value
-    b.select_list(
-        WebhookEvent,
-        EVENT_COLUMNS,
-        "e",
-        {
-            "outcome": f"CASE WHEN {e(PAGE_PK)} IS NULL THEN {e('outcome')} "
-            f"WHEN ins.mid IS NOT NULL THEN '{stored}' ELSE '{duplicate}' END",
-            "reason": f"CASE WHEN {e(PAGE_PK)} IS NULL THEN {e('reason')} "
-            f"WHEN ins.mid IS NOT NULL THEN {e(STORED_REASON)} ELSE {e(DUPLICATE_REASON)} END",
-        },
-    )
-    b.add(" FROM ")
-    b.unnest(WebhookEvent, EVENT_COLUMNS, EVENT_EXTRA, "e")
-    b.add(f" LEFT JOIN ins ON ins.page_id = {e(PAGE_PK)} AND ins.mid = {e('mid')} ORDER BY {e(ORDER)}) ")
-    b.add("SELECT id, page_id, mid FROM ins")
-    _statements[connection.alias] = ("".join(b.parts), b.slots)
+        f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {tbl(Conversation)} "
+        f"WHERE {c_id} IN (SELECT id FROM agg) ORDER BY {c_id} FOR UPDATE), ",
+        f"bump AS (UPDATE {tbl(Conversation)} AS c "
+        f"SET {conversation_bump_assignments(q, 'c', 'a.last_at', 'a.preview', 'a.last_in', 'a.wrote')} ",
+    ]
+    slots.append(None)  # the SET clause's updated_at
+    parts += [
+        f"FROM agg a JOIN locked o ON o.id = a.id WHERE c.{c_id} = a.id "
+        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote), ",
+        f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
+        f"SELECT organization_id, id, {_literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
+        f"FROM bump WHERE old_state = {_literal(ConversationState.CLOSED)} AND wrote > 0), ",
+        # Routing as ingest.batch_plan decides it, then what the insert did.
+        f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, "
+        f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "
+        f"WHEN mine.message_id IS NOT NULL THEN {stored} ELSE {duplicate} END AS outcome, "
+        f"CASE WHEN r.outcome IS NOT NULL THEN r.reason "
+        f"WHEN r.page_pk IS NULL THEN {_literal(reasons.unknown_page)} "
+        f"WHEN r.deleted_at IS NOT NULL THEN {_literal(reasons.channel_deleted)} "
+        f"WHEN NOT r.is_enabled THEN {_literal(reasons.channel_disabled)} "
+        f"WHEN mine.message_id IS NOT NULL AND r.hidden THEN {_literal(reasons.contact_blocked)} "
+        f"ELSE r.standby END AS reason, left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
+        f"FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
+    ]
+    special_events = {
+        "organization_id": "d.organization_id",
+        "page_id": "d.page",
+        "kind": "d.event_kind",
+        "mid": "d.mid",
+        "payload": "d.payload",
+        "outcome": "d.outcome",
+        "reason": "d.reason",
+    }
+    event_values = []
+    for field in insertable_fields(WebhookEvent):
+        if field.attname in special_events:
+            event_values.append(special_events[field.attname])
+        else:
+            event_values.append(constant(WebhookEvent, field))
+    e_columns = ", ".join(q(f.column) for f in insertable_fields(WebhookEvent))
+    parts += [
+        f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {', '.join(event_values)} "
+        f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",
+        "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id "
+        "FROM ok LEFT JOIN decided d ON ok.ok ORDER BY d.ord",
+    ]
+    _statements[connection.alias] = ("".join(parts), slots)
     return _statements[connection.alias]
 
 
-@lru_cache(maxsize=8)
-def _field_maps(alias: str) -> tuple[dict[Any, dict[str, Any]], dict[Any, dict[str, Any]]]:
-    """Per model, each insertable field's value preparer and the field itself, by attname."""
-    models = (Message, WebhookEvent)
-    preparers = {
-        model: dict(zip((f.attname for f in insertable_fields(model)), value_preparers(model), strict=True))
-        for model in models
-    }
-    return preparers, {model: {f.attname: f for f in insertable_fields(model)} for model in models}
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()  # to the microsecond, with its offset
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def store_in_one_statement(
     *,
-    message_rows: Sequence[Mapping[str, Any]],
-    event_rows: Sequence[Mapping[str, Any]],
-    batch_values: Mapping[str, Any],
+    rows: Sequence[dict[str, Any]],
+    batch_values: dict[str, Any],
     now: datetime,
-) -> dict[tuple[int, str], int]:
-    """Insert the messages, update their conversations, write the event log. Returns the
-    id of each message inserted by its (page pk, mid) (the others were there already).
+    reasons: Reasons,
+) -> list[Decided] | None:
+    """Route, store and log a batch (`rows`: one per event, keys of EVENT_FIELDS, and for
+    the messages those of MESSAGE_FIELDS and MESSAGE_EXTRA). Returns what became of each
+    event, in order, or None when a message's conversation does not exist yet (nothing
+    was written).
 
     `batch_values`: the value of a column that is the same for every row (received_at,
     processed_at); columns in neither the rows nor there take their field's default.
     """
     connection = connection_for(Message)
-    statement, slots = _statement(connection)
-    preparers, fields = _field_maps(connection.alias)
-    rows_of = {Message: message_rows, WebhookEvent: event_rows}
-    params: list[Any] = []
-    for kind, model, name in slots:
-        if kind == "now":
+    statement, slots = _statement(connection, reasons)
+    params: list[Any] = [_encoder.encode(rows)]
+    for slot in slots:
+        if slot is None:
             params.append(now)
-        elif kind == "array":
-            preparer = preparers[model].get(name)
-            params.append([prepare(preparer, row[name]) for row in rows_of[model]])
         else:
-            value = batch_values[name] if name in batch_values else fields[model][name].get_default()
-            params.append(prepare(preparers[model][name], value))
+            field, preparer = slot
+            value = batch_values[field.attname] if field.attname in batch_values else field.get_default()
+            params.append(prepare(preparer, value))
     # The statement is atomic by itself; inside a caller's transaction (tests) it gets a savepoint
-    # so that a failure leaves that transaction usable for the general path.
+    # so that a failure leaves that transaction usable for the step-by-step path.
     savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
     with savepoint, connection.cursor() as cursor:
         execute_prepared(connection, cursor, STATEMENT_NAME, statement, params)
-        return {(page_pk, mid): message_id for message_id, page_pk, mid in cursor.fetchall()}
+        result = cursor.fetchall()
+    if not result[0][0]:
+        return None
+    return [
+        Decided(outcome, reason, organization_id, message_id)
+        for _ok, _ord, outcome, reason, organization_id, message_id in result
+    ]

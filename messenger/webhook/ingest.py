@@ -1,15 +1,16 @@
 """Set-based persistence of webhook events: a number of statements that does not grow with
 the batch, all in one transaction, committed before Facebook gets its 200.
 
-`webhook_receive` is what the receiver calls. One read routes the batch and finds the
-customers' conversations (`snapshot_read`). Then:
+`webhook_receive` is what the receiver calls:
 
-- messages in known conversations (the common case), on PostgreSQL: one statement does
-  it all (messenger.webhook.fastpath);
-- anything else: one transaction (`plan_apply`): new contacts and conversations (INSERT …
-  ON CONFLICT DO NOTHING RETURNING), own echoes reconciled, the messages (the same
-  INSERT), one UPDATE for all touched conversations, reactions and edits (a locked read and
-  one UPDATE), one UPDATE per receipt, and the event log (one INSERT).
+- a batch of messages (and events ignored as parsed), on PostgreSQL: one statement routes,
+  stores and logs it all, when every message's conversation exists already — the common
+  case (messenger.webhook.fastpath);
+- anything else: one read routes the batch and finds the customers' conversations
+  (`snapshot_read`), then one transaction applies it (`plan_apply`): new contacts and
+  conversations (INSERT … ON CONFLICT DO NOTHING RETURNING), own echoes reconciled, the
+  messages (the same INSERT), one UPDATE for all touched conversations, reactions and edits
+  (a locked read and one UPDATE), one UPDATE per receipt, and the event log (one INSERT).
 
 Conversations are updated relative to the locked row (latest message wins, unread counts
 add up), messages inserted in (page, mid) order, so that concurrent POSTs about the same
@@ -51,7 +52,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.services.attachments import downloadable_message_ids
+from messenger.services.attachments import downloadable_message_ids, has_downloadable
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import fastpath, parsing
 from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
@@ -81,6 +82,8 @@ _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKi
 _CREATING_KINDS = frozenset({parsing.MESSAGE, parsing.POSTBACK, parsing.REFERRAL, parsing.OPTIN})
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
 _PREVIEW_LENGTH = 200
+# The place of a message row's event in its POST (not a column).
+_ORDER = "_order"
 
 
 @dataclass(slots=True)
@@ -149,15 +152,17 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
     raw events are still committed, as pending, for the periodic job to retry.
     """
     events = parsing.parse_body(body, received_at=received_at)
-    snapshot = snapshot_read(events)
-    plan = batch_plan(events, snapshot)
-    if fast_path_applies(plan):
+    if _one_statement_applies(events):
         try:
-            return _fast_store(plan, received_at=received_at)
+            result = _store_in_one_statement(events, received_at=received_at)
         except (OperationalError, InterfaceError):
             raise
         except Exception:
             logger.exception("webhook: the one-statement path failed; applying the batch step by step")
+            result = None
+        if result is not None:
+            return result
+    plan = batch_plan(events, snapshot_read(events))
     try:
         with transaction.atomic():
             result = plan_apply(plan, received_at=received_at)
@@ -247,21 +252,35 @@ def _snapshot_statement(alias: str, *, postgres: bool, customers: int, pages: in
     ct = {name: column(Contact, name) for name in ("id", "page", "psid", "is_blocked")}
     cv = {name: column(Conversation, name) for name in ("id", "page", "contact")}
     org_id, org_language = column(Organization, "id"), column(Organization, "language")
-    if postgres:
-        customers_in, pages_in = "= ANY(%s::varchar[])", "= ANY(%s::varchar[])"
-    else:
-        customers_in = f"IN ({', '.join(['%s'] * customers)})" if customers else "IN (NULL)"
-        pages_in = f"IN ({', '.join(['%s'] * pages)})"
     # Table and column names come from the models; every value is a bound parameter.
-    return (
+    thread_columns = f"ct.{ct['id']}, ct.{ct['psid']}, ct.{ct['is_blocked']}, cv.{cv['id']}"
+    conversation_join = (
+        f"LEFT JOIN {table(Conversation)} cv ON cv.{cv['page']} = p.{p['id']} AND cv.{cv['contact']} = ct.{ct['id']}"
+    )
+    routes = (
         f"SELECT p.{p['id']}, p.{p['page_id']}, p.{p['organization']}, p.{p['channel']}, "  # noqa: S608
-        f"c.{ch['department']}, c.{ch['is_enabled']}, c.{ch['deleted_at']}, o.{org_language}, "
-        f"ct.{ct['id']}, ct.{ct['psid']}, ct.{ct['is_blocked']}, cv.{cv['id']} "
+        f"c.{ch['department']}, c.{ch['is_enabled']}, c.{ch['deleted_at']}, o.{org_language}, {{threads}} "
         f"FROM {table(FacebookPage)} p JOIN {table(Channel)} c ON c.{ch['id']} = p.{p['channel']} "
         f"JOIN {table(Organization)} o ON o.{org_id} = p.{p['organization']} "
-        f"LEFT JOIN {table(Contact)} ct ON ct.{ct['page']} = p.{p['id']} AND ct.{ct['psid']} {customers_in} "
-        f"LEFT JOIN {table(Conversation)} cv ON cv.{cv['page']} = p.{p['id']} AND cv.{cv['contact']} = ct.{ct['id']} "
-        f"WHERE p.{p['page_id']} {pages_in} AND p.{p['unlinked_at']} IS NULL"
+    )
+    if postgres:
+        # Arrays keep the text the same for every batch (prepared once, planned generic), and
+        # each (page, customer) pair is looked up by the contact's unique (page, psid) index:
+        # never a filter over all of a page's contacts (OFFSET 0 keeps the planner from
+        # turning the lookups into a join of the tables).
+        return (
+            routes.format(threads="t.*") + f"LEFT JOIN LATERAL (SELECT {thread_columns} "  # noqa: S608
+            f"FROM unnest(%s::varchar[], %s::varchar[]) AS w (page_id, psid) "
+            f"JOIN {table(Contact)} ct ON ct.{ct['page']} = p.{p['id']} AND ct.{ct['psid']} = w.psid "
+            f"{conversation_join} WHERE w.page_id = p.{p['page_id']} OFFSET 0) t ON true "
+            f"WHERE p.{p['page_id']} = ANY(%s::varchar[]) AND p.{p['unlinked_at']} IS NULL"
+        )
+    customers_in = f"IN ({', '.join(['%s'] * customers)})" if customers else "IN (NULL)"
+    pages_in = f"IN ({', '.join(['%s'] * pages)})"
+    return (
+        routes.format(threads=thread_columns)
+        + f"LEFT JOIN {table(Contact)} ct ON ct.{ct['page']} = p.{p['id']} AND ct.{ct['psid']} {customers_in} "
+        f"{conversation_join} WHERE p.{p['page_id']} {pages_in} AND p.{p['unlinked_at']} IS NULL"
     )
 
 
@@ -271,13 +290,14 @@ def snapshot_read(events: Sequence[ParsedEvent]) -> Snapshot:
     page_ids = sorted({e.page_id for e in events if e.page_id})
     if not page_ids:
         return Snapshot({}, {})
-    customers = sorted({e.customer_id for e in events if e.customer_id and not e.ignored_reason})
+    pairs = sorted({(e.page_id, e.customer_id) for e in events if e.customer_id and not e.ignored_reason})
     connection = connection_for(FacebookPage)
     if connection.vendor == "postgresql":
         # Arrays keep the text the same for every batch: prepared once per connection.
         statement = _snapshot_statement(connection.alias, postgres=True, customers=0, pages=0)
-        params: list[Any] = [customers, page_ids]
+        params: list[Any] = [[page for page, _ in pairs], [customer for _, customer in pairs], page_ids]
     else:
+        customers = sorted({customer for _, customer in pairs})
         statement = _snapshot_statement(connection.alias, postgres=False, customers=len(customers), pages=len(page_ids))
         params = [*customers, *page_ids]
     with connection.cursor() as cursor:
@@ -324,11 +344,7 @@ def batch_plan(events: Sequence[ParsedEvent], snapshot: Snapshot) -> Plan:
         if event.ignored_reason:
             outcome.set(WebhookOutcome.IGNORED, event.ignored_reason)
             if event.ignored_reason == parsing.REASON_UNKNOWN_KIND:
-                logger.warning(
-                    "webhook: unknown event kind on page %s (keys: %s)",
-                    event.page_id,
-                    parsing.unknown_keys(event.payload),
-                )
+                _log_unknown_kind(event)
         elif route is None:
             outcome.set(WebhookOutcome.IGNORED, REASON_UNKNOWN_PAGE)
         elif route.channel_deleted:
@@ -340,6 +356,12 @@ def batch_plan(events: Sequence[ParsedEvent], snapshot: Snapshot) -> Plan:
     # Delivery order is not guaranteed: apply in Facebook's time order.
     live.sort(key=lambda item: (item.event.timestamp_ms, item.index))
     return Plan(events, outcomes, live, snapshot)
+
+
+def _log_unknown_kind(event: ParsedEvent) -> None:
+    logger.warning(
+        "webhook: unknown event kind on page %s (keys: %s)", event.page_id, parsing.unknown_keys(event.payload)
+    )
 
 
 def _is_own_echo(event: ParsedEvent) -> bool:
@@ -379,51 +401,88 @@ def plan_apply(plan: Plan, *, received_at: datetime) -> BatchResult:
 # --------------------------------------------------------------------------- the one-statement path
 
 
-def fast_path_applies(plan: Plan) -> bool:
-    """PostgreSQL, and only messages from customers whose conversation exists."""
-    if not plan.live or connection_for(Message).vendor != "postgresql":
+_ONE_STATEMENT_REASONS = fastpath.Reasons(
+    unknown_page=REASON_UNKNOWN_PAGE,
+    channel_deleted=REASON_CHANNEL_DELETED,
+    channel_disabled=REASON_CHANNEL_DISABLED,
+    contact_blocked=REASON_CONTACT_BLOCKED,
+)
+
+
+def _one_statement_applies(events: Sequence[ParsedEvent]) -> bool:
+    """PostgreSQL, and every event either ignored as parsed or a message to store."""
+    if not events or connection_for(Message).vendor != "postgresql":
         return False
-    threads = plan.snapshot.threads
-    for item in plan.live:
-        if not _creates_message(item.event):
-            return False
-        thread = threads.get((item.route.page_pk, item.event.customer_id))
-        if thread is None or thread.conversation_id is None:
-            return False
-    return True
+    return all(
+        event.ignored_reason or (_creates_message(event) and event.customer_id and event.mid) for event in events
+    )
 
 
-def _fast_store(plan: Plan, *, received_at: datetime) -> BatchResult:
-    outcomes = [Outcome(o.outcome, o.reason, o.organization_id) for o in plan.outcomes]
-    candidates = _candidates(plan.live, plan.snapshot.threads, outcomes, received_at=received_at)
+def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult | None:
+    """The whole batch in one statement (messenger.webhook.fastpath), or None when a message's
+    conversation does not exist yet (nothing was written)."""
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for index, event in enumerate(events):
+        row: dict[str, Any] = {
+            "page": event.page_id,
+            "event_kind": event.kind[:30],
+            "mid": event.mid,
+            # A JSON null item cannot be stored as such in a NOT NULL column: kept wrapped.
+            "payload": event.payload if event.payload is not None else {"value": None},
+            "ord": index,
+            "standby": REASON_STANDBY if event.standby else "",
+        }
+        if event.ignored_reason:
+            row["outcome"], row["reason"] = WebhookOutcome.IGNORED, event.ignored_reason[:60]
+        else:
+            row["creates"] = True
+            row["customer"] = event.customer_id
+            # A second delivery of a mid in the same POST is a duplicate.
+            row["again"] = (event.page_id, event.mid) in seen
+            seen.add((event.page_id, event.mid))
+            values = _message_values(event, received_at=received_at)
+            row.update(values)
+            previews = _previews(values)
+            if len(set(previews.values())) == 1:
+                row[fastpath.PREVIEW] = next(iter(previews.values()))
+            else:
+                row[fastpath.PREVIEWS] = previews
+        rows.append(row)
     now = timezone.now()
-    event_rows = []
-    for index, event in enumerate(plan.events):
-        row = _event_row(event, outcomes[index], received_at=received_at, processed_at=now)
-        candidate = candidates.get(index)
-        standby = REASON_STANDBY if event.standby else ""
-        # Whether a candidate is stored or a duplicate, the statement decides (and picks the reason).
-        row[fastpath.PAGE_PK] = candidate.row["page_id"] if candidate else None
-        row[fastpath.STORED_REASON] = REASON_CONTACT_BLOCKED if candidate and candidate.row["is_hidden"] else standby
-        row[fastpath.DUPLICATE_REASON] = standby
-        row[fastpath.ORDER] = index
-        event_rows.append(row)
-    inserted = fastpath.store_in_one_statement(
-        message_rows=[c.row for c in sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))],
-        event_rows=event_rows,
+    decided = fastpath.store_in_one_statement(
+        rows=rows,
         batch_values={"received_at": received_at, "processed_at": now},
         now=now,
+        reasons=_ONE_STATEMENT_REASONS,
     )
-    for index, candidate in candidates.items():
-        if (candidate.row["page_id"], candidate.row["mid"]) in inserted:
-            outcomes[index].set(WebhookOutcome.STORED, REASON_CONTACT_BLOCKED if candidate.row["is_hidden"] else "")
-        else:
-            outcomes[index].set(WebhookOutcome.DUPLICATE)
-    result = BatchResult(outcomes)
-    result.download_message_ids = downloadable_message_ids([c.row for c in candidates.values()], inserted)
+    if decided is None:
+        return None
+    for event in events:
+        if event.ignored_reason == parsing.REASON_UNKNOWN_KIND:
+            _log_unknown_kind(event)
+    result = BatchResult([Outcome(d.outcome, d.reason, d.organization_id) for d in decided])
+    result.download_message_ids = [
+        d.message_id
+        for d, row in zip(decided, rows, strict=True)
+        if d.message_id is not None
+        and row.get("kind") == MessageKind.ATTACHMENT
+        and has_downloadable(row["attachments"])
+    ]
     # The statement committed by itself (outside a transaction on_commit runs at once).
     _followups_on_commit(result)
     return result
+
+
+def _previews(values: dict[str, Any]) -> dict[str, str]:
+    """The message's preview in each language of the product (one when it has text)."""
+    if " ".join(values["text"].split()):
+        return {"": message_preview(values)}
+    previews = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            previews[code] = message_preview(values)
+    return previews
 
 
 # --------------------------------------------------------------------------- contacts and conversations
@@ -582,16 +641,13 @@ def _messages_store(
         )
 
 
-def _message_row(item: _Live, thread: Thread, *, received_at: datetime) -> dict[str, Any]:
-    event, route = item.event, item.route
+def _message_values(event: ParsedEvent, *, received_at: datetime) -> dict[str, Any]:
+    """What a message row holds of the event itself (not of its route or thread), and
+    whether it is inbound and counts as the customer writing."""
     content = event.detail
     assert isinstance(content, Content)
     inbound = event.kind != parsing.ECHO
-    row = {
-        "organization_id": route.organization_id,
-        "conversation_id": thread.conversation_id,
-        "page_id": route.page_pk,
-        "mid": event.mid,
+    return {
         "direction": Direction.INBOUND if inbound else Direction.OUTBOUND,
         "source": MessageSource.CUSTOMER if inbound else MessageSource.EXTERNAL,
         "kind": content.kind,
@@ -604,14 +660,28 @@ def _message_row(item: _Live, thread: Thread, *, received_at: datetime) -> dict[
         "postback_title": content.postback_title,
         "postback_payload": content.postback_payload,
         "sent_at": event.occurred_at or received_at,
-        "received_at": received_at,
-        # A blocked customer's messages are kept but not shown.
-        "is_hidden": inbound and thread.is_blocked,
+        fastpath.INBOUND: inbound,
+        fastpath.COUNTS: inbound and content.kind in _CUSTOMER_WROTE,
     }
+
+
+def _message_row(item: _Live, thread: Thread, *, received_at: datetime) -> dict[str, Any]:
+    event, route = item.event, item.route
+    row = _message_values(event, received_at=received_at)
+    row.update(
+        {
+            "organization_id": route.organization_id,
+            "conversation_id": thread.conversation_id,
+            "page_id": route.page_pk,
+            "mid": event.mid,
+            "received_at": received_at,
+            # A blocked customer's messages are kept but not shown.
+            "is_hidden": row[fastpath.INBOUND] and thread.is_blocked,
+        }
+    )
     with translation.override(route.language):
         row[fastpath.PREVIEW] = message_preview(row)
-    row[fastpath.COUNTS] = inbound and content.kind in _CUSTOMER_WROTE
-    row[fastpath.ORDER] = item.index
+    row[_ORDER] = item.index
     return row
 
 
@@ -620,7 +690,7 @@ def _conversations_bump(touched: dict[int, list[dict[str, Any]]]) -> None:
     aggregates = []
     for conversation_id in sorted(touched):
         rows = touched[conversation_id]
-        latest = max(rows, key=lambda row: (row["sent_at"], row[fastpath.ORDER]))
+        latest = max(rows, key=lambda row: (row["sent_at"], row[_ORDER]))
         wrote = [row for row in rows if row[fastpath.COUNTS]]
         last_in = max((row["sent_at"] for row in wrote), default=None)
         aggregates.append((conversation_id, latest["sent_at"], latest[fastpath.PREVIEW], last_in, len(wrote)))

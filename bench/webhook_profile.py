@@ -1,0 +1,171 @@
+"""Where a webhook POST spends its CPU, in one process: the baseline and the product side by side.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk .venv/bin/python bench/webhook_profile.py [--profile]
+
+It seeds `<name>_bench` as bench/webhook.py does, then calls the WSGI application directly
+(the full middleware stack, no HTTP server and no load generator) N times per case and prints,
+per request, the CPU time of this Python process and of its PostgreSQL backend (read from
+/proc: the server runs on this machine). With --profile, the product's cProfile (top
+functions by own time) follows. The figures are for finding where time goes; the benchmark
+of record is bench/webhook.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import hmac
+import io
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import proc  # noqa: E402
+from bench.webhook import (  # noqa: E402
+    APP_SECRET,
+    BASELINE_PATH,
+    CUSTOMERS_PER_PAGE,
+    PAGE_IDS,
+    PRODUCT_PATH,
+    _admin_execute,
+    _bench_database_url,
+    _seed,
+)
+
+
+def _body(seq: int, entries: int) -> bytes:
+    now_ms = int(time.time() * 1000)
+    return json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": PAGE_IDS[(seq + n) % len(PAGE_IDS)],
+                    "time": now_ms,
+                    "messaging": [
+                        {
+                            "sender": {"id": f"5{(seq * 7 + n) % CUSTOMERS_PER_PAGE:09d}"},
+                            "recipient": {"id": PAGE_IDS[(seq + n) % len(PAGE_IDS)]},
+                            "timestamp": now_ms - n,
+                            "message": {"mid": f"m_profile.{seq}.{n}", "text": f"Profile message {seq}.{n}"},
+                        }
+                    ],
+                }
+                for n in range(entries)
+            ],
+        }
+    ).encode()
+
+
+def _environ(path: str, body: bytes) -> dict[str, Any]:
+    signature = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_X_HUB_SIGNATURE_256": signature,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+
+
+def _call(application: Any, path: str, body: bytes) -> None:
+    status: list[str] = []
+    result = application(_environ(path, body), lambda s, h, exc_info=None: status.append(s))
+    b"".join(result)
+    if hasattr(result, "close"):
+        result.close()
+    if not status[0].startswith("200"):
+        raise SystemExit(f"webhook profile: {path} answered {status[0]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per case (1-event; 20-entry: a tenth)")
+    parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        sys.exit("webhook profile: set DATABASE_URL to a PostgreSQL server")
+    bench_url, bench_name, admin_url = _bench_database_url(database_url)
+    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
+    _admin_execute(admin_url, f'CREATE DATABASE "{bench_name}"')
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": bench_url,
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+            "FB_APP_SECRET": APP_SECRET,
+            "GRAPH_SANDBOX": "0",
+            "DATA_DIR": str(ROOT / "data" / "bench"),
+        }
+    )
+    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    call_command("migrate", "--noinput", verbosity=0)
+    _seed()
+    application = WSGIHandler()
+    try:
+        print(f"{'':18}{'requests':>9}{'Python ms':>11}{'PostgreSQL ms':>15}{'total ms':>10}  (CPU per request)")
+        seq = 0
+        for entries in (1, 20):
+            count = args.requests if entries == 1 else max(args.requests // 10, 1)
+            for name, path in (("baseline", BASELINE_PATH), ("product", PRODUCT_PATH)):
+                bodies = [_body(seq + n, entries) for n in range(count + 50)]
+                seq += count + 50
+                for body in bodies[:50]:  # warm-up: connections, prepared statements, caches
+                    _call(application, path, body)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    backend = cursor.fetchone()[0]
+                profiler = cProfile.Profile() if args.profile and name == "product" else None
+                python_before, pg_before = time.process_time(), proc.cpu_seconds(backend)
+                if profiler:
+                    profiler.enable()
+                for body in bodies[50:]:
+                    _call(application, path, body)
+                if profiler:
+                    profiler.disable()
+                python_ms = (time.process_time() - python_before) * 1000 / count
+                pg_ms = (proc.cpu_seconds(backend) - pg_before) * 1000 / count
+                label = f"{name} {entries}-{'event' if entries == 1 else 'entry'}"
+                print(f"{label:18}{count:9d}{python_ms:11.2f}{pg_ms:15.2f}{python_ms + pg_ms:10.2f}")
+                if profiler:
+                    stats = pstats.Stats(profiler, stream=sys.stdout)
+                    stats.sort_stats("tottime").print_stats(25)
+    finally:
+        connection.close()
+        if not args.keep_database:
+            _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
+
+
+if __name__ == "__main__":
+    main()
