@@ -105,6 +105,30 @@ def test_the_list_filters_by_state_and_search(tenant_a: Tenant, web_client_for: 
     assert "Not yours" in client.get(_url(f"?channel={setup['theirs'].pk}")).content.decode()
 
 
+def test_search_matches_names_and_message_text_within_what_the_member_sees(
+    tenant_a: Tenant, tenant_b: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    hidden = factories.make_conversation(
+        setup["page"], factories.make_contact(setup["page"], display_name="Blocked one")
+    )
+    factories.make_message(hidden, text="secret parcel words", is_hidden=True)
+    elsewhere = factories.make_page(factories.make_channel(tenant_b.organization, tenant_b.department))
+    factories.make_message(
+        factories.make_conversation(elsewhere, factories.make_contact(elsewhere, display_name="Other tenant")),
+        text="荷物 in another organization",
+    )
+    agent = web_client_for(tenant_a.agent)
+    by_text = agent.get(_url("?q=荷物")).content.decode()
+    assert "山田 花子" in by_text and "Other tenant" not in by_text
+    assert "山田 花子" in agent.get(_url("?q=山田")).content.decode()  # by name
+    assert "Not yours" not in agent.get(_url("?q=sales")).content.decode()  # another channel's
+    admin = web_client_for(tenant_a.admin)
+    assert "Not yours" in admin.get(_url("?q=sales")).content.decode()
+    # A blocked customer's hidden messages are not searched; their name still is.
+    assert "Blocked one" not in admin.get(_url("?q=parcel")).content.decode()
+    assert "Blocked one" in admin.get(_url("?q=blocked")).content.decode()
+
+
 def test_the_polled_list_answers_204_until_something_changes(
     tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
 ) -> None:
