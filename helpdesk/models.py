@@ -51,6 +51,13 @@ class Department(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """Its name where history shows it: marked when the department was deleted since."""
+        if self.deleted_at is None:
+            return self.name
+        return _("%(name)s (deleted)") % {"name": self.name}
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", _("Admin")

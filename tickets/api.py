@@ -32,8 +32,14 @@ class TicketUserSerializer(serializers.Serializer):
 
 
 class TicketRefSerializer(serializers.Serializer):
+    """A department or channel the ticket was filed under (either may have been deleted since)."""
+
     id = serializers.IntegerField()
     name = serializers.CharField()
+    deleted = serializers.SerializerMethodField()
+
+    def get_deleted(self, obj: Any) -> bool:
+        return obj.deleted_at is not None
 
 
 class TicketSerializer(serializers.ModelSerializer):

@@ -67,6 +67,25 @@ def test_a_department_with_only_deleted_channels_is_deleted_and_its_history_stay
     assert api.post("/api/v1/departments/", {"name": "Sales"}, format="json").status_code == 201
 
 
+def test_where_history_names_a_deleted_department_it_is_marked_deleted(
+    tenant_a: Tenant, history: History, client: Any
+) -> None:
+    api = api_client_for(tenant_a.admin)
+    before = api.get(f"/api/v1/tickets/{history.ticket.pk}/").json()
+    assert before["department"] == {"id": history.sales.pk, "name": "Sales", "deleted": False}
+    assert before["channel"]["deleted"] is True  # its channel was deleted first
+    assert api.delete(f"/api/v1/departments/{history.sales.pk}/").status_code == 204
+
+    after = api.get(f"/api/v1/tickets/{history.ticket.pk}/").json()
+    assert after["department"] == {"id": history.sales.pk, "name": "Sales", "deleted": True}
+    client.force_login(tenant_a.admin.user)
+    org = tenant_a.organization.slug
+    assert "Sales (deleted)" in client.get(f"/o/{org}/tickets/{history.ticket.pk}/").content.decode()
+    assert "Sales (deleted)" in client.get(f"/o/{org}/tickets/?state=").content.decode()
+    transcript = client.get(f"/o/{org}/inbox/{history.conversation.pk}/").content.decode()
+    assert "Sales (deleted)" in transcript
+
+
 def test_a_deleted_department_is_gone_from_every_choice_and_from_the_channel_limit(
     tenant_a: Tenant, history: History, client: Any
 ) -> None:
