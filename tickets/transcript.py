@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from messenger.models import Direction, MessageKind, MessageSource, MessageStatus
+from messenger.services.attachments import stored_file_name
 
 SUBJECT_MAX_LENGTH = 120
 
@@ -46,12 +47,17 @@ def single_line(text: str) -> str:
 
 
 def attachment_text(attachment: Any) -> str:
-    """`[image: https://…]`, `[location: 35.68,139.76]`, `[fallback: Title https://…]`, `[sticker]`."""
+    """`[image: photo.jpg]` (kept in our storage: the ticket lists it with its link),
+    `[image: https://…]` (not kept yet: Facebook's address), `[location: 35.68,139.76]`,
+    `[fallback: Title https://…]`, `[sticker]`."""
     if not isinstance(attachment, Mapping):
         return "[attachment]"
     kind = single_line(str(attachment.get("type") or "attachment"))
     if kind == "location" and attachment.get("lat") is not None and attachment.get("long") is not None:
         return f"[location: {attachment['lat']},{attachment['long']}]"
+    if attachment.get("stored_name"):
+        # Facebook's address expires; our copy is served to those who may see it.
+        return f"[{kind}: {single_line(stored_file_name(str(attachment['stored_name'])))}]"
     detail = " ".join(single_line(str(attachment[key])) for key in ("title", "url") if attachment.get(key))
     return f"[{kind}: {detail}]" if detail else f"[{kind}]"
 

@@ -338,6 +338,11 @@ def downloadable_message_ids(rows: Sequence[dict[str, Any]], inserted: Any) -> l
 # --- Serving ---------------------------------------------------------------------------------
 
 
+def stored_file_name(stored_name: str) -> str:
+    """The customer's file name within our storage name (`<index>-<random>-<name>`)."""
+    return posixpath.basename(stored_name).split("-", 2)[-1] or "file"
+
+
 @dataclass(frozen=True, slots=True)
 class ServedAttachment:
     stored_name: str
@@ -362,7 +367,7 @@ def attachment_for_serving(message: Message, index: int) -> ServedAttachment | N
     if content_type in ACTIVE_CONTENT_TYPES or "script" in content_type or "html" in content_type:
         content_type = "application/octet-stream"
     inline = content_type in INLINE_IMAGE_TYPES
-    file_name = posixpath.basename(entry["stored_name"]).split("-", 2)[-1] or "file"
+    file_name = stored_file_name(entry["stored_name"])
     return ServedAttachment(
         stored_name=entry["stored_name"], content_type=content_type, file_name=file_name, inline=inline
     )

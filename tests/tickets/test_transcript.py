@@ -34,6 +34,19 @@ def test_attachments_read_as_their_kind_and_url() -> None:
     )
 
 
+def test_an_attachment_kept_in_our_storage_reads_as_its_file_name_not_facebooks_address() -> None:
+    kept = {
+        "type": "file",
+        "url": "https://cdn.fbsbx.example/v/expiring?oh=1",
+        "stored_name": "messenger/inbound/7/42/0-a1b2c3-invoice march.pdf",
+        "size": 1234,
+        "content_type": "application/pdf",
+    }
+    body = transcript.message_body(_message(kind="attachment", attachments=[kept]))
+    assert body == "[file: invoice march.pdf]"
+    assert "fbsbx" not in body
+
+
 def test_attachments_given_as_json_text_read_the_same() -> None:
     body = transcript.message_body(_message(kind="attachment", attachments='[{"type": "video", "url": "https://v/1"}]'))
     assert body == "[video: https://v/1]"
