@@ -256,6 +256,35 @@ def measure(port: int, path: str, entries: int, duration: float, rate: float | N
 # --------------------------------------------------------------------------- setup
 
 
+def bench_database_prepare(label: str) -> tuple[str, str, dict[str, str]]:
+    """Create `<name of DATABASE_URL's database>_bench` afresh; set this process's environment
+    for it (bench.settings, the app secret of the load generator). Returns the database's
+    name, the URL of the server's maintenance database (to drop it), and the environment."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url:
+        sys.exit(f"{label}: set DATABASE_URL to a PostgreSQL server (a `<name>_bench` database is created)")
+    bench_url, bench_name, admin_url = _bench_database_url(database_url)
+    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
+    _admin_execute(admin_url, f'CREATE DATABASE "{bench_name}"')
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATABASE_URL": bench_url,
+            "DEBUG": "0",
+            "LOG_LEVEL": "WARNING",
+            "FB_APP_SECRET": APP_SECRET,
+            "GRAPH_SANDBOX": "0",
+            "DATA_DIR": str(ROOT / "data" / "bench"),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    # Follow-ups only go out for new customers (none here); with no Redis, an in-memory broker.
+    env.setdefault("CELERY_BROKER_URL", env.get("REDIS_URL") or "memory://")
+    os.environ.update(env)
+    return bench_name, admin_url, env
+
+
 def _bench_database_url(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     if not parts.scheme.startswith("postgres"):
@@ -365,29 +394,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads per gunicorn worker")
     args = parser.parse_args()
 
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url:
-        sys.exit("webhook bench: set DATABASE_URL to a PostgreSQL server (a `<name>_bench` database is created)")
-    bench_url, bench_name, admin_url = _bench_database_url(database_url)
-    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
-    _admin_execute(admin_url, f'CREATE DATABASE "{bench_name}"')
-
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": bench_url,
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "FB_APP_SECRET": APP_SECRET,
-            "GRAPH_SANDBOX": "0",
-            "DATA_DIR": str(ROOT / "data" / "bench"),
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    # Follow-ups only go out for new customers (none here); with no Redis, an in-memory broker.
-    env.setdefault("CELERY_BROKER_URL", env.get("REDIS_URL") or "memory://")
-    os.environ.update(env)
+    bench_name, admin_url, env = bench_database_prepare("webhook bench")
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
     )

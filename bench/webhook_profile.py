@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import pstats
 import sys
 import time
@@ -36,8 +35,8 @@ from bench.webhook import (  # noqa: E402
     PAGE_IDS,
     PRODUCT_PATH,
     _admin_execute,
-    _bench_database_url,
     _seed,
+    bench_database_prepare,
 )
 
 
@@ -105,24 +104,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url:
-        sys.exit("webhook profile: set DATABASE_URL to a PostgreSQL server")
-    bench_url, bench_name, admin_url = _bench_database_url(database_url)
-    _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
-    _admin_execute(admin_url, f'CREATE DATABASE "{bench_name}"')
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bench.settings",
-            "DATABASE_URL": bench_url,
-            "DEBUG": "0",
-            "LOG_LEVEL": "WARNING",
-            "FB_APP_SECRET": APP_SECRET,
-            "GRAPH_SANDBOX": "0",
-            "DATA_DIR": str(ROOT / "data" / "bench"),
-        }
-    )
-    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL") or "memory://")
+    bench_name, admin_url, _env = bench_database_prepare("webhook profile")
     import django
     from django.core.management import call_command
 

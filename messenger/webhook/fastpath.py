@@ -217,22 +217,26 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
         f"WHERE v.creates AND ct.{col(Contact, 'page')} = rt.page_pk AND ct.{col(Contact, 'psid')} = v.customer "
         f"LIMIT 1) th ON true)"
     )
+
+    def values(model: Any, given: dict[str, str]) -> str:
+        """Every insertable column of `model`: the SQL `given` for it, else one value for the batch."""
+        return ", ".join(
+            given[field.attname] if field.attname in given else constant(model, field)
+            for field in insertable_fields(model)
+        )
+
     # Messages: the per-event columns from the rows, the route's from `r`, the rest constant.
-    special = {
-        "organization_id": "r.organization_id",
-        "conversation_id": "r.conversation_id",
-        "page_id": "r.page_pk",
-        "mid": "r.mid",
-        "is_hidden": "r.hidden",
-    }
-    message_values = []
-    for field in insertable_fields(Message):
-        if field.attname in special:
-            message_values.append(special[field.attname])
-        elif field.attname in MESSAGE_FIELDS:
-            message_values.append(f"r.{q(field.attname)}")
-        else:
-            message_values.append(constant(Message, field))
+    message_values = values(
+        Message,
+        {
+            **{name: f"r.{q(name)}" for name in MESSAGE_FIELDS},
+            "organization_id": "r.organization_id",
+            "conversation_id": "r.conversation_id",
+            "page_id": "r.page_pk",
+            "mid": "r.mid",
+            "is_hidden": "r.hidden",
+        },
+    )
     m_columns = ", ".join(q(f.column) for f in insertable_fields(Message))
     m_id, m_page, m_mid = col(Message, "id"), col(Message, "page"), col(Message, "mid")
     c_id, c_state = col(Conversation, "id"), col(Conversation, "state")
@@ -250,7 +254,7 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
         resolved + ", ",
         f"ok AS (SELECT COALESCE(bool_and(r.conversation_id IS NOT NULL), true) AS ok FROM r "
         f"WHERE r.creates AND {live}), ",
-        f"ins AS (INSERT INTO {tbl(Message)} ({m_columns}) SELECT {', '.join(message_values)} "
+        f"ins AS (INSERT INTO {tbl(Message)} ({m_columns}) SELECT {message_values} "
         f"FROM r WHERE r.creates AND NOT r.again AND {live} AND r.conversation_id IS NOT NULL "
         f"AND (SELECT ok FROM ok) ORDER BY r.page_pk, r.mid ON CONFLICT DO NOTHING "
         f"RETURNING {m_id} AS id, {m_page} AS page_pk, {m_mid} AS mid), ",
@@ -285,24 +289,21 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
         f"ELSE r.standby END AS reason, left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
         f"FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
     ]
-    special_events = {
-        "organization_id": "d.organization_id",
-        "page_id": "d.page",
-        "kind": "d.event_kind",
-        "mid": "d.mid",
-        "payload": "d.payload",
-        "outcome": "d.outcome",
-        "reason": "d.reason",
-    }
-    event_values = []
-    for field in insertable_fields(WebhookEvent):
-        if field.attname in special_events:
-            event_values.append(special_events[field.attname])
-        else:
-            event_values.append(constant(WebhookEvent, field))
+    event_values = values(
+        WebhookEvent,
+        {
+            "organization_id": "d.organization_id",
+            "page_id": "d.page",
+            "kind": "d.event_kind",
+            "mid": "d.mid",
+            "payload": "d.payload",
+            "outcome": "d.outcome",
+            "reason": "d.reason",
+        },
+    )
     e_columns = ", ".join(q(f.column) for f in insertable_fields(WebhookEvent))
     parts += [
-        f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {', '.join(event_values)} "
+        f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {event_values} "
         f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",
         "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id "
         "FROM ok LEFT JOIN decided d ON ok.ok ORDER BY d.ord",

@@ -210,21 +210,20 @@ def test_customer_file_names_are_sanitized() -> None:
 
 # --- Queued after the webhook, and the catch-up ----------------------------------------------
 
+PHOTO_ITEM = {
+    "sender": {"id": PSID},
+    "recipient": {"id": PAGE_ID},
+    "timestamp": 1767225600000,
+    "message": {"mid": "m_photo", "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}]},
+}
+
 
 @pytest.mark.django_db
 def test_the_webhook_queues_the_download_after_commit(
     client: Client, page: FacebookPage, django_capture_on_commit_callbacks: Any
 ) -> None:
     factories.make_conversation(page, factories.make_contact(page, psid=PSID))
-    item = {
-        "sender": {"id": PSID},
-        "recipient": {"id": PAGE_ID},
-        "timestamp": 1767225600000,
-        "message": {
-            "mid": "m_photo",
-            "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}],
-        },
-    }
+    item = PHOTO_ITEM
     text = {**item, "message": {"mid": "m_text", "text": "hello"}}
     with (
         mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay,
@@ -240,15 +239,7 @@ def test_outside_a_transaction_the_one_statement_path_queues_the_download_too(pa
     """As in production: the one-statement path commits by itself, with no test transaction
     around it, and still tells which messages it inserted."""
     factories.make_conversation(page, factories.make_contact(page, psid=PSID))
-    item = {
-        "sender": {"id": PSID},
-        "recipient": {"id": PAGE_ID},
-        "timestamp": 1767225600000,
-        "message": {
-            "mid": "m_photo",
-            "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/p.jpg"}}],
-        },
-    }
+    item = PHOTO_ITEM
     with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
         assert post_webhook(Client(), page_body((PAGE_ID, [item]))).status_code == 200
         delay.assert_called_once_with(Message.objects.get(mid="m_photo").pk)
