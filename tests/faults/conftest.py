@@ -7,19 +7,15 @@ import json
 import shutil
 import socket
 import subprocess
-import threading
 import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from messenger.webhook import followups
+from tests.graph_stub import GraphStub, Request, graph, new_mid
 
 
 def free_port() -> int:
@@ -114,109 +110,9 @@ def redis_server(settings: Any) -> Iterator[RedisServer]:
         followups.broker_pause_reset()
 
 
-# --- The Graph API ---------------------------------------------------------------------------------
+# --- The Graph API: tests.graph_stub (shared with the sending tests) ------------------------------
 
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    json: Any
-    status: int = 0  # what the stub answered (or would have: the caller may have given up)
-
-
-@dataclass
-class GraphStub:
-    """Answers profile lookups with `profiles` (else a generic name) and sends with the next
-    scripted answer (else success). `on_send`, when set, runs as each send arrives, before the
-    answer: it may kill the sender, or return False to answer nothing at all."""
-
-    base_url: str = ""
-    requests: list[Request] = field(default_factory=list)
-    script: deque[tuple[int, Any, float, dict[str, str]]] = field(default_factory=deque)
-    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    on_send: Callable[[Request], bool | None] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, status: int, body: Any, *, delay: float = 0.0, headers: dict[str, str] | None = None) -> None:
-        self.script.append((status, body, delay, headers or {}))
-
-    def sends(self) -> list[Any]:
-        """The bodies of the Send API calls that carried a message (not sender actions)."""
-        return [r.json for r in self.requests if r.method == "POST" and r.json and "message" in r.json]
-
-    def accepted(self) -> list[Any]:
-        """The sends Facebook took (answered 2xx, even when the caller stopped waiting): what
-        the customer receives."""
-        return [
-            r.json
-            for r in self.requests
-            if r.method == "POST" and r.json and "message" in r.json and 200 <= r.status < 300
-        ]
-
-
-def new_mid() -> str:
-    return f"m_{uuid.uuid4().hex}"
-
-
-def _handler(stub: GraphStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            psid = urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1]
-            with stub.lock:
-                stub.requests.append(Request("GET", urlsplit(self.path).path, None))
-            profile = stub.profiles.get(psid, {"first_name": "Customer", "last_name": psid[-4:]})
-            self._reply(200, {"id": psid, **profile})
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = Request("POST", urlsplit(self.path).path, json.loads(raw) if raw else None)
-            with stub.lock:
-                stub.requests.append(request)
-                scripted = stub.script.popleft() if stub.script and "message" in (request.json or {}) else None
-            sent = {"recipient_id": (request.json or {}).get("recipient", {}).get("id"), "message_id": new_mid()}
-            status, body, delay, headers = scripted or (200, sent, 0, {})
-            request.status = status
-            if stub.on_send is not None and "message" in (request.json or {}) and stub.on_send(request) is False:
-                return
-            if delay:
-                time.sleep(delay)
-            self._reply(status, body, headers)
-
-        def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the caller gave up (a timeout) or is dead
-                pass
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def graph(settings: Any) -> Iterator[GraphStub]:
-    stub = GraphStub()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    httpd.daemon_threads = True
-    stub.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    settings.FB_GRAPH_URL = stub.base_url
-    settings.FB_GRAPH_TIMEOUT = 0.5
-    try:
-        yield stub
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+__all__ = ["GraphStub", "Request", "graph", "new_mid"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,18 +3,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 import uuid
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -27,6 +19,7 @@ from messenger.services import conversations as conversation_services
 from messenger.services import sending
 from tests import factories
 from tests.conftest import Tenant
+from tests.graph_stub import GraphStub, graph
 
 pytestmark = pytest.mark.django_db
 
@@ -38,78 +31,9 @@ def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-# --- A scripted Graph API over real HTTP -------------------------------------------------------
+# --- A scripted Graph API over real HTTP: tests.graph_stub ------------------------------------
 
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, str]
-    json: Any
-
-
-@dataclass
-class GraphStub:
-    base_url: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    script: deque[tuple[int, Any, float]] = field(default_factory=deque)
-
-    def answer(self, status: int, body: Any, *, delay: float = 0.0) -> None:
-        self.script.append((status, body, delay))
-
-    def sent(self) -> list[Any]:
-        return [r.json for r in self.requests if r.json and "message" in r.json]
-
-
-def _handler(stub: GraphStub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            split = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            stub.requests.append(
-                Recorded(
-                    self.command,
-                    split.path,
-                    {k: v[-1] for k, v in parse_qs(split.query).items()},
-                    json.loads(raw) if raw else None,
-                )
-            )
-            if stub.script:
-                status, body, delay = stub.script.popleft()
-            else:  # by default: a successful send
-                status, body, delay = 200, {"recipient_id": "psid", "message_id": f"m_{uuid.uuid4().hex}"}, 0.0
-            if delay:
-                time.sleep(delay)
-            data = json.dumps(body).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client gave up (timeouts)
-                pass
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-@pytest.fixture
-def graph(settings: Any) -> Iterator[GraphStub]:
-    stub = GraphStub()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
-    httpd.daemon_threads = True
-    stub.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    settings.FB_GRAPH_URL = stub.base_url
-    settings.FB_GRAPH_TIMEOUT = 0.5
-    yield stub
-    httpd.shutdown()
-    httpd.server_close()
+__all__ = ["graph"]
 
 
 def graph_error(code: int, subcode: int | None = None, message: str = "boom") -> dict[str, Any]:
@@ -207,7 +131,7 @@ def test_a_reply_between_24_hours_and_7_days_is_sent_with_the_human_agent_tag(
     conversation.refresh_from_db()
     message = run_task(queue_reply(tenant_a, conversation))
     assert message.status == MessageStatus.SENT
-    (body,) = graph.sent()
+    (body,) = graph.sends()
     assert (body["messaging_type"], body["tag"]) == ("MESSAGE_TAG", "HUMAN_AGENT")
     assert (message.messaging_type, message.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
 
@@ -225,7 +149,7 @@ def test_the_window_is_checked_again_when_the_message_is_actually_sent(
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=25))
     message = run_task(message)
     assert (message.status, message.messaging_type, message.tag) == (MessageStatus.SENT, "MESSAGE_TAG", "HUMAN_AGENT")
-    assert graph.sent()[0]["tag"] == "HUMAN_AGENT"
+    assert graph.sends()[0]["tag"] == "HUMAN_AGENT"
 
 
 def test_a_message_whose_window_closed_before_it_was_sent_fails_without_calling_facebook(
@@ -312,7 +236,7 @@ def test_temporary_failures_are_retried_with_backoff_and_the_message_is_sent_onc
 
     assert (message.status, message.mid, message.attempts) == (MessageStatus.SENT, "m_finally", 3)
     assert [c.kwargs["countdown"] for c in retry.call_args_list] == countdowns  # exponential backoff
-    assert len(graph.sent()) == 3
+    assert len(graph.sends()) == 3
     # The one that succeeded is the only one that is counted as sent.
     assert Message.objects.filter(conversation=conversation, direction="out").count() == 1
 
@@ -340,7 +264,7 @@ def test_running_the_task_twice_sends_once(tenant_a: Tenant, conversation: Conve
     run_task(message)
     message = run_task(message)
     assert message.status == MessageStatus.SENT
-    assert len(graph.sent()) == 1
+    assert len(graph.sends()) == 1
 
 
 def test_a_task_redelivered_while_the_message_is_sending_does_not_send_again(
@@ -363,7 +287,7 @@ def test_two_workers_racing_for_the_same_message_send_it_once(
         sending.message_deliver(message_id=message.pk),
     ]
     assert outcomes == [None, None]
-    assert len(graph.sent()) == 1
+    assert len(graph.sends()) == 1
 
 
 # --- Failures that retrying cannot fix ------------------------------------------------------------
@@ -429,7 +353,7 @@ def test_a_failed_message_is_retried_by_hand_with_the_same_idempotency_key(
 
     assert message.status == MessageStatus.SENT
     assert message.idempotency_key == key
-    assert [body["metadata"] for body in graph.sent()] == [str(key), str(key)]
+    assert [body["metadata"] for body in graph.sends()] == [str(key), str(key)]
 
 
 def test_a_manual_retry_is_refused_once_the_window_has_closed(
@@ -490,7 +414,7 @@ def test_a_message_queued_but_never_published_is_published_again_and_sent_once(
     delay.assert_called_once_with(message.pk)
     run_task(message)
     run_task(message)
-    assert len(graph.sent()) == 1
+    assert len(graph.sends()) == 1
 
 
 def test_the_sweep_runs_every_minute_from_beat(settings: Any) -> None:
@@ -519,7 +443,7 @@ def test_an_image_is_stored_and_sent_as_a_reusable_attachment_under_the_public_u
     assert message.kind == "attachment"
     message = run_task(message)
     assert message.status == MessageStatus.SENT
-    (body,) = graph.sent()
+    (body,) = graph.sends()
     attachment = body["message"]["attachment"]
     assert attachment["type"] == "image"
     assert attachment["payload"]["is_reusable"] is True
@@ -536,7 +460,7 @@ def test_a_pdf_is_sent_as_a_file_attachment(
     settings.MEDIA_ROOT = tmp_path
     upload = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4", content_type="application/pdf")
     run_task(queue_reply(tenant_a, conversation, text="", upload=upload))
-    assert graph.sent()[0]["message"]["attachment"]["type"] == "file"
+    assert graph.sends()[0]["message"]["attachment"]["type"] == "file"
 
 
 @pytest.mark.parametrize(
