@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -506,6 +506,6 @@ class MessageViewSet(OrganizationViewSet):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], url_path="attachments/<int:index>", url_name="attachment")
-    def attachment(self, request: Request, pk: str, index: int) -> HttpResponse:
+    def attachment(self, request: Request, pk: str, index: int) -> FileResponse:
         message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
         return attachment_response(message, index)
