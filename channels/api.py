@@ -111,9 +111,7 @@ class ChannelViewSet(
         return selectors.channel_visible_list(organization=organization, membership=membership)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
-        context["pages"] = getattr(self, "_pages", {})
-        return context
+        return {**super().get_serializer_context(), "pages": getattr(self, "_pages", {})}
 
     def _with_pages(self, channels: list[Channel]) -> None:
         by_kind: dict[str, list[int]] = {}
