@@ -7,6 +7,7 @@ Every route lets agents write (``admin_only_writes = False``): the checks that m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -36,7 +37,8 @@ from messenger.views.attachments import attachment_response
 
 class ReplyWindowSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=[s.value for s in WindowState])
-    label = serializers.CharField()
+    # DRF's metaclass moves declared fields out of the class; the stubs see Field.label overridden.
+    label = serializers.CharField()  # type: ignore[assignment]
     closes_at = serializers.DateTimeField(allow_null=True)
     messaging_type = serializers.CharField(help_text="RESPONSE or MESSAGE_TAG; empty when closed.")
     tag = serializers.CharField(help_text="HUMAN_AGENT inside the 7-day human agent window, else empty.")
@@ -282,7 +284,11 @@ class ConversationCursorPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
 
-    def paginate_queryset(self, queryset: QuerySet[Conversation], request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("ConversationCursorPagination pages a queryset of conversations, not a list.")
         self.request = request
         try:
             page_size = int(request.query_params.get(self.page_size_query_param, self.page_size))

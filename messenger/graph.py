@@ -446,7 +446,9 @@ class GraphClient:
         data = self._get(self._url("debug_token"), params).get("data")
         if not isinstance(data, dict):
             raise GraphError("debug_token answered without data")
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = {}
         message = _str_or_none(error.get("message"))
         return TokenInfo(
             app_id=str(data.get("app_id", "")),

@@ -183,6 +183,10 @@ def attachment_fetch(
     return Stored(stored_name=stored_name, size=size, content_type=content_type)
 
 
+def _delete_on_commit(name: str) -> None:
+    transaction.on_commit(lambda: default_storage.delete(name))
+
+
 def _record(
     *, message_id: int, results: dict[int, tuple[str, Stored | DownloadFailure]], now: datetime
 ) -> tuple[int, int]:
@@ -222,7 +226,7 @@ def _record(
             message.attachments_tried_at = message.attachments_tried_at or now
             message.save(update_fields=["attachments", "attachments_tried_at"])
     for name in orphans:
-        transaction.on_commit(lambda name=name: default_storage.delete(name))
+        _delete_on_commit(name)
     return stored, failed
 
 
