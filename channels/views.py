@@ -9,7 +9,7 @@ OAuth URLs, and the pages' data comes through the channel kind's backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from channels import selectors, services
-from channels.forms import AgentChannelsForm, ChannelForm, TicketDelayForm
+from channels.forms import AgentChannelsForm, ChannelForm, IdMultipleChoiceField, TicketDelayForm
 from channels.kinds import backend_for
 from channels.models import Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
@@ -309,7 +309,7 @@ def agent_channels(request: TenantRequest, membership_id: int) -> HttpResponse:
         raise Http404
     channels = list(selectors.channel_list(organization=organization).filter(department=department))
     form = AgentChannelsForm(request.POST or None, initial={"department": department.pk})
-    form.fields["channels"].choices = [(channel.pk, channel.name) for channel in channels]  # type: ignore[attr-defined]
+    cast(IdMultipleChoiceField, form.fields["channels"]).choices = [(channel.pk, channel.name) for channel in channels]
     if request.method == "POST":
         if form.is_valid():
             services.agent_channels_set(
