@@ -82,6 +82,7 @@ class ChannelSerializer(serializers.ModelSerializer):
     @extend_schema_field(LinkedPageSerializer(many=True))
     def get_pages(self, channel: Channel) -> list[dict[str, Any]]:
         pages: dict[int, list[LinkedPage]] = self.context.get("pages", {})
+        # many=True makes a ListSerializer, whose data is a list; the DRF stubs type the child's dict.
         return LinkedPageSerializer(pages.get(channel.pk, []), many=True).data  # type: ignore[return-value]
 
 

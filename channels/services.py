@@ -34,7 +34,8 @@ def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("A channel needs a name."), details={"name": [_("This field is required.")]})
-    if len(name) > Channel._meta.get_field("name").max_length:  # type: ignore[operator]
+    max_length = Channel._meta.get_field("name").max_length
+    if max_length is not None and len(name) > max_length:
         raise InvalidInput(
             _("A channel name can be at most 100 characters."), details={"name": [_("At most 100 characters.")]}
         )

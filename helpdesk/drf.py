@@ -54,7 +54,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body(code, exc.detail if isinstance(exc.detail, str) else _("The request failed."))
     response = Response(body, status=exc.status_code)
     if isinstance(exc, exceptions.Throttled):
-        wait = exc.wait  # type: ignore[attr-defined]  # set by Throttled.__init__, missing from the DRF stubs
+        # Set by Throttled.__init__; missing from the DRF stubs.
+        wait = exc.wait  # type: ignore[attr-defined]
         if wait:
             response["Retry-After"] = str(int(wait))
     auth_header = getattr(exc, "auth_header", None)

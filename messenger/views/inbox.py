@@ -149,6 +149,7 @@ def _rows(
 @lru_cache(maxsize=1)
 def _row_template_digest() -> str:
     """Part of every cached row's key: a changed template never serves an old row."""
+    # The Django backend's template wraps the engine's; the stubs know only the backend-neutral type.
     return _digest(get_template(ROW_TEMPLATE).template.source)  # type: ignore[attr-defined]
 
 
@@ -299,6 +300,7 @@ def _entry_key(entry: selectors.TranscriptEntry) -> str:
 def _transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
     organization = request.organization
     transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
+    # Display attributes for the templates, set on the instances (they are not model fields).
     for entry in transcript.entries:
         if entry.event is not None:
             entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
