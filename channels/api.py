@@ -82,6 +82,7 @@ class ChannelSerializer(serializers.ModelSerializer):
     @extend_schema_field(LinkedPageSerializer(many=True))
     def get_pages(self, channel: Channel) -> list[dict[str, Any]]:
         pages: dict[int, list[LinkedPage]] = self.context.get("pages", {})
+        # many=True makes a ListSerializer, whose data is a list; the DRF stubs type the child's dict.
         return LinkedPageSerializer(pages.get(channel.pk, []), many=True).data  # type: ignore[return-value]
 
 
@@ -111,9 +112,7 @@ class ChannelViewSet(
         return selectors.channel_visible_list(organization=organization, membership=membership)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
-        context["pages"] = getattr(self, "_pages", {})
-        return context
+        return {**super().get_serializer_context(), "pages": getattr(self, "_pages", {})}
 
     def _with_pages(self, channels: list[Channel]) -> None:
         by_kind: dict[str, list[int]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.files.base import ContentFile
@@ -52,7 +52,7 @@ class ChannelForm(StyledForm):
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         departments = department_list(organization=organization)
-        self.fields["department"].choices = [  # type: ignore[attr-defined]
+        cast(IdChoiceField, self.fields["department"]).choices = [
             ("", _("Choose a department")),
             *((department.pk, department.name) for department in departments),
         ]

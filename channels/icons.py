@@ -60,8 +60,8 @@ def icon_prepare(upload: Any) -> ContentFile:
                     raise _refuse(too_many_pixels)
                 probe.verify()
             # verify() leaves the image unusable: decode again from the start.
-            with Image.open(io.BytesIO(data)) as image:
-                image = ImageOps.exif_transpose(image)
+            with Image.open(io.BytesIO(data)) as decoded:
+                image = ImageOps.exif_transpose(decoded)
                 image = image.convert("RGBA")
                 image.thumbnail(ICON_STORED_SIZE, Image.Resampling.LANCZOS)
                 out = io.BytesIO()

@@ -107,7 +107,7 @@ class _NoPages:
 
 @cache
 def _load(path: str) -> ChannelKindBackend:
-    return import_string(path)()  # type: ignore[no-any-return]
+    return import_string(path)()
 
 
 def backend_for(kind: str) -> ChannelKindBackend:

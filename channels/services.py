@@ -34,7 +34,8 @@ def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise InvalidInput(_("A channel needs a name."), details={"name": [_("This field is required.")]})
-    if len(name) > Channel._meta.get_field("name").max_length:  # type: ignore[operator]
+    max_length = Channel._meta.get_field("name").max_length
+    if max_length is not None and len(name) > max_length:
         raise InvalidInput(
             _("A channel name can be at most 100 characters."), details={"name": [_("At most 100 characters.")]}
         )
@@ -45,7 +46,7 @@ def _name_taken() -> Conflict:
     return Conflict(_("A channel with this name already exists."), details={"name": [_("Already in use.")]})
 
 
-def _department_of(organization: Organization, department_id: int | None) -> Department:
+def _department_of(organization: Organization, department_id: int) -> Department:
     """A department that is not deleted, its row locked until the transaction ends: deleting
     it (helpdesk.services.department_delete) waits for, or is seen by, the channel write."""
     department = (
@@ -106,7 +107,7 @@ def channel_create(
         with transaction.atomic():
             channel.save()
     except IntegrityError:
-        if channel.icon:
+        if channel.icon.name:
             channel.icon.storage.delete(channel.icon.name)
         raise _name_taken() from None
     return channel
@@ -156,7 +157,7 @@ def channel_update(
     if icon is not _UNSET:
         icon_file = _icon_file(icon)
         if icon_file is None:
-            channel.icon = ""  # type: ignore[assignment]
+            channel.icon = ""
         else:
             channel.icon.save(icon_file.name or "icon.png", icon_file, save=False)
         fields.append("icon")

@@ -9,27 +9,27 @@ OAuth URLs, and the pages' data comes through the channel kind's backend.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from channels import selectors, services
-from channels.forms import AgentChannelsForm, ChannelForm, TicketDelayForm
+from channels.forms import AgentChannelsForm, ChannelForm, IdMultipleChoiceField, TicketDelayForm
 from channels.kinds import backend_for
 from channels.models import Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
 from helpdesk.forms import attach_error
 from helpdesk.selectors import department_list
-from helpdesk.tenancy import admin_required
+from helpdesk.tenancy import TenantRequest, admin_required
 
 
-def _slug(request: HttpRequest) -> str:
-    return request.organization.slug  # type: ignore[attr-defined]
+def _slug(request: TenantRequest) -> str:
+    return request.organization.slug
 
 
 # --- Channels ----------------------------------------------------------------------------
@@ -37,9 +37,9 @@ def _slug(request: HttpRequest) -> str:
 
 @admin_required
 @require_http_methods(["GET"])
-def channel_overview(request: HttpRequest) -> HttpResponse:
+def channel_overview(request: TenantRequest) -> HttpResponse:
     """Settings → Channels: the kinds of channel, grouped as a support admin expects them."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     count = selectors.channel_list(organization=organization, kind=ChannelKind.MESSENGER).count()
     return render(
         request,
@@ -54,9 +54,9 @@ def channel_overview(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_http_methods(["GET"])
-def channel_list(request: HttpRequest) -> HttpResponse:
+def channel_list(request: TenantRequest) -> HttpResponse:
     """The organization's Messenger channels, with their pages' statuses."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     channels = list(selectors.channel_list(organization=organization, kind=ChannelKind.MESSENGER))
     pages = backend_for(ChannelKind.MESSENGER).pages_by_channel(
         organization=organization, channel_ids=[channel.pk for channel in channels]
@@ -72,8 +72,8 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def channel_create(request: HttpRequest) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def channel_create(request: TenantRequest) -> HttpResponse:
+    organization = request.organization
     form = ChannelForm(request.POST or None, request.FILES or None, organization=organization)
     status = 200
     if request.method == "POST":
@@ -118,8 +118,8 @@ def channel_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def channel_edit(request: HttpRequest, channel_id: int) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def channel_edit(request: TenantRequest, channel_id: int) -> HttpResponse:
+    organization = request.organization
     channel = selectors.channel_get(organization=organization, channel_id=channel_id)
     initial = {"name": channel.name, "department": channel.department_id}
     form = ChannelForm(request.POST or None, request.FILES or None, organization=organization, initial=initial)
@@ -175,9 +175,9 @@ _ACTIONS: dict[str, Callable[..., Channel]] = {
 }
 
 
-def _channel_action(request: HttpRequest, channel_id: int, action: str) -> HttpResponse:
+def _channel_action(request: TenantRequest, channel_id: int, action: str) -> HttpResponse:
     """GET: a confirmation page (for browsers without JavaScript; others use a modal). POST: act."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     channel = selectors.channel_get(organization=organization, channel_id=channel_id)
     if request.method == "POST":
         _ACTIONS[action](organization=organization, acting_user=request.user, channel=channel)
@@ -203,30 +203,30 @@ def _done_message(action: str) -> str:
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def channel_disable(request: HttpRequest, channel_id: int) -> HttpResponse:
+def channel_disable(request: TenantRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "disable")
 
 
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def channel_enable(request: HttpRequest, channel_id: int) -> HttpResponse:
+def channel_enable(request: TenantRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "enable")
 
 
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
+def channel_delete(request: TenantRequest, channel_id: int) -> HttpResponse:
     return _channel_action(request, channel_id, "delete")
 
 
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def page_remove(request: HttpRequest, channel_id: int, page_pk: int) -> HttpResponse:
+def page_remove(request: TenantRequest, channel_id: int, page_pk: int) -> HttpResponse:
     """Remove a page from the channel (GET: confirmation page without JavaScript)."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     channel = selectors.channel_get(organization=organization, channel_id=channel_id)
     backend = backend_for(channel.kind)
     pages = backend.pages_by_channel(organization=organization, channel_ids=[channel.pk]).get(channel.pk, [])
@@ -250,8 +250,8 @@ def page_remove(request: HttpRequest, channel_id: int, page_pk: int) -> HttpResp
 # --- Agents ------------------------------------------------------------------------------
 
 
-def _chosen_department(request: HttpRequest, raw: Any) -> Any:
-    organization = request.organization  # type: ignore[attr-defined]
+def _chosen_department(request: TenantRequest, raw: Any) -> Any:
+    organization = request.organization
     departments = list(department_list(organization=organization))
     if raw in (None, ""):
         return departments, (departments[0] if departments else None)
@@ -263,9 +263,9 @@ def _chosen_department(request: HttpRequest, raw: Any) -> Any:
 
 @admin_required
 @require_http_methods(["GET"])
-def agent_list(request: HttpRequest) -> HttpResponse:
+def agent_list(request: TenantRequest) -> HttpResponse:
     """Settings → Agents: per department, which channels each agent answers."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     departments, department = _chosen_department(request, request.GET.get("department"))
     agents: list[Any] = []
     channels: list[Channel] = []
@@ -293,9 +293,9 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def agent_channels(request: HttpRequest, membership_id: int) -> HttpResponse:
+def agent_channels(request: TenantRequest, membership_id: int) -> HttpResponse:
     """The channel picker of one agent in one department (the Agents tab's modal, as a page)."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     raw_department = request.POST.get("department") if request.method == "POST" else request.GET.get("department")
     _departments, department = _chosen_department(request, raw_department)
     if department is None:
@@ -309,7 +309,7 @@ def agent_channels(request: HttpRequest, membership_id: int) -> HttpResponse:
         raise Http404
     channels = list(selectors.channel_list(organization=organization).filter(department=department))
     form = AgentChannelsForm(request.POST or None, initial={"department": department.pk})
-    form.fields["channels"].choices = [(channel.pk, channel.name) for channel in channels]  # type: ignore[attr-defined]
+    cast(IdMultipleChoiceField, form.fields["channels"]).choices = [(channel.pk, channel.name) for channel in channels]
     if request.method == "POST":
         if form.is_valid():
             services.agent_channels_set(
@@ -346,9 +346,9 @@ def _agents_url(organization: Any) -> str:
 @admin_required
 @http_errors
 @require_http_methods(["GET", "POST"])
-def ticket_settings(request: HttpRequest) -> HttpResponse:
+def ticket_settings(request: TenantRequest) -> HttpResponse:
     """Settings → Tickets: per department, how long a chat may stay idle before it becomes a ticket."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     departments = selectors.department_settings_list(organization=organization)
     form = TicketDelayForm(request.POST or None, departments=departments)
     status = 200

@@ -8,7 +8,7 @@ its rows through `scoped_queryset(organization=…, membership=…)`, which call
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -22,17 +22,33 @@ from rest_framework.response import Response
 from helpdesk import selectors, services
 from helpdesk.drf import CursorPagination, IdField
 from helpdesk.exceptions import NotFound
-from helpdesk.models import Department, Membership, Notification, Role
+from helpdesk.models import Department, Membership, Notification, Organization, Role
 from helpdesk.tenancy import activate_for, resolve_api_membership
 
 # --- The organization-scoped base --------------------------------------------------------
 
 
-class _OrganizationScope:
+class TenantApiRequest(Request):
+    """The request of an organization-scoped API view once `initial` has resolved the organization.
+
+    Types only: at run time this is DRF's Request, with the two attributes set.
+    """
+
+    organization: Organization
+    membership: Membership
+
+
+# For mypy the scope is the APIView it is mixed into; at run time a plain mixin.
+if TYPE_CHECKING:
+    _ScopeBase = views.APIView
+else:
+    _ScopeBase = object
+
+
+class _OrganizationScope(_ScopeBase):
     """Resolves the organization once per request; admin-only writes unless a view says otherwise."""
 
     admin_only_writes: ClassVar[bool] = True
-    request: Any
     _resolved_membership: Membership | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -41,7 +57,7 @@ class _OrganizationScope:
             raise TypeError(f"{cls.__name__} must implement scoped_queryset(), not get_queryset().")
 
     def perform_authentication(self, request: Request) -> None:
-        super().perform_authentication(request)  # type: ignore[misc]
+        super().perform_authentication(request)
         # Resolved as soon as the caller is known, so that the permission and throttling
         # errors that follow already speak the organization's (or the member's) language.
         self._resolved_membership = resolve_api_membership(request)
@@ -49,22 +65,23 @@ class _OrganizationScope:
             activate_for(self._resolved_membership)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        super().initial(request, *args, **kwargs)
         membership = self._resolved_membership
         if membership is None:
             raise NotFound
-        request.organization = membership.organization  # type: ignore[attr-defined]
-        request.membership = membership  # type: ignore[attr-defined]
+        tenant = cast(TenantApiRequest, request)
+        tenant.organization = membership.organization
+        tenant.membership = membership
         if self.admin_only_writes and request.method not in SAFE_METHODS and not membership.is_admin:
             raise exceptions.PermissionDenied(_("Only admins can change this."))
 
     @property
-    def organization(self) -> Any:
-        return self.request.organization
+    def organization(self) -> Organization:
+        return cast(TenantApiRequest, self.request).organization
 
     @property
     def membership(self) -> Membership:
-        return self.request.membership
+        return cast(TenantApiRequest, self.request).membership
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
         raise NotImplementedError

@@ -25,6 +25,7 @@ def parse_id(value: object) -> int:
     """An id from a URL, a query string or a form: a whole number that fits a 64-bit column,
     or -1 (which matches nothing) for anything else, so junk never reaches the database."""
     try:
+        # Anything is tried (typed as object on purpose); what int() refuses is -1 below.
         number = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):
         return -1

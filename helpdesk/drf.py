@@ -53,8 +53,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         body = error_body(code, exc.detail if isinstance(exc.detail, str) else _("The request failed."))
     response = Response(body, status=exc.status_code)
-    if isinstance(exc, exceptions.Throttled) and exc.wait:
-        response["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.Throttled):
+        # Set by Throttled.__init__; missing from the DRF stubs.
+        wait = exc.wait  # type: ignore[attr-defined]
+        if wait:
+            response["Retry-After"] = str(int(wait))
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         response["WWW-Authenticate"] = auth_header
@@ -85,7 +88,7 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
-    ordering = "-id"
+    ordering: str | list[str] | tuple[str, ...] = "-id"
 
     def get_page_size(self, request: Any) -> int:
         """A page_size that is not a whole number from 1 to max_page_size is refused, not ignored."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -52,7 +52,8 @@ class MemberCreateForm(StyledForm):
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departments"].queryset = department_list(organization=organization)  # type: ignore[attr-defined]
+        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments.queryset = department_list(organization=organization)
 
 
 class MemberUpdateForm(StyledForm):
@@ -64,7 +65,8 @@ class MemberUpdateForm(StyledForm):
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["departments"].queryset = department_list(organization=organization)  # type: ignore[attr-defined]
+        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments.queryset = department_list(organization=organization)
 
 
 class ApiTokenForm(StyledForm):
@@ -78,7 +80,10 @@ class PreferencesForm(StyledForm):
         from django.conf import settings
 
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = [("", _("Organization default")), *settings.LANGUAGES]  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["language"]).choices = [
+            ("", _("Organization default")),
+            *settings.LANGUAGES,
+        ]
 
 
 def attach_error(form: forms.Form, error: HelpdeskError) -> None:

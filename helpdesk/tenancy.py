@@ -2,7 +2,7 @@
 
 HTML pages live under `/o/<org_slug>/`: the middleware turns the slug into
 `request.organization` and `request.membership` (404 for anyone who is not an active
-member, never a hint that the organization exists). The REST API resolves the
+member, never a hint that the organization exists); their views take a `TenantRequest`. The REST API resolves the
 organization in `resolve_api_membership`, called by the one DRF base view: an API token
 belongs to one membership; a browser session uses the organization it last opened.
 
@@ -17,16 +17,42 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone, translation
 
-from helpdesk.models import ApiToken, Membership
+from helpdesk.models import ApiToken, Membership, Organization
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 SESSION_KEY = "organization_slug"
+
+
+class OrganizationRequest(HttpRequest):
+    """Any request past `OrganizationMiddleware`: the organization it acts in, None until one is resolved.
+
+    Types only: at run time this is the HttpRequest itself, with the two attributes set.
+    """
+
+    organization: Organization | None
+    membership: Membership | None
+
+
+class TenantRequest(OrganizationRequest):
+    """The request of a view under /o/<org_slug>/ (or one `enter_organization` has entered).
+
+    The user is logged in and an active member of the organization; the views that take it
+    sit behind the middleware (and `member_required` or `admin_required`).
+    """
+
+    organization: Organization
+    membership: Membership
+    user: User
 
 
 def _active_membership(*, user: Any, org_slug: str | None) -> Membership | None:
@@ -50,8 +76,9 @@ class OrganizationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.organization = None  # type: ignore[attr-defined]
-        request.membership = None  # type: ignore[attr-defined]
+        unresolved = cast(OrganizationRequest, request)
+        unresolved.organization = None
+        unresolved.membership = None
         try:
             return self.get_response(request)
         finally:
@@ -73,14 +100,18 @@ class OrganizationMiddleware:
         return None
 
 
-def enter_organization(request: HttpRequest, membership: Membership) -> None:
-    """The request acts in the membership's organization from here on (and the session opens it next)."""
-    request.organization = membership.organization  # type: ignore[attr-defined]
-    request.membership = membership  # type: ignore[attr-defined]
+def enter_organization(request: HttpRequest, membership: Membership) -> TenantRequest:
+    """The request acts in the membership's organization from here on (and the session opens it next).
+
+    Returns the same request, typed as the `TenantRequest` it has become."""
+    entered = cast(TenantRequest, request)
+    entered.organization = membership.organization
+    entered.membership = membership
     if request.session.get(SESSION_KEY) != membership.organization.slug:
         request.session[SESSION_KEY] = membership.organization.slug
     activate_for(membership)
-    request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+    request.LANGUAGE_CODE = translation.get_language()
+    return entered
 
 
 def membership_for_organization_id(*, user: Any, organization_id: Any) -> Membership | None:
@@ -119,11 +150,11 @@ def resolve_api_membership(request: Any) -> Membership | None:
     return _active_membership(user=request.user, org_slug=None)
 
 
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def admin_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """For HTML views under /o/<org_slug>/: only the organization's admins pass (else 403)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         membership = getattr(request, "membership", None)
         if membership is None:
             raise Http404
@@ -134,11 +165,11 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
-def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def member_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """For HTML views under /o/<org_slug>/: documents (and checks) that a membership is resolved."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if getattr(request, "membership", None) is None:
             raise Http404
         return view(request, *args, **kwargs)

@@ -67,9 +67,9 @@ if settings.GRAPH_SANDBOX:
 
 if settings.DEBUG:
     from django.conf.urls.static import static
-    from django.http import Http404
+    from django.http import Http404, HttpRequest, HttpResponse
 
-    def _not_public(request: object, rest: str) -> None:
+    def _not_public(request: HttpRequest, rest: str) -> HttpResponse:
         raise Http404
 
     # Customers' files are served only through views that check who may see them.

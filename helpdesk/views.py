@@ -28,7 +28,7 @@ from helpdesk.forms import (
     PreferencesForm,
     attach_error,
 )
-from helpdesk.tenancy import activate_for, admin_required, default_membership, member_required
+from helpdesk.tenancy import TenantRequest, activate_for, admin_required, default_membership, member_required
 
 
 def _client_address(request: HttpRequest) -> str:
@@ -67,7 +67,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def org_home(request: HttpRequest) -> HttpResponse:
+def org_home(request: TenantRequest) -> HttpResponse:
     return redirect("messenger:inbox", org_slug=request.organization.slug)
 
 
@@ -77,7 +77,8 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
     current = default_membership(request)
     if current is not None:
         activate_for(current)
-        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        request.LANGUAGE_CODE = translation.get_language()
+    assert request.user.is_authenticated  # login_required
     memberships = request.user.memberships.filter(is_active=True).select_related("organization")
     return render(request, "helpdesk/organization_switch.html", {"memberships": memberships})
 
@@ -86,7 +87,7 @@ def organization_switch(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-def department_list(request: HttpRequest) -> HttpResponse:
+def department_list(request: TenantRequest) -> HttpResponse:
     organization = request.organization
     form = DepartmentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -113,7 +114,7 @@ def department_list(request: HttpRequest) -> HttpResponse:
 @admin_required
 @http_errors
 @require_POST
-def department_edit(request: HttpRequest, department_id: int) -> HttpResponse:
+def department_edit(request: TenantRequest, department_id: int) -> HttpResponse:
     """Rename or delete one department; a refusal is shown on that department's row."""
     organization = request.organization
     department = selectors.department_get(organization=organization, department_id=department_id)
@@ -150,7 +151,7 @@ def department_edit(request: HttpRequest, department_id: int) -> HttpResponse:
 
 
 @admin_required
-def member_list(request: HttpRequest) -> HttpResponse:
+def member_list(request: TenantRequest) -> HttpResponse:
     organization = request.organization
     form = MemberCreateForm(request.POST or None, organization=organization)
     if request.method == "POST" and form.is_valid():
@@ -180,7 +181,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
 
 
 @admin_required
-def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
+def member_edit(request: TenantRequest, membership_id: int) -> HttpResponse:
     organization = request.organization
     member = selectors.member_get(organization=organization, membership_id=membership_id)
     initial = {"role": member.role, "is_active": member.is_active, "departments": list(member.departments.all())}
@@ -207,7 +208,7 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 
 @member_required
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: TenantRequest) -> HttpResponse:
     membership = request.membership
     form = ApiTokenForm(request.POST or None)
     new_key = None
@@ -235,7 +236,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: TenantRequest) -> HttpResponse:
     organization = request.organization
     if request.method == "POST":
         services.notification_mark_read(organization=organization, user_id=request.user.pk, notification_ids=None)
@@ -245,13 +246,13 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
-def notification_badge(request: HttpRequest) -> HttpResponse:
+def notification_badge(request: TenantRequest) -> HttpResponse:
     count = selectors.notification_unread_count(organization=request.organization, user_id=request.user.pk)
     return render(request, "helpdesk/_notification_badge.html", {"unread_notifications": count})
 
 
 @member_required
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: TenantRequest) -> HttpResponse:
     membership = request.membership
     form = PreferencesForm(request.POST or None, initial={"language": membership.language})
     if request.method == "POST" and form.is_valid():

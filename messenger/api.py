@@ -7,10 +7,11 @@ Every route lets agents write (``admin_only_writes = False``): the checks that m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
@@ -36,7 +37,8 @@ from messenger.views.attachments import attachment_response
 
 class ReplyWindowSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=[s.value for s in WindowState])
-    label = serializers.CharField()
+    # DRF's metaclass moves declared fields out of the class; the stubs see Field.label overridden.
+    label = serializers.CharField()  # type: ignore[assignment]
     closes_at = serializers.DateTimeField(allow_null=True)
     messaging_type = serializers.CharField(help_text="RESPONSE or MESSAGE_TAG; empty when closed.")
     tag = serializers.CharField(help_text="HUMAN_AGENT inside the 7-day human agent window, else empty.")
@@ -282,7 +284,11 @@ class ConversationCursorPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
 
-    def paginate_queryset(self, queryset: QuerySet[Conversation], request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("ConversationCursorPagination pages a queryset of conversations, not a list.")
         self.request = request
         try:
             page_size = int(request.query_params.get(self.page_size_query_param, self.page_size))
@@ -506,6 +512,6 @@ class MessageViewSet(OrganizationViewSet):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], url_path="attachments/<int:index>", url_name="attachment")
-    def attachment(self, request: Request, pk: str, index: int) -> HttpResponse:
+    def attachment(self, request: Request, pk: str, index: int) -> FileResponse:
         message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
         return attachment_response(message, index)

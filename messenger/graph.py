@@ -318,9 +318,11 @@ class SendResult:
 
 def _recipient(psid: str | None, user_ref: str | None) -> dict[str, str]:
     """The Send API's recipient: a PSID, or a chat-plugin guest's ``user_ref`` (exactly one)."""
-    if (psid is None) == (user_ref is None):
-        raise ValueError("name the recipient by exactly one of recipient_psid and recipient_user_ref")
-    return {"id": psid} if psid is not None else {"user_ref": user_ref}  # type: ignore[dict-item]
+    if psid is not None and user_ref is None:
+        return {"id": psid}
+    if user_ref is not None and psid is None:
+        return {"user_ref": user_ref}
+    raise ValueError("name the recipient by exactly one of recipient_psid and recipient_user_ref")
 
 
 def _timestamp(value: object) -> datetime | None:
@@ -446,7 +448,9 @@ class GraphClient:
         data = self._get(self._url("debug_token"), params).get("data")
         if not isinstance(data, dict):
             raise GraphError("debug_token answered without data")
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        error = data.get("error")
+        if not isinstance(error, dict):
+            error = {}
         message = _str_or_none(error.get("message"))
         return TokenInfo(
             app_id=str(data.get("app_id", "")),

@@ -38,6 +38,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from channels.selectors import channel_get
 from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.tenancy import (
+    TenantRequest,
     activate_for,
     admin_required,
     default_membership,
@@ -66,7 +67,9 @@ def _store(request: HttpRequest) -> dict[str, dict[str, Any]]:
         store = {}
     now = time.time()
     for kind in ("states", "picks"):
-        entries = store.get(kind) if isinstance(store.get(kind), dict) else {}
+        entries = store.get(kind)
+        if not isinstance(entries, dict):
+            entries = {}
         live = {key: value for key, value in entries.items() if isinstance(value, dict) and value.get("exp", 0) > now}
         store[kind] = dict(sorted(live.items(), key=lambda item: item[1]["exp"])[-MAX_OPEN_FLOWS:])
     return store
@@ -77,11 +80,11 @@ def _save(request: HttpRequest, store: dict[str, dict[str, Any]]) -> None:
     request.session.modified = True
 
 
-def state_new(request: HttpRequest, *, channel_id: int, page_pk: int | None) -> str:
+def state_new(request: TenantRequest, *, channel_id: int, page_pk: int | None) -> str:
     store = _store(request)
     state = secrets.token_urlsafe(32)
     store["states"][state] = {
-        "org": request.organization.pk,  # type: ignore[attr-defined]
+        "org": request.organization.pk,
         "user": request.user.pk,
         "channel": channel_id,
         "page": page_pk,
@@ -102,14 +105,14 @@ def state_pop(request: HttpRequest, state: str) -> dict[str, Any] | None:
     return flow
 
 
-def _pick_new(request: HttpRequest, *, channel_id: int, accounts: list[PageAccount]) -> str:
+def _pick_new(request: TenantRequest, *, channel_id: int, accounts: list[PageAccount]) -> str:
     store = _store(request)
     pick_id = secrets.token_urlsafe(16)
     sealed = encrypt_token(
         json.dumps([{"id": a.id, "name": a.name, "token": a.access_token, "category": a.category} for a in accounts])
     )
     store["picks"][pick_id] = {
-        "org": request.organization.pk,  # type: ignore[attr-defined]
+        "org": request.organization.pk,
         "channel": channel_id,
         "exp": time.time() + PICK_SECONDS,
         "pages": sealed,
@@ -118,12 +121,14 @@ def _pick_new(request: HttpRequest, *, channel_id: int, accounts: list[PageAccou
     return pick_id
 
 
-def _pick_get(request: HttpRequest, pick_id: str, *, consume: bool) -> tuple[dict[str, Any], list[PageAccount]] | None:
+def _pick_get(
+    request: TenantRequest, pick_id: str, *, consume: bool
+) -> tuple[dict[str, Any], list[PageAccount]] | None:
     store = _store(request)
     pick = store["picks"].pop(pick_id, None) if consume else store["picks"].get(pick_id)
     if consume:
         _save(request, store)
-    if pick is None or pick.get("org") != request.organization.pk:  # type: ignore[attr-defined]
+    if pick is None or pick.get("org") != request.organization.pk:
         return None
     try:
         rows = json.loads(decrypt_token(pick["pages"]))
@@ -143,7 +148,7 @@ def redirect_uri() -> str:
     return f"{settings.PUBLIC_URL}{reverse('messenger_oauth_callback')}"
 
 
-def _to_facebook(request: HttpRequest, *, channel_id: int, page_pk: int | None) -> HttpResponse:
+def _to_facebook(request: TenantRequest, *, channel_id: int, page_pk: int | None) -> HttpResponse:
     state = state_new(request, channel_id=channel_id, page_pk=page_pk)
     url = dialog_url(
         dialog_base=settings.FB_DIALOG_URL,
@@ -156,15 +161,15 @@ def _to_facebook(request: HttpRequest, *, channel_id: int, page_pk: int | None) 
     return HttpResponseRedirect(url)
 
 
-def _channel_url(request: HttpRequest, channel_id: int) -> str:
+def _channel_url(request: TenantRequest, channel_id: int) -> str:
     return reverse(
         "channels:channel_edit",
-        kwargs={"org_slug": request.organization.slug, "channel_id": channel_id},  # type: ignore[attr-defined]
+        kwargs={"org_slug": request.organization.slug, "channel_id": channel_id},
     )
 
 
-def _list_url(request: HttpRequest) -> str:
-    return reverse("channels:channel_list", kwargs={"org_slug": request.organization.slug})  # type: ignore[attr-defined]
+def _list_url(request: TenantRequest) -> str:
+    return reverse("channels:channel_list", kwargs={"org_slug": request.organization.slug})
 
 
 # --- Views --------------------------------------------------------------------------------
@@ -173,10 +178,10 @@ def _list_url(request: HttpRequest) -> str:
 @admin_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-def page_link(request: HttpRequest, channel_id: int) -> HttpResponse:
+def page_link(request: TenantRequest, channel_id: int) -> HttpResponse:
     """ "Add Facebook Page": off to Facebook's dialog to choose pages for this channel."""
     try:
-        channel = channel_get(organization=request.organization, channel_id=channel_id)  # type: ignore[attr-defined]
+        channel = channel_get(organization=request.organization, channel_id=channel_id)
     except NotFound:
         raise Http404 from None
     return _to_facebook(request, channel_id=channel.pk, page_pk=None)
@@ -185,10 +190,10 @@ def page_link(request: HttpRequest, channel_id: int) -> HttpResponse:
 @admin_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-def page_reauthorize(request: HttpRequest, page_pk: int) -> HttpResponse:
+def page_reauthorize(request: TenantRequest, page_pk: int) -> HttpResponse:
     """ "Re-authorize" (or link again a removed page): the same dialog, for this page."""
     try:
-        page = pages.page_get(organization=request.organization, page_pk=page_pk)  # type: ignore[attr-defined]
+        page = pages.page_get(organization=request.organization, page_pk=page_pk)
     except NotFound:
         raise Http404 from None
     return _to_facebook(request, channel_id=page.channel_id, page_pk=page.pk)
@@ -211,14 +216,14 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         raise Http404
     if not membership.is_admin:
         raise PermissionDenied
-    enter_organization(request, membership)
+    tenant_request = enter_organization(request, membership)
     organization = membership.organization
     try:
         channel = channel_get(organization=organization, channel_id=flow["channel"])
     except NotFound:
         messages.error(request, _("The channel no longer exists. Nothing was linked."))
-        return redirect(_list_url(request))
-    back = _channel_url(request, channel.pk)
+        return redirect(_list_url(tenant_request))
+    back = _channel_url(tenant_request, channel.pk)
     if request.GET.get("error"):
         messages.error(request, str(pages.PermissionsNotGranted(LOGIN_SCOPES).message))
         return redirect(back)
@@ -239,11 +244,11 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
         return redirect(back)
     if flow.get("page"):
-        return _reauthorize(request, page_pk=flow["page"], accounts=authorization.pages, back=back)
+        return _reauthorize(tenant_request, page_pk=flow["page"], accounts=authorization.pages, back=back)
     if not authorization.pages:
         messages.warning(request, _("Your Facebook account manages no Page the helpdesk may use. Nothing was linked."))
         return redirect(back)
-    pick_id = _pick_new(request, channel_id=channel.pk, accounts=authorization.pages)
+    pick_id = _pick_new(tenant_request, channel_id=channel.pk, accounts=authorization.pages)
     return redirect(f"{reverse('messenger:oauth_choose', kwargs={'org_slug': organization.slug})}?pick={pick_id}")
 
 
@@ -265,8 +270,8 @@ def _unverified(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-def _reauthorize(request: HttpRequest, *, page_pk: int, accounts: list[PageAccount], back: str) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def _reauthorize(request: TenantRequest, *, page_pk: int, accounts: list[PageAccount], back: str) -> HttpResponse:
+    organization = request.organization
     try:
         page = pages.page_get(organization=organization, page_pk=page_pk)
         page = pages.page_reauthorize(organization=organization, acting_user=request.user, page=page, accounts=accounts)
@@ -285,9 +290,9 @@ def _reauthorize(request: HttpRequest, *, page_pk: int, accounts: list[PageAccou
 @admin_required
 @never_cache
 @require_http_methods(["GET", "POST"])
-def oauth_choose(request: HttpRequest) -> HttpResponse:
+def oauth_choose(request: TenantRequest) -> HttpResponse:
     """The admin picks which of their pages the channel answers."""
-    organization = request.organization  # type: ignore[attr-defined]
+    organization = request.organization
     pick_id = (request.POST if request.method == "POST" else request.GET).get("pick", "")
     found = _pick_get(request, pick_id, consume=False)
     if found is None:

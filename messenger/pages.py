@@ -570,7 +570,7 @@ def _sweep_expired(now: datetime) -> int:
             )
             if not rows:
                 return total
-            by_reason: dict[str, list[_PageRow]] = defaultdict(list)
+            by_reason: dict[ReauthorizationReason, list[_PageRow]] = defaultdict(list)
             for row in rows:
                 policy = (row["authorized_at"] or row["created_at"]) + timedelta(
                     days=settings.TOKEN_REAUTHORIZATION_DAYS

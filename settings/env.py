@@ -6,6 +6,7 @@ README's configuration table, the production refusal and the tests all see one l
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Env:
         value = self.environ.get(name)
         return None if value is None else value.strip()
 
+    # The methods below `str` spell the type `builtins.str`: in the class body `str` is this method.
     def str(self, name: str, default: str | None = None, *, dev_default: str | None = None) -> str:
         """A string; `dev_default` is used only outside production, where the variable is required."""
         value = self._raw(name)
@@ -43,10 +45,10 @@ class Env:
             return dev_default
         raise MissingSetting(name)
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: builtins.str) -> builtins.str | None:
         return self._raw(name) or None
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: bool) -> bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -57,7 +59,7 @@ class Env:
             return False
         raise ValueError(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), not {value!r}.")
 
-    def int(self, name: str, default: int) -> int:
+    def int(self, name: builtins.str, default: int) -> int:
         value = self._raw(name)
         if not value:
             return default
@@ -66,7 +68,7 @@ class Env:
         except ValueError:
             raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
 
-    def list(self, name: str, default: list[str] | None = None) -> list[str]:
+    def list(self, name: builtins.str, default: list[builtins.str] | None = None) -> list[builtins.str]:
         value = self._raw(name)
         if not value:
             return list(default or [])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -45,9 +45,15 @@ class TicketFilterForm(StyledForm):
         super().__init__(*args, **kwargs)
         self.user_id = user_id
         self.fields["q"].widget.attrs.update({"type": "search", "placeholder": _("Subject, transcript or contact")})
-        self.fields["department"].choices = [("", _("All departments")), *((d.pk, d.name) for d in departments)]  # type: ignore[attr-defined]
-        self.fields["channel"].choices = [("", _("All channels")), *((c.pk, _channel_label(c)) for c in channels)]  # type: ignore[attr-defined]
-        self.fields["assignee"].choices = [  # type: ignore[attr-defined]
+        cast(forms.TypedChoiceField, self.fields["department"]).choices = [
+            ("", _("All departments")),
+            *((d.pk, d.name) for d in departments),
+        ]
+        cast(forms.TypedChoiceField, self.fields["channel"]).choices = [
+            ("", _("All channels")),
+            *((c.pk, _channel_label(c)) for c in channels),
+        ]
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", _("Anyone")),
             (ASSIGNEE_ME, _("Me")),
             (ASSIGNEE_NONE, _("Unassigned")),
@@ -80,7 +86,7 @@ class TicketUpdateForm(StyledForm):
 
     def __init__(self, *args: Any, members: Iterable[Membership], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [  # type: ignore[attr-defined]
+        cast(forms.TypedChoiceField, self.fields["assignee"]).choices = [
             ("", _("Unassigned")),
             *((m.user_id, _member_label(m)) for m in members),
         ]

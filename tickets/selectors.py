@@ -3,7 +3,9 @@ admins see all of the organization's tickets, agents those of their departments.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -20,7 +22,7 @@ def as_id(value: int | str | None) -> int:
     return parse_id(value)
 
 
-def _department_ids(membership: Membership) -> QuerySet[Department]:
+def _department_ids(membership: Membership) -> QuerySet[Department, Mapping[str, Any]]:
     """The member's departments as a subquery (no query of its own)."""
     return Department.objects.filter(memberships=membership).values("pk")
 

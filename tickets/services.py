@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connection, connections, transaction
@@ -394,6 +394,15 @@ def _id_ranges(condition: Q, *, span: int) -> list[tuple[int, int]]:
     return [(low, min(low + span - 1, bounds["high"])) for low in range(bounds["low"], bounds["high"] + 1, span)]
 
 
+class _SweepArguments(TypedDict):
+    """What `_sweep_range` takes besides the candidates and the range."""
+
+    now: datetime
+    batch_size: int
+    idle_after: Mapping[int, timedelta]
+    deadline: Mapping[int, datetime]
+
+
 def _sweep_in_parallel(
     candidates: QuerySet[Conversation], ranges: list[tuple[int, int]], *, workers: int, **sweep: Any
 ) -> int:
@@ -433,7 +442,7 @@ def ticket_sweep_idle_conversations(
     workers = workers or settings.TICKET_SWEEP_WORKERS
     condition, idle_after, deadline = _idle_deadlines(now)
     candidates = _sweep_candidates(condition)
-    sweep = {"now": now, "batch_size": batch_size, "idle_after": idle_after, "deadline": deadline}
+    sweep: _SweepArguments = {"now": now, "batch_size": batch_size, "idle_after": idle_after, "deadline": deadline}
     if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
         ranges = _id_ranges(condition, span=batch_size * SWEEP_RANGE_BATCHES)
         created = _sweep_in_parallel(candidates, ranges, workers=workers, **sweep)
@@ -479,8 +488,8 @@ def ticket_update(
     assignee_id: int | None = _UNSET,
 ) -> Ticket:
     """Change state (through the state machine), priority and/or assignee (None unassigns)."""
-    ticket = selectors.ticket_list(organization=organization, membership=membership).select_for_update(of=("self",))
-    ticket = ticket.filter(pk=selectors.as_id(ticket_id)).first()
+    tickets = selectors.ticket_list(organization=organization, membership=membership).select_for_update(of=("self",))
+    ticket = tickets.filter(pk=selectors.as_id(ticket_id)).first()
     if ticket is None:
         raise NotFound
     fields: list[str] = []

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, http_errors
 from helpdesk.models import Organization
-from helpdesk.tenancy import member_required
+from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
 from messenger.services.sending import message_send
@@ -40,8 +40,8 @@ def _ticket_url(organization: Organization, ticket_id: int) -> str:
 
 @member_required
 @require_GET
-def ticket_list(request: HttpRequest) -> HttpResponse:
-    organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
+def ticket_list(request: TenantRequest) -> HttpResponse:
+    organization, membership = request.organization, request.membership
     form = TicketFilterForm(
         request.GET,
         departments=selectors.ticket_filter_departments(organization=organization, membership=membership),
@@ -63,8 +63,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @member_required
 @require_http_methods(["GET", "POST"])
 @http_errors
-def ticket_detail(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
+def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    organization, membership = request.organization, request.membership
     ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
     members = list(selectors.ticket_assignee_choices(organization=organization, department_id=ticket.department_id))
     if ticket.assignee_id and all(m.user_id != ticket.assignee_id for m in members):
@@ -145,9 +145,9 @@ def _safe_next(request: HttpRequest) -> str | None:
 @member_required
 @require_POST
 @http_errors
-def ticket_convert(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def ticket_convert(request: TenantRequest, conversation_id: int) -> HttpResponse:
     """The inbox's "Convert to ticket" button posts here (optionally with `next`)."""
-    organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
+    organization, membership = request.organization, request.membership
     try:
         ticket = services.ticket_create_from_conversation(
             organization=organization, acting_user=request.user, membership=membership, conversation_id=conversation_id
@@ -170,9 +170,9 @@ def ticket_convert(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @member_required
 @require_GET
 @http_errors
-def contact_tickets(request: HttpRequest, contact_id: int) -> HttpResponse:
+def contact_tickets(request: TenantRequest, contact_id: int) -> HttpResponse:
     """The contact's past tickets, as a small list for the inbox's contact panel."""
-    organization, membership = request.organization, request.membership  # type: ignore[attr-defined]
+    organization, membership = request.organization, request.membership
     contact = selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
     tickets = list(
         selectors.contact_ticket_list(organization=organization, membership=membership, contact=contact)[

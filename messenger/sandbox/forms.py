@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +31,7 @@ class DialogForm(StyledForm):
 
     def __init__(self, *args: Any, scopes: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["permissions"].choices = [(scope, scope) for scope in scopes]  # type: ignore[attr-defined]
+        cast(forms.MultipleChoiceField, self.fields["permissions"]).choices = [(scope, scope) for scope in scopes]
         self.fields["permissions"].initial = list(scopes)
 
 
@@ -62,7 +62,9 @@ class FailureScriptForm(StyledForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["preset"].choices = [(key, preset.label) for key, preset in failure_presets().items()]  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["preset"]).choices = [
+            (key, preset.label) for key, preset in failure_presets().items()
+        ]
 
 
 class PageActionForm(StyledForm):

@@ -238,6 +238,7 @@ def _record(
     response: dict[str, Any],
 ) -> SandboxSendCall:
     message = (request.message if request else None) or {}
+    text = message.get("text")
     return SandboxSendCall.objects.create(
         page=page,
         psid=request.psid if request else _loose_psid(body),
@@ -246,7 +247,7 @@ def _record(
         messaging_type=request.messaging_type if request else str(body.get("messaging_type") or "")[:20],
         tag=request.tag if request else str(body.get("tag") or "")[:40],
         sender_action=request.sender_action if request else str(body.get("sender_action") or "")[:20],
-        text=message.get("text") if isinstance(message.get("text"), str) else "",
+        text=text if isinstance(text, str) else "",
         metadata=request.metadata if request else "",
         http_status=http_status,
         response=response,

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -93,7 +93,7 @@ class DownloadFailure:
         return f"{_ERROR_TEXT[self.code]} {self.detail}".strip()
 
 
-def is_downloadable(attachment: Any) -> bool:
+def is_downloadable(attachment: Any) -> TypeGuard[dict[str, Any]]:
     """A file from the customer's side that is not kept yet nor given up on."""
     return (
         isinstance(attachment, dict)
@@ -183,6 +183,10 @@ def attachment_fetch(
     return Stored(stored_name=stored_name, size=size, content_type=content_type)
 
 
+def _delete_on_commit(name: str) -> None:
+    transaction.on_commit(lambda: default_storage.delete(name))
+
+
 def _record(
     *, message_id: int, results: dict[int, tuple[str, Stored | DownloadFailure]], now: datetime
 ) -> tuple[int, int]:
@@ -198,7 +202,7 @@ def _record(
             attachments = list(message.attachments) if isinstance(message.attachments, list) else []
             for index, (url, result) in results.items():
                 entry = attachments[index] if index < len(attachments) else None
-                if not is_downloadable(entry) or entry.get("url") != url:  # type: ignore[union-attr]
+                if not is_downloadable(entry) or entry.get("url") != url:
                     if isinstance(result, Stored):
                         orphans.append(result.stored_name)
                     continue
@@ -222,7 +226,7 @@ def _record(
             message.attachments_tried_at = message.attachments_tried_at or now
             message.save(update_fields=["attachments", "attachments_tried_at"])
     for name in orphans:
-        transaction.on_commit(lambda name=name: default_storage.delete(name))
+        _delete_on_commit(name)
     return stored, failed
 
 

@@ -260,6 +260,7 @@ def conversation_forward(
         )
         return conversation
 
+    assert to_membership_id is not None  # exactly one of the two targets, checked above
     member = (
         selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
         .filter(pk=to_membership_id)

@@ -7,12 +7,12 @@ import posixpath
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from helpdesk.exceptions import NotFound
-from helpdesk.tenancy import member_required
+from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Message
 from messenger.services.attachments import INLINE_IMAGE_TYPES, attachment_for_serving
@@ -52,7 +52,7 @@ def display_attachments(attachments: Any, *, organization_slug: str, message_id:
     return shown
 
 
-def attachment_response(message: Message, index: int) -> HttpResponse:
+def attachment_response(message: Message, index: int) -> FileResponse:
     """The file, or Http404. Only raster images are inline; HTML, SVG and the like arrive
     as a download with a neutral type, and the browser is told not to guess another."""
     served = attachment_for_serving(message, index)
@@ -74,7 +74,7 @@ def attachment_response(message: Message, index: int) -> HttpResponse:
 
 @member_required
 @require_GET
-def message_attachment(request: HttpRequest, message_id: int, index: int) -> HttpResponse:
+def message_attachment(request: TenantRequest, message_id: int, index: int) -> FileResponse:
     try:
         message = selectors.message_get(
             organization=request.organization, membership=request.membership, message_id=message_id

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -29,7 +29,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.exceptions import HelpdeskError, NotFound
-from helpdesk.tenancy import member_required
+from helpdesk.models import Organization
+from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent
 from messenger.reply_window import reply_window
@@ -113,7 +114,8 @@ def _rows(
 ) -> list[ConversationRow]:
     rows = []
     suffix = f"?{query}" if query else ""
-    today, labels = timezone.localdate(), {}
+    today = timezone.localdate()
+    labels: dict[Any, str] = {}
     for conversation in conversations:
         contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
         window = reply_window(conversation.last_inbound_at)
@@ -147,6 +149,7 @@ def _rows(
 @lru_cache(maxsize=1)
 def _row_template_digest() -> str:
     """Part of every cached row's key: a changed template never serves an old row."""
+    # The Django backend's template wraps the engine's; the stubs know only the backend-neutral type.
     return _digest(get_template(ROW_TEMPLATE).template.source)  # type: ignore[attr-defined]
 
 
@@ -181,7 +184,7 @@ def _rows_html(rows: list[ConversationRow]) -> list[SafeString]:
     return fragments
 
 
-def _list_context(request: HttpRequest, *, active_id: int | None, params: Any = None) -> dict[str, Any]:
+def _list_context(request: TenantRequest, *, active_id: int | None, params: Any = None) -> dict[str, Any]:
     """``params``: the list's query (filters, cursor); the request's own query unless given."""
     organization, membership = request.organization, request.membership
     params = request.GET if params is None else params
@@ -210,7 +213,7 @@ def _list_context(request: HttpRequest, *, active_id: int | None, params: Any = 
 
 @member_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: TenantRequest) -> HttpResponse:
     context = _list_context(request, active_id=None)
     context["channels"] = selectors.channel_list_visible(
         organization=request.organization, membership=request.membership
@@ -220,7 +223,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_GET
-def inbox_list(request: HttpRequest) -> HttpResponse:
+def inbox_list(request: TenantRequest) -> HttpResponse:
     """The polled partial: 204 when the page already shows this version."""
     active = request.GET.get("active", "")
     context = _list_context(request, active_id=int(active) if active.isdigit() else None)
@@ -232,7 +235,7 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 # --- One conversation ------------------------------------------------------------------------
 
 
-def _conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversation:
+def _conversation_or_404(request: TenantRequest, conversation_id: int) -> Conversation:
     try:
         return selectors.conversation_get(
             organization=request.organization, membership=request.membership, conversation_id=conversation_id
@@ -287,9 +290,17 @@ def describe_event(event: ConversationEvent) -> str:
     return str(event.get_kind_display())
 
 
-def _transcript_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+def _entry_key(entry: selectors.TranscriptEntry) -> str:
+    """The transcript line's key: "m<message id>", or "e<event id>" for a system line."""
+    if entry.message is not None:
+        return f"m{entry.message.pk}"
+    return f"e{entry.event.pk}" if entry.event is not None else ""
+
+
+def _transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
     organization = request.organization
     transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
+    # Display attributes for the templates, set on the instances (they are not model fields).
     for entry in transcript.entries:
         if entry.event is not None:
             entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
@@ -338,7 +349,7 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
         "window": window,
         "refusal": refusal,
         "transcript_version": version,
-        "last_entry_key": (f"m{last.message.pk}" if last.message else f"e{last.event.pk}") if last else "",
+        "last_entry_key": _entry_key(last) if last else "",
         "max_length": sending.MAX_TEXT_LENGTH,
         "poll_seconds": POLL_SECONDS,
     }
@@ -346,7 +357,7 @@ def _transcript_context(request: HttpRequest, conversation: Conversation) -> dic
 
 @member_required
 @require_GET
-def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_detail(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     conversation_services.conversation_mark_read(
         organization=request.organization, acting_user=request.user, conversation=conversation
@@ -355,7 +366,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
 
 
 def _conversation_page(
-    request: HttpRequest, conversation: Conversation, *, params: Any = None, draft: str = "", status: int = 200
+    request: TenantRequest, conversation: Conversation, *, params: Any = None, draft: str = "", status: int = 200
 ) -> HttpResponse:
     """The whole conversation page; ``draft``: what stays in the composer."""
     organization, membership = request.organization, request.membership
@@ -384,7 +395,7 @@ def _conversation_page(
 
 @member_required
 @require_GET
-def conversation_transcript(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_transcript(request: TenantRequest, conversation_id: int) -> HttpResponse:
     """The polled partial of an open conversation: 204 when nothing changed."""
     conversation = _conversation_or_404(request, conversation_id)
     if conversation.unread_count:
@@ -400,7 +411,7 @@ def conversation_transcript(request: HttpRequest, conversation_id: int) -> HttpR
     return render(request, "messenger/inbox/_transcript.html", context)
 
 
-def _back_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def _back_to(request: TenantRequest, conversation_id: int) -> HttpResponse:
     url = reverse(
         "messenger:conversation", kwargs={"org_slug": request.organization.slug, "conversation_id": conversation_id}
     )
@@ -410,7 +421,7 @@ def _back_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @member_required
 @require_POST
-def conversation_send(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_send(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
@@ -445,7 +456,7 @@ def conversation_send(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 @member_required
 @require_POST
-def conversation_typing(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     if sending.reply_refusal(conversation=conversation) is None:
         conversation_services.conversation_typing(
@@ -468,12 +479,20 @@ ACTION_DONE = {
 }
 
 
+class _ActionArguments(TypedDict):
+    """What every conversation action of the services takes."""
+
+    organization: Organization
+    acting_user: Any
+    conversation: Conversation
+
+
 @member_required
 @require_POST
-def conversation_action(request: HttpRequest, conversation_id: int, action: str) -> HttpResponse:
+def conversation_action(request: TenantRequest, conversation_id: int, action: str) -> HttpResponse:
     organization = request.organization
     conversation = _conversation_or_404(request, conversation_id)
-    common = {"organization": organization, "acting_user": request.user, "conversation": conversation}
+    common: _ActionArguments = {"organization": organization, "acting_user": request.user, "conversation": conversation}
     try:
         if action == "assign":
             conversation_services.conversation_assign(
@@ -514,7 +533,7 @@ def conversation_action(request: HttpRequest, conversation_id: int, action: str)
 
 @member_required
 @require_POST
-def message_retry(request: HttpRequest, message_id: int) -> HttpResponse:
+def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
     organization = request.organization
     try:
         message = selectors.message_get(organization=organization, membership=request.membership, message_id=message_id)

@@ -58,7 +58,14 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.webhook.sql import connection_for, execute_prepared, insertable_fields, prepare, value_preparers
+from messenger.webhook.sql import (
+    column_of,
+    connection_for,
+    execute_prepared,
+    insertable_fields,
+    prepare,
+    value_preparers,
+)
 
 STATEMENT_NAME = "messenger_webhook_store"
 
@@ -138,7 +145,7 @@ def conversation_bump_assignments(
     field = Conversation._meta.get_field
 
     def col(name: str) -> str:
-        return quote(field(name).column)
+        return quote(column_of(field(name)))
 
     last_message_at, last_inbound_at = f"{target}.{col('last_message_at')}", f"{target}.{col('last_inbound_at')}"
     newer = f"{last_message_at} IS NULL OR {last_at} >= {last_message_at}"
@@ -168,7 +175,7 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
     slots: list[Slot] = []
 
     def col(model: Any, name: str) -> str:
-        return q(model._meta.get_field(name).column)
+        return q(column_of(model._meta.get_field(name)))
 
     def tbl(model: Any) -> str:
         return q(model._meta.db_table)
@@ -237,7 +244,7 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
             "is_hidden": "r.hidden",
         },
     )
-    m_columns = ", ".join(q(f.column) for f in insertable_fields(Message))
+    m_columns = ", ".join(q(column_of(f)) for f in insertable_fields(Message))
     m_id, m_page, m_mid = col(Message, "id"), col(Message, "page"), col(Message, "mid")
     c_id, c_state = col(Conversation, "id"), col(Conversation, "state")
     c_organization = col(Conversation, "organization")
@@ -301,7 +308,7 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
             "reason": "d.reason",
         },
     )
-    e_columns = ", ".join(q(f.column) for f in insertable_fields(WebhookEvent))
+    e_columns = ", ".join(q(column_of(f)) for f in insertable_fields(WebhookEvent))
     parts += [
         f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {event_values} "
         f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",

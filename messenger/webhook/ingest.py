@@ -56,7 +56,7 @@ from messenger.services.attachments import downloadable_message_ids, has_downloa
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import fastpath, parsing
 from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
-from messenger.webhook.sql import column, connection_for, execute_prepared, insert_rows, table
+from messenger.webhook.sql import column, column_of, connection_for, execute_prepared, insert_rows, table
 
 logger = logging.getLogger(__name__)
 
@@ -696,20 +696,20 @@ def _conversations_bump(touched: dict[int, list[dict[str, Any]]]) -> None:
         aggregates.append((conversation_id, latest["sent_at"], latest[fastpath.PREVIEW], last_in, len(wrote)))
     connection = connection_for(Conversation)
     quote = connection.ops.quote_name
-    name, pk = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
+    name, pk = quote(Conversation._meta.db_table), quote(column_of(Conversation._meta.pk))
     state, organization = column(Conversation, "state"), column(Conversation, "organization")
     date_field, preview_field = (
         Conversation._meta.get_field("last_message_at"),
         Conversation._meta.get_field("last_message_preview"),
     )
     params: list[Any] = []
-    for conversation_id, last_at, preview, last_in, wrote in aggregates:
+    for conversation_id, last_at, preview, last_in, wrote_count in aggregates:
         params += [
             conversation_id,
             date_field.get_db_prep_save(last_at, connection),
             preview_field.get_db_prep_save(preview, connection),
             date_field.get_db_prep_save(last_in, connection),
-            wrote,
+            wrote_count,
         ]
     now = date_field.get_db_prep_save(timezone.now(), connection)
     ids = [a[0] for a in aggregates]

@@ -19,6 +19,7 @@ from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.constants import OnConflict
+from django.db.models.fields.reverse_related import ForeignObjectRel
 from django.utils import timezone
 
 Preparer = Callable[[Any], Any]
@@ -46,8 +47,15 @@ def table(model: type[Model]) -> str:
     return connection_for(model).ops.quote_name(model._meta.db_table)
 
 
+def column_of(field: Field[Any, Any] | ForeignObjectRel) -> str:
+    """The (unquoted) column of a concrete field; a reverse relation or a non-concrete field has none."""
+    if isinstance(field, ForeignObjectRel) or field.column is None:
+        raise ValueError(f"{field!r} has no column of its own.")
+    return field.column
+
+
 def column(model: type[Model], name: str) -> str:
-    return connection_for(model).ops.quote_name(model._meta.get_field(name).column)
+    return connection_for(model).ops.quote_name(column_of(model._meta.get_field(name)))
 
 
 def insertable_fields(model: type[Model]) -> list[Field[Any, Any]]:
@@ -111,11 +119,11 @@ def insert_rows(
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     head = (
         f"{connection.ops.insert_statement(on_conflict=on_conflict)} {quote(model._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) VALUES "
+        f"({', '.join(quote(column_of(f)) for f in fields)}) VALUES "
     )
     suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) if on_conflict else ""
     if returning:
-        suffix += " RETURNING " + ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+        suffix += " RETURNING " + ", ".join(quote(column_of(model._meta.get_field(name))) for name in returning)
     placeholder = "(" + ", ".join(["%s"] * len(fields)) + ")"
     batch_size = max(connection.ops.bulk_batch_size(fields, rows), 1)
     inserted: list[tuple[Any, ...]] = []

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from helpdesk.tenancy import admin_required
+from helpdesk.tenancy import TenantRequest, admin_required
 from messenger.models import WebhookOutcome
 from messenger.webhook import ingest, parsing, selectors
 from messenger.webhook.ingest import webhook_receive
@@ -98,8 +98,8 @@ REASON_LABELS = {
 
 @admin_required
 @require_GET
-def webhook_events(request: HttpRequest) -> HttpResponse:
-    organization = request.organization  # type: ignore[attr-defined]
+def webhook_events(request: TenantRequest) -> HttpResponse:
+    organization = request.organization
     outcome = request.GET.get("outcome", "")
     kind = request.GET.get("kind", "")
     search = request.GET.get("q", "")

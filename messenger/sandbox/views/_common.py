@@ -2,24 +2,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import ParamSpec
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 
-ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+P = ParamSpec("P")
 
 
-def sandbox_only(view: ViewFunc) -> ViewFunc:
+def sandbox_only(view: Callable[P, HttpResponse]) -> Callable[P, HttpResponse]:
     """404 unless GRAPH_SANDBOX is on, even if the URLconf was loaded while it was."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not settings.GRAPH_SANDBOX:
             raise Http404
-        return view(request, *args, **kwargs)
+        return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def is_htmx(request: HttpRequest) -> bool:
