@@ -30,7 +30,7 @@ def test_an_agent_lists_the_tickets_of_their_department(desk: Desk) -> None:
     [row] = response.json()["results"]
     assert row["id"] == ticket.pk and row["subject"] == "Where is my order?"
     assert row["state"] == "open" and row["priority"] == "normal" and row["origin"] == "manual"
-    assert row["department"] == {"id": desk.tenant.department.pk, "name": "Support"}
+    assert row["department"] == {"id": desk.tenant.department.pk, "name": "Support", "deleted": False}
     assert row["contact"]["name"] == "Hanako Yamada"
     assert row["conversation_id"] == desk.conversation.pk
 
