@@ -68,8 +68,9 @@ class ReplyWindow:
             return remaining_text(self.remaining)
         if self.state == WindowState.HUMAN_AGENT:
             return _("Agent · %(left)s") % {"left": remaining_text(self.remaining)}
-        # The window's state, not the conversation's (an open conversation can have a closed window).
-        return pgettext("reply window", "Closed")
+        # The window's state, not the conversation's (an open conversation can have a closed
+        # window, and a closed conversation shows its own "Closed" badge beside this one).
+        return pgettext("reply window", "Window closed")
 
 
 def reply_window(last_inbound_at: datetime | None, *, now: datetime | None = None) -> ReplyWindow:

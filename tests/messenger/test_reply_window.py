@@ -68,6 +68,19 @@ def test_the_composer_line_says_how_long_is_left_rounded_down(ago: timedelta, la
     assert reply_window(NOW - ago, now=NOW).label == label
 
 
+@pytest.mark.parametrize(
+    ("ago", "badge"),
+    [
+        (timedelta(hours=19), "5 h"),
+        (timedelta(days=4), "Agent · 3 days"),
+        # Not "Closed": beside it, a closed conversation shows a "Closed" badge of its own.
+        (timedelta(days=8), "Window closed"),
+    ],
+)
+def test_the_lists_badge_names_the_window_not_the_conversation(ago: timedelta, badge: str) -> None:
+    assert reply_window(NOW - ago, now=NOW).short_label == badge
+
+
 def test_remaining_time_is_never_rounded_up() -> None:
     assert remaining_text(timedelta(hours=5, minutes=59)) == "5 h"
     assert remaining_text(timedelta(days=2, hours=23)) == "2 days"
