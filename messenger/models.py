@@ -326,3 +326,25 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.outcome}"
+
+
+class MessageSearchText(models.Model):
+    """The text of a message, copied here for the inbox search (messenger.services.search).
+
+    Kept apart from the message so that the webhook, which inserts messages, never writes
+    the search index (a trigram GIN index on PostgreSQL, migration 0007): a periodic job
+    copies what arrived, a minute behind, and the search reads the last minute from the
+    messages themselves.
+    """
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    text = models.TextField()
+
+    class Meta:
+        # Cascades when a conversation goes; the search itself reads the trigram index.
+        indexes = [models.Index(fields=["conversation"], name="message_search_conv_idx")]
+
+    def __str__(self) -> str:
+        return self.text[:40]

@@ -23,6 +23,7 @@ from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization, Role
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message
+from messenger.services import search
 
 # Newest activity first. A conversation with no message yet (NULL) is the newest of all:
 # NULLS FIRST is also PostgreSQL's own order for DESC, so the index serves it as it is.
@@ -146,15 +147,14 @@ def conversation_list(
     elif filters.unassigned:
         conversations = conversations.filter(assignee__isnull=True)
     if filters.search:
-        # Each side found once (names through their trigram index on PostgreSQL, migration
-        # messenger 0006; the organization's messages read once), rather than looked up
+        # Each side found once through its trigram index on PostgreSQL (names: migration 0006;
+        # message texts: their copy, messenger.services.search), rather than looked up
         # conversation by conversation for every visible one.
-        text_matches = Message.objects.filter(
-            organization=organization, is_hidden=False, text__icontains=filters.search
-        ).values("conversation_id")
         names = Contact.objects.filter(organization=organization, display_name__icontains=filters.search)
-        name_matches = names.values("pk")
-        conversations = conversations.filter(Q(contact_id__in=name_matches) | Q(pk__in=text_matches))
+        conversations = conversations.filter(
+            Q(contact_id__in=names.values("pk"))
+            | search.conversations_with_text(organization=organization, term=filters.search)
+        )
     return conversations.select_related("contact").order_by(*CONVERSATION_ORDER)
 
 

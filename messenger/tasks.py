@@ -71,6 +71,17 @@ def webhook_events_prune() -> None:
     logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)
 
 
+# --- The inbox search (messenger.services.search) ----------------------------------------------
+
+
+@shared_task(name="messenger.message_search_index", ignore_result=True)
+def message_search_index() -> None:
+    """Copy new message texts for the inbox search (messenger.services.search), a batch at a time."""
+    from messenger.services.search import message_search_index as index
+
+    index()
+
+
 # --- Inbound attachments (messenger.services.attachments) ---------------------------------
 
 ATTACHMENT_MAX_RETRIES = 6

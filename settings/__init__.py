@@ -178,6 +178,12 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # Outbound sending: fail sends of unknown outcome, publish again what never reached the broker.
 CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {"task": "messenger.sending_sweep", "schedule": 60.0}
+# The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
+CELERY_BEAT_SCHEDULE["messenger-message-search-index"] = {
+    "task": "messenger.message_search_index",
+    "schedule": 15.0,
+    "options": {"expires": 14},
+}
 
 # --- Auth, sessions, security ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

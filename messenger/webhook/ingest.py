@@ -54,6 +54,7 @@ from messenger.models import (
 )
 from messenger.services.attachments import downloadable_message_ids, has_downloadable
 from messenger.services.contacts import contact_fallback_name
+from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
 from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
 from messenger.webhook.sql import column, column_of, connection_for, execute_prepared, insert_rows, table
@@ -855,6 +856,7 @@ def _targets_update(targeted: list[_Live], outcomes: list[Outcome]) -> None:
             outcomes[item.index].set(WebhookOutcome.DUPLICATE)
     if changed:
         Message.objects.bulk_update(list(changed.values()), ["reactions", "text", "edit_count", "edited_at"])
+        message_search_texts_refresh(m for m in changed.values() if m.edit_count)
 
 
 def _reaction_apply(message: Message, event: ParsedEvent, reaction: Reaction) -> bool:
