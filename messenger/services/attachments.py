@@ -22,7 +22,7 @@ import posixpath
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
@@ -329,13 +329,13 @@ def attachments_catch_up(*, now: datetime | None = None) -> int:
     return queued
 
 
-def downloadable_message_ids(rows: Sequence[dict[str, Any]], inserted: Any) -> list[int]:
-    """The ids of inserted message rows that carry something to download (no query)."""
+def downloadable_message_ids(inserted: Iterable[tuple[Mapping[str, Any], int | None]]) -> list[int]:
+    """Of (message row, its id when this batch inserted it, else None), the ids of those that
+    carry something to download (no query)."""
     return [
-        inserted[(row["page_id"], row["mid"])]
-        for row in rows
-        if row["kind"] == MessageKind.ATTACHMENT and (row["page_id"], row["mid"]) in inserted
-        if has_downloadable(row["attachments"])
+        message_id
+        for row, message_id in inserted
+        if message_id is not None and row["kind"] == MessageKind.ATTACHMENT and has_downloadable(row["attachments"])
     ]
 
 

@@ -3,7 +3,6 @@ conversation (messenger.selectors), in the HTML inbox and, through the API token
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -15,7 +14,7 @@ from helpdesk.exceptions import NotFound
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Message
-from messenger.services.attachments import INLINE_IMAGE_TYPES, attachment_for_serving
+from messenger.services.attachments import INLINE_IMAGE_TYPES, attachment_for_serving, stored_file_name
 
 
 def safe_url(url: Any) -> str:
@@ -45,7 +44,7 @@ def display_attachments(attachments: Any, *, organization_slug: str, message_id:
             url = stored_url.replace("/attachments/0/", f"/attachments/{index}/")
             attachment = {
                 **attachment,
-                "title": attachment.get("title") or posixpath.basename(attachment["stored_name"]).split("-", 2)[-1],
+                "title": attachment.get("title") or stored_file_name(attachment["stored_name"]),
             }
             inline = inline and str(attachment.get("content_type", "")).lower() in INLINE_IMAGE_TYPES
         shown.append({**attachment, "url": url, "stored": stored, "inline": inline and bool(url)})

@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.services.attachments import downloadable_message_ids, has_downloadable
+from messenger.services.attachments import downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
@@ -445,7 +445,7 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
             values = _message_values(event, received_at=received_at)
             row.update(values)
             previews = _previews(values)
-            if len(set(previews.values())) == 1:
+            if len(set(previews.values())) == 1:  # it has text, or reads alike in every language
                 row[fastpath.PREVIEW] = next(iter(previews.values()))
             else:
                 row[fastpath.PREVIEWS] = previews
@@ -463,22 +463,18 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
         if event.ignored_reason == parsing.REASON_UNKNOWN_KIND:
             _log_unknown_kind(event)
     result = BatchResult([Outcome(d.outcome, d.reason, d.organization_id) for d in decided])
-    result.download_message_ids = [
-        d.message_id
-        for d, row in zip(decided, rows, strict=True)
-        if d.message_id is not None
-        and row.get("kind") == MessageKind.ATTACHMENT
-        and has_downloadable(row["attachments"])
-    ]
+    result.download_message_ids = downloadable_message_ids(
+        (row, d.message_id) for d, row in zip(decided, rows, strict=True) if row.get("creates")
+    )
     # The statement committed by itself (outside a transaction on_commit runs at once).
     _followups_on_commit(result)
     return result
 
 
 def _previews(values: dict[str, Any]) -> dict[str, str]:
-    """The message's preview in each language of the product (one when it has text)."""
+    """The message's preview in each language of the product (its text alike in all)."""
     if " ".join(values["text"].split()):
-        return {"": message_preview(values)}
+        return dict.fromkeys((code for code, _name in settings.LANGUAGES), message_preview(values))
     previews = {}
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
@@ -621,7 +617,9 @@ def _messages_store(
             Message, [c.row for c in ordered], returning=("id", "page", "mid"), ignore_conflicts=True
         )
     }
-    result.download_message_ids.extend(downloadable_message_ids([c.row for c in ordered], inserted))
+    result.download_message_ids.extend(
+        downloadable_message_ids((c.row, inserted.get((c.row["page_id"], c.row["mid"]))) for c in ordered)
+    )
 
     touched: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for index, candidate in candidates.items():
@@ -838,6 +836,7 @@ def _targets_update(targeted: list[_Live], outcomes: list[Outcome]) -> None:
         condition |= Q(page_id=page_pk, mid__in=sorted({i.event.mid for i in targeted if i.route.page_pk == page_pk}))
     messages = {(m.page_id, m.mid): m for m in Message.objects.select_for_update().filter(condition).order_by("pk")}
     changed: dict[int, Message] = {}
+    edited: dict[int, Message] = {}
     for item in targeted:
         event = item.event
         message = messages.get((item.route.page_pk, event.mid))
@@ -849,6 +848,8 @@ def _targets_update(targeted: list[_Live], outcomes: list[Outcome]) -> None:
         else:
             assert isinstance(event.detail, Edit)
             dirty = _edit_apply(message, event, event.detail)
+            if dirty:
+                edited[message.pk] = message
         if dirty:
             changed[message.pk] = message
             outcomes[item.index].set(WebhookOutcome.STORED)
@@ -856,7 +857,7 @@ def _targets_update(targeted: list[_Live], outcomes: list[Outcome]) -> None:
             outcomes[item.index].set(WebhookOutcome.DUPLICATE)
     if changed:
         Message.objects.bulk_update(list(changed.values()), ["reactions", "text", "edit_count", "edited_at"])
-        message_search_texts_refresh(m for m in changed.values() if m.edit_count)
+        message_search_texts_refresh(edited.values())
 
 
 def _reaction_apply(message: Message, event: ParsedEvent, reaction: Reaction) -> bool:
