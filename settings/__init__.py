@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "helpdesk",
     "channels",
     "messenger",
@@ -62,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.tenancy.OrganizationMiddleware",
+    # Turns a locked sign-in into helpdesk.throttle.lockout_response; axes wants it last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -197,6 +200,30 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Failures from one address across accounts before it may try only once per delay (never a lockout).
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 4 * LOGIN_FAILURE_LIMIT)
+LOGIN_ADDRESS_DELAY_SECONDS = env.int("LOGIN_ADDRESS_DELAY_SECONDS", 10)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked account before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Account lockout (helpdesk.throttle): attempts kept in the database, so that it holds while Redis is down.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 wants the address in the lock: locking an address would lock everyone behind an
+# office NAT or a load balancer; addresses only wait a few seconds (LOGIN_ADDRESS_*).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = "helpdesk.throttle.account_failure_limit"
+AXES_COOLOFF_TIME = "helpdesk.throttle.account_lockout_period"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "helpdesk.throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "helpdesk.throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
