@@ -8,11 +8,19 @@ requires every secret and refuses to start without it.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from csp import constants as csp
 
 from settings.env import Env
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "helpdesk",
     "channels",
     "messenger",
@@ -54,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -340,6 +350,29 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
 # Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
 TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# No inline script or style and no eval anywhere: behaviour lives in static files (helpdesk/app.js).
+# A page that must inline something (the API docs) marks it with request.csp_nonce; a response
+# that already carries a Content-Security-Policy (the file views') keeps its own.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        # data: for Bootstrap's own icons; customers' pictures and files come from Facebook's CDN
+        # until they are downloaded (from the sandbox outside production).
+        "img-src": [csp.SELF, "data:", "https://*.fbcdn.net", "https://*.fbsbx.com"]
+        + ([_origin(FB_GRAPH_URL)] if GRAPH_SANDBOX else []),
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+        # Linking a page may end in a redirect to Facebook's Login dialog.
+        "form-action": [csp.SELF, _origin(FB_DIALOG_URL)],
+    }
+}
 
 # --- Channels -------------------------------------------------------------------------------
 # What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the
