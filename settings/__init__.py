@@ -16,12 +16,6 @@ from csp import constants as csp
 
 from settings.env import Env
 
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _bootstrap = Env()
@@ -355,6 +349,13 @@ TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 # No inline script or style and no eval anywhere: behaviour lives in static files (helpdesk/app.js).
 # A page that must inline something (the API docs) marks it with request.csp_nonce; a response
 # that already carries a Content-Security-Policy (the file views') keeps its own.
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [csp.SELF],
