@@ -4,12 +4,14 @@ address is never locked for everyone behind it, only made to wait seconds."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.cache import cache
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from helpdesk import throttle
 from tests import factories
@@ -167,3 +169,12 @@ def test_when_the_cache_is_down_sign_in_still_works_and_the_account_lock_still_h
     for _ in range(5):
         sign_in(Client(), "alpha-agent", "guess")
     assert sign_in(Client(), "alpha-agent", factories.PASSWORD).status_code == 429
+
+
+def test_a_locked_account_opens_again_after_the_lockout_period(tenant_a: Tenant, settings: Any) -> None:
+    for _ in range(5):
+        sign_in(Client(), "alpha-agent", "guess")
+    assert sign_in(Client(), "alpha-agent", factories.PASSWORD).status_code == 429
+    later = timezone.now() + timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS + 1)
+    with mock.patch("axes.handlers.proxy.now", return_value=later):
+        assert signed_in(sign_in(Client(), "alpha-agent", factories.PASSWORD))
