@@ -111,7 +111,9 @@ def lockout_response(
     """AXES_LOCKOUT_CALLABLE: what a locked attempt answers. The login page renders its own
     (the form with the message, 429); an API request gets the API's error shape."""
     if request.path.startswith("/api/"):
-        return JsonResponse(error_body(LOCKED_CODE, locked_message()), status=429)
+        response = JsonResponse(error_body(LOCKED_CODE, locked_message()), status=429)
+        response["Retry-After"] = str(settings.LOGIN_LOCKOUT_SECONDS)
+        return response
     if original_response is not None and original_response.status_code == 429:
         return original_response
     form = refused_login_form(request, locked_message())

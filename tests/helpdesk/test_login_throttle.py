@@ -157,6 +157,7 @@ def test_a_locked_sign_in_through_the_api_answers_the_api_error_shape() -> None:
     response = throttle.lockout_response(request, None, {"username": "alpha-agent"})
     assert response.status_code == 429
     assert json.loads(response.content)["error"]["code"] == "login_locked"
+    assert response["Retry-After"] == "900"
 
 
 def test_when_the_cache_is_down_sign_in_still_works_and_the_account_lock_still_holds(
