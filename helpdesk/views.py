@@ -8,11 +8,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,31 +33,40 @@ from helpdesk.forms import (
 from helpdesk.tenancy import TenantRequest, activate_for, admin_required, default_membership, member_required
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 class LoginView(auth_views.LoginView):
+    """The sign-in form, throttled by helpdesk.throttle: a locked account is refused with the
+    right password too; an address with many failures across accounts waits a few seconds."""
+
     template_name = "helpdesk/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = request.POST.get("username", "")
-        if throttle.is_locked(username, _client_address(request)):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _("Too many failed attempts. Try again in a few minutes."))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+        wait = throttle.address_wait_seconds(address=throttle.client_address(request))
+        if wait:
+            # Refused before any password is checked: nothing is counted against the account.
+            form = throttle.refused_login_form(
+                request,
+                ngettext(
+                    "Too many failed sign-ins from your network. Try again in %(seconds)d second.",
+                    "Too many failed sign-ins from your network. Try again in %(seconds)d seconds.",
+                    wait,
+                )
+                % {"seconds": wait},
+            )
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(wait)
+            return response
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        throttle.record_failure(self.request.POST.get("username", ""), _client_address(self.request))
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            throttle.address_failure_record(address=throttle.client_address(self.request))
+        if throttle.account_locked(self.request):
+            form.errors.clear()
+            form.add_error(None, throttle.locked_message())
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_invalid(form)
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        throttle.reset(form.get_user().get_username(), _client_address(self.request))
-        return super().form_valid(form)
 
 
 @login_required

@@ -8,9 +8,11 @@ requires every secret and refuses to start without it.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
+from csp import constants as csp
 
 from settings.env import Env
 
@@ -44,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "helpdesk",
     "channels",
     "messenger",
@@ -53,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -62,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.tenancy.OrganizationMiddleware",
+    # Turns a locked sign-in into helpdesk.throttle.lockout_response; axes wants it last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -197,6 +204,30 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Failures from one address across accounts before it may try only once per delay (never a lockout).
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 4 * LOGIN_FAILURE_LIMIT)
+LOGIN_ADDRESS_DELAY_SECONDS = env.int("LOGIN_ADDRESS_DELAY_SECONDS", 10)
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked account before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Account lockout (helpdesk.throttle): attempts kept in the database, so that it holds while Redis is down.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 wants the address in the lock: locking an address would lock everyone behind an
+# office NAT or a load balancer; addresses only wait a few seconds (LOGIN_ADDRESS_*).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = "helpdesk.throttle.account_failure_limit"
+AXES_COOLOFF_TIME = "helpdesk.throttle.account_lockout_period"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "helpdesk.throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "helpdesk.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "helpdesk.throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
@@ -313,6 +344,36 @@ WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
 # Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
 TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# No inline script or style and no eval anywhere: behaviour lives in static files (helpdesk/app.js).
+# A page that must inline something (the API docs) marks it with request.csp_nonce; a response
+# that already carries a Content-Security-Policy (the file views') keeps its own.
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        # data: for Bootstrap's own icons; customers' pictures and files come from Facebook's CDN
+        # until they are downloaded (from the sandbox outside production).
+        "img-src": [csp.SELF, "data:", "https://*.fbcdn.net", "https://*.fbsbx.com"]
+        + ([_origin(FB_GRAPH_URL)] if GRAPH_SANDBOX else []),
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+        # Linking a page may end in a redirect to Facebook's Login dialog.
+        "form-action": [csp.SELF, _origin(FB_DIALOG_URL)],
+    }
+}
 
 # --- Channels -------------------------------------------------------------------------------
 # What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the

@@ -221,12 +221,14 @@ def test_the_unmarked_text_check_sees_text_and_attributes(tmp_path: Path) -> Non
 
 
 def test_the_inbox_script_takes_its_words_from_the_template() -> None:
-    """inbox.js shows only text the template rendered (data attributes), never English of its own."""
-    script = (BASE_DIR / "messenger" / "static" / "messenger" / "inbox.js").read_text(encoding="utf-8")
+    """inbox.js and app.js show only text the template rendered (data attributes), never English of their own."""
+    inbox = (BASE_DIR / "messenger" / "static" / "messenger" / "inbox.js").read_text(encoding="utf-8")
+    shared = (BASE_DIR / "helpdesk" / "static" / "helpdesk" / "app.js").read_text(encoding="utf-8")
     shown = re.compile(r"""(?:textContent|innerText|innerHTML|title|placeholder)\s*=\s*["'][^"']*[A-Za-z]""")
     dialogs = re.compile(r"""\b(?:alert|confirm|prompt)\(\s*["'`]""")
-    assert not shown.findall(script) and not dialogs.findall(script)
-    assert "form.dataset.tooLong" in script and "confirmForm.dataset.confirm" in script
+    for script in (inbox, shared):
+        assert not shown.findall(script) and not dialogs.findall(script)
+    assert "form.dataset.tooLong" in inbox and "form.dataset.confirm" in shared
 
 
 @pytest.fixture(scope="module")

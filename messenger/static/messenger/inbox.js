@@ -83,14 +83,7 @@
         }
       });
     }
-    document.querySelectorAll("[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () { select.form.requestSubmit(); });
-    });
-    document.querySelectorAll("form[data-confirm]").forEach(function (confirmForm) {
-      confirmForm.addEventListener("submit", function (event) {
-        if (!window.confirm(confirmForm.dataset.confirm)) event.preventDefault();
-      });
-    });
+    // data-autosubmit selects and data-confirm forms: helpdesk/app.js, on every page.
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
