@@ -216,6 +216,10 @@ class Message(models.Model):
     # Outbound: when the sending code last moved it (queued, sending, failed): the recovery
     # job finds sends stuck in "sending" and publications lost while "queued" by it.
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Outbound: when publishing its send task last failed (the broker was down). Later than
+    # status_changed_at: no task of its current state is known to exist, and the recovery
+    # job publishes it again at its next run instead of waiting.
+    dispatch_failed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -179,8 +179,13 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
-# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker.
-CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {"task": "messenger.sending_sweep", "schedule": 60.0}
+# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker
+# (every 20 s: a reply queued during a broker outage goes out within a minute of its return).
+CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {
+    "task": "messenger.sending_sweep",
+    "schedule": 20.0,
+    "options": {"expires": 19},
+}
 # The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
 CELERY_BEAT_SCHEDULE["messenger-message-search-index"] = {
     "task": "messenger.message_search_index",
