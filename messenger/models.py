@@ -29,6 +29,12 @@ class ReauthorizationReason(models.TextChoices):
     POLICY_EXPIRED = "policy_expired", _("60 days since authorization")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     TOKEN_INVALID = "token_invalid", _("Token no longer valid")
+    # Error 190's other subcodes (messenger.graph.TOKEN_SUBCODE_REASONS maps them here).
+    USER_CHECKPOINT = "user_checkpoint", _("Facebook holds the authorizing account at a security checkpoint")
+    USER_UNCONFIRMED = "user_unconfirmed", _("The authorizing Facebook account is not confirmed")
+    SESSION_INVALID = "session_invalid", _("The authorizing person logged out of Facebook or their session ended")
+    PAGE_ROLE_LOST = "page_role_lost", _("The authorizing person no longer has a role on the Page")
+    USER_INACTIVE = "user_inactive", _("The authorizing person has not used Facebook for 90 days")
 
 
 class FacebookPage(models.Model):
