@@ -15,7 +15,7 @@ The life of an agent's reply:
 3. Rate limits, 5xx and timeouts put it back to ``queued`` and the task retries with
    exponential backoff (``SEND_MAX_RETRIES`` times); other errors fail it with a reason.
 
-Recovery rule (``message_sweep``, every minute): a message still ``sending`` after
+Recovery rule (``message_sweep``, every 20 seconds): a message still ``sending`` after
 ``SENDING_TIMEOUT`` (the worker died mid-call, so nobody knows whether Facebook got it)
 and not reconciled by its echo meanwhile is marked ``failed`` with reason
 ``unknown_outcome``. It is never resent by itself: the agent sees it and may press

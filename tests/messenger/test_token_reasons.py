@@ -18,6 +18,7 @@ from messenger import pages, sending_tasks
 from messenger.client import call_with_page
 from messenger.crypto import decrypt_token
 from messenger.graph import (
+    TOKEN_INVALID_REASON,
     TOKEN_SUBCODE_REASONS,
     GraphClient,
     PageAccount,
@@ -104,7 +105,7 @@ def reauthorize(tenant: Tenant, page: FacebookPage) -> None:
 
 
 def test_every_subcode_reason_has_words_for_the_admins() -> None:
-    assert set(TOKEN_SUBCODE_REASONS.values()) <= set(ReauthorizationReason.values)
+    assert {*TOKEN_SUBCODE_REASONS.values(), TOKEN_INVALID_REASON} <= set(ReauthorizationReason.values)
     assert len(set(TOKEN_SUBCODE_REASONS.values())) == len(TOKEN_SUBCODE_REASONS)
 
 
