@@ -28,14 +28,6 @@ logger = logging.getLogger(__name__)
 
 _local = threading.local()
 
-# Graph's reasons for a dead token, as the product names them to admins.
-_REASONS = {
-    "token_expired": ReauthorizationReason.TOKEN_EXPIRED,
-    "app_access_revoked": ReauthorizationReason.APP_ACCESS_REVOKED,
-    "permissions_revoked": ReauthorizationReason.PERMISSIONS_REVOKED,
-    "password_changed": ReauthorizationReason.PASSWORD_CHANGED,
-}
-
 
 def graph_client() -> GraphClient:
     """One client (one HTTP session) per thread, rebuilt when the settings change (tests)."""
@@ -54,18 +46,27 @@ def graph_client() -> GraphClient:
 
 
 def reauthorization_reason_for(error: GraphError) -> str:
-    return _REASONS.get(error.reason, ReauthorizationReason.TOKEN_INVALID)
+    """The page's reason for a refused token: the Graph client's own (error 190's subcode,
+    messenger.graph.TOKEN_SUBCODE_REASONS, or a revoked permission)."""
+    if error.reason in ReauthorizationReason.values:
+        return error.reason
+    return ReauthorizationReason.TOKEN_INVALID
 
 
-def page_mark_reauthorization_required(*, page: FacebookPage, reason: str) -> bool:
-    """Flag the page; True when this call changed it. The admins are told once."""
+def page_mark_reauthorization_required(*, page: FacebookPage, reason: str, refused_token: str) -> bool:
+    """Flag the page; True when this call changed it. The admins are told once.
+
+    Compare-and-set: `refused_token` is the stored (encrypted) token Facebook refused, and the
+    page is flagged only while it still holds that one. An admin who re-authorized the page
+    while the call was under way gave it a new token, and that re-authorization wins.
+    """
     updated = (
-        FacebookPage.objects.filter(pk=page.pk)
+        FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=refused_token)
         .exclude(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason)
         .update(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=timezone.now())
     )
-    page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
     if updated:
+        page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
         notify_reauthorization_required(
             pages=[
                 {
@@ -153,9 +154,11 @@ def send_mails_after_commit(mails: list[tuple[str, str, str, list[str]]]) -> Non
 
 
 def call_with_page(page: FacebookPage, call: Callable[[GraphClient, str], T]) -> T:
-    """Run `call(client, page_token)`; a dead token marks the page before the error goes on."""
+    """Run `call(client, page_token)`; a dead token marks the page before the error goes on
+    (unless the page was re-authorized meanwhile: see page_mark_reauthorization_required)."""
+    token = page.access_token_encrypted
     try:
-        return call(graph_client(), decrypt_token(page.access_token_encrypted))
+        return call(graph_client(), decrypt_token(token))
     except (TokenInvalidError, PermissionMissingError) as error:
-        page_mark_reauthorization_required(page=page, reason=reauthorization_reason_for(error))
+        page_mark_reauthorization_required(page=page, reason=reauthorization_reason_for(error), refused_token=token)
         raise

@@ -158,16 +158,27 @@ class GraphConnectionError(TransientGraphError):
     reason = "graph_connection"
 
 
+# Why Facebook no longer accepts a token, by the subcode of error 190 (the same subcodes come
+# in /debug_token's error): the product's one map of them. Every reason is also a
+# messenger.models.ReauthorizationReason, whose label is what an admin reads.
 TOKEN_SUBCODE_REASONS: dict[int, str] = {
-    458: "app_access_revoked",
-    459: "user_checkpoint",
+    458: "app_access_revoked",  # the user removed the app
+    459: "user_checkpoint",  # the user's account is held at a security checkpoint
     460: "password_changed",
     463: "token_expired",
-    464: "user_checkpoint",
-    467: "token_invalid",
-    492: "page_role_lost",
-    493: "inactive_user",
+    464: "user_unconfirmed",  # the user's account is not confirmed
+    467: "session_invalid",  # the user logged out, or Facebook ended the session
+    492: "page_role_lost",  # the user no longer has a role on the page
+    493: "user_inactive",  # the user has not been active for 90 days
 }
+TOKEN_INVALID_REASON = "token_invalid"  # any other subcode, or none
+
+
+def token_invalid_reason(subcode: int | None) -> str:
+    """The reason for a token Facebook refused with this subcode."""
+    return TOKEN_SUBCODE_REASONS.get(subcode or 0, TOKEN_INVALID_REASON)
+
+
 WINDOW_SUBCODES = frozenset({2018278, 2534022, 2018065})
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001})
 TRANSIENT_CODES = frozenset({1, 2, 1200})
@@ -251,7 +262,7 @@ def error_from_response(
     cls = _error_class(code, subcode)
     if cls is GraphError and (is_transient or http_status >= 500):
         cls = TransientGraphError
-    reason = TOKEN_SUBCODE_REASONS.get(subcode or 0, "token_invalid") if code == 190 else None
+    reason = token_invalid_reason(subcode) if code == 190 else None
     user_title = _str_or_none(error.get("error_user_title"))
     user_msg = _str_or_none(error.get("error_user_msg"))
     return cls(

@@ -29,6 +29,12 @@ class ReauthorizationReason(models.TextChoices):
     POLICY_EXPIRED = "policy_expired", _("60 days since authorization")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     TOKEN_INVALID = "token_invalid", _("Token no longer valid")
+    # Error 190's other subcodes (messenger.graph.TOKEN_SUBCODE_REASONS maps them here).
+    USER_CHECKPOINT = "user_checkpoint", _("Facebook holds the authorizing account at a security checkpoint")
+    USER_UNCONFIRMED = "user_unconfirmed", _("The authorizing Facebook account is not confirmed")
+    SESSION_INVALID = "session_invalid", _("The authorizing person logged out of Facebook or their session ended")
+    PAGE_ROLE_LOST = "page_role_lost", _("The authorizing person no longer has a role on the Page")
+    USER_INACTIVE = "user_inactive", _("The authorizing person has not used Facebook for 90 days")
 
 
 class FacebookPage(models.Model):
@@ -216,6 +222,10 @@ class Message(models.Model):
     # Outbound: when the sending code last moved it (queued, sending, failed): the recovery
     # job finds sends stuck in "sending" and publications lost while "queued" by it.
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Outbound: when publishing its send task last failed (the broker was down). Later than
+    # status_changed_at: no task of its current state is known to exist, and the recovery
+    # job publishes it again at its next run instead of waiting.
+    dispatch_failed_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

@@ -38,7 +38,14 @@ from helpdesk.models import Department, Membership, Notification, Organization, 
 from helpdesk.services import notification_create
 from messenger.client import graph_client, notify_reauthorization_required, send_mails_after_commit
 from messenger.crypto import TokenDecryptionError, decrypt_token, encrypt_token
-from messenger.graph import LOGIN_SCOPES, GraphError, PageAccount, TokenInfo
+from messenger.graph import (
+    LOGIN_SCOPES,
+    TOKEN_SUBCODE_REASONS,
+    GraphError,
+    PageAccount,
+    TokenInfo,
+    token_invalid_reason,
+)
 from messenger.models import (
     Conversation,
     ConversationEvent,
@@ -59,12 +66,6 @@ PERMISSION_PURPOSES = {
     "pages_read_engagement": gettext_lazy("read the Page's name and customers' public profiles"),
 }
 
-# /debug_token's error subcodes (the same as error 190's) as the product names them.
-_DEBUG_SUBCODE_REASONS = {
-    458: ReauthorizationReason.APP_ACCESS_REVOKED,
-    460: ReauthorizationReason.PASSWORD_CHANGED,
-    463: ReauthorizationReason.TOKEN_EXPIRED,
-}
 _EVENT_KINDS = {
     "disabled": ConversationEvent.Kind.CHANNEL_DISABLED,
     "enabled": ConversationEvent.Kind.CHANNEL_ENABLED,
@@ -713,14 +714,21 @@ def _sweep_debug_tokens(now: datetime, limit: int) -> tuple[int, int]:
         elif info.expires_at != page.token_expires_at:
             page.token_expires_at = info.expires_at
             new_expiries.append(page)
-    if new_expiries:
-        FacebookPage.objects.bulk_update(new_expiries, ["token_expires_at"])
+    # Every write below is a compare-and-set on the token that was checked: a page
+    # re-authorized during the HTTP calls has a new token, and keeps what that gave it.
+    for page in new_expiries:
+        FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=page.access_token_encrypted).update(
+            token_expires_at=page.token_expires_at
+        )
     found = 0
     for reason, reason_pages in invalid.items():
+        still_checked_token = Q(pk__in=[])
+        for page in reason_pages:
+            still_checked_token |= Q(pk=page.pk, access_token_encrypted=page.access_token_encrypted)
         with transaction.atomic():
             marked = list(
                 FacebookPage.objects.select_for_update()
-                .filter(pk__in=[page.pk for page in reason_pages], unlinked_at__isnull=True)
+                .filter(still_checked_token, unlinked_at__isnull=True)
                 .exclude(status=PageStatus.REAUTHORIZATION_REQUIRED)
                 .values(*_ROW_FIELDS)
             )
@@ -735,9 +743,9 @@ def _sweep_debug_tokens(now: datetime, limit: int) -> tuple[int, int]:
 def _invalid_reason(info: TokenInfo, now: datetime) -> str:
     """Why Facebook no longer accepts the token, or "" while it does."""
     if not info.is_valid:
-        reason = _DEBUG_SUBCODE_REASONS.get(info.error_subcode or 0)
-        if reason:
-            return reason
+        # /debug_token's error subcodes are error 190's.
+        if info.error_subcode in TOKEN_SUBCODE_REASONS:
+            return token_invalid_reason(info.error_subcode)
         if info.error_code in (10, 200) or "permission" in (info.error_message or "").lower():
             return ReauthorizationReason.PERMISSIONS_REVOKED
         if info.expires_at is not None and info.expires_at <= now:

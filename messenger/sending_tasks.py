@@ -36,5 +36,5 @@ def send_sender_action(conversation_id: int, action: str) -> None:
 
 @shared_task(name=SWEEP, ignore_result=True)
 def sending_sweep() -> None:
-    """Every minute (CELERY_BEAT_SCHEDULE): see ``messenger.services.sending.message_sweep``."""
+    """Every 20 seconds (CELERY_BEAT_SCHEDULE): see ``messenger.services.sending.message_sweep``."""
     sending.message_sweep()

@@ -149,11 +149,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"max_retries": 1, "socket_connect_timeout": 2}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport with atomic message files (helpdesk/broker.py).
+    CELERY_BROKER_TRANSPORT = "helpdesk.broker:Transport"
     _broker_dir = DATA_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
@@ -183,8 +186,13 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
-# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker.
-CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {"task": "messenger.sending_sweep", "schedule": 60.0}
+# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker
+# (every 20 s: a reply queued during a broker outage goes out within a minute of its return).
+CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {
+    "task": "messenger.sending_sweep",
+    "schedule": 20.0,
+    "options": {"expires": 19},
+}
 # The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
 CELERY_BEAT_SCHEDULE["messenger-message-search-index"] = {
     "task": "messenger.message_search_index",

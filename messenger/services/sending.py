@@ -15,13 +15,17 @@ The life of an agent's reply:
 3. Rate limits, 5xx and timeouts put it back to ``queued`` and the task retries with
    exponential backoff (``SEND_MAX_RETRIES`` times); other errors fail it with a reason.
 
-Recovery rule (``message_sweep``, every minute): a message still ``sending`` after
+Recovery rule (``message_sweep``, every 20 seconds): a message still ``sending`` after
 ``SENDING_TIMEOUT`` (the worker died mid-call, so nobody knows whether Facebook got it)
 and not reconciled by its echo meanwhile is marked ``failed`` with reason
 ``unknown_outcome``. It is never resent by itself: the agent sees it and may press
-Retry. A message ``queued`` for longer than ``QUEUED_REDISPATCH_AFTER`` (its task was
-never published, e.g. the broker was down) is queued again, which is safe because only
-the task that wins the claim sends.
+Retry. A message whose task could not be published (the broker was down: the failure is
+recorded in ``dispatch_failed_at``) is published again by the next run of the sweep, which
+itself came through the broker and so finds it back: within ``SWEEP_INTERVAL`` plus the
+worker's reconnection of the broker's return. A message ``queued`` for longer than
+``QUEUED_REDISPATCH_AFTER`` without any such record (the process died between the commit
+and the publication) is published again too. Both are safe because only the task that wins
+the claim sends.
 
 After a timeout the message may in fact have reached Facebook; the retry waits at least
 ``OUTCOME_UNKNOWN_RETRY_SECONDS`` (Facebook delivers the echo within seconds), and if the
@@ -43,8 +47,8 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
@@ -91,7 +95,12 @@ BACKOFF_MAX_SECONDS = 300.0
 # time to arrive first (and so to settle it as sent).
 OUTCOME_UNKNOWN_RETRY_SECONDS = 60.0
 SENDING_TIMEOUT = timedelta(minutes=5)
+# A queued message with no failed publication on record is published again after this long
+# (a publication lost without a trace); one whose publication failed, at the sweep's next run.
 QUEUED_REDISPATCH_AFTER = timedelta(minutes=10)
+# How often beat runs message_sweep (settings.CELERY_BEAT_SCHEDULE): a reply queued while the
+# broker was down goes out within this plus the worker's reconnection (at most 30 s) of its return.
+SWEEP_INTERVAL_SECONDS = 20.0
 SWEEP_BATCH = 500
 
 UNKNOWN_OUTCOME = "unknown_outcome"
@@ -311,8 +320,14 @@ def _send_on_commit(message_id: int) -> None:
         try:
             sending_tasks.send_message.delay(message_id)
         except Exception:
-            # The message stays queued; message_sweep publishes it again later.
+            # The message stays queued; message_sweep publishes it again at its next run.
             logger.warning("could not queue message %s for sending", message_id, exc_info=True)
+            try:
+                Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
+                    dispatch_failed_at=timezone.now()
+                )
+            except DatabaseError:
+                logger.warning("could not record the failed publication of message %s", message_id, exc_info=True)
 
     transaction.on_commit(dispatch)
 
@@ -445,17 +460,19 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
     failed = Message.objects.filter(status=MessageStatus.SENDING, status_changed_at__lt=now - SENDING_TIMEOUT).update(
         status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
     )
+    # Publishing failed since the message last changed state, or it has waited far too long.
+    unpublished = Q(dispatch_failed_at__gte=F("status_changed_at")) | Q(
+        status_changed_at__lt=now - QUEUED_REDISPATCH_AFTER
+    )
     stale = list(
-        Message.objects.filter(
-            status=MessageStatus.QUEUED,
-            direction=Direction.OUTBOUND,
-            status_changed_at__lt=now - QUEUED_REDISPATCH_AFTER,
-        )
+        Message.objects.filter(unpublished, status=MessageStatus.QUEUED, direction=Direction.OUTBOUND)
         .order_by("status_changed_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     if stale:
-        Message.objects.filter(pk__in=stale, status=MessageStatus.QUEUED).update(status_changed_at=now)
+        Message.objects.filter(pk__in=stale, status=MessageStatus.QUEUED).update(
+            status_changed_at=now, dispatch_failed_at=None
+        )
         for message_id in stale:
             _send_on_commit(message_id)
     return failed, stale

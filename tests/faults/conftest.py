@@ -71,14 +71,16 @@ class RedisServer:
             client.close()
 
 
-def use_broker(url: str) -> None:
+def use_broker(url: str, transport: str | None = None) -> None:
     """Point the Celery app at another broker, dropping its pooled connections (what Celery
-    itself does after a fork)."""
+    itself does after a fork). The embedded broker's transport class (settings'
+    CELERY_BROKER_TRANSPORT) would win over the URL's scheme: it goes with the URL."""
     from helpdesk.celery import app
 
     if app._pool is not None:
         app._pool.force_close_all()
     app.conf.broker_url = url
+    app.conf.broker_transport = transport
     app._after_fork()
 
 
@@ -91,7 +93,7 @@ def redis_server(settings: Any) -> Iterator[RedisServer]:
 
     server = RedisServer(port=free_port())
     server.start()
-    previous = app.conf.broker_url
+    previous, previous_transport = app.conf.broker_url, app.conf.broker_transport
     settings.CELERY_BROKER_URL = server.url
     settings.CACHES = {
         "default": {
@@ -106,7 +108,7 @@ def redis_server(settings: Any) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
-        use_broker(previous)
+        use_broker(previous, previous_transport)
         followups.broker_pause_reset()
 
 

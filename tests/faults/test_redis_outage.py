@@ -146,11 +146,12 @@ def test_an_agent_keeps_working_while_redis_is_down_and_the_reply_is_sent_once_i
     message = Message.objects.get(pk=reply.json()["id"])
     assert message.status == MessageStatus.QUEUED
 
+    assert message.dispatch_failed_at is not None
+
     redis_server.start()
-    # The sweep (every minute) publishes what was never queued...
-    later = timezone.now() + sending.QUEUED_REDISPATCH_AFTER + timedelta(seconds=1)
+    # The sweep's next run (every 20 seconds) publishes at once what could not be queued...
     with django_capture_on_commit_callbacks(execute=True):
-        assert sending.message_sweep(now=later) == (0, [message.pk])
+        assert sending.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [message.pk])
     queued = redis_server.queued()
     assert [(task["task"], task["argsrepr"]) for task in queued] == [(sending_tasks.SEND_MESSAGE, f"({message.pk},)")]
     # ...and the worker sends it, once, however many copies of the task run.

@@ -417,10 +417,69 @@ def test_a_message_queued_but_never_published_is_published_again_and_sent_once(
     assert len(graph.sends()) == 1
 
 
-def test_the_sweep_runs_every_minute_from_beat(settings: Any) -> None:
+def test_a_reply_whose_task_could_not_be_published_goes_out_at_the_next_sweep_once(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The broker was down when the agent pressed Send: the next sweep (the broker is back,
+    since the sweep came through it) publishes the reply at once, not ten minutes later."""
+    broker_down = mock.patch.object(
+        sending_tasks.send_message, "delay", autospec=True, side_effect=ConnectionError("broker down")
+    )
+    with broker_down:
+        with django_capture_on_commit_callbacks(execute=True):
+            message = sending.message_send(
+                organization=tenant_a.organization,
+                acting_user=tenant_a.agent.user,
+                conversation=conversation,
+                text="Hi",
+            )
+        # A sweep while the broker is still down publishes nothing, and loses nothing either.
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sending.message_sweep() == (0, [message.pk])
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.dispatch_failed_at is not None
+    assert graph.sends() == []
+
+    with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            _, requeued = sending.message_sweep(now=timezone.now() + timedelta(seconds=1))
+            _, requeued_again = sending.message_sweep(now=timezone.now() + timedelta(seconds=2))
+    assert (requeued, requeued_again) == ([message.pk], [])
+    delay.assert_called_once_with(message.pk)
+    run_task(message)
+    run_task(message)
+    assert message.status == MessageStatus.SENT
+    assert [body["message"]["text"] for body in graph.sends()] == ["Hi"]
+
+
+def test_a_reply_waiting_for_its_retry_is_not_published_early_by_the_sweep(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A failed publication from an earlier state does not count: the retry's own task exists
+    (its countdown must be kept: after a timeout, Facebook's echo may still settle the send)."""
+    failing = mock.patch.object(sending_tasks.send_message, "delay", autospec=True, side_effect=ConnectionError())
+    with failing, django_capture_on_commit_callbacks(execute=True):
+        message = sending.message_send(
+            organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation, text="Hi"
+        )
+    graph.answer(500, graph_error(2, message="temporary"))
+    # Claimed, refused with a 5xx, back to queued: its task retries after the countdown.
+    assert sending.message_deliver(message_id=message.pk) == sending.BACKOFF_BASE_SECONDS
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.dispatch_failed_at is not None
+    with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert sending.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [])
+    delay.assert_not_called()
+
+
+def test_the_sweep_runs_every_twenty_seconds_from_beat(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["messenger-sending-sweep"]
     assert entry["task"] == sending_tasks.SWEEP
-    assert entry["schedule"] == 60.0
+    assert entry["schedule"] == sending.SWEEP_INTERVAL_SECONDS == 20.0
+    # With the worker's reconnection (at most 30 s), a reply queued during an outage goes out
+    # within a minute of the broker's return.
+    assert sending.SWEEP_INTERVAL_SECONDS + 30 < 60
 
 
 def test_the_worker_registers_the_sending_tasks() -> None:

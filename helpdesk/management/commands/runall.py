@@ -1,15 +1,16 @@
-"""Run the web server, a Celery worker and Celery beat together; Ctrl-C stops all three."""
+"""Run the web server, a Celery worker and Celery beat together, restarting any that crashes
+(helpdesk.supervisor); Ctrl-C stops all three."""
 
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from helpdesk.supervisor import EssentialProcessGaveUp, Supervisor
 
 
 class Command(BaseCommand):
@@ -47,35 +48,27 @@ class Command(BaseCommand):
                 f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
             ],
         }
-        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603 (fixed argv)
+        supervisor = Supervisor(
+            commands,
+            essential=["web"],
+            report=lambda line: self.stderr.write(self.style.WARNING(line)),
+        )
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nHelpdesk running at {url}  (Ctrl-C stops everything)"))
         self.stdout.write(
             "Log in as admin / demo-admin-password or agent / demo-agent-password (see `seed_demo --json`).\n"
         )
 
-        def stop(*_: Any) -> None:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.terminate()
-            deadline = time.monotonic() + 10
-            for process in processes.values():
-                try:
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
         def stop_and_exit(*_: Any) -> None:
-            stop()
+            supervisor.stop()
             sys.exit(0)
 
         signal.signal(signal.SIGTERM, stop_and_exit)
         try:
-            while all(p.poll() is None for p in processes.values()):
-                time.sleep(0.5)
-            dead = [name for name, p in processes.items() if p.poll() is not None]
-            self.stderr.write(f"{', '.join(dead)} stopped; stopping the rest.")
+            supervisor.run()
+        except EssentialProcessGaveUp as gave_up:
+            raise CommandError(f"{gave_up} keeps crashing; everything was stopped.") from None
         except KeyboardInterrupt:
             pass
         finally:
-            stop()
+            supervisor.stop()
