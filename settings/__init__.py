@@ -311,6 +311,14 @@ TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
 TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+# Customers' attachments are downloaded only from hosts under these suffixes (label boundary)
+# when the Graph sandbox is off; with it on, from any public https host and the sandbox itself.
+ATTACHMENT_HOST_SUFFIXES = env.list(
+    "ATTACHMENT_HOST_SUFFIXES", ["fbcdn.net", "fbsbx.com", "facebook.com", "cdninstagram.com"]
+)
+# Tests and benchmarks only (bench/settings.py): URL prefixes the downloader fetches as they
+# are, loopback and http included. Never read from the environment; ignored in production.
+ATTACHMENT_FETCH_TEST_PREFIXES: list[str] = []
 # Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
 TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 

@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.services.attachments import downloadable_message_ids
+from messenger.services.attachments import attachments_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
@@ -69,6 +69,8 @@ REASON_UNKNOWN_MESSAGE = "unknown_message"
 REASON_NOTHING_TO_UPDATE = "nothing_to_update"
 REASON_CONTACT_BLOCKED = "contact_blocked"
 REASON_STANDBY = "standby"
+# Stored, but some of its files are over the caps of a message or a POST and are not kept.
+REASON_ATTACHMENTS_NOT_KEPT = "attachments_not_kept"
 REASON_GAVE_UP = "gave_up"
 
 # Events kept as pending are retried by the periodic job from this age on...
@@ -432,7 +434,7 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
             # A JSON null item cannot be stored as such in a NOT NULL column: kept wrapped.
             "payload": event.payload if event.payload is not None else {"value": None},
             "ord": index,
-            "standby": REASON_STANDBY if event.standby else "",
+            "stored_reason": REASON_STANDBY if event.standby else "",
         }
         if event.ignored_reason:
             row["outcome"], row["reason"] = WebhookOutcome.IGNORED, event.ignored_reason[:60]
@@ -450,6 +452,11 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
             else:
                 row[fastpath.PREVIEWS] = previews
         rows.append(row)
+    # A repeat of a mid within the POST is a duplicate: it takes no part in the caps.
+    message_rows = [row for row in rows if row.get("creates") and not row["again"]]
+    for row, capped in zip(message_rows, attachments_cap(message_rows), strict=True):
+        if capped:
+            row["stored_reason"] = REASON_ATTACHMENTS_NOT_KEPT
     now = timezone.now()
     decided = fastpath.store_in_one_statement(
         rows=rows,
@@ -610,6 +617,13 @@ def _messages_store(
     )
     result.new_contact_ids.extend(new_contact_ids)
     candidates = _candidates(creating, threads, outcomes, received_at=received_at)
+    # In the order of the POST, as the one-statement path does.
+    in_order = sorted(candidates)
+    capped = {
+        index
+        for index, marked in zip(in_order, attachments_cap([candidates[i].row for i in in_order]), strict=True)
+        if marked
+    }
     ordered = sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))
     inserted = {
         (page_pk, mid): pk
@@ -625,11 +639,11 @@ def _messages_store(
     for index, candidate in candidates.items():
         row = candidate.row
         if (row["page_id"], row["mid"]) not in inserted:
-            outcomes[index].set(WebhookOutcome.DUPLICATE)
+            outcomes[index].set(WebhookOutcome.DUPLICATE, REASON_ATTACHMENTS_NOT_KEPT if index in capped else "")
         elif row["is_hidden"]:
             outcomes[index].set(WebhookOutcome.STORED, REASON_CONTACT_BLOCKED)
         else:
-            outcomes[index].set(WebhookOutcome.STORED)
+            outcomes[index].set(WebhookOutcome.STORED, REASON_ATTACHMENTS_NOT_KEPT if index in capped else "")
             touched[row["conversation_id"]].append(row)
     if touched:
         _conversations_bump(touched)
