@@ -205,12 +205,31 @@ def _followups_on_commit(result: BatchResult) -> None:
         )
 
 
+# The outcomes whose log row says "standby" when nothing else is to be said.
+_STANDBY_LOGGED = (WebhookOutcome.STORED, WebhookOutcome.DUPLICATE, WebhookOutcome.PENDING)
+
+
+def _logged_reason(event: ParsedEvent, outcome: Outcome) -> str:
+    """The event log's reason. A pending event that came in standby says so: its retry
+    parses it again as a standby event (`_pending_was_standby`)."""
+    if event.standby and not outcome.reason and outcome.outcome in _STANDBY_LOGGED:
+        return REASON_STANDBY
+    return outcome.reason[:60]
+
+
+def _pending_reason(*, standby: bool, error: str) -> str:
+    """A pending event's reason after a failed retry: its error, and whether it came in standby."""
+    return (f"{REASON_STANDBY} " if standby else "") + f"error:{error}"[:40]
+
+
+def _pending_was_standby(reason: str) -> bool:
+    return reason.split(" ", 1)[0] == REASON_STANDBY
+
+
 def _event_row(
     event: ParsedEvent, outcome: Outcome, *, received_at: datetime, processed_at: datetime
 ) -> dict[str, Any]:
-    reason = outcome.reason
-    if event.standby and not reason and outcome.outcome in (WebhookOutcome.STORED, WebhookOutcome.DUPLICATE):
-        reason = REASON_STANDBY
+    reason = _logged_reason(event, outcome)
     return {
         "organization_id": outcome.organization_id,
         "page_id": event.page_id[:40],
@@ -972,7 +991,10 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
             .order_by(F("processed_at").asc(nulls_first=True), "received_at", "pk")[:limit]
         )
         for row in rows:
-            event = parsing.parse_stored(row.kind, row.page_id, row.payload, received_at=row.received_at)
+            standby = _pending_was_standby(row.reason)
+            event = parsing.parse_stored(
+                row.kind, row.page_id, row.payload, received_at=row.received_at, standby=standby
+            )
             try:
                 with transaction.atomic():
                     result = events_apply([event], received_at=row.received_at)
@@ -982,12 +1004,13 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
                     row.outcome, row.reason, row.processed_at = WebhookOutcome.FAILED, REASON_GAVE_UP, now
                     report.failed += 1
                 else:
-                    row.reason, row.processed_at = f"error:{type(error).__name__}"[:60], now
+                    row.reason = _pending_reason(standby=standby, error=type(error).__name__)
+                    row.processed_at = now
                     report.still_pending += 1
                 row.save(update_fields=["outcome", "reason", "processed_at"])
                 continue
             outcome = result.outcomes[0]
-            row.outcome, row.reason, row.processed_at = outcome.outcome, outcome.reason[:60], now
+            row.outcome, row.reason, row.processed_at = outcome.outcome, _logged_reason(event, outcome), now
             row.organization_id = outcome.organization_id
             row.save(update_fields=["outcome", "reason", "processed_at", "organization"])
             report.retried += 1
