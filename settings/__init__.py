@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from kombu import Queue
 
 from settings.env import Env
 
@@ -176,6 +177,19 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Queues: an agent's reply never waits behind a burst of slow attachment downloads. Each has
+# workers of its own (docker-compose.yml, `runall`); a worker started without -Q takes all three.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("sending", routing_key="sending"),
+    Queue("downloads", routing_key="downloads"),
+)
+CELERY_TASK_ROUTES = {
+    "messenger.send_message": {"queue": "sending"},
+    "messenger.send_sender_action": {"queue": "sending"},
+    "messenger.attachments_download": {"queue": "downloads"},
+}
 # Outbound sending: fail sends of unknown outcome, publish again what never reached the broker.
 CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {"task": "messenger.sending_sweep", "schedule": 60.0}
 # The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
