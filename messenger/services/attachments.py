@@ -178,12 +178,21 @@ class Stored:
     content_type: str
 
 
+_LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "localhost", "::1": "[::1]"}
+
+
 def fetch_policy() -> netfetch.FetchPolicy:
     """Where attachments may come from: Facebook's CDN hosts (ATTACHMENT_HOST_SUFFIXES) when
     the Graph sandbox is off; with it on, any public https host and the sandbox's own CDN."""
     prefixes = [] if settings.PRODUCTION else list(settings.ATTACHMENT_FETCH_TEST_PREFIXES)
     if settings.GRAPH_SANDBOX:
         prefixes.append(f"{settings.PUBLIC_URL}/sandbox/")
+        # The simulator names its files after the address the browser used: on a laptop,
+        # 127.0.0.1, localhost or [::1] at the same port are the same development server.
+        public = urlsplit(settings.PUBLIC_URL)
+        if public.hostname in _LOOPBACK_HOSTS:
+            for host in _LOOPBACK_HOSTS.values():
+                prefixes.append(f"{public.scheme}://{host}:{public.port or 80}/sandbox/")
     return netfetch.FetchPolicy(
         max_bytes=MAX_DOWNLOAD_BYTES,
         host_suffixes=() if settings.GRAPH_SANDBOX else tuple(settings.ATTACHMENT_HOST_SUFFIXES),

@@ -347,6 +347,17 @@ def test_in_production_only_facebook_cdn_hosts_are_fetched_at_the_address_checke
     assert [entry.get("download_error_code") for entry in message.attachments] == ["blocked", "blocked", None]
 
 
+def test_in_development_the_sandbox_is_fetched_under_any_loopback_name_of_its_address(settings: Any) -> None:
+    settings.GRAPH_SANDBOX = True
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    policy = attachments.fetch_policy()
+    for url in ("http://127.0.0.1:8000/sandbox/cdn/photo.png", "http://localhost:8000/sandbox/cdn/photo.png"):
+        assert netfetch.vet_url(url, policy=policy).trusted
+    for url in ("http://localhost:8001/sandbox/cdn/photo.png", "http://localhost:8000/admin/"):
+        with pytest.raises(netfetch.FetchRefused):
+            netfetch.vet_url(url, policy=policy)
+
+
 def test_the_production_host_list_is_a_setting(settings: Any) -> None:
     settings.GRAPH_SANDBOX = False
     settings.ATTACHMENT_HOST_SUFFIXES = ["cdn.example.com"]
