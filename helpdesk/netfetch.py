@@ -33,6 +33,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import certifi
 import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -123,9 +124,13 @@ class Target:
     scheme: str
     host: str  # lower-case ASCII (IDNA), no trailing dot; an IPv6 address without brackets
     port: int
-    address: str  # the checked IP address the connection goes to
+    addresses: tuple[str, ...]  # the checked IP addresses, in the resolver's order: the connection goes to one
     request_target: str  # path and query
     trusted: bool
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
 
     @property
     def host_header(self) -> str:
@@ -291,7 +296,7 @@ def vet_url(url: str, *, policy: FetchPolicy) -> Target:
         scheme=scheme,
         host=host,
         port=port,
-        address=str(addresses[0]),
+        addresses=tuple(str(address) for address in addresses),
         request_target=request_target,
         trusted=trusted,
     )
@@ -300,12 +305,15 @@ def vet_url(url: str, *, policy: FetchPolicy) -> Target:
 # --------------------------------------------------------------------------- fetching
 
 
-def connection_pool(target: Target, *, policy: FetchPolicy) -> urllib3.HTTPConnectionPool:
-    """A pool of one connection to the checked address; TLS names and verifies the host."""
+def connection_pool(target: Target, *, policy: FetchPolicy, address: str | None = None) -> urllib3.HTTPConnectionPool:
+    """A pool of one connection to a checked address (the first unless told); TLS names and
+    verifies the host."""
+    address = address or target.address
+    assert address in target.addresses
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
-            target.address,
+            address,
             target.port,
             timeout=timeout,
             maxsize=1,
@@ -315,7 +323,40 @@ def connection_pool(target: Target, *, policy: FetchPolicy) -> urllib3.HTTPConne
             server_hostname=target.host,
             assert_hostname=target.host,
         )
-    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, maxsize=1, retries=False)
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, maxsize=1, retries=False)
+
+
+def _open(target: Target, *, policy: FetchPolicy) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:
+    """GET the target from the first of its checked addresses that takes a connection (a
+    name with IPv4 and IPv6 addresses on a host with no IPv6 route, say)."""
+    headers = {
+        **policy.headers,
+        "Host": target.host_header,
+        "User-Agent": policy.user_agent,
+        "Accept-Encoding": "identity",
+    }
+    for number, address in enumerate(target.addresses, start=1):
+        pool = connection_pool(target, policy=policy, address=address)
+        try:
+            response = pool.urlopen(
+                "GET",
+                target.request_target,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+        except (NewConnectionError, ConnectTimeoutError) as error:
+            pool.close()
+            if number == len(target.addresses):
+                raise FetchUnavailable(type(error).__name__) from error
+            continue
+        except (Urllib3Error, OSError) as error:
+            pool.close()
+            raise FetchUnavailable(type(error).__name__) from error
+        return pool, response
+    raise FetchUnavailable("no address to connect to")
 
 
 def fetch(url: str, *, policy: FetchPolicy, into: IO[bytes]) -> Fetched:
@@ -328,45 +369,28 @@ def fetch(url: str, *, policy: FetchPolicy, into: IO[bytes]) -> Fetched:
     current = url
     for _hop in range(policy.max_redirects + 1):
         target = vet_url(current, policy=policy)
-        headers = {
-            **policy.headers,
-            "Host": target.host_header,
-            "User-Agent": policy.user_agent,
-            "Accept-Encoding": "identity",
-        }
-        pool = connection_pool(target, policy=policy)
+        pool, response = _open(target, policy=policy)
         try:
-            response = pool.urlopen(
-                "GET",
-                target.request_target,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                assert_same_host=False,
-            )
-            try:
-                answer = {key.lower(): value for key, value in response.headers.items()}
-                if response.status in REDIRECT_STATUSES and answer.get("location"):
-                    current = urljoin(current, answer["location"])
-                    continue
-                size = 0
-                if 200 <= response.status < 300:
-                    declared = answer.get("content-length", "")
-                    if declared.isdigit() and int(declared) > policy.max_bytes:
-                        raise FetchTooLarge(f"{declared} bytes declared")
-                    for chunk in response.stream(CHUNK_BYTES, decode_content=False):
-                        size += len(chunk)
-                        if size > policy.max_bytes:
-                            raise FetchTooLarge(f"more than {policy.max_bytes} bytes")
-                        if time.monotonic() - started > policy.total_seconds:
-                            raise FetchUnavailable("the download took too long")
-                        into.write(chunk)
-                return Fetched(status=response.status, headers=answer, url=current, size=size)
-            finally:
-                response.release_conn()
+            answer = {key.lower(): value for key, value in response.headers.items()}
+            if response.status in REDIRECT_STATUSES and answer.get("location"):
+                current = urljoin(current, answer["location"])
+                continue
+            size = 0
+            if 200 <= response.status < 300:
+                declared = answer.get("content-length", "")
+                if declared.isdigit() and int(declared) > policy.max_bytes:
+                    raise FetchTooLarge(f"{declared} bytes declared")
+                for chunk in response.stream(CHUNK_BYTES, decode_content=False):
+                    size += len(chunk)
+                    if size > policy.max_bytes:
+                        raise FetchTooLarge(f"more than {policy.max_bytes} bytes")
+                    if time.monotonic() - started > policy.total_seconds:
+                        raise FetchUnavailable("the download took too long")
+                    into.write(chunk)
+            return Fetched(status=response.status, headers=answer, url=current, size=size)
         except (Urllib3Error, OSError) as error:
             raise FetchUnavailable(type(error).__name__) from error
         finally:
+            response.release_conn()
             pool.close()
     raise FetchRefused(REFUSED_TOO_MANY_REDIRECTS, f"More than {policy.max_redirects} redirects.")

@@ -328,3 +328,18 @@ def test_a_server_that_does_not_answer_in_time_is_unavailable(server: str) -> No
             netfetch.fetch(f"{silent}/cdn/x", policy=trusted(silent, read_timeout=0.2), into=io.BytesIO())
     finally:
         listener.close()
+
+
+def test_when_the_first_checked_address_takes_no_connection_the_next_one_is_tried(
+    server: str, dns: mock.MagicMock
+) -> None:
+    port = urlsplit(server).port
+    dns.answer = ("::1", "127.0.0.1")  # nothing listens on [::1]:port
+    policy = FetchPolicy(max_bytes=1000, trusted_prefixes=(TrustedPrefix.parse(f"http://localhost:{port}/cdn/"),))
+    real = urllib3.util.connection.create_connection
+    with mock.patch.object(urllib3.util.connection, "create_connection", autospec=True, side_effect=real) as connect:
+        body = io.BytesIO()
+        assert netfetch.fetch(f"http://localhost:{port}/cdn/photo.png", policy=policy, into=body).status == 200
+    assert [call.args[0] for call in connect.call_args_list] == [("::1", port), ("127.0.0.1", port)]
+    assert body.getvalue().startswith(b"\x89PNG")
+    assert dns.call_args_list[0].args[0] == "localhost"
