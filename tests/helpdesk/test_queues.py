@@ -5,6 +5,9 @@ hold a reply up (bench/downloads.py measures it)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -15,7 +18,6 @@ from django.conf import settings
 from django.core.management import call_command
 
 from helpdesk.celery import app
-from helpdesk.management.commands import runall
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,10 +85,12 @@ def test_runall_starts_a_worker_for_each_queue_and_one_only_for_sending(settings
         process.poll.return_value = None
         return process
 
+    # Whatever starts and watches the processes, they are started through subprocess.Popen
+    # and watched with time.sleep in between: Ctrl-C comes at the first pause.
     with (
-        mock.patch.object(runall.subprocess, "Popen", side_effect=popen),
-        mock.patch.object(runall.signal, "signal", autospec=True),
-        mock.patch.object(runall.time, "sleep", autospec=True, side_effect=KeyboardInterrupt),
+        mock.patch.object(subprocess, "Popen", side_effect=popen),
+        mock.patch.object(signal, "signal", autospec=True),
+        mock.patch.object(time, "sleep", autospec=True, side_effect=KeyboardInterrupt),
     ):
         call_command("runall")
     workers = {name: argv for name, argv in started.items() if "worker" in argv and "celery" in argv}
