@@ -89,9 +89,10 @@ ATTACHMENT_MAX_RETRIES = 6
 
 @shared_task(name="messenger.attachments_download", bind=True, ignore_result=True, max_retries=ATTACHMENT_MAX_RETRIES)
 def attachments_download(self: Any, message_id: int) -> None:
-    """Keep a message's attachments in our storage. Timeouts and 5xx are tried again with
-    backoff (30 s doubling, at most 15 min); after the last retry the files still missing
-    are marked unavailable."""
+    """Keep a customer's message's attachments in our storage. Runs on the `downloads`
+    queue (CELERY_TASK_ROUTES), whose workers never send replies. Timeouts and 5xx are tried
+    again with backoff (30 s doubling, at most 15 min); after the last retry the files still
+    missing are marked unavailable."""
     from messenger.services import attachments
 
     try:

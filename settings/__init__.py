@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from csp import constants as csp
+from kombu import Queue
 
 from settings.env import Env
 
@@ -186,6 +187,19 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# Queues: an agent's reply never waits behind a burst of slow attachment downloads. Each has
+# workers of its own (docker-compose.yml, `runall`); a worker started without -Q takes all three.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("sending", routing_key="sending"),
+    Queue("downloads", routing_key="downloads"),
+)
+CELERY_TASK_ROUTES = {
+    "messenger.send_message": {"queue": "sending"},
+    "messenger.send_sender_action": {"queue": "sending"},
+    "messenger.attachments_download": {"queue": "downloads"},
+}
 # Outbound sending: fail sends of unknown outcome, publish again what never reached the broker
 # (every 20 s: a reply queued during a broker outage goes out within a minute of its return).
 CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {
@@ -350,6 +364,14 @@ TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
 TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+# Customers' attachments are downloaded only from hosts under these suffixes (label boundary)
+# when the Graph sandbox is off; with it on, from any public https host and the sandbox itself.
+ATTACHMENT_HOST_SUFFIXES = env.list(
+    "ATTACHMENT_HOST_SUFFIXES", ["fbcdn.net", "fbsbx.com", "facebook.com", "cdninstagram.com"]
+)
+# Tests and benchmarks only (bench/settings.py): URL prefixes the downloader fetches as they
+# are, loopback and http included. Never read from the environment; ignored in production.
+ATTACHMENT_FETCH_TEST_PREFIXES: list[str] = []
 # Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
 TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 

@@ -1,15 +1,18 @@
 """Inbound attachments kept in our own storage.
 
 Facebook's CDN URLs expire after a while, and an image shown from them tells Facebook who
-looks at it. After the webhook has committed, a Celery task (messenger.tasks.attachments_download)
-downloads each downloadable attachment of a message (image, video, audio, file: not a
-location, a shared link, a template or a sticker) into the default storage under the
-organization and the message, and records on the attachment entry:
+looks at it. After the webhook has committed, a Celery task (messenger.tasks.attachments_download,
+on the `downloads` queue) downloads each downloadable attachment of a customer's message
+(image, video, audio, file: not a location, a shared link, a template or a sticker) into the
+default storage under the organization and the message, and records on the attachment entry:
 
     "stored_name" (the storage name), "size" (bytes), "content_type"
 
-next to the original "url"; or, when the file cannot be had (not found, larger than
-Facebook's 25 MB limit), "download_error" (readable) and "download_error_code" (stable).
+next to the original "url"; or, when the file is not kept, "download_error" (readable) and
+"download_error_code" (stable): not found, larger than Facebook's 25 MB limit, an address
+the safe fetcher refuses (helpdesk.netfetch: not https, not a Facebook CDN host in
+production, an address inside our network), or over the caps (10 files per message, 50 per
+webhook POST: marked by `attachments_cap` before the messages are stored).
 Agents get the stored copy only through views that check who may see the conversation.
 """
 
@@ -20,22 +23,22 @@ import mimetypes
 import os
 import posixpath
 import tempfile
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
-import requests
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from messenger.models import Message, MessageKind
+from helpdesk import netfetch
+from messenger.models import Direction, Message, MessageKind
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +49,30 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 # A slow drip is a timeout too: no download holds a worker longer than this.
 TOTAL_SECONDS = 120.0
-CHUNK_BYTES = 64 * 1024
 STORAGE_PREFIX = "messenger/inbound"
 _MAX_NAME_LENGTH = 80
+# At most this many files are kept of one message, and of one webhook POST: a POST with
+# 300 attachments makes at most 50 requests.
+MAX_KEPT_PER_MESSAGE = 10
+MAX_KEPT_PER_DELIVERY = 50
 
 # Stable codes of a download that will not succeed by trying again (download_error_code).
 ERROR_TOO_LARGE = "too_large"
 ERROR_NOT_FOUND = "not_found"
 ERROR_REFUSED = "refused"
 ERROR_BAD_URL = "bad_url"
+ERROR_BLOCKED = "blocked"  # the safe fetcher refused the address (helpdesk.netfetch)
+ERROR_TOO_MANY = "too_many"  # over the caps of a message or a POST
 ERROR_UNAVAILABLE = "unavailable"  # kept failing for a temporary reason until the retries ran out
 _ERROR_TEXT = {
     ERROR_TOO_LARGE: "The file is larger than 25 MB.",
     ERROR_NOT_FOUND: "Facebook no longer has the file.",
     ERROR_REFUSED: "Facebook refused the download.",
     ERROR_BAD_URL: "The address is not a web address.",
+    ERROR_BLOCKED: "The address is not one the helpdesk downloads from.",
+    ERROR_TOO_MANY: (
+        f"Only the first {MAX_KEPT_PER_MESSAGE} files of a message and {MAX_KEPT_PER_DELIVERY} of a delivery are kept."
+    ),
     ERROR_UNAVAILABLE: "Facebook's server did not answer in time.",
 }
 
@@ -110,6 +122,39 @@ def has_downloadable(attachments: Any) -> bool:
     return isinstance(attachments, list) and any(is_downloadable(a) for a in attachments)
 
 
+def _not_kept(entry: dict[str, Any], failure: DownloadFailure) -> dict[str, Any]:
+    return {**entry, "download_error": failure.text, "download_error_code": failure.code}
+
+
+def attachments_cap(rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """Mark the files over the caps as not kept, in the message rows of one webhook POST
+    (in the order received), before they are stored: the first MAX_KEPT_PER_MESSAGE of a
+    message and MAX_KEPT_PER_DELIVERY of the POST are left to download. Only customers'
+    (inbound) messages count. Returns, for each row, whether a file of it was marked."""
+    budget = MAX_KEPT_PER_DELIVERY
+    capped: list[bool] = []
+    for row in rows:
+        attachments = row.get("attachments")
+        marked = False
+        if row.get("direction") == Direction.INBOUND and has_downloadable(attachments):
+            assert isinstance(attachments, list)
+            kept_here = 0
+            entries = []
+            for entry in attachments:
+                if is_downloadable(entry):
+                    if kept_here < MAX_KEPT_PER_MESSAGE and budget > 0:
+                        kept_here += 1
+                        budget -= 1
+                    else:
+                        entry = _not_kept(entry, DownloadFailure(ERROR_TOO_MANY))
+                        marked = True
+                entries.append(entry)
+            if marked:
+                row["attachments"] = entries
+        capped.append(marked)
+    return capped
+
+
 def safe_file_name(attachment: dict[str, Any], *, content_type: str) -> str:
     """A storage-safe name from the title or the URL's last segment (never used raw)."""
     candidates = [str(attachment.get("title") or ""), unquote(posixpath.basename(urlsplit(attachment["url"]).path))]
@@ -133,54 +178,76 @@ class Stored:
     content_type: str
 
 
-def _content_type(response: requests.Response, url: str) -> str:
-    header = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+_LOOPBACK_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "localhost", "::1": "[::1]"}
+
+
+def fetch_policy() -> netfetch.FetchPolicy:
+    """Where attachments may come from: Facebook's CDN hosts (ATTACHMENT_HOST_SUFFIXES) when
+    the Graph sandbox is off; with it on, any public https host and the sandbox's own CDN."""
+    prefixes = [] if settings.PRODUCTION else list(settings.ATTACHMENT_FETCH_TEST_PREFIXES)
+    if settings.GRAPH_SANDBOX:
+        prefixes.append(f"{settings.PUBLIC_URL}/sandbox/")
+        # The simulator names its files after the address the browser used: on a laptop,
+        # 127.0.0.1, localhost or [::1] at the same port are the same development server.
+        public = urlsplit(settings.PUBLIC_URL)
+        if public.hostname in _LOOPBACK_HOSTS:
+            for host in _LOOPBACK_HOSTS.values():
+                prefixes.append(f"{public.scheme}://{host}:{public.port or 80}/sandbox/")
+    return netfetch.FetchPolicy(
+        max_bytes=MAX_DOWNLOAD_BYTES,
+        host_suffixes=() if settings.GRAPH_SANDBOX else tuple(settings.ATTACHMENT_HOST_SUFFIXES),
+        trusted_prefixes=tuple(netfetch.TrustedPrefix.parse(prefix) for prefix in prefixes),
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        total_seconds=TOTAL_SECONDS,
+        user_agent="helpdesk-attachments/1.0",
+    )
+
+
+def _content_type(fetched: netfetch.Fetched) -> str:
+    header = fetched.content_type.split(";")[0].strip().lower()
     if header and "/" in header and header != "application/octet-stream":
         return header[:100]
-    return (mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream").lower()
+    return (mimetypes.guess_type(urlsplit(fetched.url).path)[0] or "application/octet-stream").lower()
 
 
 def attachment_fetch(
-    session: requests.Session, attachment: dict[str, Any], *, organization_id: int, message_id: int, index: int
+    attachment: dict[str, Any],
+    *,
+    policy: netfetch.FetchPolicy,
+    organization_id: int,
+    message_id: int,
+    index: int,
 ) -> Stored | DownloadFailure:
     """Download one attachment into the default storage. Raises TransientDownloadError."""
     url = attachment["url"]
-    if urlsplit(url).scheme not in ("http", "https"):
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
         return DownloadFailure(ERROR_BAD_URL)
-    started = time.monotonic()
-    try:
-        with session.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)) as response:
-            if response.status_code >= 500 or response.status_code == 429:
-                raise TransientDownloadError(f"HTTP {response.status_code}")
-            if response.status_code in (404, 410):
-                return DownloadFailure(ERROR_NOT_FOUND, f"(HTTP {response.status_code})")
-            if response.status_code >= 400:
-                return DownloadFailure(ERROR_REFUSED, f"(HTTP {response.status_code})")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
-                return DownloadFailure(ERROR_TOO_LARGE)
-            content_type = _content_type(response, url)
-            with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as buffer:
-                size = 0
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    size += len(chunk)
-                    if size > MAX_DOWNLOAD_BYTES:
-                        return DownloadFailure(ERROR_TOO_LARGE)
-                    if time.monotonic() - started > TOTAL_SECONDS:
-                        raise TransientDownloadError("download took too long")
-                    buffer.write(chunk)
-                buffer.seek(0)
-                name = safe_file_name(attachment, content_type=content_type)
-                # The random part keeps the name unguessable and two runs apart.
-                path = f"{STORAGE_PREFIX}/{organization_id}/{message_id}/{index}-{uuid.uuid4().hex[:12]}-{name}"
-                stored_name = default_storage.save(path, File(buffer, name=name))
-    except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-        raise TransientDownloadError(type(error).__name__) from error
-    except requests.RequestException as error:
-        # An address requests cannot even try (no host, a scheme it has no adapter for).
-        logger.info("attachment %s of message %s: %s", index, message_id, error)
-        return DownloadFailure(ERROR_BAD_URL)
-    return Stored(stored_name=stored_name, size=size, content_type=content_type)
+    with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as buffer:
+        try:
+            fetched = netfetch.fetch(url, policy=policy, into=buffer)
+        except netfetch.FetchRefused as refusal:
+            logger.warning("attachment %s of message %s not fetched: %s", index, message_id, refusal.reason)
+            if refusal.code == netfetch.REFUSED_NOT_WEB:
+                return DownloadFailure(ERROR_BAD_URL)
+            return DownloadFailure(ERROR_BLOCKED, f"({refusal.reason})")
+        except netfetch.FetchTooLarge:
+            return DownloadFailure(ERROR_TOO_LARGE)
+        except netfetch.FetchUnavailable as error:
+            raise TransientDownloadError(str(error)) from error
+        if fetched.status >= 500 or fetched.status == 429:
+            raise TransientDownloadError(f"HTTP {fetched.status}")
+        if fetched.status in (404, 410):
+            return DownloadFailure(ERROR_NOT_FOUND, f"(HTTP {fetched.status})")
+        if not 200 <= fetched.status < 300:
+            return DownloadFailure(ERROR_REFUSED, f"(HTTP {fetched.status})")
+        content_type = _content_type(fetched)
+        buffer.seek(0)
+        name = safe_file_name(attachment, content_type=content_type)
+        # The random part keeps the name unguessable and two runs apart.
+        path = f"{STORAGE_PREFIX}/{organization_id}/{message_id}/{index}-{uuid.uuid4().hex[:12]}-{name}"
+        stored_name = default_storage.save(path, File(buffer, name=name))
+    return Stored(stored_name=stored_name, size=fetched.size, content_type=content_type)
 
 
 def _delete_on_commit(name: str) -> None:
@@ -216,11 +283,7 @@ def _record(
                     }
                     stored += 1
                 else:
-                    attachments[index] = {
-                        **entry,
-                        "download_error": result.text,
-                        "download_error_code": result.code,
-                    }
+                    attachments[index] = _not_kept(entry, result)
                     failed += 1
             message.attachments = attachments
             message.attachments_tried_at = message.attachments_tried_at or now
@@ -231,14 +294,16 @@ def _record(
 
 
 def message_attachments_download(*, message_id: int) -> int:
-    """Keep every downloadable attachment of a message not kept yet. Safe to run twice.
+    """Keep every downloadable attachment of a customer's message not kept yet. Safe to run twice.
 
     Permanent failures are recorded on the entry; when any download failed for a temporary
     reason the others are recorded first, then TransientDownloadError is raised for the
     task to retry. Returns how many files were stored.
     """
     message = (
-        Message.objects.filter(pk=message_id).values("organization_id", "attachments", "attachments_tried_at").first()
+        Message.objects.filter(pk=message_id, direction=Direction.INBOUND)
+        .values("organization_id", "attachments", "attachments_tried_at")
+        .first()
     )
     if message is None:
         return 0
@@ -248,24 +313,29 @@ def message_attachments_download(*, message_id: int) -> int:
     attachments = message["attachments"] if isinstance(message["attachments"], list) else []
     results: dict[int, tuple[str, Stored | DownloadFailure]] = {}
     transient: list[str] = []
-    with requests.Session() as session:
-        session.headers["User-Agent"] = "helpdesk-attachments/1.0"
-        for index, attachment in enumerate(attachments):
-            if not is_downloadable(attachment):
-                continue
-            try:
-                results[index] = (
-                    attachment["url"],
-                    attachment_fetch(
-                        session,
-                        attachment,
-                        organization_id=message["organization_id"],
-                        message_id=message_id,
-                        index=index,
-                    ),
-                )
-            except TransientDownloadError as error:
-                transient.append(f"{index}: {error}")
+    policy = fetch_policy()
+    # The cap holds here too, whatever stored the message.
+    room = MAX_KEPT_PER_MESSAGE - sum(1 for a in attachments if isinstance(a, dict) and a.get("stored_name"))
+    for index, attachment in enumerate(attachments):
+        if not is_downloadable(attachment):
+            continue
+        if room <= 0:
+            results[index] = (attachment["url"], DownloadFailure(ERROR_TOO_MANY))
+            continue
+        room -= 1
+        try:
+            results[index] = (
+                attachment["url"],
+                attachment_fetch(
+                    attachment,
+                    policy=policy,
+                    organization_id=message["organization_id"],
+                    message_id=message_id,
+                    index=index,
+                ),
+            )
+        except TransientDownloadError as error:
+            transient.append(f"{index}: {error}")
     stored = 0
     if results:
         stored, _failed = _record(message_id=message_id, results=results, now=now)
@@ -306,6 +376,8 @@ def attachments_catch_up(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     rows = list(
         Message.objects.filter(
+            # Only customers' files: an agent's upload is already ours.
+            direction=Direction.INBOUND,
             kind=MessageKind.ATTACHMENT,
             attachments_tried_at__isnull=True,
             received_at__range=(now - CATCH_UP_WINDOW, now - CATCH_UP_AFTER),
@@ -330,12 +402,16 @@ def attachments_catch_up(*, now: datetime | None = None) -> int:
 
 
 def downloadable_message_ids(inserted: Iterable[tuple[Mapping[str, Any], int | None]]) -> list[int]:
-    """Of (message row, its id when this batch inserted it, else None), the ids of those that
-    carry something to download (no query)."""
+    """Of (message row, its id when this batch inserted it, else None), the ids of the
+    customers' messages that carry something to download (no query). The rows went through
+    `attachments_cap` before they were stored: what is over the caps is not downloadable."""
     return [
         message_id
         for row, message_id in inserted
-        if message_id is not None and row["kind"] == MessageKind.ATTACHMENT and has_downloadable(row["attachments"])
+        if message_id is not None
+        and row["direction"] == Direction.INBOUND
+        and row["kind"] == MessageKind.ATTACHMENT
+        and has_downloadable(row["attachments"])
     ]
 
 

@@ -81,7 +81,7 @@ EVENT_FIELDS = (
     ("reason", "text"),
     ("creates", "boolean"),  # a message to store
     ("again", "boolean"),  # the same (page, mid) earlier in this POST
-    ("standby", "text"),  # the reason to log when stored or duplicate ('' or standby)
+    ("stored_reason", "text"),  # the reason to log when stored or duplicate ('', standby, files not kept)
 )
 # Message columns given per event (the others take one value for the whole batch).
 MESSAGE_FIELDS = (
@@ -293,7 +293,8 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
         f"WHEN r.deleted_at IS NOT NULL THEN {_literal(reasons.channel_deleted)} "
         f"WHEN NOT r.is_enabled THEN {_literal(reasons.channel_disabled)} "
         f"WHEN mine.message_id IS NOT NULL AND r.hidden THEN {_literal(reasons.contact_blocked)} "
-        f"ELSE r.standby END AS reason, left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
+        f"ELSE r.stored_reason END AS reason, "
+        f"left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
         f"FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
     ]
     event_values = values(

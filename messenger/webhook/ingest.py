@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.services.attachments import downloadable_message_ids
+from messenger.services.attachments import attachments_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
@@ -69,6 +69,8 @@ REASON_UNKNOWN_MESSAGE = "unknown_message"
 REASON_NOTHING_TO_UPDATE = "nothing_to_update"
 REASON_CONTACT_BLOCKED = "contact_blocked"
 REASON_STANDBY = "standby"
+# Stored, but some of its files are over the caps of a message or a POST and are not kept.
+REASON_ATTACHMENTS_NOT_KEPT = "attachments_not_kept"
 REASON_GAVE_UP = "gave_up"
 
 # Events kept as pending are retried by the periodic job from this age on...
@@ -203,12 +205,31 @@ def _followups_on_commit(result: BatchResult) -> None:
         )
 
 
+# The outcomes whose log row says "standby" when nothing else is to be said.
+_STANDBY_LOGGED = (WebhookOutcome.STORED, WebhookOutcome.DUPLICATE, WebhookOutcome.PENDING)
+
+
+def _logged_reason(event: ParsedEvent, outcome: Outcome) -> str:
+    """The event log's reason. A pending event that came in standby says so: its retry
+    parses it again as a standby event (`_pending_was_standby`)."""
+    if event.standby and not outcome.reason and outcome.outcome in _STANDBY_LOGGED:
+        return REASON_STANDBY
+    return outcome.reason[:60]
+
+
+def _pending_reason(*, standby: bool, error: str) -> str:
+    """A pending event's reason after a failed retry: its error, and whether it came in standby."""
+    return (f"{REASON_STANDBY} " if standby else "") + f"error:{error}"[:40]
+
+
+def _pending_was_standby(reason: str) -> bool:
+    return reason.split(" ", 1)[0] == REASON_STANDBY
+
+
 def _event_row(
     event: ParsedEvent, outcome: Outcome, *, received_at: datetime, processed_at: datetime
 ) -> dict[str, Any]:
-    reason = outcome.reason
-    if event.standby and not reason and outcome.outcome in (WebhookOutcome.STORED, WebhookOutcome.DUPLICATE):
-        reason = REASON_STANDBY
+    reason = _logged_reason(event, outcome)
     return {
         "organization_id": outcome.organization_id,
         "page_id": event.page_id[:40],
@@ -432,7 +453,7 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
             # A JSON null item cannot be stored as such in a NOT NULL column: kept wrapped.
             "payload": event.payload if event.payload is not None else {"value": None},
             "ord": index,
-            "standby": REASON_STANDBY if event.standby else "",
+            "stored_reason": REASON_STANDBY if event.standby else "",
         }
         if event.ignored_reason:
             row["outcome"], row["reason"] = WebhookOutcome.IGNORED, event.ignored_reason[:60]
@@ -450,6 +471,11 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
             else:
                 row[fastpath.PREVIEWS] = previews
         rows.append(row)
+    # A repeat of a mid within the POST is a duplicate: it takes no part in the caps.
+    message_rows = [row for row in rows if row.get("creates") and not row["again"]]
+    for row, capped in zip(message_rows, attachments_cap(message_rows), strict=True):
+        if capped:
+            row["stored_reason"] = REASON_ATTACHMENTS_NOT_KEPT
     now = timezone.now()
     decided = fastpath.store_in_one_statement(
         rows=rows,
@@ -610,6 +636,13 @@ def _messages_store(
     )
     result.new_contact_ids.extend(new_contact_ids)
     candidates = _candidates(creating, threads, outcomes, received_at=received_at)
+    # In the order of the POST, as the one-statement path does.
+    in_order = sorted(candidates)
+    capped = {
+        index
+        for index, marked in zip(in_order, attachments_cap([candidates[i].row for i in in_order]), strict=True)
+        if marked
+    }
     ordered = sorted(candidates.values(), key=lambda c: (c.row["page_id"], c.row["mid"]))
     inserted = {
         (page_pk, mid): pk
@@ -625,11 +658,11 @@ def _messages_store(
     for index, candidate in candidates.items():
         row = candidate.row
         if (row["page_id"], row["mid"]) not in inserted:
-            outcomes[index].set(WebhookOutcome.DUPLICATE)
+            outcomes[index].set(WebhookOutcome.DUPLICATE, REASON_ATTACHMENTS_NOT_KEPT if index in capped else "")
         elif row["is_hidden"]:
             outcomes[index].set(WebhookOutcome.STORED, REASON_CONTACT_BLOCKED)
         else:
-            outcomes[index].set(WebhookOutcome.STORED)
+            outcomes[index].set(WebhookOutcome.STORED, REASON_ATTACHMENTS_NOT_KEPT if index in capped else "")
             touched[row["conversation_id"]].append(row)
     if touched:
         _conversations_bump(touched)
@@ -958,7 +991,10 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
             .order_by(F("processed_at").asc(nulls_first=True), "received_at", "pk")[:limit]
         )
         for row in rows:
-            event = parsing.parse_stored(row.kind, row.page_id, row.payload, received_at=row.received_at)
+            standby = _pending_was_standby(row.reason)
+            event = parsing.parse_stored(
+                row.kind, row.page_id, row.payload, received_at=row.received_at, standby=standby
+            )
             try:
                 with transaction.atomic():
                     result = events_apply([event], received_at=row.received_at)
@@ -968,12 +1004,13 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
                     row.outcome, row.reason, row.processed_at = WebhookOutcome.FAILED, REASON_GAVE_UP, now
                     report.failed += 1
                 else:
-                    row.reason, row.processed_at = f"error:{type(error).__name__}"[:60], now
+                    row.reason = _pending_reason(standby=standby, error=type(error).__name__)
+                    row.processed_at = now
                     report.still_pending += 1
                 row.save(update_fields=["outcome", "reason", "processed_at"])
                 continue
             outcome = result.outcomes[0]
-            row.outcome, row.reason, row.processed_at = outcome.outcome, outcome.reason[:60], now
+            row.outcome, row.reason, row.processed_at = outcome.outcome, _logged_reason(event, outcome), now
             row.organization_id = outcome.organization_id
             row.save(update_fields=["outcome", "reason", "processed_at", "organization"])
             report.retried += 1

@@ -596,8 +596,9 @@ def parse_body(body: Any, *, received_at: datetime) -> list[ParsedEvent]:
     return [event for entry in entries for event in _entry_events(entry, received_at)]
 
 
-def parse_stored(kind: str, page_id: str, payload: Any, *, received_at: datetime) -> ParsedEvent:
-    """An event read back from the log (the retry of pending events), parsed as it was at arrival."""
+def parse_stored(kind: str, page_id: str, payload: Any, *, received_at: datetime, standby: bool = False) -> ParsedEvent:
+    """An event read back from the log (the retry of pending events), parsed as it was at
+    arrival: `standby` says it came in an entry's `standby` list (the log's row tells)."""
     if kind == CHANGES:
         reason = REASON_DASHBOARD_TEST if page_id == "0" else REASON_CHANGES_NOT_HANDLED
         return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=reason)
@@ -605,4 +606,4 @@ def parse_stored(kind: str, page_id: str, payload: Any, *, received_at: datetime
         return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=REASON_MALFORMED)
     if kind.startswith(OBJECT_PREFIX):
         return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=REASON_UNSUPPORTED_OBJECT)
-    return parse_item(page_id, payload, received_at=received_at)
+    return parse_item(page_id, payload, received_at=received_at, standby=standby)

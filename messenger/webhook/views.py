@@ -84,6 +84,7 @@ REASON_LABELS = {
     ingest.REASON_NOTHING_TO_UPDATE: _("Nothing left to update"),
     ingest.REASON_CONTACT_BLOCKED: _("Stored hidden: the customer is blocked"),
     ingest.REASON_STANDBY: _("Received in standby (another app owns the thread)"),
+    ingest.REASON_ATTACHMENTS_NOT_KEPT: _("Stored; files over the limit (10 a message, 50 a delivery) not kept"),
     ingest.REASON_GAVE_UP: _("Gave up after repeated failures"),
     parsing.REASON_NOT_HANDLED: _("A kind the helpdesk does not act on"),
     parsing.REASON_UNKNOWN_KIND: _("Unknown kind of event"),

@@ -31,7 +31,7 @@ def test_each_process_runs_the_right_command() -> None:
 
 def test_the_application_services_run_in_production_with_postgres_and_redis() -> None:
     services = _compose()["services"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "worker-sending", "worker-downloads", "beat"):
         environment = services[name]["environment"]
         assert environment["HELPDESK_ENV"] == "production"
         assert (

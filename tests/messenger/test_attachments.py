@@ -3,21 +3,23 @@ real HTTP, the catch-up, the serving views (isolation and headers) and the trans
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
 import pytest
-import requests
+import urllib3.util.connection
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from helpdesk import netfetch
 from helpdesk.models import Role
 from messenger import tasks
-from messenger.models import FacebookPage, Message, MessageKind
+from messenger.models import Direction, FacebookPage, Message, MessageKind, WebhookEvent, WebhookOutcome
 from messenger.sandbox.views.simulator import SAMPLE_FILE_NAME, SAMPLE_FILE_TEXT
 from messenger.services import attachments
 from messenger.services.attachments import attachments_catch_up, message_attachments_download
@@ -41,8 +43,11 @@ pytestmark = pytest.mark.usefixtures("no_broker_pause")
 
 @pytest.fixture
 def cdn(live_server: Any, settings: Any) -> str:
-    """The sandbox's stand-in for Facebook's CDN, over real HTTP."""
+    """The sandbox's stand-in for Facebook's CDN, over real HTTP (the sandbox's own origin is
+    the one plain-http, loopback address the downloader fetches)."""
     settings.ALLOWED_HOSTS = ["*"]
+    settings.GRAPH_SANDBOX = True
+    settings.PUBLIC_URL = live_server.url
     return f"{live_server.url}/sandbox/cdn"
 
 
@@ -100,9 +105,9 @@ def test_a_second_run_downloads_nothing_again(page: FacebookPage, cdn: str) -> N
     tasks.attachments_download.apply(args=(message.pk,))
     message.refresh_from_db()
     first = message.attachments
-    with mock.patch.object(requests.Session, "get", autospec=True) as get:
+    with mock.patch.object(netfetch, "fetch", autospec=True) as fetch:
         tasks.attachments_download.apply(args=(message.pk,))
-    get.assert_not_called()
+    fetch.assert_not_called()
     message.refresh_from_db()
     assert message.attachments == first
     assert len(default_storage.listdir(f"messenger/inbound/{page.organization_id}/{message.pk}")[1]) == 1
@@ -137,16 +142,16 @@ def test_a_file_the_cdn_no_longer_has_is_recorded_and_not_retried(page: Facebook
 @pytest.mark.django_db(transaction=True)
 def test_a_timeout_is_retried_and_the_next_try_stores_the_file(page: FacebookPage, cdn: str) -> None:
     message = attachment_message(page, {"type": "image", "url": f"{cdn}/photo.png"})
-    real_get = requests.Session.get
+    real_fetch = netfetch.fetch
     calls = []
 
-    def slow_once(session: requests.Session, url: str, **kwargs: Any) -> Any:
+    def slow_once(url: str, **kwargs: Any) -> Any:
         calls.append(url)
         if len(calls) == 1:
-            raise requests.ReadTimeout("the CDN did not answer")
-        return real_get(session, url, **kwargs)
+            raise netfetch.FetchUnavailable("ReadTimeoutError")
+        return real_fetch(url, **kwargs)
 
-    with mock.patch.object(requests.Session, "get", autospec=True, side_effect=slow_once):
+    with mock.patch.object(netfetch, "fetch", autospec=True, side_effect=slow_once):
         # Applied eagerly, the retry runs at once (its countdown is not waited for).
         tasks.attachments_download.apply(args=(message.pk,), throw=False)
     assert len(calls) == 2
@@ -157,11 +162,9 @@ def test_a_timeout_is_retried_and_the_next_try_stores_the_file(page: FacebookPag
 @pytest.mark.django_db
 def test_a_server_error_asks_for_a_retry_with_backoff(page: FacebookPage) -> None:
     message = attachment_message(page, {"type": "video", "url": "https://cdn.example/v.mp4"})
-    response = mock.create_autospec(requests.Response, instance=True)
-    response.status_code = 503
-    response.__enter__.return_value = response
+    answer = netfetch.Fetched(status=503, headers={}, url="https://cdn.example/v.mp4", size=0)
     with (
-        mock.patch.object(requests.Session, "get", autospec=True, return_value=response),
+        mock.patch.object(netfetch, "fetch", autospec=True, return_value=answer),
         mock.patch.object(
             tasks.attachments_download, "retry", autospec=True, side_effect=RuntimeError("retry")
         ) as retry,
@@ -176,7 +179,7 @@ def test_a_server_error_asks_for_a_retry_with_backoff(page: FacebookPage) -> Non
 @pytest.mark.django_db
 def test_after_the_last_retry_the_file_is_marked_unavailable(page: FacebookPage) -> None:
     message = attachment_message(page, {"type": "audio", "url": "https://cdn.example/a.mp4"})
-    with mock.patch.object(requests.Session, "get", autospec=True, side_effect=requests.ConnectTimeout("no")):
+    with mock.patch.object(netfetch, "fetch", autospec=True, side_effect=netfetch.FetchUnavailable("no")):
         tasks.attachments_download.apply(args=(message.pk,), retries=tasks.ATTACHMENT_MAX_RETRIES)
     message.refresh_from_db()
     assert message.attachments[0]["download_error_code"] == "unavailable"
@@ -190,9 +193,9 @@ def test_stickers_links_and_non_web_addresses_are_not_downloaded(page: FacebookP
         {"type": "fallback", "url": "https://example.com", "title": "A link"},
         {"type": "file", "url": "ftp://cdn.example/x.bin"},
     )
-    with mock.patch.object(requests.Session, "get", autospec=True) as get:
+    with mock.patch.object(netfetch, "fetch", autospec=True) as fetch:
         message_attachments_download(message_id=message.pk)
-    get.assert_not_called()
+    fetch.assert_not_called()
     message.refresh_from_db()
     assert [a.get("download_error_code") for a in message.attachments] == [None, None, "bad_url"]
 
@@ -272,6 +275,221 @@ def test_the_catch_up_leaves_the_messages_for_its_next_run_when_the_broker_is_do
     with mock.patch.object(tasks.attachments_download, "delay", autospec=True, side_effect=OSError("down")):
         assert attachments_catch_up() == 0
     assert Message.objects.get(pk=message.pk).attachments_tried_at is None
+
+
+# --- Only safe addresses are fetched (helpdesk.netfetch) ------------------------------------
+
+
+@pytest.fixture
+def no_connection() -> Any:
+    """Every connection attempt is recorded and refused: nothing leaves the machine."""
+    with mock.patch.object(
+        urllib3.util.connection, "create_connection", autospec=True, side_effect=ConnectionRefusedError("test")
+    ) as create_connection:
+        yield create_connection
+
+
+@pytest.mark.django_db(transaction=True)
+def test_internal_addresses_are_not_fetched_and_the_transcript_says_why_without_linking_them(
+    page: FacebookPage, cdn: str, live_server: Any, tenant_a: Tenant, web_client_for: Any
+) -> None:
+    internal = [
+        "https://169.254.169.254/latest/meta-data/iam.png",
+        "https://2130706433/x.png",
+        "https://[::ffff:127.0.0.1]/x.png",
+        f"{live_server.url}/o/{tenant_a.organization.slug}/settings/",  # the sandbox's host, not its CDN
+        "http://127.0.0.1:9/sandbox/cdn/photo.png",  # plain http elsewhere than the sandbox
+    ]
+    message = attachment_message(
+        page, {"type": "image", "url": f"{cdn}/photo.png"}, *({"type": "image", "url": url} for url in internal)
+    )
+    with mock.patch.object(tasks.attachments_download, "retry", autospec=True) as retry:
+        tasks.attachments_download.apply(args=(message.pk,))
+    retry.assert_not_called()
+    message.refresh_from_db()
+    kept, *refused = message.attachments
+    assert kept["content_type"] == "image/png"
+    assert [entry.get("download_error_code") for entry in refused] == ["blocked"] * len(internal)
+    assert all("stored_name" not in entry for entry in refused)
+    assert "not a public internet address" in refused[0]["download_error"]
+
+    body = (
+        web_client_for(tenant_a.agent)
+        .get(f"/o/{tenant_a.organization.slug}/inbox/{message.conversation_id}/")
+        .content.decode()
+    )
+    assert body.count("is not one of Facebook") == len(internal)
+    assert "169.254.169.254" not in body and "2130706433" not in body
+
+
+@pytest.mark.django_db
+def test_in_production_only_facebook_cdn_hosts_are_fetched_at_the_address_checked(
+    page: FacebookPage, settings: Any, no_connection: Any
+) -> None:
+    settings.GRAPH_SANDBOX = False
+    message = attachment_message(
+        page,
+        {"type": "image", "url": "https://evilfbcdn.net/x.png"},
+        {"type": "image", "url": "https://cdn.example.com/x.png"},
+        {"type": "image", "url": "https://scontent.xx.fbcdn.net/v/x.png"},
+    )
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("157.240.22.35", 443))]
+    with (
+        mock.patch.object(socket, "getaddrinfo", autospec=True, return_value=public) as getaddrinfo,
+        pytest.raises(attachments.TransientDownloadError),
+    ):
+        message_attachments_download(message_id=message.pk)
+    getaddrinfo.assert_called_once()
+    assert getaddrinfo.call_args.args[0] == "scontent.xx.fbcdn.net"
+    no_connection.assert_called_once()
+    assert no_connection.call_args.args[0] == ("157.240.22.35", 443)
+    message.refresh_from_db()
+    assert [entry.get("download_error_code") for entry in message.attachments] == ["blocked", "blocked", None]
+
+
+def test_in_development_the_sandbox_is_fetched_under_any_loopback_name_of_its_address(settings: Any) -> None:
+    settings.GRAPH_SANDBOX = True
+    settings.PUBLIC_URL = "http://127.0.0.1:8000"
+    policy = attachments.fetch_policy()
+    for url in ("http://127.0.0.1:8000/sandbox/cdn/photo.png", "http://localhost:8000/sandbox/cdn/photo.png"):
+        assert netfetch.vet_url(url, policy=policy).trusted
+    for url in ("http://localhost:8001/sandbox/cdn/photo.png", "http://localhost:8000/admin/"):
+        with pytest.raises(netfetch.FetchRefused):
+            netfetch.vet_url(url, policy=policy)
+
+
+def test_the_production_host_list_is_a_setting(settings: Any) -> None:
+    settings.GRAPH_SANDBOX = False
+    settings.ATTACHMENT_HOST_SUFFIXES = ["cdn.example.com"]
+    policy = attachments.fetch_policy()
+    assert policy.host_suffixes == ("cdn.example.com",)
+    assert policy.trusted_prefixes == ()
+    assert policy.max_bytes == 25 * 1024 * 1024
+
+
+# --- At most 10 files of a message, 50 of a POST -----------------------------------------------
+
+
+def photo_item(mid: str, files: int, *, timestamp: int = 1767225600000) -> dict[str, Any]:
+    return {
+        "sender": {"id": PSID},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": timestamp,
+        "message": {
+            "mid": mid,
+            "attachments": [
+                {"type": "image", "payload": {"url": f"https://cdn.example/{mid}/{n}.jpg"}} for n in range(files)
+            ],
+        },
+    }
+
+
+def fetch_answering_a_png() -> Any:
+    def answer(url: str, *, policy: Any, into: Any) -> netfetch.Fetched:
+        into.write(PNG_MAGIC)
+        return netfetch.Fetched(status=200, headers={"content-type": "image/png"}, url=url, size=len(PNG_MAGIC))
+
+    return mock.patch.object(netfetch, "fetch", autospec=True, side_effect=answer)
+
+
+def post_and_download(page: FacebookPage, items: list[dict[str, Any]]) -> mock.MagicMock:
+    """POST the items as Facebook would, then run every download the POST queued; returns the
+    fetcher's mock."""
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
+        assert post_webhook(Client(), page_body((PAGE_ID, items))).status_code == 200
+    with fetch_answering_a_png() as fetch:
+        for call in delay.call_args_list:
+            message_attachments_download(message_id=call.args[0])
+    return fetch
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("customer", ["known", "new"])  # on PostgreSQL: the one-statement path, the step-by-step one
+def test_of_a_message_with_12_files_10_are_kept_and_2_are_not_with_the_reason(
+    page: FacebookPage, customer: str
+) -> None:
+    if customer == "known":
+        factories.make_conversation(page, factories.make_contact(page, psid=PSID))
+    fetch = post_and_download(page, [photo_item("m_twelve", 12)])
+    assert fetch.call_count == 10
+    message = Message.objects.get(mid="m_twelve")
+    codes = [entry.get("download_error_code") for entry in message.attachments]
+    assert codes == [None] * 10 + ["too_many"] * 2
+    assert all(entry.get("stored_name") for entry in message.attachments[:10])
+    assert "first 10 files" in message.attachments[11]["download_error"]
+    event = WebhookEvent.objects.get(mid="m_twelve")
+    assert (event.outcome, event.reason) == (WebhookOutcome.STORED, "attachments_not_kept")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("customer", ["known", "new"])
+def test_a_post_with_300_files_makes_at_most_50_requests(page: FacebookPage, customer: str) -> None:
+    if customer == "known":
+        factories.make_conversation(page, factories.make_contact(page, psid=PSID))
+    items = [photo_item(f"m_many_{n:02d}", 10, timestamp=1767225600000 + n) for n in range(30)]
+    fetch = post_and_download(page, items)
+    assert fetch.call_count == 50
+    entries = [entry for message in Message.objects.order_by("mid") for entry in message.attachments]
+    assert len(entries) == 300
+    assert sum(1 for entry in entries if entry.get("stored_name")) == 50
+    assert sum(1 for entry in entries if entry.get("download_error_code") == "too_many") == 250
+    assert set(WebhookEvent.objects.filter(mid__startswith="m_many_").values_list("reason", flat=True)) == {
+        "",
+        "attachments_not_kept",
+    }
+    # Nothing is left for the catch-up to fetch later.
+    Message.objects.update(received_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
+        attachments_catch_up()
+    delay.assert_not_called()
+
+
+# --- Only customers' files --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_catch_up_leaves_agents_own_uploads_alone(page: FacebookPage, settings: Any) -> None:
+    conversation = factories.make_conversation(page, factories.make_contact(page))
+    upload = {
+        "type": "file",
+        "url": f"{settings.PUBLIC_URL}/media/messenger/outbound/{page.organization_id}/abc/invoice.pdf",
+        "title": "invoice.pdf",
+        "size": 10,
+        "content_type": "application/pdf",
+    }
+    sent = factories.make_message(
+        conversation, text="", direction=Direction.OUTBOUND, kind=MessageKind.ATTACHMENT, attachments=[upload]
+    )
+    Message.objects.filter(pk=sent.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+    with (
+        mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay,
+        mock.patch.object(netfetch, "fetch", autospec=True) as fetch,
+    ):
+        assert attachments_catch_up() == 0
+        assert message_attachments_download(message_id=sent.pk) == 0
+    delay.assert_not_called()
+    fetch.assert_not_called()
+    sent.refresh_from_db()
+    assert sent.attachments == [upload]
+
+
+@pytest.mark.django_db
+def test_a_file_the_page_sent_from_facebooks_inbox_is_not_downloaded(page: FacebookPage) -> None:
+    factories.make_conversation(page, factories.make_contact(page, psid=PSID))
+    echo = {
+        "sender": {"id": PAGE_ID},
+        "recipient": {"id": PSID},
+        "timestamp": 1767225600000,
+        "message": {
+            "is_echo": True,
+            "mid": "m_echo_file",
+            "attachments": [{"type": "file", "payload": {"url": "https://cdn.example/echo.pdf"}}],
+        },
+    }
+    with mock.patch.object(tasks.attachments_download, "delay", autospec=True) as delay:
+        assert post_webhook(Client(), page_body((PAGE_ID, [echo]))).status_code == 200
+    delay.assert_not_called()
+    assert Message.objects.get(mid="m_echo_file").direction == Direction.OUTBOUND
 
 
 # --- Serving ---------------------------------------------------------------------------------

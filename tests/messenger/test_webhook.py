@@ -188,6 +188,23 @@ def test_an_unexpected_failure_keeps_the_events_pending_and_still_answers_200(
 
 
 @pytest.mark.django_db
+def test_a_standby_event_applied_by_the_retry_keeps_its_standby_reason(client: Client, page: Any) -> None:
+    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+        post_webhook(client, webhook_fixture("standby_message"))
+        event = WebhookEvent.objects.get()
+        assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "standby")
+        first_try = event.received_at + ingest.PENDING_RETRY_AFTER
+        assert webhook_events_retry_pending(now=first_try).still_pending == 1
+    event.refresh_from_db()
+    assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "standby error:RuntimeError")
+
+    assert webhook_events_retry_pending(now=first_try + ingest.PENDING_RETRY_BACKOFF).retried == 1
+    event.refresh_from_db()
+    assert (event.outcome, event.reason) == (WebhookOutcome.STORED, "standby")
+    assert Message.objects.get().mid == "m_standby_Sb09"
+
+
+@pytest.mark.django_db
 def test_a_pending_event_that_keeps_failing_is_eventually_marked_failed(client: Client, page: Any) -> None:
     with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
         post_webhook(client, webhook_fixture("message_text"))

@@ -26,17 +26,28 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
             # Threads keep memory low and work on every broker, the filesystem one included.
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "helpdesk",
-                "worker",
-                "--pool=threads",
-                "--concurrency=4",
-                "--loglevel=INFO",
-            ],
+            # One worker per queue (settings.CELERY_TASK_QUEUES): an agent's reply never waits
+            # behind slow attachment downloads, and downloads take at most two threads.
+            **{
+                name: [
+                    python,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "helpdesk",
+                    "worker",
+                    f"--queues={queue}",
+                    f"--hostname={queue}@%h",
+                    "--pool=threads",
+                    f"--concurrency={concurrency}",
+                    "--loglevel=INFO",
+                ]
+                for name, queue, concurrency in (
+                    ("worker", "celery", 4),
+                    ("sending", "sending", 2),
+                    ("downloads", "downloads", 2),
+                )
+            },
             "beat": [
                 python,
                 "-m",
