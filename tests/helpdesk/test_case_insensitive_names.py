@@ -18,6 +18,12 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
+def _signs_in(username: str, password: str) -> bool:
+    """Through the login page (the lockout backend needs a request)."""
+    response = Client().post("/accounts/login/", {"username": username, "password": password})
+    return response.status_code == 302
+
+
 def test_usernames_that_differ_only_in_case_clash_in_the_database() -> None:
     User.objects.create_user(username="agent", password=factories.PASSWORD)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -40,8 +46,8 @@ def test_login_takes_the_username_in_any_case(tenant_a: Tenant, client: Client) 
     response = client.post("/accounts/login/", {"username": "ALPHA-Admin", "password": factories.PASSWORD})
     assert response.status_code == 302
     assert client.get("/o/alpha/settings/members/").status_code == 200
-    assert not Client().login(username="ALPHA-ADMIN", password="wrong-password")
-    assert not Client().login(username="nobody", password=factories.PASSWORD)
+    assert not _signs_in("ALPHA-ADMIN", "wrong-password")
+    assert not _signs_in("nobody", factories.PASSWORD)
 
 
 def test_the_api_refuses_a_department_name_that_differs_only_in_case(tenant_a: Tenant) -> None:
