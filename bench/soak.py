@@ -437,9 +437,11 @@ class World:
 def seed(tag: str, customers: int, agents: int) -> World:
     """An organization with one Messenger channel and linked page, agents with API tokens,
     and the prober's customers (known conversations)."""
+    from django.contrib.auth import get_user_model
+
     from channels.models import AgentChannel, Channel
-    from helpdesk.models import Role
-    from helpdesk.services import api_token_create, department_create, member_create, organization_create
+    from helpdesk.models import Membership, Role
+    from helpdesk.services import api_token_create, department_create, organization_create
     from messenger.crypto import encrypt_token
     from messenger.models import Contact, Conversation, FacebookPage
 
@@ -459,14 +461,10 @@ def seed(tag: str, customers: int, agents: int) -> World:
     )
     keys = []
     for n in range(agents):
-        agent = member_create(
-            organization=organization,
-            acting_user=admin.user,
-            username=f"soak-agent-{n}-{tag}",
-            password=password,
-            role=Role.AGENT,
-            department_ids=[department.pk],
-        )
+        # People join by invitation; the benchmark makes its agents directly.
+        user = get_user_model().objects.create_user(username=f"soak-agent-{n}-{tag}", password=password)
+        agent = Membership.objects.create(organization=organization, user=user, role=Role.AGENT)
+        agent.departments.add(department)
         AgentChannel.objects.create(organization=organization, membership=agent, channel=channel)
         keys.append(api_token_create(membership=agent, name="soak")[1])
     probe_threads = []

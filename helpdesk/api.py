@@ -1,5 +1,5 @@
 """REST API foundations: the organization-scoped base view, the error format, pagination,
-and the departments, members and notifications resources.
+and the departments, members, invitations and notifications resources.
 
 Every API view derives from `OrganizationViewSet` or `OrganizationAPIView`; they resolve the
 organization once (helpdesk.tenancy) and refuse a `get_queryset` override: a view lists
@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, views, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk import selectors, services
-from helpdesk.drf import CursorPagination, IdField
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.exceptions import NotFound
-from helpdesk.models import Department, Membership, Notification, Organization, Role
+from helpdesk.models import Department, Invitation, InvitationStatus, Membership, Notification, Organization, Role
 from helpdesk.tenancy import activate_for, resolve_api_membership
 
 # --- The organization-scoped base --------------------------------------------------------
@@ -178,16 +179,6 @@ class MemberSerializer(serializers.ModelSerializer):
         return sorted(d.pk for d in membership.departments.all())
 
 
-class MemberCreateSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
-    password = serializers.CharField(write_only=True, max_length=128)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    first_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
-    last_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
-    department_ids = serializers.ListField(child=IdField(), required=False, default=list)
-
-
 class MemberUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -195,21 +186,14 @@ class MemberUpdateSerializer(serializers.Serializer):
 
 
 class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    """The organization's members. Nobody is added here: people join by accepting an
+    invitation (/api/v1/invitations/); admins change role, departments and the active flag."""
+
     serializer_class = MemberSerializer
     pagination_class = CursorPagination
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
         return selectors.member_list(organization=organization)
-
-    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
-    def create(self, request: Request) -> Response:
-        payload = MemberCreateSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        member = services.member_create(
-            organization=self.organization, acting_user=request.user, **payload.validated_data
-        )
-        member = selectors.member_get(organization=self.organization, membership_id=member.pk)
-        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=MemberUpdateSerializer, responses={200: MemberSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -223,6 +207,85 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         )
         member = selectors.member_get(organization=self.organization, membership_id=pk)
         return Response(MemberSerializer(member).data)
+
+
+# --- Invitations -------------------------------------------------------------------------
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    """An invitation as its organization's admins see it; its link goes to the invitee only."""
+
+    status = serializers.ChoiceField(choices=InvitationStatus.choices, read_only=True)
+    department_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "department_ids", "status", "created_at", "expires_at"]
+
+    def get_department_ids(self, invitation: Invitation) -> list[int]:
+        return sorted(d.pk for d in invitation.departments.all())
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    # Checked by the service (error code invalid_email), the one place that knows an address.
+    email = serializers.CharField(allow_blank=True, help_text="The address the invitation link is emailed to.")
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
+    department_ids = serializers.ListField(child=IdField(), required=False, default=list)
+
+
+_INVITATION_CLOSED = OpenApiResponse(
+    ErrorSerializer, description="Already accepted, declined, revoked or expired (code `invitation_closed`)."
+)
+
+
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    """Invitations to join the organization (admins only).
+
+    Creating one emails a single-use link, valid for seven days, to the address; the answer
+    is the same whether the address has an account or not. 409 `already_member` for an active
+    member of this organization, 409 `invitation_pending` while another invitation to the
+    address is pending (revoke it to send a new one), 400 `invalid_email`. The list holds the
+    pending invitations; revoking is `POST {id}/revoke/` or `DELETE {id}/`.
+    """
+
+    serializer_class = InvitationSerializer
+    pagination_class = CursorPagination
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not self.membership.is_admin:
+            raise exceptions.PermissionDenied(_("Only admins can see and send invitations."))
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        if self.action == "list":
+            return selectors.invitation_list_pending(organization=organization)
+        return Invitation.objects.none()
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        invitation = selectors.invitation_get(organization=self.organization, invitation_id=pk)
+        return Response(InvitationSerializer(invitation).data)
+
+    @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
+    def create(self, request: Request) -> Response:
+        payload = InvitationCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        invitation, _token = services.invitation_create(
+            organization=self.organization, acting_user=request.user, **payload.validated_data
+        )
+        invitation = selectors.invitation_get(organization=self.organization, invitation_id=invitation.pk)
+        return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer, 410: _INVITATION_CLOSED})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        services.invitation_revoke(organization=self.organization, acting_user=request.user, invitation_id=pk)
+        invitation = selectors.invitation_get(organization=self.organization, invitation_id=pk)
+        return Response(InvitationSerializer(invitation).data)
+
+    @extend_schema(responses={204: None, 410: _INVITATION_CLOSED})
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.invitation_revoke(organization=self.organization, acting_user=request.user, invitation_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Notifications -----------------------------------------------------------------------

@@ -58,6 +58,39 @@ class LastAdmin(Conflict):
     default_message = _("An organization needs at least one active admin.")
 
 
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+    default_message = _("Enter a valid email address.")
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    default_message = _("This person is already a member of the organization.")
+
+
+class InvitationPending(Conflict):
+    code = "invitation_pending"
+    default_message = _("An invitation to this address is already pending: revoke it to send a new one.")
+
+
+class InvitationClosed(HelpdeskError):
+    """The invitation link was used, declined, revoked or has expired (`details.status` says which)."""
+
+    code = "invitation_closed"
+    status = 410
+    default_message = _("This invitation is no longer valid.")
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    default_message = _("This username is taken; choose another one.")
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    default_message = _("An account with this email address already exists.")
+
+
 class ChannelLimitReached(Conflict):
     code = "channel_limit_reached"
     default_message = _("An organization may have at most as many channels as it has departments.")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -11,24 +12,32 @@ from helpdesk.models import Department, Role
 from helpdesk.selectors import department_list
 
 
+def _style_fields(form: forms.BaseForm) -> None:
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, (forms.CheckboxInput, forms.CheckboxSelectMultiple, forms.Select)):
+            continue
+        widget.attrs.setdefault("class", "form-control")
+
+
+def _mark_invalid(form: forms.BaseForm) -> None:
+    for name in form.errors:
+        if name in form.fields:
+            widget = form.fields[name].widget
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
+            widget.attrs["aria-invalid"] = "true"
+
+
 class StyledForm(forms.Form):
     """Gives text inputs Bootstrap's form-control class (and marks invalid ones) when bound."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput, forms.CheckboxSelectMultiple, forms.Select)):
-                continue
-            widget.attrs.setdefault("class", "form-control")
+        _style_fields(self)
 
     def full_clean(self) -> None:
         super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = (widget.attrs.get("class", "") + " is-invalid").strip()
-                widget.attrs["aria-invalid"] = "true"
+        _mark_invalid(self)
 
 
 class LoginForm(AuthenticationForm):
@@ -39,12 +48,8 @@ class DepartmentForm(StyledForm):
     name = forms.CharField(label=_("Name"), max_length=120)
 
 
-class MemberCreateForm(StyledForm):
-    username = forms.RegexField(label=_("Username"), regex=r"^[\w.@+-]+\Z", max_length=150)
-    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("Email"), required=False)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=128)
+class InvitationForm(StyledForm):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AGENT)
     departments = forms.ModelMultipleChoiceField(
         label=_("Departments"), queryset=Department.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
@@ -54,6 +59,32 @@ class MemberCreateForm(StyledForm):
         super().__init__(*args, **kwargs)
         departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
+
+
+class InvitationSignupForm(StyledForm):
+    """A new person's own account, made from an invitation link (the address is the invited one)."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    username = forms.RegexField(
+        label=_("Username"),
+        regex=r"^[\w.@+-]+\Z",
+        max_length=150,
+        help_text=_("Letters, digits and @/./+/-/_ only."),
+        error_messages={"invalid": _("Use letters, digits and @/./+/-/_ only.")},
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), max_length=128
+    )
+    password_again = forms.CharField(
+        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), max_length=128
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
+            self.add_error("password_again", _("The two passwords differ."))
+        return data
 
 
 class MemberUpdateForm(StyledForm):
@@ -67,6 +98,26 @@ class MemberUpdateForm(StyledForm):
         super().__init__(*args, **kwargs)
         departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _style_fields(self)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        _mark_invalid(self)
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _style_fields(self)
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        _mark_invalid(self)
 
 
 class ApiTokenForm(StyledForm):

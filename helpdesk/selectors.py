@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
-from helpdesk.models import ApiToken, Department, Membership, Notification, Organization
+from helpdesk.models import ApiToken, Department, Invitation, Membership, Notification, Organization
 
 
 def department_list(*, organization: Organization) -> QuerySet[Department]:
@@ -56,3 +57,48 @@ def notification_unread_count(*, organization: Organization, user_id: int) -> in
 def _as_id(value: int | str) -> int:
     """Ids from URLs and forms; anything that is not a whole number simply matches nothing."""
     return parse_id(value)
+
+
+def invitation_list_pending(*, organization: Organization) -> QuerySet[Invitation]:
+    """Invitations that can still be answered: not accepted, declined, revoked or expired."""
+    return (
+        Invitation.objects.filter(
+            organization=organization,
+            accepted_at__isnull=True,
+            declined_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .prefetch_related("departments")
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_get(*, organization: Organization, invitation_id: int | str) -> Invitation:
+    """One invitation of the organization, whatever its status; NotFound otherwise."""
+    invitation = (
+        Invitation.objects.filter(organization=organization, pk=_as_id(invitation_id))
+        .prefetch_related("departments")
+        .first()
+    )
+    if invitation is None:
+        raise NotFound
+    return invitation
+
+
+def invitation_get_by_token(*, token: str) -> Invitation:
+    """The invitation of a link, whatever its status; NotFound for a token that is not one.
+
+    The one read without an organization: the secret token is the credential, and the
+    invitation names its organization.
+    """
+    invitation = (
+        Invitation.objects.select_related("organization")
+        .prefetch_related("departments")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound
+    return invitation

@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+import zoneinfo
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from helpdesk.exceptions import Conflict, InvalidInput, LastAdmin, NotFound
-from helpdesk.models import ApiToken, Department, Membership, Notification, Organization, Role
+from helpdesk.converters import parse_id
+from helpdesk.exceptions import (
+    AlreadyMember,
+    Conflict,
+    EmailTaken,
+    InvalidEmail,
+    InvalidInput,
+    InvitationClosed,
+    InvitationPending,
+    LastAdmin,
+    NotFound,
+    UsernameTaken,
+)
+from helpdesk.models import (
+    ApiToken,
+    Department,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+)
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -35,14 +65,41 @@ def organization_create(
     if Organization.objects.filter(slug=slug).exists():
         raise Conflict(_("An organization with this slug already exists."), details={"slug": slug})
     organization = Organization.objects.create(name=name, slug=slug, time_zone=time_zone, language=language)
-    user = User.objects.filter(username=admin_username).first()
+    # "Alice" and "alice" are one user.
+    user = User.objects.filter(username__iexact=admin_username.strip()).first()
     if user is None:
-        user = User(username=admin_username, email=admin_email)
+        admin_email = normalized_email(admin_email) if admin_email.strip() else ""
+        _check_names_free(username=admin_username.strip(), email=admin_email)
+        user = User(username=admin_username.strip(), email=admin_email)
         _check_password(admin_password, user)
         user.set_password(admin_password)
         user.save()
     membership = Membership.objects.create(organization=organization, user=user, role=Role.ADMIN)
     return organization, membership
+
+
+_EMAIL_MAX_LENGTH = 254  # the column of User.email and Invitation.email
+
+
+def normalized_email(email: str) -> str:
+    """The address as typed, without surrounding spaces; InvalidEmail unless it is one."""
+    email = email.strip()
+    try:
+        if len(email) > _EMAIL_MAX_LENGTH:
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        raise InvalidEmail(details={"email": [InvalidEmail.default_message]}) from None
+    return email
+
+
+def _check_names_free(*, username: str, email: str) -> None:
+    """Usernames and email addresses are one name whatever their case ("Agent" is "agent");
+    the database holds the same rule (unique indexes on lower(username) and lower(email))."""
+    if User.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken(details={"username": [UsernameTaken.default_message]})
+    if email and User.objects.filter(email__iexact=email).exists():
+        raise EmailTaken(details={"email": [EmailTaken.default_message]})
 
 
 def _check_password(password: str, user: Any) -> None:
@@ -105,6 +162,7 @@ def department_delete(*, organization: Organization, acting_user: Any, departmen
     for guard in _department_delete_guards():
         guard(organization=organization, department=locked)
     Membership.departments.through.objects.filter(department_id=locked.pk).delete()
+    Invitation.departments.through.objects.filter(department_id=locked.pk).delete()
     locked.deleted_at = timezone.now()
     locked.save(update_fields=["deleted_at"])
     department.deleted_at = locked.deleted_at
@@ -114,33 +172,199 @@ def _department_delete_guards() -> list[Callable[..., None]]:
     return [import_string(path) for path in getattr(settings, "DEPARTMENT_DELETE_GUARDS", ())]
 
 
+# --- Invitations ---------------------------------------------------------------------------
+
+INVITATION_VALID_FOR = timedelta(days=7)
+
+_CLOSED_MESSAGES = {
+    InvitationStatus.ACCEPTED: gettext_lazy("This invitation has already been accepted."),
+    InvitationStatus.DECLINED: gettext_lazy("This invitation was declined."),
+    InvitationStatus.REVOKED: gettext_lazy("This invitation was withdrawn by an admin of the organization."),
+    InvitationStatus.EXPIRED: gettext_lazy(
+        "This invitation has expired. Ask an admin of the organization for a new one."
+    ),
+}
+
+
 @transaction.atomic
-def member_create(
+def invitation_create(
     *,
     organization: Organization,
     acting_user: Any,
-    username: str,
-    password: str,
-    email: str = "",
-    first_name: str = "",
-    last_name: str = "",
+    email: str,
     role: str = Role.AGENT,
     department_ids: Iterable[int] = (),
-) -> Membership:
-    """A new member; an existing user (by username) joins without their password changing."""
+) -> tuple[Invitation, str]:
+    """Invite an email address to join with a role and departments; the link goes out by email
+    after commit. Returns the invitation and its token (only its hash is kept).
+
+    Only this organization's own members and invitations are looked at: whether the address
+    has an account elsewhere changes nothing in the answer. A second invitation to an address
+    with one pending is refused (InvitationPending): the admin revokes the first to send anew.
+    """
+    email = normalized_email(email)
     _check_role(role)
     departments = _departments_of(organization, department_ids)
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        user = User(username=username, email=email, first_name=first_name, last_name=last_name)
-        _check_password(password, user)
-        user.set_password(password)
-        user.save()
-    elif Membership.objects.filter(organization=organization, user=user).exists():
-        raise Conflict(_("This user is already a member."), details={"username": [_("Already a member.")]})
-    membership = Membership.objects.create(organization=organization, user=user, role=role)
-    membership.departments.set(departments)
+    if Membership.objects.filter(organization=organization, is_active=True, user__email__iexact=email).exists():
+        raise AlreadyMember(details={"email": [_("Already a member of this organization.")]})
+    now = timezone.now()
+    open_invitations = Invitation.objects.select_for_update().filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        declined_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    for open_invitation in open_invitations:
+        if open_invitation.expires_at > now:
+            raise InvitationPending(details={"email": [_("An invitation to this address is already pending.")]})
+        # An expired invitation is closed so that the new one can take its place.
+        open_invitation.revoked_at = now
+        open_invitation.save(update_fields=["revoked_at"])
+    token = Invitation.generate_token()
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                organization=organization,
+                email=email,
+                role=role,
+                invited_by=acting_user if getattr(acting_user, "pk", None) else None,
+                token_hash=Invitation.hash_token(token),
+                expires_at=now + INVITATION_VALID_FOR,
+            )
+    except IntegrityError:  # a concurrent invitation to the same address
+        raise InvitationPending(details={"email": [_("An invitation to this address is already pending.")]}) from None
+    invitation.departments.set(departments)
+    # Sent here rather than by a Celery task: the token would otherwise sit in the broker.
+    transaction.on_commit(lambda: _invitation_email_send(invitation_id=invitation.pk, token=token))
+    return invitation, token
+
+
+def invitation_url(*, token: str) -> str:
+    return settings.PUBLIC_URL + reverse("invitation_respond", kwargs={"token": token})
+
+
+def _invitation_email_send(*, invitation_id: int, token: str) -> None:
+    """The invitee's language is unknown: the email speaks the organization's."""
+    invitation = Invitation.objects.select_related("organization", "invited_by").get(pk=invitation_id)
+    organization = invitation.organization
+    with translation.override(organization.language):
+        context = {
+            "organization": organization.name,
+            "inviter": (invitation.invited_by.get_full_name() or invitation.invited_by.get_username())
+            if invitation.invited_by
+            else "",
+            "role": invitation.get_role_display(),
+            "url": invitation_url(token=token),
+            "expires_at": timezone.localtime(invitation.expires_at, _zone_of(organization)),
+            "time_zone": _zone_of(organization).key,
+        }
+        subject = _("Invitation to join %(organization)s") % {"organization": organization.name}
+        body = render_to_string("helpdesk/email/invitation.txt", context)
+    try:
+        send_mail(subject, body, None, [invitation.email])
+    except Exception:  # the mail server's own errors; the admin still sees the invitation pending
+        logger.exception("invitation %s: the email could not be sent", invitation_id)
+
+
+def _zone_of(organization: Organization) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(organization.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _open_invitation(token: str) -> Invitation:
+    """The invitation of this link, locked; NotFound or InvitationClosed unless it can be answered."""
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("organization")
+        .filter(token_hash=Invitation.hash_token(token))
+        .first()
+    )
+    if invitation is None:
+        raise NotFound(_("This invitation link is not valid."))
+    check_invitation_open(invitation)
+    return invitation
+
+
+def check_invitation_open(invitation: Invitation) -> None:
+    """InvitationClosed (410) naming why, unless the invitation can still be answered."""
+    status = invitation.status
+    if status != InvitationStatus.PENDING:
+        raise InvitationClosed(_CLOSED_MESSAGES[InvitationStatus(status)], details={"status": status})
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: Any) -> Membership:
+    """The signed-in user joins with the invited role and departments.
+
+    The link is the credential: it was delivered to the invited address, so whoever holds it
+    may accept, also signed in under an account with another address (a work address invited,
+    a personal one on the account). Refusing would not make a leaked link safer, since the
+    same link also lets a new person sign up, and would push people into a second account.
+    What binds is the single use: an invitation is accepted once, by one user.
+    """
+    invitation = _open_invitation(token)
+    organization = invitation.organization
+    membership = Membership.objects.select_for_update().filter(organization=organization, user=user).first()
+    if membership is not None and membership.is_active:
+        raise AlreadyMember(_("You are already a member of %(organization)s.") % {"organization": organization.name})
+    if membership is None:
+        membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
+    else:  # deactivated earlier: the invitation brings them back with its role
+        membership.role = invitation.role
+        membership.is_active = True
+        membership.save(update_fields=["role", "is_active"])
+    membership.departments.set(invitation.departments.filter(deleted_at__isnull=True))
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
     return membership
+
+
+@transaction.atomic
+def invitation_signup(
+    *, token: str, username: str, password: str, first_name: str = "", last_name: str = ""
+) -> Membership:
+    """A new person's account, with the invited address, and their acceptance of the invitation."""
+    invitation = _open_invitation(token)
+    username = username.strip()
+    _check_names_free(username=username, email=invitation.email)
+    user = User(username=username, email=invitation.email, first_name=first_name.strip(), last_name=last_name.strip())
+    _check_password(password, user)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # taken meanwhile
+        _check_names_free(username=username, email=invitation.email)
+        raise UsernameTaken(details={"username": [UsernameTaken.default_message]}) from None
+    return invitation_accept(token=token, user=user)
+
+
+@transaction.atomic
+def invitation_decline(*, token: str) -> Invitation:
+    invitation = _open_invitation(token)
+    invitation.declined_at = timezone.now()
+    invitation.save(update_fields=["declined_at"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, organization: Organization, acting_user: Any, invitation_id: int | str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update().filter(organization=organization, pk=parse_id(invitation_id)).first()
+    )
+    if invitation is None:
+        raise NotFound
+    check_invitation_open(invitation)
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+# --- Members -----------------------------------------------------------------------------
 
 
 @transaction.atomic

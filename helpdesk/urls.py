@@ -17,6 +17,7 @@ from helpdesk import (
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
 router.register("departments", api.DepartmentViewSet, basename="department")
 router.register("members", api.MemberViewSet, basename="member")
+router.register("invitations", api.InvitationViewSet, basename="invitation")
 router.register("notifications", api.NotificationViewSet, basename="notification")
 
 api_urlpatterns = [
@@ -34,6 +35,11 @@ org_urlpatterns = [
     path("settings/departments/<id:department_id>/", views.department_edit, name="department_edit"),
     path("settings/members/", views.member_list, name="member_list"),
     path("settings/members/<id:membership_id>/", views.member_edit, name="member_edit"),
+    path(
+        "settings/members/invitations/<id:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation_revoke",
+    ),
     path("settings/api-tokens/", views.api_tokens, name="api_tokens"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/badge/", views.notification_badge, name="notification_badge"),
@@ -46,6 +52,24 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="helpdesk/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password-reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="helpdesk/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+    # An invitation's link, sent by email; its secret token is the credential.
+    path("invitations/<str:token>/", views.invitation_respond, name="invitation_respond"),
     path("organizations/", views.organization_switch, name="organization_switch"),
     path("o/<slug:org_slug>/", include(org_urlpatterns)),
     path("o/<slug:org_slug>/settings/", include("channels.urls")),

@@ -4,32 +4,40 @@ API tokens, notifications, preferences, and the health endpoints."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import selectors, services, throttle
 from helpdesk.celery import app as celery_app
-from helpdesk.exceptions import HelpdeskError, NotFound, http_errors
+from helpdesk.exceptions import HelpdeskError, InvitationClosed, NotFound, http_errors
 from helpdesk.forms import (
     ApiTokenForm,
     DepartmentForm,
+    InvitationForm,
+    InvitationSignupForm,
     LoginForm,
-    MemberCreateForm,
     MemberUpdateForm,
+    PasswordResetForm,
     PreferencesForm,
+    SetPasswordForm,
     attach_error,
 )
+from helpdesk.password_reset import password_reset_allowance
 from helpdesk.tenancy import TenantRequest, activate_for, admin_required, default_membership, member_required
 
 
@@ -163,32 +171,53 @@ def department_edit(request: TenantRequest, department_id: int) -> HttpResponse:
 
 @admin_required
 def member_list(request: TenantRequest) -> HttpResponse:
+    """The members, the pending invitations, and the form that invites someone by email.
+
+    The answer to an invitation is the same whether the address has an account or not."""
     organization = request.organization
-    form = MemberCreateForm(request.POST or None, organization=organization)
+    form = InvitationForm(request.POST or None, organization=organization)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.member_create(
+            invitation, _token = services.invitation_create(
                 organization=organization,
                 acting_user=request.user,
-                username=data["username"],
-                password=data["password"],
                 email=data["email"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
                 role=data["role"],
                 department_ids=[d.pk for d in data["departments"]],
             )
         except HelpdeskError as error:
             attach_error(form, error)
         else:
-            messages.success(request, _("Member added."))
+            messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             return redirect("member_list", org_slug=organization.slug)
     return render(
         request,
         "helpdesk/members.html",
-        {"members": selectors.member_list(organization=organization), "form": form, "settings_tab": "members"},
+        {
+            "members": selectors.member_list(organization=organization),
+            "invitations": selectors.invitation_list_pending(organization=organization),
+            "form": form,
+            "settings_tab": "members",
+        },
+        status=400 if form.errors else 200,
     )
+
+
+@admin_required
+@http_errors
+@require_POST
+def invitation_revoke(request: TenantRequest, invitation_id: int) -> HttpResponse:
+    organization = request.organization
+    try:
+        services.invitation_revoke(organization=organization, acting_user=request.user, invitation_id=invitation_id)
+    except NotFound:
+        raise
+    except HelpdeskError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Invitation revoked."))
+    return redirect("member_list", org_slug=organization.slug)
 
 
 @admin_required
@@ -213,6 +242,124 @@ def member_edit(request: TenantRequest, membership_id: int) -> HttpResponse:
             messages.success(request, _("Member updated."))
             return redirect("member_list", org_slug=organization.slug)
     return render(request, "helpdesk/member_edit.html", {"member": member, "form": form, "settings_tab": "members"})
+
+
+# --- Invitation links (outside /o/<org_slug>/: the token is the credential) ---------------
+
+
+def _invitation_gone(request: HttpRequest, message: Any, *, status: int) -> HttpResponse:
+    return render(request, "helpdesk/invitation_closed.html", {"message": message}, status=status)
+
+
+@never_cache
+@sensitive_post_parameters("password", "password_again")
+def invitation_respond(request: HttpRequest, token: str) -> HttpResponse:
+    """The page of an invitation link: a signed-in user accepts or declines; a new person
+    chooses a name, username and password and joins; anyone holding the link may decline.
+
+    An unknown token is a 404 page, a used, revoked or expired one a 410 page naming why.
+    """
+    try:
+        invitation = selectors.invitation_get_by_token(token=token)
+    except NotFound:
+        return _invitation_gone(request, _("This invitation link is not valid."), status=404)
+    # The invitee's own language is not known: the page speaks the organization's.
+    translation.activate(invitation.organization.language)
+    request.LANGUAGE_CODE = translation.get_language()
+    try:
+        services.check_invitation_open(invitation)
+    except InvitationClosed as closed:
+        return _invitation_gone(request, closed.message, status=closed.status)
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    signup_form = InvitationSignupForm(request.POST if action == "signup" else None)
+    error_message: Any = None
+    status = 200
+    if request.method == "POST":
+        try:
+            if action == "accept" and request.user.is_authenticated:
+                membership = services.invitation_accept(token=token, user=request.user)
+                messages.success(request, _("You joined %(name)s.") % {"name": membership.organization.name})
+                return redirect("org_home", org_slug=membership.organization.slug)
+            if action == "decline":
+                services.invitation_decline(token=token)
+                return render(request, "helpdesk/invitation_declined.html", {"invitation": invitation})
+            if action == "signup" and not request.user.is_authenticated:
+                if signup_form.is_valid():
+                    data = signup_form.cleaned_data
+                    membership = services.invitation_signup(
+                        token=token,
+                        username=data["username"],
+                        password=data["password"],
+                        first_name=data["first_name"],
+                        last_name=data["last_name"],
+                    )
+                    auth_login(request, membership.user, backend="helpdesk.backends.CaseInsensitiveModelBackend")
+                    messages.success(
+                        request, _("Welcome! You joined %(name)s.") % {"name": membership.organization.name}
+                    )
+                    return redirect("org_home", org_slug=membership.organization.slug)
+            else:
+                error_message = _("This action is not available. Reload the page and try again.")
+        except NotFound:
+            return _invitation_gone(request, _("This invitation link is not valid."), status=404)
+        except InvitationClosed as closed:
+            return _invitation_gone(request, closed.message, status=closed.status)
+        except HelpdeskError as error:
+            if action == "signup":
+                attach_error(signup_form, error)
+            else:
+                error_message = error.message
+            status = error.status
+        if signup_form.errors or error_message:
+            status = status if status != 200 else 400
+    return render(
+        request,
+        "helpdesk/invitation.html",
+        {
+            "invitation": invitation,
+            "signup_form": signup_form,
+            "error_message": error_message,
+            "login_url": f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': request.path})}",
+        },
+        status=status,
+    )
+
+
+# --- Password reset (Django's views in the product's look, throttled) -----------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The same answer whether the address has an account or not; see helpdesk.password_reset
+    for how often an email goes out."""
+
+    template_name = "helpdesk/password_reset_form.html"
+    email_template_name = "helpdesk/email/password_reset.txt"
+    subject_template_name = "helpdesk/email/password_reset_subject.txt"
+    form_class = PasswordResetForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        allowance = password_reset_allowance(
+            email=form.cleaned_data["email"], client_address=throttle.client_address(self.request)
+        )
+        if allowance.client_refused:
+            form.add_error(None, _("Too many password reset requests. Try again in an hour."))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        if not allowance.send_email:
+            return HttpResponseRedirect(self.get_success_url())
+        # The link is built on PUBLIC_URL, never on the Host header of the request.
+        self.extra_email_context = {"public_url": settings.PUBLIC_URL}
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "helpdesk/password_reset_confirm.html"
+    form_class = SetPasswordForm
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # Whoever proved they hold the address may sign in at once, even after a lockout.
+        throttle.login_unlock(username=form.user.get_username())
+        return response
 
 
 # --- API tokens, notifications, preferences ----------------------------------------------

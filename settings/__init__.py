@@ -221,6 +221,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Password reset emails: at most this many per address per hour (4× per client address).
+PASSWORD_RESET_LIMIT_PER_HOUR = env.int("PASSWORD_RESET_LIMIT_PER_HOUR", 3)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for three hours
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -233,7 +236,8 @@ LOGIN_ADDRESS_DELAY_SECONDS = env.int("LOGIN_ADDRESS_DELAY_SECONDS", 10)
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses a locked account before any password is checked
-    "django.contrib.auth.backends.ModelBackend",
+    # Usernames are one name whatever their case: "ADMIN" signs in user "admin".
+    "helpdesk.backends.CaseInsensitiveModelBackend",
 ]
 # Account lockout (helpdesk.throttle): attempts kept in the database, so that it holds while Redis is down.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.test import APIClient
 
+from helpdesk.services import invitation_create
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 
@@ -24,7 +25,10 @@ MARKER = "ALPHASECRET"
 
 # Routes anyone may reach, or that are not tenant-scoped (each for a stated reason).
 PUBLIC_PREFIXES = (
-    "accounts/",  # login and logout
+    "accounts/",  # login, logout and password reset
+    # An invitation's link: its secret token is the credential, not a session or an
+    # organization (tests/helpdesk/test_invitations.py: an unknown token is a 404 page).
+    "invitations/",
     "healthz",
     "readyz",
     "api/schema/",
@@ -103,6 +107,12 @@ def populated_alpha(tenant_a: Tenant, settings: Any, tmp_path: Any) -> Tenant:
     page = factories.make_page(channel, name=f"{MARKER} page")
     conversation = factories.make_conversation(page, factories.make_contact(page, display_name=f"{MARKER} customer"))
     factories.make_message(conversation, text=f"{MARKER} message")
+    invitation_create(
+        organization=tenant_a.organization,
+        acting_user=tenant_a.admin.user,
+        email=f"{MARKER}@alpha.test",
+        department_ids=[tenant_a.department.pk],
+    )
     settings.MEDIA_ROOT = tmp_path / "media"
     stored_name = default_storage.save("messenger/inbound/alpha/photo.png", ContentFile(MARKER.encode()))
     factories.make_message(

@@ -74,22 +74,6 @@ def test_a_user_of_two_organizations_switches_between_them(tenant_a: Tenant, ten
     assert client.get("/").headers["Location"] == "/o/bravo/"
 
 
-def test_an_admin_creates_an_agent_in_the_settings_page(tenant_a: Tenant, client: Any) -> None:
-    client.force_login(tenant_a.admin.user)
-    response = client.post(
-        "/o/alpha/settings/members/",
-        {
-            "username": "carol",
-            "password": "a-long-enough-pass",
-            "role": "agent",
-            "departments": [tenant_a.department.pk],
-        },
-    )
-    assert response.status_code == 302
-    carol = Membership.objects.get(organization=tenant_a.organization, user__username="carol")
-    assert list(carol.departments.all()) == [tenant_a.department]
-
-
 def test_a_form_error_names_the_problem(tenant_a: Tenant, client: Any) -> None:
     client.force_login(tenant_a.admin.user)
     response = client.post("/o/alpha/settings/departments/", {"name": "Support"})

@@ -16,6 +16,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from django.core import mail
 from django.db.models import F
 from django.utils import timezone
 
@@ -68,16 +69,26 @@ def test_an_admin_sets_up_a_messenger_channel_and_keeps_its_page_authorized(
     page.get_by_role("button", name="Add department").click()
     page.wait_for_selector("input[name=name][value='Online shop']")
 
-    # Its first agent.
+    # Its first agent: invited by email, he chooses his own name, username and password.
     page.get_by_role("link", name="Members").click()
-    page.get_by_label("Username").fill("kenji")
-    page.get_by_label("First name").fill("Kenji")
-    page.get_by_label("Last name").fill("Sato")
-    page.get_by_label("Email").fill("kenji@alpha.example")
-    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_label("Email address").fill("kenji@alpha.example")
     page.get_by_label("Role").select_option(label="Agent")
     page.get_by_label("Online shop").check()
-    page.get_by_role("button", name="Add member").click()
+    page.get_by_role("button", name="Send invitation").click()
+    page.wait_for_selector("tr:has-text('kenji@alpha.example') >> text=Online shop")
+    invitation_path = re.search(r"/invitations/[\w-]+/", mail.outbox[-1].body)
+    assert invitation_path
+    kenji = new_page(chromium)
+    kenji.goto(f"{facebook.url}{invitation_path.group(0)}")
+    kenji.get_by_label("First name").fill("Kenji")
+    kenji.get_by_label("Last name").fill("Sato")
+    kenji.get_by_label("Username").fill("kenji")
+    kenji.get_by_label(re.compile(r"^Password\W*$")).fill(factories.PASSWORD)
+    kenji.get_by_label("Password again").fill(factories.PASSWORD)
+    kenji.get_by_role("button", name="Create account and join").click()
+    kenji.wait_for_url(re.compile(r".*/inbox/$"))
+    kenji.context.close()
+    page.reload()
     page.wait_for_selector("tr:has-text('Kenji Sato') >> text=Online shop")
 
     # The channel, with an icon, and its Facebook Page linked through Facebook's dialog.

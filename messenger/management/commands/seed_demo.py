@@ -43,7 +43,10 @@ class Command(BaseCommand):
         ]
         users_out = []
         for username, spec in DEMO_USERS.items():
-            user, created = User.objects.get_or_create(username=username, defaults={"email": f"{username}@demo.test"})
+            # "Admin" would be the same user as "admin" (usernames are unique whatever their case).
+            user, created = User.objects.get_or_create(
+                username__iexact=username, defaults={"username": username, "email": f"{username}@demo.test"}
+            )
             if created:
                 user.first_name = username.capitalize()
                 user.last_name = "Demo"
