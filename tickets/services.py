@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
 from helpdesk.models import Membership, Organization
+from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from tickets import selectors, transcript
 from tickets.models import (
@@ -279,21 +280,20 @@ def _insert(
     return returned
 
 
-def _can_see_department(membership: Membership, department_id: int) -> bool:
-    return membership.is_admin or membership.departments.filter(pk=department_id).exists()
-
-
 @transaction.atomic
 def ticket_create_from_conversation(
     *, organization: Organization, acting_user: Any, membership: Membership, conversation_id: int | str
 ) -> Ticket:
     """By hand: every message of the conversation not yet in a ticket becomes one ticket.
 
-    Agents of the conversation's department and admins may do it (others get 404); nothing
-    left to convert is `nothing_to_convert` (409).
+    Whoever sees the conversation (channels.visibility) may do it; anyone else gets 404 and
+    nothing is made. Nothing left to convert is `nothing_to_convert` (409).
     """
-    conversations = _locked(Conversation.objects.filter(organization=organization, pk=selectors.as_id(conversation_id)))
-    if not conversations or not _can_see_department(membership, conversations[0]["department_id"]):
+    visible = Conversation.objects.filter(
+        messenger_selectors.visible_channel_filter(organization=organization, membership=membership)
+    )
+    conversations = _locked(visible.filter(pk=selectors.as_id(conversation_id)))
+    if not conversations:
         raise NotFound
     ticket_ids = _convert(
         conversations=conversations, now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
@@ -468,7 +468,7 @@ def _check_transition(ticket: Ticket, state: str) -> None:
 
 
 def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int) -> None:
-    holders = selectors.ticket_assignee_choices(organization=organization, department_id=ticket.department_id)
+    holders = selectors.ticket_assignee_choices(organization=organization, ticket=ticket)
     if not holders.filter(user_id=user_id).exists():
         raise InvalidInput(
             _("The assignee must be an active member who can see this ticket."),
