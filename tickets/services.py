@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels import visibility
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
 from helpdesk.models import Membership, Organization
@@ -451,6 +452,24 @@ def ticket_sweep_idle_conversations(
     if created:
         logger.info("tickets: %d idle chats became tickets", created)
     return created
+
+
+# --- A member left departments ----------------------------------------------------------------
+
+
+def tickets_unassign_for_departments(
+    *, organization: Organization, acting_user: Any, membership: Membership, department_ids: Iterable[int]
+) -> int:
+    """The member no longer works in these departments: the tickets they hold there (filed
+    under one of them, or of one of their channels) that they may no longer see
+    (channels.visibility) are unassigned. Named in settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS."""
+    departments = list(department_ids)
+    return (
+        Ticket.objects.filter(organization=organization, assignee_id=membership.user_id)
+        .filter(Q(department_id__in=departments) | Q(channel__department_id__in=departments))
+        .exclude(visibility.visible_filter(organization=organization, membership=membership, row_department=True))
+        .update(assignee=None, updated_at=timezone.now())
+    )
 
 
 # --- Changes to a ticket -------------------------------------------------------------------
