@@ -16,7 +16,7 @@ from django.test import Client
 
 from channels.models import Channel
 from helpdesk.models import Membership, Role
-from messenger.models import Contact, Conversation, ConversationEvent, Message, MessageStatus
+from messenger.models import Contact, Conversation, ConversationEvent, Direction, Message, MessageStatus
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 from tests.routes import fill_route, iter_routes, route_params
@@ -130,7 +130,7 @@ def hidden(tenant_a: Tenant, settings: Any, tmp_path: Any) -> HiddenChannel:
     failed = factories.make_message(
         conversation,
         text=f"{MARKER} failed reply",
-        direction="outbound",
+        direction=Direction.OUTBOUND,
         status=MessageStatus.FAILED,
         author=tenant_a.admin.user,
     )
