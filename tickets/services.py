@@ -491,7 +491,7 @@ def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int)
     if not holders.filter(user_id=user_id).exists():
         raise InvalidInput(
             _("The assignee must be an active member who can see this ticket."),
-            details={"assignee": [_("Not a member of this ticket's department.")]},
+            details={"assignee": [_("Not an agent of this ticket's channel and department.")]},
         )
 
 

@@ -92,3 +92,14 @@ def test_the_inbox_search_finds_nothing_of_the_channel(desk: Desk, outsider: Mem
             assert api.get("/api/v1/conversations/", {"q": query}).json()["results"] == [], member
     found = api_client_for(desk.tenant.agent).get("/api/v1/conversations/", {"q": "4111"}).json()["results"]
     assert [row["id"] for row in found] == [desk.conversation.pk]
+
+
+def test_a_ticket_is_given_only_to_someone_who_sees_it(desk: Desk, outsider: Membership) -> None:
+    ticket = make_ticket(desk)
+    api = api_client_for(desk.tenant.admin)
+    refused = api.patch(f"/api/v1/tickets/{ticket.pk}/", {"assignee": outsider.user_id}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"] == {"assignee": ["Not an agent of this ticket's channel and department."]}
+    given = api.patch(f"/api/v1/tickets/{ticket.pk}/", {"assignee": desk.tenant.agent.user_id}, format="json")
+    assert given.status_code == 200
+    assert given.json()["assignee"]["id"] == desk.tenant.agent.user_id
