@@ -90,6 +90,8 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
     from helpdesk.models import Membership
 
     agent = Membership.objects.create(organization=organization, user=agent_user, role=Role.AGENT)
+    # The agent works in every department (channels.visibility: an association counts only there).
+    agent.departments.set(departments)
     channels = [
         Channel.objects.create(organization=organization, department=departments[n % 5], name=f"Channel {n}")
         for n in range(CHANNELS)

@@ -1,12 +1,10 @@
 """Reads of channels, agent associations and per-department settings.
 
-Other areas call two of these:
+Who sees which channel's conversations, messages, contacts and tickets is one rule, in
+`channels.visibility`; `channel_ids_visible_to` and `channel_visible_list` below read it.
 
-- `channel_ids_visible_to(organization=, membership=)`: the channels whose conversations a
-  member may see and answer. `None` means every channel (admins); a list (possibly empty)
-  limits an agent to the channels they are associated with, deleted channels included
-  (their conversations stay readable). Use it as
-  `qs if ids is None else qs.filter(channel_id__in=ids)`.
+Other areas call:
+
 - `ticket_delay_minutes(organization=, department_id=)` for one department, and
   `ticket_delay_minutes_expression()` / `ticket_delays_by_department()` for the sweep that
   turns idle chats into tickets (set-based: annotate the conversations, or one dict).
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from channels import visibility
 from channels.models import (
     TICKET_DELAY_DEFAULT_MINUTES,
     AgentChannel,
@@ -77,22 +76,16 @@ def channel_quota(*, organization: Organization) -> ChannelQuota:
 
 
 def channel_ids_visible_to(*, organization: Organization, membership: Membership) -> list[int] | None:
-    """None for admins (every channel); otherwise the ids of the agent's associated channels."""
-    if membership.organization_id != organization.pk:
-        return []
-    if membership.role == Role.ADMIN:
-        return None
-    return list(
-        AgentChannel.objects.filter(organization=organization, membership=membership)
-        .order_by("channel_id")
-        .values_list("channel_id", flat=True)
-    )
+    """None for admins (every channel); otherwise the ids of the channels the agent sees
+    (channels.visibility: associated with it and working in its department)."""
+    visible = visibility.visible_channel_ids(organization=organization, membership=membership)
+    return None if visible is None else sorted(visible.values_list("channel_id", flat=True))
 
 
 def channel_visible_list(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
     """The live-or-disabled (not deleted) channels a member may see."""
     channels = channel_list(organization=organization)
-    visible = channel_ids_visible_to(organization=organization, membership=membership)
+    visible = visibility.visible_channel_ids(organization=organization, membership=membership)
     return channels if visible is None else channels.filter(pk__in=visible)
 
 

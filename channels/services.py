@@ -300,6 +300,18 @@ def channel_agents_set(
     return sorted(wanted)
 
 
+def agent_channels_drop_for_departments(
+    *, organization: Organization, acting_user: Any, membership: Membership, department_ids: Iterable[int]
+) -> int:
+    """The member no longer works in these departments: their associations with the
+    departments' channels (deleted ones too) go, since the association requires it (see
+    channels.visibility). Named in settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS. Returns how many went."""
+    deleted, _by_model = AgentChannel.objects.filter(
+        organization=organization, membership=membership, channel__department_id__in=list(department_ids)
+    ).delete()
+    return deleted
+
+
 # --- Departments -------------------------------------------------------------------------
 
 

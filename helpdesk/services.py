@@ -398,10 +398,24 @@ def member_update(
                 raise LastAdmin
         membership.save(update_fields=fields)
     if department_ids is not None:
-        membership.departments.set(_departments_of(organization, department_ids))
+        departments = _departments_of(organization, department_ids)
+        removed = set(membership.departments.values_list("pk", flat=True)) - {d.pk for d in departments}
+        membership.departments.set(departments)
+        _departments_removed(organization=organization, acting_user=acting_user, membership=membership, ids=removed)
     if is_active is False:
         ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).update(revoked_at=timezone.now())
     return membership
+
+
+def _departments_removed(
+    *, organization: Organization, acting_user: Any, membership: Membership, ids: set[int]
+) -> None:
+    """Each of settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS lets go of what the member held
+    in departments they no longer work in (apps above helpdesk own it: named, not imported)."""
+    for path in getattr(settings, "MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS", ()) if ids else ():
+        import_string(path)(
+            organization=organization, acting_user=acting_user, membership=membership, department_ids=ids
+        )
 
 
 def _check_role(role: str) -> None:

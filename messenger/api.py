@@ -486,13 +486,7 @@ class MessageViewSet(OrganizationViewSet):
     admin_only_writes = False
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
-        return Message.objects.filter(
-            organization=organization,
-            is_hidden=False,
-            conversation__in=Conversation.objects.filter(
-                selectors.visible_channel_filter(organization=organization, membership=membership)
-            ),
-        )
+        return selectors.message_visible_list(organization=organization, membership=membership)
 
     @extend_schema(
         request=None,

@@ -1,10 +1,10 @@
 """Reads of the inbox: which conversations a member sees, their transcripts, and the
 keyset pages of the conversation list.
 
-The visibility rule lives here once and is used by the HTML inbox and the REST API alike:
-an admin sees every conversation of the organization; an agent sees the conversations
-filed under the channels they are associated with (``channels.AgentChannel``). Anything
-else is "not found".
+Who sees what is one rule, ``channels.visibility`` (admins: the whole organization; agents:
+the channels they are associated with, in departments they work in); the HTML inbox and the
+REST API read conversations, messages and contacts only through the filters below, which
+apply it. Anything else is "not found".
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, prefetch_related_objects
 from django.utils.dateparse import parse_datetime
 
-from channels.models import AgentChannel, Channel
+from channels import visibility
+from channels.models import Channel
 from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
-from helpdesk.models import Membership, Organization, Role
+from helpdesk.models import Membership, Organization
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message
 from messenger.services import search
 
@@ -40,19 +41,28 @@ def _as_id(value: Any) -> int:
 
 
 def visible_channel_filter(*, organization: Organization, membership: Membership) -> Q:
-    """The rule, as a filter on Conversation (or anything with a ``channel`` foreign key)."""
-    if membership.is_admin:
-        return Q(organization=organization)
-    agent_channels = AgentChannel.objects.filter(organization=organization, membership=membership)
-    return Q(organization=organization, channel_id__in=agent_channels.values("channel_id"))
+    """The rule (channels.visibility), as a filter on Conversation."""
+    return visibility.visible_filter(organization=organization, membership=membership)
+
+
+def message_visible_filter(*, organization: Organization, membership: Membership) -> Q:
+    """The rule as a filter on Message (through its conversation's channel); hidden
+    messages (a blocked customer's) are never shown either."""
+    return visibility.visible_filter(organization=organization, membership=membership, prefix="conversation__") & Q(
+        organization=organization, is_hidden=False
+    )
+
+
+def contact_visible_filter(*, organization: Organization, membership: Membership) -> Q:
+    """The rule as a filter on Contact: a contact is seen when one of their conversations is."""
+    conversations = Conversation.objects.filter(
+        visible_channel_filter(organization=organization, membership=membership)
+    )
+    return Q(organization=organization, pk__in=conversations.values("contact_id"))
 
 
 def channel_list_visible(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
-    channels = Channel.objects.filter(organization=organization)
-    if not membership.is_admin:
-        channels = channels.filter(
-            pk__in=AgentChannel.objects.filter(organization=organization, membership=membership).values("channel_id")
-        )
+    channels = visibility.visible_channel_list(organization=organization, membership=membership)
     return channels.select_related("department").order_by("deleted_at", "name")
 
 
@@ -67,17 +77,9 @@ def channel_list_forward_targets(*, organization: Organization, conversation: Co
 
 
 def member_list_assignable(*, organization: Organization, channel_id: int) -> QuerySet[Membership]:
-    """Who may hold a conversation of this channel: its associated agents and the admins."""
+    """Who may hold a conversation of this channel: whoever sees it (channels.visibility)."""
     return (
-        Membership.objects.filter(organization=organization, is_active=True)
-        .filter(
-            Q(role=Role.ADMIN)
-            | Q(
-                pk__in=AgentChannel.objects.filter(organization=organization, channel_id=channel_id).values(
-                    "membership_id"
-                )
-            )
-        )
+        Membership.objects.filter(visibility.members_filter(organization=organization, channel_id=channel_id))
         .select_related("user")
         .order_by("user__first_name", "user__username")
     )
@@ -230,20 +232,37 @@ def message_list(*, organization: Organization, conversation: Conversation) -> Q
     return Message.objects.filter(organization=organization, conversation=conversation, is_hidden=False)
 
 
+def message_visible_list(*, organization: Organization, membership: Membership) -> QuerySet[Message]:
+    """Every message the member may see (of the conversations they see, hidden ones left out)."""
+    return Message.objects.filter(message_visible_filter(organization=organization, membership=membership))
+
+
 def message_get(*, organization: Organization, membership: Membership, message_id: Any) -> Message:
+    """One message the member may see, or NotFound; its attachments are served on the same terms."""
     message = (
-        Message.objects.filter(pk=_as_id(message_id), organization=organization, is_hidden=False)
-        .filter(
-            conversation__in=Conversation.objects.filter(
-                visible_channel_filter(organization=organization, membership=membership)
-            )
-        )
+        message_visible_list(organization=organization, membership=membership)
+        .filter(pk=_as_id(message_id))
         .select_related("conversation")
         .first()
     )
     if message is None:
         raise NotFound
     return message
+
+
+# --- Contacts ----------------------------------------------------------------------------------
+
+
+def contact_get(*, organization: Organization, membership: Membership, contact_id: Any) -> Contact:
+    """A contact the member talks to in one of the conversations they see, or NotFound."""
+    contact = (
+        Contact.objects.filter(contact_visible_filter(organization=organization, membership=membership))
+        .filter(pk=_as_id(contact_id))
+        .first()
+    )
+    if contact is None:
+        raise NotFound
+    return contact
 
 
 @dataclass(frozen=True, slots=True)

@@ -416,6 +416,13 @@ CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.MessengerChannelKind"}
 # What may refuse the deletion of a department (helpdesk.services.department_delete): apps
 # above helpdesk own what is filed under a department, so they are named here, not imported.
 DEPARTMENT_DELETE_GUARDS = ["channels.services.department_delete_guard"]
+# Called, in order and in the same transaction, when a member stops working in departments
+# (helpdesk.services.member_update): what the member held there is let go (channels.visibility).
+MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS = [
+    "channels.services.agent_channels_drop_for_departments",
+    "messenger.services.conversations.conversations_unassign_for_departments",
+    "tickets.services.tickets_unassign_for_departments",
+]
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")

@@ -1,18 +1,20 @@
-"""Reads of the tickets app. Every read takes the organization and the member asking:
-admins see all of the organization's tickets, agents those of their departments."""
+"""Reads of the tickets app. Every read takes the organization and the member asking and
+applies the one visibility rule (channels.visibility): admins see all of the organization's
+tickets; an agent those of the channels they see (associated with, in a department they work
+in) whose own department is also one of theirs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from channels import visibility
 from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
-from helpdesk.models import Department, Membership, Organization, Role
+from helpdesk.models import Department, Membership, Organization
+from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
 from tickets.models import Ticket
 
@@ -20,11 +22,6 @@ from tickets.models import Ticket
 def as_id(value: int | str | None) -> int:
     """Ids from URLs and forms; anything that is not a whole number simply matches nothing."""
     return parse_id(value)
-
-
-def _department_ids(membership: Membership) -> QuerySet[Department, Mapping[str, Any]]:
-    """The member's departments as a subquery (no query of its own)."""
-    return Department.objects.filter(memberships=membership).values("pk")
 
 
 @dataclass(frozen=True)
@@ -41,9 +38,9 @@ def ticket_list(
     *, organization: Organization, membership: Membership, filters: TicketFilters | None = None
 ) -> QuerySet[Ticket]:
     """The tickets this member may see, newest first, with what a list shows joined in."""
-    tickets = Ticket.objects.filter(organization=organization)
-    if not membership.is_admin:
-        tickets = tickets.filter(department_id__in=_department_ids(membership))
+    tickets = Ticket.objects.filter(
+        visibility.visible_filter(organization=organization, membership=membership, row_department=True)
+    )
     if filters is not None:
         if filters.department_id is not None:
             tickets = tickets.filter(department_id=filters.department_id)
@@ -66,7 +63,8 @@ def ticket_list(
 
 
 def ticket_get(*, organization: Organization, membership: Membership, ticket_id: int | str) -> Ticket:
-    """One ticket the member may see; 404 for another organization's or another department's."""
+    """One ticket the member may see; 404 for any other (another organization's, or of a
+    channel or department the member does not see)."""
     ticket = (
         ticket_list(organization=organization, membership=membership)
         .select_related("created_by", "conversation")
@@ -79,14 +77,8 @@ def ticket_get(*, organization: Organization, membership: Membership, ticket_id:
 
 
 def contact_get(*, organization: Organization, membership: Membership, contact_id: int | str) -> Contact:
-    """A contact of the organization; for an agent, one they talk to in one of their departments."""
-    contacts = Contact.objects.filter(organization=organization, pk=as_id(contact_id))
-    if not membership.is_admin:
-        contacts = contacts.filter(conversations__department_id__in=_department_ids(membership))
-    contact = contacts.first()
-    if contact is None:
-        raise NotFound
-    return contact
+    """A contact the member sees (one of their conversations is visible), or NotFound."""
+    return messenger_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
 
 
 def contact_ticket_list(*, organization: Organization, membership: Membership, contact: Contact) -> QuerySet[Ticket]:
@@ -96,24 +88,24 @@ def contact_ticket_list(*, organization: Organization, membership: Membership, c
 def ticket_filter_departments(*, organization: Organization, membership: Membership) -> QuerySet[Department]:
     departments = Department.objects.filter(organization=organization, deleted_at__isnull=True)
     if not membership.is_admin:
-        departments = departments.filter(pk__in=_department_ids(membership))
+        departments = departments.filter(pk__in=visibility.member_department_ids(membership))
     return departments.order_by("name")
 
 
 def ticket_filter_channels(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
-    """Channels of the member's departments, deleted ones included (their tickets remain)."""
-    channels = Channel.objects.filter(organization=organization)
-    if not membership.is_admin:
-        channels = channels.filter(department_id__in=_department_ids(membership))
-    return channels.order_by("name", "pk")
+    """The channels the member sees, deleted ones included (their tickets remain)."""
+    return visibility.visible_channel_list(organization=organization, membership=membership).order_by("name", "pk")
 
 
-def ticket_assignee_choices(*, organization: Organization, department_id: int | None = None) -> QuerySet[Membership]:
-    """Active members with their users; with a department, those who may hold its tickets."""
-    members = Membership.objects.filter(organization=organization, is_active=True)
-    if department_id is not None:
-        members = members.filter(
-            Q(role=Role.ADMIN) | Q(pk__in=Membership.objects.filter(departments=department_id).values("pk"))
+def ticket_assignee_choices(*, organization: Organization, ticket: Ticket | None = None) -> QuerySet[Membership]:
+    """Active members with their users; with a ticket, those who see it (and so may hold it)."""
+    if ticket is None:
+        members = Membership.objects.filter(organization=organization, is_active=True)
+    else:
+        members = Membership.objects.filter(
+            visibility.members_filter(
+                organization=organization, channel_id=ticket.channel_id, department_id=ticket.department_id
+            )
         )
     return members.select_related("user").order_by("user__first_name", "user__last_name", "user__username")
 

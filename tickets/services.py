@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,9 +25,11 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels import visibility
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
 from helpdesk.models import Membership, Organization
+from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from tickets import selectors, transcript
 from tickets.models import (
@@ -279,21 +281,20 @@ def _insert(
     return returned
 
 
-def _can_see_department(membership: Membership, department_id: int) -> bool:
-    return membership.is_admin or membership.departments.filter(pk=department_id).exists()
-
-
 @transaction.atomic
 def ticket_create_from_conversation(
     *, organization: Organization, acting_user: Any, membership: Membership, conversation_id: int | str
 ) -> Ticket:
     """By hand: every message of the conversation not yet in a ticket becomes one ticket.
 
-    Agents of the conversation's department and admins may do it (others get 404); nothing
-    left to convert is `nothing_to_convert` (409).
+    Whoever sees the conversation (channels.visibility) may do it; anyone else gets 404 and
+    nothing is made. Nothing left to convert is `nothing_to_convert` (409).
     """
-    conversations = _locked(Conversation.objects.filter(organization=organization, pk=selectors.as_id(conversation_id)))
-    if not conversations or not _can_see_department(membership, conversations[0]["department_id"]):
+    visible = Conversation.objects.filter(
+        messenger_selectors.visible_channel_filter(organization=organization, membership=membership)
+    )
+    conversations = _locked(visible.filter(pk=selectors.as_id(conversation_id)))
+    if not conversations:
         raise NotFound
     ticket_ids = _convert(
         conversations=conversations, now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
@@ -453,6 +454,24 @@ def ticket_sweep_idle_conversations(
     return created
 
 
+# --- A member left departments ----------------------------------------------------------------
+
+
+def tickets_unassign_for_departments(
+    *, organization: Organization, acting_user: Any, membership: Membership, department_ids: Iterable[int]
+) -> int:
+    """The member no longer works in these departments: the tickets they hold there (filed
+    under one of them, or of one of their channels) that they may no longer see
+    (channels.visibility) are unassigned. Named in settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS."""
+    departments = list(department_ids)
+    return (
+        Ticket.objects.filter(organization=organization, assignee_id=membership.user_id)
+        .filter(Q(department_id__in=departments) | Q(channel__department_id__in=departments))
+        .exclude(visibility.visible_filter(organization=organization, membership=membership, row_department=True))
+        .update(assignee=None, updated_at=timezone.now())
+    )
+
+
 # --- Changes to a ticket -------------------------------------------------------------------
 
 
@@ -468,11 +487,11 @@ def _check_transition(ticket: Ticket, state: str) -> None:
 
 
 def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int) -> None:
-    holders = selectors.ticket_assignee_choices(organization=organization, department_id=ticket.department_id)
+    holders = selectors.ticket_assignee_choices(organization=organization, ticket=ticket)
     if not holders.filter(user_id=user_id).exists():
         raise InvalidInput(
             _("The assignee must be an active member who can see this ticket."),
-            details={"assignee": [_("Not a member of this ticket's department.")]},
+            details={"assignee": [_("Not an agent of this ticket's channel and department.")]},
         )
 
 

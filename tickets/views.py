@@ -66,7 +66,7 @@ def ticket_list(request: TenantRequest) -> HttpResponse:
 def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
     organization, membership = request.organization, request.membership
     ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
-    members = list(selectors.ticket_assignee_choices(organization=organization, department_id=ticket.department_id))
+    members = list(selectors.ticket_assignee_choices(organization=organization, ticket=ticket))
     if ticket.assignee_id and all(m.user_id != ticket.assignee_id for m in members):
         # Keep the current holder in the list so that saving the form does not silently unassign.
         members += list(selectors.ticket_assignee_choices(organization=organization).filter(user=ticket.assignee_id))

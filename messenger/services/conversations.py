@@ -8,6 +8,7 @@ functions check what the action itself requires.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from channels.models import Channel
 from helpdesk.exceptions import ChannelDeleted, InvalidInput, InvalidTransition, NotFound
-from helpdesk.models import Department, Notification, Organization
+from helpdesk.models import Department, Membership, Notification, Organization
 from helpdesk.services import notification_create
 from messenger import selectors
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
@@ -108,6 +109,48 @@ def conversations_follow_channel(
         )
     ConversationEvent.objects.bulk_create(events, batch_size=500)
     return moved
+
+
+# --- A member left departments -----------------------------------------------------------------
+
+# The `reason` of an `unassigned` system line written because the assignee left the department.
+UNASSIGNED_LEFT_DEPARTMENT = "left_department"
+
+
+def conversations_unassign_for_departments(
+    *, organization: Organization, acting_user: Any, membership: Membership, department_ids: Iterable[int]
+) -> int:
+    """The member no longer works in these departments: the conversations of the departments'
+    channels they hold and may no longer see (channels.visibility; an admin still sees them)
+    are unassigned, each with an `unassigned` system line naming them and the department.
+    Set-based; named in settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS. Returns how many."""
+    held = Conversation.objects.filter(
+        organization=organization,
+        assignee_id=membership.user_id,
+        channel__department_id__in=list(department_ids),
+    ).exclude(selectors.visible_channel_filter(organization=organization, membership=membership))
+    rows = list(held.order_by("pk").values_list("pk", "channel__department__name"))
+    if not rows:
+        return 0
+    Conversation.objects.filter(pk__in=[pk for pk, _department in rows]).update(
+        assignee=None, updated_at=timezone.now()
+    )
+    actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
+    name = _name(membership.user)
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(
+                organization=organization,
+                conversation_id=conversation_id,
+                kind=ConversationEvent.Kind.UNASSIGNED,
+                actor=actor,
+                data={"previous": name, "reason": UNASSIGNED_LEFT_DEPARTMENT, "department": department},
+            )
+            for conversation_id, department in rows
+        ],
+        batch_size=500,
+    )
+    return len(rows)
 
 
 # --- Read state and sender actions -----------------------------------------------------------

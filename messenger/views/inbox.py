@@ -252,6 +252,10 @@ def describe_event(event: ConversationEvent) -> str:
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
     if event.kind == Kind.UNASSIGNED:
+        if data.get("reason") == conversation_services.UNASSIGNED_LEFT_DEPARTMENT:
+            return _(
+                "%(actor)s removed %(agent)s from the department %(department)s: the conversation was unassigned."
+            ) % {"actor": actor, "agent": data.get("previous", "?"), "department": data.get("department", "?")}
         return _("%(actor)s unassigned the conversation.") % {"actor": actor}
     if event.kind == Kind.FORWARDED:
         if data.get("to_channel"):

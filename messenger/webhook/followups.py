@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from channels.models import AgentChannel
-from helpdesk.models import Notification
-from helpdesk.services import admin_user_ids, notification_create
+from channels import visibility
+from helpdesk.models import Membership, Notification
+from helpdesk.services import notification_create
 from messenger.graph import GraphError
 from messenger.models import Contact, Conversation, Direction, Message, PageStatus
 from messenger.services.contacts import contact_profile_fetch
@@ -116,10 +116,12 @@ def conversation_announce(*, conversation_id: int) -> int:
     if conversation is None or conversation.contact.is_blocked:
         return 0
     organization = conversation.organization
-    agents = AgentChannel.objects.filter(
-        organization=organization, channel_id=conversation.channel_id, membership__is_active=True
-    ).values_list("membership__user_id", flat=True)
-    user_ids = set(agents) | set(admin_user_ids(organization=organization))
+    # Those who may open it (channels.visibility): admins and the channel's agents.
+    user_ids = set(
+        Membership.objects.filter(
+            visibility.members_filter(organization=organization, channel_id=conversation.channel_id)
+        ).values_list("user_id", flat=True)
+    )
     with translation.override(organization.language):
         title = gettext("New conversation with %(name)s") % {"name": str(conversation.contact)}
     return notification_create(

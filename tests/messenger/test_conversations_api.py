@@ -325,7 +325,9 @@ def test_an_agent_assigns_to_an_agent_of_the_channel_and_a_system_line_is_writte
 
 def test_forwarding_to_an_agent_notifies_them_with_the_note(tenant_a: Tenant, world: dict[str, Any]) -> None:
     bob = world["conversations"]["bob"]
-    colleague = factories.make_member(tenant_a.organization, first_name="Kenji", last_name="Sato")
+    colleague = factories.make_member(
+        tenant_a.organization, first_name="Kenji", last_name="Sato", departments=[tenant_a.department]
+    )
     factories.associate(colleague, world["mine"])
     response = api_client_for(tenant_a.agent).post(
         f"/api/v1/conversations/{bob.pk}/forward/",

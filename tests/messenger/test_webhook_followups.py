@@ -97,6 +97,16 @@ def test_a_deactivated_agent_is_not_told(page: FacebookPage, tenant_a: Tenant) -
 
 
 @pytest.mark.django_db
+def test_an_agent_of_the_channel_out_of_its_department_is_not_told(page: FacebookPage, tenant_a: Tenant) -> None:
+    """They may not open the conversation (channels.visibility), so its customer's name stays unsaid."""
+    tenant_a.agent.departments.set([factories.make_department(tenant_a.organization, "Sales")])
+    conversation = factories.make_conversation(page)
+    factories.make_message(conversation)
+    conversation_announce(conversation_id=conversation.pk)
+    assert notified_user_ids(tenant_a.organization) == {tenant_a.admin.user_id}
+
+
+@pytest.mark.django_db
 def test_a_blocked_customer_raises_no_notice(page: FacebookPage) -> None:
     conversation = factories.make_conversation(page, factories.make_contact(page, is_blocked=True))
     assert conversation_announce(conversation_id=conversation.pk) == 0

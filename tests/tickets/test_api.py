@@ -46,9 +46,9 @@ def test_an_agent_of_another_department_sees_no_ticket_and_gets_404(desk: Desk, 
 
 
 def test_an_admin_sees_every_department(desk: Desk, sales_agent: Any) -> None:
-    sales_page = factories.make_page(
-        factories.make_channel(desk.tenant.organization, sales_agent.departments.get(), name="Sales page")
-    )
+    sales_channel = factories.make_channel(desk.tenant.organization, sales_agent.departments.get(), name="Sales page")
+    factories.associate(sales_agent, sales_channel)
+    sales_page = factories.make_page(sales_channel)
     sales_ticket = make_ticket(desk, conversation=factories.make_conversation(sales_page))
     support_ticket = make_ticket(desk)
     ids = [row["id"] for row in api_client_for(desk.tenant.admin).get("/api/v1/tickets/").json()["results"]]

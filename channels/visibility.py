@@ -1,0 +1,101 @@
+"""Who sees what: the one visibility rule for everything filed under a channel.
+
+- An admin sees everything of their organization.
+- An agent sees what is filed under a channel when BOTH hold: they are associated with the
+  channel (`channels.AgentChannel`) AND they work in the channel's department
+  (`channel.department` is one of `membership.departments`). An association alone (say,
+  left behind when the agent was moved out of the department) shows nothing; nor does
+  working in the department without the association.
+- An inactive membership, or a membership of another organization, sees nothing.
+
+Deleted channels count like the others: their conversations stay readable to their agents.
+
+What hangs off a channel is seen through it:
+
+- conversations: through their channel (`visible_filter()`);
+- messages, and so their attachments: through their conversation's channel
+  (`visible_filter(prefix="conversation__")`);
+- contacts: when one of their conversations is visible (`messenger.selectors`);
+- tickets: through the ticket's channel AND the ticket's own department, which must be one
+  the agent works in (`visible_filter(row_department=True)`). A ticket keeps the department
+  it was made in when its channel later moves to another one (channels.services
+  .channel_update); from then on it is shown only to the agents of the channel who work in
+  both departments (and to admins), never to the old department's agents alone.
+
+The same rule read the other way round (who may see a channel's conversations: who may hold
+them) is `members_filter()`. Every form is a condition on the row's own columns with
+subqueries: no query of its own, none per row, so it never changes a page's query count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+
+from channels.models import AgentChannel, Channel
+from helpdesk.models import Membership, Organization, Role
+
+# Matches no row; Django answers a queryset filtered by it without asking the database.
+NOTHING = Q(pk__in=[])
+
+
+def _counted_links(organization: Organization) -> QuerySet[AgentChannel]:
+    """The associations that count: those whose agent works in the channel's department."""
+    return AgentChannel.objects.filter(organization=organization, membership__departments=F("channel__department"))
+
+
+def _sees_nothing(*, organization: Organization, membership: Membership) -> bool:
+    return membership.organization_id != organization.pk or not membership.is_active
+
+
+def member_department_ids(membership: Membership) -> QuerySet[Any, Any]:
+    """The departments the member works in, as a subquery of department ids."""
+    return Membership.departments.through.objects.filter(membership_id=membership.pk).values("department_id")
+
+
+def visible_channel_ids(*, organization: Organization, membership: Membership) -> QuerySet[Any, Any] | None:
+    """None for an admin (every channel of the organization); otherwise a subquery of the ids
+    of the channels the agent sees (empty for an inactive or foreign membership)."""
+    if _sees_nothing(organization=organization, membership=membership):
+        return AgentChannel.objects.none().values("channel_id")
+    if membership.role == Role.ADMIN:
+        return None
+    return _counted_links(organization).filter(membership=membership).values("channel_id")
+
+
+def visible_filter(
+    *, organization: Organization, membership: Membership, prefix: str = "", row_department: bool = False
+) -> Q:
+    """The rule as a filter on a model with `organization` and `channel` fields, reached
+    through `prefix` ("" for conversations and tickets, "conversation__" for messages).
+    `row_department`: the row's own `department` must also be one the agent works in (tickets)."""
+    if _sees_nothing(organization=organization, membership=membership):
+        return NOTHING
+    condition = Q(**{f"{prefix}organization": organization})
+    if membership.role == Role.ADMIN:
+        return condition
+    channel_ids = _counted_links(organization).filter(membership=membership).values("channel_id")
+    condition &= Q(**{f"{prefix}channel_id__in": channel_ids})
+    if row_department:
+        condition &= Q(**{f"{prefix}department_id__in": member_department_ids(membership)})
+    return condition
+
+
+def visible_channel_list(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
+    """The channels (deleted ones included) whose conversations the member sees."""
+    channels = Channel.objects.filter(organization=organization)
+    visible = visible_channel_ids(organization=organization, membership=membership)
+    return channels if visible is None else channels.filter(pk__in=visible)
+
+
+def members_filter(*, organization: Organization, channel_id: int, department_id: int | None = None) -> Q:
+    """The rule the other way round, as a filter on Membership: the active members who see
+    what is filed under this channel (admins, and its counted agents). With `department_id`
+    (a ticket's own department), agents must also work in that department."""
+    agents = Q(pk__in=_counted_links(organization).filter(channel_id=channel_id).values("membership_id"))
+    if department_id is not None:
+        agents &= Q(
+            pk__in=Membership.departments.through.objects.filter(department_id=department_id).values("membership_id")
+        )
+    return Q(organization=organization, is_active=True) & (Q(role=Role.ADMIN) | agents)
