@@ -4,13 +4,18 @@ bytes (only raster images inline), and sent to Facebook as uploads, never as a U
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import timedelta
 from typing import Any
 from unittest import mock
+from urllib.parse import quote
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import Resolver404, resolve
@@ -271,3 +276,51 @@ def test_no_stored_attachment_carries_an_address_of_ours(tenant_a: Tenant) -> No
     message = reply_with_file(tenant_a, "a.pdf", b"%PDF-1.4", "application/pdf")
     assert "http" not in json.dumps(message.attachments)
     assert Message.objects.get(pk=message.pk).status == MessageStatus.QUEUED
+
+
+# --- Files sent before: their /media/ address becomes a storage name ------------------------------
+
+
+def test_files_sent_with_a_media_address_are_served_by_the_view_after_the_migration(
+    tenant_a: Tenant, web_client_for: Any
+) -> None:
+    migration = importlib.import_module("messenger.migrations.0008_outbound_files_by_view")
+    conversation = open_conversation(tenant_a)
+    stored_name = default_storage.save(
+        f"messenger/outbound/{tenant_a.organization.pk}/0a1b2c/old invoice.pdf", ContentFile(b"%PDF-1.4")
+    )
+    legacy = factories.make_message(
+        conversation,
+        text="",
+        direction=Direction.OUTBOUND,
+        kind="attachment",
+        attachments=[
+            {
+                "type": "file",
+                "url": f"https://desk.example.com/media/{quote(stored_name)}",
+                "title": "old invoice.pdf",
+                "size": 8,
+                "content_type": "application/pdf",
+            }
+        ],
+    )
+    inbound = factories.make_message(
+        conversation, text="", kind="attachment", attachments=[{"type": "image", "url": "https://cdn.example/p.jpg"}]
+    )
+    migration.outbound_urls_to_stored_names(apps, None)
+    migration.outbound_urls_to_stored_names(apps, None)  # a second run changes nothing
+
+    legacy.refresh_from_db()
+    inbound.refresh_from_db()
+    assert legacy.attachments == [
+        {
+            "type": "file",
+            "stored_name": stored_name,
+            "title": "old invoice.pdf",
+            "size": 8,
+            "content_type": "application/pdf",
+        }
+    ]
+    assert inbound.attachments == [{"type": "image", "url": "https://cdn.example/p.jpg"}]
+    response = web_client_for(tenant_a.agent).get(file_url(tenant_a, legacy))
+    assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
