@@ -3,9 +3,8 @@
 
 Every Send API call is recorded, whatever its outcome; every accepted upload is kept with its
 bytes (``SandboxUpload``), and a send naming an ``attachment_id`` the page never uploaded is
-refused. A successful message queues the echo and
-the delivery webhooks; they are sent after commit by a Celery task (or by a flush), never
-inside the Send API request itself.
+refused. A successful message queues the echo and the delivery webhooks; they are sent after
+commit by a Celery task (or by a flush), never inside the Send API request itself.
 """
 
 from __future__ import annotations
