@@ -7,6 +7,7 @@
     DELETE /api/v1/channels/{id}/                    soft delete
     POST   /api/v1/channels/{id}/disable/            stop sending and receiving
     POST   /api/v1/channels/{id}/enable/
+    GET    /api/v1/channels/{id}/icon/               the icon (PNG), to any member of the organization
     GET    /api/v1/channels/{id}/pages/              linked pages with status and reason (never tokens);
                                                      ?include_removed=true adds removed ones
     DELETE /api/v1/channels/{id}/pages/{page_pk}/    remove a page from the channel
@@ -23,7 +24,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -31,10 +40,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from channels import selectors, services
+from channels.icons import channel_icon_response, icon_api_url
 from channels.kinds import LinkedPage, backend_for
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
-from helpdesk.drf import CursorPagination, IdField
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership
 from helpdesk.selectors import department_get, department_list
@@ -77,7 +87,8 @@ class ChannelSerializer(serializers.ModelSerializer):
         if not channel.icon:
             return None
         request = self.context.get("request")
-        return request.build_absolute_uri(channel.icon.url) if request else channel.icon.url
+        path = icon_api_url(channel)
+        return request.build_absolute_uri(path) if request else path
 
     @extend_schema_field(LinkedPageSerializer(many=True))
     def get_pages(self, channel: Channel) -> list[dict[str, Any]]:
@@ -210,6 +221,25 @@ class _ChannelScoped(OrganizationAPIView):
         if channel is None:
             raise NotFound
         return channel
+
+
+class ChannelIconView(OrganizationAPIView):
+    """Any member of the organization may fetch its channels' icons (deleted channels too)."""
+
+    admin_only_writes = False
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Channel]:
+        return selectors.channel_list(organization=organization, include_deleted=True)
+
+    @extend_schema(
+        summary="The channel's icon",
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(ErrorSerializer, description="No such channel, or it has no icon."),
+        },
+    )
+    def get(self, request: Request, channel_id: int) -> FileResponse:
+        return channel_icon_response(organization=self.organization, channel_id=channel_id)
 
 
 class ChannelPagesView(_ChannelScoped):

@@ -11,6 +11,7 @@ router = SimpleRouter(trailing_slash=True, use_regex_path=False)
 router.register("channels", api.ChannelViewSet, basename="channel")
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("channels/<id:channel_id>/icon/", api.ChannelIconView.as_view(), name="channel-icon"),
     path("channels/<id:channel_id>/pages/", api.ChannelPagesView.as_view(), name="channel-pages"),
     path("channels/<id:channel_id>/pages/<id:page_pk>/", api.ChannelPageView.as_view(), name="channel-page"),
     path("channels/<id:channel_id>/agents/", api.ChannelAgentsView.as_view(), name="channel-agents"),

@@ -1,4 +1,6 @@
-"""Channel icons: what an admin uploads is checked by its content and stored re-encoded.
+"""Channel icons: what an admin uploads is checked by its content and stored re-encoded,
+and served only by the channels app's views to members of the organization
+(``icon_url`` for a browser session, ``icon_api_url`` for an API token).
 
 The extension and the browser's content type are only a first filter; Pillow reads the
 header to learn the real format and size, a picture whose pixel count could exhaust
@@ -9,16 +11,21 @@ the upload survives.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
 import warnings
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.http import FileResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from helpdesk.exceptions import InvalidInput
+from channels import selectors
+from helpdesk.exceptions import InvalidInput, NotFound
+from helpdesk.files import file_response
 
 ICON_MAX_BYTES = 1024 * 1024
 ICON_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -73,3 +80,36 @@ def icon_prepare(upload: Any) -> ContentFile:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise _refuse(not_an_image) from None
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.png")
+
+
+def _version(channel: Any) -> str:
+    # A new icon gets a new storage name, so browsers that cached the old one fetch it again.
+    return hashlib.sha256(str(channel.icon.name).encode()).hexdigest()[:12]
+
+
+def icon_url(channel: Any, *, organization_slug: str) -> str:
+    """The channel's icon for a member's browser (``""`` when it has none)."""
+    if not channel.icon:
+        return ""
+    path = reverse("channels:channel_icon", kwargs={"org_slug": organization_slug, "channel_id": channel.pk})
+    return f"{path}?v={_version(channel)}"
+
+
+def icon_api_url(channel: Any) -> str:
+    """The channel's icon through the API (an API token or session); ``""`` when it has none."""
+    if not channel.icon:
+        return ""
+    return f"{reverse('channel-icon', kwargs={'channel_id': channel.pk})}?v={_version(channel)}"
+
+
+def channel_icon_response(*, organization: Any, channel_id: Any) -> FileResponse:
+    """The icon of one of the organization's channels (deleted ones too: their conversations
+    stay readable), or NotFound."""
+    channel = selectors.channel_get(organization=organization, channel_id=channel_id, include_deleted=True)
+    if not channel.icon or not channel.icon.name:
+        raise NotFound
+    try:
+        handle = channel.icon.storage.open(channel.icon.name, "rb")
+    except OSError:
+        raise NotFound from None
+    return file_response(handle, file_name=f"{channel.name or 'channel'}.png")

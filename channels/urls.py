@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/messenger/", views.channel_list, name="channel_list"),
     path("channels/messenger/new/", views.channel_create, name="channel_create"),
     path("channels/<id:channel_id>/", views.channel_edit, name="channel_edit"),
+    path("channels/<id:channel_id>/icon/", views.channel_icon, name="channel_icon"),
     path("channels/<id:channel_id>/disable/", views.channel_disable, name="channel_disable"),
     path("channels/<id:channel_id>/enable/", views.channel_enable, name="channel_enable"),
     path("channels/<id:channel_id>/delete/", views.channel_delete, name="channel_delete"),

@@ -1,6 +1,7 @@
 """Settings pages of the channels app: Channels (list, create, edit, disable, enable,
 delete, remove a page), Agents (who answers which channel) and Tickets (per-department
-delay before an idle chat becomes a ticket). Admins only.
+delay before an idle chat becomes a ticket). Admins only, but for a channel's icon, which
+every member of the organization may see (the inbox shows it).
 
 Linking Facebook Pages is Messenger's business: the pages here link to messenger's
 OAuth URLs, and the pages' data comes through the channel kind's backend.
@@ -12,20 +13,21 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from channels import selectors, services
 from channels.forms import AgentChannelsForm, ChannelForm, IdMultipleChoiceField, TicketDelayForm
+from channels.icons import channel_icon_response
 from channels.kinds import backend_for
 from channels.models import Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
 from helpdesk.forms import attach_error
 from helpdesk.selectors import department_list
-from helpdesk.tenancy import TenantRequest, admin_required
+from helpdesk.tenancy import TenantRequest, admin_required, member_required
 
 
 def _slug(request: TenantRequest) -> str:
@@ -33,6 +35,16 @@ def _slug(request: TenantRequest) -> str:
 
 
 # --- Channels ----------------------------------------------------------------------------
+
+
+@member_required
+@require_GET
+def channel_icon(request: TenantRequest, channel_id: int) -> FileResponse:
+    """Any member of the organization may see its channels' icons (the inbox shows them)."""
+    try:
+        return channel_icon_response(organization=request.organization, channel_id=channel_id)
+    except NotFound:
+        raise Http404 from None
 
 
 @admin_required

@@ -94,16 +94,9 @@ if settings.GRAPH_SANDBOX:
     # The local stand-in for Facebook (OAuth dialog, Graph API, customer simulator).
     urlpatterns.append(path("sandbox/", include("messenger.sandbox.urls")))
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-    from django.http import Http404, HttpRequest, HttpResponse
-
-    def _not_public(request: HttpRequest, rest: str) -> HttpResponse:
-        raise Http404
-
-    # Customers' files are served only through views that check who may see them.
-    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/messenger/inbound/<path:rest>", _not_public)]
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No route serves MEDIA_ROOT, in development or production: every kept file (customers'
+# and agents' attachments, channel icons) goes through a view that checks who may see it
+# (helpdesk.files decides how it is sent).
 
 handler404 = "helpdesk.views.api_not_found"
 handler500 = "helpdesk.views.server_error"

@@ -18,10 +18,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import BasePagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from channels.icons import icon_api_url
 from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
@@ -73,7 +75,7 @@ class ChannelBriefSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_icon_url(self, channel: Any) -> str:
-        return channel.icon.url if channel.icon else ""
+        return icon_api_url(channel)
 
 
 class AssigneeSerializer(serializers.Serializer):
@@ -99,7 +101,7 @@ def _channel_data(channel: Any) -> dict[str, Any]:
     return {
         "id": channel.pk,
         "name": channel.name,
-        "icon_url": channel.icon.url if channel.icon else "",
+        "icon_url": icon_api_url(channel),
         "is_enabled": channel.is_enabled,
         "is_deleted": channel.deleted_at is not None,
     }
@@ -180,12 +182,17 @@ class AttachmentSerializer(serializers.Serializer):
     title = serializers.CharField(required=False)
     stored_url = serializers.CharField(
         allow_null=True,
-        help_text="Our stored copy (API token required); null until it is downloaded or when it could not be.",
+        help_text="Our stored copy (API token required): a customer's file once downloaded, or the file an "
+        "agent sent; null until then or when it could not be kept.",
     )
     size = serializers.IntegerField(required=False, help_text="Bytes of the stored copy.")
     content_type = serializers.CharField(required=False)
     download_error = serializers.CharField(required=False, help_text="Why the file could not be kept.")
     download_error_code = serializers.CharField(required=False, help_text="too_large, not_found, refused, …")
+
+
+# Where we keep the file and Facebook's id of its upload are ours, not the API's.
+_INTERNAL_ATTACHMENT_KEYS = frozenset({"stored_name", "attachment_id"})
 
 
 def attachments_representation(message: Message, request: Request | None) -> list[dict[str, Any]]:
@@ -194,7 +201,7 @@ def attachments_representation(message: Message, request: Request | None) -> lis
     for index, attachment in enumerate(message.attachments if isinstance(message.attachments, list) else []):
         if not isinstance(attachment, dict):
             continue
-        entry = {key: value for key, value in attachment.items() if key != "stored_name"}
+        entry = {key: value for key, value in attachment.items() if key not in _INTERNAL_ATTACHMENT_KEYS}
         entry["stored_url"] = None
         if attachment.get("stored_name"):
             path = reverse("message-attachment", kwargs={"pk": message.pk, "index": index})
@@ -258,7 +265,9 @@ class MessageCreateSerializer(serializers.Serializer):
         help_text="At most 1,600 characters (Unicode code points). Leave empty when sending a file.",
     )
     file = serializers.FileField(
-        required=False, help_text="An image (JPEG, PNG, GIF; at most 8 MB) or a file (at most 25 MB); multipart only."
+        required=False,
+        help_text="An image (JPEG, PNG, GIF, judged by its bytes; at most 8 MB) or any other file (at most "
+        "25 MB, not empty); multipart/form-data only, with `text` left empty.",
     )
 
 
@@ -401,7 +410,13 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
         responses={202: MessageSerializer, **ERRORS},
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=MessageCursorPagination)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        pagination_class=MessageCursorPagination,
+        # A file comes as multipart (field `file`, as in the inbox's composer); text as JSON or a form.
+        parser_classes=[JSONParser, MultiPartParser, FormParser],
+    )
     def messages(self, request: Request, pk: str) -> Response:
         conversation = self._conversation(pk)
         if request.method == "POST":
@@ -500,9 +515,10 @@ class MessageViewSet(OrganizationViewSet):
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        summary="Download the stored copy of an inbound attachment",
-        description="`index` is the attachment's position in the message's `attachments`. Images are "
-        "served inline, anything else (and never HTML or SVG inline) as a download.",
+        summary="Download the stored copy of an attachment (a customer's file, or one an agent sent)",
+        description="`index` is the attachment's position in the message's `attachments`. The type is "
+        "read from the file's bytes: raster images (PNG, JPEG, GIF, WebP) are served inline, anything "
+        "else as a download (HTML, SVG, XML and scripts as `application/octet-stream`).",
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"], url_path="attachments/<int:index>", url_name="attachment")

@@ -8,12 +8,13 @@ exception messages, reprs or log lines.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -39,6 +40,8 @@ MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
 # The other tags (ACCOUNT_UPDATE, CONFIRMED_EVENT_UPDATE, ...) were retired and now fail.
 ALLOWED_MESSAGE_TAGS = frozenset({"HUMAN_AGENT"})
 SENDER_ACTIONS = frozenset({"typing_on", "typing_off", "mark_seen"})
+# What the Attachment Upload API takes (a template is not a file).
+UPLOAD_ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file"})
 PAGE_FIELDS = "id,name,access_token,tasks,category"
 PROFILE_FIELDS = "first_name,last_name,profile_pic"
 # A longer Retry-After is not slept through inside a request: the caller (a Celery task)
@@ -540,6 +543,37 @@ class GraphClient:
             raise GraphError("Send API answered without recipient_id/message_id")
         return SendResult(recipient_id=None if recipient_id is None else str(recipient_id), message_id=str(message_id))
 
+    def upload_attachment(
+        self,
+        *,
+        page_id: str,
+        page_token: str,
+        attachment_type: str,
+        file_name: str,
+        content_type: str,
+        content: IO[bytes] | bytes,
+        is_reusable: bool = True,
+    ) -> str:
+        """Upload a file with the Attachment Upload API (``POST /{page-id}/message_attachments``,
+        multipart: ``message`` JSON and the ``filedata`` part) and return its ``attachment_id``.
+
+        The file travels in the request: Facebook never needs an address of ours to fetch it.
+        Send it afterwards with ``{"attachment": {"type": ..., "payload": {"attachment_id": ...}}}``.
+        Not retried here: an upload that timed out may have gone through, and only costs a
+        second upload when the caller tries again.
+        """
+        if attachment_type not in UPLOAD_ATTACHMENT_TYPES:
+            raise ValueError(f"unknown attachment type {attachment_type!r}")
+        message = {"attachment": {"type": attachment_type, "payload": {"is_reusable": is_reusable}}}
+        form = {"message": json.dumps(message, separators=(",", ":"))}
+        files = {"filedata": (file_name, content, content_type)}
+        url = self._url(f"{page_id}/message_attachments")
+        payload = self._request("POST", url, {"access_token": page_token}, form_fields=form, files=files)
+        attachment_id = payload.get("attachment_id")
+        if not isinstance(attachment_id, (str, int)) or isinstance(attachment_id, bool) or not str(attachment_id):
+            raise GraphError("Attachment Upload API answered without attachment_id")
+        return str(attachment_id)
+
     def send_sender_action(
         self,
         *,
@@ -595,13 +629,24 @@ class GraphClient:
         url: str,
         params: dict[str, str],
         json_body: dict[str, Any] | None = None,
+        *,
+        form_fields: dict[str, str] | None = None,
+        files: dict[str, tuple[str, IO[bytes] | bytes, str]] | None = None,
     ) -> dict[str, Any]:
         path = urlsplit(url).path
         logger.debug("Graph %s %s", method, path)
         # requests' own messages quote the full URL, query string and tokens included, so
         # they are replaced and the chain cut (``from None``) to keep them out of tracebacks.
         try:
-            response = self.session.request(method, url, params=params or None, json=json_body, timeout=self.timeout)
+            response = self.session.request(
+                method,
+                url,
+                params=params or None,
+                json=json_body,
+                data=form_fields,
+                files=files,
+                timeout=self.timeout,
+            )
         except requests.Timeout:
             message = f"Graph {method} {path} timed out after {self.timeout}s"
             raise GraphTimeoutError(message, is_transient=True) from None

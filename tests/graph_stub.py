@@ -6,6 +6,7 @@ Import the `graph` fixture into a test module or conftest to use it.
 
 from __future__ import annotations
 
+import email.policy
 import json
 import threading
 import time
@@ -13,22 +14,52 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-__all__ = ["GraphStub", "Request", "graph", "new_mid"]
+__all__ = ["GraphStub", "Request", "Upload", "graph", "new_mid"]
+
+
+@dataclass
+class Upload:
+    """One file part of a multipart request, as it arrived."""
+
+    file_name: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
 class Request:
     method: str
     path: str
-    json: Any
+    json: Any  # a JSON body; for a multipart one, its form fields (JSON fields decoded)
     status: int = 0  # what the stub answered (or would have: the caller may have given up)
     query: dict[str, str] = field(default_factory=dict)
+    content_type: str = ""
+    files: dict[str, Upload] = field(default_factory=dict)
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, Upload]]:
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict[str, Any] = {}
+    files: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            files[str(name)] = Upload(str(part.get_filename()), part.get_content_type(), data)
+        else:
+            text = data.decode()
+            try:
+                fields[str(name)] = json.loads(text)
+            except ValueError:
+                fields[str(name)] = text
+    return fields, files
 
 
 @dataclass
@@ -40,6 +71,8 @@ class GraphStub:
     base_url: str = ""
     requests: list[Request] = field(default_factory=list)
     script: deque[tuple[int, Any, float, dict[str, str]]] = field(default_factory=deque)
+    # Answers of the Attachment Upload API (else a fresh attachment_id).
+    upload_script: deque[tuple[int, Any, float, dict[str, str]]] = field(default_factory=deque)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     on_send: Callable[[Request], bool | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,18 +80,30 @@ class GraphStub:
     def answer(self, status: int, body: Any, *, delay: float = 0.0, headers: dict[str, str] | None = None) -> None:
         self.script.append((status, body, delay, headers or {}))
 
+    def answer_upload(self, status: int, body: Any) -> None:
+        self.upload_script.append((status, body, 0.0, {}))
+
     def sends(self) -> list[Any]:
         """The bodies of the Send API calls that carried a message (not sender actions)."""
-        return [r.json for r in self.requests if r.method == "POST" and r.json and "message" in r.json]
+        return [r.json for r in self.requests if _is_send(r)]
 
     def accepted(self) -> list[Any]:
         """The sends Facebook took (answered 2xx, even when the caller stopped waiting): what
         the customer receives."""
-        return [
-            r.json
-            for r in self.requests
-            if r.method == "POST" and r.json and "message" in r.json and 200 <= r.status < 300
-        ]
+        return [r.json for r in self.requests if _is_send(r) and 200 <= r.status < 300]
+
+    def uploads(self) -> list[Request]:
+        """The Attachment Upload API calls (multipart), as they arrived."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/message_attachments")]
+
+
+def _is_send(request: Request) -> bool:
+    return (
+        request.method == "POST"
+        and request.path.endswith("/messages")
+        and bool(request.json)
+        and "message" in request.json
+    )
 
 
 def new_mid() -> str:
@@ -78,14 +123,29 @@ def _handler(stub: GraphStub) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             split = urlsplit(self.path)
             query = {name: values[-1] for name, values in parse_qs(split.query).items()}
-            request = Request("POST", split.path, json.loads(raw) if raw else None, query=query)
+            content_type = self.headers.get("Content-Type") or ""
+            if content_type.startswith("multipart/form-data"):
+                fields, files = _multipart(content_type, raw)
+                request = Request("POST", split.path, fields, query=query, content_type=content_type, files=files)
+            else:
+                body = json.loads(raw) if raw else None
+                request = Request("POST", split.path, body, query=query, content_type=content_type)
+            if split.path.endswith("/message_attachments"):
+                with stub.lock:
+                    stub.requests.append(request)
+                    scripted = stub.upload_script.popleft() if stub.upload_script else None
+                uploaded = {"attachment_id": str(uuid.uuid4().int)[:16]}
+                status, body, delay, headers = scripted or (200, uploaded, 0, {})
+                request.status = status
+                self._reply(status, body, headers)
+                return
             with stub.lock:
                 stub.requests.append(request)
-                scripted = stub.script.popleft() if stub.script and "message" in (request.json or {}) else None
+                scripted = stub.script.popleft() if stub.script and _is_send(request) else None
             sent = {"recipient_id": (request.json or {}).get("recipient", {}).get("id"), "message_id": new_mid()}
             status, body, delay, headers = scripted or (200, sent, 0, {})
             request.status = status
-            if stub.on_send is not None and "message" in (request.json or {}) and stub.on_send(request) is False:
+            if stub.on_send is not None and _is_send(request) and stub.on_send(request) is False:
                 return
             if delay:
                 time.sleep(delay)

@@ -1,4 +1,5 @@
-"""Template tags of the channels app: the re-authorization banner shown to admins."""
+"""Template tags of the channels app: the re-authorization banner shown to admins, and the
+address of a channel's icon (served by a view to members, never from MEDIA_URL)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django import template
 
+from channels.icons import icon_url
 from channels.kinds import all_backends
 
 register = template.Library()
@@ -33,3 +35,12 @@ def reauthorization_banner(context: template.Context) -> dict[str, Any]:
         "reauthorization_alerts": alerts[:BANNER_PAGES_SHOWN],
         "organization": organization,
     }
+
+
+@register.simple_tag(takes_context=True)
+def channel_icon_url(context: template.Context, channel: Any) -> str:
+    """``{% channel_icon_url channel %}``: the icon's address in the request's organization."""
+    organization = getattr(context.get("request"), "organization", None)
+    if organization is None or channel is None:
+        return ""
+    return icon_url(channel, organization_slug=organization.slug)

@@ -239,3 +239,27 @@ class SandboxOutboundWebhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} webhook {self.pk}"
+
+
+class SandboxUpload(models.Model):
+    """A file uploaded with the Attachment Upload API (``POST /{page-id}/message_attachments``)
+    or with a multipart Send API call: the bytes as they arrived, for the simulator to show
+    and for tests to compare."""
+
+    attachment_id = models.CharField(max_length=32, unique=True)
+    page = models.ForeignKey(SandboxPage, on_delete=models.CASCADE, related_name="uploads")
+    attachment_type = models.CharField(max_length=10)
+    file_name = models.CharField(max_length=255, blank=True)
+    # As the uploader declared it for the file part; what it is comes from the bytes.
+    declared_content_type = models.CharField(max_length=100, blank=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    data = models.BinaryField()
+    is_reusable = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.attachment_id} ({self.attachment_type}, {self.size} bytes)"

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from messenger.sandbox.models import (
@@ -105,6 +106,15 @@ class Thread:
     typing: bool
 
 
+def _shown_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    """An uploaded file is shown from the sandbox's own copy of the bytes (its CDN stand-in)."""
+    payload = attachment.get("payload")
+    if not isinstance(payload, dict) or not payload.get("attachment_id"):
+        return attachment
+    url = reverse("sandbox:upload_file", kwargs={"attachment_id": str(payload["attachment_id"])})
+    return {**attachment, "payload": {**payload, "url": url}}
+
+
 def _outgoing_item(call: SandboxSendCall) -> ThreadItem:
     message = call.request_body.get("message") if isinstance(call.request_body, dict) else None
     attachment = message.get("attachment") if isinstance(message, dict) else None
@@ -115,7 +125,7 @@ def _outgoing_item(call: SandboxSendCall) -> ThreadItem:
         outgoing=True,
         at=call.created_at,
         text=call.text,
-        attachments=[attachment] if isinstance(attachment, dict) else [],
+        attachments=[_shown_attachment(attachment)] if isinstance(attachment, dict) else [],
         delivered=call.delivered_at is not None,
         read=call.read_at is not None,
         error=error,

@@ -1,25 +1,38 @@
-"""The Send API (``POST /{page-id}/messages``, ``/me/messages``), checked like Facebook checks it.
+"""The Send API (``POST /{page-id}/messages``, ``/me/messages``) and the Attachment Upload API
+(``POST /{page-id}/message_attachments``), checked like Facebook checks them.
 
-Every call is recorded, whatever its outcome. A successful message queues the echo and
-the delivery webhooks; they are sent after commit by a Celery task (or by a flush), never
-inside the Send API request itself.
+Every Send API call is recorded, whatever its outcome; every accepted upload is kept with its
+bytes (``SandboxUpload``), and a send naming an ``attachment_id`` the page never uploaded is
+refused. A successful message queues the echo and the delivery webhooks; they are sent after
+commit by a Celery task (or by a flush), never inside the Send API request itself.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.files import INLINE_IMAGE_TYPES, sniff_content_type
 from messenger.graph import ALLOWED_MESSAGE_TAGS, MESSAGING_TYPES, SENDER_ACTIONS
 from messenger.sandbox import errors, webhooks
-from messenger.sandbox.models import SandboxCustomer, SandboxPage, SandboxSendCall, SandboxSendFailure
+from messenger.sandbox.models import (
+    SandboxCustomer,
+    SandboxPage,
+    SandboxSendCall,
+    SandboxSendFailure,
+    SandboxUpload,
+)
 from messenger.sandbox.tokens import token_require_page, token_require_permission
 
 logger = logging.getLogger(__name__)
@@ -30,6 +43,11 @@ MAX_QUICK_REPLIES = 13
 STANDARD_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file", "template"})
+UPLOAD_TYPES = frozenset({"image", "video", "audio", "file"})
+# Facebook's limits for a Messenger attachment: 25 MB, images 8 MB.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+MAX_IMAGE_UPLOAD_BYTES = 8 * 1024 * 1024
+UPLOAD_FAILURE_SUBCODE = 2018047
 WINDOW_SUBCODE = 2018278
 NO_MATCHING_USER_SUBCODE = 2018001
 
@@ -52,12 +70,25 @@ class _Request:
     metadata: str
 
 
-def send_api_call(*, node_id: str, raw_token: str | None, body: dict[str, Any]) -> SendAnswer:
-    """Answer one Send API request and record it."""
+def send_api_call(
+    *,
+    node_id: str,
+    raw_token: str | None,
+    body: dict[str, Any],
+    filedata: UploadedFile | None = None,
+    file_url: Callable[[str], str] | None = None,
+) -> SendAnswer:
+    """Answer one Send API request and record it.
+
+    ``filedata``: the file part of a multipart send (the file goes with the message in one
+    call); ``file_url`` gives the sandbox CDN address of an upload, for the echo.
+    """
     # Known before the token is checked, so that refusals are logged against the page.
     page = None if node_id == "me" else SandboxPage.objects.filter(page_id=node_id).first()
     try:
         page = _authorized_page(node_id=node_id, page=page, raw_token=raw_token)
+        if filedata is not None:
+            body = _with_uploaded_file(page=page, body=body, filedata=filedata)
         failure = _scripted_failure_take(page=page)
         if failure is not None:
             error = errors.SandboxGraphError(
@@ -76,9 +107,116 @@ def send_api_call(*, node_id: str, raw_token: str | None, body: dict[str, Any]) 
             if failure.delay_seconds:  # "slow, but it went through"
                 time.sleep(failure.delay_seconds)
         request = _parse(body)
-        return _deliver(page=page, body=body, request=request)
+        _check_uploaded(page=page, message=request.message)
+        return _deliver(page=page, body=body, request=request, file_url=file_url)
     except errors.SandboxGraphError as error:
         return _record_error(page=page, body=body, error=error)
+
+
+# --- Uploads ---------------------------------------------------------------------------------
+
+
+def attachment_upload(
+    *, node_id: str, raw_token: str | None, message: str | None, filedata: UploadedFile | None
+) -> SendAnswer:
+    """``POST /{page-id}/message_attachments``: keep the file, answer its ``attachment_id``."""
+    page = None if node_id == "me" else SandboxPage.objects.filter(page_id=node_id).first()
+    try:
+        page = _authorized_page(node_id=node_id, page=page, raw_token=raw_token)
+        if message is None:
+            raise errors.invalid_parameter("The parameter message is required")
+        try:
+            parsed = json.loads(message)
+        except ValueError:
+            raise errors.invalid_parameter("param message must be JSON") from None
+        attachment = parsed.get("attachment") if isinstance(parsed, dict) else None
+        if not isinstance(attachment, dict):
+            raise errors.invalid_parameter("param message[attachment] must be a JSON object")
+        payload = attachment.get("payload")
+        is_reusable = isinstance(payload, dict) and payload.get("is_reusable") is True
+        upload = _upload_keep(
+            page=page, attachment_type=attachment.get("type"), filedata=filedata, is_reusable=is_reusable
+        )
+    except errors.SandboxGraphError as error:
+        return SendAnswer(error.http_status, error.body())
+    return SendAnswer(200, {"attachment_id": upload.attachment_id})
+
+
+def _upload_keep(
+    *, page: SandboxPage, attachment_type: object, filedata: UploadedFile | None, is_reusable: bool
+) -> SandboxUpload:
+    """Check an uploaded file as Facebook does and keep it; raises SandboxGraphError."""
+    if attachment_type not in UPLOAD_TYPES:
+        raise errors.invalid_parameter("Param message[attachment][type] must be one of {IMAGE, VIDEO, AUDIO, FILE}")
+    if filedata is None:
+        raise errors.SandboxGraphError(
+            "(#100) Upload attachment failure: the file part filedata is missing.",
+            code=100,
+            subcode=UPLOAD_FAILURE_SUBCODE,
+        )
+    if not filedata.size:
+        raise errors.SandboxGraphError(
+            "(#100) Upload attachment failure: the file is empty.", code=100, subcode=UPLOAD_FAILURE_SUBCODE
+        )
+    limit = MAX_IMAGE_UPLOAD_BYTES if attachment_type == "image" else MAX_UPLOAD_BYTES
+    if filedata.size > limit:
+        raise errors.SandboxGraphError(
+            f"(#100) Attachment size exceeds allowable limit of {limit} bytes for {attachment_type}.",
+            code=100,
+            subcode=UPLOAD_FAILURE_SUBCODE,
+        )
+    content_type = sniff_content_type(filedata)
+    expected_prefix = {"image": "image/", "video": "video/", "audio": "audio/"}.get(str(attachment_type))
+    is_valid = content_type in INLINE_IMAGE_TYPES if attachment_type == "image" else True
+    if expected_prefix and not (content_type.startswith(expected_prefix) and is_valid):
+        raise errors.SandboxGraphError(
+            f"(#100) Upload attachment failure: the file is not a valid {attachment_type}.",
+            code=100,
+            subcode=UPLOAD_FAILURE_SUBCODE,
+        )
+    filedata.seek(0)
+    return SandboxUpload.objects.create(
+        attachment_id=str(10**15 + secrets.randbelow(9 * 10**15)),
+        page=page,
+        attachment_type=str(attachment_type),
+        file_name=str(filedata.name or "")[:255],
+        declared_content_type=str(filedata.content_type or "")[:100],
+        content_type=content_type,
+        size=filedata.size,
+        data=filedata.read(),
+        is_reusable=is_reusable,
+    )
+
+
+def _with_uploaded_file(*, page: SandboxPage, body: dict[str, Any], filedata: UploadedFile) -> dict[str, Any]:
+    """A multipart send: keep the file and name it in the message by its new attachment_id."""
+    message = body.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("attachment"), dict):
+        raise errors.invalid_parameter("param message[attachment] is required with filedata")
+    attachment = message["attachment"]
+    payload = attachment.get("payload")
+    is_reusable = isinstance(payload, dict) and payload.get("is_reusable") is True
+    upload = _upload_keep(page=page, attachment_type=attachment.get("type"), filedata=filedata, is_reusable=is_reusable)
+    payload = {**(payload if isinstance(payload, dict) else {}), "attachment_id": upload.attachment_id}
+    return {**body, "message": {**message, "attachment": {**attachment, "payload": payload}}}
+
+
+def _check_uploaded(*, page: SandboxPage, message: dict[str, Any] | None) -> None:
+    """An attachment_id must be one this page uploaded, of the type the message says."""
+    attachment = (message or {}).get("attachment")
+    if not isinstance(attachment, dict):
+        return
+    payload = attachment.get("payload")
+    if not isinstance(payload, dict) or "attachment_id" not in payload:
+        return
+    attachment_id = str(payload["attachment_id"])
+    upload = SandboxUpload.objects.filter(page=page, attachment_id=attachment_id).only("attachment_type").first()
+    if upload is None:
+        raise errors.invalid_parameter(f"Attachment {attachment_id} does not exist or was not uploaded by this page")
+    if upload.attachment_type != attachment["type"]:
+        raise errors.invalid_parameter(
+            f"message[attachment][type] {attachment['type']} does not match the uploaded {upload.attachment_type}"
+        )
 
 
 def _authorized_page(*, node_id: str, page: SandboxPage | None, raw_token: str | None) -> SandboxPage:
@@ -192,7 +330,9 @@ def _check_attachment(attachment: object) -> None:
         raise errors.invalid_parameter("message[attachment][payload] needs a url or an attachment_id")
 
 
-def _deliver(*, page: SandboxPage, body: dict[str, Any], request: _Request) -> SendAnswer:
+def _deliver(
+    *, page: SandboxPage, body: dict[str, Any], request: _Request, file_url: Callable[[str], str] | None = None
+) -> SendAnswer:
     # A PSID reaches a Messenger user, a user_ref a chat-plugin guest, never the other way.
     customer = SandboxCustomer.objects.filter(page=page, psid=request.psid, is_guest=request.to_user_ref).first()
     if customer is None:
@@ -212,9 +352,22 @@ def _deliver(*, page: SandboxPage, body: dict[str, Any], request: _Request) -> S
     answer_body = recipient | {"message_id": webhooks.new_mid()}
     with transaction.atomic():
         send_call = _record(page=page, body=body, request=request, http_status=200, response=answer_body)
-        webhooks.outbound_queue_for_send(send_call=send_call, page=page)
+        webhooks.outbound_queue_for_send(
+            send_call=send_call, page=page, echo_attachment=_echo_attachment(request.message, file_url)
+        )
         transaction.on_commit(_queue_webhook_delivery)
     return SendAnswer(200, answer_body)
+
+
+def _echo_attachment(message: dict[str, Any] | None, file_url: Callable[[str], str] | None) -> dict[str, Any] | None:
+    """An uploaded file comes back in the echo as Facebook does it: at a CDN address."""
+    attachment = (message or {}).get("attachment")
+    if not isinstance(attachment, dict) or file_url is None:
+        return None
+    payload = attachment.get("payload")
+    if not isinstance(payload, dict) or "attachment_id" not in payload:
+        return None
+    return {"type": attachment["type"], "payload": {"url": file_url(str(payload["attachment_id"]))}}
 
 
 def _queue_webhook_delivery() -> None:

@@ -51,6 +51,7 @@ from messenger.sandbox.models import (
     SandboxSendFailure,
     SandboxSubscription,
     SandboxToken,
+    SandboxUpload,
     SandboxUser,
     TokenKind,
 )
@@ -378,6 +379,13 @@ def sandbox_webhook_post(*, payload: dict[str, Any], webhook_url: str | None = N
     return webhooks.post_body(webhooks.encode_body(payload), webhook_url=webhook_url)
 
 
+def sandbox_uploads(*, page_id: str) -> list[SandboxUpload]:
+    """Every file the page uploaded (Attachment Upload API or multipart send), oldest first,
+    with the bytes as they arrived (``.data``), ``.attachment_type``, ``.file_name``,
+    ``.content_type`` (from the bytes) and ``.attachment_id``."""
+    return list(SandboxUpload.objects.filter(page__page_id=page_id).order_by("created_at", "id"))
+
+
 def flush_webhooks(*, webhook_url: str | None = None) -> int:
     """Send the echoes and deliveries owed for past sends; how many the product accepted."""
     return webhooks.outbound_flush(webhook_url=webhook_url)
@@ -392,6 +400,7 @@ def sandbox_reset() -> None:
         for model in (
             SandboxOutboundWebhook,
             SandboxSendCall,
+            SandboxUpload,
             SandboxSendFailure,
             SandboxCustomerMessage,
             SandboxCustomer,

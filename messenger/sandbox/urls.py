@@ -34,6 +34,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("graph/<graph_version:version>/<str:node_id>/accounts", graph.accounts, name="graph_accounts"),
     path("graph/<graph_version:version>/<str:node_id>/messages", graph.messages, name="graph_messages"),
     path(
+        "graph/<graph_version:version>/<str:node_id>/message_attachments",
+        graph.message_attachments,
+        name="graph_message_attachments",
+    ),
+    path(
         "graph/<graph_version:version>/<str:node_id>/subscribed_apps",
         graph.subscribed_apps,
         name="graph_subscribed_apps",
@@ -44,6 +49,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("cdn/profile/<str:psid>.png", simulator.profile_pic, name="profile_pic"),
     path("cdn/<str:kind>.png", simulator.cdn_image, name="cdn_image"),
     path("cdn/files/<str:name>", simulator.cdn_file, name="cdn_file"),
+    path("cdn/uploads/<str:attachment_id>", simulator.upload_file, name="upload_file"),
     # Controls for a person
     path("controls/tokens/expire/", controls.tokens_expire, name="controls_tokens_expire"),
     path("controls/permissions/revoke/", controls.permission_revoke, name="controls_permission_revoke"),

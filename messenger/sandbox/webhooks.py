@@ -82,14 +82,17 @@ def _app_id() -> int | str:
     return int(app_id) if app_id.isdigit() else app_id
 
 
-def echo_event(*, send_call: SandboxSendCall, page_id: str) -> dict[str, Any]:
+def echo_event(*, send_call: SandboxSendCall, page_id: str, attachment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``attachment``: what the echo carries instead of the sent one (an upload's CDN address)."""
     sent = send_call.request_body.get("message") or {}
     message: dict[str, Any] = {"mid": send_call.message_id, "is_echo": True, "app_id": _app_id()}
     if send_call.metadata:
         message["metadata"] = send_call.metadata
     if isinstance(sent.get("text"), str):
         message["text"] = sent["text"]
-    if isinstance(sent.get("attachment"), dict):
+    if attachment is not None:
+        message["attachments"] = [attachment]
+    elif isinstance(sent.get("attachment"), dict):
         message["attachments"] = [sent["attachment"]]
     moment = timestamp_ms(send_call.created_at)
     return {"sender": {"id": page_id}, "recipient": _customer(send_call), "timestamp": moment, "message": message}
@@ -110,11 +113,13 @@ def delivery_event(*, send_call: SandboxSendCall, page_id: str) -> dict[str, Any
     }
 
 
-def outbound_queue_for_send(*, send_call: SandboxSendCall, page: SandboxPage) -> None:
+def outbound_queue_for_send(
+    *, send_call: SandboxSendCall, page: SandboxPage, echo_attachment: dict[str, Any] | None = None
+) -> None:
     """Queue the echo and the delivery Facebook owes the product for a successful send."""
     now_ms = timestamp_ms(timezone.now())
     for kind, event in (
-        (WebhookKind.ECHO, echo_event(send_call=send_call, page_id=page.page_id)),
+        (WebhookKind.ECHO, echo_event(send_call=send_call, page_id=page.page_id, attachment=echo_attachment)),
         (WebhookKind.DELIVERY, delivery_event(send_call=send_call, page_id=page.page_id)),
     ):
         body = encode_body(page_envelope(page_id=page.page_id, events=[event], time_ms=now_ms))

@@ -10,7 +10,10 @@ The life of an agent's reply:
 2. The task calls ``message_deliver``: a conditional UPDATE moves the message from
    ``queued`` to ``sending`` (a redelivered or duplicated task finds nothing to claim and
    stops), the checks run again (time has passed), and the Send API is called with
-   ``metadata=str(idempotency_key)``. Success: ``sent`` with Facebook's message id
+   ``metadata=str(idempotency_key)``. A file goes first to the Attachment Upload API (the
+   bytes travel in the request; Facebook never fetches an address of ours), and the
+   ``attachment_id`` it answers is kept on the attachment at once, so a retry sends it
+   without uploading again. Success: ``sent`` with Facebook's message id
    (``delivered`` and ``read`` come later from the webhook's receipts).
 3. Rate limits, 5xx and timeouts put it back to ``queued`` and the task retries with
    exponential backoff (``SEND_MAX_RETRIES`` times); other errors fail it with a reason.
@@ -36,21 +39,16 @@ the retry finds nothing to claim.
 from __future__ import annotations
 
 import logging
-import mimetypes
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -66,10 +64,18 @@ from helpdesk.exceptions import (
     PageReauthorizationRequired,
     ReplyWindowClosed,
 )
+from helpdesk.files import OCTET_STREAM, safe_display_name, sniff_content_type
 from helpdesk.models import Organization
 from messenger.client import call_with_page
 from messenger.crypto import TokenDecryptionError
-from messenger.graph import GraphError, GraphTimeoutError, RecipientUnavailableError, WindowClosedError
+from messenger.graph import (
+    GraphClient,
+    GraphError,
+    GraphTimeoutError,
+    RecipientUnavailableError,
+    SendResult,
+    WindowClosedError,
+)
 from messenger.models import (
     Conversation,
     Direction,
@@ -123,6 +129,7 @@ FAILURE_REASONS: dict[str, Any] = {
     "channel_disabled": gettext_lazy("The channel was disabled before the message went out."),
     "channel_deleted": gettext_lazy("The channel was deleted before the message went out."),
     "contact_blocked": gettext_lazy("The customer was blocked before the message went out."),
+    "attachment_unavailable": gettext_lazy("The file of this message can no longer be read."),
     UNKNOWN_OUTCOME: gettext_lazy(
         "Sending was interrupted and it is not known whether Facebook received the message. "
         "Check the conversation on Facebook before retrying."
@@ -196,32 +203,58 @@ class AttachmentTooLarge(InvalidInput):
     code = "attachment_too_large"
 
 
+class AttachmentUnavailable(Exception):
+    """The stored file of a queued message can no longer be read."""
+
+
+OUTBOUND_STORAGE_PREFIX = "messenger/outbound"
+# What Facebook delivers as a playable video or audio message; other formats go as files.
+VIDEO_CONTENT_TYPES = frozenset({"video/mp4"})
+AUDIO_CONTENT_TYPES = frozenset({"audio/mpeg", "audio/mp4", "audio/aac", "audio/x-wav", "audio/ogg"})
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAttachment:
     type: str
-    url: str
+    stored_name: str
     title: str
     size: int
     content_type: str
 
 
+def attachment_type_for(content_type: str) -> str:
+    """The Send API's attachment type for a file of this (sniffed) content type."""
+    if content_type in IMAGE_CONTENT_TYPES:
+        return "image"
+    if content_type in VIDEO_CONTENT_TYPES:
+        return "video"
+    if content_type in AUDIO_CONTENT_TYPES:
+        return "audio"
+    return "file"
+
+
 def store_attachment(*, organization: Organization, upload: UploadedFile) -> StoredAttachment:
-    """Keep an agent's file in the default storage, at an address Facebook can fetch."""
-    name = get_valid_filename(os.path.basename(upload.name or "")) or "file"
-    content_type = (upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
-    is_image = content_type in IMAGE_CONTENT_TYPES
-    limit = MAX_IMAGE_BYTES if is_image else MAX_FILE_BYTES
+    """Keep an agent's file under a random storage name; its type is read from its bytes.
+
+    The uploader's file name is kept only as the title shown and offered on download. The
+    file is served by the attachment view to members who may see the conversation, and it
+    reaches Facebook as an upload (messenger.graph.GraphClient.upload_attachment), never
+    through an address of ours.
+    """
+    title = safe_display_name(upload.name or "")
     if not upload.size:
         raise InvalidInput(_("The file is empty."), details={"file": [_("The file is empty.")]})
+    content_type = sniff_content_type(upload)
+    attachment_type = attachment_type_for(content_type)
+    is_image = attachment_type == "image"
+    limit = MAX_IMAGE_BYTES if is_image else MAX_FILE_BYTES
     if upload.size > limit:
         message = _("An image can be at most 8 MB.") if is_image else _("A file can be at most 25 MB.")
         raise AttachmentTooLarge(message, details={"file": [message]})
-    path = default_storage.save(f"messenger/outbound/{organization.pk}/{uuid.uuid4().hex}/{name}", upload)
-    url = default_storage.url(path)
-    if not url.startswith(("http://", "https://")):
-        url = urljoin(settings.PUBLIC_URL.rstrip("/") + "/", url.lstrip("/"))
+    upload.seek(0)
+    stored_name = default_storage.save(f"{OUTBOUND_STORAGE_PREFIX}/{organization.pk}/{uuid.uuid4().hex}", upload)
     return StoredAttachment(
-        type="image" if is_image else "file", url=url, title=name, size=upload.size, content_type=content_type
+        type=attachment_type, stored_name=stored_name, title=title, size=upload.size, content_type=content_type
     )
 
 
@@ -253,7 +286,7 @@ def message_send(
         attachments = [
             {
                 "type": stored.type,
-                "url": stored.url,
+                "stored_name": stored.stored_name,
                 "title": stored.title,
                 "size": stored.size,
                 "content_type": stored.content_type,
@@ -349,10 +382,35 @@ def _graph_message(message: Message) -> dict[str, Any]:
         return {
             "attachment": {
                 "type": attachment.get("type", "file"),
-                "payload": {"url": attachment["url"], "is_reusable": True},
+                "payload": {"attachment_id": attachment["attachment_id"]},
             }
         }
     return {"text": message.text}
+
+
+def _attachment_upload(*, message: Message, client: GraphClient, page_token: str) -> None:
+    """Upload the message's file to Facebook unless an earlier try already did, and keep the
+    attachment_id on the attachment at once: a retry after a failed send does not upload again."""
+    attachments = list(message.attachments) if isinstance(message.attachments, list) else []
+    if not attachments or attachments[0].get("attachment_id"):
+        return
+    attachment = attachments[0]
+    try:
+        handle = default_storage.open(str(attachment["stored_name"]), "rb")
+    except (KeyError, OSError) as error:
+        raise AttachmentUnavailable(str(message.pk)) from error
+    with handle:
+        attachment_id = client.upload_attachment(
+            page_id=message.page.page_id,
+            page_token=page_token,
+            attachment_type=str(attachment.get("type") or "file"),
+            file_name=str(attachment.get("title") or "file"),
+            content_type=str(attachment.get("content_type") or OCTET_STREAM),
+            content=handle,
+        )
+    attachments[0] = {**attachment, "attachment_id": attachment_id}
+    message.attachments = attachments
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(attachments=attachments)
 
 
 def _failure_code(error: GraphError) -> str:
@@ -398,21 +456,27 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
         Message.objects.filter(pk=message_id).update(messaging_type=window.messaging_type, tag=window.tag)
 
     page, contact = message.page, conversation.contact
-    try:
-        result = call_with_page(
-            page,
-            lambda client, token: client.send_message(
-                page_id=page.page_id,
-                page_token=token,
-                # A chat-plugin guest has no PSID: Facebook takes the user_ref it came with.
-                recipient_psid=None if contact.is_guest else contact.psid,
-                recipient_user_ref=contact.psid if contact.is_guest else None,
-                message=_graph_message(message),
-                messaging_type=window.messaging_type,
-                tag=window.tag or None,
-                metadata=str(message.idempotency_key),
-            ),
+
+    def send(client: GraphClient, token: str) -> SendResult:
+        _attachment_upload(message=message, client=client, page_token=token)
+        return client.send_message(
+            page_id=page.page_id,
+            page_token=token,
+            # A chat-plugin guest has no PSID: Facebook takes the user_ref it came with.
+            recipient_psid=None if contact.is_guest else contact.psid,
+            recipient_user_ref=contact.psid if contact.is_guest else None,
+            message=_graph_message(message),
+            messaging_type=window.messaging_type,
+            tag=window.tag or None,
+            metadata=str(message.idempotency_key),
         )
+
+    try:
+        result = call_with_page(page, send)
+    except AttachmentUnavailable:
+        logger.error("message %s: its stored file cannot be read", message_id)
+        _fail(message_id, code="attachment_unavailable", text="", now=timezone.now())
+        return None
     except GraphError as error:
         if error.retryable and retries_done < max_retries:
             Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(

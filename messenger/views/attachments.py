@@ -1,5 +1,7 @@
-"""The stored copy of an inbound attachment, served only to members who may see its
-conversation (messenger.selectors), in the HTML inbox and, through the API token, the API."""
+"""The stored copy of a message's attachment (a customer's file we downloaded, or a file an
+agent sent), served only to members who may see its conversation (messenger.selectors), in
+the HTML inbox and, through the API token, the API. What the browser receives is decided
+by helpdesk.files from the file's bytes."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from helpdesk.exceptions import NotFound
+from helpdesk.files import file_response, is_inline_image
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
-from messenger.models import Message
-from messenger.services.attachments import INLINE_IMAGE_TYPES, attachment_for_serving, stored_file_name
+from messenger.models import Direction, Message
+from messenger.services.attachments import stored_file_name
 
 
 def safe_url(url: Any) -> str:
@@ -22,10 +25,18 @@ def safe_url(url: Any) -> str:
     return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
 
 
+def _display_name(attachment: dict[str, Any], *, outbound: bool) -> str:
+    # An agent's file keeps the name it was uploaded under apart from its random storage
+    # name; a customer's is read back from the storage name the downloader chose.
+    if outbound and attachment.get("title"):
+        return str(attachment["title"])
+    return stored_file_name(str(attachment["stored_name"]))
+
+
 def display_attachments(attachments: Any, *, organization_slug: str, message_id: int) -> list[dict[str, Any]]:
     """Each attachment with the address to show (the inbox and ticket transcripts): our
     stored copy when there is one, else Facebook's URL while the download is pending.
-    `inline` says whether it may be shown as an image (never an HTML or SVG file)."""
+    `inline` says whether it may be shown as an image (only a raster image, by its bytes)."""
     entries = [a for a in attachments if isinstance(a, dict)] if isinstance(attachments, list) else []
     stored_url = ""
     if any(a.get("stored_name") for a in entries):
@@ -37,38 +48,28 @@ def display_attachments(attachments: Any, *, organization_slug: str, message_id:
     for index, attachment in enumerate(attachments if isinstance(attachments, list) else []):
         if not isinstance(attachment, dict):
             continue
-        url = safe_url(attachment.get("url"))
         stored = bool(attachment.get("stored_name"))
+        url = safe_url(attachment.get("url"))
         inline = attachment.get("type") == "image"
         if stored:
             url = stored_url.replace("/attachments/0/", f"/attachments/{index}/")
-            attachment = {
-                **attachment,
-                "title": attachment.get("title") or stored_file_name(attachment["stored_name"]),
-            }
-            inline = inline and str(attachment.get("content_type", "")).lower() in INLINE_IMAGE_TYPES
+            attachment = {**attachment, "title": attachment.get("title") or stored_file_name(attachment["stored_name"])}
+            inline = inline and is_inline_image(str(attachment.get("content_type", "")).lower())
         shown.append({**attachment, "url": url, "stored": stored, "inline": inline and bool(url)})
     return shown
 
 
 def attachment_response(message: Message, index: int) -> FileResponse:
-    """The file, or Http404. Only raster images are inline; HTML, SVG and the like arrive
-    as a download with a neutral type, and the browser is told not to guess another."""
-    served = attachment_for_serving(message, index)
-    if served is None:
+    """The stored file of the message's attachment ``index``, or Http404."""
+    attachments = message.attachments if isinstance(message.attachments, list) else []
+    entry = attachments[index] if 0 <= index < len(attachments) else None
+    if not isinstance(entry, dict) or not entry.get("stored_name"):
         raise Http404
     try:
-        handle = default_storage.open(served.stored_name, "rb")
+        handle = default_storage.open(str(entry["stored_name"]), "rb")
     except (FileNotFoundError, OSError):
         raise Http404 from None
-    response = FileResponse(
-        handle, content_type=served.content_type, as_attachment=not served.inline, filename=served.file_name
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    # Even if a browser rendered it, nothing in it may run or load.
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return file_response(handle, file_name=_display_name(entry, outbound=message.direction == Direction.OUTBOUND))
 
 
 @member_required

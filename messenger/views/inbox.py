@@ -28,6 +28,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from channels.icons import icon_url
 from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
@@ -110,7 +111,12 @@ def _when_text(when: datetime | None, *, today: date, labels: dict[Any, str]) ->
 
 
 def _rows(
-    conversations: list[Conversation], *, conversation_url: str, query: str, active_id: int | None
+    conversations: list[Conversation],
+    *,
+    conversation_url: str,
+    organization_slug: str,
+    query: str,
+    active_id: int | None,
 ) -> list[ConversationRow]:
     rows = []
     suffix = f"?{query}" if query else ""
@@ -128,7 +134,7 @@ def _rows(
                 initial=name[:1].upper() or "?",
                 avatar_url=safe_url(contact.avatar_url),
                 channel_name=channel.name,
-                channel_icon_url=channel.icon.url if channel.icon else "",
+                channel_icon_url=icon_url(channel, organization_slug=organization_slug),
                 channel_deleted=channel.deleted_at is not None,
                 preview=conversation.last_message_preview,
                 when_iso=conversation.last_message_at.isoformat() if conversation.last_message_at else "",
@@ -194,7 +200,13 @@ def _list_context(request: TenantRequest, *, active_id: int | None, params: Any 
     page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
     filter_query = urlencode(filters.as_params())
     conversation_url = reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": 0})
-    rows = _rows(page.conversations, conversation_url=conversation_url, query=filter_query, active_id=active_id)
+    rows = _rows(
+        page.conversations,
+        conversation_url=conversation_url,
+        organization_slug=organization.slug,
+        query=filter_query,
+        active_id=active_id,
+    )
     version = _digest([row.signature for row in rows] + [active_id, page.next_cursor])
     list_params = {**filters.as_params(), **({"active": str(active_id)} if active_id else {})}
     return {

@@ -41,7 +41,10 @@ def test_an_admin_creates_a_channel_with_an_icon_in_multipart(admin_api: Any, te
     body = response.json()
     assert body["name"] == "Support chat" and body["department_id"] == tenant_a.department.pk
     assert body["is_enabled"] is True and body["pages"] == []
-    assert body["icon_url"].startswith("http://testserver/media/channel-icons/") and body["icon_url"].endswith(".png")
+    icon = f"http://testserver/api/v1/channels/{body['id']}/icon/?v="
+    assert body["icon_url"].startswith(icon), body["icon_url"]
+    served = admin_api.get(body["icon_url"])
+    assert (served.status_code, served["Content-Type"]) == (200, "image/png")
 
 
 def test_a_bad_icon_is_a_400_naming_the_rule(admin_api: Any, tenant_a: Tenant) -> None:

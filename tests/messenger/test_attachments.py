@@ -24,10 +24,13 @@ from messenger.sandbox.views.simulator import SAMPLE_FILE_NAME, SAMPLE_FILE_TEXT
 from messenger.services import attachments
 from messenger.services.attachments import attachments_catch_up, message_attachments_download
 from tests import factories
+from tests.channels.images import image_bytes
 from tests.conftest import Tenant, api_client_for
 from tests.messenger.fixtures import PAGE_ID, PSID, no_broker_pause, page, page_body, post_webhook
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# A whole PNG: what is served is decided from the bytes, which the magic alone is not.
+PNG = image_bytes("PNG")
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
 
 
@@ -504,12 +507,10 @@ def test_an_agent_on_the_channel_gets_the_image_inline_with_nosniff(
     page: FacebookPage, tenant_a: Tenant, web_client_for: Any
 ) -> None:
     organization = tenant_a.organization
-    message = attachment_message(
-        page, stored(organization, "photo.png", PNG_MAGIC + b"rest", "image/png", type="image")
-    )
+    message = attachment_message(page, stored(organization, "photo.png", PNG + b"rest", "image/png", type="image"))
     response = web_client_for(tenant_a.agent).get(attachment_url(organization, message))
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == PNG_MAGIC + b"rest"
+    assert b"".join(response.streaming_content) == PNG + b"rest"
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"].startswith("inline")
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -544,7 +545,7 @@ def test_no_one_else_gets_the_file(
     page: FacebookPage, tenant_a: Tenant, tenant_b: Tenant, web_client_for: Any, client: Client
 ) -> None:
     organization = tenant_a.organization
-    message = attachment_message(page, stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"))
+    message = attachment_message(page, stored(organization, "photo.png", PNG, "image/png", type="image"))
     url = attachment_url(organization, message)
     assert client.get(url).status_code == 302 and "/accounts/login/" in client.get(url)["Location"]
     not_on_channel = factories.make_member(organization, role=Role.AGENT, username="elsewhere")
@@ -572,7 +573,7 @@ def test_the_api_gives_the_stored_copy_url_and_serves_it_with_the_token(
     organization = tenant_a.organization
     message = attachment_message(
         page,
-        stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"),
+        stored(organization, "photo.png", PNG, "image/png", type="image"),
         {"type": "video", "url": "https://cdn.example/v.mp4"},
     )
     api = api_client_for(tenant_a.agent)
@@ -599,7 +600,7 @@ def test_the_inbox_transcript_shows_our_copy_and_falls_back_to_facebook_before_t
     page: FacebookPage, tenant_a: Tenant, web_client_for: Any
 ) -> None:
     organization = tenant_a.organization
-    kept = attachment_message(page, stored(organization, "photo.png", PNG_MAGIC, "image/png", type="image"))
+    kept = attachment_message(page, stored(organization, "photo.png", PNG, "image/png", type="image"))
     pending = factories.make_message(
         kept.conversation,
         text="",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -12,12 +13,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from helpdesk.exceptions import ReplyWindowClosed
+from helpdesk.exceptions import InvalidInput, ReplyWindowClosed
 from messenger import sending_tasks
 from messenger.models import Conversation, Message, MessageStatus, PageStatus
 from messenger.services import conversations as conversation_services
 from messenger.services import sending
 from tests import factories
+from tests.channels import images
 from tests.conftest import Tenant
 from tests.graph_stub import GraphStub, graph
 
@@ -492,43 +494,120 @@ def test_the_worker_registers_the_sending_tasks() -> None:
 # --- Attachments ---------------------------------------------------------------------------------
 
 
-def test_an_image_is_stored_and_sent_as_a_reusable_attachment_under_the_public_url(
+def test_an_image_reply_is_uploaded_to_facebook_and_sent_by_its_attachment_id_without_any_url_of_ours(
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
     settings.PUBLIC_URL = "https://desk.example.com"
-    upload = SimpleUploadedFile("photo 1.png", b"\x89PNG fake", content_type="image/png")
+    png = images.image_bytes("PNG")
+    upload = SimpleUploadedFile("photo 1.png", png, content_type="image/png")
     message = queue_reply(tenant_a, conversation, text="", upload=upload)
     assert message.kind == "attachment"
+    [kept] = message.attachments
+    assert (kept["type"], kept["title"], kept["content_type"]) == ("image", "photo_1.png", "image/png")
+    # A random storage name: nothing of the uploader's name, and no address to fetch it from.
+    assert "photo" not in kept["stored_name"] and "url" not in kept
+    assert (tmp_path / kept["stored_name"]).read_bytes() == png
+
     message = run_task(message)
     assert message.status == MessageStatus.SENT
+    [uploaded] = graph.uploads()
+    assert uploaded.path == "/v21.0/111222333/message_attachments"
+    assert uploaded.content_type.startswith("multipart/form-data")
+    assert uploaded.json["message"] == {"attachment": {"type": "image", "payload": {"is_reusable": True}}}
+    filedata = uploaded.files["filedata"]
+    assert (filedata.data, filedata.content_type, filedata.file_name) == (png, "image/png", "photo_1.png")
     (body,) = graph.sends()
-    attachment = body["message"]["attachment"]
-    assert attachment["type"] == "image"
-    assert attachment["payload"]["is_reusable"] is True
-    url = attachment["payload"]["url"]
-    assert url.startswith("https://desk.example.com/media/messenger/outbound/")
-    assert url.endswith("/photo_1.png")
-    stored = url.removeprefix("https://desk.example.com/media/")
-    assert (tmp_path / stored).read_bytes() == b"\x89PNG fake"
+    attachment_id = message.attachments[0]["attachment_id"]
+    assert body["message"] == {"attachment": {"type": "image", "payload": {"attachment_id": attachment_id}}}
+    assert "desk.example.com" not in json.dumps(body) and "/media/" not in json.dumps(body)
 
 
-def test_a_pdf_is_sent_as_a_file_attachment(
+def test_a_pdf_is_uploaded_and_sent_as_a_file_attachment(
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    upload = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4", content_type="application/pdf")
+    upload = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4 an invoice", content_type="application/pdf")
     run_task(queue_reply(tenant_a, conversation, text="", upload=upload))
+    [uploaded] = graph.uploads()
+    assert uploaded.json["message"]["attachment"]["type"] == "file"
+    assert uploaded.files["filedata"].content_type == "application/pdf"
     assert graph.sends()[0]["message"]["attachment"]["type"] == "file"
 
 
+def test_a_file_named_like_an_image_is_judged_by_its_bytes(
+    tenant_a: Tenant, conversation: Conversation, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    html = SimpleUploadedFile("cat.png", b"<html><script>alert(1)</script></html>", content_type="image/png")
+    [kept] = queue_reply(tenant_a, conversation, text="", upload=html).attachments
+    assert (kept["type"], kept["content_type"]) == ("file", "application/octet-stream")
+    jpeg = SimpleUploadedFile("cat.png", images.image_bytes("JPEG"), content_type="image/png")
+    [kept] = queue_reply(tenant_a, conversation, text="", upload=jpeg).attachments
+    assert (kept["type"], kept["content_type"]) == ("image", "image/jpeg")
+
+
+def test_a_send_that_fails_after_the_upload_is_retried_without_uploading_again(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("photo.png", images.image_bytes("PNG"), content_type="image/png")
+    message = queue_reply(tenant_a, conversation, text="", upload=upload)
+    graph.answer(500, {"error": {"message": "Internal", "code": 1}})
+    message = run_task(message)
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 2)
+    assert len(graph.uploads()) == 1
+    first, second = graph.sends()
+    assert first == second  # the same attachment_id, the same idempotency metadata
+    assert len(graph.accepted()) == 1
+
+
+def test_an_upload_that_fails_for_a_while_is_retried_and_the_message_is_sent_once(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("photo.png", images.image_bytes("PNG"), content_type="image/png")
+    message = queue_reply(tenant_a, conversation, text="", upload=upload)
+    graph.answer_upload(503, {"error": {"message": "Service unavailable", "code": 2, "is_transient": True}})
+    message = run_task(message)
+    assert message.status == MessageStatus.SENT
+    assert [r.status for r in graph.uploads()] == [503, 200]
+    assert len(graph.sends()) == 1
+
+
+def test_a_file_facebook_refuses_fails_the_message_with_facebooks_words(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("notes.bin", b"\x00\x01 some bytes", content_type="application/octet-stream")
+    message = queue_reply(tenant_a, conversation, text="", upload=upload)
+    graph.answer_upload(400, graph_error(100, 2018047, "(#100) Upload attachment failure."))
+    message = run_task(message)
+    assert (message.status, message.error_message) == (MessageStatus.FAILED, "(#100) Upload attachment failure.")
+    assert graph.sends() == []
+
+
+def test_a_message_whose_stored_file_is_gone_fails_without_calling_facebook(
+    tenant_a: Tenant, conversation: Conversation, graph: GraphStub, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("photo.png", images.image_bytes("PNG"), content_type="image/png")
+    message = queue_reply(tenant_a, conversation, text="", upload=upload)
+    (tmp_path / message.attachments[0]["stored_name"]).unlink()
+    message = run_task(message)
+    assert (message.status, message.error_code) == (MessageStatus.FAILED, "attachment_unavailable")
+    assert graph.requests == []
+
+
 @pytest.mark.parametrize(
-    ("name", "content_type", "size", "refused"),
+    ("name", "image", "size", "refused"),
     [
-        ("big.png", "image/png", 8 * 1024 * 1024 + 1, True),
-        ("ok.png", "image/png", 8 * 1024 * 1024, False),
-        ("big.zip", "application/zip", 25 * 1024 * 1024 + 1, True),
-        ("ok.zip", "application/zip", 25 * 1024 * 1024, False),
+        ("big.png", True, 8 * 1024 * 1024 + 1, True),
+        ("ok.png", True, 8 * 1024 * 1024, False),
+        ("big.zip", False, 25 * 1024 * 1024 + 1, True),
+        ("ok.zip", False, 25 * 1024 * 1024, False),
+        # Named like an image, but its bytes are not one: the file limit applies.
+        ("fake.png", False, 8 * 1024 * 1024 + 1, False),
     ],
 )
 def test_attachments_over_facebooks_limits_are_refused(
@@ -537,12 +616,12 @@ def test_attachments_over_facebooks_limits_are_refused(
     settings: Any,
     tmp_path: Any,
     name: str,
-    content_type: str,
+    image: bool,
     size: int,
     refused: bool,
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    upload = SimpleUploadedFile(name, b"x", content_type=content_type)
+    upload = SimpleUploadedFile(name, images.image_bytes("PNG") if image else b"x", content_type="image/png")
     upload.size = size
     if refused:
         with pytest.raises(sending.AttachmentTooLarge):
@@ -550,6 +629,12 @@ def test_attachments_over_facebooks_limits_are_refused(
         assert not Message.objects.filter(direction="out").exists()
     else:
         assert queue_reply(tenant_a, conversation, text="", upload=upload).status == MessageStatus.QUEUED
+
+
+def test_an_empty_file_is_refused(tenant_a: Tenant, conversation: Conversation, settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    with pytest.raises(InvalidInput, match="empty"):
+        queue_reply(tenant_a, conversation, text="", upload=SimpleUploadedFile("empty.txt", b""))
 
 
 # --- Sender actions ------------------------------------------------------------------------------

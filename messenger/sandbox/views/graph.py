@@ -136,17 +136,50 @@ def _send_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
+def _upload_url(request: HttpRequest) -> Callable[[str], str]:
+    def file_url(attachment_id: str) -> str:
+        return request.build_absolute_uri(reverse("sandbox:upload_file", kwargs={"attachment_id": attachment_id}))
+
+    return file_url
+
+
 @csrf_exempt
 @sandbox_only
 def messages(request: HttpRequest, version: str, node_id: str) -> HttpResponse:
-    """``POST /{page-id}/messages`` and ``/me/messages``: the Send API."""
+    """``POST /{page-id}/messages`` and ``/me/messages``: the Send API (JSON, a form, or
+    multipart with the file in ``filedata``)."""
     if request.method != "POST":
         return _error_response(errors.unknown_object(node_id, request.method or ""))
     try:
         body = _send_body(request)
     except errors.SandboxGraphError as error:
         return _error_response(error)
-    answer = send_api.send_api_call(node_id=node_id, raw_token=access_token_of(request), body=body)
+    answer = send_api.send_api_call(
+        node_id=node_id,
+        raw_token=access_token_of(request),
+        body=body,
+        filedata=request.FILES.get("filedata") if request.content_type == "multipart/form-data" else None,
+        file_url=_upload_url(request),
+    )
+    return JsonResponse(answer.body, status=answer.http_status)
+
+
+@csrf_exempt
+@sandbox_only
+def message_attachments(request: HttpRequest, version: str, node_id: str) -> HttpResponse:
+    """``POST /{page-id}/message_attachments``: the Attachment Upload API (multipart only)."""
+    if request.method != "POST":
+        return _error_response(errors.unknown_object(node_id, request.method or ""))
+    if request.content_type != "multipart/form-data":
+        return _error_response(
+            errors.invalid_parameter("The Attachment Upload API takes multipart/form-data with a filedata part")
+        )
+    answer = send_api.attachment_upload(
+        node_id=node_id,
+        raw_token=access_token_of(request),
+        message=request.POST.get("message"),
+        filedata=request.FILES.get("filedata"),
+    )
     return JsonResponse(answer.body, status=answer.http_status)
 
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from helpdesk.files import file_response
 from messenger.sandbox import images, selectors, state
 from messenger.sandbox.forms import CustomerCreateForm, CustomerReadForm, CustomerSendForm
-from messenger.sandbox.models import SandboxCustomer, SandboxPage
+from messenger.sandbox.models import SandboxCustomer, SandboxPage, SandboxUpload
 from messenger.sandbox.views._common import is_htmx, sandbox_only
 
 
@@ -177,3 +179,14 @@ def cdn_image(request: HttpRequest, kind: str) -> HttpResponse:
     response = HttpResponse(images.attachment_png(kind), content_type="image/png")
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@sandbox_only
+@require_GET
+def upload_file(request: HttpRequest, attachment_id: str) -> FileResponse:
+    """A file the page uploaded, as Facebook's CDN serves it to the customer (the bytes the
+    sandbox received, never fetched from the product)."""
+    upload = SandboxUpload.objects.filter(attachment_id=attachment_id).first()
+    if upload is None:
+        raise Http404
+    return file_response(io.BytesIO(bytes(upload.data)), file_name=upload.file_name or "file")
