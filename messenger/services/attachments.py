@@ -37,7 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from helpdesk import netfetch
+from helpdesk import files, netfetch
 from messenger.models import Direction, Message, MessageKind
 
 logger = logging.getLogger(__name__)
@@ -75,20 +75,6 @@ _ERROR_TEXT = {
     ),
     ERROR_UNAVAILABLE: "Facebook's server did not answer in time.",
 }
-
-# Content types that are never shown inline: a browser would run their scripts.
-ACTIVE_CONTENT_TYPES = frozenset(
-    {
-        "text/html",
-        "application/xhtml+xml",
-        "image/svg+xml",
-        "text/xml",
-        "application/xml",
-        "text/javascript",
-        "application/javascript",
-    }
-)
-INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif"})
 
 
 class TransientDownloadError(Exception):
@@ -204,13 +190,6 @@ def fetch_policy() -> netfetch.FetchPolicy:
     )
 
 
-def _content_type(fetched: netfetch.Fetched) -> str:
-    header = fetched.content_type.split(";")[0].strip().lower()
-    if header and "/" in header and header != "application/octet-stream":
-        return header[:100]
-    return (mimetypes.guess_type(urlsplit(fetched.url).path)[0] or "application/octet-stream").lower()
-
-
 def attachment_fetch(
     attachment: dict[str, Any],
     *,
@@ -241,8 +220,8 @@ def attachment_fetch(
             return DownloadFailure(ERROR_NOT_FOUND, f"(HTTP {fetched.status})")
         if not 200 <= fetched.status < 300:
             return DownloadFailure(ERROR_REFUSED, f"(HTTP {fetched.status})")
-        content_type = _content_type(fetched)
-        buffer.seek(0)
+        # What the file is comes from its bytes, never from the CDN's header or the name.
+        content_type = files.sniff_content_type(buffer)
         name = safe_file_name(attachment, content_type=content_type)
         # The random part keeps the name unguessable and two runs apart.
         path = f"{STORAGE_PREFIX}/{organization_id}/{message_id}/{index}-{uuid.uuid4().hex[:12]}-{name}"
@@ -421,33 +400,3 @@ def downloadable_message_ids(inserted: Iterable[tuple[Mapping[str, Any], int | N
 def stored_file_name(stored_name: str) -> str:
     """The customer's file name within our storage name (`<index>-<random>-<name>`)."""
     return posixpath.basename(stored_name).split("-", 2)[-1] or "file"
-
-
-@dataclass(frozen=True, slots=True)
-class ServedAttachment:
-    stored_name: str
-    content_type: str
-    file_name: str
-    inline: bool
-
-
-def attachment_for_serving(message: Message, index: int) -> ServedAttachment | None:
-    """What to send for a stored attachment, or None when there is no stored copy.
-
-    Only raster images are shown inline; anything a browser could run (HTML, SVG, XML,
-    scripts) is sent as a download, as is every other file.
-    """
-    attachments = message.attachments if isinstance(message.attachments, list) else []
-    if not 0 <= index < len(attachments):
-        return None
-    entry = attachments[index]
-    if not isinstance(entry, dict) or not entry.get("stored_name"):
-        return None
-    content_type = str(entry.get("content_type") or "application/octet-stream").lower()
-    if content_type in ACTIVE_CONTENT_TYPES or "script" in content_type or "html" in content_type:
-        content_type = "application/octet-stream"
-    inline = content_type in INLINE_IMAGE_TYPES
-    file_name = stored_file_name(entry["stored_name"])
-    return ServedAttachment(
-        stored_name=entry["stored_name"], content_type=content_type, file_name=file_name, inline=inline
-    )
