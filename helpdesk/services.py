@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from helpdesk import tasks
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import (
     AlreadyMember,
@@ -503,3 +504,26 @@ def admin_user_ids(*, organization: Organization) -> list[int]:
             "user_id", flat=True
         )
     )
+
+
+def email_send(*, subject: str, body: str, to: list[str]) -> None:
+    """One plain-text email from DEFAULT_FROM_EMAIL; the mail server's errors are raised."""
+    send_mail(subject, body, None, to, fail_silently=False)
+
+
+def email_send_later(*, subject: str, body: str, to: list[str]) -> None:
+    """Queue an email after commit, so that the request answers the same whether or not it
+    sends one (a password reset must not tell by its timing which addresses have an account).
+    When the broker cannot take it, the email is sent here rather than lost."""
+
+    def dispatch() -> None:
+        try:
+            tasks.email_send.delay(subject, body, to)
+        except Exception:
+            logger.warning("could not queue an email; sending it now", exc_info=True)
+            try:
+                email_send(subject=subject, body=body, to=to)
+            except Exception:
+                logger.exception("an email could not be sent")
+
+    transaction.on_commit(dispatch)

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
 
+from helpdesk import tasks
 from tests import factories
 from tests.conftest import Tenant
 
@@ -37,8 +38,39 @@ def erin(tenant_a: Tenant) -> Any:
     return User.objects.get(pk=tenant_a.agent.user_id)
 
 
+@pytest.fixture(autouse=True)
+def _worker_sends_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The email task runs as the worker would run it, as soon as it is queued."""
+    monkeypatch.setattr(tasks.email_send, "delay", lambda *args: tasks.email_send.apply(args=args))
+
+
 def _ask(client: Client, email: str, **extra: Any) -> Any:
-    return client.post("/accounts/password-reset/", {"email": email}, **extra)
+    # The email is queued when the request's transaction commits.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post("/accounts/password-reset/", {"email": email}, **extra)
+
+
+def test_the_email_is_sent_by_a_worker_not_within_the_request(
+    erin: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.email_send, "delay", lambda *args: queued.append(args))
+    assert _ask(client, "erin@example.test").status_code == 302
+    assert mail.outbox == []
+    [(subject, body, to)] = queued
+    assert to == ["erin@example.test"] and "/accounts/password-reset/" in body and subject
+
+
+def test_when_the_broker_cannot_take_the_email_it_is_sent_within_the_request(
+    erin: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(*args: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.email_send, "delay", broker_down)
+    assert _ask(client, "erin@example.test").status_code == 302
+    [email] = mail.outbox
+    assert email.to == ["erin@example.test"]
 
 
 def _without_csrf(page: bytes) -> bytes:
