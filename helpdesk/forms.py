@@ -4,8 +4,10 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.models import Department, Role
 from helpdesk.selectors import department_list
@@ -31,6 +33,18 @@ class StyledForm(forms.Form):
                 widget.attrs["aria-invalid"] = "true"
 
 
+class IdModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id. A value that is no id ("²", a number beyond 64 bits) is refused as
+    Django refuses a word, before the database is asked (where it would be an error)."""
+
+    def clean(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else ():
+            if parse_id(pk) < 0:
+                message = self.error_messages["invalid_pk_value"]
+                raise ValidationError(message, code="invalid_pk_value", params={"pk": pk})
+        return super().clean(value)
+
+
 class LoginForm(AuthenticationForm):
     username = forms.CharField(label=_("Username"), max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
 
@@ -46,26 +60,26 @@ class MemberCreateForm(StyledForm):
     email = forms.EmailField(label=_("Email"), required=False)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=128)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AGENT)
-    departments = forms.ModelMultipleChoiceField(
+    departments = IdModelMultipleChoiceField(
         label=_("Departments"), queryset=Department.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments = cast(IdModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
 
 
 class MemberUpdateForm(StyledForm):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     is_active = forms.BooleanField(label=_("Active"), required=False)
-    departments = forms.ModelMultipleChoiceField(
+    departments = IdModelMultipleChoiceField(
         label=_("Departments"), queryset=Department.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments = cast(IdModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
 
 
