@@ -26,7 +26,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,7 +34,7 @@ from channels import selectors, services
 from channels.kinds import LinkedPage, backend_for
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
-from helpdesk.drf import CursorPagination, IdField
+from helpdesk.drf import CursorPagination, IdField, JSONParser
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership
 from helpdesk.selectors import department_get, department_list

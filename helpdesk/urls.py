@@ -54,7 +54,12 @@ urlpatterns = [
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # GET only: DRF's OPTIONS would render its metadata through the page's template renderer (a 500).
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
     path("api/v1/", include(api_urlpatterns)),
     path("api/v1/", include("channels.api_urls")),
     path("api/v1/", include("messenger.api_urls")),
@@ -66,15 +71,21 @@ if settings.GRAPH_SANDBOX:
     urlpatterns.append(path("sandbox/", include("messenger.sandbox.urls")))
 
 if settings.DEBUG:
-    from django.conf.urls.static import static
-    from django.http import Http404, HttpRequest, HttpResponse
+    from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+    from django.views.static import serve
 
     def _not_public(request: HttpRequest, rest: str) -> HttpResponse:
         raise Http404
 
+    def _media(request: HttpRequest, path: str) -> HttpResponseBase:
+        try:
+            return serve(request, path, document_root=str(settings.MEDIA_ROOT))
+        except OSError:  # a name the file system refuses (too long): no such file
+            raise Http404 from None
+
     # Customers' files are served only through views that check who may see them.
     urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/messenger/inbound/<path:rest>", _not_public)]
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", _media)]
 
 handler404 = "helpdesk.views.api_not_found"
 handler500 = "helpdesk.views.server_error"
