@@ -46,9 +46,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.signals import got_request_exception
 from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, path, resolve
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -540,8 +541,8 @@ def discover(world: World, clients: Clients) -> dict[str, Takes]:
             return merged
         return node
 
-    for path, operations in schema["paths"].items():
-        key = _route_key(re.sub(r"\{[^}]+\}", "1", path))
+    for schema_path, operations in schema["paths"].items():
+        key = _route_key(re.sub(r"\{[^}]+\}", "1", schema_path))
         if key is None:
             continue
         for method, operation in operations.items():
@@ -797,6 +798,26 @@ def _distinct(failures: list[str]) -> str:
 
 
 ROUTES = list(iter_routes())
+
+
+def _boom(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("boom")
+
+
+def _error_outside_the_format(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"detail": "odd"}, status=400)
+
+
+# Used by the check's own test below (ROOT_URLCONF=this module).
+urlpatterns = [path("boom/", _boom), path("api/v1/odd/", _error_outside_the_format)]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_check_sees_a_server_error_and_an_api_error_outside_the_format(clients: Clients) -> None:
+    problem = send(clients, Attempt("admin", "GET", "/boom/", "q=%C2%B2"))[1]
+    assert problem is not None and "GET /boom/?q=%C2%B2 answered 500" in problem and "RuntimeError: boom" in problem
+    problem = send(clients, Attempt("agent", "GET", "/api/v1/odd/"))[1]
+    assert problem is not None and "outside the error format" in problem
 
 
 def test_the_walk_finds_every_kind_of_route() -> None:
