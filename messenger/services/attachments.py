@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from helpdesk.converters import parse_int
 from messenger.models import Message, MessageKind
 
 logger = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ def attachment_fetch(
                 return DownloadFailure(ERROR_NOT_FOUND, f"(HTTP {response.status_code})")
             if response.status_code >= 400:
                 return DownloadFailure(ERROR_REFUSED, f"(HTTP {response.status_code})")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_DOWNLOAD_BYTES:
+            declared = parse_int(response.headers.get("Content-Length", ""))
+            if declared is not None and declared > MAX_DOWNLOAD_BYTES:
                 return DownloadFailure(ERROR_TOO_LARGE)
             content_type = _content_type(response, url)
             with tempfile.SpooledTemporaryFile(max_size=1024 * 1024) as buffer:

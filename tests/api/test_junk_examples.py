@@ -97,6 +97,13 @@ def test_the_inbox_list_ignores_an_active_conversation_that_is_no_id(desk: Desk,
     assert f"/o/alpha/inbox/{desk.conversation.pk}/" in response.content.decode()
 
 
+@pytest.mark.parametrize("channel", ["²", "٣", "0", HUGE])
+def test_the_inbox_ignores_a_channel_filter_that_is_no_id_as_it_ignores_other_junk(desk: Desk, channel: str) -> None:
+    response = web(desk.tenant.agent).get("/o/alpha/inbox/list/", {"channel": channel})
+    assert response.status_code == 200
+    assert f"/o/alpha/inbox/{desk.conversation.pk}/" in response.content.decode()
+
+
 @pytest.mark.parametrize("before", ["²", "٣", HUGE, str(2**63)])
 def test_the_webhook_event_log_ignores_an_older_than_that_is_no_id(desk: Desk, before: str) -> None:
     WebhookEvent.objects.create(
