@@ -36,11 +36,16 @@ class Desk:
     ticket: Ticket
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Before the tenants' users are made (autouse fixtures come first)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
-def desk(tenant_a: Tenant, settings: Any) -> Desk:
+def desk(tenant_a: Tenant) -> Desk:
     from tickets.services import ticket_create_from_conversation
 
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Messenger")
     factories.associate(tenant_a.agent, channel)
     page = factories.make_page(channel, page_id=PAGE_ID)
