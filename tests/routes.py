@@ -1,63 +1,47 @@
-"""The product's routes, read from the URL resolver, so that a test walking them picks up a
-route added later by itself."""
+"""The URL walk shared by the access tests: every route of the project (HTML and API),
+found by walking Django's resolver, so that a route added later is walked by itself."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-
-@dataclass(frozen=True)
-class Route:
-    """One URL pattern: `key` is what ``resolve(path).route`` answers for it, `text` the
-    pattern in readable form (``o/<slug:org_slug>/inbox/<id:conversation_id>/``)."""
-
-    key: str
-    text: str
-    view: Callable[..., Any]
-
-    @property
-    def params(self) -> list[tuple[str, str]]:
-        """(converter, name) of each parameter, in order; a regex group has converter "re"."""
-        return [(m.group("conv") or ("re" if m.group("rname") else "str"), m.group("name") or m.group("rname"))
-                for m in _PARAM.finditer(self.text)]  # fmt: skip
-
-    def fill(self, values: dict[str, str]) -> str:
-        """The path with each parameter replaced by its value (already percent-encoded)."""
-        return "/" + _PARAM.sub(lambda m: values[m.group("name") or m.group("rname")], self.text)
-
-    def segment_before(self, name: str) -> str:
-        """The literal path segment before a parameter: `departments` for `api/v1/departments/<id:pk>/`."""
-        head = self.text.split(f":{name}>", 1)[0] if f":{name}>" in self.text else self.text.split(f"<{name}>", 1)[0]
-        literal = [part for part in head.split("/")[:-1] if part and "<" not in part and "(" not in part]
-        return literal[-1] if literal else ""
-
+# Parameters that are not ids, with the value that reaches the data: the first attachment
+# of a message.
+ROUTE_VALUES = {"index": "0"}
 
 _PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>|\(\?P<(?P<rname>\w+)>[^)]*\)")
 
 
-def _text(pattern: Any) -> str:
+def route_text(pattern: Any) -> str:
     if isinstance(pattern, RoutePattern):
         return str(pattern._route)
     if isinstance(pattern, RegexPattern):
-        return pattern._regex.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\.", ".")
+        regex = pattern._regex
+        return regex.lstrip("^").rstrip("$").replace("\\Z", "").replace("\\.", ".")
     return str(pattern)
 
 
-def _join(first: str, second: str) -> str:
-    # As django.urls.resolvers.URLResolver._join_route, so that keys match ResolverMatch.route.
-    return second if not first else first + second.removeprefix("^")
-
-
-def iter_routes(patterns: list[Any] | None = None, key: str = "", text: str = "") -> Iterator[Route]:
+def iter_routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[str]:
+    """Every route, as its path pattern text ("o/<slug:org_slug>/inbox/<id:conversation_id>/")."""
     for entry in get_resolver().url_patterns if patterns is None else patterns:
-        entry_key, entry_text = _join(key, str(entry.pattern)), text + _text(entry.pattern)
+        text = prefix + route_text(entry.pattern)
         if isinstance(entry, URLResolver):
-            yield from iter_routes(entry.url_patterns, entry_key, entry_text)
+            yield from iter_routes(entry.url_patterns, text)
         elif isinstance(entry, URLPattern):
-            yield Route(key=entry_key, text=entry_text, view=entry.callback)
+            yield text
+
+
+def route_params(route: str) -> list[str]:
+    """The names of the route's parameters, in order."""
+    return [m.group("name") or m.group("rname") for m in _PARAM.finditer(route)]
+
+
+def fill_route(route: str, values: Mapping[str, str]) -> str:
+    """The route's URL with these parameter values (ROUTE_VALUES for those it names)."""
+    values = {**values, **{name: value for name, value in ROUTE_VALUES.items() if name in values}}
+    return "/" + _PARAM.sub(lambda m: values[m.group("name") or m.group("rname")], route)

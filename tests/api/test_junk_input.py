@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from html.parser import HTMLParser
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -49,7 +50,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
-from django.urls import Resolver404, path, resolve
+from django.urls import Resolver404, ResolverMatch, path, resolve
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -64,7 +65,7 @@ from tests import factories
 from tests.conftest import Tenant, _tenant
 from tests.graph_stub import GraphStub, _handler
 from tests.messenger.fixtures import PAGE_ID, PSID, text_item
-from tests.routes import Route, iter_routes
+from tests.routes import iter_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +120,50 @@ KNOWN_FORM = [
 _READS = re.compile(r"\b(?:GET|POST|query_params|data)\.(?:get|getlist|pop)\(\s*[\"']([^\"']+)[\"']")
 
 ROLES = ("admin", "agent")
+
+# --- Routes ---------------------------------------------------------------------------------
+
+_PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>|\(\?P<(?P<rname>\w+)>[^)]*\)")
+# A value of each converter that passes it, to learn which view a route text leads to.
+_SAMPLES = {"id": "1", "int": "1", "slug": "alpha", "graph_version": "v21.0"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of tests.routes.iter_routes (`o/<slug:org_slug>/inbox/<id:conversation_id>/`)."""
+
+    text: str
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """(converter, name) of each parameter, in order; a regex group has converter "re"."""
+        return [
+            (m.group("conv") or ("re" if m.group("rname") else "str"), m.group("name") or m.group("rname"))
+            for m in _PARAM.finditer(self.text)
+        ]
+
+    def fill(self, values: dict[str, str]) -> str:
+        """The path with each parameter replaced by its value (already percent-encoded)."""
+        return "/" + _PARAM.sub(lambda m: values[m.group("name") or m.group("rname")], self.text)
+
+    @cached_property
+    def match(self) -> ResolverMatch:
+        return resolve(self.fill({name: _SAMPLES.get(conv, "x") for conv, name in self.params}))
+
+    @property
+    def key(self) -> str:
+        """What resolve() names the route (ResolverMatch.route): how a form's action finds it."""
+        return self.match.route
+
+    @property
+    def view(self) -> Any:
+        return self.match.func
+
+    def segment_before(self, name: str) -> str:
+        """The literal path segment before a parameter: `departments` in `api/v1/departments/<id:pk>/`."""
+        head = self.text.split(f":{name}>", 1)[0] if f":{name}>" in self.text else self.text.split(f"<{name}>", 1)[0]
+        literal = [part for part in head.split("/")[:-1] if part and "<" not in part and "(" not in part]
+        return literal[-1] if literal else ""
 
 
 def _visitor_route(route: Route) -> bool:
@@ -524,7 +569,7 @@ def discover(world: World, clients: Clients) -> dict[str, Takes]:
     """What every route takes (computed once per process: it does not depend on the ids)."""
     if _DISCOVERED:
         return _DISCOVERED
-    routes = list(iter_routes())
+    routes = ROUTES
     takes = {route.key: Takes() for route in routes}
     for route in routes:
         takes[route.key].reads = _names_read_by(route.view)
@@ -797,7 +842,7 @@ def _distinct(failures: list[str]) -> str:
     return "\n\n".join(seen.values())
 
 
-ROUTES = list(iter_routes())
+ROUTES = [Route(text) for text in iter_routes()]
 
 
 def _boom(request: HttpRequest) -> HttpResponse:
