@@ -35,7 +35,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -44,7 +44,7 @@ from channels.icons import channel_icon_response, icon_api_url
 from channels.kinds import LinkedPage, backend_for
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
-from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField, JSONParser
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership
 from helpdesk.selectors import department_get, department_list

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels.icons import icon_prepare
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import InvalidInput
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department
@@ -18,24 +19,25 @@ from helpdesk.selectors import department_list
 
 class IdChoiceField(forms.TypedChoiceField):
     """A select of the organization's rows whose submitted id is checked by the service, not
-    here: an id of another organization is then a 404, as everywhere else."""
+    here: an id of another organization is then a 404, as everywhere else. What is no id at
+    all ("²", a number beyond 64 bits) is a form error."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("coerce", int)
+        kwargs.setdefault("coerce", parse_id)
         kwargs.setdefault("empty_value", None)
         super().__init__(*args, **kwargs)
 
     def valid_value(self, value: Any) -> bool:
-        return str(value).isdigit()
+        return parse_id(value) > 0
 
 
 class IdMultipleChoiceField(forms.TypedMultipleChoiceField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("coerce", int)
+        kwargs.setdefault("coerce", parse_id)
         super().__init__(*args, **kwargs)
 
     def valid_value(self, value: Any) -> bool:
-        return str(value).isdigit()
+        return parse_id(value) > 0
 
 
 class ChannelForm(StyledForm):

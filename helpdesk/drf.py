@@ -12,9 +12,10 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import inline_serializer
-from rest_framework import exceptions, pagination, serializers
+from rest_framework import exceptions, pagination, parsers, serializers
 from rest_framework.response import Response
 
+from helpdesk.converters import parse_int
 from helpdesk.exceptions import HelpdeskError
 
 # --- The error format --------------------------------------------------------------------
@@ -84,6 +85,47 @@ class IdField(serializers.IntegerField):
         super().__init__(**kwargs)
 
 
+# --- Request bodies ------------------------------------------------------------------------
+
+# Deeper than any body the API takes; the webhook allows as much (messenger.webhook.parsing).
+JSON_MAX_DEPTH = 64
+
+
+def _check_document(value: Any, depth: int = 0) -> None:
+    if depth > JSON_MAX_DEPTH:
+        raise exceptions.ParseError(_("JSON parse error - the document is nested too deeply."))
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            message = _("JSON parse error - the text holds an unpaired surrogate escape, which is not Unicode.")
+            raise exceptions.ParseError(message) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_document(key, depth + 1)
+            _check_document(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_document(item, depth + 1)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, refusing with a 400 (`parse_error`) the bodies it would let through
+    to a 500: nesting deeper than Python's recursion limit, and text with an unpaired
+    surrogate escape (a lone `\\ud800`), which no database or response can encode."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            document = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(_("JSON parse error - the document is nested too deeply.")) from None
+        _check_document(document)
+        return document
+
+
+# --- Pagination --------------------------------------------------------------------------
+
+
 class CursorPagination(pagination.CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
@@ -95,11 +137,12 @@ class CursorPagination(pagination.CursorPagination):
         raw = request.query_params.getlist(self.page_size_query_param)
         if not raw:
             return self.page_size
-        if len(raw) > 1 or not raw[0].isdigit() or not 1 <= int(raw[0]) <= self.max_page_size:
+        page_size = parse_int(raw[0], minimum=1, maximum=self.max_page_size) if len(raw) == 1 else None
+        if page_size is None:
             raise exceptions.ValidationError(
                 {self.page_size_query_param: [_("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}]}
             )
-        return int(raw[0])
+        return page_size
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

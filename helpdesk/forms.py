@@ -5,9 +5,11 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.models import Department, Role
 from helpdesk.selectors import department_list
@@ -42,6 +44,18 @@ class StyledForm(forms.Form):
         _mark_invalid(self)
 
 
+class IdModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id. A value that is no id ("²", a number beyond 64 bits) is refused as
+    Django refuses a word, before the database is asked (where it would be an error)."""
+
+    def clean(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else ():
+            if parse_id(pk) < 0:
+                message = self.error_messages["invalid_pk_value"]
+                raise ValidationError(message, code="invalid_pk_value", params={"pk": pk})
+        return super().clean(value)
+
+
 class LoginForm(AuthenticationForm):
     username = forms.CharField(label=_("Username"), max_length=150, widget=forms.TextInput(attrs={"autofocus": True}))
 
@@ -53,13 +67,13 @@ class DepartmentForm(StyledForm):
 class InvitationForm(StyledForm):
     email = forms.EmailField(label=_("Email address"), max_length=254)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.AGENT)
-    departments = forms.ModelMultipleChoiceField(
+    departments = IdModelMultipleChoiceField(
         label=_("Departments"), queryset=Department.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments = cast(IdModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
 
 
@@ -92,13 +106,13 @@ class InvitationSignupForm(StyledForm):
 class MemberUpdateForm(StyledForm):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     is_active = forms.BooleanField(label=_("Active"), required=False)
-    departments = forms.ModelMultipleChoiceField(
+    departments = IdModelMultipleChoiceField(
         label=_("Departments"), queryset=Department.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        departments = cast(forms.ModelMultipleChoiceField, self.fields["departments"])
+        departments = cast(IdModelMultipleChoiceField, self.fields["departments"])
         departments.queryset = department_list(organization=organization)
 
 

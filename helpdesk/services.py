@@ -110,10 +110,24 @@ def _check_password(password: str, user: Any) -> None:
         raise InvalidInput(" ".join(error.messages), details={"password": error.messages}) from None
 
 
-def department_create(*, organization: Organization, acting_user: Any, name: str) -> Department:
+def _department_name(name: str) -> str:
+    """The name as stored, or InvalidInput: callers without a form (the rename row) get the
+    form's rules here, not a database error."""
     name = name.strip()
     if not name:
         raise InvalidInput(_("A department needs a name."), details={"name": [_("This field is required.")]})
+    limit = Department._meta.get_field("name").max_length or 0
+    if len(name) > limit:
+        message = _("At most %(max)d characters.") % {"max": limit}
+        raise InvalidInput(message, details={"name": [message]})
+    if "\x00" in name:
+        message = _("Null characters are not allowed.")
+        raise InvalidInput(message, details={"name": [message]})
+    return name
+
+
+def department_create(*, organization: Organization, acting_user: Any, name: str) -> Department:
+    name = _department_name(name)
     try:
         with transaction.atomic():
             return Department.objects.create(organization=organization, name=name)
@@ -126,10 +140,7 @@ def department_create(*, organization: Organization, acting_user: Any, name: str
 def department_rename(*, organization: Organization, acting_user: Any, department: Department, name: str) -> Department:
     if department.organization_id != organization.pk:
         raise NotFound
-    name = name.strip()
-    if not name:
-        raise InvalidInput(_("A department needs a name."), details={"name": [_("This field is required.")]})
-    department.name = name
+    department.name = _department_name(name)
     try:
         with transaction.atomic():
             department.save(update_fields=["name"])

@@ -81,7 +81,10 @@ urlpatterns = [
     path(
         "api/docs/",
         # Its start-up script carries the CSP nonce (settings.CONTENT_SECURITY_POLICY).
-        SpectacularSwaggerView.as_view(url_name="api-schema", template_name="helpdesk/swagger_ui.html"),
+        # GET only: DRF's OPTIONS would render its metadata through the page's template renderer (a 500).
+        SpectacularSwaggerView.as_view(
+            url_name="api-schema", template_name="helpdesk/swagger_ui.html", http_method_names=["get", "head"]
+        ),
         name="api-docs",
     ),
     path("api/v1/", include(api_urlpatterns)),

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk import selectors, services, throttle
 from helpdesk.celery import app as celery_app
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError, InvitationClosed, NotFound, http_errors
 from helpdesk.forms import (
     ApiTokenForm,
@@ -221,6 +222,7 @@ def invitation_revoke(request: TenantRequest, invitation_id: int) -> HttpRespons
 
 
 @admin_required
+@http_errors
 def member_edit(request: TenantRequest, membership_id: int) -> HttpResponse:
     organization = request.organization
     member = selectors.member_get(organization=organization, membership_id=membership_id)
@@ -373,7 +375,7 @@ def api_tokens(request: TenantRequest) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") == "revoke":
             try:
-                services.api_token_revoke(membership=membership, token_id=int(request.POST.get("token_id", "0") or 0))
+                services.api_token_revoke(membership=membership, token_id=parse_id(request.POST.get("token_id")))
                 messages.success(request, _("Token revoked."))
             except (HelpdeskError, ValueError):
                 messages.error(request, _("Token not found."))

@@ -25,6 +25,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from channels.icons import icon_api_url
 from helpdesk.api import OrganizationViewSet
+from helpdesk.converters import parse_int
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
 from messenger import selectors
@@ -299,10 +300,8 @@ class ConversationCursorPagination(BasePagination):
         if not isinstance(queryset, QuerySet):
             raise TypeError("ConversationCursorPagination pages a queryset of conversations, not a list.")
         self.request = request
-        try:
-            page_size = int(request.query_params.get(self.page_size_query_param, self.page_size))
-        except ValueError:
-            page_size = self.page_size
+        # Junk is ignored, as by the other filters of the list (conversation_page clamps the rest).
+        page_size = parse_int(request.query_params.get(self.page_size_query_param)) or self.page_size
         page = selectors.conversation_page(
             queryset, cursor=request.query_params.get(self.cursor_query_param), page_size=page_size
         )

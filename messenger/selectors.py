@@ -103,7 +103,7 @@ class ConversationFilters:
         state = params.get("state") or ""
         assignee = params.get("assignee") or ""
         return cls(
-            channel_id=parse_id(channel) if channel.isdigit() else None,
+            channel_id=parse_id(channel) if parse_id(channel) > 0 else None,
             state=state if state in ConversationState.values else None,
             assigned_to_me=assignee == "me",
             unassigned=assignee == "none",

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
+from helpdesk.converters import parse_id
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
 from tickets import selectors, services
@@ -99,13 +100,18 @@ class TicketFilterSerializer(serializers.Serializer):
     channel = IdField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
+    def validate_assignee(self, value: str) -> str:
+        if value != "none" and parse_id(value) < 0:  # more digits than a 64-bit id holds
+            raise serializers.ValidationError(_("A user id, or none."))
+        return value
+
     def filters(self) -> selectors.TicketFilters:
         data = self.validated_data
         assignee = data.get("assignee")
         return selectors.TicketFilters(
             department_id=data.get("department"),
             state=data.get("state"),
-            assignee_id=int(assignee) if assignee and assignee != "none" else None,
+            assignee_id=parse_id(assignee) if assignee and assignee != "none" else None,
             unassigned=assignee == "none",
             channel_id=data.get("channel"),
             search=data.get("search", ""),

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from channels.models import Channel
+from helpdesk.converters import parse_id
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department, Membership
 from tickets.models import TicketPriority, TicketState
@@ -68,8 +69,8 @@ class TicketFilterForm(StyledForm):
         assignee_id: int | None = None
         if assignee == ASSIGNEE_ME:
             assignee_id = self.user_id
-        elif assignee.isdigit():
-            assignee_id = int(assignee)
+        elif parse_id(assignee) > 0:
+            assignee_id = parse_id(assignee)
         return TicketFilters(
             department_id=data.get("department"),
             state=data.get("state") or None,

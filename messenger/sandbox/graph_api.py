@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from helpdesk.converters import parse_int
 from messenger.graph import SUBSCRIBED_FIELDS
 from messenger.sandbox import errors
 from messenger.sandbox.models import (
@@ -58,7 +59,7 @@ def _epoch(moment: datetime | None) -> int:
 def _check_app_credentials(*, client_id: str | None, client_secret: str | None) -> None:
     if client_id != settings.FB_APP_ID:
         raise errors.SandboxGraphError("Error validating application. Invalid application ID.", code=101)
-    if not client_secret or not hmac.compare_digest(client_secret, settings.FB_APP_SECRET):
+    if not client_secret or not hmac.compare_digest(client_secret.encode(), settings.FB_APP_SECRET.encode()):
         raise errors.SandboxGraphError("Error validating client secret.", code=1)
 
 
@@ -130,9 +131,12 @@ def _decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        return max(0, int(base64.urlsafe_b64decode(cursor.encode()).decode()))
+        offset = parse_int(base64.urlsafe_b64decode(cursor.encode()).decode(), minimum=0, maximum=2**31)
     except (ValueError, binascii.Error):
-        raise errors.invalid_parameter("Invalid cursor") from None
+        offset = None
+    if offset is None:
+        raise errors.invalid_parameter("Invalid cursor")
+    return offset
 
 
 def accounts_list(
@@ -154,10 +158,12 @@ def accounts_list(
     if node_id not in ("me", user_token.user.facebook_id):
         raise errors.unknown_object(node_id, "GET")
     token_require_permission(user_token, "pages_show_list")
-    try:
-        size = min(ACCOUNTS_MAX_PAGE_SIZE, max(1, int(limit))) if limit else ACCOUNTS_PAGE_SIZE
-    except ValueError:
-        raise errors.invalid_parameter("Param limit must be an integer") from None
+    size = ACCOUNTS_PAGE_SIZE
+    if limit:
+        number = parse_int(limit)
+        if number is None:
+            raise errors.invalid_parameter("Param limit must be an integer")
+        size = min(ACCOUNTS_MAX_PAGE_SIZE, max(1, number))
     offset = _decode_cursor(after)
     pages = list(SandboxPage.objects.filter(owner=user_token.user).order_by("page_id")[offset : offset + size + 1])
     has_more = len(pages) > size
@@ -251,7 +257,7 @@ def debug_token(*, input_token: str | None, access_token: str | None) -> dict[st
     expected = f"{settings.FB_APP_ID}|{settings.FB_APP_SECRET}"
     if not access_token:
         raise errors.missing_token()
-    if not hmac.compare_digest(access_token, expected):
+    if not hmac.compare_digest(access_token.encode(), expected.encode()):
         raise errors.SandboxGraphError("Invalid OAuth access token signature.", code=190)
     if not input_token:
         raise errors.invalid_parameter("The parameter input_token is required")

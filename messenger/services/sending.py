@@ -151,7 +151,8 @@ def text_length(text: str) -> int:
 
 def normalize_text(text: str) -> str:
     # Browsers submit a textarea's line breaks as CRLF; the counter in the page sees LF.
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    # NUL is no character of a message (and PostgreSQL text cannot hold it): it is dropped.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
 
 
 # --- The rules a reply must pass ------------------------------------------------------------

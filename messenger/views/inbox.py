@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.icons import icon_url
+from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
@@ -238,7 +239,8 @@ def inbox(request: TenantRequest) -> HttpResponse:
 def inbox_list(request: TenantRequest) -> HttpResponse:
     """The polled partial: 204 when the page already shows this version."""
     active = request.GET.get("active", "")
-    context = _list_context(request, active_id=int(active) if active.isdigit() else None)
+    active_id = parse_id(active)
+    context = _list_context(request, active_id=active_id if active_id > 0 else None)
     if request.GET.get("v") == context["list_version"]:
         return HttpResponse(status=204)
     return render(request, "messenger/inbox/_conversation_list.html", context)
@@ -482,7 +484,10 @@ def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpRes
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """An id posted by a form; None for nothing, or for junk (which then matches nobody)."""
+    if not value:
+        return None
+    return parse_id(value)
 
 
 ACTION_DONE = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from helpdesk.converters import search_term
+from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Organization
 from messenger.models import WebhookEvent, WebhookOutcome
@@ -48,11 +48,7 @@ def webhook_event_list(
 
 
 def webhook_event_get(*, organization: Organization, event_id: int | str) -> WebhookEvent:
-    try:
-        pk = int(event_id)
-    except (TypeError, ValueError):
-        raise NotFound from None
-    event = WebhookEvent.objects.filter(organization=organization, pk=pk).first()
+    event = WebhookEvent.objects.filter(organization=organization, pk=parse_id(event_id)).first()
     if event is None:
         raise NotFound
     return event

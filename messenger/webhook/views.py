@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from helpdesk.converters import parse_id
 from helpdesk.tenancy import TenantRequest, admin_required
 from messenger.models import WebhookOutcome
 from messenger.webhook import ingest, parsing, selectors
@@ -105,10 +106,10 @@ def webhook_events(request: TenantRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     search = request.GET.get("q", "")
     events = selectors.webhook_event_list(organization=organization, outcome=outcome, kind=kind, search=search)
-    before = request.GET.get("before", "")
-    if before.isdigit():
+    before = parse_id(request.GET.get("before", ""))
+    if before > 0:
         # "Older" pages continue after the last event shown, in the list's own order.
-        last = selectors.webhook_event_list(organization=organization).filter(pk=int(before)).first()
+        last = selectors.webhook_event_list(organization=organization).filter(pk=before).first()
         if last is not None:
             events = events.filter(
                 Q(received_at__lt=last.received_at) | Q(received_at=last.received_at, pk__lt=last.pk)

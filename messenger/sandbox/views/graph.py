@@ -121,7 +121,7 @@ def _send_body(request: HttpRequest) -> dict[str, Any]:
     if request.content_type == "application/json":
         try:
             body = json.loads(request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise errors.invalid_parameter("The request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise errors.invalid_parameter("The request body must be a JSON object")
@@ -131,7 +131,7 @@ def _send_body(request: HttpRequest) -> dict[str, Any]:
         if key in body:
             try:
                 body[key] = json.loads(body[key])
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise errors.invalid_parameter(f"param {key} must be JSON") from None
     return body
 
