@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.pagination import BasePagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -26,7 +26,7 @@ from rest_framework.utils.urls import replace_query_param
 from channels.icons import icon_api_url
 from helpdesk.api import OrganizationViewSet
 from helpdesk.converters import parse_int
-from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
+from helpdesk.drf import CursorPagination, ErrorSerializer, IdField, JSONParser
 from helpdesk.models import Membership
 from messenger import selectors
 from messenger.models import Conversation, ConversationState, Message
