@@ -10,9 +10,10 @@ States (`status`) and the transitions between them:
   token (compare-and-set on the refused token), or the page was removed (unlinked);
 - re-authorization required → active, by a new pass through Facebook Login.
 
-Every change of a page's `status`, `reauthorization_reason`, token and `unlinked_at` is one
-of the functions below (tests/messenger/test_page_status_writers.py keeps it so); linking,
-the sweep, the Graph-call wrapper and the demo seeding ask them. When pages must be
+Every change of a page's `status` and `reauthorization_reason` is one of the functions below
+(tests/messenger/test_page_status_writers.py keeps it so), and so is the token, expiry and
+unlinking that go with it; linking, the sweep, the Graph-call wrapper and the demo seeding
+ask them. When pages must be
 re-authorized, their organization's admins are told (messenger.pages.notices).
 """
 
