@@ -509,12 +509,17 @@ def notification_mark_read(*, organization: Organization, user_id: int, notifica
     return notifications.update(read_at=timezone.now())
 
 
-def admin_user_ids(*, organization: Organization) -> list[int]:
+def admin_recipients(*, organization: Organization) -> list[tuple[int, str]]:
+    """The organization's active admins, as (user id, email address): whom its notices are for."""
     return list(
         Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True).values_list(
-            "user_id", flat=True
+            "user_id", "user__email"
         )
     )
+
+
+def admin_user_ids(*, organization: Organization) -> list[int]:
+    return [user_id for user_id, _email in admin_recipients(organization=organization)]
 
 
 def email_send(*, subject: str, body: str, to: list[str]) -> None:

@@ -45,9 +45,9 @@ from helpdesk.tenancy import (
     enter_organization,
     membership_for_organization_id,
 )
-from messenger import pages
 from messenger.crypto import TokenDecryptionError, decrypt_token, encrypt_token
 from messenger.graph import LOGIN_SCOPES, GraphError, PageAccount, dialog_url
+from messenger.pages import grants, linking, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def page_link(request: TenantRequest, channel_id: int) -> HttpResponse:
 def page_reauthorize(request: TenantRequest, page_pk: int) -> HttpResponse:
     """ "Re-authorize" (or link again a removed page): the same dialog, for this page."""
     try:
-        page = pages.page_get(organization=request.organization, page_pk=page_pk)
+        page = selectors.page_get(organization=request.organization, page_pk=page_pk)
     except NotFound:
         raise Http404 from None
     return _to_facebook(request, channel_id=page.channel_id, page_pk=page.pk)
@@ -225,15 +225,15 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         return redirect(_list_url(tenant_request))
     back = _channel_url(tenant_request, channel.pk)
     if request.GET.get("error"):
-        messages.error(request, str(pages.PermissionsNotGranted(LOGIN_SCOPES).message))
+        messages.error(request, str(grants.PermissionsNotGranted(LOGIN_SCOPES).message))
         return redirect(back)
     code = request.GET.get("code", "")
     if not code:
         messages.error(request, _("Facebook answered without an authorization code. Nothing was linked."))
         return redirect(back)
     try:
-        authorization = pages.facebook_authorization_fetch(code=code, redirect_uri=redirect_uri())
-    except pages.PermissionsNotGranted as error:
+        authorization = grants.facebook_authorization_fetch(code=code, redirect_uri=redirect_uri())
+    except grants.PermissionsNotGranted as error:
         messages.error(request, str(error.message))
         return redirect(back)
     except GraphError as error:
@@ -273,8 +273,10 @@ def _unverified(request: HttpRequest) -> HttpResponse:
 def _reauthorize(request: TenantRequest, *, page_pk: int, accounts: list[PageAccount], back: str) -> HttpResponse:
     organization = request.organization
     try:
-        page = pages.page_get(organization=organization, page_pk=page_pk)
-        page = pages.page_reauthorize(organization=organization, acting_user=request.user, page=page, accounts=accounts)
+        page = selectors.page_get(organization=organization, page_pk=page_pk)
+        page = linking.page_reauthorize(
+            organization=organization, acting_user=request.user, page=page, accounts=accounts
+        )
     except NotFound:
         messages.error(request, _("The page or its channel no longer exists. Nothing was changed."))
     except HelpdeskError as error:
@@ -304,14 +306,14 @@ def oauth_choose(request: TenantRequest) -> HttpResponse:
     except NotFound:
         messages.error(request, _("The channel no longer exists. Nothing was linked."))
         return redirect(_list_url(request))
-    taken = pages.linked_elsewhere(organization=organization, channel=channel, page_ids=[a.id for a in accounts])
+    taken = selectors.linked_elsewhere(organization=organization, channel=channel, page_ids=[a.id for a in accounts])
     error = ""
     if request.method == "POST":
         chosen = set(request.POST.getlist("pages"))
         selected = [account for account in accounts if account.id in chosen]
         if selected:
             _pick_get(request, pick_id, consume=True)
-            outcomes = pages.pages_link(
+            outcomes = linking.pages_link(
                 organization=organization, acting_user=request.user, channel=channel, accounts=selected
             )
             for outcome in outcomes:

@@ -412,7 +412,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Channels -------------------------------------------------------------------------------
 # What the channels app asks of each kind of channel (linked pages, lifecycle hooks): the
 # kind's own app implements channels.kinds.ChannelKindBackend, so channels imports nothing above it.
-CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.MessengerChannelKind"}
+CHANNEL_KIND_BACKENDS = {"messenger": "messenger.pages.kind.MessengerChannelKind"}
 # What may refuse the deletion of a department (helpdesk.services.department_delete): apps
 # above helpdesk own what is filed under a department, so they are named here, not imported.
 DEPARTMENT_DELETE_GUARDS = ["channels.services.department_delete_guard"]

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from channels.kinds import backend_for
 from helpdesk.models import Notification
+from messenger import client as messenger_client
 from messenger import pages
 from messenger.client import call_with_page
 from messenger.crypto import decrypt_token, encrypt_token
@@ -99,7 +100,7 @@ def test_a_page_whose_subscription_failed_stays_newly_added_and_waits_for_author
     client = mock.create_autospec(GraphClient, instance=True)
     client.debug_token.return_value = _valid_info()
     client.subscribe_app.side_effect = TransientGraphError("Graph answered HTTP 500")
-    with mock.patch.object(pages, "graph_client", autospec=True, return_value=client):
+    with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
         [outcome] = pages.pages_link(
             organization=tenant_a.organization, acting_user=None, channel=channel, accounts=[_account()]
         )
@@ -116,7 +117,7 @@ def test_a_page_whose_subscription_failed_stays_newly_added_and_waits_for_author
     assert linked.reason_label == "Page newly added to the channel"
 
     client.subscribe_app.side_effect = None
-    with mock.patch.object(pages, "graph_client", autospec=True, return_value=client):
+    with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
         pages.page_reauthorize(organization=tenant_a.organization, acting_user=None, page=page, accounts=[_account()])
     page.refresh_from_db()
     assert (page.status, page.reauthorization_reason) == (PageStatus.ACTIVE, "")
@@ -128,7 +129,7 @@ def test_a_page_is_linked_to_one_channel_in_the_whole_service(tenant_a: Tenant, 
     ours = factories.make_channel(tenant_a.organization, tenant_a.department)
     client = mock.create_autospec(GraphClient, instance=True)
     client.debug_token.return_value = _valid_info()
-    with mock.patch.object(pages, "graph_client", autospec=True, return_value=client):
+    with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
         [outcome] = pages.pages_link(
             organization=tenant_a.organization, acting_user=None, channel=ours, accounts=[_account()]
         )
@@ -143,7 +144,7 @@ def test_removing_a_page_tolerates_facebook_errors(tenant_a: Tenant, django_capt
     page = factories.make_page(channel)
     client = mock.create_autospec(GraphClient, instance=True)
     client.unsubscribe_app.side_effect = TokenInvalidError("Error validating access token", code=190, subcode=458)
-    with mock.patch.object(pages, "graph_client", autospec=True, return_value=client):
+    with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
         with django_capture_on_commit_callbacks(execute=True):
             pages.page_remove(organization=tenant_a.organization, acting_user=None, channel=channel, page_pk=page.pk)
     client.unsubscribe_app.assert_called_once_with(page_id=page.page_id, page_token="page-token")

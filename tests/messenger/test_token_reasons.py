@@ -137,7 +137,7 @@ def test_the_token_check_gives_the_same_reason_for_the_same_subcode(
 ) -> None:
     graph = fake_graph()
     graph.debug_token.return_value = token_info(valid=False, subcode=subcode)
-    with mock.patch.object(pages, "graph_client", return_value=graph):
+    with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         with django_capture_on_commit_callbacks(execute=True):
             assert pages.token_expiry_sweep(check_limit=10).invalid == 1
     page.refresh_from_db()
@@ -188,7 +188,7 @@ def test_a_token_check_that_finds_the_old_token_dead_leaves_a_page_reauthorized_
         return token_info(valid=False, subcode=460)
 
     graph.debug_token.side_effect = debug_token
-    with mock.patch.object(pages, "graph_client", return_value=graph):
+    with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         with django_capture_on_commit_callbacks(execute=True):
             report = pages.token_expiry_sweep(check_limit=10)
 
@@ -213,7 +213,7 @@ def test_a_token_check_does_not_write_the_old_tokens_expiry_over_a_new_authoriza
         return token_info(valid=True, expires_at=old_expiry)
 
     graph.debug_token.side_effect = debug_token
-    with mock.patch.object(pages, "graph_client", return_value=graph):
+    with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         pages.token_expiry_sweep(check_limit=10)
 
     page.refresh_from_db()
@@ -239,10 +239,7 @@ def test_a_send_refused_for_the_old_token_leaves_a_page_reauthorized_meanwhile_a
         raise refused(467)
 
     graph.send_message.side_effect = send_message
-    with (
-        mock.patch.object(messenger_client, "graph_client", return_value=graph),
-        mock.patch.object(pages, "graph_client", return_value=graph),
-    ):
+    with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         assert sending.message_deliver(message_id=message.pk) is None
 
     page.refresh_from_db()

@@ -83,8 +83,8 @@ class Command(BaseCommand):
         if not settings.GRAPH_SANDBOX:
             return {}
         from channels.models import AgentChannel, Channel, ChannelKind
-        from messenger.crypto import encrypt_token
         from messenger.models import FacebookPage, PageStatus
+        from messenger.pages.authorization import page_authorization_renew
         from messenger.sandbox.models import SandboxPage
         from messenger.sandbox.state import sandbox_bootstrap, sandbox_page_token_issue
 
@@ -107,12 +107,10 @@ class Command(BaseCommand):
             sandbox_page = SandboxPage.objects.get(page_id=DEMO_PAGE_ID)
             page = page or FacebookPage(organization=organization, channel=channel, page_id=DEMO_PAGE_ID)
             page.name = sandbox_page.name
-            page.access_token_encrypted = encrypt_token(sandbox_page_token_issue(page_id=DEMO_PAGE_ID))
-            page.token_expires_at = None
-            page.authorized_at = now
-            page.token_checked_at = now
-            page.status = PageStatus.ACTIVE
-            page.reauthorization_reason = ""
-            page.expiry_warned_for = None
-            page.save()
+            page_authorization_renew(
+                page=page,
+                page_token=sandbox_page_token_issue(page_id=DEMO_PAGE_ID),
+                token_expires_at=None,
+                now=now,
+            )
         return {"channel_id": channel.pk, "page_id": DEMO_PAGE_ID}

@@ -1,0 +1,195 @@
+"""A page's authorization as one state machine, and the only writer of it.
+
+States (`status`) and the transitions between them:
+
+- linked (a page chosen for a channel) → re-authorization required, reason "page newly added",
+  until its token is checked and the app subscribed → active;
+- active → expiring soon, when its reauthorize-by time (messenger.pages.policy) is near;
+  expiring soon → active again when the token was renewed;
+- any → re-authorization required with a reason: the deadline passed, Facebook refused the
+  token (compare-and-set on the refused token), or the page was removed (unlinked);
+- re-authorization required → active, by a new pass through Facebook Login.
+
+Every change of a page's `status` and `reauthorization_reason` is one of the functions below
+(tests/messenger/test_page_status_writers.py keeps it so), and so is the token, expiry and
+unlinking that go with it; linking, the sweep, the Graph-call wrapper and the demo seeding
+ask them. When pages must be
+re-authorized, their organization's admins are told (messenger.pages.notices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from messenger.crypto import encrypt_token
+from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
+from messenger.pages.notices import notify_expiring, notify_reauthorization_required
+from messenger.pages.policy import reauthorize_by_expression, warning_horizon
+
+# What a notice about a page needs (rows of .values(*NOTICE_FIELDS)).
+NOTICE_FIELDS = ("pk", "organization_id", "channel_id", "name", "authorized_at", "created_at")
+
+
+def page_authorization_mark_linked(*, page: FacebookPage, page_token: str, now: datetime) -> None:
+    """A page chosen for a channel, with the token Facebook just gave: saved (claiming it;
+    IntegrityError when another channel holds it), and waiting for its token check and
+    subscription ("re-authorization required: page newly added") unless it was active already."""
+    page.access_token_encrypted = encrypt_token(page_token)
+    page.authorized_at = now
+    page.unlinked_at = None
+    if page.pk is None or page.status != PageStatus.ACTIVE:
+        page.status = PageStatus.REAUTHORIZATION_REQUIRED
+        page.reauthorization_reason = ReauthorizationReason.PAGE_ADDED
+    page.save()
+
+
+def page_authorization_mark_active(*, page: FacebookPage, token_expires_at: datetime | None, now: datetime) -> None:
+    """The linked page's token checked and the app subscribed to it: the page works."""
+    FacebookPage.objects.filter(pk=page.pk).update(
+        status=PageStatus.ACTIVE,
+        reauthorization_reason="",
+        token_expires_at=token_expires_at,
+        token_checked_at=now,
+        expiry_warned_for=None,
+        updated_at=now,
+    )
+
+
+def page_authorization_renew(
+    *, page: FacebookPage, page_token: str, token_expires_at: datetime | None, now: datetime
+) -> None:
+    """A new pass through Facebook Login: the new token, active again, its new expiry; a page
+    removed from its channel is linked to it again (IntegrityError when another channel holds
+    it). Saves the whole page, so a new name set by the caller is kept too."""
+    page.access_token_encrypted = encrypt_token(page_token)
+    page.token_expires_at = token_expires_at
+    page.authorized_at = now
+    page.token_checked_at = now
+    page.status = PageStatus.ACTIVE
+    page.reauthorization_reason = ""
+    page.expiry_warned_for = None
+    page.unlinked_at = None
+    page.save()
+
+
+def page_authorization_mark_removed(*, page: FacebookPage, now: datetime) -> None:
+    """Unlinked from its channel: the token forgotten, linking it again goes through Facebook Login."""
+    page.unlinked_at = now
+    page.status = PageStatus.REAUTHORIZATION_REQUIRED
+    page.reauthorization_reason = ReauthorizationReason.PAGE_REMOVED
+    page.access_token_encrypted = ""
+    page.save(update_fields=["unlinked_at", "status", "reauthorization_reason", "access_token_encrypted", "updated_at"])
+
+
+def pages_authorization_mark_removed(*, pages: QuerySet[FacebookPage], now: datetime) -> int:
+    """page_authorization_mark_removed for every page of the queryset, in one statement."""
+    return pages.update(
+        unlinked_at=now,
+        status=PageStatus.REAUTHORIZATION_REQUIRED,
+        reauthorization_reason=ReauthorizationReason.PAGE_REMOVED,
+        access_token_encrypted="",
+        updated_at=now,
+    )
+
+
+def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reason: str, refused_token: str) -> bool:
+    """Facebook refused the page's token on a Graph call: flagged, the admins told in-app
+    once. True when this call changed the page.
+
+    Compare-and-set: `refused_token` is the stored (encrypted) token Facebook refused, and the
+    page is flagged only while it still holds that one. An admin who re-authorized the page
+    while the call was under way gave it a new token, and that re-authorization wins.
+    """
+    updated = (
+        FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=refused_token)
+        .exclude(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason)
+        .update(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=timezone.now())
+    )
+    if updated:
+        page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
+        notify_reauthorization_required(
+            pages=[{field: getattr(page, field) for field in NOTICE_FIELDS}],
+            reason=reason,
+        )
+    return bool(updated)
+
+
+def pages_authorization_mark_refused(
+    *, refused: Sequence[tuple[int, str]], reason: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The sweep's /debug_token said these (page pk, checked encrypted token) are no good:
+    the linked pages still holding the checked token (compare-and-set, as above) and not
+    flagged yet are flagged; the admins are told in-app and by email. Returns the pages flagged."""
+    still_checked_token = Q(pk__in=[])
+    for pk, token in refused:
+        still_checked_token |= Q(pk=pk, access_token_encrypted=token)
+    with transaction.atomic():
+        marked = list(
+            FacebookPage.objects.select_for_update()
+            .filter(still_checked_token, unlinked_at__isnull=True)
+            .exclude(status=PageStatus.REAUTHORIZATION_REQUIRED)
+            .values(*NOTICE_FIELDS)
+        )
+        _flag(marked, reason=reason, now=now)
+    return marked
+
+
+def pages_authorization_record_expiry(*, pages: Iterable[FacebookPage]) -> None:
+    """/debug_token reported a new expiry for these pages' tokens (`token_expires_at` set on
+    each): stored while each page still holds the token that was checked (compare-and-set)."""
+    for page in pages:
+        FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=page.access_token_encrypted).update(
+            token_expires_at=page.token_expires_at
+        )
+
+
+def pages_authorization_mark_expired(*, pages: Iterable[Mapping[str, Any]], reason: str, now: datetime) -> None:
+    """Past their reauthorize-by time (rows with NOTICE_FIELDS, locked by the caller): flagged
+    with `reason`, the admins told in-app and by email."""
+    _flag(list(pages), reason=reason, now=now)
+
+
+def _flag(pages: list[Mapping[str, Any]], *, reason: str, now: datetime) -> None:
+    FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
+        status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=now
+    )
+    notify_reauthorization_required(pages=pages, reason=reason, email=True)
+
+
+def pages_authorization_mark_expiring(*, pages: Iterable[tuple[FacebookPage, datetime]], now: datetime) -> int:
+    """Active or expiring-soon pages (locked by the caller) with their reauthorize-by time
+    inside the warning window: expiring soon; the admins are told once per page and deadline
+    (`expiry_warned_for`). Returns how many were warned."""
+    changed: list[FacebookPage] = []
+    to_warn: list[tuple[FacebookPage, datetime]] = []
+    for page, deadline in pages:
+        if page.expiry_warned_for != deadline:
+            to_warn.append((page, deadline))
+        elif page.status == PageStatus.EXPIRING_SOON:
+            continue
+        page.status = PageStatus.EXPIRING_SOON
+        page.expiry_warned_for = deadline
+        page.updated_at = now
+        changed.append(page)
+    if changed:
+        FacebookPage.objects.bulk_update(changed, ["status", "expiry_warned_for", "updated_at"])
+    if to_warn:
+        notify_expiring(to_warn)
+    return len(to_warn)
+
+
+def pages_authorization_mark_active_again(*, now: datetime) -> int:
+    """Linked expiring-soon pages no longer within the warning window (their token was
+    renewed): active again."""
+    return (
+        FacebookPage.objects.filter(unlinked_at__isnull=True, status=PageStatus.EXPIRING_SOON)
+        .alias(reauthorize_by=reauthorize_by_expression())
+        .filter(reauthorize_by__gt=warning_horizon(now))
+        .update(status=PageStatus.ACTIVE, updated_at=now)
+    )
