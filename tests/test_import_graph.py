@@ -22,22 +22,10 @@ LAYERS = {"settings": 0, "helpdesk": 1, "channels": 2, "messenger": 3, "tickets"
 # Modules that import nothing of the project at all.
 STANDALONE = {"messenger.graph"}
 
-# (importing module, imported module) → why the import sits inside a function. Tasks modules
-# need no entry (see the module docstring).
-FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
-    ("helpdesk.apps", "helpdesk.celery"): "the Celery app reads Django settings: only once the apps are ready",
-    ("messenger.sandbox.apps", "messenger.sandbox.log_filters"): "the log filter is installed when the app is ready",
-    **{
-        ("messenger.management.commands.seed_demo", module): "a management command loads models when run"
-        for module in (
-            "channels.models",
-            "messenger.crypto",
-            "messenger.models",
-            "messenger.sandbox.models",
-            "messenger.sandbox.state",
-        )
-    },
-}
+# (importing module, imported module) → why the import sits inside a function (an import that
+# depends on settings, or a heavy optional one). Tasks modules need no entry (see the module
+# docstring). Empty: the apps' ready() and the management commands import at module level.
+FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {}
 
 # Cycles that exist today and are to be removed; the coordinator shrinks this list.
 KNOWN_CYCLES: list[frozenset[str]] = []
