@@ -385,7 +385,7 @@ def _start_gunicorn(port: int, env: dict[str, str], config: list[str]) -> subpro
 # --------------------------------------------------------------------------- the run
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/product rounds per size")
@@ -466,11 +466,21 @@ def main() -> None:
     print(f"exactly once: {exactly_once} · replayed duplicates accepted: {replay_ok}")
     if not args.keep_database:
         _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
+    met = (
+        ratio_1 >= 0.6
+        and ratio_20 >= 0.3
+        and results[("product", 20)].events_per_s > 5000
+        and p99_half < 50
+        and exactly_once
+        and replay_ok
+    )
     print(
-        f"webhook: ratio {ratio_1:.2f} · 1-event {results[('product', 1)].requests_per_s:.0f} req/s · "
+        f"webhook: {'PASS' if met else 'FAIL'} ratio {ratio_1:.2f} · "
+        f"1-event {results[('product', 1)].requests_per_s:.0f} req/s · "
         f"batched {results[('product', 20)].events_per_s:.0f} events/s (ratio {ratio_20:.2f}) · "
         f"p99 {p99_half:.0f} ms at half rate · exactly once {'yes' if exactly_once and replay_ok else 'NO'}"
     )
+    return 0 if met else 1
 
 
 def _replay(port: int, results: dict[tuple[str, int], Result], paced: dict[tuple[str, int], Result]) -> bool:
@@ -524,4 +534,4 @@ def _verify(product_results: list[Result]) -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

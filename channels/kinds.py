@@ -19,6 +19,8 @@ from typing import Any, Literal, Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from helpdesk.exceptions import NotFound
+
 ChannelChange = Literal["disabled", "enabled", "deleted"]
 
 
@@ -91,8 +93,6 @@ class _NoPages:
         return {}
 
     def page_remove(self, *, organization: Any, acting_user: Any, channel: Any, page_pk: int) -> LinkedPage:
-        from helpdesk.exceptions import NotFound
-
         raise NotFound
 
     def channel_changed(self, *, organization: Any, acting_user: Any, channel: Any, change: ChannelChange) -> None:

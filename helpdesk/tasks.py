@@ -1,10 +1,14 @@
-"""Celery tasks of the project layer: emails that must not be sent inside a request."""
+"""Celery tasks of the project layer: emails that must not be sent inside a request.
+
+Conventions (task names `<app>.<area>.<action>`, the service imported inside the task): see
+messenger/tasks/__init__.py.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-EMAIL_SEND = "helpdesk.email_send"
+EMAIL_SEND = "helpdesk.email.send"
 
 
 @shared_task(

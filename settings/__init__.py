@@ -161,32 +161,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
-    "messenger-token-expiry-sweep": {"task": "messenger.tasks.token_expiry_sweep", "schedule": 60 * 60},
-    # Idle chats become tickets; a run that could not start within the minute is dropped
-    # (the next one does its work).
-    "tickets-sweep-idle-conversations": {
-        "task": "tickets.tasks.sweep_idle_conversations",
-        "schedule": 60.0,
-        "options": {"expires": 55},
-    },
-}
-# The webhook's periodic jobs (messenger.tasks): events stored but not yet applied and the
-# follow-ups a down broker could not take, every minute; the raw event log's retention, daily.
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "messenger-webhook-events-process-pending": {
-            "task": "messenger.webhook_events_process_pending",
-            "schedule": 60.0,
-            "options": {"expires": 55},
-        },
-        "messenger-webhook-events-prune": {
-            "task": "messenger.webhook_events_prune",
-            "schedule": crontab(hour=3, minute=17),
-        },
-    }
-)
 # Queues: an agent's reply never waits behind a burst of slow attachment downloads. Each has
 # workers of its own (docker-compose.yml, `runall`); a worker started without -Q takes all three.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
@@ -195,23 +169,48 @@ CELERY_TASK_QUEUES = (
     Queue("sending", routing_key="sending"),
     Queue("downloads", routing_key="downloads"),
 )
+# By task name (`<app>.<area>.<action>`, see messenger/tasks/__init__.py); unlisted tasks go to "celery".
 CELERY_TASK_ROUTES = {
-    "messenger.send_message": {"queue": "sending"},
-    "messenger.send_sender_action": {"queue": "sending"},
-    "messenger.attachments_download": {"queue": "downloads"},
+    "messenger.sending.send_message": {"queue": "sending"},
+    "messenger.sending.send_sender_action": {"queue": "sending"},
+    "messenger.attachments.download": {"queue": "downloads"},
 }
-# Outbound sending: fail sends of unknown outcome, publish again what never reached the broker
-# (every 20 s: a reply queued during a broker outage goes out within a minute of its return).
-CELERY_BEAT_SCHEDULE["messenger-sending-sweep"] = {
-    "task": "messenger.sending_sweep",
-    "schedule": 20.0,
-    "options": {"expires": 19},
-}
-# The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
-CELERY_BEAT_SCHEDULE["messenger-message-search-index"] = {
-    "task": "messenger.message_search_index",
-    "schedule": 15.0,
-    "options": {"expires": 14},
+# Every periodic job, by task name. A job with `expires` shorter than its period is dropped
+# when no worker started it in time: the next run does its work.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
+    "messenger-token-expiry-sweep": {"task": "messenger.pages.token_expiry_sweep", "schedule": 60 * 60},
+    # Idle chats become tickets.
+    "tickets-sweep-idle-conversations": {
+        "task": "tickets.conversion.sweep_idle_conversations",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # The webhook: events stored but not yet applied, and the follow-ups a down broker could
+    # not take.
+    "messenger-webhook-events-process-pending": {
+        "task": "messenger.webhook.events_process_pending",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # The webhook's raw event log is kept WEBHOOK_EVENT_RETENTION_DAYS, then deleted (daily).
+    "messenger-webhook-events-prune": {
+        "task": "messenger.webhook.events_prune",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    # Outbound sending: fail sends of unknown outcome, publish again what never reached the
+    # broker (a reply queued during a broker outage goes out within a minute of its return).
+    "messenger-sending-sweep": {
+        "task": "messenger.sending.sweep",
+        "schedule": 20.0,
+        "options": {"expires": 19},
+    },
+    # The inbox search's copy of message texts, a minute behind the webhook (messenger.services.search).
+    "messenger-message-search-index": {
+        "task": "messenger.search.index",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
 }
 
 # --- Auth, sessions, security ----------------------------------------------------------------

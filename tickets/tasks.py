@@ -1,13 +1,13 @@
-"""Celery tasks of the tickets app."""
+"""Celery tasks of the tickets app (conventions: messenger/tasks/__init__.py)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from tickets import services
+SWEEP_IDLE_CONVERSATIONS = "tickets.conversion.sweep_idle_conversations"
 
 
-@shared_task(name="tickets.tasks.sweep_idle_conversations", ignore_result=True)
+@shared_task(name=SWEEP_IDLE_CONVERSATIONS, ignore_result=True)
 def sweep_idle_conversations() -> int:
     """Every minute (CELERY_BEAT_SCHEDULE): idle chats become tickets.
 
@@ -15,4 +15,6 @@ def sweep_idle_conversations() -> int:
     LOCKED and a covered message is never converted again, so no retry is declared; the
     next minute's run is the retry.
     """
+    from tickets import services
+
     return services.ticket_sweep_idle_conversations()

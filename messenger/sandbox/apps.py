@@ -4,6 +4,8 @@ import logging
 
 from django.apps import AppConfig
 
+from messenger.sandbox.log_filters import RedactTokensFilter
+
 
 class GraphSandboxConfig(AppConfig):
     """The local stand-in for Facebook: its own tables, never present in production."""
@@ -14,8 +16,6 @@ class GraphSandboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from messenger.sandbox.log_filters import RedactTokensFilter
-
         # The development server logs every request line, and Graph URLs carry tokens in
         # their query strings (access_token, input_token, code...): scrub them there.
         server_logger = logging.getLogger("django.server")

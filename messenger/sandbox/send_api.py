@@ -33,6 +33,7 @@ from messenger.sandbox.models import (
     SandboxSendFailure,
     SandboxUpload,
 )
+from messenger.sandbox.tasks import deliver_pending_webhooks
 from messenger.sandbox.tokens import token_require_page, token_require_permission
 
 logger = logging.getLogger(__name__)
@@ -374,8 +375,6 @@ def _queue_webhook_delivery() -> None:
     # An eager Celery would deliver inside this very request: leave it to the next flush.
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         return
-    from messenger.sandbox.tasks import deliver_pending_webhooks
-
     try:
         deliver_pending_webhooks.delay()
     except Exception as exc:  # the broker is down: the simulator's polling or a flush sends them

@@ -1,7 +1,7 @@
 """Inbound attachments kept in our own storage.
 
 Facebook's CDN URLs expire after a while, and an image shown from them tells Facebook who
-looks at it. After the webhook has committed, a Celery task (messenger.tasks.attachments_download,
+looks at it. After the webhook has committed, a Celery task (messenger.tasks.attachments.attachments_download,
 on the `downloads` queue) downloads each downloadable attachment of a customer's message
 (image, video, audio, file: not a location, a shared link, a template or a sticker) into the
 default storage under the organization and the message, and records on the attachment entry:
@@ -39,6 +39,7 @@ from django.utils.text import get_valid_filename
 
 from helpdesk import files, netfetch
 from messenger.models import Direction, Message, MessageKind
+from messenger.tasks import attachments as attachment_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -350,8 +351,6 @@ def attachments_catch_up(*, now: datetime | None = None) -> int:
     Messages with attachments received between a day and a minute ago that were never
     tried; those with nothing to download are only marked. Returns how many were queued.
     """
-    from messenger import tasks
-
     now = now or timezone.now()
     rows = list(
         Message.objects.filter(
@@ -369,7 +368,7 @@ def attachments_catch_up(*, now: datetime | None = None) -> int:
     for pk, attachments in rows:
         if has_downloadable(attachments):
             try:
-                tasks.attachments_download.delay(pk)
+                attachment_tasks.attachments_download.delay(pk)
             except Exception:
                 logger.warning("could not queue the download of message %s; next run", pk, exc_info=True)
                 break

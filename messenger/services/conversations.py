@@ -23,6 +23,7 @@ from helpdesk.models import Department, Membership, Notification, Organization
 from helpdesk.services import notification_create
 from messenger import selectors
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
+from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -184,8 +185,6 @@ def conversation_typing(*, organization: Organization, acting_user: Any, convers
 
 
 def _sender_action_on_commit(*, conversation: Conversation, action: str) -> None:
-    from messenger import sending_tasks  # the tasks call back into services
-
     conversation_id = conversation.pk
 
     def dispatch() -> None:

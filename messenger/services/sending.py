@@ -6,7 +6,7 @@ The life of an agent's reply:
 1. ``message_send`` checks the conversation can be answered (channel, page, customer,
    reply window), stores the message as ``queued`` with a fresh ``idempotency_key`` and
    the messaging type the window calls for, and after commit queues
-   ``messenger.sending_tasks.send_message``.
+   ``messenger.tasks.sending.send_message``.
 2. The task calls ``message_deliver``: a conditional UPDATE moves the message from
    ``queued`` to ``sending`` (a redelivered or duplicated task finds nothing to claim and
    stops), the checks run again (time has passed), and the Send API is called with
@@ -87,6 +87,7 @@ from messenger.models import (
     PageStatus,
 )
 from messenger.reply_window import ReplyWindow, reply_window
+from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ MAX_TEXT_LENGTH = 1600
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 IMAGE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/gif"})
-SEND_MAX_RETRIES = 5
+SEND_MAX_RETRIES = sending_tasks.SEND_MAX_RETRIES  # the task declares its retries
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_MAX_SECONDS = 300.0
 # After a timeout nobody knows whether Facebook took the message: the retry leaves its echo
@@ -348,8 +349,6 @@ def message_retry(*, organization: Organization, acting_user: Any, message: Mess
 
 
 def _send_on_commit(message_id: int) -> None:
-    from messenger import sending_tasks  # the task calls back into this module
-
     def dispatch() -> None:
         try:
             sending_tasks.send_message.delay(message_id)

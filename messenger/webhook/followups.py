@@ -25,6 +25,8 @@ from helpdesk.services import notification_create
 from messenger.graph import GraphError
 from messenger.models import Contact, Conversation, Direction, Message, PageStatus
 from messenger.services.contacts import contact_profile_fetch
+from messenger.tasks import attachments as attachment_tasks
+from messenger.tasks import webhook as webhook_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +53,11 @@ def broker_pause_reset() -> None:
 def followups_enqueue(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> bool:
     """Queue one follow-up task for a committed POST; never raises. False when not queued."""
     global _broker_unavailable_until
-    from messenger import tasks
-
     if time.monotonic() < _broker_unavailable_until:
         logger.info("webhook: broker paused, follow-ups left to the catch-up job")
         return False
     try:
-        tasks.webhook_followups.delay(list(contact_ids), list(conversation_ids))
+        webhook_tasks.webhook_followups.delay(list(contact_ids), list(conversation_ids))
     except Exception:
         logger.warning("webhook: could not queue follow-ups, the catch-up job will do them", exc_info=True)
         with _broker_lock:
@@ -72,15 +72,13 @@ def attachments_enqueue(*, message_ids: Sequence[int]) -> int:
     Shares the follow-ups' broker pause: what is not queued the catch-up finds (never tried).
     Returns how many were queued."""
     global _broker_unavailable_until
-    from messenger import tasks
-
     queued = 0
     for message_id in message_ids:
         if time.monotonic() < _broker_unavailable_until:
             logger.info("webhook: broker paused, attachment downloads left to the catch-up job")
             break
         try:
-            tasks.attachments_download.delay(message_id)
+            attachment_tasks.attachments_download.delay(message_id)
         except Exception:
             logger.warning("webhook: could not queue an attachment download, the catch-up job will", exc_info=True)
             with _broker_lock:
@@ -92,15 +90,15 @@ def attachments_enqueue(*, message_ids: Sequence[int]) -> int:
 
 def followups_run(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> None:
     """Fetch the new contacts' profiles (so that the notice has the name), then announce."""
-    from messenger import tasks
-
     for contact_id in contact_ids:
         try:
             contact_profile_fetch(contact_id=contact_id)
         except GraphError as error:
             logger.info("profile of contact %s: %s; retrying later", contact_id, error.reason)
             try:
-                tasks.webhook_contact_profile_fetch.apply_async((contact_id,), countdown=PROFILE_RETRY_COUNTDOWN)
+                webhook_tasks.webhook_contact_profile_fetch.apply_async(
+                    (contact_id,), countdown=PROFILE_RETRY_COUNTDOWN
+                )
             except Exception:
                 logger.warning("could not queue the profile retry of contact %s", contact_id, exc_info=True)
     for conversation_id in conversation_ids:

@@ -56,6 +56,7 @@ from messenger.services.attachments import attachments_cap, downloadable_message
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
+from messenger.webhook.followups import attachments_enqueue, followups_enqueue
 from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
 from messenger.webhook.sql import column, column_of, connection_for, execute_prepared, insert_rows, table
 
@@ -189,12 +190,8 @@ def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> Bat
 
 def _followups_on_commit(result: BatchResult) -> None:
     if result.download_message_ids:
-        from messenger.webhook.followups import attachments_enqueue
-
         transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
     if result.new_contact_ids or result.announce_conversation_ids:
-        from messenger.webhook.followups import followups_enqueue
-
         transaction.on_commit(
             partial(
                 followups_enqueue,

@@ -21,9 +21,9 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from messenger import sending_tasks
 from messenger.models import Conversation, Message, MessageStatus
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
 from tests.faults.conftest import GraphStub, Request

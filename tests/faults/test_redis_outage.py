@@ -21,9 +21,10 @@ from django.test import Client
 from django.utils import timezone
 
 from helpdesk.models import Notification
-from messenger import sending_tasks, tasks
+from messenger import tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, MessageStatus, WebhookEvent
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from messenger.webhook import followups
 from messenger.webhook.followups import followups_catch_up, followups_run
 from tests import factories
@@ -69,7 +70,7 @@ def test_webhooks_during_a_redis_outage_are_all_stored_and_followed_up_once_it_i
     publish = mock.patch.object(tasks.webhook_followups, "delay", wraps=tasks.webhook_followups.delay)  # a spy
     with publish as delay:
         deliver(ALICE, "m_alice_1", "before the outage")
-        assert [task["task"] for task in redis_server.queued()] == ["messenger.webhook_followups"]
+        assert [task["task"] for task in redis_server.queued()] == ["messenger.webhook.followups"]
 
         redis_server.stop()
         deliver(BOB, "m_bob_1", "during the outage")
@@ -115,7 +116,7 @@ def test_webhooks_during_a_redis_outage_are_all_stored_and_followed_up_once_it_i
     # The broker takes work again.
     followups.broker_pause_reset()
     deliver("6100000000000004", "m_dave_1", "after the outage", offset=4)
-    assert [task["task"] for task in redis_server.queued()] == ["messenger.webhook_followups"]
+    assert [task["task"] for task in redis_server.queued()] == ["messenger.webhook.followups"]
 
 
 def test_an_agent_keeps_working_while_redis_is_down_and_the_reply_is_sent_once_it_is_back(

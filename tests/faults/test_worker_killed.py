@@ -28,9 +28,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from messenger import sending_tasks
 from messenger.models import Message, MessageStatus
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
 from tests.faults.conftest import GraphStub, Request
@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = """
 import django
 django.setup()
-from messenger import sending_tasks
+from messenger.tasks import sending as sending_tasks
 sending_tasks.send_message.apply(args=[{message_id}])
 print("the worker survived the send")
 """

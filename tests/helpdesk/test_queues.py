@@ -5,6 +5,7 @@ hold a reply up (bench/downloads.py measures it)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -29,19 +30,36 @@ def queue_of(task_name: str) -> str:
 @pytest.mark.parametrize(
     "task_name,queue",
     [
-        ("messenger.send_message", "sending"),
-        ("messenger.send_sender_action", "sending"),
-        ("messenger.attachments_download", "downloads"),
-        ("messenger.webhook_followups", "celery"),
-        ("messenger.webhook_events_process_pending", "celery"),
-        ("messenger.sending_sweep", "celery"),
-        ("tickets.tasks.sweep_idle_conversations", "celery"),
+        ("messenger.sending.send_message", "sending"),
+        ("messenger.sending.send_sender_action", "sending"),
+        ("messenger.attachments.download", "downloads"),
+        ("messenger.webhook.followups", "celery"),
+        ("messenger.webhook.events_process_pending", "celery"),
+        ("messenger.sending.sweep", "celery"),
+        ("tickets.conversion.sweep_idle_conversations", "celery"),
     ],
 )
 def test_each_task_goes_to_its_queue(task_name: str, queue: str) -> None:
     app.loader.import_default_modules()  # the tasks modules, as a worker imports them
     assert task_name in app.tasks
     assert queue_of(task_name) == queue
+
+
+def test_every_scheduled_or_routed_task_name_is_a_task_a_worker_registers() -> None:
+    app.loader.import_default_modules()
+    named = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} | set(settings.CELERY_TASK_ROUTES)
+
+    assert sorted(named - set(app.tasks)) == []
+
+
+def test_every_task_of_the_product_is_named_app_area_action() -> None:
+    app.loader.import_default_modules()
+    ours = [name for name in app.tasks if name.split(".")[0] in {"helpdesk", "channels", "messenger", "tickets"}]
+
+    assert len(ours) >= 12
+    assert [
+        name for name in ours if not re.fullmatch(r"(helpdesk|channels|messenger|tickets)(\.[a-z_]+){2}", name)
+    ] == []
 
 
 def test_a_worker_started_without_queues_consumes_all_three() -> None:

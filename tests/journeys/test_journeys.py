@@ -239,7 +239,7 @@ def test_an_agent_answers_a_customer_through_the_reply_windows(
     inbox.get_by_role("button", name="Send").click()
     reply = inbox.locator("#transcript-panel li:has-text('Tomorrow morning, Aiko. Sorry for the wait!')")
     reply.get_by_text("Queued").wait_for()
-    assert "messenger.send_message" in worker.names()
+    assert "messenger.sending.send_message" in worker.names()
     worker.run_queued()
     messenger.wait_for_selector("#thread >> text=Tomorrow morning, Aiko. Sorry for the wait!", timeout=LIVE_TIMEOUT_MS)
 

@@ -14,7 +14,6 @@ from rest_framework.test import APIClient
 
 from channels.models import Channel
 from helpdesk.models import Notification
-from messenger import sending_tasks
 from messenger.models import (
     Contact,
     Conversation,
@@ -25,6 +24,7 @@ from messenger.models import (
     MessageStatus,
     PageStatus,
 )
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 

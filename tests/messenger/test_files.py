@@ -22,9 +22,9 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from helpdesk.files import FILE_CSP
-from messenger import sending_tasks
 from messenger.models import Conversation, Direction, Message, MessageStatus
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
 from tests.conftest import Tenant, api_client_for

@@ -19,10 +19,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from channels import services as channel_services
-from messenger import sending_tasks
 from messenger.models import Contact, Conversation, Direction, Message, MessageStatus
 from messenger.sandbox import state, webhooks
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
 from tests.channels.facebook import DEMO_PAGE, Facebook, facebook  # noqa: F401 (fixtures)

@@ -11,7 +11,6 @@ import pytest
 from django.utils import timezone
 
 from channels.models import Channel
-from messenger import sending_tasks
 from messenger.models import (
     Conversation,
     ConversationEvent,
@@ -21,6 +20,7 @@ from messenger.models import (
     MessageSource,
     MessageStatus,
 )
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
 

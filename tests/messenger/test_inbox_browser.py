@@ -12,8 +12,8 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from messenger import sending_tasks
 from messenger.models import Conversation, Direction, Message
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
 from tests.conftest import Tenant

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from helpdesk.exceptions import ReplyWindowClosed
-from messenger import sending_tasks
 from messenger.models import Conversation, Direction
 from messenger.reply_window import WindowState, remaining_text, reply_window
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
 

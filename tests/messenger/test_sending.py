@@ -14,10 +14,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from helpdesk.exceptions import InvalidInput, ReplyWindowClosed
-from messenger import sending_tasks
 from messenger.models import Conversation, Message, MessageStatus, PageStatus
 from messenger.services import conversations as conversation_services
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
 from tests.conftest import Tenant

@@ -14,7 +14,7 @@ from django.utils import timezone, translation
 from channels.models import Channel
 from helpdesk.models import Notification
 from messenger import client as messenger_client
-from messenger import pages, sending_tasks
+from messenger import pages
 from messenger.client import call_with_page
 from messenger.crypto import decrypt_token
 from messenger.graph import (
@@ -28,6 +28,7 @@ from messenger.graph import (
 )
 from messenger.models import FacebookPage, MessageStatus, PageStatus, ReauthorizationReason
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
 

@@ -1,6 +1,6 @@
 # The sandbox fixtures are imported from tests.channels.facebook; their names are parameters below.
 # ruff: noqa: F811
-"""The hourly token expiry sweep (messenger.tasks.token_expiry_sweep)."""
+"""The hourly token expiry sweep (messenger.tasks.pages.token_expiry_sweep)."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_the_task_runs_the_sweep(channel: Channel) -> None:
 
 
 def test_the_beat_schedule_runs_it_hourly() -> None:
-    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "messenger.tasks.token_expiry_sweep"]
+    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "messenger.pages.token_expiry_sweep"]
     assert entry["schedule"] == 3600
 
 

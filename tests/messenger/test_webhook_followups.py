@@ -211,8 +211,8 @@ def test_the_periodic_jobs_are_scheduled() -> None:
     from helpdesk.celery import app
 
     scheduled = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert scheduled["messenger.webhook_events_process_pending"]["schedule"] == 60.0
-    assert "messenger.webhook_events_prune" in scheduled
+    assert scheduled["messenger.webhook.events_process_pending"]["schedule"] == 60.0
+    assert "messenger.webhook.events_prune" in scheduled
     for name in scheduled:
         if name.startswith("messenger.webhook"):
             assert name in app.tasks

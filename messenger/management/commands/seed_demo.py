@@ -12,8 +12,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from channels.models import AgentChannel, Channel, ChannelKind
 from helpdesk.models import ApiToken, Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
+from messenger.models import FacebookPage, PageStatus
+from messenger.pages.authorization import page_authorization_renew
+from messenger.sandbox.models import SandboxPage
+from messenger.sandbox.state import sandbox_bootstrap, sandbox_page_token_issue
 
 DEMO_USERS = {
     "admin": {"password": "demo-admin-password", "role": Role.ADMIN, "token": "hd_demo_admin_token_0123456789abcdef"},
@@ -82,12 +87,6 @@ class Command(BaseCommand):
         gets a fresh token."""
         if not settings.GRAPH_SANDBOX:
             return {}
-        from channels.models import AgentChannel, Channel, ChannelKind
-        from messenger.models import FacebookPage, PageStatus
-        from messenger.pages.authorization import page_authorization_renew
-        from messenger.sandbox.models import SandboxPage
-        from messenger.sandbox.state import sandbox_bootstrap, sandbox_page_token_issue
-
         sandbox_bootstrap()
         channel = Channel.objects.filter(
             organization=organization, name=DEMO_CHANNEL_NAME, deleted_at__isnull=True

@@ -1,0 +1,49 @@
+"""Celery tasks of the messenger app, one module per area.
+
+Celery's autodiscovery imports ``messenger.tasks``; this package imports every area module
+so that a worker registers all of them. Each task is also named here, as
+``messenger.tasks.<function>``, for callers and tests.
+
+Conventions (STYLE.md, "Tasks and services without cycles"):
+
+- A task's name is ``<app>.<area>.<action>`` (``messenger.sending.send_message``); the
+  settings name tasks by it (CELERY_BEAT_SCHEDULE, CELERY_TASK_ROUTES).
+- Tasks take plain ids and are safe to run twice.
+- A service imports its task module at module level and queues the task on commit; a task
+  imports the service it calls inside its body. That is the one kind of import inside a
+  function the project allows (tests/test_import_graph.py checks it): it keeps a worker's
+  import of the tasks light and the import graph free of cycles.
+"""
+
+from __future__ import annotations
+
+from messenger.tasks import attachments, pages, search, sending, webhook
+from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
+from messenger.tasks.pages import token_expiry_sweep
+from messenger.tasks.search import message_search_index
+from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
+from messenger.tasks.webhook import (
+    webhook_contact_profile_fetch,
+    webhook_events_process_pending,
+    webhook_events_prune,
+    webhook_followups,
+)
+
+__all__ = [
+    "ATTACHMENT_MAX_RETRIES",
+    "attachments",
+    "attachments_download",
+    "message_search_index",
+    "pages",
+    "search",
+    "send_message",
+    "send_sender_action",
+    "sending",
+    "sending_sweep",
+    "token_expiry_sweep",
+    "webhook",
+    "webhook_contact_profile_fetch",
+    "webhook_events_process_pending",
+    "webhook_events_prune",
+    "webhook_followups",
+]

@@ -1,0 +1,72 @@
+"""Tasks of webhook ingestion (messenger.webhook): follow-ups of a committed POST, the
+catch-up of what could not be applied or queued, and the event log's retention."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from messenger.graph import RateLimitedError, TransientGraphError
+
+logger = logging.getLogger(__name__)
+
+FOLLOWUPS = "messenger.webhook.followups"
+CONTACT_PROFILE_FETCH = "messenger.webhook.contact_profile_fetch"
+EVENTS_PROCESS_PENDING = "messenger.webhook.events_process_pending"
+EVENTS_PRUNE = "messenger.webhook.events_prune"
+
+
+@shared_task(name=FOLLOWUPS, ignore_result=True)
+def webhook_followups(contact_ids: list[int], conversation_ids: list[int]) -> None:
+    """After a webhook POST committed: profiles of its new contacts, then new-conversation notices."""
+    from messenger.webhook.followups import followups_run
+
+    followups_run(contact_ids=contact_ids, conversation_ids=conversation_ids)
+
+
+@shared_task(
+    name=CONTACT_PROFILE_FETCH,
+    ignore_result=True,
+    autoretry_for=(RateLimitedError, TransientGraphError),
+    retry_backoff=30,
+    retry_backoff_max=15 * 60,
+    max_retries=6,
+)
+def webhook_contact_profile_fetch(contact_id: int) -> None:
+    from messenger.services.contacts import contact_profile_fetch
+
+    contact_profile_fetch(contact_id=contact_id)
+
+
+@shared_task(name=EVENTS_PROCESS_PENDING, ignore_result=True)
+def webhook_events_process_pending() -> None:
+    """Every minute: events stored but not applied (a failure, a crash), then the follow-ups
+    and attachment downloads that could not be queued (broker down)."""
+    from messenger.services.attachments import attachments_catch_up
+    from messenger.webhook.followups import followups_catch_up
+    from messenger.webhook.ingest import webhook_events_retry_pending
+
+    report = webhook_events_retry_pending()
+    fetched, announced = followups_catch_up()
+    downloads = attachments_catch_up()
+    if report.retried or report.still_pending or report.failed or fetched or announced or downloads:
+        logger.info(
+            "webhook catch-up: %d event(s) applied, %d still pending, %d given up; %d profile(s), %d notice(s), "
+            "%d attachment download(s) queued",
+            report.retried,
+            report.still_pending,
+            report.failed,
+            fetched,
+            announced,
+            downloads,
+        )
+
+
+@shared_task(name=EVENTS_PRUNE, ignore_result=True)
+def webhook_events_prune() -> None:
+    """Daily: forget the raw event log older than WEBHOOK_EVENT_RETENTION_DAYS."""
+    from messenger.webhook.ingest import webhook_events_prune as prune
+
+    deleted = prune()
+    logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)
