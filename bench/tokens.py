@@ -32,7 +32,7 @@ from channels.models import Channel  # noqa: E402
 from helpdesk.models import Department, Membership, Organization, Role  # noqa: E402
 from messenger.crypto import encrypt_token  # noqa: E402
 from messenger.models import FacebookPage  # noqa: E402
-from messenger.pages import token_expiry_sweep  # noqa: E402
+from messenger.pages.sweeps import token_expiry_sweep  # noqa: E402
 
 BUDGET_SECONDS = 1.0
 

@@ -11,50 +11,7 @@
 Page tokens are stored encrypted (messenger.crypto) and leave this package only towards the
 Graph client: never in logs, messages, API responses or HTML.
 
-The names below are what other modules ask of `messenger.pages`; they are loaded on first
-use, so that messenger.client (which the linking and the sweep call) can import
-messenger.pages.authorization without importing them back.
+Callers import the module they need (`from messenger.pages import linking`); this package
+imports none of them, so messenger.client can use messenger.pages.authorization while the
+linking and the sweep use messenger.client.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from messenger.pages.grants import PermissionsNotGranted, facebook_authorization_fetch
-    from messenger.pages.linking import page_reauthorize, page_remove, pages_link
-    from messenger.pages.selectors import linked_elsewhere, linked_page, page_get
-    from messenger.pages.sweeps import SweepReport, token_expiry_sweep
-
-_EXPORTS = {
-    "PermissionsNotGranted": "grants",
-    "facebook_authorization_fetch": "grants",
-    "page_reauthorize": "linking",
-    "page_remove": "linking",
-    "pages_link": "linking",
-    "linked_elsewhere": "selectors",
-    "linked_page": "selectors",
-    "page_get": "selectors",
-    "SweepReport": "sweeps",
-    "token_expiry_sweep": "sweeps",
-}
-
-__all__ = [
-    "PermissionsNotGranted",
-    "SweepReport",
-    "facebook_authorization_fetch",
-    "linked_elsewhere",
-    "linked_page",
-    "page_get",
-    "page_reauthorize",
-    "page_remove",
-    "pages_link",
-    "token_expiry_sweep",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

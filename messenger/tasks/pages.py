@@ -13,6 +13,6 @@ TOKEN_EXPIRY_SWEEP = "messenger.pages.token_expiry_sweep"
 def token_expiry_sweep() -> dict[str, int]:
     """Hourly (CELERY_BEAT_SCHEDULE): pages near or past their reauthorize-by time, and a
     bounded batch of /debug_token checks. Set-based and safe to run twice."""
-    from messenger import pages
+    from messenger.pages import sweeps
 
-    return asdict(pages.token_expiry_sweep())
+    return asdict(sweeps.token_expiry_sweep())

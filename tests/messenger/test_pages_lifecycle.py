@@ -17,11 +17,11 @@ from django.utils import timezone
 from channels.kinds import backend_for
 from helpdesk.models import Notification
 from messenger import client as messenger_client
-from messenger import pages
 from messenger.client import call_with_page
 from messenger.crypto import decrypt_token, encrypt_token
 from messenger.graph import GraphClient, PageAccount, TokenInfo, TokenInvalidError, TransientGraphError
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
+from messenger.pages import linking
 from messenger.sandbox.state import sandbox_customer_create, sandbox_page_token_issue, sandbox_tokens_expire
 from tests import factories
 from tests.channels.facebook import DEMO_PAGE, Facebook, facebook  # noqa: F401
@@ -101,7 +101,7 @@ def test_a_page_whose_subscription_failed_stays_newly_added_and_waits_for_author
     client.debug_token.return_value = _valid_info()
     client.subscribe_app.side_effect = TransientGraphError("Graph answered HTTP 500")
     with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
-        [outcome] = pages.pages_link(
+        [outcome] = linking.pages_link(
             organization=tenant_a.organization, acting_user=None, channel=channel, accounts=[_account()]
         )
     assert not outcome.linked and "try “Re-authorize” again" in outcome.error
@@ -118,7 +118,7 @@ def test_a_page_whose_subscription_failed_stays_newly_added_and_waits_for_author
 
     client.subscribe_app.side_effect = None
     with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
-        pages.page_reauthorize(organization=tenant_a.organization, acting_user=None, page=page, accounts=[_account()])
+        linking.page_reauthorize(organization=tenant_a.organization, acting_user=None, page=page, accounts=[_account()])
     page.refresh_from_db()
     assert (page.status, page.reauthorization_reason) == (PageStatus.ACTIVE, "")
 
@@ -130,7 +130,7 @@ def test_a_page_is_linked_to_one_channel_in_the_whole_service(tenant_a: Tenant, 
     client = mock.create_autospec(GraphClient, instance=True)
     client.debug_token.return_value = _valid_info()
     with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
-        [outcome] = pages.pages_link(
+        [outcome] = linking.pages_link(
             organization=tenant_a.organization, acting_user=None, channel=ours, accounts=[_account()]
         )
     assert outcome.error == "The Facebook Page “Shop page” is already linked to another channel."
@@ -146,7 +146,7 @@ def test_removing_a_page_tolerates_facebook_errors(tenant_a: Tenant, django_capt
     client.unsubscribe_app.side_effect = TokenInvalidError("Error validating access token", code=190, subcode=458)
     with mock.patch.object(messenger_client, "graph_client", autospec=True, return_value=client):
         with django_capture_on_commit_callbacks(execute=True):
-            pages.page_remove(organization=tenant_a.organization, acting_user=None, channel=channel, page_pk=page.pk)
+            linking.page_remove(organization=tenant_a.organization, acting_user=None, channel=channel, page_pk=page.pk)
     client.unsubscribe_app.assert_called_once_with(page_id=page.page_id, page_token="page-token")
     page.refresh_from_db()
     assert page.unlinked_at is not None and page.reauthorization_reason == ReauthorizationReason.PAGE_REMOVED

@@ -14,7 +14,6 @@ from django.utils import timezone, translation
 from channels.models import Channel
 from helpdesk.models import Notification
 from messenger import client as messenger_client
-from messenger import pages
 from messenger.client import call_with_page
 from messenger.crypto import decrypt_token
 from messenger.graph import (
@@ -27,6 +26,7 @@ from messenger.graph import (
     error_from_response,
 )
 from messenger.models import FacebookPage, MessageStatus, PageStatus, ReauthorizationReason
+from messenger.pages import linking, selectors, sweeps
 from messenger.services import sending
 from messenger.tasks import sending as sending_tasks
 from tests import factories
@@ -94,7 +94,7 @@ def fake_graph() -> Any:
 
 def reauthorize(tenant: Tenant, page: FacebookPage) -> None:
     """An admin's pass through Facebook Login for this page, with the product's own service."""
-    pages.page_reauthorize(
+    linking.page_reauthorize(
         organization=tenant.organization,
         acting_user=tenant.admin.user,
         page=page,
@@ -125,7 +125,7 @@ def test_a_send_refused_with_a_subcode_shows_its_own_reason_on_the_page_and_in_t
         PageStatus.REAUTHORIZATION_REQUIRED,
         TOKEN_SUBCODE_REASONS[subcode],
     )
-    assert pages.linked_page(page).reason_label == WORDS[subcode]
+    assert selectors.linked_page(page).reason_label == WORDS[subcode]
     [notice] = notices()
     assert f"Reason: {WORDS[subcode]}." in notice.body
     html = web_client_for(tenant_a.admin).get(f"/o/alpha/settings/channels/{channel.pk}/").content.decode()
@@ -140,7 +140,7 @@ def test_the_token_check_gives_the_same_reason_for_the_same_subcode(
     graph.debug_token.return_value = token_info(valid=False, subcode=subcode)
     with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         with django_capture_on_commit_callbacks(execute=True):
-            assert pages.token_expiry_sweep(check_limit=10).invalid == 1
+            assert sweeps.token_expiry_sweep(check_limit=10).invalid == 1
     page.refresh_from_db()
     assert page.reauthorization_reason == TOKEN_SUBCODE_REASONS[subcode]
     [notice] = notices()
@@ -191,7 +191,7 @@ def test_a_token_check_that_finds_the_old_token_dead_leaves_a_page_reauthorized_
     graph.debug_token.side_effect = debug_token
     with mock.patch.object(messenger_client, "graph_client", return_value=graph):
         with django_capture_on_commit_callbacks(execute=True):
-            report = pages.token_expiry_sweep(check_limit=10)
+            report = sweeps.token_expiry_sweep(check_limit=10)
 
     assert report.invalid == 0
     page.refresh_from_db()
@@ -215,7 +215,7 @@ def test_a_token_check_does_not_write_the_old_tokens_expiry_over_a_new_authoriza
 
     graph.debug_token.side_effect = debug_token
     with mock.patch.object(messenger_client, "graph_client", return_value=graph):
-        pages.token_expiry_sweep(check_limit=10)
+        sweeps.token_expiry_sweep(check_limit=10)
 
     page.refresh_from_db()
     assert page.token_expires_at == new_expiry

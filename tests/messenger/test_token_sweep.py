@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from channels.models import Channel
 from helpdesk.models import Notification
-from messenger import pages, tasks
+from messenger import tasks
 from messenger.crypto import encrypt_token
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
+from messenger.pages import sweeps
 from messenger.sandbox.state import (
     sandbox_app_remove,
     sandbox_page_token_issue,
@@ -45,11 +46,11 @@ def _page(channel: Channel, **fields: Any) -> FacebookPage:
     return factories.make_page(channel, name=fields.pop("name", "Shop page"), **fields)
 
 
-def _sweep(now: Any = None, capture: Any = None) -> pages.SweepReport:
+def _sweep(now: Any = None, capture: Any = None) -> sweeps.SweepReport:
     if capture is None:
-        return pages.token_expiry_sweep(now=now, check_limit=0)
+        return sweeps.token_expiry_sweep(now=now, check_limit=0)
     with capture(execute=True):
-        return pages.token_expiry_sweep(now=now, check_limit=0)
+        return sweeps.token_expiry_sweep(now=now, check_limit=0)
 
 
 def _notices(kind: str) -> list[Notification]:
@@ -208,7 +209,7 @@ def _many_pages(tenant: Tenant, count: int, **fields: Any) -> None:
 def test_the_sweep_is_set_based(tenant_a: Tenant, django_assert_max_num_queries: Any) -> None:
     _many_pages(tenant_a, 500)
     with django_assert_max_num_queries(12):
-        report = pages.token_expiry_sweep()
+        report = sweeps.token_expiry_sweep()
     assert report.checked == 0 and not report.changed()
 
 
@@ -220,7 +221,7 @@ def test_ten_thousand_pages_with_nothing_due_take_under_a_second(tenant_a: Tenan
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE messenger_facebookpage")
     started = time.perf_counter()
-    report = pages.token_expiry_sweep()
+    report = sweeps.token_expiry_sweep()
     elapsed = time.perf_counter() - started
     assert report.checked == 0 and not report.changed()
     print(f"sweep of 10,000 pages: {elapsed:.3f}s")
@@ -240,9 +241,9 @@ def _sandbox_page(channel: Channel, page_id: str) -> FacebookPage:
 def test_tokens_not_checked_for_a_day_are_asked_about_in_bounded_batches(facebook: Facebook, channel: Channel) -> None:
     fresh = [_sandbox_page(channel, page_id) for page_id in (DEMO_PAGE, SECOND_PAGE, THIRD_PAGE)]
     recently = _page(channel, name="Checked an hour ago", token_checked_at=timezone.now() - timedelta(hours=1))
-    assert pages.token_expiry_sweep(check_limit=2).checked == 2
-    assert pages.token_expiry_sweep(check_limit=2).checked == 1
-    assert pages.token_expiry_sweep(check_limit=2).checked == 0
+    assert sweeps.token_expiry_sweep(check_limit=2).checked == 2
+    assert sweeps.token_expiry_sweep(check_limit=2).checked == 1
+    assert sweeps.token_expiry_sweep(check_limit=2).checked == 0
     for page in fresh:
         page.refresh_from_db()
         assert page.status == PageStatus.ACTIVE and page.token_checked_at is not None
@@ -265,11 +266,11 @@ def test_a_token_facebook_no_longer_accepts_needs_re_authorization_with_facebook
 ) -> None:
     page = _sandbox_page(channel, DEMO_PAGE)
     break_it(facebook.user)
-    report = pages.token_expiry_sweep()
+    report = sweeps.token_expiry_sweep()
     assert (report.checked, report.invalid) == (1, 1)
     page.refresh_from_db()
     assert (page.status, page.reauthorization_reason) == (PageStatus.REAUTHORIZATION_REQUIRED, reason)
     assert len(_notices(Notification.Kind.PAGE_REAUTHORIZATION)) == 1
     FacebookPage.objects.filter(pk=page.pk).update(token_checked_at=None)
-    assert not pages.token_expiry_sweep().changed()
+    assert not sweeps.token_expiry_sweep().changed()
     assert len(_notices(Notification.Kind.PAGE_REAUTHORIZATION)) == 1
