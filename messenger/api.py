@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.functional import lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -258,12 +259,17 @@ class MessageSerializer(serializers.ModelSerializer):
         return sending.failure_reason(message) if message.status == "failed" else ""
 
 
+def _text_help() -> str:
+    return f"At most {sending.MAX_TEXT_LENGTH:,} characters (Unicode code points). Leave empty when sending a file."
+
+
 class MessageCreateSerializer(serializers.Serializer):
     text = serializers.CharField(
         required=False,
         allow_blank=True,
         trim_whitespace=False,
-        help_text="At most 1,600 characters (Unicode code points). Leave empty when sending a file.",
+        # Read when the schema is built: the service's limit is the one rule.
+        help_text=lazy(_text_help, str)(),
     )
     file = serializers.FileField(
         required=False,

@@ -19,7 +19,7 @@ from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
-from messenger.services.sending import message_send
+from messenger.services import sending
 from messenger.views.attachments import display_attachments
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
@@ -83,7 +83,7 @@ def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
             conversation = messenger_selectors.conversation_get(
                 organization=organization, membership=membership, conversation_id=ticket.conversation_id
             )
-            message_send(
+            sending.message_send(
                 organization=organization, acting_user=request.user, conversation=conversation, text=reply_text
             )
         except HelpdeskError as error:
@@ -122,6 +122,7 @@ def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
+            "max_length": sending.MAX_TEXT_LENGTH,
             "attachments": [
                 attachment
                 for message in selectors.ticket_attachment_messages(organization=organization, ticket=ticket)

@@ -90,6 +90,9 @@ from messenger.reply_window import ReplyWindow, reply_window
 
 logger = logging.getLogger(__name__)
 
+# The longest reply an agent may send, in Unicode code points (the Send API itself takes more).
+# The one place of this rule: the service, its error, the API's schema, the composers'
+# counters and hints all read it here.
 MAX_TEXT_LENGTH = 1600
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -193,6 +196,7 @@ def validate_text(text: str) -> str:
         raise InvalidInput(_("Write a message first."), details={"text": [_("This field is required.")]})
     if text_length(text) > MAX_TEXT_LENGTH:
         raise MessageTooLong(
+            limit=MAX_TEXT_LENGTH,
             details={
                 "text": [_("%(count)d of %(max)d characters.") % {"count": text_length(text), "max": MAX_TEXT_LENGTH}]
             }

@@ -10,6 +10,7 @@ import pytest
 
 from helpdesk.models import Role
 from messenger.models import ConversationEvent, Direction, Message, MessageStatus
+from messenger.services import sending
 from tests import factories
 from tests.conftest import Tenant
 from tests.tickets.conftest import T0, Desk, make_ticket, minutes
@@ -188,6 +189,15 @@ def test_a_reply_on_a_ticket_obeys_the_length_limit_and_keeps_the_text(desk: Des
     assert response.status_code == 400
     assert too_long.encode() in response.content
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
+def test_the_ticket_pages_reply_hint_reads_the_services_limit(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    assert "At most 1,600 characters." in client.get(_detail(ticket)).content.decode()
+    with mock.patch.object(sending, "MAX_TEXT_LENGTH", 1200):
+        page = client.get(_detail(ticket)).content.decode()
+    assert "At most 1,200 characters." in page
 
 
 def test_a_reply_on_a_ticket_after_seven_days_is_refused(desk: Desk, web_client_for: Any) -> None:
