@@ -48,7 +48,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -86,6 +86,7 @@ from messenger.models import (
     MessageStatus,
     PageStatus,
 )
+from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow, reply_window
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def validate_text(text: str) -> str:
             limit=MAX_TEXT_LENGTH,
             details={
                 "text": [_("%(count)d of %(max)d characters.") % {"count": text_length(text), "max": MAX_TEXT_LENGTH}]
-            }
+            },
         )
     return text
 
@@ -315,11 +316,12 @@ def message_send(
             tag=window.tag,
             status_changed_at=now,
         )
-        preview = text if not attachments else f"📎 {attachments[0]['title']}"
+        with translation.override(organization.language):
+            preview = message_preview(kind=message.kind, text=message.text, attachments=attachments)
         Conversation.objects.filter(pk=conversation.pk).update(
-            last_message_at=now, last_message_preview=preview[:200], updated_at=now
+            last_message_at=now, last_message_preview=preview, updated_at=now
         )
-        conversation.last_message_at, conversation.last_message_preview = now, preview[:200]
+        conversation.last_message_at, conversation.last_message_preview = now, preview
         _send_on_commit(message.pk)
     return message
 
