@@ -260,7 +260,10 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 def _text_help() -> str:
-    return f"At most {sending.MAX_TEXT_LENGTH:,} characters (Unicode code points). Leave empty when sending a file."
+    return (
+        f"At most {sending.MAX_TEXT_LENGTH:,} characters (Unicode code points). With a file it is sent as a "
+        "second message, after the file."
+    )
 
 
 class MessageCreateSerializer(serializers.Serializer):
@@ -274,7 +277,7 @@ class MessageCreateSerializer(serializers.Serializer):
     file = serializers.FileField(
         required=False,
         help_text="An image (JPEG, PNG, GIF, judged by its bytes; at most 8 MB) or any other file (at most "
-        "25 MB, not empty); multipart/form-data only, with `text` left empty.",
+        "25 MB, not empty); multipart/form-data only. With `text` too, the text follows as a second message.",
     )
 
 
@@ -412,6 +415,8 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @extend_schema(
         methods=["POST"],
         summary="Reply: the message is stored as queued and sent in the background",
+        description="A text, a file, or both: Messenger carries a text or one file per message, so a text "
+        "with a file is queued as two messages, the file and then the text; the answer is the first.",
         request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
         responses={202: MessageSerializer, **ERRORS},
     )
@@ -427,14 +432,14 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         if request.method == "POST":
             payload = MessageCreateSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            message = sending.message_send(
+            queued = sending.reply_send(
                 organization=self.organization,
                 acting_user=request.user,
                 conversation=conversation,
                 text=payload.validated_data.get("text", ""),
                 upload=payload.validated_data.get("file"),
             )
-            return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+            return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
         messages = selectors.message_list(organization=self.organization, conversation=conversation).select_related(
             "author"
         )

@@ -83,7 +83,7 @@ def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
             conversation = messenger_selectors.conversation_get(
                 organization=organization, membership=membership, conversation_id=ticket.conversation_id
             )
-            sending.message_send(
+            sending.reply_send(
                 organization=organization, acting_user=request.user, conversation=conversation, text=reply_text
             )
         except HelpdeskError as error:

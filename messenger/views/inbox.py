@@ -444,16 +444,13 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
-        if upload is not None and sending.normalize_text(text):
-            sending.validate_text(text)  # refuse before the file goes out alone
-        if upload is not None:
-            sending.message_send(
-                organization=request.organization, acting_user=request.user, conversation=conversation, upload=upload
-            )
-        if upload is None or sending.normalize_text(text):
-            sending.message_send(
-                organization=request.organization, acting_user=request.user, conversation=conversation, text=text
-            )
+        sending.reply_send(
+            organization=request.organization,
+            acting_user=request.user,
+            conversation=conversation,
+            text=text,
+            upload=upload,
+        )
     except HelpdeskError as error:
         if _is_htmx(request):
             response = render(
