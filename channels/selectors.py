@@ -5,9 +5,12 @@ Who sees which channel's conversations, messages, contacts and tickets is one ru
 
 Other areas call:
 
-- `ticket_delay_minutes(organization=, department_id=)` for one department, and
-  `ticket_delay_minutes_expression()` / `ticket_delays_by_department()` for the sweep that
-  turns idle chats into tickets (set-based: annotate the conversations, or one dict).
+- `ticket_delay_minutes(organization=, department_id=)` for one department (the settings API);
+- `ticket_delays_by_department()` for the idle sweep (tickets.services
+  `ticket_sweep_idle_conversations`): every department's delay in one query, the one place
+  the sweep learns how long each department waits;
+- `ticket_delay_minutes_expression()`, the same rule as an expression to annotate rows by
+  their department (that dict and the Tickets tab are built on it).
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ def ticket_delay_minutes(*, organization: Organization, department_id: int) -> i
 
 
 def ticket_delays_by_department(*, organization: Organization | None = None) -> dict[int, int]:
-    """{department_id: minutes} for every department (of one organization, or of all)."""
+    """{department_id: minutes} for every department (of one organization, or of all): what
+    the idle sweep reads, in one query, before each run."""
     departments = (
         Department.objects.all() if organization is None else Department.objects.filter(organization=organization)
     )
@@ -149,7 +153,8 @@ def ticket_delays_by_department(*, organization: Organization | None = None) -> 
 
 def ticket_delay_minutes_expression(department_field: str = "department_id") -> Coalesce:
     """An expression giving the ticket delay of the row's department, for `.annotate()`:
-    `Conversation.objects.annotate(delay=ticket_delay_minutes_expression())`."""
+    `Conversation.objects.annotate(delay=ticket_delay_minutes_expression())`. The default
+    applies to a department with no settings row, here as in the sweep's dict."""
     configured = DepartmentSettings.objects.filter(department_id=OuterRef(department_field)).values(
         "ticket_delay_minutes"
     )[:1]

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -122,9 +124,21 @@ class ReplyWindowClosed(Conflict):
 
 
 class MessageTooLong(HelpdeskError):
+    """A reply longer than the channel's limit; the channel that counts passes its limit."""
+
     code = "message_too_long"
     status = 400
-    default_message = _("A message can be at most 1,600 characters.")
+
+    def __init__(self, *, limit: int, details: Any = None) -> None:
+        self.limit = limit
+        super().__init__(message_too_long_text(limit), details=details)
+
+
+def message_too_long_text(limit: int) -> str:
+    """What the composer and the API say of a message over ``limit`` characters."""
+    return gettext("A message can be at most %(limit)s characters.") % {
+        "limit": number_format(limit, force_grouping=True)
+    }
 
 
 class ContactBlocked(Conflict):

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
+from django.utils.functional import lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -258,17 +259,25 @@ class MessageSerializer(serializers.ModelSerializer):
         return sending.failure_reason(message) if message.status == "failed" else ""
 
 
+def _text_help() -> str:
+    return (
+        f"At most {sending.MAX_TEXT_LENGTH:,} characters (Unicode code points). With a file it is sent as a "
+        "second message, after the file."
+    )
+
+
 class MessageCreateSerializer(serializers.Serializer):
     text = serializers.CharField(
         required=False,
         allow_blank=True,
         trim_whitespace=False,
-        help_text="At most 1,600 characters (Unicode code points). Leave empty when sending a file.",
+        # Read when the schema is built: the service's limit is the one rule.
+        help_text=lazy(_text_help, str)(),
     )
     file = serializers.FileField(
         required=False,
         help_text="An image (JPEG, PNG, GIF, judged by its bytes; at most 8 MB) or any other file (at most "
-        "25 MB, not empty); multipart/form-data only, with `text` left empty.",
+        "25 MB, not empty); multipart/form-data only. With `text` too, the text follows as a second message.",
     )
 
 
@@ -406,6 +415,8 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @extend_schema(
         methods=["POST"],
         summary="Reply: the message is stored as queued and sent in the background",
+        description="A text, a file, or both: Messenger carries a text or one file per message, so a text "
+        "with a file is queued as two messages, the file and then the text; the answer is the first.",
         request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
         responses={202: MessageSerializer, **ERRORS},
     )
@@ -421,14 +432,14 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         if request.method == "POST":
             payload = MessageCreateSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            message = sending.message_send(
+            queued = sending.reply_send(
                 organization=self.organization,
                 acting_user=request.user,
                 conversation=conversation,
                 text=payload.validated_data.get("text", ""),
                 upload=payload.validated_data.get("file"),
             )
-            return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+            return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
         messages = selectors.message_list(organization=self.organization, conversation=conversation).select_related(
             "author"
         )

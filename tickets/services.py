@@ -25,8 +25,9 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels import selectors as channel_selectors
 from channels import visibility
-from channels.models import TICKET_DELAY_DEFAULT_MINUTES, DepartmentSettings
+from channels.models import TICKET_DELAY_DEFAULT_MINUTES
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
@@ -306,12 +307,15 @@ def ticket_create_from_conversation(
 
 def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, datetime]]:
     """The idle condition as of `now`, from the current settings (a deadline is never stored,
-    so a changed delay applies to chats that are already idle)."""
-    custom = dict(
-        DepartmentSettings.objects.exclude(ticket_delay_minutes=TICKET_DELAY_DEFAULT_MINUTES).values_list(
-            "department_id", "ticket_delay_minutes"
-        )
-    )
+    so a changed delay applies to chats that are already idle).
+
+    The delays come from the channels layer in one query; the departments at the default
+    delay are left out of the condition's lists (they are "every other department")."""
+    custom = {
+        department_id: minutes
+        for department_id, minutes in channel_selectors.ticket_delays_by_department().items()
+        if minutes != TICKET_DELAY_DEFAULT_MINUTES
+    }
     default = timedelta(minutes=TICKET_DELAY_DEFAULT_MINUTES)
     condition = Q(last_message_at__lte=now - default)
     if custom:

@@ -11,6 +11,9 @@ app_name = "tickets"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.ticket_list, name="ticket_list"),
     path("<id:ticket_id>/", views.ticket_detail, name="ticket_detail"),
+    path("<id:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
+    path("<id:ticket_id>/state/", views.ticket_state_change, name="ticket_state"),
+    path("<id:ticket_id>/details/", views.ticket_details_update, name="ticket_details"),
     path("convert/<id:conversation_id>/", views.ticket_convert, name="convert"),
     path("contact/<id:contact_id>/", views.contact_tickets, name="contact_tickets"),
 ]

@@ -12,18 +12,18 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, http_errors
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
-from messenger.services.sending import message_send
+from messenger.services import sending
 from messenger.views.attachments import display_attachments
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
-from tickets.models import TicketState
+from tickets.models import Ticket, TicketState
 
 PAGE_SIZE = 25
 CONTACT_PANEL_SIZE = 10
@@ -60,68 +60,38 @@ def ticket_list(request: TenantRequest) -> HttpResponse:
     )
 
 
-@member_required
-@require_http_methods(["GET", "POST"])
-@http_errors
-def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
-    organization, membership = request.organization, request.membership
-    ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
+def _details_form(*, organization: Organization, ticket: Ticket, data: Any = None) -> TicketUpdateForm:
     members = list(selectors.ticket_assignee_choices(organization=organization, ticket=ticket))
     if ticket.assignee_id and all(m.user_id != ticket.assignee_id for m in members):
         # Keep the current holder in the list so that saving the form does not silently unassign.
         members += list(selectors.ticket_assignee_choices(organization=organization).filter(user=ticket.assignee_id))
-    form = TicketUpdateForm(
-        request.POST if request.POST.get("action") == "update" else None,
-        members=members,
-        initial={"priority": ticket.priority, "assignee": ticket.assignee_id},
-    )
-    reply_text, reply_error = "", None
-    if request.method == "POST" and request.POST.get("action") == "reply":
-        # A reply on a ticket is a Messenger reply to its conversation, under the same rules.
-        reply_text = request.POST.get("text", "")
-        try:
-            conversation = messenger_selectors.conversation_get(
-                organization=organization, membership=membership, conversation_id=ticket.conversation_id
-            )
-            message_send(
-                organization=organization, acting_user=request.user, conversation=conversation, text=reply_text
-            )
-        except HelpdeskError as error:
-            reply_error = error
-        else:
-            messages.success(request, _("Reply queued for sending."))
-            return redirect(_ticket_url(organization, ticket.pk))
-    elif request.method == "POST":
-        changes: dict[str, Any] = {}
-        if request.POST.get("action") == "state":
-            changes["state"] = request.POST.get("state", "")
-        elif form.is_valid():
-            changes = {"priority": form.cleaned_data["priority"], "assignee_id": form.cleaned_data["assignee"]}
-        if changes:
-            try:
-                services.ticket_update(
-                    organization=organization,
-                    acting_user=request.user,
-                    membership=membership,
-                    ticket_id=ticket.pk,
-                    **changes,
-                )
-            except HelpdeskError as error:
-                messages.error(request, str(error.message))
-            else:
-                messages.success(request, _("Ticket updated."))
-            return redirect(_ticket_url(organization, ticket.pk))
+    initial = {"priority": ticket.priority, "assignee": ticket.assignee_id}
+    return TicketUpdateForm(data, members=members, initial=initial)
+
+
+def _ticket_page(
+    request: TenantRequest,
+    ticket: Ticket,
+    *,
+    form: TicketUpdateForm | None = None,
+    reply_text: str = "",
+    reply_error: HelpdeskError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The ticket page; the actions below render it again with what they refused."""
+    organization = request.organization
     return render(
         request,
         "tickets/ticket_detail.html",
         {
             "ticket": ticket,
-            "form": form,
+            "form": form or _details_form(organization=organization, ticket=ticket),
             "transitions": [TicketState(state) for state in ticket.allowed_states],
             "conversation_url": conversation_url(organization, ticket.conversation_id),
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
+            "max_length": sending.MAX_TEXT_LENGTH,
             "attachments": [
                 attachment
                 for message in selectors.ticket_attachment_messages(organization=organization, ticket=ticket)
@@ -131,8 +101,76 @@ def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
                 if attachment["url"]
             ],
         },
-        status=reply_error.status if reply_error else (400 if form.is_bound and not form.is_valid() else 200),
+        status=status,
     )
+
+
+def _ticket(request: TenantRequest, ticket_id: int) -> Ticket:
+    return selectors.ticket_get(organization=request.organization, membership=request.membership, ticket_id=ticket_id)
+
+
+@member_required
+@require_GET
+@http_errors
+def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    return _ticket_page(request, _ticket(request, ticket_id))
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    """A reply on a ticket is a Messenger reply to its conversation, under the same rules."""
+    organization, membership = request.organization, request.membership
+    ticket = _ticket(request, ticket_id)
+    text = request.POST.get("text", "")
+    try:
+        conversation = messenger_selectors.conversation_get(
+            organization=organization, membership=membership, conversation_id=ticket.conversation_id
+        )
+        sending.reply_send(organization=organization, acting_user=request.user, conversation=conversation, text=text)
+    except HelpdeskError as error:
+        return _ticket_page(request, ticket, reply_text=text, reply_error=error, status=error.status)
+    messages.success(request, _("Reply queued for sending."))
+    return redirect(_ticket_url(organization, ticket.pk))
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_state_change(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    ticket = _ticket(request, ticket_id)
+    return _ticket_change(request, ticket, state=request.POST.get("state", ""))
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_details_update(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    """The Details form: priority and assignee."""
+    ticket = _ticket(request, ticket_id)
+    form = _details_form(organization=request.organization, ticket=ticket, data=request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, form=form, status=400)
+    return _ticket_change(
+        request, ticket, priority=form.cleaned_data["priority"], assignee_id=form.cleaned_data["assignee"]
+    )
+
+
+def _ticket_change(request: TenantRequest, ticket: Ticket, **changes: Any) -> HttpResponse:
+    try:
+        services.ticket_update(
+            organization=request.organization,
+            acting_user=request.user,
+            membership=request.membership,
+            ticket_id=ticket.pk,
+            **changes,
+        )
+    except HelpdeskError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Ticket updated."))
+    return redirect(_ticket_url(request.organization, ticket.pk))
 
 
 def _safe_next(request: HttpRequest) -> str | None:

@@ -340,6 +340,9 @@ def message_attachments_give_up(*, message_id: int) -> int:
 # --- The catch-up ------------------------------------------------------------------------
 
 
+# One catch-up for every follow-up of the webhook (downloads here, profiles and notices in
+# messenger.webhook.followups): it leaves recent rows to the queued task, gives up on old
+# ones, and takes a batch at a time.
 CATCH_UP_AFTER = timedelta(seconds=60)
 CATCH_UP_WINDOW = timedelta(days=1)
 CATCH_UP_BATCH = 50

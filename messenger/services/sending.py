@@ -48,7 +48,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -86,11 +86,15 @@ from messenger.models import (
     MessageStatus,
     PageStatus,
 )
+from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow, reply_window
 from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
 
+# The longest reply an agent may send, in Unicode code points (the Send API itself takes more).
+# The one place of this rule: the service, its error, the API's schema, the composers'
+# counters and hints all read it here.
 MAX_TEXT_LENGTH = 1600
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -194,9 +198,10 @@ def validate_text(text: str) -> str:
         raise InvalidInput(_("Write a message first."), details={"text": [_("This field is required.")]})
     if text_length(text) > MAX_TEXT_LENGTH:
         raise MessageTooLong(
+            limit=MAX_TEXT_LENGTH,
             details={
                 "text": [_("%(count)d of %(max)d characters.") % {"count": text_length(text), "max": MAX_TEXT_LENGTH}]
-            }
+            },
         )
     return text
 
@@ -263,6 +268,55 @@ def store_attachment(*, organization: Organization, upload: UploadedFile) -> Sto
 # --- Storing a reply ---------------------------------------------------------------------------
 
 
+def reply_send(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    text: str = "",
+    upload: UploadedFile | None = None,
+) -> list[Message]:
+    """Store an agent's reply (a text, a file, or both) as queued messages, sent after commit.
+
+    Messenger's Send API carries a text or one attachment per message, so a text with a file
+    becomes two messages: the file, then the text under it as its caption. Every check runs
+    before anything is stored (a text too long refuses the file too) and both are queued in
+    one transaction: neither goes out alone. The inbox, the API and the ticket page call this.
+    """
+    if conversation.organization_id != organization.pk:
+        raise NotFound
+    if upload is None or normalize_text(text):
+        text = validate_text(text)
+    else:
+        text = ""
+    window = conversation_reply_check(conversation=conversation)
+    contents: list[tuple[str, list[dict[str, Any]]]] = []
+    if upload is not None:
+        stored = store_attachment(organization=organization, upload=upload)
+        attachment = {
+            "type": stored.type,
+            "stored_name": stored.stored_name,
+            "title": stored.title,
+            "size": stored.size,
+            "content_type": stored.content_type,
+        }
+        contents.append(("", [attachment]))
+    if text:
+        contents.append((text, []))
+    with transaction.atomic():
+        return [
+            _message_queue(
+                organization=organization,
+                acting_user=acting_user,
+                conversation=conversation,
+                window=window,
+                text=message_text,
+                attachments=attachments,
+            )
+            for message_text, attachments in contents
+        ]
+
+
 def message_send(
     *,
     organization: Organization,
@@ -271,53 +325,50 @@ def message_send(
     text: str = "",
     upload: UploadedFile | None = None,
 ) -> Message:
-    """Store an agent's reply (text, or one attachment) as queued; it is sent after commit."""
-    if conversation.organization_id != organization.pk:
-        raise NotFound
-    if upload is None:
-        text = validate_text(text)
-    elif normalize_text(text):
-        raise InvalidInput(
-            _("Send the text and the file as two messages."), details={"text": [_("Leave empty with a file.")]}
-        )
-    window = conversation_reply_check(conversation=conversation)
+    """One queued message: a text, or one file (`reply_send` takes both at once)."""
+    if upload is not None and normalize_text(text):
+        raise ValueError("message_send stores one message; reply_send sends a text with a file")
+    [message] = reply_send(
+        organization=organization, acting_user=acting_user, conversation=conversation, text=text, upload=upload
+    )
+    return message
+
+
+def _message_queue(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    window: ReplyWindow,
+    text: str,
+    attachments: list[dict[str, Any]],
+) -> Message:
+    """The queued row, the conversation's last activity, and the task after commit."""
     now = timezone.now()
-    attachments: list[dict[str, Any]] = []
-    if upload is not None:
-        stored = store_attachment(organization=organization, upload=upload)
-        attachments = [
-            {
-                "type": stored.type,
-                "stored_name": stored.stored_name,
-                "title": stored.title,
-                "size": stored.size,
-                "content_type": stored.content_type,
-            }
-        ]
-    with transaction.atomic():
-        message = Message.objects.create(
-            organization=organization,
-            conversation=conversation,
-            page_id=conversation.page_id,
-            direction=Direction.OUTBOUND,
-            source=MessageSource.AGENT,
-            kind=MessageKind.ATTACHMENT if attachments else MessageKind.TEXT,
-            status=MessageStatus.QUEUED,
-            text=text if not attachments else "",
-            attachments=attachments,
-            sent_at=now,
-            author=acting_user if getattr(acting_user, "is_authenticated", False) else None,
-            idempotency_key=Message.new_idempotency_key(),
-            messaging_type=window.messaging_type,
-            tag=window.tag,
-            status_changed_at=now,
-        )
-        preview = text if not attachments else f"📎 {attachments[0]['title']}"
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_message_at=now, last_message_preview=preview[:200], updated_at=now
-        )
-        conversation.last_message_at, conversation.last_message_preview = now, preview[:200]
-        _send_on_commit(message.pk)
+    message = Message.objects.create(
+        organization=organization,
+        conversation=conversation,
+        page_id=conversation.page_id,
+        direction=Direction.OUTBOUND,
+        source=MessageSource.AGENT,
+        kind=MessageKind.ATTACHMENT if attachments else MessageKind.TEXT,
+        status=MessageStatus.QUEUED,
+        text=text,
+        attachments=attachments,
+        sent_at=now,
+        author=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+        idempotency_key=Message.new_idempotency_key(),
+        messaging_type=window.messaging_type,
+        tag=window.tag,
+        status_changed_at=now,
+    )
+    with translation.override(organization.language):
+        preview = message_preview(kind=message.kind, text=message.text, attachments=attachments)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=now, last_message_preview=preview, updated_at=now
+    )
+    conversation.last_message_at, conversation.last_message_preview = now, preview
+    _send_on_commit(message.pk)
     return message
 
 

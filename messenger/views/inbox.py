@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, TypedDict
@@ -34,7 +34,7 @@ from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
-from messenger.models import Conversation, ConversationEvent
+from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
 from messenger.services import conversations as conversation_services
 from messenger.services import sending
@@ -315,19 +315,41 @@ def _entry_key(entry: selectors.TranscriptEntry) -> str:
     return f"e{entry.event.pk}" if entry.event is not None else ""
 
 
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One line of the transcript as the template shows it: the selector's entry with the
+    words and addresses worked out (a system line's sentence, a message's attachments to
+    show, why a reply failed)."""
+
+    at: datetime
+    message: Message | None
+    event: ConversationEvent | None
+    quoted: Message | None
+    description: str = ""
+    attachments: tuple[dict[str, Any], ...] = ()
+    failure_reason: str = ""
+
+
+def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
+    line = TranscriptLine(at=entry.at, message=entry.message, event=entry.event, quoted=entry.quoted)
+    if entry.event is not None:
+        return replace(line, description=describe_event(entry.event))
+    if entry.message is None:
+        return line
+    message = entry.message
+    return replace(
+        line,
+        attachments=tuple(
+            display_attachments(message.attachments, organization_slug=organization.slug, message_id=message.pk)
+        ),
+        failure_reason=sending.failure_reason(message) if message.status == "failed" else "",
+    )
+
+
 def _transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
     organization = request.organization
     transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
-    # Display attributes for the templates, set on the instances (they are not model fields).
-    for entry in transcript.entries:
-        if entry.event is not None:
-            entry.event.description = describe_event(entry.event)  # type: ignore[attr-defined]
-        elif entry.message is not None:
-            entry.message.display_attachments = display_attachments(  # type: ignore[attr-defined]
-                entry.message.attachments, organization_slug=organization.slug, message_id=entry.message.pk
-            )
-            if entry.message.status == "failed":
-                entry.message.failure_reason = sending.failure_reason(entry.message)  # type: ignore[attr-defined]
+    lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
     window = reply_window(conversation.last_inbound_at)
     refusal = sending.reply_refusal(conversation=conversation)
     contact = conversation.contact
@@ -364,6 +386,7 @@ def _transcript_context(request: TenantRequest, conversation: Conversation) -> d
         "conversation": conversation,
         "contact": contact,
         "transcript": transcript,
+        "lines": lines,
         "window": window,
         "refusal": refusal,
         "transcript_version": version,
@@ -444,16 +467,13 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
-        if upload is not None and sending.normalize_text(text):
-            sending.validate_text(text)  # refuse before the file goes out alone
-        if upload is not None:
-            sending.message_send(
-                organization=request.organization, acting_user=request.user, conversation=conversation, upload=upload
-            )
-        if upload is None or sending.normalize_text(text):
-            sending.message_send(
-                organization=request.organization, acting_user=request.user, conversation=conversation, text=text
-            )
+        sending.reply_send(
+            organization=request.organization,
+            acting_user=request.user,
+            conversation=conversation,
+            text=text,
+            upload=upload,
+        )
     except HelpdeskError as error:
         if _is_htmx(request):
             response = render(

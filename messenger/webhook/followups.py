@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
@@ -24,6 +24,7 @@ from helpdesk.models import Membership, Notification
 from helpdesk.services import notification_create
 from messenger.graph import GraphError
 from messenger.models import Contact, Conversation, Direction, Message, PageStatus
+from messenger.services.attachments import CATCH_UP_AFTER, CATCH_UP_BATCH, CATCH_UP_WINDOW
 from messenger.services.contacts import contact_profile_fetch
 from messenger.tasks import attachments as attachment_tasks
 from messenger.tasks import webhook as webhook_tasks
@@ -34,10 +35,6 @@ NEW_CONVERSATION_DEDUPE = "new_conversation:{conversation_id}"
 # After a failed publish, POSTs stop trying the broker for this long: a broker that is down
 # would otherwise cost every POST its connection timeout.
 BROKER_PAUSE_SECONDS = 15.0
-# The catch-up leaves recent rows to the queued task, and gives up on old ones.
-CATCH_UP_AFTER = timedelta(seconds=60)
-CATCH_UP_WINDOW = timedelta(days=1)
-CATCH_UP_BATCH = 50
 PROFILE_RETRY_COUNTDOWN = 60
 
 _broker_lock = threading.Lock()

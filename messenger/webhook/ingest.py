@@ -34,7 +34,6 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
-from django.utils.translation import gettext
 
 from channels.models import Channel
 from helpdesk.models import Organization
@@ -52,6 +51,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
+from messenger.previews import message_preview
 from messenger.services.attachments import attachments_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
@@ -85,7 +85,6 @@ PENDING_GIVE_UP_AFTER = timedelta(hours=24)
 _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKind.STICKER, MessageKind.POSTBACK})
 _CREATING_KINDS = frozenset({parsing.MESSAGE, parsing.POSTBACK, parsing.REFERRAL, parsing.OPTIN})
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
-_PREVIEW_LENGTH = 200
 # The place of a message row's event in its POST (not a column).
 _ORDER = "_order"
 
@@ -497,11 +496,11 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
 def _previews(values: dict[str, Any]) -> dict[str, str]:
     """The message's preview in each language of the product (its text alike in all)."""
     if " ".join(values["text"].split()):
-        return dict.fromkeys((code for code, _name in settings.LANGUAGES), message_preview(values))
+        return dict.fromkeys((code for code, _name in settings.LANGUAGES), _row_preview(values))
     previews = {}
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            previews[code] = message_preview(values)
+            previews[code] = _row_preview(values)
     return previews
 
 
@@ -709,7 +708,7 @@ def _message_row(item: _Live, thread: Thread, *, received_at: datetime) -> dict[
         }
     )
     with translation.override(route.language):
-        row[fastpath.PREVIEW] = message_preview(row)
+        row[fastpath.PREVIEW] = _row_preview(row)
     row[_ORDER] = item.index
     return row
 
@@ -784,27 +783,10 @@ def _conversations_bump(touched: dict[int, list[dict[str, Any]]]) -> None:
         )
 
 
-def message_preview(row: dict[str, Any]) -> str:
-    """One line for the conversation list: the text, else what was sent."""
-    text = " ".join(row["text"].split())
-    if text:
-        return text[:_PREVIEW_LENGTH]
-    if row["kind"] == MessageKind.STICKER:
-        return "👍" if row["sticker_id"] in parsing.LIKE_STICKER_IDS else gettext("Sticker")
-    if row["kind"] == MessageKind.POSTBACK:
-        return gettext("Pressed a button")
-    labels = {
-        "image": gettext("Photo"),
-        "video": gettext("Video"),
-        "audio": gettext("Voice message"),
-        "file": gettext("File"),
-        "location": gettext("Location"),
-        "fallback": gettext("Link"),
-        "referral": gettext("Opened the conversation from a link or an ad"),
-        "optin": gettext("Opted in to messages"),
-    }
-    attachment_type = row["attachments"][0].get("type", "") if row["attachments"] else ""
-    return labels.get(attachment_type, gettext("Attachment"))[:_PREVIEW_LENGTH]
+def _row_preview(row: dict[str, Any]) -> str:
+    return message_preview(
+        kind=row["kind"], text=row["text"], attachments=row["attachments"], sticker_id=row["sticker_id"]
+    )
 
 
 # --------------------------------------------------------------------------- own echoes

@@ -177,7 +177,7 @@ def test_assigning_a_conversation_to_no_id_in_the_api_is_refused(desk: Desk, ass
 @pytest.mark.parametrize("assignee", ["²", HUGE, str(2**63)])
 def test_a_ticket_assignee_that_is_no_id_is_a_form_error(desk: Desk, assignee: str) -> None:
     response = web(desk.tenant.admin).post(
-        f"/o/alpha/tickets/{desk.ticket.pk}/", {"action": "update", "priority": "normal", "assignee": assignee}
+        f"/o/alpha/tickets/{desk.ticket.pk}/details/", {"priority": "normal", "assignee": assignee}
     )
     assert response.status_code == 400
     assert response.context["form"].errors["assignee"]

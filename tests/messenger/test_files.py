@@ -235,10 +235,14 @@ def test_the_api_takes_text_as_a_form_too(tenant_a: Tenant) -> None:
     ("data", "status", "code"),
     [
         ({"file": SimpleUploadedFile("empty.txt", b"")}, 400, "invalid"),
-        ({"file": SimpleUploadedFile("a.txt", b"data"), "text": "and words"}, 400, "invalid"),
+        (
+            {"file": SimpleUploadedFile("a.txt", b"data"), "text": "x" * (sending.MAX_TEXT_LENGTH + 1)},
+            400,
+            "message_too_long",
+        ),
     ],
 )
-def test_the_api_refuses_an_empty_file_and_text_with_a_file(
+def test_the_api_refuses_an_empty_file_and_a_file_with_a_text_too_long(
     tenant_a: Tenant, data: dict[str, Any], status: int, code: str
 ) -> None:
     conversation = open_conversation(tenant_a)
@@ -248,6 +252,39 @@ def test_the_api_refuses_an_empty_file_and_text_with_a_file(
         )
     assert response.status_code == status, response.content
     assert response.json()["error"]["code"] == code
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
+def _send_from(surface: str, tenant: Tenant, client: Client, conversation: Conversation, text: str) -> int:
+    data = {"text": text, "file": images.png("label.png")}
+    with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
+        if surface == "api":
+            url = f"/api/v1/conversations/{conversation.pk}/messages/"
+            return api_client_for(tenant.agent).post(url, data, format="multipart").status_code
+        client.force_login(tenant.agent.user)
+        return client.post(f"/o/alpha/inbox/{conversation.pk}/send/", data, HTTP_HX_REQUEST="true").status_code
+
+
+@pytest.mark.parametrize("surface", ["api", "inbox"])
+def test_a_text_with_a_file_goes_as_the_file_then_the_text_from_the_api_and_the_inbox_alike(
+    tenant_a: Tenant, client: Client, surface: str
+) -> None:
+    conversation = open_conversation(tenant_a)
+    assert _send_from(surface, tenant_a, client, conversation, "Here is your label") in (200, 202)
+    sent = Message.objects.filter(direction=Direction.OUTBOUND).order_by("id")
+    assert [(m.kind, m.text, m.status) for m in sent] == [
+        ("attachment", "", MessageStatus.QUEUED),
+        ("text", "Here is your label", MessageStatus.QUEUED),
+    ]
+    assert sent[0].attachments[0]["title"] == "label.png"
+
+
+@pytest.mark.parametrize("surface", ["api", "inbox"])
+def test_a_text_too_long_with_a_file_refuses_both_from_the_api_and_the_inbox_alike(
+    tenant_a: Tenant, client: Client, surface: str
+) -> None:
+    conversation = open_conversation(tenant_a)
+    assert _send_from(surface, tenant_a, client, conversation, "x" * (sending.MAX_TEXT_LENGTH + 1)) == 400
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 

@@ -517,3 +517,28 @@ def test_the_list_is_rendered_whole_while_the_cache_is_down(
         response = web_client_for(tenant_a.agent).get(_url("list/"))
     assert response.status_code == 200
     assert "山田 花子" in response.content.decode()
+
+
+def test_the_transcript_shows_a_failure_reason_and_a_file_without_writing_on_the_messages(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from messenger.views.inbox import TranscriptLine
+
+    conversation = setup["conversation"]
+    _outbound(conversation, "Failed reply", MessageStatus.FAILED, mid=None, error_code="graph_timeout")
+    factories.make_message(
+        conversation,
+        text="",
+        kind=MessageKind.ATTACHMENT,
+        attachments=[{"type": "file", "url": "https://cdn.fbsbx.com/v/invoice.pdf", "title": "invoice.pdf"}],
+    )
+    response = web_client_for(tenant_a.agent).get(_url(f"{conversation.pk}/"))
+    html = response.content.decode()
+    assert "Facebook did not answer in time." in html
+    assert "invoice.pdf" in html
+    lines = response.context["lines"]
+    assert lines and all(isinstance(line, TranscriptLine) for line in lines)
+    failed = next(line for line in lines if line.message is not None and line.message.status == MessageStatus.FAILED)
+    assert failed.failure_reason == "Facebook did not answer in time."
+    # The template reads the presenters: the model instances carry nothing but their fields.
+    assert not any(hasattr(line.message, "failure_reason") for line in lines if line.message is not None)

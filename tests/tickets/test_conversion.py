@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from channels import selectors as channel_selectors
 from helpdesk.exceptions import NotFound, NothingToConvert
 from helpdesk.models import Role
 from messenger.models import Conversation, ConversationEvent, Direction, MessageSource
@@ -140,6 +141,15 @@ def test_each_department_uses_its_own_delay(desk: Desk) -> None:
     assert sweep(now=T0 + minutes(60)) == 1
     assert Ticket.objects.get().department == sales
     assert sweep(now=T0 + minutes(120)) == 1
+
+
+def test_the_sweep_waits_as_long_as_the_channels_settings_say(desk: Desk) -> None:
+    """The delays reach the sweep through channels.selectors.ticket_delays_by_department only."""
+    desk.say("Hello", T0)
+    delays = {desk.tenant.department.pk: 90}
+    with mock.patch.object(channel_selectors, "ticket_delays_by_department", autospec=True, return_value=delays):
+        assert sweep(now=T0 + minutes(60)) == 0
+        assert sweep(now=T0 + minutes(90)) == 1
 
 
 def test_the_ticket_takes_the_conversations_department_channel_contact_and_assignee(desk: Desk) -> None:

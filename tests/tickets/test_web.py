@@ -10,6 +10,7 @@ import pytest
 
 from helpdesk.models import Role
 from messenger.models import ConversationEvent, Direction, Message, MessageStatus
+from messenger.services import sending
 from tests import factories
 from tests.conftest import Tenant
 from tests.tickets.conftest import T0, Desk, make_ticket, minutes
@@ -26,6 +27,11 @@ def sales_agent(desk: Desk) -> Any:
 
 def _detail(ticket: Ticket) -> str:
     return f"/o/alpha/tickets/{ticket.pk}/"
+
+
+def _action(ticket: Ticket, action: str) -> str:
+    """Each action of the ticket page posts to its own URL."""
+    return f"{_detail(ticket)}{action}"
 
 
 # --- List -------------------------------------------------------------------------------------
@@ -104,7 +110,7 @@ def test_a_ticket_of_another_department_is_404(desk: Desk, sales_agent: Any, web
     ticket = make_ticket(desk)
     client = web_client_for(sales_agent)
     assert client.get(_detail(ticket)).status_code == 404
-    assert client.post(_detail(ticket), {"action": "state", "state": "resolved"}).status_code == 404
+    assert client.post(_action(ticket, "state/"), {"state": "resolved"}).status_code == 404
     assert Ticket.objects.get().state == TicketState.OPEN
 
 
@@ -115,6 +121,29 @@ def test_a_ticket_of_another_organization_is_404(desk: Desk, tenant_b: Tenant, w
     assert client.get(f"/o/bravo/tickets/{ticket.pk}/").status_code == 404
 
 
+def test_each_action_of_the_ticket_page_posts_to_its_own_url(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    html = client.get(_detail(ticket)).content.decode()
+    for action in ("reply/", "state/", "details/"):
+        assert f'action="{_action(ticket, action)}"' in html
+    assert 'name="action"' not in html
+    assert client.post(_detail(ticket), {"state": "resolved"}).status_code == 405
+    assert Ticket.objects.get().state == TicketState.OPEN
+
+
+@pytest.mark.parametrize("action", ["reply/", "state/", "details/"])
+def test_every_action_on_a_ticket_of_another_department_or_organization_is_404(
+    desk: Desk, sales_agent: Any, tenant_b: Tenant, web_client_for: Any, action: str
+) -> None:
+    ticket = make_ticket(desk)
+    data = {"text": "Hello", "state": "resolved", "priority": "high", "assignee": ""}
+    assert web_client_for(sales_agent).post(_action(ticket, action), data).status_code == 404
+    assert web_client_for(tenant_b.admin).post(f"/o/bravo/tickets/{ticket.pk}/{action}", data).status_code == 404
+    assert (Ticket.objects.get().state, Ticket.objects.get().priority) == (TicketState.OPEN, ticket.priority)
+    assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
+
+
 def test_an_unknown_ticket_is_404(desk: Desk, web_client_for: Any) -> None:
     assert web_client_for(desk.tenant.admin).get("/o/alpha/tickets/999999/").status_code == 404
 
@@ -122,7 +151,7 @@ def test_an_unknown_ticket_is_404(desk: Desk, web_client_for: Any) -> None:
 def test_the_page_offers_only_the_allowed_state_changes(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     client = web_client_for(desk.tenant.agent)
-    response = client.post(_detail(ticket), {"action": "state", "state": "resolved"}, follow=True)
+    response = client.post(_action(ticket, "state/"), {"state": "resolved"}, follow=True)
     assert Ticket.objects.get().state == TicketState.RESOLVED
     buttons = response.context["transitions"]
     assert [state.value for state in buttons] == ["open", "closed"]
@@ -132,9 +161,7 @@ def test_the_page_offers_only_the_allowed_state_changes(desk: Desk, web_client_f
 def test_a_state_change_that_makes_no_sense_is_refused_with_a_message(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     Ticket.objects.filter(pk=ticket.pk).update(state=TicketState.CLOSED)
-    response = web_client_for(desk.tenant.agent).post(
-        _detail(ticket), {"action": "state", "state": "pending"}, follow=True
-    )
+    response = web_client_for(desk.tenant.agent).post(_action(ticket, "state/"), {"state": "pending"}, follow=True)
     assert Ticket.objects.get().state == TicketState.CLOSED
     assert b"alert-danger" in response.content and b"cannot become" in response.content
 
@@ -142,8 +169,8 @@ def test_a_state_change_that_makes_no_sense_is_refused_with_a_message(desk: Desk
 def test_an_agent_sets_priority_and_assignee(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     response = web_client_for(desk.tenant.agent).post(
-        _detail(ticket),
-        {"action": "update", "priority": "high", "assignee": str(desk.tenant.agent.user_id)},
+        _action(ticket, "details/"),
+        {"priority": "high", "assignee": str(desk.tenant.agent.user_id)},
         follow=True,
     )
     assert b"Ticket updated." in response.content
@@ -154,7 +181,7 @@ def test_an_agent_sets_priority_and_assignee(desk: Desk, web_client_for: Any) ->
 def test_an_assignee_outside_the_department_is_a_form_error(desk: Desk, sales_agent: Any, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     response = web_client_for(desk.tenant.agent).post(
-        _detail(ticket), {"action": "update", "priority": "high", "assignee": str(sales_agent.user_id)}
+        _action(ticket, "details/"), {"priority": "high", "assignee": str(sales_agent.user_id)}
     )
     assert response.status_code == 400
     assert Ticket.objects.get().assignee is None
@@ -173,7 +200,7 @@ def test_the_ticket_page_links_to_its_conversation(desk: Desk, web_client_for: A
 def test_a_reply_on_a_ticket_is_queued_as_a_messenger_reply(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
-        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": "We are on it"})
+        response = web_client_for(desk.tenant.agent).post(_action(ticket, "reply/"), {"text": "We are on it"})
     assert response.status_code == 302
     reply = Message.objects.get(direction=Direction.OUTBOUND)
     assert (reply.text, reply.status, reply.messaging_type) == ("We are on it", MessageStatus.QUEUED, "RESPONSE")
@@ -184,16 +211,25 @@ def test_a_reply_on_a_ticket_obeys_the_length_limit_and_keeps_the_text(desk: Des
     ticket = make_ticket(desk)
     too_long = "日" * 1601
     with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
-        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": too_long})
+        response = web_client_for(desk.tenant.agent).post(_action(ticket, "reply/"), {"text": too_long})
     assert response.status_code == 400
     assert too_long.encode() in response.content
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 
+def test_the_ticket_pages_reply_hint_reads_the_services_limit(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk)
+    client = web_client_for(desk.tenant.agent)
+    assert "At most 1,600 characters." in client.get(_detail(ticket)).content.decode()
+    with mock.patch.object(sending, "MAX_TEXT_LENGTH", 1200):
+        page = client.get(_detail(ticket)).content.decode()
+    assert "At most 1,200 characters." in page
+
+
 def test_a_reply_on_a_ticket_after_seven_days_is_refused(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     with mock.patch("django.utils.timezone.now", return_value=T0 + timedelta(days=7, minutes=1)):
-        response = web_client_for(desk.tenant.agent).post(_detail(ticket), {"action": "reply", "text": "Hello?"})
+        response = web_client_for(desk.tenant.agent).post(_action(ticket, "reply/"), {"text": "Hello?"})
     assert response.status_code == 409
     assert b"Window closed" in response.content
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
