@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from messenger.services.attachments import attachments_cap, downloadable_message_ids
+from messenger.services.attachments import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
@@ -442,7 +442,7 @@ def _one_statement_applies(events: Sequence[ParsedEvent]) -> bool:
 
 def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult | None:
     """The whole batch in one statement (messenger.webhook.fastpath), or None when a message's
-    conversation does not exist yet (nothing was written)."""
+    conversation does not exist yet or the POST has more files than it keeps (nothing was written)."""
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for index, event in enumerate(events):
@@ -473,6 +473,11 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
         rows.append(row)
     # A repeat of a mid within the POST is a duplicate: it takes no part in the caps.
     message_rows = [row for row in rows if row.get("creates") and not row["again"]]
+    if attachments_over_delivery_cap(message_rows):
+        # Only the files of messages that are stored count towards the POST's cap, and which
+        # are is decided in the statement (a disabled channel's, an unknown page's are not):
+        # such a POST, rare, is applied step by step.
+        return None
     for row, capped in zip(message_rows, attachments_cap(message_rows), strict=True):
         if capped:
             row["stored_reason"] = REASON_ATTACHMENTS_NOT_KEPT

@@ -466,6 +466,41 @@ def test_what_is_stored_does_not_depend_on_the_path(tenant_a: Tenant, tenant_b: 
     assert use.handed_on >= 5
 
 
+def _message_with_files(page_id: str, mid: str, files: int, *, customer: str = KNOWN) -> dict[str, Any]:
+    return {
+        "sender": {"id": customer},
+        "recipient": {"id": page_id},
+        "timestamp": BASE_MS,
+        "message": {
+            "mid": mid,
+            "attachments": [
+                {"type": "image", "payload": {"url": f"https://cdn.example.com/{mid}/{n}.jpg"}} for n in range(files)
+            ],
+        },
+    }
+
+
+@pytest.mark.postgres
+@on_postgresql_only
+def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    # Five messages of ten files each for a disabled channel, then one photo for a live one.
+    ignored = [_message_with_files(PAGE_DISABLED, f"m_ignored_{n}", 10) for n in range(5)]
+    body = {
+        "object": "page",
+        "entry": [
+            {"id": PAGE_DISABLED, "time": BASE_MS, "messaging": ignored},
+            {"id": PAGE_A, "time": BASE_MS, "messaging": [_message_with_files(PAGE_A, "m_photo", 1)]},
+        ],
+    }
+    step_by_step = _play((tenant_a, tenant_b), [body], one_statement=False)
+    as_it_runs = _play((tenant_a, tenant_b), [body], one_statement=True)
+    photo = next(row for row in as_it_runs["event log"] if row[3] == "m_photo")
+    assert photo[5:7] == ("stored", "")  # kept: nothing says its file is over the caps
+    assert as_it_runs == step_by_step
+
+
 # --------------------------------------------------------------------------- the routing rules, as a model
 
 _SLUG_OF_PAGE = {page_id: slug for page_id, (slug, _language, state) in _PAGE_HOME.items() if state != "unlinked"}
