@@ -444,7 +444,12 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
     """The whole batch in one statement (messenger.webhook.fastpath), or None when a message's
     conversation does not exist yet or the POST has more files than it keeps (nothing was written)."""
     rows: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
+    # Of the deliveries of one (page, mid) in this POST, the first in Facebook's time order is
+    # the one stored, as batch_plan orders them; the others are duplicates.
+    first_delivery: dict[tuple[str, str], int] = {}
+    for index in sorted(range(len(events)), key=lambda i: (events[i].timestamp_ms, i)):
+        if not events[index].ignored_reason:
+            first_delivery.setdefault((events[index].page_id, events[index].mid), index)
     for index, event in enumerate(events):
         row: dict[str, Any] = {
             "page": event.page_id,
@@ -460,9 +465,7 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
         else:
             row["creates"] = True
             row["customer"] = event.customer_id
-            # A second delivery of a mid in the same POST is a duplicate.
-            row["again"] = (event.page_id, event.mid) in seen
-            seen.add((event.page_id, event.mid))
+            row["again"] = first_delivery[(event.page_id, event.mid)] != index
             values = _message_values(event, received_at=received_at)
             row.update(values)
             previews = _previews(values)

@@ -419,7 +419,10 @@ def _draw_posts(draw: Draw, *, max_posts: int = 4) -> list[dict[str, Any]]:
                     st.sampled_from(["new", "new", "again", "other"] if not for_one_statement else ["new", "again"])
                 )
                 if choice == "again" and earlier:
-                    items.append(copy.deepcopy(draw(st.sampled_from(earlier))))  # the same mid again
+                    again = copy.deepcopy(draw(st.sampled_from(earlier)))  # the same mid again...
+                    if draw(st.integers(0, 3)) == 0:
+                        again["timestamp"] = draw(_TIMESTAMPS)  # ...now and then dated otherwise
+                    items.append(again)
                 elif choice == "other":
                     items.append(_other_item(draw, page_id, draw(st.sampled_from(CUSTOMERS))))
                 else:
@@ -498,6 +501,36 @@ def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post
     as_it_runs = _play((tenant_a, tenant_b), [body], one_statement=True)
     photo = next(row for row in as_it_runs["event log"] if row[3] == "m_photo")
     assert photo[5:7] == ("stored", "")  # kept: nothing says its file is over the caps
+    assert as_it_runs == step_by_step
+
+
+@pytest.mark.postgres
+@on_postgresql_only
+def test_of_a_message_delivered_twice_in_a_post_the_copy_dated_first_is_kept_on_both_paths(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    def delivery(seconds: int, text: str) -> dict[str, Any]:
+        return {
+            "sender": {"id": KNOWN},
+            "recipient": {"id": PAGE_A},
+            "timestamp": BASE_MS + seconds * 1000,
+            "message": {"mid": "m_twice", "text": text},
+        }
+
+    body = {
+        "object": "page",
+        "entry": [
+            {"id": PAGE_A, "time": BASE_MS, "messaging": [delivery(5, "dated later"), delivery(1, "dated first")]}
+        ],
+    }
+    use = PathUse()
+    step_by_step = _play((tenant_a, tenant_b), [body], one_statement=False)
+    as_it_runs = _play((tenant_a, tenant_b), [body], one_statement=True, use=use)
+    assert use.one_statement == 1
+    assert Message.objects.count() == 0  # rolled back
+    kept = [row for row in as_it_runs["messages"] if row[3] == "m_twice"]
+    assert [row[8] for row in kept] == ["dated first"]
+    assert [row[5:7] for row in as_it_runs["event log"]] == [("duplicate", ""), ("stored", "")]
     assert as_it_runs == step_by_step
 
 
