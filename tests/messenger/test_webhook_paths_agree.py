@@ -208,6 +208,34 @@ def _stored() -> dict[str, Any]:
 # --------------------------------------------------------------------------- playing POSTs
 
 
+def _followups_named(result: ingest.BatchResult) -> dict[str, list[tuple[str, ...]]]:
+    """What a POST queued after commit (files to download, profiles to fetch, new
+    conversations to announce), by natural key."""
+    messages = dict(
+        (pk, (page_id, mid))
+        for pk, page_id, mid in Message.objects.filter(pk__in=result.download_message_ids).values_list(
+            "pk", "page__page_id", "mid"
+        )
+    )
+    contacts = {
+        pk: (page_id, psid)
+        for pk, page_id, psid in Contact.objects.filter(pk__in=result.new_contact_ids).values_list(
+            "pk", "page__page_id", "psid"
+        )
+    }
+    conversations = {
+        pk: (page_id, psid)
+        for pk, page_id, psid in Conversation.objects.filter(pk__in=result.announce_conversation_ids).values_list(
+            "pk", "page__page_id", "contact__psid"
+        )
+    }
+    return {
+        "downloads": sorted(messages[pk] for pk in result.download_message_ids),
+        "profiles": sorted(contacts[pk] for pk in result.new_contact_ids),
+        "announced": sorted(conversations[pk] for pk in result.announce_conversation_ids),
+    }
+
+
 class FrozenClock:
     """timezone.now() for the webhook and the models: the same instants on both paths."""
 
@@ -247,21 +275,32 @@ def _play(
                 use.one_statement += 1
         return decided
 
+    queued: list[ingest.BatchResult] = []
+    real_followups = ingest._followups_on_commit
+
+    def followups(result: ingest.BatchResult) -> None:
+        queued.append(copy.deepcopy(result))
+        real_followups(result)
+
     clock = FrozenClock()
     with transaction.atomic(), frozen(clock):
         _world(*tenants)
         client = Client()
         with (
-            mock.patch.object(ingest, "_one_statement_applies", autospec=True, return_value=False)
-            if not one_statement
-            else mock.patch.object(fastpath, "store_in_one_statement", autospec=True, side_effect=counted_store)
-        ) as patched:
+            (
+                mock.patch.object(ingest, "_one_statement_applies", autospec=True, return_value=False)
+                if not one_statement
+                else mock.patch.object(fastpath, "store_in_one_statement", autospec=True, side_effect=counted_store)
+            ) as patched,
+            mock.patch.object(ingest, "_followups_on_commit", autospec=True, side_effect=followups),
+        ):
             for number, body in enumerate(posts, start=1):
                 clock.now = T_WORLD + timedelta(minutes=number)
                 assert post_webhook(client, copy.deepcopy(body)).status_code == 200
         if not one_statement:
             assert patched.call_count == len(posts)
         stored = _stored()
+        stored["follow-ups"] = [_followups_named(result) for result in queued]
         transaction.set_rollback(True)
     return stored
 
@@ -501,6 +540,7 @@ def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post
     as_it_runs = _play((tenant_a, tenant_b), [body], one_statement=True)
     photo = next(row for row in as_it_runs["event log"] if row[3] == "m_photo")
     assert photo[5:7] == ("stored", "")  # kept: nothing says its file is over the caps
+    assert as_it_runs["follow-ups"] == [{"downloads": [(PAGE_A, "m_photo")], "profiles": [], "announced": []}]
     assert as_it_runs == step_by_step
 
 
