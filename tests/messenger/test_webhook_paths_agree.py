@@ -400,6 +400,8 @@ def _creating_item(draw: Draw, page_id: str, customer: str) -> dict[str, Any]:
     else:
         mid = ""
         item = {**envelope, "referral": {"ref": draw(st.sampled_from(["summer", "winter"])), "source": "SHORTLINK"}}
+    if draw(st.integers(0, 7)) == 0:
+        del item["timestamp"]  # dated when it arrived
     if mid:
         draw.remember(page_id, item, mid)
     else:
