@@ -142,6 +142,18 @@ def attachments_cap(rows: Sequence[dict[str, Any]]) -> list[bool]:
     return capped
 
 
+def attachments_over_delivery_cap(rows: Sequence[dict[str, Any]]) -> bool:
+    """Whether the customers' files of one POST's message rows are more than
+    MAX_KEPT_PER_DELIVERY once each message's are cut to MAX_KEPT_PER_MESSAGE: then which
+    files `attachments_cap` keeps depends on which of the rows are stored at all."""
+    wanted = 0
+    for row in rows:
+        attachments = row.get("attachments")
+        if row.get("direction") == Direction.INBOUND and isinstance(attachments, list):
+            wanted += min(MAX_KEPT_PER_MESSAGE, sum(1 for entry in attachments if is_downloadable(entry)))
+    return wanted > MAX_KEPT_PER_DELIVERY
+
+
 def safe_file_name(attachment: dict[str, Any], *, content_type: str) -> str:
     """A storage-safe name from the title or the URL's last segment (never used raw)."""
     candidates = [str(attachment.get("title") or ""), unquote(posixpath.basename(urlsplit(attachment["url"]).path))]

@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookOutcome,
 )
 from messenger.previews import message_preview
-from messenger.services.attachments import attachments_cap, downloadable_message_ids
+from messenger.services.attachments import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing
@@ -438,9 +438,14 @@ def _one_statement_applies(events: Sequence[ParsedEvent]) -> bool:
 
 def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult | None:
     """The whole batch in one statement (messenger.webhook.fastpath), or None when a message's
-    conversation does not exist yet (nothing was written)."""
+    conversation does not exist yet or the POST has more files than it keeps (nothing was written)."""
     rows: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
+    # Of the deliveries of one (page, mid) in this POST, the first in Facebook's time order is
+    # the one stored, as batch_plan orders them; the others are duplicates.
+    first_delivery: dict[tuple[str, str], int] = {}
+    for index in sorted(range(len(events)), key=lambda i: (events[i].timestamp_ms, i)):
+        if not events[index].ignored_reason:
+            first_delivery.setdefault((events[index].page_id, events[index].mid), index)
     for index, event in enumerate(events):
         row: dict[str, Any] = {
             "page": event.page_id,
@@ -456,9 +461,7 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
         else:
             row["creates"] = True
             row["customer"] = event.customer_id
-            # A second delivery of a mid in the same POST is a duplicate.
-            row["again"] = (event.page_id, event.mid) in seen
-            seen.add((event.page_id, event.mid))
+            row["again"] = first_delivery[(event.page_id, event.mid)] != index
             values = _message_values(event, received_at=received_at)
             row.update(values)
             previews = _previews(values)
@@ -469,6 +472,11 @@ def _store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datet
         rows.append(row)
     # A repeat of a mid within the POST is a duplicate: it takes no part in the caps.
     message_rows = [row for row in rows if row.get("creates") and not row["again"]]
+    if attachments_over_delivery_cap(message_rows):
+        # Only the files of messages that are stored count towards the POST's cap, and which
+        # are is decided in the statement (a disabled channel's, an unknown page's are not):
+        # such a POST, rare, is applied step by step.
+        return None
     for row, capped in zip(message_rows, attachments_cap(message_rows), strict=True):
         if capped:
             row["stored_reason"] = REASON_ATTACHMENTS_NOT_KEPT
