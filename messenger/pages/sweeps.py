@@ -1,4 +1,4 @@
-"""The hourly token expiry sweep (messenger.tasks.token_expiry_sweep): pages near or past
+"""The hourly token expiry sweep (the task messenger.tasks.pages.token_expiry_sweep): pages near or past
 their reauthorize-by time (messenger.pages.policy), and a bounded batch of /debug_token
 checks. It selects and locks; the transitions are messenger.pages.authorization's."""
 

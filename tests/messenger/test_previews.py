@@ -9,10 +9,10 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from messenger import sending_tasks
 from messenger.models import Conversation, MessageKind
 from messenger.previews import message_preview
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
 from tests.conftest import Tenant

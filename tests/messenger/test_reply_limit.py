@@ -12,9 +12,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from messenger import sending_tasks
 from messenger.models import Direction, Message
 from messenger.services import sending
+from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 
