@@ -186,11 +186,12 @@ class World:
 
 
 def seed(tag: str, cdn: str, customers: int) -> World:
+    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from channels.models import AgentChannel, Channel
-    from helpdesk.models import Role
-    from helpdesk.services import department_create, member_create, organization_create
+    from helpdesk.models import Membership, Role
+    from helpdesk.services import department_create, organization_create
     from messenger.crypto import encrypt_token
     from messenger.models import (
         Contact,
@@ -216,14 +217,10 @@ def seed(tag: str, cdn: str, customers: int) -> World:
         name="Downloads page",
         access_token_encrypted=encrypt_token(f"EAAsandbox{secrets.token_hex(16)}"),
     )
-    agent = member_create(
-        organization=organization,
-        acting_user=admin.user,
-        username=f"dl-agent-{tag}",
-        password=password,
-        role=Role.AGENT,
-        department_ids=[department.pk],
-    )
+    # People join by invitation; the benchmark's agent is made as an accepted one would be.
+    agent_user = get_user_model().objects.create_user(username=f"dl-agent-{tag}", password=password)
+    agent = Membership.objects.create(organization=organization, user=agent_user, role=Role.AGENT)
+    agent.departments.add(department)
     AgentChannel.objects.create(organization=organization, membership=agent, channel=channel)
     now = timezone.now()
     conversations, message_ids = [], []
