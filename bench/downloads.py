@@ -41,7 +41,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.soak import percentile, start_redis, stop, wait_for_log  # noqa: E402
+from bench.soak import StubHandler, percentile, start_redis, stop, stub_serve, wait_for_log  # noqa: E402
 
 DOWNLOADS = 200
 TARGET_P99_MS = 2000.0
@@ -76,9 +75,7 @@ class SlowCdn:
     def serve(self) -> str:
         cdn = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(StubHandler):
             def do_GET(self) -> None:
                 with cdn.lock:
                     cdn.started += 1
@@ -101,13 +98,8 @@ class SlowCdn:
                     with cdn.lock:
                         cdn.active -= 1
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/cdn/"
+        self.server, url = stub_serve(Handler)
+        return f"{url}/cdn/"
 
     def close(self) -> None:
         self.closing.set()
@@ -125,9 +117,7 @@ class SendApiStub:
     def serve(self) -> str:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(StubHandler):
             def do_POST(self) -> None:
                 now = time.time()
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -142,21 +132,8 @@ class SendApiStub:
                 stub.other += 1
                 self._answer(400, {"error": {"message": "not in the benchmark", "code": 100}})
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, url = stub_serve(Handler)
+        return url
 
     def close(self) -> None:
         self.server.shutdown()

@@ -301,6 +301,31 @@ def probe_loop(
 # --------------------------------------------------------------------------- outside services
 
 
+class StubHandler(BaseHTTPRequestHandler):
+    """A quiet keep-alive handler of the benchmarks' stand-in servers, answering JSON."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def stub_serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve a stub on a free loopback port in a daemon thread: the server and its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 class GraphStub:
     """Profile lookups of new customers (GET /<version>/<psid>) answered at once; anything
     else answers a Graph error, so that an unexpected call shows in the counts."""
@@ -310,9 +335,7 @@ class GraphStub:
         self.other = 0
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(StubHandler):
             def do_GET(self) -> None:
                 psid = self.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
                 stub.profiles += 1
@@ -323,21 +346,7 @@ class GraphStub:
                 stub.other += 1
                 self._answer(400, {"error": {"message": "not in the soak", "code": 100}})
 
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.server, self.url = stub_serve(Handler)
 
     def close(self) -> None:
         self.server.shutdown()
