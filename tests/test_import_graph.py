@@ -19,7 +19,7 @@ PACKAGES = ("settings", "helpdesk", "channels", "messenger", "tickets")
 # helpdesk ← channels ← messenger ← tickets: a module imports its own app and those below it.
 # `settings` is read by Django through django.conf and imports nothing of the apps.
 LAYERS = {"settings": 0, "helpdesk": 1, "channels": 2, "messenger": 3, "tickets": 4}
-# Modules that import nothing of the project at all.
+# Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
 
 # (importing module, imported module) → why the import sits inside a function (an import that
@@ -188,11 +188,20 @@ def is_tasks_module(module: str) -> bool:
     return "tasks" in parts[1:]
 
 
+def is_inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def standalone_package_of(module: str) -> str | None:
+    return next((package for package in STANDALONE if is_inside(module, package)), None)
+
+
 def layering_violations(imports: Iterable[Import]) -> list[str]:
     wrong = []
     for item in imports:
         importer_app, imported_app = item.importer.split(".")[0], item.imported.split(".")[0]
-        if item.importer in STANDALONE:
+        standalone = standalone_package_of(item.importer)
+        if standalone is not None and not is_inside(item.imported, standalone):
             wrong.append(f"{item.importer}:{item.line} imports {item.imported} (it imports nothing of the project)")
         elif LAYERS[imported_app] > LAYERS[importer_app]:
             wrong.append(f"{item.importer}:{item.line} imports {item.imported}, a layer above it")
@@ -226,6 +235,23 @@ def test_an_import_of_a_higher_layer_is_reported() -> None:
     found = imports_of("channels.x", "from tickets import services\n", ["tickets.services", "channels.x"])
 
     assert layering_violations(found) == ["channels.x:1 imports tickets.services, a layer above it"]
+
+
+def test_a_standalone_package_may_import_its_own_modules_and_nothing_else_of_the_project() -> None:
+    modules = ["messenger.graph", "messenger.graph.client", "messenger.graph.errors", "messenger.models"]
+    source = "from messenger.graph.errors import GraphError\nfrom messenger import models\n"
+
+    found = imports_of("messenger.graph.client", source, modules)
+
+    assert layering_violations(found) == [
+        "messenger.graph.client:2 imports messenger.models (it imports nothing of the project)"
+    ]
+
+
+def test_a_module_merely_named_like_a_standalone_package_is_not_inside_it() -> None:
+    found = imports_of("messenger.graph_views", "from messenger import models\n", ["messenger.models"])
+
+    assert layering_violations(found) == []
 
 
 # --- The project ---------------------------------------------------------------------------
