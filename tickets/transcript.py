@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from messenger.models import Direction, MessageKind, MessageSource, MessageStatus
-from messenger.services.attachments import stored_file_name
+from messenger.services.attachments.storage import stored_file_name
 
 SUBJECT_MAX_LENGTH = 120
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from messenger.sandbox.models import SandboxAuthCode, SandboxUser
-from messenger.sandbox.state import ALL_PERMISSIONS, KNOWN_PERMISSIONS
+from messenger.sandbox.people import ALL_PERMISSIONS, KNOWN_PERMISSIONS
 from messenger.sandbox.tokens import AUTH_CODE_SECONDS, new_secret, secret_hash
 
 

@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.forms import StyledForm
 from messenger.sandbox.models import SandboxPage, SandboxUser
-from messenger.sandbox.state import KNOWN_PERMISSIONS, failure_presets
+from messenger.sandbox.people import KNOWN_PERMISSIONS
+from messenger.sandbox.send_failures import failure_presets
 
 
 def _user_field(*, required: bool = True) -> forms.ModelChoiceField:

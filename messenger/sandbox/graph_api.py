@@ -1,4 +1,5 @@
-"""The Graph API endpoints the product uses, apart from the Send API (``send_api``).
+"""The Graph API endpoints the product uses, apart from the Send API (``send_api``) and the
+Attachment Upload API (``uploads``).
 
 Each function takes the request's parameters already parsed, returns the JSON body of a
 success, and raises ``SandboxGraphError`` with Facebook's code for anything else.

@@ -1,4 +1,10 @@
-"""Reads for the sandbox's HTML pages."""
+"""Reads for the sandbox's HTML pages, and of what the product sent, for tests::
+
+    sandbox_sent_messages(page_id=..., psid=customer.psid)   # every Send API call
+    sandbox_uploads(page_id=...)                              # every file uploaded
+
+Both oldest first.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from messenger.sandbox.models import (
     SandboxSendCall,
     SandboxSendFailure,
     SandboxToken,
+    SandboxUpload,
     SandboxUser,
 )
 from messenger.sandbox.tokens import token_problem
@@ -68,6 +75,23 @@ def sandbox_overview() -> list[UserOverview]:
 
 def send_log(*, limit: int = SEND_LOG_SIZE) -> list[SandboxSendCall]:
     return list(SandboxSendCall.objects.select_related("page").order_by("-created_at", "-id")[:limit])
+
+
+def sandbox_sent_messages(*, page_id: str, psid: str | None = None) -> list[SandboxSendCall]:
+    """Every Send API call recorded for the page (and customer), oldest first: messages,
+    sender actions and refusals alike (``.succeeded``, ``.http_status``, ``.error_code``,
+    ``.request_body``, ``.text``, ``.metadata``, ``.message_id``)."""
+    calls = SandboxSendCall.objects.filter(page__page_id=page_id)
+    if psid is not None:
+        calls = calls.filter(psid=psid)
+    return list(calls.order_by("created_at", "id"))
+
+
+def sandbox_uploads(*, page_id: str) -> list[SandboxUpload]:
+    """Every file the page uploaded (Attachment Upload API or multipart send), oldest first,
+    with the bytes as they arrived (``.data``), ``.attachment_type``, ``.file_name``,
+    ``.content_type`` (from the bytes) and ``.attachment_id``."""
+    return list(SandboxUpload.objects.filter(page__page_id=page_id).order_by("created_at", "id"))
 
 
 def webhook_counts() -> WebhookCounts:

@@ -144,6 +144,28 @@ def token_require_permission(token: SandboxToken, permission: str, *, code: int 
         raise errors.permission_missing(permission, code=code)
 
 
+def token_require_messaging_page(raw: str | None, *, node_id: str, page: SandboxPage | None) -> SandboxPage:
+    """The page a messaging call (Send API, Attachment Upload API) acts as: the URL's
+    ``page``, with its own token required, or, for ``me``, the token's; with
+    ``pages_messaging`` granted (else code 10)."""
+    if node_id == "me":
+        token = token_require_page(raw)
+        assert token.page is not None  # token_require_page guarantees it
+        page = token.page
+    else:
+        if page is None:
+            raise errors.unknown_object(node_id, "POST")
+        token = token_require_page(raw)
+        if token.page_id != page.pk:
+            raise errors.SandboxGraphError(
+                "Error validating access token: the page access token was issued for another page.",
+                code=190,
+                subcode=467,
+            )
+    token_require_permission(token, "pages_messaging", code=10)
+    return page
+
+
 def token_expires_in(token: SandboxToken) -> int | None:
     if token.expires_at is None:
         return None

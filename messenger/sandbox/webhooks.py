@@ -64,6 +64,11 @@ def post_body(body: bytes, *, webhook_url: str | None = None) -> int:
     return response.status_code
 
 
+def sandbox_webhook_post(*, payload: dict[str, Any], webhook_url: str | None = None) -> int:
+    """Sign any payload with the app secret and POST it; the HTTP status (0: unreachable)."""
+    return post_body(encode_body(payload), webhook_url=webhook_url)
+
+
 def new_mid() -> str:
     return "m_" + secrets.token_urlsafe(64)
 
@@ -160,6 +165,11 @@ def outbound_flush(*, webhook_url: str | None = None) -> int:
             break
         delivered += 1
     return delivered
+
+
+def flush_webhooks(*, webhook_url: str | None = None) -> int:
+    """Send the echoes and deliveries owed for past sends; how many the product accepted."""
+    return outbound_flush(webhook_url=webhook_url)
 
 
 @transaction.atomic

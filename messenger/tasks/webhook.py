@@ -43,7 +43,7 @@ def webhook_contact_profile_fetch(contact_id: int) -> None:
 def webhook_events_process_pending() -> None:
     """Every minute: events stored but not applied (a failure, a crash), then the follow-ups
     and attachment downloads that could not be queued (broker down)."""
-    from messenger.services.attachments import attachments_catch_up
+    from messenger.services.attachments.catch_up import attachments_catch_up
     from messenger.webhook.followups import followups_catch_up
     from messenger.webhook.ingest import webhook_events_retry_pending
 

@@ -17,7 +17,7 @@ from helpdesk.files import file_response, is_inline_image
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Direction, Message
-from messenger.services.attachments import stored_file_name
+from messenger.services.attachments.storage import stored_file_name
 
 
 def safe_url(url: Any) -> str:

@@ -52,7 +52,7 @@ from messenger.models import (
     WebhookOutcome,
 )
 from messenger.previews import message_preview
-from messenger.services.attachments import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
+from messenger.services.attachments.caps import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import fastpath, parsing

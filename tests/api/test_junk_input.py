@@ -59,7 +59,7 @@ from hypothesis import strategies as st
 from helpdesk.models import Notification, Role
 from helpdesk.services import api_token_create
 from messenger.models import Direction, MessageStatus, WebhookEvent, WebhookOutcome
-from messenger.sandbox import state as sandbox_state
+from messenger.sandbox import customers, people
 from messenger.webhook.signature import signature_for
 from tests import factories
 from tests.conftest import Tenant, _tenant
@@ -274,9 +274,9 @@ def _build_world(tenant_a: Tenant) -> World:
         for m in (tenant_a.admin, tenant_a.agent)
     ]
     other = factories.make_member(organization, role=Role.AGENT, username="alpha-other", departments=[billing])
-    sandbox_user = sandbox_state.sandbox_user_create(name="Sandbox Owner")
-    sandbox_page = sandbox_state.sandbox_page_create(user=sandbox_user, name="Sandbox Page", page_id=PAGE_ID)
-    sandbox_state.sandbox_customer_create(page_id=sandbox_page.page_id, first_name="Ann", last_name="Lee", psid=PSID)
+    sandbox_user = people.sandbox_user_create(name="Sandbox Owner")
+    sandbox_page = people.sandbox_page_create(user=sandbox_user, name="Sandbox Page", page_id=PAGE_ID)
+    customers.sandbox_customer_create(page_id=sandbox_page.page_id, first_name="Ann", last_name="Lee", psid=PSID)
     return World(
         tenant=tenant_a,
         ids={

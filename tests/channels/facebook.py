@@ -16,8 +16,8 @@ import requests
 
 from helpdesk.models import Role
 from messenger.client import graph_client
+from messenger.sandbox.bootstrap import sandbox_bootstrap
 from messenger.sandbox.models import SandboxUser
-from messenger.sandbox.state import sandbox_bootstrap
 from tests import factories
 from tests.channels.browser import Browser
 

@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from channels.models import Channel
 from helpdesk.models import Membership
 from messenger.models import Conversation
-from messenger.sandbox import state as sandbox
+from messenger.sandbox import bootstrap, customers
 from tests import factories
 from tests.conftest import Tenant
 from tickets.services import ticket_create_from_conversation
@@ -134,9 +134,9 @@ def test_the_api_docs_inline_script_runs_only_with_this_responses_nonce(client: 
 
 
 def test_the_sandbox_simulator_follows_the_same_policy(db: Any, client: Client) -> None:
-    sandbox.sandbox_bootstrap()
+    bootstrap.sandbox_bootstrap()
     page_id = "100000000000101"
-    customer = sandbox.sandbox_customer_create(page_id=page_id, first_name="Dee", last_name="Ray")
+    customer = customers.sandbox_customer_create(page_id=page_id, first_name="Dee", last_name="Ray")
     for path in (
         "/sandbox/",
         f"/sandbox/simulator/{page_id}/?psid={customer.psid}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from messenger.sandbox import state as sandbox
+from messenger.sandbox import bootstrap, customers
 from tests import factories
 from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
@@ -79,9 +79,9 @@ def test_the_api_docs_and_the_sandbox_simulator_work_with_no_policy_violation(
     assert "Helpdesk API" in page.inner_text(".swagger-ui .info .title")
     assert violations(page) == []
 
-    sandbox.sandbox_bootstrap()
+    bootstrap.sandbox_bootstrap()
     page_id = "100000000000101"
-    customer = sandbox.sandbox_customer_create(page_id=page_id, first_name="Dee", last_name="Ray")
+    customer = customers.sandbox_customer_create(page_id=page_id, first_name="Dee", last_name="Ray")
     page.goto(f"{live_server.url}/sandbox/simulator/{page_id}/?psid={customer.psid}")
     page.wait_for_selector("#thread >> text=Say hello")
     assert violations(page) == []

@@ -24,7 +24,7 @@ from channels.models import Channel, DepartmentSettings
 from helpdesk.models import Department, Role
 from messenger import tasks as messenger_tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, PageStatus
-from messenger.sandbox import state as sandbox
+from messenger.sandbox import customers, people
 from messenger.sandbox.models import SandboxCustomer, SandboxCustomerMessage, SandboxSendCall
 from tests import factories
 from tests.channels.facebook import DEMO_PAGE, Facebook
@@ -186,7 +186,7 @@ def _web_shop_answered_by_kenji() -> Channel:
     )
     channel = factories.make_channel(organization, department, name="Web shop")
     factories.associate(kenji, channel)
-    token = sandbox.sandbox_page_token_issue(page_id=DEMO_PAGE)
+    token = people.sandbox_page_token_issue(page_id=DEMO_PAGE)
     factories.make_page(channel, page_id=DEMO_PAGE, name="Demo Page", token=token)
     return channel
 
@@ -303,7 +303,7 @@ def test_an_agent_who_does_not_answer_a_channel_never_sees_its_conversations(
     # Mai works in the same department but does not answer this channel.
     factories.make_member(shop.organization, username="mai", departments=[shop.department], first_name="Mai")
     customer = SandboxCustomer.objects.get(page__page_id=DEMO_PAGE, first_name="Aiko")
-    sandbox.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="I would like to return my shoes")
+    customers.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="I would like to return my shoes")
     worker.run_queued()
     conversation = Conversation.objects.get(channel=shop)
 

@@ -21,8 +21,9 @@ from helpdesk.models import Role
 from messenger import tasks
 from messenger.models import Direction, FacebookPage, Message, MessageKind, WebhookEvent, WebhookOutcome
 from messenger.sandbox.views.simulator import SAMPLE_FILE_NAME, SAMPLE_FILE_TEXT
-from messenger.services import attachments
-from messenger.services.attachments import attachments_catch_up, message_attachments_download
+from messenger.services.attachments import fetching, storage
+from messenger.services.attachments.catch_up import attachments_catch_up
+from messenger.services.attachments.downloads import message_attachments_download
 from tests import factories
 from tests.channels.images import image_bytes
 from tests.conftest import Tenant, api_client_for
@@ -119,7 +120,7 @@ def test_a_second_run_downloads_nothing_again(page: FacebookPage, cdn: str) -> N
 
 @pytest.mark.django_db(transaction=True)
 def test_a_file_larger_than_the_limit_is_not_kept_and_says_why(page: FacebookPage, cdn: str, monkeypatch: Any) -> None:
-    monkeypatch.setattr(attachments, "MAX_DOWNLOAD_BYTES", 100)
+    monkeypatch.setattr(fetching, "MAX_DOWNLOAD_BYTES", 100)
     message = attachment_message(page, {"type": "image", "url": f"{cdn}/photo.png"})
     with mock.patch.object(tasks.attachments_download, "retry", autospec=True) as retry:
         tasks.attachments_download.apply(args=(message.pk,))
@@ -205,12 +206,12 @@ def test_stickers_links_and_non_web_addresses_are_not_downloaded(page: FacebookP
 
 
 def test_customer_file_names_are_sanitized() -> None:
-    name = attachments.safe_file_name(
+    name = storage.safe_file_name(
         {"type": "file", "url": "https://cdn.example/v/..%2F..%2Fetc%2Fpasswd", "title": "../../<script>.html"},
         content_type="text/html",
     )
     assert "/" not in name and ".." not in name and "<" not in name
-    assert attachments.safe_file_name({"type": "image", "url": "https://cdn.example/"}, content_type="image/png") in (
+    assert storage.safe_file_name({"type": "image", "url": "https://cdn.example/"}, content_type="image/png") in (
         "image.png",
     )
 
@@ -340,7 +341,7 @@ def test_in_production_only_facebook_cdn_hosts_are_fetched_at_the_address_checke
     public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("157.240.22.35", 443))]
     with (
         mock.patch.object(socket, "getaddrinfo", autospec=True, return_value=public) as getaddrinfo,
-        pytest.raises(attachments.TransientDownloadError),
+        pytest.raises(fetching.TransientDownloadError),
     ):
         message_attachments_download(message_id=message.pk)
     getaddrinfo.assert_called_once()
@@ -354,7 +355,7 @@ def test_in_production_only_facebook_cdn_hosts_are_fetched_at_the_address_checke
 def test_in_development_the_sandbox_is_fetched_under_any_loopback_name_of_its_address(settings: Any) -> None:
     settings.GRAPH_SANDBOX = True
     settings.PUBLIC_URL = "http://127.0.0.1:8000"
-    policy = attachments.fetch_policy()
+    policy = fetching.fetch_policy()
     for url in ("http://127.0.0.1:8000/sandbox/cdn/photo.png", "http://localhost:8000/sandbox/cdn/photo.png"):
         assert netfetch.vet_url(url, policy=policy).trusted
     for url in ("http://localhost:8001/sandbox/cdn/photo.png", "http://localhost:8000/admin/"):
@@ -365,7 +366,7 @@ def test_in_development_the_sandbox_is_fetched_under_any_loopback_name_of_its_ad
 def test_the_production_host_list_is_a_setting(settings: Any) -> None:
     settings.GRAPH_SANDBOX = False
     settings.ATTACHMENT_HOST_SUFFIXES = ["cdn.example.com"]
-    policy = attachments.fetch_policy()
+    policy = fetching.fetch_policy()
     assert policy.host_suffixes == ("cdn.example.com",)
     assert policy.trusted_prefixes == ()
     assert policy.max_bytes == 25 * 1024 * 1024

@@ -20,7 +20,7 @@ from django.test import Client
 
 from channels import services as channel_services
 from messenger.models import Contact, Conversation, Direction, Message, MessageStatus
-from messenger.sandbox import state, webhooks
+from messenger.sandbox import customers, people, selectors, webhooks
 from messenger.services import sending
 from messenger.tasks import sending as sending_tasks
 from tests import factories
@@ -49,9 +49,9 @@ def test_an_agents_file_reaches_the_customer_as_an_upload_without_any_address_of
     facebook: Facebook, tenant_a: Tenant, settings: Any
 ) -> None:
     channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Demo Messenger")
-    factories.make_page(channel, page_id=DEMO_PAGE, token=state.sandbox_page_token_issue(page_id=DEMO_PAGE))
-    customer = state.sandbox_customer_create(page_id=DEMO_PAGE, first_name="Hana", last_name="Sato")
-    written = state.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="Send me the receipt")
+    factories.make_page(channel, page_id=DEMO_PAGE, token=people.sandbox_page_token_issue(page_id=DEMO_PAGE))
+    customer = customers.sandbox_customer_create(page_id=DEMO_PAGE, first_name="Hana", last_name="Sato")
+    written = customers.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="Send me the receipt")
     assert written["status"] == 200
     conversation = Conversation.objects.get(contact=Contact.objects.get(psid=customer.psid))
 
@@ -66,11 +66,11 @@ def test_an_agents_file_reaches_the_customer_as_an_upload_without_any_address_of
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
 
-    [upload] = state.sandbox_uploads(page_id=DEMO_PAGE)
+    [upload] = selectors.sandbox_uploads(page_id=DEMO_PAGE)
     assert bytes(upload.data) == PNG  # the bytes arrived in the upload itself
     assert (upload.attachment_type, upload.file_name, upload.content_type) == ("image", "receipt.png", "image/png")
     assert message.attachments[0]["attachment_id"] == upload.attachment_id
-    [call] = state.sandbox_sent_messages(page_id=DEMO_PAGE, psid=customer.psid)
+    [call] = selectors.sandbox_sent_messages(page_id=DEMO_PAGE, psid=customer.psid)
     assert call.request_body["message"] == {
         "attachment": {"type": "image", "payload": {"attachment_id": upload.attachment_id}}
     }

@@ -13,7 +13,7 @@ import pytest
 from messenger.client import graph_client
 from messenger.graph import NoMatchingUserError
 from messenger.models import Contact, Conversation, Direction, Message, MessageStatus
-from messenger.sandbox import state, webhooks
+from messenger.sandbox import customers, people, selectors, webhooks
 from messenger.sandbox.models import SandboxCustomer
 from messenger.services import sending
 from tests import factories
@@ -28,9 +28,9 @@ def guest(facebook: Facebook, tenant_a: Tenant, settings: Any) -> SandboxCustome
     """A chat-plugin guest who wrote to the Demo Page, linked to organization A's channel."""
     settings.SANDBOX_WEBHOOK_URL = f"{facebook.url}/webhooks/messenger/"
     channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Website chat")
-    factories.make_page(channel, page_id=DEMO_PAGE, token=state.sandbox_page_token_issue(page_id=DEMO_PAGE))
-    customer = state.sandbox_customer_create(page_id=DEMO_PAGE, first_name="Web", last_name="Guest", is_guest=True)
-    written = state.sandbox_customer_message(
+    factories.make_page(channel, page_id=DEMO_PAGE, token=people.sandbox_page_token_issue(page_id=DEMO_PAGE))
+    customer = customers.sandbox_customer_create(page_id=DEMO_PAGE, first_name="Web", last_name="Guest", is_guest=True)
+    written = customers.sandbox_customer_message(
         page_id=DEMO_PAGE, psid=customer.psid, text="Hello from your website", webhook_url=settings.SANDBOX_WEBHOOK_URL
     )
     assert written["payload"]["entry"][0]["messaging"][0]["sender"] == {"user_ref": customer.psid}
@@ -53,7 +53,7 @@ def test_an_agents_reply_reaches_a_chat_plugin_guest_by_user_ref(guest: SandboxC
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT and message.mid.startswith("m_")
-    [call] = state.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid)
+    [call] = selectors.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid)
     assert call.succeeded and call.to_user_ref
     assert call.request_body["recipient"] == {"user_ref": guest.psid}
     assert (call.text, call.metadata) == ("Hi there!", str(message.idempotency_key))
@@ -71,12 +71,12 @@ def test_typing_and_seen_indicators_are_not_sent_to_a_guest(guest: SandboxCustom
     conversation = _conversation(guest)
     assert sending.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
     assert sending.sender_action_deliver(conversation_id=conversation.pk, action="typing_on") is False
-    assert state.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid) == []
+    assert selectors.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid) == []
 
 
 def test_the_sandbox_keeps_user_refs_and_psids_apart(guest: SandboxCustomer) -> None:
     client = graph_client()
-    token = state.sandbox_page_token_issue(page_id=DEMO_PAGE)
+    token = people.sandbox_page_token_issue(page_id=DEMO_PAGE)
     with pytest.raises(NoMatchingUserError):
         client.send_message(
             page_id=DEMO_PAGE, page_token=token, recipient_psid=guest.psid, message={"text": "by the wrong name"}
@@ -87,7 +87,7 @@ def test_the_sandbox_keeps_user_refs_and_psids_apart(guest: SandboxCustomer) -> 
     assert result.recipient_id is None and result.message_id.startswith("m_")
     # Sender actions by user_ref are accepted and recorded (the product just does not send them).
     client.send_sender_action(page_id=DEMO_PAGE, page_token=token, recipient_user_ref=guest.psid, action="mark_seen")
-    calls = state.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid)
+    calls = selectors.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid)
     assert [(c.http_status, c.to_user_ref, c.sender_action) for c in calls] == [
         (400, False, ""),
         (200, True, ""),

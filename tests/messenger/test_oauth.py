@@ -18,7 +18,8 @@ from messenger.crypto import decrypt_token
 from messenger.graph import SUBSCRIBED_FIELDS
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
 from messenger.sandbox.models import SandboxSubscription
-from messenger.sandbox.state import sandbox_tokens_expire, sandbox_user_create
+from messenger.sandbox.people import sandbox_user_create
+from messenger.sandbox.revocations import sandbox_tokens_expire
 from tests import factories
 from tests.channels.facebook import (  # noqa: F401 (fixtures)
     DEMO_PAGE,

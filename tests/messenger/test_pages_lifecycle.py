@@ -22,7 +22,9 @@ from messenger.crypto import decrypt_token, encrypt_token
 from messenger.graph import GraphClient, PageAccount, TokenInfo, TokenInvalidError, TransientGraphError
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
 from messenger.pages import linking
-from messenger.sandbox.state import sandbox_customer_create, sandbox_page_token_issue, sandbox_tokens_expire
+from messenger.sandbox.customers import sandbox_customer_create
+from messenger.sandbox.people import sandbox_page_token_issue
+from messenger.sandbox.revocations import sandbox_tokens_expire
 from tests import factories
 from tests.channels.facebook import DEMO_PAGE, Facebook, facebook  # noqa: F401
 from tests.conftest import Tenant

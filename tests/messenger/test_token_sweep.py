@@ -20,9 +20,9 @@ from messenger import tasks
 from messenger.crypto import encrypt_token
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
 from messenger.pages import sweeps
-from messenger.sandbox.state import (
+from messenger.sandbox.people import sandbox_page_token_issue
+from messenger.sandbox.revocations import (
     sandbox_app_remove,
-    sandbox_page_token_issue,
     sandbox_password_change,
     sandbox_permission_revoke,
     sandbox_tokens_expire,

@@ -13,7 +13,7 @@ from unittest import mock
 import pytest
 
 from messenger.graph import GraphClient
-from messenger.sandbox import state
+from messenger.sandbox import people
 from messenger.sandbox.models import SandboxPage, SandboxUser
 
 VERSION = "v21.0"
@@ -96,8 +96,8 @@ def sandbox(live_server: Any, settings: Any, receiver: Receiver) -> Iterator[San
         timeout=5,
         sleep=lambda seconds: None,
     )
-    user = state.sandbox_user_create(name="Ann Owner")
-    page = state.sandbox_page_create(user=user, name="Ann's Shop", page_id="200000000000001")
+    user = people.sandbox_user_create(name="Ann Owner")
+    page = people.sandbox_page_create(user=user, name="Ann's Shop", page_id="200000000000001")
     with mock.patch("messenger.sandbox.tasks.deliver_pending_webhooks.delay", autospec=True) as delay:
         yield Sandbox(
             base_url=f"{live_server.url}/sandbox",

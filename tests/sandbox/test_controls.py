@@ -8,20 +8,20 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from messenger.sandbox import state
+from messenger.sandbox import bootstrap, people
 from messenger.sandbox.log_filters import RedactTokensFilter
 from messenger.sandbox.models import SandboxSendFailure, SandboxToken, SandboxUser
 
 
 @pytest.fixture
 def admin_user(db: Any) -> SandboxUser:
-    return state.sandbox_bootstrap()
+    return bootstrap.sandbox_bootstrap()
 
 
 def test_the_index_lists_people_pages_and_tokens_without_showing_them(
     client: Any, admin_user: SandboxUser, django_assert_max_num_queries: Any
 ) -> None:
-    raw = state.sandbox_page_token_issue(page_id="100000000000101")
+    raw = people.sandbox_page_token_issue(page_id="100000000000101")
     with django_assert_max_num_queries(12):
         response = client.get(reverse("sandbox:index"))
     body = response.content.decode()
@@ -47,7 +47,7 @@ def test_control_buttons_change_the_sandbox(client: Any, admin_user: SandboxUser
     admin_user.refresh_from_db()
     assert "pages_messaging" not in admin_user.granted_permissions
 
-    token = state.sandbox_page_token_issue(page_id="100000000000102")
+    token = people.sandbox_page_token_issue(page_id="100000000000102")
     client.post(reverse("sandbox:controls_tokens_expire"), {"page": "100000000000102"})
     assert SandboxToken.objects.get(hint=token[-4:]).expires_at is not None
 
@@ -136,6 +136,6 @@ def test_login_for_business_asks_for_the_configured_permissions(
     url = reverse("sandbox:dialog_oauth", kwargs={"version": "v21.0"})
     query = {"client_id": settings.FB_APP_ID, "redirect_uri": "http://x.test/cb", "config_id": "123", "state": "s"}
     body = client.get(url, query).content.decode()
-    for scope in state.ALL_PERMISSIONS:
+    for scope in people.ALL_PERMISSIONS:
         assert f'value="{scope}" checked' in body
     assert 'name="config_id" value="123"' in body

@@ -11,7 +11,7 @@ import requests
 from django.conf import settings
 
 from messenger.graph import LOGIN_SCOPES, SUBSCRIBED_FIELDS, GraphError, PermissionMissingError, dialog_url
-from messenger.sandbox import state
+from messenger.sandbox import people
 from messenger.sandbox.models import SandboxSubscription, SandboxToken, TokenKind
 from tests.sandbox.conftest import VERSION, Receiver, Sandbox
 
@@ -206,8 +206,8 @@ def test_page_tokens_from_a_short_lived_user_token_expire_with_it(sandbox: Sandb
 @pytest.mark.django_db(transaction=True)
 def test_me_accounts_is_paged_and_the_client_follows_every_page(sandbox: Sandbox) -> None:
     for number in range(30):
-        state.sandbox_page_create(user=sandbox.user, name=f"Branch {number}", page_id=f"3000000000{number:05d}")
-    user_token = state.sandbox_user_token_issue(user=sandbox.user)
+        people.sandbox_page_create(user=sandbox.user, name=f"Branch {number}", page_id=f"3000000000{number:05d}")
+    user_token = people.sandbox_user_token_issue(user=sandbox.user)
     first = requests.get(
         f"{sandbox.graph_url}/{VERSION}/me/accounts", params={"access_token": user_token}, timeout=5
     ).json()
@@ -220,7 +220,7 @@ def test_me_accounts_is_paged_and_the_client_follows_every_page(sandbox: Sandbox
 
 @pytest.mark.django_db(transaction=True)
 def test_tokens_are_stored_only_as_hashes(sandbox: Sandbox) -> None:
-    raw = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    raw = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     stored = SandboxToken.objects.get(page=sandbox.page)
     assert raw not in (stored.token_hash, stored.hint)
     assert stored.hint == raw[-4:]
@@ -229,8 +229,8 @@ def test_tokens_are_stored_only_as_hashes(sandbox: Sandbox) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_me_is_the_person_for_a_user_token_and_the_page_for_a_page_token(sandbox: Sandbox) -> None:
     me = f"{sandbox.graph_url}/{VERSION}/me"
-    user_token = state.sandbox_user_token_issue(user=sandbox.user)
-    page_token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    user_token = people.sandbox_user_token_issue(user=sandbox.user)
+    page_token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     assert requests.get(me, params={"access_token": user_token}, timeout=5).json() == {
         "name": "Ann Owner",
         "id": sandbox.user.facebook_id,

@@ -14,7 +14,7 @@ from messenger.graph import (
     TokenInvalidError,
 )
 from messenger.models import PageStatus, ReauthorizationReason
-from messenger.sandbox import state
+from messenger.sandbox import customers, people, revocations, selectors
 from messenger.sandbox.models import SandboxSubscription
 from tests import factories
 from tests.conftest import Tenant
@@ -22,8 +22,8 @@ from tests.sandbox.conftest import VERSION, Sandbox
 
 
 def _customer_writes(sandbox: Sandbox) -> str:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Bo", last_name="Li")
-    state.sandbox_customer_message(page_id=sandbox.page.page_id, psid=customer.psid, text="Hello?")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Bo", last_name="Li")
+    customers.sandbox_customer_message(page_id=sandbox.page.page_id, psid=customer.psid, text="Hello?")
     return customer.psid
 
 
@@ -34,15 +34,15 @@ def _send(client: GraphClient, sandbox: Sandbox, token: str, psid: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_expired_page_tokens_fail_with_463_and_debug_token_says_so(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     _send(sandbox.client, sandbox, token, psid)
 
-    assert state.sandbox_tokens_expire(page_id=sandbox.page.page_id) == 1
+    assert revocations.sandbox_tokens_expire(page_id=sandbox.page.page_id) == 1
     with pytest.raises(TokenInvalidError) as refused:
         _send(sandbox.client, sandbox, token, psid)
     assert (refused.value.code, refused.value.subcode, refused.value.reason) == (190, 463, "token_expired")
     assert token not in str(refused.value)
-    refusal = state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
+    refusal = selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
     assert (refusal.http_status, refusal.error_code, refusal.error_subcode, refusal.text) == (400, 190, 463, "Hi")
 
     info = sandbox.client.debug_token(input_token=token)
@@ -52,9 +52,9 @@ def test_expired_page_tokens_fail_with_463_and_debug_token_says_so(sandbox: Sand
 
 @pytest.mark.django_db(transaction=True)
 def test_expiring_a_person_expires_their_user_and_page_tokens(sandbox: Sandbox) -> None:
-    user_token = state.sandbox_user_token_issue(user=sandbox.user)
-    page_token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
-    assert state.sandbox_tokens_expire(user=sandbox.user) == 2
+    user_token = people.sandbox_user_token_issue(user=sandbox.user)
+    page_token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    assert revocations.sandbox_tokens_expire(user=sandbox.user) == 2
     for token in (user_token, page_token):
         assert sandbox.client.debug_token(input_token=token).error_subcode == 463
 
@@ -62,20 +62,20 @@ def test_expiring_a_person_expires_their_user_and_page_tokens(sandbox: Sandbox) 
 @pytest.mark.django_db(transaction=True)
 def test_a_password_change_kills_older_tokens_with_460_but_not_newer_ones(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    old = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
-    state.sandbox_password_change(user=sandbox.user)
+    old = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    revocations.sandbox_password_change(user=sandbox.user)
     with pytest.raises(TokenInvalidError) as refused:
         _send(sandbox.client, sandbox, old, psid)
     assert (refused.value.subcode, refused.value.reason) == (460, "password_changed")
-    _send(sandbox.client, sandbox, state.sandbox_page_token_issue(page_id=sandbox.page.page_id), psid)
+    _send(sandbox.client, sandbox, people.sandbox_page_token_issue(page_id=sandbox.page.page_id), psid)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_removing_the_app_kills_tokens_with_458_and_drops_the_subscription(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     sandbox.client.subscribe_app(page_id=sandbox.page.page_id, page_token=token)
-    state.sandbox_app_remove(user=sandbox.user)
+    revocations.sandbox_app_remove(user=sandbox.user)
     with pytest.raises(TokenInvalidError) as refused:
         _send(sandbox.client, sandbox, token, psid)
     assert (refused.value.subcode, refused.value.reason) == (458, "app_access_revoked")
@@ -87,8 +87,8 @@ def test_removing_the_app_kills_tokens_with_458_and_drops_the_subscription(sandb
 @pytest.mark.django_db(transaction=True)
 def test_a_revoked_permission_leaves_the_token_valid_but_its_calls_fail(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
-    state.sandbox_permission_revoke(user=sandbox.user, permission="pages_messaging")
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    revocations.sandbox_permission_revoke(user=sandbox.user, permission="pages_messaging")
     with pytest.raises(PermissionMissingError) as refused:
         _send(sandbox.client, sandbox, token, psid)
     assert (refused.value.code, refused.value.reason) == (10, "permissions_revoked")
@@ -96,7 +96,7 @@ def test_a_revoked_permission_leaves_the_token_valid_but_its_calls_fail(sandbox:
     assert info.is_valid
     assert "pages_messaging" not in info.scopes
 
-    state.sandbox_permission_revoke(user=sandbox.user, permission="pages_manage_metadata")
+    revocations.sandbox_permission_revoke(user=sandbox.user, permission="pages_manage_metadata")
     with pytest.raises(PermissionMissingError) as refused:
         sandbox.client.subscribe_app(page_id=sandbox.page.page_id, page_token=token)
     assert refused.value.code == 200
@@ -114,9 +114,9 @@ def test_an_unknown_token_is_refused_with_190(sandbox: Sandbox) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_page_token_only_works_for_its_own_page(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    other = state.sandbox_page_create(user=sandbox.user, name="Other")
+    other = people.sandbox_page_create(user=sandbox.user, name="Other")
     with pytest.raises(TokenInvalidError):
-        _send(sandbox.client, sandbox, state.sandbox_page_token_issue(page_id=other.page_id), psid)
+        _send(sandbox.client, sandbox, people.sandbox_page_token_issue(page_id=other.page_id), psid)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -124,7 +124,7 @@ def test_a_user_token_is_not_a_page_token(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
     response = requests.post(
         f"{sandbox.graph_url}/{VERSION}/me/messages",
-        params={"access_token": state.sandbox_user_token_issue(user=sandbox.user)},
+        params={"access_token": people.sandbox_user_token_issue(user=sandbox.user)},
         json={"recipient": {"id": psid}, "messaging_type": "RESPONSE", "message": {"text": "x"}},
         timeout=5,
     )
@@ -135,7 +135,7 @@ def test_a_user_token_is_not_a_page_token(sandbox: Sandbox) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_the_token_may_come_as_a_bearer_header(sandbox: Sandbox) -> None:
     psid = _customer_writes(sandbox)
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     response = requests.post(
         f"{sandbox.graph_url}/{VERSION}/me/messages",
         headers={"Authorization": f"Bearer {token}"},
@@ -153,9 +153,9 @@ def test_the_products_client_marks_the_page_for_reauthorization_after_a_password
     psid = _customer_writes(sandbox)
     channel = factories.make_channel(tenant_a.organization, tenant_a.department)
     page = factories.make_page(
-        channel, page_id=sandbox.page.page_id, token=state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+        channel, page_id=sandbox.page.page_id, token=people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     )
-    state.sandbox_password_change(user=sandbox.user)
+    revocations.sandbox_password_change(user=sandbox.user)
     with pytest.raises(TokenInvalidError):
         call_with_page(
             page,

@@ -22,7 +22,7 @@ from messenger.graph import (
     TransientGraphError,
     WindowClosedError,
 )
-from messenger.sandbox import state, tasks
+from messenger.sandbox import customers, people, selectors, send_failures, tasks, webhooks
 from messenger.sandbox.models import SandboxOutboundWebhook, SandboxSendCall
 from tests.sandbox.conftest import VERSION, Received, Receiver, Sandbox
 
@@ -30,17 +30,17 @@ HOUR_MS = 60 * 60 * 1000
 
 
 def _customer(sandbox: Sandbox, *, wrote_hours_ago: float | None = 0) -> str:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Cy", last_name="Ng")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Cy", last_name="Ng")
     if wrote_hours_ago is not None:
         written = int(time.time() * 1000 - wrote_hours_ago * HOUR_MS)
-        state.sandbox_customer_message(
+        customers.sandbox_customer_message(
             page_id=sandbox.page.page_id, psid=customer.psid, text="Hello", timestamp_ms=written
         )
     return customer.psid
 
 
 def _token(sandbox: Sandbox) -> str:
-    return state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    return people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
 
 
 def _raw_send(sandbox: Sandbox, token: str, body: dict[str, Any]) -> requests.Response:
@@ -68,7 +68,7 @@ def test_a_send_is_answered_recorded_and_owes_an_echo_and_a_delivery(sandbox: Sa
     assert result.recipient_id == psid
     assert result.message_id.startswith("m_")
 
-    [call] = state.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)
+    [call] = selectors.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)
     assert (call.succeeded, call.text, call.metadata, call.message_id) == (
         True,
         "How can I help?",
@@ -82,7 +82,7 @@ def test_a_send_is_answered_recorded_and_owes_an_echo_and_a_delivery(sandbox: Sa
     assert receiver.posts() == []
     assert SandboxOutboundWebhook.objects.filter(delivered_at__isnull=True).count() == 2
 
-    assert state.flush_webhooks() == 2
+    assert webhooks.flush_webhooks() == 2
     echo, delivery = (_verified(r) for r in receiver.posts())
     echo_event = echo["entry"][0]["messaging"][0]
     assert echo["object"] == "page" and echo["entry"][0]["id"] == sandbox.page.page_id
@@ -102,7 +102,7 @@ def test_a_send_is_answered_recorded_and_owes_an_echo_and_a_delivery(sandbox: Sa
 
     call.refresh_from_db()
     assert call.delivered_at is not None
-    assert state.flush_webhooks() == 0  # nothing is sent twice
+    assert webhooks.flush_webhooks() == 0  # nothing is sent twice
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,7 +113,7 @@ def test_pending_webhooks_wait_while_the_product_refuses_them(sandbox: Sandbox, 
     )
     receiver.requests.clear()
     receiver.status = 503
-    assert state.flush_webhooks() == 0
+    assert webhooks.flush_webhooks() == 0
     assert len(receiver.posts()) == 1  # stopped at the first refusal, order kept
     receiver.status = 200
     assert tasks.deliver_pending_webhooks.apply().get() == 2
@@ -129,7 +129,7 @@ def test_a_send_outside_the_24_hour_window_is_refused(sandbox: Sandbox) -> None:
             page_id=sandbox.page.page_id, page_token=_token(sandbox), recipient_psid=psid, message={"text": "x"}
         )
     assert (refused.value.code, refused.value.subcode) == (10, 2018278)
-    assert state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1].error_subcode == 2018278
+    assert selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1].error_subcode == 2018278
 
 
 @pytest.mark.django_db(transaction=True)
@@ -228,7 +228,7 @@ def test_sender_actions_are_recorded_and_owe_no_webhook(sandbox: Sandbox) -> Non
     sandbox.client.send_sender_action(
         page_id=sandbox.page.page_id, page_token=_token(sandbox), recipient_psid=psid, action="typing_on"
     )
-    [call] = state.sandbox_sent_messages(page_id=sandbox.page.page_id)
+    [call] = selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)
     assert (call.sender_action, call.succeeded, call.message_id) == ("typing_on", True, "")
     assert not SandboxOutboundWebhook.objects.exists()
     sandbox.queued_deliveries.assert_not_called()
@@ -238,7 +238,7 @@ def test_sender_actions_are_recorded_and_owe_no_webhook(sandbox: Sandbox) -> Non
 def test_a_scripted_500_fails_the_next_send_only(sandbox: Sandbox) -> None:
     psid = _customer(sandbox)
     token = _token(sandbox)
-    state.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=500, code=2, is_transient=True)
+    send_failures.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=500, code=2, is_transient=True)
     with pytest.raises(TransientGraphError) as failed:
         sandbox.client.send_message(
             page_id=sandbox.page.page_id, page_token=token, recipient_psid=psid, message={"text": "x"}
@@ -247,15 +247,15 @@ def test_a_scripted_500_fails_the_next_send_only(sandbox: Sandbox) -> None:
     assert sandbox.client.send_message(
         page_id=sandbox.page.page_id, page_token=token, recipient_psid=psid, message={"text": "x"}
     ).message_id
-    assert [c.http_status for c in state.sandbox_sent_messages(page_id=sandbox.page.page_id)] == [500, 200]
+    assert [c.http_status for c in selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)] == [500, 200]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_scripted_rate_limits_and_unavailable_recipients_fail_as_many_times_as_asked(sandbox: Sandbox) -> None:
     psid = _customer(sandbox)
     token = _token(sandbox)
-    state.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=400, code=613, times=2)
-    state.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=400, code=551, subcode=1545041)
+    send_failures.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=400, code=613, times=2)
+    send_failures.sandbox_send_failures_script(page_id=sandbox.page.page_id, http_status=400, code=551, subcode=1545041)
     expected = [RateLimitedError, RateLimitedError, RecipientUnavailableError]
     for error_class in expected:
         with pytest.raises(error_class):
@@ -273,7 +273,7 @@ def test_a_scripted_timeout_makes_the_client_give_up(sandbox: Sandbox) -> None:
     impatient = GraphClient(
         base_url=sandbox.graph_url, app_id=settings.FB_APP_ID, app_secret=settings.FB_APP_SECRET, timeout=0.3
     )
-    state.sandbox_send_failures_script(
+    send_failures.sandbox_send_failures_script(
         page_id=sandbox.page.page_id, http_status=500, code=2, is_transient=True, delay_seconds=1.0
     )
     started = time.monotonic()
@@ -282,7 +282,7 @@ def test_a_scripted_timeout_makes_the_client_give_up(sandbox: Sandbox) -> None:
             page_id=sandbox.page.page_id, page_token=_token(sandbox), recipient_psid=psid, message={"text": "x"}
         )
     assert time.monotonic() - started < 1.0
-    assert state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1].http_status == 500
+    assert selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1].http_status == 500
     time.sleep(1.0)  # let the sleeping request finish before the database is flushed
 
 
@@ -294,7 +294,7 @@ def test_me_messages_sends_as_the_tokens_page(sandbox: Sandbox) -> None:
         f"{sandbox.graph_url}/{VERSION}/me/messages", params={"access_token": _token(sandbox)}, json=body, timeout=5
     )
     assert response.status_code == 200
-    assert state.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)[-1].messaging_type == "UPDATE"
+    assert selectors.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)[-1].messaging_type == "UPDATE"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -308,7 +308,7 @@ def test_an_image_attachment_is_echoed_as_an_attachment(sandbox: Sandbox, receiv
         recipient_psid=psid,
         message={"attachment": attachment},
     )
-    state.flush_webhooks()
+    webhooks.flush_webhooks()
     echo = _verified(receiver.posts()[0])["entry"][0]["messaging"][0]["message"]
     assert echo["attachments"] == [attachment]
     assert "text" not in echo
@@ -326,6 +326,6 @@ def test_a_form_encoded_send_is_read_like_a_json_one(sandbox: Sandbox) -> None:
     }
     response = requests.post(url, data=form, timeout=5)
     assert response.status_code == 200, response.text
-    call = state.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
+    call = selectors.sandbox_sent_messages(page_id=sandbox.page.page_id)[-1]
     assert (call.text, call.request_body["recipient"]) == ("form", {"id": psid})
     assert "access_token" not in call.request_body

@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 
 from messenger.graph import NoProfileError
-from messenger.sandbox import state
+from messenger.sandbox import bootstrap, customers, people, selectors
 from messenger.sandbox.models import SandboxCustomer, SandboxPage, SandboxUser
 from tests.sandbox.conftest import Received, Receiver, Sandbox
 
@@ -38,8 +38,10 @@ def _simulator_session(sandbox: Sandbox, psid: str) -> tuple[requests.Session, s
 
 @pytest.mark.django_db(transaction=True)
 def test_a_customer_message_is_a_signed_webhook_and_opens_the_window(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Dee", last_name="Ray")
-    result = state.sandbox_customer_message(page_id=sandbox.page.page_id, psid=customer.psid, text="Bonjour 👋 ça va?")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Dee", last_name="Ray")
+    result = customers.sandbox_customer_message(
+        page_id=sandbox.page.page_id, psid=customer.psid, text="Bonjour 👋 ça va?"
+    )
     assert result["status"] == 200
     [received] = receiver.posts()
     assert received.path == "/webhooks/messenger/"
@@ -60,8 +62,8 @@ def test_a_customer_message_is_a_signed_webhook_and_opens_the_window(sandbox: Sa
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_product_is_status_zero_not_an_exception(sandbox: Sandbox) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="E", last_name="F")
-    result = state.sandbox_customer_message(
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="E", last_name="F")
+    result = customers.sandbox_customer_message(
         page_id=sandbox.page.page_id, psid=customer.psid, text="hi", webhook_url="http://127.0.0.1:9/nowhere"
     )
     assert result["status"] == 0
@@ -69,7 +71,7 @@ def test_an_unreachable_product_is_status_zero_not_an_exception(sandbox: Sandbox
 
 @pytest.mark.django_db(transaction=True)
 def test_the_simulator_posts_what_the_customer_types_and_shows_the_thread(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Gus", last_name="Ho")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Gus", last_name="Ho")
     session, url, csrf = _simulator_session(sandbox, customer.psid)
     thread = session.post(
         f"{url}send/",
@@ -83,7 +85,7 @@ def test_the_simulator_posts_what_the_customer_types_and_shows_the_thread(sandbo
     assert event["message"]["text"] == "Where is my order?"
 
     # The page answers through the Send API; the next poll sends the echo and the delivery.
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     sandbox.client.send_message(
         page_id=sandbox.page.page_id, page_token=token, recipient_psid=customer.psid, message={"text": "On its way"}
     )
@@ -95,7 +97,7 @@ def test_the_simulator_posts_what_the_customer_types_and_shows_the_thread(sandbo
 
 @pytest.mark.django_db(transaction=True)
 def test_a_like_carries_the_thumbs_up_sticker(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Hal", last_name="Ito")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Hal", last_name="Ito")
     session, url, csrf = _simulator_session(sandbox, customer.psid)
     response = session.post(
         f"{url}send/", data={"csrfmiddlewaretoken": csrf, "psid": customer.psid, "kind": "like"}, timeout=5
@@ -111,7 +113,7 @@ def test_a_like_carries_the_thumbs_up_sticker(sandbox: Sandbox, receiver: Receiv
 
 @pytest.mark.django_db(transaction=True)
 def test_an_image_is_sent_as_an_image_attachment(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Ivy", last_name="Jo")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Ivy", last_name="Jo")
     session, url, csrf = _simulator_session(sandbox, customer.psid)
     session.post(f"{url}send/", data={"csrfmiddlewaretoken": csrf, "psid": customer.psid, "kind": "image"}, timeout=5)
     message = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]["message"]
@@ -121,9 +123,9 @@ def test_an_image_is_sent_as_an_image_attachment(sandbox: Sandbox, receiver: Rec
 
 @pytest.mark.django_db(transaction=True)
 def test_mark_as_read_posts_a_read_watermark_and_ticks_the_sent_messages(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Jo", last_name="Ku")
-    state.sandbox_customer_message(page_id=sandbox.page.page_id, psid=customer.psid, text="hi")
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Jo", last_name="Ku")
+    customers.sandbox_customer_message(page_id=sandbox.page.page_id, psid=customer.psid, text="hi")
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     sent = sandbox.client.send_message(
         page_id=sandbox.page.page_id, page_token=token, recipient_psid=customer.psid, message={"text": "hello"}
     )
@@ -131,14 +133,16 @@ def test_mark_as_read_posts_a_read_watermark_and_ticks_the_sent_messages(sandbox
     session.post(f"{url}read/", data={"csrfmiddlewaretoken": csrf, "psid": customer.psid}, timeout=5)
     event = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]
     assert event["sender"] == {"id": customer.psid}
-    [call] = [c for c in state.sandbox_sent_messages(page_id=sandbox.page.page_id) if c.message_id == sent.message_id]
+    [call] = [
+        c for c in selectors.sandbox_sent_messages(page_id=sandbox.page.page_id) if c.message_id == sent.message_id
+    ]
     assert event["read"]["watermark"] >= int(call.created_at.timestamp() * 1000)
     assert call.read_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_simulator_creates_customers(sandbox: Sandbox) -> None:
-    existing = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="K", last_name="L")
+    existing = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="K", last_name="L")
     session, url, csrf = _simulator_session(sandbox, existing.psid)
     response = session.post(
         f"{url}customers/",
@@ -153,9 +157,9 @@ def test_the_simulator_creates_customers(sandbox: Sandbox) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_profiles_are_served_and_a_customer_without_one_is_2018218(sandbox: Sandbox) -> None:
-    token = state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
-    visible = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Nia", last_name="Oh")
-    hidden = state.sandbox_customer_create(
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    visible = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Nia", last_name="Oh")
+    hidden = customers.sandbox_customer_create(
         page_id=sandbox.page.page_id, first_name="Pat", last_name="Q", has_profile=False
     )
     profile = sandbox.client.get_profile(psid=visible.psid, page_token=token)
@@ -168,8 +172,8 @@ def test_profiles_are_served_and_a_customer_without_one_is_2018218(sandbox: Sand
 
 @pytest.mark.django_db
 def test_bootstrap_is_idempotent_and_builds_the_demo_pages() -> None:
-    state.sandbox_bootstrap()
-    state.sandbox_bootstrap()
+    bootstrap.sandbox_bootstrap()
+    bootstrap.sandbox_bootstrap()
     user = SandboxUser.objects.get()
     assert user.name == "Sandbox Admin"
     pages = SandboxPage.objects.order_by("page_id")
@@ -184,7 +188,7 @@ def test_bootstrap_is_idempotent_and_builds_the_demo_pages() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_file_is_sent_with_an_address_the_sandbox_serves(sandbox: Sandbox, receiver: Receiver) -> None:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Kai", last_name="Lo")
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Kai", last_name="Lo")
     session, url, csrf = _simulator_session(sandbox, customer.psid)
     session.post(f"{url}send/", data={"csrfmiddlewaretoken": csrf, "psid": customer.psid, "kind": "file"}, timeout=5)
     message = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]["message"]

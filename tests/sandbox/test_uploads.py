@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from messenger.graph import GraphError
-from messenger.sandbox import send_api, state
+from messenger.sandbox import customers, people, selectors, uploads, webhooks
 from messenger.sandbox.models import SandboxSendCall, SandboxUpload
 from messenger.sandbox.selectors import customer_thread
 from tests.channels import images
@@ -24,15 +24,15 @@ PNG = images.image_bytes("PNG")
 
 
 def _customer(sandbox: Sandbox) -> str:
-    customer = state.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Cy", last_name="Ng")
-    state.sandbox_customer_message(
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Cy", last_name="Ng")
+    customers.sandbox_customer_message(
         page_id=sandbox.page.page_id, psid=customer.psid, text="Hello", timestamp_ms=int(time.time() * 1000)
     )
     return customer.psid
 
 
 def _token(sandbox: Sandbox) -> str:
-    return state.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    return people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
 
 
 def _upload(
@@ -61,7 +61,7 @@ def test_an_uploaded_image_is_kept_byte_for_byte_and_answered_with_an_attachment
         content_type="image/png",
         content=PNG,
     )
-    [upload] = state.sandbox_uploads(page_id=sandbox.page.page_id)
+    [upload] = selectors.sandbox_uploads(page_id=sandbox.page.page_id)
     assert upload.attachment_id == attachment_id
     assert bytes(upload.data) == PNG
     assert (upload.attachment_type, upload.file_name, upload.content_type) == ("image", "photo.png", "image/png")
@@ -99,7 +99,7 @@ def test_a_send_by_attachment_id_reaches_the_customer_who_sees_the_sandboxs_copy
 
     # The echo carries the file at the sandbox's CDN, as Facebook's echo carries its own.
     receiver.requests.clear()
-    state.flush_webhooks()
+    webhooks.flush_webhooks()
     echo = json.loads(receiver.posts()[0].body)["entry"][0]["messaging"][0]["message"]
     assert echo["attachments"] == [
         {"type": "image", "payload": {"url": f"{sandbox.base_url}/cdn/uploads/{attachment_id}"}}
@@ -117,13 +117,13 @@ def test_a_multipart_send_uploads_and_sends_in_one_call(sandbox: Sandbox) -> Non
     files = {"filedata": ("notes.pdf", b"%PDF-1.4 notes", "application/pdf")}
     response = requests.post(url, params={"access_token": _token(sandbox)}, data=form, files=files, timeout=5)
     assert response.status_code == 200, response.text
-    [upload] = state.sandbox_uploads(page_id=sandbox.page.page_id)
+    [upload] = selectors.sandbox_uploads(page_id=sandbox.page.page_id)
     assert (bytes(upload.data), upload.content_type, upload.is_reusable) == (
         b"%PDF-1.4 notes",
         "application/pdf",
         False,
     )
-    call = state.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)[-1]
+    call = selectors.sandbox_sent_messages(page_id=sandbox.page.page_id, psid=psid)[-1]
     assert call.request_body["message"]["attachment"]["payload"]["attachment_id"] == upload.attachment_id
 
 
@@ -134,7 +134,7 @@ def _error(response: requests.Response) -> dict[str, Any]:
 
 def test_an_upload_without_filedata_is_refused_with_error_100(sandbox: Sandbox) -> None:
     error = _error(_upload(sandbox, message=_image_message(), files=None))
-    assert (error["code"], error["error_subcode"]) == (100, send_api.UPLOAD_FAILURE_SUBCODE)
+    assert (error["code"], error["error_subcode"]) == (100, uploads.UPLOAD_FAILURE_SUBCODE)
     assert "filedata" in error["message"]
     assert error["type"] == "OAuthException" and error["fbtrace_id"]
     assert not SandboxUpload.objects.exists()
@@ -148,8 +148,8 @@ def test_an_upload_without_message_or_with_an_unknown_type_is_refused(sandbox: S
 
 def test_an_image_over_8_mb_and_a_file_over_25_mb_are_refused(sandbox: Sandbox, monkeypatch: Any) -> None:
     # The limits, scaled down so the test does not move 25 MB (the live server is in this process).
-    monkeypatch.setattr(send_api, "MAX_IMAGE_UPLOAD_BYTES", len(PNG) - 1)
-    monkeypatch.setattr(send_api, "MAX_UPLOAD_BYTES", 100)
+    monkeypatch.setattr(uploads, "MAX_IMAGE_UPLOAD_BYTES", len(PNG) - 1)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
     too_big_image = _error(_upload(sandbox, message=_image_message(), files={"filedata": ("a.png", PNG, "image/png")}))
     assert too_big_image["code"] == 100 and "size exceeds" in too_big_image["message"]
     too_big_file = _error(
@@ -161,7 +161,7 @@ def test_an_image_over_8_mb_and_a_file_over_25_mb_are_refused(sandbox: Sandbox, 
 
 
 def test_the_real_limits_are_facebooks() -> None:
-    assert (send_api.MAX_UPLOAD_BYTES, send_api.MAX_IMAGE_UPLOAD_BYTES) == (25 * 1024 * 1024, 8 * 1024 * 1024)
+    assert (uploads.MAX_UPLOAD_BYTES, uploads.MAX_IMAGE_UPLOAD_BYTES) == (25 * 1024 * 1024, 8 * 1024 * 1024)
 
 
 def test_an_image_upload_that_is_not_an_image_is_refused(sandbox: Sandbox) -> None:
@@ -182,9 +182,9 @@ def test_a_json_body_is_not_an_upload(sandbox: Sandbox) -> None:
 
 
 def test_an_upload_needs_the_pages_own_token(sandbox: Sandbox) -> None:
-    other = state.sandbox_page_create(user=sandbox.user, name="Other", page_id="200000000000002")
+    other = people.sandbox_page_create(user=sandbox.user, name="Other", page_id="200000000000002")
     files = {"filedata": ("photo.png", PNG, "image/png")}
-    wrong = state.sandbox_page_token_issue(page_id=other.page_id)
+    wrong = people.sandbox_page_token_issue(page_id=other.page_id)
     response = _upload(sandbox, message=_image_message(), files=files, token=wrong)
     assert response.json()["error"]["code"] == 190
     with pytest.raises(GraphError) as caught:
@@ -201,12 +201,12 @@ def test_an_upload_needs_the_pages_own_token(sandbox: Sandbox) -> None:
 
 def test_sending_an_attachment_id_the_page_never_uploaded_is_refused(sandbox: Sandbox) -> None:
     psid = _customer(sandbox)
-    other = state.sandbox_page_create(user=sandbox.user, name="Other", page_id="200000000000002")
+    other = people.sandbox_page_create(user=sandbox.user, name="Other", page_id="200000000000002")
     theirs = _upload(
         sandbox,
         message=_image_message(),
         files={"filedata": ("p.png", PNG, "image/png")},
-        token=state.sandbox_page_token_issue(page_id=other.page_id),
+        token=people.sandbox_page_token_issue(page_id=other.page_id),
     )
     assert theirs.status_code == 400  # another page's token on this page's URL
     other_upload = SandboxUpload.objects.create(

@@ -17,8 +17,9 @@ from helpdesk.models import ApiToken, Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
 from messenger.models import FacebookPage, PageStatus
 from messenger.pages.authorization import page_authorization_renew
+from messenger.sandbox.bootstrap import sandbox_bootstrap
 from messenger.sandbox.models import SandboxPage
-from messenger.sandbox.state import sandbox_bootstrap, sandbox_page_token_issue
+from messenger.sandbox.people import sandbox_page_token_issue
 
 DEMO_USERS = {
     "admin": {"password": "demo-admin-password", "role": Role.ADMIN, "token": "hd_demo_admin_token_0123456789abcdef"},

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from messenger.sandbox import selectors, state
+from messenger.sandbox import bootstrap, revocations, selectors, send_failures, webhooks
 from messenger.sandbox.forms import (
     FailureScriptForm,
     PageActionForm,
@@ -28,7 +28,7 @@ from messenger.sandbox.views._common import sandbox_only
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     if not SandboxUser.objects.exists():
-        state.sandbox_bootstrap()
+        bootstrap.sandbox_bootstrap()
     context = {
         "overview": selectors.sandbox_overview(),
         "send_log": selectors.send_log(),
@@ -60,28 +60,28 @@ def _control(
 
 def _expire(data: dict[str, Any]) -> str:
     page = data.get("page")
-    count = state.sandbox_tokens_expire(user=data.get("user"), page_id=page.page_id if page else None)
+    count = revocations.sandbox_tokens_expire(user=data.get("user"), page_id=page.page_id if page else None)
     return _("%(count)s token(s) expired: calls now fail with 190/463.") % {"count": count}
 
 
 def _revoke(data: dict[str, Any]) -> str:
-    state.sandbox_permission_revoke(user=data["user"], permission=data["permission"])
+    revocations.sandbox_permission_revoke(user=data["user"], permission=data["permission"])
     return _("%(permission)s revoked for %(name)s.") % {"permission": data["permission"], "name": data["user"].name}
 
 
 def _remove_app(data: dict[str, Any]) -> str:
-    state.sandbox_app_remove(user=data["user"])
+    revocations.sandbox_app_remove(user=data["user"])
     return _("%(name)s removed the app: their tokens fail with 190/458.") % {"name": data["user"].name}
 
 
 def _change_password(data: dict[str, Any]) -> str:
-    state.sandbox_password_change(user=data["user"])
+    revocations.sandbox_password_change(user=data["user"])
     return _("%(name)s changed their password: older tokens fail with 190/460.") % {"name": data["user"].name}
 
 
 def _script_failures(data: dict[str, Any]) -> str:
-    preset = state.failure_presets()[data["preset"]]
-    state.sandbox_send_failures_script(
+    preset = send_failures.failure_presets()[data["preset"]]
+    send_failures.sandbox_send_failures_script(
         page_id=data["page"].page_id,
         http_status=preset.http_status,
         code=preset.code,
@@ -107,12 +107,12 @@ class _NoFields(forms.Form):
 
 
 def _flush(data: dict[str, Any]) -> str:
-    return _("%(count)s webhook(s) delivered.") % {"count": state.flush_webhooks()}
+    return _("%(count)s webhook(s) delivered.") % {"count": webhooks.flush_webhooks()}
 
 
 def _reset(data: dict[str, Any]) -> str:
-    state.sandbox_reset()
-    state.sandbox_bootstrap()
+    bootstrap.sandbox_reset()
+    bootstrap.sandbox_bootstrap()
     return _("The sandbox was reset to its default person, pages and customers.")
 
 

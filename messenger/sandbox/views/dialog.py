@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from messenger.sandbox import dialog, state
+from messenger.sandbox import bootstrap, dialog
 from messenger.sandbox.forms import DialogForm
 from messenger.sandbox.models import SandboxUser
 from messenger.sandbox.views._common import sandbox_only
@@ -27,7 +27,7 @@ def oauth(request: HttpRequest, version: str) -> HttpResponse:
     except dialog.DialogError as error:
         return render(request, "sandbox/dialog_error.html", {"error": str(error)}, status=400)
     if not SandboxUser.objects.exists():
-        state.sandbox_bootstrap()
+        bootstrap.sandbox_bootstrap()
 
     form = DialogForm(request.POST or None, scopes=dialog_request.scopes)
     if request.method == "POST" and form.is_valid():

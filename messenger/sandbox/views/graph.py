@@ -1,4 +1,4 @@
-"""The Graph API over HTTP: parse the request, call ``graph_api``/``send_api``, answer JSON."""
+"""The Graph API over HTTP: parse the request, call ``graph_api``, ``send_api`` or ``uploads``, answer JSON."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from messenger.sandbox import errors, graph_api, send_api
+from messenger.sandbox import errors, graph_api, send_api, uploads
 from messenger.sandbox.views._common import sandbox_only
 
 GraphView = Callable[..., dict[str, Any]]
@@ -174,7 +174,7 @@ def message_attachments(request: HttpRequest, version: str, node_id: str) -> Htt
         return _error_response(
             errors.invalid_parameter("The Attachment Upload API takes multipart/form-data with a filedata part")
         )
-    answer = send_api.attachment_upload(
+    answer = uploads.attachment_upload(
         node_id=node_id,
         raw_token=access_token_of(request),
         message=request.POST.get("message"),

@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.files import file_response
-from messenger.sandbox import images, selectors, state
+from messenger.sandbox import customers, images, selectors, webhooks
 from messenger.sandbox.forms import CustomerCreateForm, CustomerReadForm, CustomerSendForm
 from messenger.sandbox.models import SandboxCustomer, SandboxPage, SandboxUpload
 from messenger.sandbox.views._common import is_htmx, sandbox_only
@@ -48,14 +48,14 @@ def _thread_response(request: HttpRequest, page: SandboxPage, customer: SandboxC
 @require_GET
 def simulator(request: HttpRequest, page_id: str) -> HttpResponse:
     page = _page_or_404(page_id)
-    customers = selectors.page_customers(page=page)
+    page_customers = selectors.page_customers(page=page)
     psid = request.GET.get("psid")
-    customer = next((c for c in customers if c.psid == psid), None)
-    if customer is None and customers:
-        return redirect(_simulator_url(page, customers[0].psid))
+    customer = next((c for c in page_customers if c.psid == psid), None)
+    if customer is None and page_customers:
+        return redirect(_simulator_url(page, page_customers[0].psid))
     context = {
         "page": page,
-        "customers": customers,
+        "customers": page_customers,
         "customer": customer,
         "pages": SandboxPage.objects.order_by("page_id"),
         "create_form": CustomerCreateForm(),
@@ -72,7 +72,7 @@ def simulator_thread(request: HttpRequest, page_id: str) -> HttpResponse:
     """The polled thread; each poll also sends the webhooks owed to the product."""
     page = _page_or_404(page_id)
     customer = _customer_or_404(page, request.GET.get("psid"))
-    state.flush_webhooks()
+    webhooks.flush_webhooks()
     return _thread_response(request, page, customer)
 
 
@@ -85,7 +85,7 @@ def _attachment(request: HttpRequest, kind: str) -> list[dict[str, Any]]:
     )
     payload: dict[str, Any] = {"url": url}
     if kind == "like":
-        payload["sticker_id"] = state.LIKE_STICKER_ID
+        payload["sticker_id"] = customers.LIKE_STICKER_ID
     return [{"type": "image", "payload": payload}]
 
 
@@ -101,7 +101,7 @@ def simulator_send(request: HttpRequest, page_id: str) -> HttpResponse:
         return redirect(_simulator_url(page, customer.psid))
     customer = _customer_or_404(page, form.cleaned_data["psid"])
     kind = form.cleaned_data["kind"]
-    result = state.sandbox_customer_message(
+    result = customers.sandbox_customer_message(
         page_id=page.page_id,
         psid=customer.psid,
         text=form.cleaned_data["text"] if kind == "text" else None,
@@ -121,7 +121,7 @@ def simulator_read(request: HttpRequest, page_id: str) -> HttpResponse:
     page = _page_or_404(page_id)
     form = CustomerReadForm(request.POST)
     customer = _customer_or_404(page, form.data.get("psid"))
-    state.sandbox_customer_read(page_id=page.page_id, psid=customer.psid)
+    customers.sandbox_customer_read(page_id=page.page_id, psid=customer.psid)
     if is_htmx(request):
         return _thread_response(request, page, customer)
     return redirect(_simulator_url(page, customer.psid))
@@ -135,7 +135,7 @@ def simulator_customer_create(request: HttpRequest, page_id: str) -> HttpRespons
     if not form.is_valid():
         messages.error(request, _("A customer needs a first name."))
         return redirect("sandbox:simulator", page_id=page.page_id)
-    customer = state.sandbox_customer_create(
+    customer = customers.sandbox_customer_create(
         page_id=page.page_id,
         first_name=form.cleaned_data["first_name"],
         last_name=form.cleaned_data["last_name"],
