@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver
 from rest_framework.routers import SimpleRouter
 
-from messenger import api
+from messenger.api.conversations import ConversationViewSet
+from messenger.api.messages import MessageViewSet
 from messenger.webhook.api import WebhookEventViewSet
 
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
-router.register("conversations", api.ConversationViewSet, basename="conversation")
-router.register("messages", api.MessageViewSet, basename="message")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("messages", MessageViewSet, basename="message")
 router.register("webhook-events", WebhookEventViewSet, basename="webhook-event")
 
 urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

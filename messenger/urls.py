@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, inbox
+from messenger.views import attachments, conversation, conversation_actions, conversation_list
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -16,22 +16,24 @@ urlpatterns: list[URLPattern | URLResolver] = [
 
 # --- The agent inbox ---------------------------------------------------------------------------
 urlpatterns += [
-    path("inbox/", inbox.inbox, name="inbox"),
-    path("inbox/list/", inbox.inbox_list, name="inbox_list"),
-    path("inbox/<id:conversation_id>/", inbox.conversation_detail, name="conversation"),
-    path("inbox/<id:conversation_id>/transcript/", inbox.conversation_transcript, name="conversation_transcript"),
-    path("inbox/<id:conversation_id>/send/", inbox.conversation_send, name="conversation_send"),
-    path("inbox/<id:conversation_id>/typing/", inbox.conversation_typing, name="conversation_typing"),
+    path("inbox/", conversation_list.inbox, name="inbox"),
+    path("inbox/list/", conversation_list.inbox_list, name="inbox_list"),
+    path("inbox/<id:conversation_id>/", conversation.conversation_detail, name="conversation"),
+    path(
+        "inbox/<id:conversation_id>/transcript/", conversation.conversation_transcript, name="conversation_transcript"
+    ),
+    path("inbox/<id:conversation_id>/send/", conversation_actions.conversation_send, name="conversation_send"),
+    path("inbox/<id:conversation_id>/typing/", conversation_actions.conversation_typing, name="conversation_typing"),
     *(
         path(
             f"inbox/<id:conversation_id>/{action}/",
-            inbox.conversation_action,
+            conversation_actions.conversation_action,
             {"action": action},
             name=f"conversation_{action}",
         )
         for action in ("assign", "forward", "close", "reopen", "block", "unblock")
     ),
-    path("inbox/messages/<id:message_id>/retry/", inbox.message_retry, name="message_retry"),
+    path("inbox/messages/<id:message_id>/retry/", conversation_actions.message_retry, name="message_retry"),
     path(
         "inbox/messages/<id:message_id>/attachments/<int:index>/",
         attachments.message_attachment,

@@ -13,7 +13,7 @@ from channels import services
 from channels.models import AgentChannel, Channel
 from helpdesk.models import Department, Membership
 from messenger.models import Conversation, ConversationEvent, ConversationState
-from messenger.views.inbox import describe_event
+from messenger.views.transcript import describe_event
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 from tickets.models import Ticket

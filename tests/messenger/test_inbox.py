@@ -258,7 +258,7 @@ def test_the_convert_button_posts_to_the_tickets_layer_when_it_exists(
 ) -> None:
     conversation = setup["conversation"]
     with mock.patch(
-        "messenger.views.inbox._optional_url",
+        "messenger.views.conversation._optional_url",
         side_effect=lambda name, **kw: (
             f"/o/{kw['org_slug']}/tickets/convert/{kw['conversation_id']}/" if name == "tickets:convert" else ""
         ),
@@ -522,7 +522,7 @@ def test_the_list_is_rendered_whole_while_the_cache_is_down(
 def test_the_transcript_shows_a_failure_reason_and_a_file_without_writing_on_the_messages(
     tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
 ) -> None:
-    from messenger.views.inbox import TranscriptLine
+    from messenger.views.transcript import TranscriptLine
 
     conversation = setup["conversation"]
     _outbound(conversation, "Failed reply", MessageStatus.FAILED, mid=None, error_code="graph_timeout")

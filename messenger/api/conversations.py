@@ -1,0 +1,164 @@
+"""The conversations of the inbox API: the list (filters, keyset pages), one conversation,
+its messages and the reply, and the actions (assign, forward, close, reopen, block, unblock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpdesk.api import OrganizationViewSet
+from helpdesk.drf import JSONParser
+from helpdesk.models import Membership
+from messenger import selectors
+from messenger.api.errors import ERRORS
+from messenger.api.pagination import ConversationCursorPagination, MessageCursorPagination
+from messenger.api.serializers import (
+    AssignSerializer,
+    ConversationDetailSerializer,
+    ConversationSerializer,
+    ForwardSerializer,
+    MessageCreateSerializer,
+    MessageSerializer,
+)
+from messenger.models import Conversation, ConversationState
+from messenger.services import conversations as conversation_services
+from messenger.services import sending
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("channel", int, description="Only this channel."),
+    OpenApiParameter("state", str, enum=ConversationState.values, description="open or closed."),
+    OpenApiParameter("assignee", str, enum=["me", "none"], description="Assigned to me, or unassigned."),
+    OpenApiParameter("q", str, description="Search contact names and message text."),
+]
+
+
+class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """Conversations of the caller's channels (admins: all), newest activity first."""
+
+    serializer_class = ConversationSerializer
+    pagination_class = ConversationCursorPagination
+    admin_only_writes = False
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        filters = selectors.ConversationFilters.from_params(self.request.query_params)
+        return selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+
+    def _conversation(self, pk: Any) -> Conversation:
+        return selectors.conversation_get(
+            organization=self.organization, membership=self.membership, conversation_id=pk
+        )
+
+    def _detail(self, conversation: Conversation, *, status_code: int = status.HTTP_200_OK) -> Response:
+        conversation = self._conversation(conversation.pk)
+        return Response(ConversationDetailSerializer(conversation).data, status=status_code)
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: ConversationDetailSerializer, 404: ERRORS[404]})
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(ConversationDetailSerializer(self._conversation(pk)).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The conversation's messages, newest first",
+        responses={200: MessageSerializer(many=True), 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply: the message is stored as queued and sent in the background",
+        description="A text, a file, or both: Messenger carries a text or one file per message, so a text "
+        "with a file is queued as two messages, the file and then the text; the answer is the first.",
+        request={"application/json": MessageCreateSerializer, "multipart/form-data": MessageCreateSerializer},
+        responses={202: MessageSerializer, **ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        pagination_class=MessageCursorPagination,
+        # A file comes as multipart (field `file`, as in the inbox's composer); text as JSON or a form.
+        parser_classes=[JSONParser, MultiPartParser, FormParser],
+    )
+    def messages(self, request: Request, pk: str) -> Response:
+        conversation = self._conversation(pk)
+        if request.method == "POST":
+            payload = MessageCreateSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            queued = sending.reply_send(
+                organization=self.organization,
+                acting_user=request.user,
+                conversation=conversation,
+                text=payload.validated_data.get("text", ""),
+                upload=payload.validated_data.get("file"),
+            )
+            return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
+        messages = selectors.message_list(organization=self.organization, conversation=conversation).select_related(
+            "author"
+        )
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(request=AssignSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        conversation = self._conversation(pk)
+        payload = AssignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        conversation_services.conversation_assign(
+            organization=self.organization,
+            acting_user=request.user,
+            conversation=conversation,
+            assignee_membership_id=payload.validated_data["assignee_id"],
+        )
+        return self._detail(conversation)
+
+    @extend_schema(request=ForwardSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def forward(self, request: Request, pk: str) -> Response:
+        conversation = self._conversation(pk)
+        payload = ForwardSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        conversation_services.conversation_forward(
+            organization=self.organization,
+            acting_user=request.user,
+            conversation=conversation,
+            to_membership_id=payload.validated_data.get("to_membership_id"),
+            to_channel_id=payload.validated_data.get("to_channel_id"),
+            note=payload.validated_data["note"],
+        )
+        # After moving to another channel the caller may no longer see it: answer what it became.
+        conversation.refresh_from_db()
+        return Response(ConversationDetailSerializer(conversation).data)
+
+    def _simple_action(self, pk: str, service: Any) -> Response:
+        conversation = self._conversation(pk)
+        service(organization=self.organization, acting_user=self.request.user, conversation=conversation)
+        return self._detail(conversation)
+
+    @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        return self._simple_action(pk, conversation_services.conversation_close)
+
+    @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        return self._simple_action(pk, conversation_services.conversation_reopen)
+
+    @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def block(self, request: Request, pk: str) -> Response:
+        return self._simple_action(pk, conversation_services.contact_block)
+
+    @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def unblock(self, request: Request, pk: str) -> Response:
+        return self._simple_action(pk, conversation_services.contact_unblock)

@@ -1,0 +1,93 @@
+"""One conversation in the inbox: its page (the list beside it, the transcript, the composer
+and the contact panel) and the polled partial of its transcript. Opening it marks it read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_GET
+
+from helpdesk.exceptions import NotFound
+from helpdesk.tenancy import TenantRequest, member_required
+from messenger import selectors
+from messenger.models import Conversation
+from messenger.services import conversations as conversation_services
+from messenger.views.conversation_list import conversation_list_context
+from messenger.views.transcript import transcript_context
+
+
+def _optional_url(name: str, **kwargs: Any) -> str:
+    """A URL of a higher layer (tickets), or "" while that layer is not installed."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return ""
+
+
+def conversation_or_404(request: TenantRequest, conversation_id: int) -> Conversation:
+    """The conversation if the member may see it (the selectors' rule), else Http404."""
+    try:
+        return selectors.conversation_get(
+            organization=request.organization, membership=request.membership, conversation_id=conversation_id
+        )
+    except NotFound:
+        raise Http404 from None
+
+
+@member_required
+@require_GET
+def conversation_detail(request: TenantRequest, conversation_id: int) -> HttpResponse:
+    conversation = conversation_or_404(request, conversation_id)
+    conversation_services.conversation_mark_read(
+        organization=request.organization, acting_user=request.user, conversation=conversation
+    )
+    return render_conversation_page(request, conversation)
+
+
+def render_conversation_page(
+    request: TenantRequest, conversation: Conversation, *, params: Any = None, draft: str = "", status: int = 200
+) -> HttpResponse:
+    """The whole conversation page; ``draft``: what stays in the composer."""
+    organization, membership = request.organization, request.membership
+    context = conversation_list_context(request, active_id=conversation.pk, params=params)
+    context.update(transcript_context(request, conversation))
+    context.update(
+        {
+            "channels": selectors.channel_list_visible(organization=organization, membership=membership),
+            "assignable": selectors.member_list_assignable(
+                organization=organization, channel_id=conversation.channel_id
+            ),
+            "forward_channels": selectors.channel_list_forward_targets(
+                organization=organization, conversation=conversation
+            ),
+            "convert_url": _optional_url(
+                "tickets:convert", org_slug=organization.slug, conversation_id=conversation.pk
+            ),
+            "contact_tickets_url": _optional_url(
+                "tickets:contact_tickets", org_slug=organization.slug, contact_id=conversation.contact_id
+            ),
+            "draft": draft,
+        }
+    )
+    return render(request, "messenger/inbox/conversation.html", context, status=status)
+
+
+@member_required
+@require_GET
+def conversation_transcript(request: TenantRequest, conversation_id: int) -> HttpResponse:
+    """The polled partial of an open conversation: 204 when nothing changed."""
+    conversation = conversation_or_404(request, conversation_id)
+    if conversation.unread_count:
+        # The agent is looking at it: what just arrived is read.
+        conversation_services.conversation_mark_read(
+            organization=request.organization, acting_user=request.user, conversation=conversation
+        )
+    context = transcript_context(request, conversation)
+    if request.GET.get("v") == context["transcript_version"]:
+        return HttpResponse(status=204)
+    context["announce"] = request.GET.get("last", "") not in ("", context["last_entry_key"])
+    context["partial"] = True
+    return render(request, "messenger/inbox/_transcript.html", context)

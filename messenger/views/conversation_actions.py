@@ -1,0 +1,181 @@
+"""What an agent does to a conversation from the inbox: reply (with the typing indicator,
+and sending a failed message again) and the actions of its menu (assign, forward, close,
+reopen, block, unblock). Each parses the form, calls one service and answers with the
+transcript (htmx) or a redirect back to the conversation; a refusal is shown as its message.
+Converting to a ticket is the tickets layer's (the inbox links to its URL)."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from helpdesk.converters import parse_id
+from helpdesk.exceptions import HelpdeskError, NotFound
+from helpdesk.models import Organization
+from helpdesk.tenancy import TenantRequest, member_required
+from messenger import selectors
+from messenger.models import Conversation
+from messenger.services import conversations as conversation_services
+from messenger.services import sending
+from messenger.views.conversation import conversation_or_404, render_conversation_page
+from messenger.views.transcript import transcript_context
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _back_to(request: TenantRequest, conversation_id: int) -> HttpResponse:
+    url = reverse(
+        "messenger:conversation", kwargs={"org_slug": request.organization.slug, "conversation_id": conversation_id}
+    )
+    query = request.POST.get("filters", "")
+    return redirect(f"{url}?{query}" if query else url)
+
+
+def _composer_feedback(request: TenantRequest, error: HelpdeskError) -> HttpResponse:
+    """The refusal shown under the composer, in place (htmx)."""
+    response = render(request, "messenger/inbox/_composer_feedback.html", {"error": error.message}, status=error.status)
+    response["HX-Retarget"] = "#composer-feedback"
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
+def _transcript_partial(request: TenantRequest, conversation: Conversation) -> HttpResponse:
+    context = {**transcript_context(request, conversation), "partial": True}
+    return render(request, "messenger/inbox/_transcript.html", context)
+
+
+@member_required
+@require_POST
+def conversation_send(request: TenantRequest, conversation_id: int) -> HttpResponse:
+    conversation = conversation_or_404(request, conversation_id)
+    upload = request.FILES.get("file")
+    text = request.POST.get("text", "")
+    try:
+        sending.reply_send(
+            organization=request.organization,
+            acting_user=request.user,
+            conversation=conversation,
+            text=text,
+            upload=upload,
+        )
+    except HelpdeskError as error:
+        if _is_htmx(request):
+            return _composer_feedback(request, error)
+        # Without JavaScript: the page again, with what the agent wrote still in the composer.
+        messages.error(request, str(error.message))
+        filters = QueryDict(request.POST.get("filters", ""))
+        return render_conversation_page(request, conversation, params=filters, draft=text, status=error.status)
+    if _is_htmx(request):
+        return _transcript_partial(request, conversation)
+    return _back_to(request, conversation.pk)
+
+
+@member_required
+@require_POST
+def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpResponse:
+    conversation = conversation_or_404(request, conversation_id)
+    if sending.reply_refusal(conversation=conversation) is None:
+        conversation_services.conversation_typing(
+            organization=request.organization, acting_user=request.user, conversation=conversation
+        )
+    return HttpResponse(status=204)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    """An id posted by a form; None for nothing, or for junk (which then matches nobody)."""
+    if not value:
+        return None
+    return parse_id(value)
+
+
+ACTION_DONE = {
+    "assign": gettext_lazy("Assignment saved."),
+    "forward": gettext_lazy("Conversation forwarded."),
+    "close": gettext_lazy("Conversation closed."),
+    "reopen": gettext_lazy("Conversation reopened."),
+    "block": gettext_lazy("Customer blocked."),
+    "unblock": gettext_lazy("Customer unblocked."),
+}
+
+
+class _ActionArguments(TypedDict):
+    """What every conversation action of the services takes."""
+
+    organization: Organization
+    acting_user: Any
+    conversation: Conversation
+
+
+@member_required
+@require_POST
+def conversation_action(request: TenantRequest, conversation_id: int, action: str) -> HttpResponse:
+    organization = request.organization
+    conversation = conversation_or_404(request, conversation_id)
+    common: _ActionArguments = {"organization": organization, "acting_user": request.user, "conversation": conversation}
+    try:
+        if action == "assign":
+            conversation_services.conversation_assign(
+                **common, assignee_membership_id=_int_or_none(request.POST.get("assignee"))
+            )
+        elif action == "forward":
+            target = request.POST.get("to", "")
+            kind, _sep, target_id = target.partition(":")
+            conversation_services.conversation_forward(
+                **common,
+                to_membership_id=_int_or_none(target_id) if kind == "member" else None,
+                to_channel_id=_int_or_none(target_id) if kind == "channel" else None,
+                note=request.POST.get("note", ""),
+            )
+        elif action == "close":
+            conversation_services.conversation_close(**common)
+        elif action == "reopen":
+            conversation_services.conversation_reopen(**common)
+        elif action == "block":
+            conversation_services.contact_block(**common)
+        elif action == "unblock":
+            conversation_services.contact_unblock(**common)
+        else:
+            raise Http404
+    except HelpdeskError as error:
+        messages.error(request, str(error.message))
+        return _back_to(request, conversation.pk)
+    messages.success(request, str(ACTION_DONE[action]))
+    try:
+        # Forwarded to a channel this agent does not see: back to the inbox.
+        selectors.conversation_get(
+            organization=organization, membership=request.membership, conversation_id=conversation.pk
+        )
+    except NotFound:
+        return redirect("messenger:inbox", org_slug=organization.slug)
+    return _back_to(request, conversation.pk)
+
+
+@member_required
+@require_POST
+def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
+    organization = request.organization
+    try:
+        message = selectors.message_get(organization=organization, membership=request.membership, message_id=message_id)
+    except NotFound:
+        raise Http404 from None
+    conversation = conversation_or_404(request, message.conversation_id)
+    try:
+        sending.message_retry(organization=organization, acting_user=request.user, message=message)
+    except HelpdeskError as error:
+        if _is_htmx(request):
+            return _composer_feedback(request, error)
+        messages.error(request, str(error.message))
+        return _back_to(request, conversation.pk)
+    if _is_htmx(request):
+        return _transcript_partial(request, conversation)
+    messages.success(request, _("The message is being sent again."))
+    return _back_to(request, conversation.pk)

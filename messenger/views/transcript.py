@@ -1,0 +1,161 @@
+"""The transcript of one conversation as the inbox shows it: its lines (messages, and system
+lines in words), the reply window and why a reply would be refused, and the version its
+polled partial answers 204 for. Reads go through ``messenger.selectors``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from helpdesk.models import Organization
+from helpdesk.tenancy import TenantRequest
+from messenger import selectors
+from messenger.models import Conversation, ConversationEvent, Message
+from messenger.reply_window import reply_window
+from messenger.services import conversations as conversation_services
+from messenger.services import sending
+from messenger.views.attachments import display_attachments
+from messenger.views.polling import POLL_SECONDS, digest
+
+
+def describe_event(event: ConversationEvent) -> str:
+    """A system line, with names as they were at the time."""
+    data = event.data or {}
+    actor = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else _("The system")
+    Kind = ConversationEvent.Kind
+    if event.kind == Kind.ASSIGNED:
+        return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+    if event.kind == Kind.UNASSIGNED:
+        if data.get("reason") == conversation_services.UNASSIGNED_LEFT_DEPARTMENT:
+            return _(
+                "%(actor)s removed %(agent)s from the department %(department)s: the conversation was unassigned."
+            ) % {"actor": actor, "agent": data.get("previous", "?"), "department": data.get("department", "?")}
+        return _("%(actor)s unassigned the conversation.") % {"actor": actor}
+    if event.kind == Kind.FORWARDED:
+        if data.get("to_channel"):
+            line = _("%(actor)s forwarded the conversation to the channel %(channel)s (%(department)s).") % {
+                "actor": actor,
+                "channel": data["to_channel"],
+                "department": data.get("to_department", ""),
+            }
+        else:
+            line = _("%(actor)s forwarded the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+        if data.get("note"):
+            line += " " + _("Note: “%(note)s”") % {"note": data["note"]}
+        return line
+    if event.kind == Kind.CLOSED:
+        return _("%(actor)s closed the conversation.") % {"actor": actor}
+    if event.kind == Kind.REOPENED:
+        return _("%(actor)s reopened the conversation.") % {"actor": actor}
+    if event.kind == Kind.BLOCKED:
+        return _("%(actor)s blocked the customer.") % {"actor": actor}
+    if event.kind == Kind.UNBLOCKED:
+        return _("%(actor)s unblocked the customer.") % {"actor": actor}
+    if event.kind == Kind.CHANNEL_MOVED:
+        line = _("%(actor)s moved the channel %(channel)s from the department %(from)s to %(to)s.") % {
+            "actor": actor,
+            "channel": data.get("channel", "?"),
+            "from": data.get("from_department", "?"),
+            "to": data.get("to_department", "?"),
+        }
+        if data.get("unassigned"):
+            line += " " + _("%(agent)s does not answer this channel any more and was unassigned.") % {
+                "agent": data["unassigned"]
+            }
+        return line
+    if event.kind == Kind.CONVERTED:
+        return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
+    return str(event.get_kind_display())
+
+
+def _entry_key(entry: selectors.TranscriptEntry) -> str:
+    """The transcript line's key: "m<message id>", or "e<event id>" for a system line."""
+    if entry.message is not None:
+        return f"m{entry.message.pk}"
+    return f"e{entry.event.pk}" if entry.event is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One line of the transcript as the template shows it: the selector's entry with the
+    words and addresses worked out (a system line's sentence, a message's attachments to
+    show, why a reply failed)."""
+
+    at: datetime
+    message: Message | None
+    event: ConversationEvent | None
+    quoted: Message | None
+    description: str = ""
+    attachments: tuple[dict[str, Any], ...] = ()
+    failure_reason: str = ""
+
+
+def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
+    line = TranscriptLine(at=entry.at, message=entry.message, event=entry.event, quoted=entry.quoted)
+    if entry.event is not None:
+        return replace(line, description=describe_event(entry.event))
+    if entry.message is None:
+        return line
+    message = entry.message
+    return replace(
+        line,
+        attachments=tuple(
+            display_attachments(message.attachments, organization_slug=organization.slug, message_id=message.pk)
+        ),
+        failure_reason=sending.failure_reason(message) if message.status == "failed" else "",
+    )
+
+
+def transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
+    """What the transcript's templates show (the whole conversation page and the polled
+    partial), with ``transcript_version``: the digest of all of it that can change."""
+    organization = request.organization
+    transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
+    lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
+    window = reply_window(conversation.last_inbound_at)
+    refusal = sending.reply_refusal(conversation=conversation)
+    contact = conversation.contact
+    version = digest(
+        [
+            (
+                e.message.pk,
+                e.message.status,
+                e.message.text,
+                e.message.edit_count,
+                e.message.reactions,
+                e.message.attempts,
+                e.message.error_code,
+                e.message.attachments_tried_at,
+                [a.get("stored_name") for a in e.message.attachments if isinstance(a, dict)]
+                if isinstance(e.message.attachments, list)
+                else None,
+            )
+            if e.message
+            else ("e", e.event.pk if e.event else None)
+            for e in transcript.entries
+        ]
+        + [
+            conversation.state,
+            conversation.assignee_id,
+            conversation.channel_id,
+            contact.is_blocked,
+            window.label,
+            refusal.code if refusal else None,
+        ]
+    )
+    last = transcript.entries[-1] if transcript.entries else None
+    return {
+        "conversation": conversation,
+        "contact": contact,
+        "transcript": transcript,
+        "lines": lines,
+        "window": window,
+        "refusal": refusal,
+        "transcript_version": version,
+        "last_entry_key": _entry_key(last) if last else "",
+        "max_length": sending.MAX_TEXT_LENGTH,
+        "poll_seconds": POLL_SECONDS,
+    }
