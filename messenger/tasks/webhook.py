@@ -45,7 +45,7 @@ def webhook_events_process_pending() -> None:
     and attachment downloads that could not be queued (broker down)."""
     from messenger.services.attachments.catch_up import attachments_catch_up
     from messenger.webhook.followups import followups_catch_up
-    from messenger.webhook.ingest import webhook_events_retry_pending
+    from messenger.webhook.receive import webhook_events_retry_pending
 
     report = webhook_events_retry_pending()
     fetched, announced = followups_catch_up()
@@ -66,7 +66,7 @@ def webhook_events_process_pending() -> None:
 @shared_task(name=EVENTS_PRUNE, ignore_result=True)
 def webhook_events_prune() -> None:
     """Daily: forget the raw event log older than WEBHOOK_EVENT_RETENTION_DAYS."""
-    from messenger.webhook.ingest import webhook_events_prune as prune
+    from messenger.webhook.receive import webhook_events_prune as prune
 
     deleted = prune()
     logger.info("webhook event log: %d event(s) older than the retention deleted", deleted)

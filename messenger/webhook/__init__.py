@@ -1,10 +1,18 @@
 """The Messenger webhook: Facebook's one callback for every page of every organization.
 
+Read top to bottom:
+
+- `views`: the receiver (signature, size, JSON) and the admins' event log page.
 - `signature`: the X-Hub-Signature-256 check over the raw body.
-- `parsing`: pure functions, one per event kind, turning a verified body into `ParsedEvent`s.
-- `ingest`: set-based persistence of a batch in one transaction, the raw event log, the
-  retry of events left pending and the log's pruning.
-- `followups`: what runs after commit in Celery (profile lookups, new-conversation notices)
-  and the catch-up that finds what could not be queued.
-- `views` / `api` / `selectors`: the receiver, and the admins' view of the event log.
+- `parsing`: pure functions, one per event kind, turning a verified body into `ParsedEvent`s
+  (`events`: what a parsed event is; `payload`: reading Facebook's values safely).
+- `receive`: the entry point: one transaction per POST, the event log, pending retries.
+- `route`: where each event goes, or why nowhere: the routing rules, stated once.
+- `one_statement` / `one_statement_sql`: PostgreSQL's one round trip for the common case.
+- `apply`, `messages`, `conversations`: the step-by-step way: echoes, messages, reactions
+  and edits, receipts; contacts, conversations and their update.
+- `outcomes`, `eventlog`: what became of each event and the log that says why.
+- `followups`: what runs after commit in Celery (profile lookups, new-conversation notices,
+  downloads) and the catch-up that finds what could not be queued.
+- `api` / `selectors`: the admins' view of the event log through the API.
 """

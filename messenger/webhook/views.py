@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from helpdesk.converters import parse_id
 from helpdesk.tenancy import TenantRequest, admin_required
 from messenger.models import WebhookOutcome
-from messenger.webhook import ingest, parsing, selectors
-from messenger.webhook.ingest import webhook_receive
+from messenger.webhook import outcomes, parsing, selectors
+from messenger.webhook.receive import webhook_receive
 from messenger.webhook.signature import signature_is_valid
 
 logger = logging.getLogger(__name__)
@@ -78,15 +78,15 @@ def _verification(request: HttpRequest) -> HttpResponse:
 # --- The event log (admins) ----------------------------------------------------------------
 
 REASON_LABELS = {
-    ingest.REASON_UNKNOWN_PAGE: _("No linked page has this id"),
-    ingest.REASON_CHANNEL_DISABLED: _("The channel is disabled"),
-    ingest.REASON_CHANNEL_DELETED: _("The channel was deleted"),
-    ingest.REASON_UNKNOWN_MESSAGE: _("The message it refers to is unknown"),
-    ingest.REASON_NOTHING_TO_UPDATE: _("Nothing left to update"),
-    ingest.REASON_CONTACT_BLOCKED: _("Stored hidden: the customer is blocked"),
-    ingest.REASON_STANDBY: _("Received in standby (another app owns the thread)"),
-    ingest.REASON_ATTACHMENTS_NOT_KEPT: _("Stored; files over the limit (10 a message, 50 a delivery) not kept"),
-    ingest.REASON_GAVE_UP: _("Gave up after repeated failures"),
+    outcomes.REASON_UNKNOWN_PAGE: _("No linked page has this id"),
+    outcomes.REASON_CHANNEL_DISABLED: _("The channel is disabled"),
+    outcomes.REASON_CHANNEL_DELETED: _("The channel was deleted"),
+    outcomes.REASON_UNKNOWN_MESSAGE: _("The message it refers to is unknown"),
+    outcomes.REASON_NOTHING_TO_UPDATE: _("Nothing left to update"),
+    outcomes.REASON_CONTACT_BLOCKED: _("Stored hidden: the customer is blocked"),
+    outcomes.REASON_STANDBY: _("Received in standby (another app owns the thread)"),
+    outcomes.REASON_ATTACHMENTS_NOT_KEPT: _("Stored; files over the limit (10 a message, 50 a delivery) not kept"),
+    outcomes.REASON_GAVE_UP: _("Gave up after repeated failures"),
     parsing.REASON_NOT_HANDLED: _("A kind the helpdesk does not act on"),
     parsing.REASON_UNKNOWN_KIND: _("Unknown kind of event"),
     parsing.REASON_DASHBOARD_TEST: _("Test sent from the App Dashboard"),

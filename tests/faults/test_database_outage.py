@@ -23,7 +23,7 @@ from django.test import Client
 
 from messenger import tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, WebhookEvent
-from messenger.webhook import fastpath, followups, ingest
+from messenger.webhook import apply, followups, messages, one_statement_sql
 from tests import factories
 from tests.conftest import Tenant
 from tests.faults.conftest import free_port
@@ -107,7 +107,7 @@ def test_an_unreachable_database_answers_503_and_the_redelivery_stores_each_mess
 def test_a_connection_lost_in_the_middle_of_a_batch_leaves_nothing_half_written(
     page: FacebookPage, queued: mock.MagicMock
 ) -> None:
-    real_insert_rows = ingest.insert_rows
+    real_insert_rows = messages.insert_rows
 
     def insert_rows_then_lose_the_server(model: Any, rows: Any, **kwargs: Any) -> Any:
         if model is Message:  # contacts and conversations are written by now
@@ -119,7 +119,7 @@ def test_a_connection_lost_in_the_middle_of_a_batch_leaves_nothing_half_written(
         (PAGE_ID, [text_item(psid="6200000000000002", mid="m_first")]),
         (PAGE_ID, [text_item(psid="6200000000000003", mid="m_second", timestamp=BASE_MS + 1)]),
     )
-    with mock.patch.object(ingest, "insert_rows", autospec=True, side_effect=insert_rows_then_lose_the_server):
+    with mock.patch.object(messages, "insert_rows", autospec=True, side_effect=insert_rows_then_lose_the_server):
         assert deliver(body) == 503
     assert state() == (0, 0, 0, 0)
     queued.assert_not_called()
@@ -134,14 +134,14 @@ def test_a_connection_lost_after_the_one_statement_committed_is_redelivered_as_a
     page: FacebookPage, queued: mock.MagicMock
 ) -> None:
     conversation = factories.make_conversation(page, factories.make_contact(page, psid=PSID))
-    real_store = fastpath.store_in_one_statement
+    real_store = one_statement_sql.statement_run
 
     def commit_then_lose_the_answer(**kwargs: Any) -> Any:
         real_store(**kwargs)  # autocommit: the rows are in
         raise OperationalError("server closed the connection unexpectedly")
 
     body = page_body((PAGE_ID, [text_item(psid=PSID, mid="m_committed")]))
-    with mock.patch.object(fastpath, "store_in_one_statement", autospec=True, side_effect=commit_then_lose_the_answer):
+    with mock.patch.object(one_statement_sql, "statement_run", autospec=True, side_effect=commit_then_lose_the_answer):
         assert deliver(body) == 503
     assert deliver(body) == 200
     assert Message.objects.filter(mid="m_committed").count() == 1
@@ -158,7 +158,7 @@ def test_a_database_lost_while_keeping_failed_events_pending_answers_503_and_kee
         raise RuntimeError("a bug while applying the batch")
 
     body = page_body((PAGE_ID, [text_item(psid="6200000000000004", mid="m_pending")]))
-    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=fail_then_lose_the_server):
+    with mock.patch.object(apply, "messages_store", autospec=True, side_effect=fail_then_lose_the_server):
         assert deliver(body) == 503
     assert state() == (0, 0, 0, 0)
     assert deliver(body) == 200

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messenger.models import Conversation, Message, WebhookEvent, WebhookOutcome
-from messenger.webhook import ingest
-from messenger.webhook.ingest import webhook_events_retry_pending
+from messenger.webhook import apply, receive
+from messenger.webhook.receive import webhook_events_retry_pending
 from messenger.webhook.signature import signature_for, signature_is_valid
 from messenger.webhook.views import messenger_webhook
 from tests import factories
@@ -168,7 +168,7 @@ def test_when_the_database_is_down_the_answer_is_503_and_nothing_is_stored(tenan
 def test_an_unexpected_failure_keeps_the_events_pending_and_still_answers_200(
     client: Client, page: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch.object(apply, "messages_store", autospec=True, side_effect=RuntimeError("bug")):
         response = post_webhook(client, webhook_fixture("message_text"))
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
@@ -177,7 +177,7 @@ def test_an_unexpected_failure_keeps_the_events_pending_and_still_answers_200(
     assert not Message.objects.exists()
 
     # The periodic job applies it once it is a few seconds old.
-    later = event.received_at + ingest.PENDING_RETRY_AFTER
+    later = event.received_at + receive.PENDING_RETRY_AFTER
     report = webhook_events_retry_pending(now=later)
     assert report.retried == 1
     event.refresh_from_db()
@@ -189,16 +189,16 @@ def test_an_unexpected_failure_keeps_the_events_pending_and_still_answers_200(
 
 @pytest.mark.django_db
 def test_a_standby_event_applied_by_the_retry_keeps_its_standby_reason(client: Client, page: Any) -> None:
-    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch.object(apply, "messages_store", autospec=True, side_effect=RuntimeError("bug")):
         post_webhook(client, webhook_fixture("standby_message"))
         event = WebhookEvent.objects.get()
         assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "standby")
-        first_try = event.received_at + ingest.PENDING_RETRY_AFTER
+        first_try = event.received_at + receive.PENDING_RETRY_AFTER
         assert webhook_events_retry_pending(now=first_try).still_pending == 1
     event.refresh_from_db()
     assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "standby error:RuntimeError")
 
-    assert webhook_events_retry_pending(now=first_try + ingest.PENDING_RETRY_BACKOFF).retried == 1
+    assert webhook_events_retry_pending(now=first_try + receive.PENDING_RETRY_BACKOFF).retried == 1
     event.refresh_from_db()
     assert (event.outcome, event.reason) == (WebhookOutcome.STORED, "standby")
     assert Message.objects.get().mid == "m_standby_Sb09"
@@ -206,18 +206,18 @@ def test_a_standby_event_applied_by_the_retry_keeps_its_standby_reason(client: C
 
 @pytest.mark.django_db
 def test_a_pending_event_that_keeps_failing_is_eventually_marked_failed(client: Client, page: Any) -> None:
-    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch.object(apply, "messages_store", autospec=True, side_effect=RuntimeError("bug")):
         post_webhook(client, webhook_fixture("message_text"))
         event = WebhookEvent.objects.get()
-        first_try = event.received_at + ingest.PENDING_RETRY_AFTER
+        first_try = event.received_at + receive.PENDING_RETRY_AFTER
         report = webhook_events_retry_pending(now=first_try)
         assert report.still_pending == 1
         event.refresh_from_db()
         assert (event.outcome, event.reason) == (WebhookOutcome.PENDING, "error:RuntimeError")
         # A failing event waits before its next attempt, leaving the turn to the others.
         assert webhook_events_retry_pending(now=first_try + timedelta(minutes=1)).still_pending == 0
-        assert webhook_events_retry_pending(now=first_try + ingest.PENDING_RETRY_BACKOFF).still_pending == 1
-        report = webhook_events_retry_pending(now=event.received_at + ingest.PENDING_GIVE_UP_AFTER)
+        assert webhook_events_retry_pending(now=first_try + receive.PENDING_RETRY_BACKOFF).still_pending == 1
+        report = webhook_events_retry_pending(now=event.received_at + receive.PENDING_GIVE_UP_AFTER)
     assert report.failed == 1
     event.refresh_from_db()
     assert (event.outcome, event.reason) == (WebhookOutcome.FAILED, "gave_up")
@@ -225,12 +225,12 @@ def test_a_pending_event_that_keeps_failing_is_eventually_marked_failed(client: 
 
 @pytest.mark.django_db
 def test_events_never_tried_are_retried_before_those_that_keep_failing(client: Client, page: Any) -> None:
-    with mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")):
+    with mock.patch.object(apply, "messages_store", autospec=True, side_effect=RuntimeError("bug")):
         post_webhook(client, page_body((PAGE_ID, [text_item(mid="m_bad")])))
         bad = WebhookEvent.objects.get()
-        webhook_events_retry_pending(now=bad.received_at + ingest.PENDING_RETRY_AFTER)
+        webhook_events_retry_pending(now=bad.received_at + receive.PENDING_RETRY_AFTER)
         post_webhook(client, page_body((PAGE_ID, [text_item(mid="m_new", timestamp=BASE_MS + 1)])))
-    later = timezone.now() + ingest.PENDING_RETRY_BACKOFF
+    later = timezone.now() + receive.PENDING_RETRY_BACKOFF
     assert webhook_events_retry_pending(now=later, limit=1).retried == 1
     assert Message.objects.get().mid == "m_new"
 

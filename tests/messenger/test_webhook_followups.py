@@ -19,9 +19,9 @@ from helpdesk.models import Notification, Role
 from messenger import tasks
 from messenger.graph import GraphClient, NoProfileError, Profile, RateLimitedError, TokenInvalidError
 from messenger.models import Contact, Conversation, FacebookPage, Message, PageStatus, WebhookEvent, WebhookOutcome
-from messenger.webhook import followups, ingest
+from messenger.webhook import apply, followups
 from messenger.webhook.followups import conversation_announce, followups_catch_up, followups_run
-from messenger.webhook.ingest import webhook_events_prune, webhook_events_retry_pending
+from messenger.webhook.receive import webhook_events_prune, webhook_events_retry_pending
 from tests import factories
 from tests.conftest import Tenant
 from tests.messenger.fixtures import (
@@ -223,7 +223,7 @@ def test_the_every_minute_job_applies_pending_events_and_queues_their_followups(
     client: Client, page: FacebookPage, django_capture_on_commit_callbacks: Any
 ) -> None:
     with (
-        mock.patch.object(ingest, "_messages_store", autospec=True, side_effect=RuntimeError("bug")),
+        mock.patch.object(apply, "messages_store", autospec=True, side_effect=RuntimeError("bug")),
         mock.patch.object(tasks.webhook_followups, "delay", autospec=True),
     ):
         post_webhook(client, webhook_fixture("message_text"))

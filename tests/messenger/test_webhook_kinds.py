@@ -498,7 +498,7 @@ def test_the_dashboard_test_button_is_recorded_as_ignored(client: Client, page: 
 def test_an_unknown_kind_is_kept_raw_logged_and_ignored(
     client: Client, page: FacebookPage, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="messenger.webhook.ingest"):
+    with caplog.at_level(logging.WARNING, logger="messenger.webhook.route"):
         post(client, "unknown_kind")
     event = last_event()
     assert (event.kind, event.outcome, event.reason) == ("unknown", "ignored", "unknown_kind")

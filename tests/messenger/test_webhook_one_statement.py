@@ -1,4 +1,4 @@
-"""The one-statement path (messenger.webhook.fastpath) decides as the step-by-step path does.
+"""The one statement (messenger.webhook.one_statement) decides as the step-by-step path does.
 
 Each scenario is played twice on fresh data: once as it runs (one statement when every
 message's conversation exists), once with that path turned off. What is stored — messages,
@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messenger.models import Conversation, ConversationEvent, ConversationState, Message, WebhookEvent
-from messenger.webhook import ingest
+from messenger.webhook import receive
 from tests import factories
 from tests.conftest import Tenant
 from tests.messenger.fixtures import (
@@ -81,7 +81,7 @@ def _stored() -> dict[str, Any]:
     }
 
 
-_REAL_APPLIES = ingest._one_statement_applies
+_REAL_APPLIES = receive.one_statement_applies
 
 
 def _play(tenant: Tenant, body: dict[str, Any], *, one_statement: bool, language: str = "en") -> tuple[Any, int]:
@@ -91,7 +91,7 @@ def _play(tenant: Tenant, body: dict[str, Any], *, one_statement: bool, language
     with transaction.atomic():
         _world(tenant, language=language)
         client = Client()
-        with mock.patch.object(ingest, "_one_statement_applies", side_effect=applies):
+        with mock.patch.object(receive, "one_statement_applies", side_effect=applies):
             # PostgreSQL prepares the statement once per connection: not counted below.
             warm_up = page_body(_items(UNKNOWN_PAGE, text_item(page_id=UNKNOWN_PAGE, mid="m_warm_up")))
             assert post_webhook(client, warm_up).status_code == 200
@@ -183,7 +183,7 @@ def test_the_one_statement_answers_what_each_event_became(tenant_a: Tenant) -> N
         _items(PAGE_ID, text_item(mid="m_a")),
         _items(UNKNOWN_PAGE, text_item(page_id=UNKNOWN_PAGE, mid="m_b")),
     )
-    result = ingest.webhook_receive(body=body, received_at=timezone.now())
+    result = receive.webhook_receive(body=body, received_at=timezone.now())
     assert [(o.outcome, o.reason, o.organization_id) for o in result.outcomes] == [
         ("stored", "", tenant_a.organization.pk),
         ("ignored", "unknown_page", None),

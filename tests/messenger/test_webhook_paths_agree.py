@@ -1,10 +1,12 @@
 """What the webhook stores does not depend on the path a POST takes.
 
 The receiver forks after parsing: on PostgreSQL a batch of messages in conversations that
-exist already is routed, stored and logged by one statement (messenger.webhook.fastpath);
-anything else is applied step by step (messenger.webhook.ingest.plan_apply), which has its
-own branches for PostgreSQL and SQLite. Routing (unknown page, channel disabled or deleted,
-blocked customer, standby, duplicates, files over the caps) is decided in both.
+exist already is routed, stored and logged by one statement (messenger.webhook.one_statement);
+anything else is routed in Python and applied step by step (messenger.webhook.apply), which
+has its own branches for PostgreSQL and SQLite. The routing rules are stated once
+(messenger.webhook.route.ROUTING_RULES, outcomes.MESSAGE_REASONS) and written into the
+statement's SQL from there; this file proves that both ways store the same thing (unknown
+page, channel disabled or deleted, blocked customer, standby, duplicates, files over the caps).
 
 `test_what_is_stored_does_not_depend_on_the_path` plays random sequences of signed POSTs
 (every kind of event the webhook handles, on several pages of two organizations) twice on
@@ -53,7 +55,7 @@ from messenger.models import (
     MessageStatus,
     WebhookEvent,
 )
-from messenger.webhook import fastpath, ingest
+from messenger.webhook import one_statement_sql, outcomes, receive
 from tests import factories
 from tests.conftest import Tenant
 from tests.messenger.fixtures import BASE_MS, fast_password_hashing, post_webhook, queued_followups
@@ -208,7 +210,7 @@ def _stored() -> dict[str, Any]:
 # --------------------------------------------------------------------------- playing POSTs
 
 
-def _followups_named(result: ingest.BatchResult) -> dict[str, list[tuple[str, ...]]]:
+def _followups_named(result: outcomes.BatchResult) -> dict[str, list[tuple[str, ...]]]:
     """What a POST queued after commit (files to download, profiles to fetch, new
     conversations to announce), by natural key."""
     messages = dict(
@@ -264,9 +266,9 @@ def _play(
     tenants: tuple[Tenant, Tenant], posts: list[dict[str, Any]], *, one_statement: bool, use: PathUse | None = None
 ) -> dict[str, Any]:
     """On the fresh world (rolled back afterwards): every POST in turn, then what is stored."""
-    real_store = fastpath.store_in_one_statement
+    real_store = one_statement_sql.statement_run
 
-    def counted_store(**kwargs: Any) -> list[fastpath.Decided] | None:
+    def counted_store(**kwargs: Any) -> list[one_statement_sql.Decided] | None:
         decided = real_store(**kwargs)
         if use is not None:
             if decided is None:
@@ -275,10 +277,10 @@ def _play(
                 use.one_statement += 1
         return decided
 
-    queued: list[ingest.BatchResult] = []
-    real_followups = ingest._followups_on_commit
+    queued: list[outcomes.BatchResult] = []
+    real_followups = receive.followups_on_commit
 
-    def followups(result: ingest.BatchResult) -> None:
+    def followups(result: outcomes.BatchResult) -> None:
         queued.append(copy.deepcopy(result))
         real_followups(result)
 
@@ -288,11 +290,11 @@ def _play(
         client = Client()
         with (
             (
-                mock.patch.object(ingest, "_one_statement_applies", autospec=True, return_value=False)
+                mock.patch.object(receive, "one_statement_applies", autospec=True, return_value=False)
                 if not one_statement
-                else mock.patch.object(fastpath, "store_in_one_statement", autospec=True, side_effect=counted_store)
+                else mock.patch.object(one_statement_sql, "statement_run", autospec=True, side_effect=counted_store)
             ) as patched,
-            mock.patch.object(ingest, "_followups_on_commit", autospec=True, side_effect=followups),
+            mock.patch.object(receive, "followups_on_commit", autospec=True, side_effect=followups),
         ):
             for number, body in enumerate(posts, start=1):
                 clock.now = T_WORLD + timedelta(minutes=number)
@@ -660,7 +662,7 @@ def _routed(tenants: tuple[Tenant, Tenant], posts: list[dict[str, Any]], *, one_
         _world(*tenants)
         client = Client()
         with (
-            mock.patch.object(ingest, "_one_statement_applies", autospec=True, return_value=False)
+            mock.patch.object(receive, "one_statement_applies", autospec=True, return_value=False)
             if not one_statement
             else nullcontext()
         ):

@@ -1,34 +1,33 @@
-"""The common case in one statement: a POST whose events are messages in conversations that
-already exist, routed, stored and logged by a single round trip to PostgreSQL.
+"""The one statement: a POST whose events are messages in conversations that already exist,
+routed, stored and logged by a single round trip to PostgreSQL (messenger.webhook.one_statement
+prepares the rows; this module is the statement).
 
 The batch travels as one JSON document (one row per event, in arrival order), so that the
 statement's text never depends on the batch: it is prepared once per connection and takes
 one parameter, cheap to send and to parse.
 
     WITH v AS (json_to_recordset of the events),
-         r AS (each event with its route and thread: the linked page, its channel and
-               organization, the customer's contact and conversation — read, not locked),
+         r AS (each event with its route (route.route_select, the same SELECT the step-by-step
+               way reads routes with), the routing rules' verdict (route.routing_reason_sql)
+               and the customer's contact and conversation — read, not locked),
          ok AS (every message bound for a live channel has its conversation),
          ins AS (INSERT INTO message … ON CONFLICT DO NOTHING RETURNING, only when ok),
          agg AS (per conversation, over the rows really inserted: latest time and preview,
                  last customer message, how many the customer wrote),
-         locked, bump AS (UPDATE conversation relative to the locked row RETURNING old state),
+         locked, bump AS (UPDATE conversation relative to the locked row RETURNING old state,
+                          with conversations.conversation_bump_assignments),
          reopened AS (INSERT INTO conversationevent for the conversations that were closed),
-         decided AS (each event's outcome and reason: ignored as parsed, unknown page,
-                     channel deleted or disabled, stored, duplicate),
+         decided AS (each event's outcome and reason: ignored as parsed, the routing verdict,
+                     stored or duplicate with outcomes.message_reason_sql),
          log AS (INSERT INTO webhookevent … the decided outcomes, only when ok)
     SELECT ok, then each event's outcome
 
 When a message's conversation does not exist yet (a new customer), the statement writes
-nothing and says so: the caller applies the batch step by step instead (ingest.plan_apply),
-which creates contacts and conversations. Routing is the same as there, decided in SQL.
-Previews that depend on the organization's language (a photo, a sticker) travel in every
-language the product speaks; the statement picks the organization's.
-
-The conversation update is the one the general path uses (`conversation_bump_assignments`):
-relative to the row as it is when locked, so that the latest message wins whatever the
-arrival order and concurrent POSTs add up. Messages are inserted in (page, mid) order and
-conversations locked in id order, so that concurrent POSTs queue instead of deadlocking.
+nothing and says so: the batch is then applied step by step (messenger.webhook.apply), which
+creates contacts and conversations. Previews that depend on the organization's language (a
+photo, a sticker) travel in every language the product speaks; the statement picks the
+organization's. Messages are inserted in (page, mid) order and conversations locked in id
+order, so that concurrent POSTs queue instead of deadlocking.
 """
 
 # Every name in the statement comes from the models and every value is a bound parameter:
@@ -37,7 +36,7 @@ conversations locked in id order, so that concurrent POSTs queue instead of dead
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,18 +45,18 @@ from typing import Any
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from channels.models import Channel
-from helpdesk.models import Organization
 from messenger.models import (
     Contact,
     Conversation,
     ConversationEvent,
     ConversationState,
-    FacebookPage,
     Message,
     WebhookEvent,
     WebhookOutcome,
 )
+from messenger.webhook.conversations import conversation_bump_assignments
+from messenger.webhook.outcomes import message_reason_sql
+from messenger.webhook.route import route_select, routing_reason_sql
 from messenger.webhook.sql import (
     column_of,
     connection_for,
@@ -67,7 +66,7 @@ from messenger.webhook.sql import (
     value_preparers,
 )
 
-STATEMENT_NAME = "messenger_webhook_store"
+STATEMENT_NAME = "messenger_webhook_one_statement"
 
 # The keys of an event's row in the JSON document, with their SQL types.
 EVENT_FIELDS = (
@@ -80,8 +79,9 @@ EVENT_FIELDS = (
     ("outcome", "text"),  # decided already (ignored as parsed), else null
     ("reason", "text"),
     ("creates", "boolean"),  # a message to store
-    ("again", "boolean"),  # the same (page, mid) earlier in this POST
-    ("stored_reason", "text"),  # the reason to log when stored or duplicate ('', standby, files not kept)
+    ("again", "boolean"),  # the same (page, mid) earlier in this POST (route.repeated_deliveries)
+    ("capped", "boolean"),  # some of its files are over the caps (outcomes.message_reason)
+    ("standby", "boolean"),  # it came in an entry's standby list
 )
 # Message columns given per event (the others take one value for the whole batch).
 MESSAGE_FIELDS = (
@@ -106,16 +106,6 @@ MESSAGE_EXTRA = ((PREVIEW, "text"), (PREVIEWS, "jsonb"), (COUNTS, "boolean"), (I
 
 
 @dataclass(frozen=True, slots=True)
-class Reasons:
-    """The reasons the statement writes for routing outcomes (ingest's constants)."""
-
-    unknown_page: str
-    channel_deleted: str
-    channel_disabled: str
-    contact_blocked: str
-
-
-@dataclass(frozen=True, slots=True)
 class Decided:
     """What became of one event of the batch."""
 
@@ -132,43 +122,12 @@ Slot = tuple[Any, Any] | None
 _statements: dict[str, tuple[str, list[Slot]]] = {}
 
 
-def conversation_bump_assignments(
-    quote: Callable[[str], str], target: str, last_at: str, preview: str, last_in: str, wrote: str
-) -> str:
-    """SET clause from the batch's values for one conversation (SQL expressions): its latest
-    message time and preview, the customer's last message time (may be NULL), how many the
-    customer wrote. The last placeholder is updated_at.
-
-    Every value is relative to the row as it is (SQL reads the old row in SET), so an older
-    message arriving late never moves last_* back, and two POSTs for one conversation add up.
-    """
-    field = Conversation._meta.get_field
-
-    def col(name: str) -> str:
-        return quote(column_of(field(name)))
-
-    last_message_at, last_inbound_at = f"{target}.{col('last_message_at')}", f"{target}.{col('last_inbound_at')}"
-    newer = f"{last_message_at} IS NULL OR {last_at} >= {last_message_at}"
-    return (
-        f"{col('last_message_at')} = CASE WHEN {newer} THEN {last_at} ELSE {last_message_at} END, "
-        f"{col('last_message_preview')} = CASE WHEN {newer} THEN {preview} "
-        f"ELSE {target}.{col('last_message_preview')} END, "
-        f"{col('last_inbound_at')} = CASE WHEN {last_in} IS NOT NULL AND "
-        f"({last_inbound_at} IS NULL OR {last_in} > {last_inbound_at}) THEN {last_in} "
-        f"ELSE {last_inbound_at} END, "
-        f"{col('unread_count')} = {target}.{col('unread_count')} + {wrote}, "
-        f"{col('state')} = CASE WHEN {wrote} > 0 THEN '{ConversationState.OPEN}' "
-        f"ELSE {target}.{col('state')} END, "
-        f"{col('updated_at')} = %s"
-    )
-
-
 def _literal(value: str) -> str:
     """A constant of the code (a reason, an outcome) as an SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, list[Slot]]:
+def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
     if connection.alias in _statements:
         return _statements[connection.alias]
     q = connection.ops.quote_name
@@ -198,25 +157,17 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
             *MESSAGE_EXTRA,
         ]
     )
-    page, channel, organization = tbl(FacebookPage), tbl(Channel), tbl(Organization)
     contact, conversation = tbl(Contact), tbl(Conversation)
-    live = "r.page_pk IS NOT NULL AND r.deleted_at IS NULL AND r.is_enabled"
-    # Each event with its route and thread (nothing locked: the page's and channel's state as
-    # of this statement, as the step-by-step path reads them). Looked up event by event through
-    # the unique indexes whatever the batch's size: the statement is planned once, without
-    # knowing it, and LIMIT 1 keeps the planner from turning a lookup into a join of tables.
+    live = "r.routing_reason IS NULL"
+    # Each event with its route and customer (nothing locked: the page's and channel's state
+    # as of this statement, as the step-by-step way reads them). Looked up event by event
+    # through the unique indexes whatever the batch's size: the statement is planned once,
+    # without knowing it, and LIMIT 1 keeps the planner from turning a lookup into a join.
     resolved = (
-        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, rt.is_enabled, rt.deleted_at, "
+        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, {routing_reason_sql('rt')} AS routing_reason, "
         f"COALESCE(v.{q(PREVIEW)}, v.{q(PREVIEWS)} ->> rt.language, v.{q(PREVIEWS)} ->> 'en', '') AS the_preview, "
         f"(v.{q(INBOUND)} AND th.is_blocked) IS TRUE AS hidden, th.conversation_id "
-        f"FROM v LEFT JOIN LATERAL (SELECT p.{col(FacebookPage, 'id')} AS page_pk, "
-        f"p.{col(FacebookPage, 'organization')} AS organization_id, "
-        f"ch.{col(Channel, 'is_enabled')} AS is_enabled, ch.{col(Channel, 'deleted_at')} AS deleted_at, "
-        f"o.{col(Organization, 'language')} AS language "
-        f"FROM {page} p JOIN {channel} ch ON ch.{col(Channel, 'id')} = p.{col(FacebookPage, 'channel')} "
-        f"JOIN {organization} o ON o.{col(Organization, 'id')} = p.{col(FacebookPage, 'organization')} "
-        f"WHERE p.{col(FacebookPage, 'page_id')} = v.page AND p.{col(FacebookPage, 'unlinked_at')} IS NULL "
-        f"LIMIT 1) rt ON true "
+        f"FROM v LEFT JOIN LATERAL ({route_select('= v.page')} LIMIT 1) rt ON true "
         f"LEFT JOIN LATERAL (SELECT ct.{col(Contact, 'is_blocked')} AS is_blocked, "
         f"cv.{col(Conversation, 'id')} AS conversation_id FROM {contact} ct "
         f"LEFT JOIN {conversation} cv ON cv.{col(Conversation, 'page')} = ct.{col(Contact, 'page')} "
@@ -284,18 +235,17 @@ def _statement(connection: BaseDatabaseWrapper, reasons: Reasons) -> tuple[str, 
         f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
         f"SELECT organization_id, id, {_literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
         f"FROM bump WHERE old_state = {_literal(ConversationState.CLOSED)} AND wrote > 0), ",
-        # Routing as ingest.batch_plan decides it, then what the insert did.
+        # The routing rules' verdict, then what the insert did (outcomes.message_reason).
         f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "
         f"WHEN mine.message_id IS NOT NULL THEN {stored} ELSE {duplicate} END AS outcome, "
-        f"CASE WHEN r.outcome IS NOT NULL THEN r.reason "
-        f"WHEN r.page_pk IS NULL THEN {_literal(reasons.unknown_page)} "
-        f"WHEN r.deleted_at IS NOT NULL THEN {_literal(reasons.channel_deleted)} "
-        f"WHEN NOT r.is_enabled THEN {_literal(reasons.channel_disabled)} "
-        f"WHEN mine.message_id IS NOT NULL AND r.hidden THEN {_literal(reasons.contact_blocked)} "
-        f"ELSE r.stored_reason END AS reason, "
-        f"left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
-        f"FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
+        f"CASE WHEN r.outcome IS NOT NULL THEN r.reason WHEN NOT ({live}) THEN r.routing_reason ELSE "
+        + message_reason_sql(
+            {"hidden": "mine.message_id IS NOT NULL AND r.hidden", "capped": "r.capped", "standby": "r.standby"}
+        )
+        + " END AS reason, "
+        "left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
+        "FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
     ]
     event_values = values(
         WebhookEvent,
@@ -329,12 +279,8 @@ def _json_default(value: Any) -> Any:
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-def store_in_one_statement(
-    *,
-    rows: Sequence[dict[str, Any]],
-    batch_values: dict[str, Any],
-    now: datetime,
-    reasons: Reasons,
+def statement_run(
+    *, rows: Sequence[dict[str, Any]], batch_values: dict[str, Any], now: datetime
 ) -> list[Decided] | None:
     """Route, store and log a batch (`rows`: one per event, keys of EVENT_FIELDS, and for
     the messages those of MESSAGE_FIELDS and MESSAGE_EXTRA). Returns what became of each
@@ -345,7 +291,7 @@ def store_in_one_statement(
     processed_at); columns in neither the rows nor there take their field's default.
     """
     connection = connection_for(Message)
-    statement, slots = _statement(connection, reasons)
+    statement, slots = _statement(connection)
     params: list[Any] = [_encoder.encode(rows)]
     for slot in slots:
         if slot is None:

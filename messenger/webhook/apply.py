@@ -1,0 +1,202 @@
+"""Applying a routed batch, step by step and set-based, inside the caller's transaction:
+echoes of what this app sent, new messages (messenger.webhook.messages), reactions and
+edits, delivery and read receipts. The number of statements does not grow with the batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from messenger.models import Direction, Message, MessageStatus, WebhookOutcome
+from messenger.services.search import message_search_texts_refresh
+from messenger.webhook import parsing
+from messenger.webhook.messages import messages_store
+from messenger.webhook.outcomes import REASON_NOTHING_TO_UPDATE, REASON_UNKNOWN_MESSAGE, BatchResult, Outcome
+from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
+from messenger.webhook.route import RoutedBatch, RoutedEvent, creates_message, in_time_order, is_own_echo
+
+# An echo proves that a message went out, even after a send call that timed out or failed.
+_ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
+
+
+def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
+    """Apply what was routed to live channels; returns every event's outcome."""
+    outcomes = batch.outcomes
+    result = BatchResult(outcomes)
+    routed = batch.routed
+    own_echoes = [item for item in routed if is_own_echo(item.event)]
+    creating = [item for item in routed if creates_message(item.event)]
+    if own_echoes:
+        unmatched = own_echoes_reconcile(own_echoes, outcomes)
+        if unmatched:
+            # Sent by this app but unknown here (another installation, a lost row): shown as
+            # sent outside the helpdesk rather than dropped.
+            creating = sorted(creating + unmatched, key=lambda item: in_time_order(item.index, item.event))
+    if creating:
+        messages_store(creating, batch.customers, outcomes, result, received_at=received_at)
+    reactions_and_edits = [item for item in routed if item.event.kind in (parsing.REACTION, parsing.MESSAGE_EDIT)]
+    if reactions_and_edits:
+        reactions_and_edits_apply(reactions_and_edits, outcomes)
+    receipts = [item for item in routed if item.event.kind in (parsing.DELIVERY, parsing.READ)]
+    if receipts:
+        receipts_apply(receipts, outcomes, received_at=received_at)
+    return result
+
+
+# --------------------------------------------------------------------------- own echoes
+
+
+def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome]) -> list[RoutedEvent]:
+    """Confirm the outbound messages this app sent; returns the echoes matching none."""
+    keys: dict[int, uuid.UUID] = {}  # index → the Send API metadata, when it is one of our keys
+    for item in echoes:
+        content = item.event.detail
+        assert isinstance(content, Content)
+        try:
+            keys[item.index] = uuid.UUID(content.metadata)
+        except ValueError:
+            pass
+    condition = Q(mid__in=sorted({item.event.mid for item in echoes}))
+    if keys:
+        condition |= Q(idempotency_key__in=list(keys.values()))
+    candidates = list(
+        Message.objects.select_for_update()
+        .filter(condition, page_id__in={item.route.page_pk for item in echoes}, direction=Direction.OUTBOUND)
+        .order_by("pk")
+    )
+    by_key = {m.idempotency_key: m for m in candidates if m.idempotency_key}
+    by_mid = {(m.page_id, m.mid): m for m in candidates if m.mid}
+    changed: dict[int, Message] = {}
+    unmatched = []
+    for item in echoes:
+        key = keys.get(item.index)
+        message = by_mid.get((item.route.page_pk, item.event.mid)) or (by_key.get(key) if key else None)
+        if message is None or message.page_id != item.route.page_pk:
+            unmatched.append(item)
+            continue
+        dirty = False
+        if not message.mid:
+            message.mid = item.event.mid
+            dirty = True
+        if message.status in _ADVANCE_TO_SENT:
+            message.status = MessageStatus.SENT
+            message.error_code = message.error_message = ""
+            dirty = True
+        if dirty:
+            changed[message.pk] = message
+            outcomes[item.index].set(WebhookOutcome.STORED)
+        else:
+            outcomes[item.index].set(WebhookOutcome.DUPLICATE)
+    if changed:
+        Message.objects.bulk_update(list(changed.values()), ["mid", "status", "error_code", "error_message"])
+    return unmatched
+
+
+# --------------------------------------------------------------------------- reactions and edits
+
+
+def reactions_and_edits_apply(items: list[RoutedEvent], outcomes: list[Outcome]) -> None:
+    """Each reaction or edit changes the message it names (locked), in time order."""
+    condition = Q()
+    for page_pk in sorted({item.route.page_pk for item in items}):
+        mids = sorted({item.event.mid for item in items if item.route.page_pk == page_pk})
+        condition |= Q(page_id=page_pk, mid__in=mids)
+    messages = {(m.page_id, m.mid): m for m in Message.objects.select_for_update().filter(condition).order_by("pk")}
+    changed: dict[int, Message] = {}
+    edited: dict[int, Message] = {}
+    for item in items:
+        event = item.event
+        message = messages.get((item.route.page_pk, event.mid))
+        if message is None:
+            outcomes[item.index].set(WebhookOutcome.IGNORED, REASON_UNKNOWN_MESSAGE)
+            continue
+        if isinstance(event.detail, Reaction):
+            dirty = reaction_apply(message, event, event.detail)
+        else:
+            assert isinstance(event.detail, Edit)
+            dirty = edit_apply(message, event, event.detail)
+            if dirty:
+                edited[message.pk] = message
+        if dirty:
+            changed[message.pk] = message
+            outcomes[item.index].set(WebhookOutcome.STORED)
+        else:
+            outcomes[item.index].set(WebhookOutcome.DUPLICATE)
+    if changed:
+        Message.objects.bulk_update(list(changed.values()), ["reactions", "text", "edit_count", "edited_at"])
+        message_search_texts_refresh(edited.values())
+
+
+def reaction_apply(message: Message, event: ParsedEvent, reaction: Reaction) -> bool:
+    """Each reactor's current reaction; an older event never overrides a newer one."""
+    reactions = dict(message.reactions) if isinstance(message.reactions, dict) else {}
+    current = reactions.get(event.customer_id)
+    if isinstance(current, dict) and int(current.get("at") or 0) > event.timestamp_ms:
+        return False
+    if reaction.action == "unreact":
+        if current is None:
+            return False
+        del reactions[event.customer_id]
+    else:
+        wanted = {"reaction": reaction.reaction, "emoji": reaction.emoji, "at": event.timestamp_ms}
+        if current == wanted:
+            return False
+        reactions[event.customer_id] = wanted
+    message.reactions = reactions
+    return True
+
+
+def edit_apply(message: Message, event: ParsedEvent, edit: Edit) -> bool:
+    """The latest edit wins: the same (or an older) num_edit changes nothing."""
+    if edit.num_edit <= message.edit_count:
+        return False
+    message.text = edit.text
+    message.edit_count = edit.num_edit
+    message.edited_at = event.occurred_at or timezone.now()
+    return True
+
+
+# --------------------------------------------------------------------------- receipts
+
+
+def receipts_apply(receipts: list[RoutedEvent], outcomes: list[Outcome], *, received_at: datetime) -> None:
+    """Per customer and kind, one UPDATE that advances every earlier outbound message."""
+    grouped: dict[tuple[str, int, str], list[RoutedEvent]] = defaultdict(list)
+    for item in receipts:
+        grouped[(item.event.kind, item.route.page_pk, item.event.customer_id)].append(item)
+    for (kind, page_pk, customer), items in sorted(grouped.items()):
+        details = [item.event.detail for item in items if isinstance(item.event.detail, Receipt)]
+        watermarks = [d.watermark for d in details if d.watermark]
+        watermark = max(watermarks) if watermarks else None
+        mids = sorted({mid for d in details for mid in d.mids})
+        scope = Message.objects.filter(
+            organization_id=items[0].route.organization_id,
+            page_id=page_pk,
+            conversation__contact__psid=customer,
+            direction=Direction.OUTBOUND,
+        )
+        reached = Q(mid__in=mids) if mids else Q()
+        if watermark:
+            reached = (reached | Q(sent_at__lte=watermark)) if mids else Q(sent_at__lte=watermark)
+        at = watermark or max((item.event.occurred_at for item in items if item.event.occurred_at), default=received_at)
+        if kind == parsing.DELIVERY:
+            updated = scope.filter(reached, status=MessageStatus.SENT).update(
+                status=MessageStatus.DELIVERED, delivered_at=at
+            )
+        else:
+            updated = scope.filter(reached, status__in=(MessageStatus.SENT, MessageStatus.DELIVERED)).update(
+                status=MessageStatus.READ,
+                read_at=at,
+                delivered_at=Coalesce("delivered_at", Value(at, output_field=DateTimeField())),
+            )
+        for item in items:
+            if updated:
+                outcomes[item.index].set(WebhookOutcome.STORED)
+            else:
+                outcomes[item.index].set(WebhookOutcome.IGNORED, REASON_NOTHING_TO_UPDATE)

@@ -1,0 +1,118 @@
+"""The conversations a batch of messages touches: one UPDATE for all of them, relative to
+the locked rows (the latest message wins whatever the arrival order, unread counts add up),
+and the system line of a conversation the customer reopened. The SET clause is shared with
+the one statement (messenger.webhook.one_statement_sql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.webhook.sql import column, column_of, connection_for
+
+
+def conversation_bump_assignments(
+    quote: Callable[[str], str], target: str, last_at: str, preview: str, last_in: str, wrote: str
+) -> str:
+    """SET clause from the batch's values for one conversation (SQL expressions): its latest
+    message time and preview, the customer's last message time (may be NULL), how many the
+    customer wrote. The last placeholder is updated_at. Both ways of storing use it.
+
+    Every value is relative to the row as it is (SQL reads the old row in SET), so an older
+    message arriving late never moves last_* back, and two POSTs for one conversation add up.
+    """
+    field = Conversation._meta.get_field
+
+    def col(name: str) -> str:
+        return quote(column_of(field(name)))
+
+    last_message_at, last_inbound_at = f"{target}.{col('last_message_at')}", f"{target}.{col('last_inbound_at')}"
+    newer = f"{last_message_at} IS NULL OR {last_at} >= {last_message_at}"
+    return (
+        f"{col('last_message_at')} = CASE WHEN {newer} THEN {last_at} ELSE {last_message_at} END, "
+        f"{col('last_message_preview')} = CASE WHEN {newer} THEN {preview} "
+        f"ELSE {target}.{col('last_message_preview')} END, "
+        f"{col('last_inbound_at')} = CASE WHEN {last_in} IS NOT NULL AND "
+        f"({last_inbound_at} IS NULL OR {last_in} > {last_inbound_at}) THEN {last_in} "
+        f"ELSE {last_inbound_at} END, "
+        f"{col('unread_count')} = {target}.{col('unread_count')} + {wrote}, "
+        f"{col('state')} = CASE WHEN {wrote} > 0 THEN '{ConversationState.OPEN}' "
+        f"ELSE {target}.{col('state')} END, "
+        f"{col('updated_at')} = %s"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationBump:
+    """What a batch's messages change in one conversation."""
+
+    conversation_id: int
+    last_at: datetime  # its latest message's time...
+    preview: str  # ...and preview
+    last_in: datetime | None  # the customer's last message (None: the customer wrote nothing)
+    wrote: int  # how many the customer wrote
+
+
+def conversations_bump(bumps: list[ConversationBump]) -> None:
+    """One UPDATE for all touched conversations; a reopening writes its system line."""
+    aggregates = [
+        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote)
+        for b in sorted(bumps, key=lambda b: b.conversation_id)
+    ]
+    connection = connection_for(Conversation)
+    quote = connection.ops.quote_name
+    name, pk = quote(Conversation._meta.db_table), quote(column_of(Conversation._meta.pk))
+    state, organization = column(Conversation, "state"), column(Conversation, "organization")
+    date_field = Conversation._meta.get_field("last_message_at")
+    preview_field = Conversation._meta.get_field("last_message_preview")
+    params: list[Any] = []
+    for conversation_id, last_at, preview, last_in, wrote_count in aggregates:
+        params += [
+            conversation_id,
+            date_field.get_db_prep_save(last_at, connection),
+            preview_field.get_db_prep_save(preview, connection),
+            date_field.get_db_prep_save(last_in, connection),
+            wrote_count,
+        ]
+    now = date_field.get_db_prep_save(timezone.now(), connection)
+    ids = [a[0] for a in aggregates]
+    id_list = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            assignments = conversation_bump_assignments(quote, "c", "a.last_at", "a.preview", "a.last_in", "a.wrote")
+            values = ", ".join(["(%s::bigint, %s::timestamptz, %s::varchar, %s::timestamptz, %s::integer)"] * len(ids))
+            # The old state comes from the locked row, so that a reopening is told exactly once.
+            cursor.execute(
+                f"UPDATE {name} AS c SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {values}) AS a (id, last_at, preview, last_in, wrote), "
+                f"(SELECT {pk} AS id, {state} AS state FROM {name} WHERE {pk} IN ({id_list}) "
+                f"ORDER BY {pk} FOR UPDATE) AS o "
+                f"WHERE c.{pk} = a.id AND o.id = a.id RETURNING c.{pk}, c.{organization}, o.state, a.wrote",
+                [now, *params, *ids],
+            )
+            before = [(row[0], row[1], row[2]) for row in cursor.fetchall() if row[3] > 0]
+        else:
+            # SQLite runs one writer at a time: what is read here is what the UPDATE changes.
+            cursor.execute(f"SELECT {pk}, {organization}, {state} FROM {name} WHERE {pk} IN ({id_list})", ids)  # noqa: S608
+            wrote_by_id = {a[0]: a[4] for a in aggregates}
+            before = [row for row in cursor.fetchall() if wrote_by_id[row[0]] > 0]
+            assignments = conversation_bump_assignments(quote, "c", "v.column2", "v.column3", "v.column4", "v.column5")
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(ids))
+            cursor.execute(
+                f"UPDATE {name} AS c SET {assignments} FROM (VALUES {values}) AS v WHERE c.{pk} = v.column1",  # noqa: S608
+                [now, *params],
+            )
+    reopened = [(organization_id, pk_) for pk_, organization_id, old in before if old == ConversationState.CLOSED]
+    if reopened:
+        ConversationEvent.objects.bulk_create(
+            ConversationEvent(
+                organization_id=organization_id, conversation_id=pk_, kind=ConversationEvent.Kind.REOPENED
+            )
+            for organization_id, pk_ in reopened
+        )

@@ -1,0 +1,272 @@
+"""Applying the events that bring a message (message, postback, referral, opt-in, an echo
+of a message sent outside the helpdesk): the customer's contact and conversation, created
+when missing, the message rows, and one UPDATE for the conversations they touch.
+
+Conversations are updated relative to the locked row (the latest message wins, unread
+counts add up) and messages inserted in (page, mid) order, so that concurrent POSTs about
+the same customers queue instead of losing updates or deadlocking. The statements are plain
+SQL (messenger.webhook.sql): the ORM's query compilation costs more than the database here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import translation
+
+from messenger.models import (
+    Contact,
+    Conversation,
+    Direction,
+    Message,
+    MessageKind,
+    MessageSource,
+    MessageStatus,
+    WebhookOutcome,
+)
+from messenger.previews import message_preview
+from messenger.services.attachments.caps import attachments_cap, downloadable_message_ids
+from messenger.services.contacts import contact_fallback_name
+from messenger.webhook import parsing
+from messenger.webhook.conversations import ConversationBump, conversations_bump
+from messenger.webhook.outcomes import BatchResult, Outcome, message_reason
+from messenger.webhook.parsing import Content, ParsedEvent
+from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
+from messenger.webhook.sql import insert_rows
+
+# Customer-originated kinds that count as "the customer wrote": unread, reply window, reopening.
+_CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKind.STICKER, MessageKind.POSTBACK})
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """The message an event brings, before it is stored."""
+
+    index: int  # the event's place in its POST
+    columns: dict[str, Any]  # its Message fields by attname, as insert_rows takes them
+    inbound: bool
+    customer_wrote: bool  # it counts as the customer writing (unread, reply window, reopening)
+    preview: str = ""  # in its organization's language, once placed
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.columns["page_id"], self.columns["mid"])
+
+    def place(self, route: Route, customer: Customer, *, received_at: datetime) -> None:
+        """Put it in the customer's conversation on the route's page."""
+        self.columns.update(
+            organization_id=route.organization_id,
+            conversation_id=customer.conversation_id,
+            page_id=route.page_pk,
+            received_at=received_at,
+            # A blocked customer's messages are kept but not shown.
+            is_hidden=self.inbound and customer.is_blocked,
+        )
+        with translation.override(route.language):
+            self.preview = self.preview_now()
+
+    def preview_now(self) -> str:
+        """Its preview in the active language."""
+        c = self.columns
+        return message_preview(kind=c["kind"], text=c["text"], attachments=c["attachments"], sticker_id=c["sticker_id"])
+
+    def previews(self) -> dict[str, str]:
+        """Its preview in each language of the product (its text alike in all)."""
+        if " ".join(self.columns["text"].split()):
+            return dict.fromkeys((code for code, _name in settings.LANGUAGES), self.preview_now())
+        previews = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                previews[code] = self.preview_now()
+        return previews
+
+
+def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> NewMessage:
+    """What the message row holds of the event itself (not yet of its page or customer)."""
+    content = event.detail
+    assert isinstance(content, Content)
+    inbound = event.kind != parsing.ECHO
+    columns = {
+        "direction": Direction.INBOUND if inbound else Direction.OUTBOUND,
+        "source": MessageSource.CUSTOMER if inbound else MessageSource.EXTERNAL,
+        "kind": content.kind,
+        "status": MessageStatus.RECEIVED if inbound else MessageStatus.SENT,
+        "mid": event.mid,
+        "text": content.text,
+        "attachments": content.attachments,
+        "sticker_id": content.sticker_id,
+        "quick_reply_payload": content.quick_reply_payload,
+        "reply_to_mid": content.reply_to_mid,
+        "postback_title": content.postback_title,
+        "postback_payload": content.postback_payload,
+        "sent_at": event.occurred_at or received_at,
+    }
+    return NewMessage(index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE)
+
+
+def messages_store(
+    creating: Sequence[RoutedEvent],
+    customers: dict[tuple[int, str], Customer],
+    outcomes: list[Outcome],
+    result: BatchResult,
+    *,
+    received_at: datetime,
+) -> None:
+    """Store the messages of `creating` (in time order); sets their outcomes. In a transaction."""
+    wanted: dict[tuple[int, str], tuple[Route, bool]] = {}
+    for item in creating:
+        wanted.setdefault((item.route.page_pk, item.event.customer_id), (item.route, item.event.is_guest))
+    placed, new_contact_ids, new_conversation_ids = customers_resolve(wanted, customers, received_at=received_at)
+    result.new_contact_ids.extend(new_contact_ids)
+    repeats = repeated_deliveries((item.index, item.event, item.route.page_pk) for item in creating)
+    standby = {item.index: item.event.standby for item in creating}
+    messages: list[NewMessage] = []
+    for item in creating:
+        if item.index in repeats:
+            reason = message_reason(hidden=False, capped=False, standby=item.event.standby)
+            outcomes[item.index].set(WebhookOutcome.DUPLICATE, reason)
+            continue
+        message = message_new(item.index, item.event, received_at=received_at)
+        message.place(item.route, placed[(item.route.page_pk, item.event.customer_id)], received_at=received_at)
+        messages.append(message)
+    # The caps count in the order of the POST, as the one statement does.
+    messages.sort(key=lambda m: m.index)
+    capped = {
+        m.index for m, marked in zip(messages, attachments_cap([m.columns for m in messages]), strict=True) if marked
+    }
+    messages.sort(key=lambda m: m.key)
+    inserted = {
+        (page_pk, mid): pk
+        for pk, page_pk, mid in insert_rows(
+            Message, [m.columns for m in messages], returning=("id", "page", "mid"), ignore_conflicts=True
+        )
+    }
+    result.download_message_ids.extend(downloadable_message_ids((m.columns, inserted.get(m.key)) for m in messages))
+    touched: dict[int, list[NewMessage]] = defaultdict(list)
+    for message in messages:
+        is_capped, in_standby = message.index in capped, standby[message.index]
+        if message.key not in inserted:
+            reason = message_reason(hidden=False, capped=is_capped, standby=in_standby)
+            outcomes[message.index].set(WebhookOutcome.DUPLICATE, reason)
+            continue
+        hidden = message.columns["is_hidden"]
+        outcomes[message.index].set(
+            WebhookOutcome.STORED, message_reason(hidden=hidden, capped=is_capped, standby=in_standby)
+        )
+        if not hidden:
+            touched[message.columns["conversation_id"]].append(message)
+    if touched:
+        conversations_bump([_bump(conversation_id, touched_by) for conversation_id, touched_by in touched.items()])
+        result.announce_conversation_ids.extend(
+            conversation_id
+            for conversation_id in sorted(new_conversation_ids & touched.keys())
+            if any(message.inbound for message in touched[conversation_id])
+        )
+
+
+# --------------------------------------------------------------------------- contacts and conversations
+
+
+def customers_resolve(
+    wanted: dict[tuple[int, str], tuple[Route, bool]], known: dict[tuple[int, str], Customer], *, received_at: datetime
+) -> tuple[dict[tuple[int, str], Customer], list[int], set[int]]:
+    """The contact and conversation of each (page pk, customer id) → (route, is a chat-plugin
+    guest), created when missing.
+
+    Returns the customers, the ids of the contacts created here (their profiles are to be
+    fetched) and the ids of the conversations created here.
+    """
+    customers = {key: known[key] for key in wanted if key in known and known[key].conversation_id is not None}
+    missing = sorted(key for key in wanted if key not in customers)
+    if not missing:
+        return customers, [], set()
+
+    # Contacts: insert the missing ones; those another request inserted first are read back.
+    contacts: dict[tuple[int, str], tuple[int, bool]] = {
+        key: (known[key].contact_id, known[key].is_blocked) for key in missing if key in known
+    }
+    contact_rows = []
+    for key in missing:
+        if key in contacts:
+            continue
+        route, is_guest = wanted[key]
+        with translation.override(route.language):
+            name = contact_fallback_name(psid=key[1], is_guest=is_guest)
+        contact_rows.append(
+            {
+                "organization_id": route.organization_id,
+                "page_id": key[0],
+                "psid": key[1],
+                "is_guest": is_guest,
+                "display_name": name[:200],
+                # There is no profile to fetch for a chat-plugin guest.
+                "profile_fetched_at": received_at if is_guest else None,
+            }
+        )
+    new_contact_ids = []
+    for contact_id, page_pk, psid in insert_rows(
+        Contact, contact_rows, returning=("id", "page", "psid"), ignore_conflicts=True
+    ):
+        contacts[(page_pk, psid)] = (contact_id, False)
+        if not wanted[(page_pk, psid)][1]:
+            new_contact_ids.append(contact_id)
+    others = [key for key in missing if key not in contacts]
+    if others:
+        condition = Q()
+        for page_pk, customer in others:
+            condition |= Q(page_id=page_pk, psid=customer)
+        for pk, page_pk, psid, is_blocked in Contact.objects.filter(condition).values_list(
+            "pk", "page_id", "psid", "is_blocked"
+        ):
+            contacts[(page_pk, psid)] = (pk, is_blocked)
+
+    # Conversations: the same, keyed by contact.
+    conversation_rows = [
+        {
+            "organization_id": wanted[key][0].organization_id,
+            "channel_id": wanted[key][0].channel_id,
+            "department_id": wanted[key][0].department_id,
+            "page_id": key[0],
+            "contact_id": contacts[key][0],
+        }
+        for key in missing
+    ]
+    created = {
+        (page_pk, contact_id): conversation_id
+        for conversation_id, page_pk, contact_id in insert_rows(
+            Conversation, conversation_rows, returning=("id", "page", "contact"), ignore_conflicts=True
+        )
+    }
+    raced = []
+    for key in missing:
+        contact_id, is_blocked = contacts[key]
+        conversation_id = created.get((key[0], contact_id))
+        if conversation_id is None:
+            raced.append(contact_id)
+        customers[key] = Customer(
+            contact_id=contact_id, page_pk=key[0], psid=key[1], is_blocked=is_blocked, conversation_id=conversation_id
+        )
+    if raced:
+        existing = dict(Conversation.objects.filter(contact_id__in=raced).values_list("contact_id", "pk"))
+        for key in missing:
+            if customers[key].conversation_id is None:
+                customers[key].conversation_id = existing[customers[key].contact_id]
+    return customers, new_contact_ids, set(created.values())
+
+
+def _bump(conversation_id: int, messages: list[NewMessage]) -> ConversationBump:
+    latest = max(messages, key=lambda m: (m.columns["sent_at"], m.index))
+    wrote = [m for m in messages if m.customer_wrote]
+    return ConversationBump(
+        conversation_id=conversation_id,
+        last_at=latest.columns["sent_at"],
+        preview=latest.preview,
+        last_in=max((m.columns["sent_at"] for m in wrote), default=None),
+        wrote=len(wrote),
+    )

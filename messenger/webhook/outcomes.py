@@ -1,0 +1,67 @@
+"""What became of each event of a POST: its outcome, the reason the event log gives, and
+what is left to do after commit.
+
+The reasons are the event log's words (WebhookEvent.reason), besides those `parsing` gives
+to events it ignores. Which reason a routed event gets is decided by the rules of
+`messenger.webhook.route`; the reason of a message stored or found again is decided here,
+once, for both ways of storing a batch (`message_reason`, `MESSAGE_REASONS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from messenger.models import WebhookOutcome
+
+REASON_UNKNOWN_PAGE = "unknown_page"
+REASON_CHANNEL_DISABLED = "channel_disabled"
+REASON_CHANNEL_DELETED = "channel_deleted"
+REASON_UNKNOWN_MESSAGE = "unknown_message"
+REASON_NOTHING_TO_UPDATE = "nothing_to_update"
+REASON_CONTACT_BLOCKED = "contact_blocked"
+REASON_STANDBY = "standby"
+# Stored, but some of its files are over the caps of a message or a POST and are not kept.
+REASON_ATTACHMENTS_NOT_KEPT = "attachments_not_kept"
+REASON_GAVE_UP = "gave_up"
+
+# The reason of a message event stored (or found a duplicate): the first flag that holds.
+# `hidden`: stored hidden, its customer is blocked (only a message this POST stored);
+# `capped`: some of its files are over the caps; `standby`: it came in an entry's standby
+# list (said of every kind of event, when nothing else is: `eventlog.logged_reason`).
+MESSAGE_REASONS = (
+    ("hidden", REASON_CONTACT_BLOCKED),
+    ("capped", REASON_ATTACHMENTS_NOT_KEPT),
+    ("standby", REASON_STANDBY),
+)
+
+
+def message_reason(*, hidden: bool, capped: bool, standby: bool) -> str:
+    flags = {"hidden": hidden, "capped": capped, "standby": standby}
+    return next((reason for flag, reason in MESSAGE_REASONS if flags[flag]), "")
+
+
+@dataclass(slots=True)
+class Outcome:
+    outcome: str = WebhookOutcome.PENDING
+    reason: str = ""
+    organization_id: int | None = None
+
+    def set(self, outcome: str, reason: str = "") -> None:
+        self.outcome, self.reason = outcome, reason
+
+
+@dataclass
+class BatchResult:
+    """What became of each event (aligned with the input) and what to do after commit."""
+
+    outcomes: list[Outcome]
+    new_contact_ids: list[int] = field(default_factory=list)
+    announce_conversation_ids: list[int] = field(default_factory=list)
+    # Messages inserted with a file to keep in our storage (messenger.services.attachments).
+    download_message_ids: list[int] = field(default_factory=list)
+
+
+def message_reason_sql(flags: dict[str, str]) -> str:
+    """`message_reason` as an SQL expression, each flag given as an SQL boolean expression."""
+    cases = " ".join(f"WHEN {flags[flag]} THEN '{reason}'" for flag, reason in MESSAGE_REASONS)
+    return f"CASE {cases} ELSE '' END"
