@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.translation import gettext
 
 from messenger.models import MessageKind
-from messenger.webhook.parsing import LIKE_STICKER_IDS
+from messenger.webhook.parsed import LIKE_STICKER_IDS
 
 # Conversation.last_message_preview holds this many characters.
 PREVIEW_LENGTH = 200

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from messenger.models import Direction, Message, MessageStatus, WebhookOutcome
 from messenger.services.search import message_search_texts_refresh
-from messenger.webhook import parsing
+from messenger.webhook import parsed
 from messenger.webhook.messages import messages_store
 from messenger.webhook.outcomes import REASON_NOTHING_TO_UPDATE, REASON_UNKNOWN_MESSAGE, BatchResult, Outcome
-from messenger.webhook.parsing import Content, Edit, ParsedEvent, Reaction, Receipt
+from messenger.webhook.parsed import Content, Edit, ParsedEvent, Reaction, Receipt
 from messenger.webhook.route import RoutedBatch, RoutedEvent, creates_message, in_time_order, is_own_echo
 
 # An echo proves that a message went out, even after a send call that timed out or failed.
@@ -40,10 +40,10 @@ def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
             creating = sorted(creating + unmatched, key=lambda item: in_time_order(item.index, item.event))
     if creating:
         messages_store(creating, batch.customers, outcomes, result, received_at=received_at)
-    reactions_and_edits = [item for item in routed if item.event.kind in (parsing.REACTION, parsing.MESSAGE_EDIT)]
+    reactions_and_edits = [item for item in routed if item.event.kind in (parsed.REACTION, parsed.MESSAGE_EDIT)]
     if reactions_and_edits:
         reactions_and_edits_apply(reactions_and_edits, outcomes)
-    receipts = [item for item in routed if item.event.kind in (parsing.DELIVERY, parsing.READ)]
+    receipts = [item for item in routed if item.event.kind in (parsed.DELIVERY, parsed.READ)]
     if receipts:
         receipts_apply(receipts, outcomes, received_at=received_at)
     return result
@@ -185,7 +185,7 @@ def receipts_apply(receipts: list[RoutedEvent], outcomes: list[Outcome], *, rece
         if watermark:
             reached = (reached | Q(sent_at__lte=watermark)) if mids else Q(sent_at__lte=watermark)
         at = watermark or max((item.event.occurred_at for item in items if item.event.occurred_at), default=received_at)
-        if kind == parsing.DELIVERY:
+        if kind == parsed.DELIVERY:
             updated = scope.filter(reached, status=MessageStatus.SENT).update(
                 status=MessageStatus.DELIVERED, delivered_at=at
             )

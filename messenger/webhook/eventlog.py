@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from messenger.models import WebhookEvent, WebhookOutcome
 from messenger.webhook.outcomes import REASON_STANDBY, Outcome
-from messenger.webhook.parsing import ParsedEvent
+from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.sql import insert_rows
 
 # The outcomes whose log row says "standby" when nothing else is to be said.

@@ -33,10 +33,10 @@ from messenger.models import (
 from messenger.previews import message_preview
 from messenger.services.attachments.caps import attachments_cap, downloadable_message_ids
 from messenger.services.contacts import contact_fallback_name
-from messenger.webhook import parsing
+from messenger.webhook import parsed
 from messenger.webhook.conversations import ConversationBump, conversations_bump
 from messenger.webhook.outcomes import BatchResult, Outcome, message_reason
-from messenger.webhook.parsing import Content, ParsedEvent
+from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
 from messenger.webhook.sql import insert_rows
 
@@ -91,7 +91,7 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
     """What the message row holds of the event itself (not yet of its page or customer)."""
     content = event.detail
     assert isinstance(content, Content)
-    inbound = event.kind != parsing.ECHO
+    inbound = event.kind != parsed.ECHO
     columns = {
         "direction": Direction.INBOUND if inbound else Direction.OUTBOUND,
         "source": MessageSource.CUSTOMER if inbound else MessageSource.EXTERNAL,

@@ -23,7 +23,7 @@ from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
 from messenger.webhook.one_statement_sql import COUNTS, INBOUND, PREVIEW, PREVIEWS
 from messenger.webhook.outcomes import BatchResult, Outcome
-from messenger.webhook.parsing import ParsedEvent
+from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import creates_message, log_if_unknown_kind, repeated_deliveries
 from messenger.webhook.sql import connection_for
 

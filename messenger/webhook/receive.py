@@ -35,7 +35,7 @@ from messenger.webhook.eventlog import events_record, logged_reason, pending_rea
 from messenger.webhook.followups import attachments_enqueue, followups_enqueue
 from messenger.webhook.one_statement import one_statement_applies, store_in_one_statement
 from messenger.webhook.outcomes import REASON_GAVE_UP, BatchResult, Outcome
-from messenger.webhook.parsing import ParsedEvent
+from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import batch_route, routing_read
 
 logger = logging.getLogger(__name__)

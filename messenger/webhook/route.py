@@ -28,19 +28,19 @@ from django.conf import settings
 from channels.models import Channel
 from helpdesk.models import Organization
 from messenger.models import Contact, Conversation, FacebookPage, WebhookOutcome
-from messenger.webhook import parsing
+from messenger.webhook import parsed, parsing
 from messenger.webhook.outcomes import (
     REASON_CHANNEL_DELETED,
     REASON_CHANNEL_DISABLED,
     REASON_UNKNOWN_PAGE,
     Outcome,
 )
-from messenger.webhook.parsing import Content, ParsedEvent
+from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.sql import column, connection_for, execute_prepared, table
 
 logger = logging.getLogger(__name__)
 
-_CREATING_KINDS = frozenset({parsing.MESSAGE, parsing.POSTBACK, parsing.REFERRAL, parsing.OPTIN})
+_CREATING_KINDS = frozenset({parsed.MESSAGE, parsed.POSTBACK, parsed.REFERRAL, parsed.OPTIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +279,7 @@ def repeated_deliveries(deliveries: Iterable[tuple[int, ParsedEvent, Any]]) -> s
 
 
 def log_if_unknown_kind(event: ParsedEvent) -> None:
-    if event.ignored_reason == parsing.REASON_UNKNOWN_KIND:
+    if event.ignored_reason == parsed.REASON_UNKNOWN_KIND:
         logger.warning(
             "webhook: unknown event kind on page %s (keys: %s)", event.page_id, parsing.unknown_keys(event.payload)
         )
@@ -288,7 +288,7 @@ def log_if_unknown_kind(event: ParsedEvent) -> None:
 def is_own_echo(event: ParsedEvent) -> bool:
     """An echo of a message this app sent (it confirms an outbound message instead of adding one)."""
     return (
-        event.kind == parsing.ECHO
+        event.kind == parsed.ECHO
         and isinstance(event.detail, Content)
         and bool(event.detail.app_id)
         and event.detail.app_id == settings.FB_APP_ID
@@ -296,4 +296,4 @@ def is_own_echo(event: ParsedEvent) -> bool:
 
 
 def creates_message(event: ParsedEvent) -> bool:
-    return event.kind in _CREATING_KINDS or (event.kind == parsing.ECHO and not is_own_echo(event))
+    return event.kind in _CREATING_KINDS or (event.kind == parsed.ECHO and not is_own_echo(event))

@@ -8,21 +8,21 @@ from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Organization
 from messenger.models import WebhookEvent, WebhookOutcome
-from messenger.webhook import parsing
+from messenger.webhook import parsed
 
 # The kinds an admin can filter on (the log may also hold ignored, unknown and test kinds).
 FILTER_KINDS = (
-    parsing.MESSAGE,
-    parsing.ECHO,
-    parsing.POSTBACK,
-    parsing.DELIVERY,
-    parsing.READ,
-    parsing.REACTION,
-    parsing.MESSAGE_EDIT,
-    parsing.REFERRAL,
-    parsing.OPTIN,
-    parsing.CHANGES,
-    parsing.UNKNOWN,
+    parsed.MESSAGE,
+    parsed.ECHO,
+    parsed.POSTBACK,
+    parsed.DELIVERY,
+    parsed.READ,
+    parsed.REACTION,
+    parsed.MESSAGE_EDIT,
+    parsed.REFERRAL,
+    parsed.OPTIN,
+    parsed.CHANGES,
+    parsed.UNKNOWN,
 )
 
 

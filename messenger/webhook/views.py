@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from helpdesk.converters import parse_id
 from helpdesk.tenancy import TenantRequest, admin_required
 from messenger.models import WebhookOutcome
-from messenger.webhook import outcomes, parsing, selectors
+from messenger.webhook import outcomes, parsed, payload, selectors
 from messenger.webhook.receive import webhook_receive
 from messenger.webhook.signature import signature_is_valid
 
@@ -48,7 +48,7 @@ def messenger_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("webhook: refused a POST with a missing or wrong signature")
         return HttpResponse("Invalid signature", status=403, content_type=_TEXT)
     try:
-        document = parsing.body_document(body)
+        document = payload.body_document(body)
     except ValueError:
         return HttpResponse("Not JSON", status=400, content_type=_TEXT)
     if not isinstance(document, dict):
@@ -87,14 +87,14 @@ REASON_LABELS = {
     outcomes.REASON_STANDBY: _("Received in standby (another app owns the thread)"),
     outcomes.REASON_ATTACHMENTS_NOT_KEPT: _("Stored; files over the limit (10 a message, 50 a delivery) not kept"),
     outcomes.REASON_GAVE_UP: _("Gave up after repeated failures"),
-    parsing.REASON_NOT_HANDLED: _("A kind the helpdesk does not act on"),
-    parsing.REASON_UNKNOWN_KIND: _("Unknown kind of event"),
-    parsing.REASON_DASHBOARD_TEST: _("Test sent from the App Dashboard"),
-    parsing.REASON_CHANGES_NOT_HANDLED: _("Page change not subscribed to"),
-    parsing.REASON_UNSUPPORTED_OBJECT: _("Not a page event"),
-    parsing.REASON_MALFORMED: _("Malformed event"),
-    parsing.REASON_NO_SENDER: _("No sender"),
-    parsing.REASON_NO_TARGET: _("Nothing it refers to"),
+    parsed.REASON_NOT_HANDLED: _("A kind the helpdesk does not act on"),
+    parsed.REASON_UNKNOWN_KIND: _("Unknown kind of event"),
+    parsed.REASON_DASHBOARD_TEST: _("Test sent from the App Dashboard"),
+    parsed.REASON_CHANGES_NOT_HANDLED: _("Page change not subscribed to"),
+    parsed.REASON_UNSUPPORTED_OBJECT: _("Not a page event"),
+    parsed.REASON_MALFORMED: _("Malformed event"),
+    parsed.REASON_NO_SENDER: _("No sender"),
+    parsed.REASON_NO_TARGET: _("Nothing it refers to"),
 }
 
 

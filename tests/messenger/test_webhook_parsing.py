@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from messenger.webhook import parsing
-from messenger.webhook.parsing import Content, Edit, Reaction, Receipt, parse_body, parse_item
+from messenger.webhook import parsed, parsing, payload
+from messenger.webhook.parsed import Content, Edit, Reaction, Receipt
+from messenger.webhook.parsing import parse_body, parse_item
 from tests.messenger.fixtures import BASE_MS, FIRST_MID, PAGE_ID, PSID, webhook_fixture
 
 RECEIVED = datetime(2026, 1, 2, tzinfo=UTC)
 
 
-def parse(name: str) -> list[parsing.ParsedEvent]:
+def parse(name: str) -> list[parsed.ParsedEvent]:
     return parse_body(webhook_fixture(name), received_at=RECEIVED)
 
 
@@ -56,7 +57,7 @@ def test_a_time_in_the_future_is_capped_at_arrival() -> None:
     ],
 )
 def test_timestamps_in_milliseconds_or_seconds(value: object, expected: datetime | None) -> None:
-    assert parsing.moment(parsing.timestamp_ms(value), RECEIVED) == expected
+    assert payload.moment(payload.timestamp_ms(value), RECEIVED) == expected
 
 
 def test_a_delivery_without_timestamp_or_mids() -> None:
@@ -134,7 +135,7 @@ def test_a_stored_event_is_parsed_again_as_it_arrived() -> None:
 
 
 def test_attachment_values_of_the_wrong_type_are_treated_as_absent() -> None:
-    content = parsing.message_content(
+    content = payload.message_content(
         {"attachments": [{"type": "image", "payload": "oops"}, "junk", {"payload": {"url": 5}}], "text": 7}
     )
     assert content.attachments == [{"type": "image"}, {"type": "unknown"}]
