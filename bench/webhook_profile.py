@@ -98,11 +98,40 @@ def _call(application: Any, path: str, body: bytes) -> None:
         raise SystemExit(f"webhook profile: {path} answered {status[0]}")
 
 
+def _explain(body: bytes) -> None:
+    """Receive `body` as the product does, its one statement EXPLAINed (then rolled back)."""
+    from unittest import mock
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from messenger.webhook import one_statement_sql
+    from messenger.webhook.receive import webhook_receive
+
+    def explain(connection: Any, cursor: Any, name: str, statement: str, params: Any) -> None:
+        cursor.execute("SAVEPOINT explained")
+        real_execute_prepared(connection, cursor, name, statement, params)  # prepared, and warm
+        cursor.execute("ROLLBACK TO SAVEPOINT explained")
+        placeholders = ", ".join(["%s"] * len(params))
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, WAL, SETTINGS) EXECUTE {name} ({placeholders})", params)
+        print("\n".join(row[0] for row in cursor.fetchall()))
+        cursor.execute("ROLLBACK TO SAVEPOINT explained")
+        real_execute_prepared(connection, cursor, name, statement, params)
+
+    real_execute_prepared = one_statement_sql.execute_prepared
+    with transaction.atomic(), mock.patch.object(one_statement_sql, "execute_prepared", side_effect=explain):
+        webhook_receive(body=json.loads(body), received_at=timezone.now())
+        transaction.set_rollback(True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per case (1-event; 20-entry: a tenth)")
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
+    parser.add_argument(
+        "--explain", action="store_true", help="then EXPLAIN (ANALYZE, BUFFERS, WAL) one 20-entry POST's statement"
+    )
     args = parser.parse_args()
     bench_name, admin_url, _env = bench_database_prepare("webhook profile")
     import django
@@ -143,6 +172,8 @@ def main() -> None:
                 if profiler:
                     stats = pstats.Stats(profiler, stream=sys.stdout)
                     stats.sort_stats("tottime").print_stats(25)
+        if args.explain:
+            _explain(_body(seq, 20))
     finally:
         connection.close()
         if not args.keep_database:
