@@ -77,7 +77,7 @@ def _nesting_exceeds(raw: bytes, limit: int) -> bool:
         brackets = brackets.replace(b"[]", b"")
         if not brackets:
             return False
-    return True
+    return bool(brackets)
 
 
 def _storable(value: Any) -> Any:

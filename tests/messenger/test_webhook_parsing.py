@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from messenger.webhook import parsed, parsing, payload
 from messenger.webhook.parsed import Content, Edit, Reaction, Receipt
@@ -140,3 +144,27 @@ def test_attachment_values_of_the_wrong_type_are_treated_as_absent() -> None:
     )
     assert content.attachments == [{"type": "image"}, {"type": "unknown"}]
     assert content.text == ""
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\n'),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\a'), children, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@given(document=_JSON_VALUES, limit=st.integers(min_value=0, max_value=8))
+def test_the_nesting_check_reads_the_depth_of_any_document(document: Any, limit: int) -> None:
+    """The text-based check agrees with a walk of the document, brackets inside strings included."""
+    raw = json.dumps(document, ensure_ascii=False).encode()
+    assert payload._nesting_exceeds(raw, limit) == (_depth(document) > limit)
