@@ -164,10 +164,13 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
     # through the unique indexes whatever the batch's size: the statement is planned once,
     # without knowing it, and LIMIT 1 keeps the planner from turning a lookup into a join.
     resolved = (
+        # One route per page the POST names (a POST names few pages, many events).
+        f"routes AS (SELECT w.page AS wanted, rt.* FROM (SELECT DISTINCT page FROM v) w "
+        f"LEFT JOIN LATERAL ({route_select('= w.page')} LIMIT 1) rt ON true), "
         f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, {routing_reason_sql('rt')} AS routing_reason, "
         f"COALESCE(v.{q(PREVIEW)}, v.{q(PREVIEWS)} ->> rt.language, v.{q(PREVIEWS)} ->> 'en', '') AS the_preview, "
         f"(v.{q(INBOUND)} AND th.is_blocked) IS TRUE AS hidden, th.conversation_id "
-        f"FROM v LEFT JOIN LATERAL ({route_select('= v.page')} LIMIT 1) rt ON true "
+        f"FROM v JOIN routes rt ON rt.wanted = v.page "
         f"LEFT JOIN LATERAL (SELECT ct.{col(Contact, 'is_blocked')} AS is_blocked, "
         f"cv.{col(Conversation, 'id')} AS conversation_id FROM {contact} ct "
         f"LEFT JOIN {conversation} cv ON cv.{col(Conversation, 'page')} = ct.{col(Contact, 'page')} "
