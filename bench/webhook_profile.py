@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     parser.add_argument(
-        "--explain", action="store_true", help="then EXPLAIN (ANALYZE, BUFFERS, WAL) one 20-entry POST's statement"
+        "--explain", action="store_true", help="then EXPLAIN (ANALYZE, BUFFERS, WAL) the one statement of a 1-event and a 20-entry POST"
     )
     args = parser.parse_args()
     bench_name, admin_url, _env = bench_database_prepare("webhook profile")
@@ -173,7 +173,8 @@ def main() -> None:
                     stats = pstats.Stats(profiler, stream=sys.stdout)
                     stats.sort_stats("tottime").print_stats(25)
         if args.explain:
-            _explain(_body(seq, 20))
+            _explain(_body(seq, 1))
+            _explain(_body(seq + 1, 20))
     finally:
         connection.close()
         if not args.keep_database:
