@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     parser.add_argument(
-        "--explain", action="store_true", help="then EXPLAIN (ANALYZE, BUFFERS, WAL) the one statement of a 1-event and a 20-entry POST"
+        "--explain", action="store_true", help="then EXPLAIN the one statement of a 1-event and a 20-entry POST"
     )
     args = parser.parse_args()
     bench_name, admin_url, _env = bench_database_prepare("webhook profile")
