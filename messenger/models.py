@@ -119,7 +119,8 @@ class Conversation(models.Model):
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
     # Which page it is held on (replies go out through this page).
     page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="conversations", db_index=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    # Indexed by the unique constraint below, which it leads.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations", db_index=False)
     state = models.CharField(max_length=10, choices=ConversationState.choices, default=ConversationState.OPEN)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
@@ -134,7 +135,7 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["page", "contact"], name="conversation_unique_per_contact")]
+        constraints = [models.UniqueConstraint(fields=["contact", "page"], name="conversation_unique_per_contact")]
         indexes = [
             models.Index(fields=["organization", "channel", "-last_message_at"]),
             # The inbox's order (newest activity first, ties by id): a first page reads ~25 rows.
@@ -246,7 +247,13 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "sent_at"]),
-            models.Index(fields=["organization", "conversation", "direction", "status"]),
+            # Receipts advance the outbound messages still waiting for one: customers' messages,
+            # most of the table and of the webhook's inserts, are not in this index.
+            models.Index(
+                fields=["conversation", "sent_at"],
+                condition=models.Q(direction="out", status__in=["sent", "delivered"]),
+                name="message_awaiting_receipt_idx",
+            ),
             # Agents' own messages (a user's deletion sets them to NULL).
             models.Index(fields=["author"], condition=models.Q(author__isnull=False), name="message_author_idx"),
             models.Index(

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -282,6 +283,16 @@ def _json_default(value: Any) -> Any:
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
+def rows_document(rows: Sequence[dict[str, Any]]) -> str:
+    """The batch as the statement's one JSON parameter. orjson writes it an order of magnitude
+    faster (datetimes to the microsecond with their offset, as isoformat does); the standard
+    encoder takes what orjson refuses (an integer beyond 64 bits in a payload)."""
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return _encoder.encode(rows)
+
+
 def statement_run(
     *, rows: Sequence[dict[str, Any]], batch_values: dict[str, Any], now: datetime
 ) -> list[Decided] | None:
@@ -295,7 +306,7 @@ def statement_run(
     """
     connection = connection_for(Message)
     statement, slots = _statement(connection)
-    params: list[Any] = [_encoder.encode(rows)]
+    params: list[Any] = [rows_document(rows)]
     for slot in slots:
         if slot is None:
             params.append(now)

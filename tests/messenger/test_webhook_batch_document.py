@@ -1,0 +1,23 @@
+"""The one statement's batch travels as one JSON document: it reads the same whichever encoder writes it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from messenger.webhook import one_statement_sql
+
+
+@pytest.mark.parametrize("microsecond", [0, 678901])
+def test_the_batch_document_reads_alike_whichever_encoder_writes_it(microsecond: int) -> None:
+    row = {
+        "sent_at": datetime(2026, 1, 2, 3, 4, 5, microsecond, tzinfo=UTC),
+        "text": '日本語 ✓ " \\',
+        "payload": {"n": 1, "nested": [None, True, 1.5]},
+    }
+    assert one_statement_sql.rows_document([row]) == one_statement_sql._encoder.encode([row])
+    # An integer no 64 bits hold, which orjson refuses, is written by the standard encoder.
+    huge = {"payload": {"n": 2**70}}
+    assert json.loads(one_statement_sql.rows_document([huge])) == [huge]
