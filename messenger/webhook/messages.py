@@ -87,6 +87,25 @@ class NewMessage:
         return previews
 
 
+# The Message columns a message takes from its event (`message_new`); the others come from its
+# page and customer (`NewMessage.place`) or take their default.
+EVENT_COLUMNS = (
+    "direction",
+    "source",
+    "kind",
+    "status",
+    "mid",
+    "text",
+    "attachments",
+    "sticker_id",
+    "quick_reply_payload",
+    "reply_to_mid",
+    "postback_title",
+    "postback_payload",
+    "sent_at",
+)
+
+
 def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> NewMessage:
     """What the message row holds of the event itself (not yet of its page or customer)."""
     content = event.detail
@@ -107,6 +126,7 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
         "postback_payload": content.postback_payload,
         "sent_at": event.occurred_at or received_at,
     }
+    assert tuple(columns) == EVENT_COLUMNS
     return NewMessage(index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE)
 
 

@@ -56,6 +56,7 @@ from messenger.models import (
     WebhookOutcome,
 )
 from messenger.webhook.conversations import conversation_bump_assignments
+from messenger.webhook.messages import EVENT_COLUMNS
 from messenger.webhook.outcomes import message_reason_sql
 from messenger.webhook.route import route_select, routing_reason_sql
 from messenger.webhook.sql import (
@@ -84,21 +85,9 @@ EVENT_FIELDS = (
     ("capped", "boolean"),  # some of its files are over the caps (outcomes.message_reason)
     ("standby", "boolean"),  # it came in an entry's standby list
 )
-# Message columns given per event (the others take one value for the whole batch).
-MESSAGE_FIELDS = (
-    "direction",
-    "source",
-    "kind",
-    "status",
-    "text",
-    "attachments",
-    "sticker_id",
-    "quick_reply_payload",
-    "reply_to_mid",
-    "postback_title",
-    "postback_payload",
-    "sent_at",
-)
+# Message columns given per event (the others take one value for the whole batch); the mid
+# travels as an event field.
+MESSAGE_FIELDS = tuple(name for name in EVENT_COLUMNS if name != "mid")
 # Extra per-message values: the preview (or, when it depends on the language, one per
 # language), whether the customer wrote it (unread, reply window, reopening), whether it is
 # inbound (a blocked customer's inbound messages are stored hidden).
