@@ -29,7 +29,7 @@ from messenger.api.serializers import (
 )
 from messenger.models import Conversation, ConversationState
 from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.sending import replies
 
 FILTER_PARAMETERS = [
     OpenApiParameter("channel", int, description="Only this channel."),
@@ -92,7 +92,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         if request.method == "POST":
             payload = MessageCreateSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            queued = sending.reply_send(
+            queued = replies.reply_send(
                 organization=self.organization,
                 acting_user=request.user,
                 conversation=conversation,

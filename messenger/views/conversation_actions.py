@@ -23,7 +23,7 @@ from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Conversation
 from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.sending import replies, reply_rules
 from messenger.views.conversation import conversation_or_404, render_conversation_page
 from messenger.views.transcript import transcript_context
 
@@ -60,7 +60,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
-        sending.reply_send(
+        replies.reply_send(
             organization=request.organization,
             acting_user=request.user,
             conversation=conversation,
@@ -83,7 +83,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
 @require_POST
 def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = conversation_or_404(request, conversation_id)
-    if sending.reply_refusal(conversation=conversation) is None:
+    if reply_rules.reply_refusal(conversation=conversation) is None:
         conversation_services.conversation_typing(
             organization=request.organization, acting_user=request.user, conversation=conversation
         )
@@ -169,7 +169,7 @@ def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
         raise Http404 from None
     conversation = conversation_or_404(request, message.conversation_id)
     try:
-        sending.message_retry(organization=organization, acting_user=request.user, message=message)
+        replies.message_retry(organization=organization, acting_user=request.user, message=message)
     except HelpdeskError as error:
         if _is_htmx(request):
             return _composer_feedback(request, error)
