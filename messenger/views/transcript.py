@@ -15,7 +15,7 @@ from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
-from messenger.services import conversations as conversation_services
+from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
 from messenger.services.sending import failures, reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.polling import POLL_SECONDS, digest
@@ -29,7 +29,7 @@ def describe_event(event: ConversationEvent) -> str:
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
     if event.kind == Kind.UNASSIGNED:
-        if data.get("reason") == conversation_services.UNASSIGNED_LEFT_DEPARTMENT:
+        if data.get("reason") == UNASSIGNED_LEFT_DEPARTMENT:
             return _(
                 "%(actor)s removed %(agent)s from the department %(department)s: the conversation was unassigned."
             ) % {"actor": actor, "agent": data.get("previous", "?"), "department": data.get("department", "?")}

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from helpdesk.exceptions import InvalidInput, ReplyWindowClosed
 from messenger.models import Conversation, Message, MessageStatus, PageStatus
-from messenger.services import conversations as conversation_services
+from messenger.services.conversations import read_state
 from messenger.services.sending import delivery, failures, recovery, replies, reply_files
 from messenger.tasks import sending as sending_tasks
 from tests import factories
@@ -650,11 +650,11 @@ def test_opening_an_unread_conversation_sends_mark_seen_after_commit(
         sending_tasks.send_sender_action, "delay", side_effect=lambda *a: sending_tasks.send_sender_action.apply(a)
     )
     with delay, django_capture_on_commit_callbacks(execute=True):
-        conversation_services.conversation_mark_read(
+        read_state.conversation_mark_read(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
         )
         # Opening it again: nothing unread, nothing sent.
-        conversation_services.conversation_mark_read(
+        read_state.conversation_mark_read(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
         )
     (request,) = graph.requests
@@ -672,7 +672,7 @@ def test_typing_on_is_sent_at_most_once_every_few_seconds(
     )
     with delay, django_capture_on_commit_callbacks(execute=True):
         sent = [
-            conversation_services.conversation_typing(
+            read_state.conversation_typing(
                 organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
             )
             for _ in range(3)
