@@ -20,7 +20,7 @@ queue). Then:
 1. 200 customers' messages with one file each are queued for download, as the webhook does
    after commit (messenger.webhook.followups.attachments_enqueue);
 2. once the CDN sees the downloads worker busy, --replies agents' replies are stored and
-   queued through messenger.services.sending.message_send, --interval seconds apart;
+   queued through messenger.services.sending.replies.message_send, --interval seconds apart;
 3. each reply's delay is the time from just before message_send to its Send API call.
 
 It prints p50/p99/max of that delay and how many downloads were still pending when the last
@@ -278,7 +278,7 @@ def main() -> int:
     from django.db import connections
 
     from messenger.models import Message, MessageStatus
-    from messenger.services.sending import message_send
+    from messenger.services.sending.replies import message_send
     from messenger.webhook.followups import attachments_enqueue
 
     world = seed(str(int(time.time())), cdn_url, customers=max(args.replies, 10))

@@ -419,7 +419,7 @@ DEPARTMENT_DELETE_GUARDS = ["channels.services.department_delete_guard"]
 # (helpdesk.services.member_update): what the member held there is let go (channels.visibility).
 MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS = [
     "channels.services.agent_channels_drop_for_departments",
-    "messenger.services.conversations.conversations_unassign_for_departments",
+    "messenger.services.conversations.reorganization.conversations_unassign_for_departments",
     "tickets.services.tickets_unassign_for_departments",
 ]
 

@@ -19,7 +19,7 @@ from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
-from messenger.services import sending
+from messenger.services.sending import replies, reply_rules
 from messenger.views.attachments import display_attachments
 from tickets import selectors, services
 from tickets.forms import TicketFilterForm, TicketUpdateForm
@@ -91,7 +91,7 @@ def _ticket_page(
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
-            "max_length": sending.MAX_TEXT_LENGTH,
+            "max_length": reply_rules.MAX_TEXT_LENGTH,
             "attachments": [
                 attachment
                 for message in selectors.ticket_attachment_messages(organization=organization, ticket=ticket)
@@ -128,7 +128,7 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
         conversation = messenger_selectors.conversation_get(
             organization=organization, membership=membership, conversation_id=ticket.conversation_id
         )
-        sending.reply_send(organization=organization, acting_user=request.user, conversation=conversation, text=text)
+        replies.reply_send(organization=organization, acting_user=request.user, conversation=conversation, text=text)
     except HelpdeskError as error:
         return _ticket_page(request, ticket, reply_text=text, reply_error=error, status=error.status)
     messages.success(request, _("Reply queued for sending."))

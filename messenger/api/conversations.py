@@ -28,8 +28,10 @@ from messenger.api.serializers import (
     MessageSerializer,
 )
 from messenger.models import Conversation, ConversationState
-from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.conversations.assignment import conversation_assign, conversation_forward
+from messenger.services.conversations.blocking import contact_block, contact_unblock
+from messenger.services.conversations.state import conversation_close, conversation_reopen
+from messenger.services.sending import replies
 
 FILTER_PARAMETERS = [
     OpenApiParameter("channel", int, description="Only this channel."),
@@ -92,7 +94,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         if request.method == "POST":
             payload = MessageCreateSerializer(data=request.data)
             payload.is_valid(raise_exception=True)
-            queued = sending.reply_send(
+            queued = replies.reply_send(
                 organization=self.organization,
                 acting_user=request.user,
                 conversation=conversation,
@@ -112,7 +114,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(pk)
         payload = AssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        conversation_services.conversation_assign(
+        conversation_assign(
             organization=self.organization,
             acting_user=request.user,
             conversation=conversation,
@@ -126,7 +128,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(pk)
         payload = ForwardSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        conversation_services.conversation_forward(
+        conversation_forward(
             organization=self.organization,
             acting_user=request.user,
             conversation=conversation,
@@ -146,19 +148,19 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        return self._simple_action(pk, conversation_services.conversation_close)
+        return self._simple_action(pk, conversation_close)
 
     @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str) -> Response:
-        return self._simple_action(pk, conversation_services.conversation_reopen)
+        return self._simple_action(pk, conversation_reopen)
 
     @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def block(self, request: Request, pk: str) -> Response:
-        return self._simple_action(pk, conversation_services.contact_block)
+        return self._simple_action(pk, contact_block)
 
     @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def unblock(self, request: Request, pk: str) -> Response:
-        return self._simple_action(pk, conversation_services.contact_unblock)
+        return self._simple_action(pk, contact_unblock)

@@ -19,7 +19,7 @@ from helpdesk.models import Membership
 from messenger import selectors
 from messenger.api.errors import ERRORS
 from messenger.api.serializers import MessageSerializer
-from messenger.services import sending
+from messenger.services.sending import replies
 from messenger.views.attachments import attachment_response
 
 
@@ -40,7 +40,7 @@ class MessageViewSet(OrganizationViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
-        message = sending.message_retry(organization=self.organization, acting_user=request.user, message=message)
+        message = replies.message_retry(organization=self.organization, acting_user=request.user, message=message)
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -16,7 +16,7 @@ from channels.icons import icon_api_url
 from helpdesk.drf import IdField
 from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
-from messenger.services import sending
+from messenger.services.sending import failures, reply_rules
 
 
 class ReplyWindowSerializer(serializers.Serializer):
@@ -154,7 +154,7 @@ class ConversationDetailSerializer(ConversationSerializer):
 
     @extend_schema_field(RefusalSerializer(allow_null=True))
     def get_reply_refusal(self, conversation: Conversation) -> dict[str, str] | None:
-        refusal = sending.reply_refusal(conversation=conversation)
+        refusal = reply_rules.reply_refusal(conversation=conversation)
         return {"code": refusal.code, "message": str(refusal.message)} if refusal else None
 
 
@@ -236,12 +236,12 @@ class MessageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_failure_reason(self, message: Message) -> str:
-        return sending.failure_reason(message) if message.status == "failed" else ""
+        return failures.failure_reason(message) if message.status == "failed" else ""
 
 
 def _text_help() -> str:
     return (
-        f"At most {sending.MAX_TEXT_LENGTH:,} characters (Unicode code points). With a file it is sent as a "
+        f"At most {reply_rules.MAX_TEXT_LENGTH:,} characters (Unicode code points). With a file it is sent as a "
         "second message, after the file."
     )
 

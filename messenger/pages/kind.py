@@ -13,7 +13,7 @@ from channels.models import Channel
 from helpdesk.models import Department, Organization
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.pages import linking, selectors
-from messenger.services.conversations import conversations_follow_channel
+from messenger.services.conversations.reorganization import conversations_follow_channel
 
 _EVENT_KINDS = {
     "disabled": ConversationEvent.Kind.CHANNEL_DISABLED,

@@ -1,1 +1,1 @@
-"""Writes of the messenger app, one module per area (contacts, …)."""
+"""Writes of the messenger app, one module or package per area (attachments, contacts, conversations, sending, …)."""

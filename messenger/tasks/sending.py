@@ -18,9 +18,9 @@ SEND_MAX_RETRIES = 5
 @shared_task(bind=True, name=SEND_MESSAGE, max_retries=SEND_MAX_RETRIES, acks_late=True, ignore_result=True)
 def send_message(self: Any, message_id: int) -> None:
     """Send one queued message; retried with backoff on rate limits and temporary errors."""
-    from messenger.services import sending
+    from messenger.services.sending import delivery
 
-    countdown = sending.message_deliver(
+    countdown = delivery.message_deliver(
         message_id=message_id, retries_done=self.request.retries, max_retries=self.max_retries
     )
     if countdown is not None:
@@ -29,14 +29,14 @@ def send_message(self: Any, message_id: int) -> None:
 
 @shared_task(name=SEND_SENDER_ACTION, acks_late=True, ignore_result=True)
 def send_sender_action(conversation_id: int, action: str) -> None:
-    from messenger.services import sending
+    from messenger.services.sending import delivery
 
-    sending.sender_action_deliver(conversation_id=conversation_id, action=action)
+    delivery.sender_action_deliver(conversation_id=conversation_id, action=action)
 
 
 @shared_task(name=SWEEP, ignore_result=True)
 def sending_sweep() -> None:
-    """Every 20 seconds (CELERY_BEAT_SCHEDULE): see ``messenger.services.sending.message_sweep``."""
-    from messenger.services import sending
+    """Every 20 seconds (CELERY_BEAT_SCHEDULE): see ``messenger.services.sending.recovery.message_sweep``."""
+    from messenger.services.sending import recovery
 
-    sending.message_sweep()
+    recovery.message_sweep()

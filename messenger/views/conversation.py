@@ -14,7 +14,7 @@ from helpdesk.exceptions import NotFound
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Conversation
-from messenger.services import conversations as conversation_services
+from messenger.services.conversations import read_state
 from messenger.views.conversation_list import conversation_list_context
 from messenger.views.transcript import transcript_context
 
@@ -41,7 +41,7 @@ def conversation_or_404(request: TenantRequest, conversation_id: int) -> Convers
 @require_GET
 def conversation_detail(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = conversation_or_404(request, conversation_id)
-    conversation_services.conversation_mark_read(
+    read_state.conversation_mark_read(
         organization=request.organization, acting_user=request.user, conversation=conversation
     )
     return render_conversation_page(request, conversation)
@@ -82,7 +82,7 @@ def conversation_transcript(request: TenantRequest, conversation_id: int) -> Htt
     conversation = conversation_or_404(request, conversation_id)
     if conversation.unread_count:
         # The agent is looking at it: what just arrived is read.
-        conversation_services.conversation_mark_read(
+        read_state.conversation_mark_read(
             organization=request.organization, acting_user=request.user, conversation=conversation
         )
     context = transcript_context(request, conversation)

@@ -22,8 +22,11 @@ from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Conversation
-from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.conversations import read_state
+from messenger.services.conversations.assignment import conversation_assign, conversation_forward
+from messenger.services.conversations.blocking import contact_block, contact_unblock
+from messenger.services.conversations.state import conversation_close, conversation_reopen
+from messenger.services.sending import replies, reply_rules
 from messenger.views.conversation import conversation_or_404, render_conversation_page
 from messenger.views.transcript import transcript_context
 
@@ -60,7 +63,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
-        sending.reply_send(
+        replies.reply_send(
             organization=request.organization,
             acting_user=request.user,
             conversation=conversation,
@@ -83,8 +86,8 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
 @require_POST
 def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = conversation_or_404(request, conversation_id)
-    if sending.reply_refusal(conversation=conversation) is None:
-        conversation_services.conversation_typing(
+    if reply_rules.reply_refusal(conversation=conversation) is None:
+        read_state.conversation_typing(
             organization=request.organization, acting_user=request.user, conversation=conversation
         )
     return HttpResponse(status=204)
@@ -123,26 +126,24 @@ def conversation_action(request: TenantRequest, conversation_id: int, action: st
     common: _ActionArguments = {"organization": organization, "acting_user": request.user, "conversation": conversation}
     try:
         if action == "assign":
-            conversation_services.conversation_assign(
-                **common, assignee_membership_id=_int_or_none(request.POST.get("assignee"))
-            )
+            conversation_assign(**common, assignee_membership_id=_int_or_none(request.POST.get("assignee")))
         elif action == "forward":
             target = request.POST.get("to", "")
             kind, _sep, target_id = target.partition(":")
-            conversation_services.conversation_forward(
+            conversation_forward(
                 **common,
                 to_membership_id=_int_or_none(target_id) if kind == "member" else None,
                 to_channel_id=_int_or_none(target_id) if kind == "channel" else None,
                 note=request.POST.get("note", ""),
             )
         elif action == "close":
-            conversation_services.conversation_close(**common)
+            conversation_close(**common)
         elif action == "reopen":
-            conversation_services.conversation_reopen(**common)
+            conversation_reopen(**common)
         elif action == "block":
-            conversation_services.contact_block(**common)
+            contact_block(**common)
         elif action == "unblock":
-            conversation_services.contact_unblock(**common)
+            contact_unblock(**common)
         else:
             raise Http404
     except HelpdeskError as error:
@@ -169,7 +170,7 @@ def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
         raise Http404 from None
     conversation = conversation_or_404(request, message.conversation_id)
     try:
-        sending.message_retry(organization=organization, acting_user=request.user, message=message)
+        replies.message_retry(organization=organization, acting_user=request.user, message=message)
     except HelpdeskError as error:
         if _is_htmx(request):
             return _composer_feedback(request, error)

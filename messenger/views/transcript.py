@@ -15,8 +15,8 @@ from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
-from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
+from messenger.services.sending import failures, reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.polling import POLL_SECONDS, digest
 
@@ -29,7 +29,7 @@ def describe_event(event: ConversationEvent) -> str:
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
     if event.kind == Kind.UNASSIGNED:
-        if data.get("reason") == conversation_services.UNASSIGNED_LEFT_DEPARTMENT:
+        if data.get("reason") == UNASSIGNED_LEFT_DEPARTMENT:
             return _(
                 "%(actor)s removed %(agent)s from the department %(department)s: the conversation was unassigned."
             ) % {"actor": actor, "agent": data.get("previous", "?"), "department": data.get("department", "?")}
@@ -105,7 +105,7 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
         attachments=tuple(
             display_attachments(message.attachments, organization_slug=organization.slug, message_id=message.pk)
         ),
-        failure_reason=sending.failure_reason(message) if message.status == "failed" else "",
+        failure_reason=failures.failure_reason(message) if message.status == "failed" else "",
     )
 
 
@@ -116,7 +116,7 @@ def transcript_context(request: TenantRequest, conversation: Conversation) -> di
     transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
     lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
     window = reply_window(conversation.last_inbound_at)
-    refusal = sending.reply_refusal(conversation=conversation)
+    refusal = reply_rules.reply_refusal(conversation=conversation)
     contact = conversation.contact
     version = digest(
         [
@@ -156,6 +156,6 @@ def transcript_context(request: TenantRequest, conversation: Conversation) -> di
         "refusal": refusal,
         "transcript_version": version,
         "last_entry_key": _entry_key(last) if last else "",
-        "max_length": sending.MAX_TEXT_LENGTH,
+        "max_length": reply_rules.MAX_TEXT_LENGTH,
         "poll_seconds": POLL_SECONDS,
     }

@@ -22,7 +22,7 @@ from django.test import Client
 from django.utils import timezone
 
 from messenger.models import Conversation, Message, MessageStatus
-from messenger.services import sending
+from messenger.services.sending import delivery, replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
@@ -43,7 +43,7 @@ def conversation(tenant_a: Tenant) -> Conversation:
 
 def queue_reply(tenant: Tenant, conversation: Conversation, text: str = "It left this morning.") -> Message:
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        return sending.message_send(
+        return replies.message_send(
             organization=tenant.organization, acting_user=tenant.agent.user, conversation=conversation, text=text
         )
 
@@ -119,13 +119,13 @@ def test_a_send_facebook_took_but_answered_too_late_is_not_sent_again_once_its_e
     graph.answer(200, {"recipient_id": PSID, "message_id": TOOK_IT}, delay=1.0)
 
     # The first try times out: the message waits for its retry, a minute later...
-    assert sending.message_deliver(message_id=message.pk) == sending.OUTCOME_UNKNOWN_RETRY_SECONDS
+    assert delivery.message_deliver(message_id=message.pk) == delivery.OUTCOME_UNKNOWN_RETRY_SECONDS
     message.refresh_from_db()
     assert (message.status, message.error_code) == (MessageStatus.QUEUED, "graph_timeout")
     # ...meanwhile Facebook's echo carries the message's key back...
     assert post_webhook(Client(), echo(message, TOOK_IT)).status_code == 200
     # ...so the retry finds nothing left to send.
-    assert sending.message_deliver(message_id=message.pk, retries_done=1) is None
+    assert delivery.message_deliver(message_id=message.pk, retries_done=1) is None
 
     message.refresh_from_db()
     assert (message.status, message.mid, message.error_code) == (MessageStatus.SENT, TOOK_IT, "")

@@ -23,7 +23,7 @@ from django.utils import timezone
 from helpdesk.models import Notification
 from messenger import tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, MessageStatus, WebhookEvent
-from messenger.services import sending
+from messenger.services.sending import recovery
 from messenger.tasks import sending as sending_tasks
 from messenger.webhook import followups
 from messenger.webhook.followups import followups_catch_up, followups_run
@@ -152,7 +152,7 @@ def test_an_agent_keeps_working_while_redis_is_down_and_the_reply_is_sent_once_i
     redis_server.start()
     # The sweep's next run (every 20 seconds) publishes at once what could not be queued...
     with django_capture_on_commit_callbacks(execute=True):
-        assert sending.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [message.pk])
+        assert recovery.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [message.pk])
     queued = redis_server.queued("sending")
     assert [(task["task"], task["argsrepr"]) for task in queued] == [(sending_tasks.SEND_MESSAGE, f"({message.pk},)")]
     # ...and the worker sends it, once, however many copies of the task run.

@@ -29,7 +29,7 @@ from django.test import Client
 from django.utils import timezone
 
 from messenger.models import Message, MessageStatus
-from messenger.services import sending
+from messenger.services.sending import failures, recovery, replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
@@ -79,7 +79,7 @@ def test_a_worker_killed_during_the_send_never_sends_twice_and_the_message_is_no
     conversation = factories.make_conversation(page, factories.make_contact(page, psid=PSID))
     factories.make_message(conversation, text="anyone there?", sent_at=timezone.now() - timedelta(minutes=5))
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        message = sending.message_send(
+        message = replies.message_send(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation, text="Yes!"
         )
 
@@ -112,12 +112,12 @@ def test_a_worker_killed_during_the_send_never_sends_twice_and_the_message_is_no
     assert len(graph.sends()) == 1
 
     # The recovery sweep: unknown outcome, told to the agent, never sent again by itself.
-    later = timezone.now() + sending.SENDING_TIMEOUT + timedelta(seconds=1)
-    assert sending.message_sweep(now=later) == (1, [])
-    assert sending.message_sweep(now=later + timedelta(minutes=30)) == (0, [])
+    later = timezone.now() + recovery.SENDING_TIMEOUT + timedelta(seconds=1)
+    assert recovery.message_sweep(now=later) == (1, [])
+    assert recovery.message_sweep(now=later + timedelta(minutes=30)) == (0, [])
     sending_tasks.send_message.apply(args=[message.pk])
     message.refresh_from_db()
-    assert (message.status, message.error_code) == (MessageStatus.FAILED, sending.UNKNOWN_OUTCOME)
+    assert (message.status, message.error_code) == (MessageStatus.FAILED, failures.UNKNOWN_OUTCOME)
     assert len(graph.sends()) == 1
 
     # Facebook did take it: its echo, however late, marks it sent.

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from helpdesk.files import FILE_CSP
 from messenger.models import Conversation, Direction, Message, MessageStatus
-from messenger.services import sending
+from messenger.services.sending import replies, reply_rules
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
@@ -59,7 +59,7 @@ def open_conversation(tenant: Tenant) -> Conversation:
 def reply_with_file(tenant: Tenant, name: str, content: bytes, content_type: str) -> Message:
     conversation = open_conversation(tenant)
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        return sending.message_send(
+        return replies.message_send(
             organization=tenant.organization,
             acting_user=tenant.agent.user,
             conversation=conversation,
@@ -236,7 +236,7 @@ def test_the_api_takes_text_as_a_form_too(tenant_a: Tenant) -> None:
     [
         ({"file": SimpleUploadedFile("empty.txt", b"")}, 400, "invalid"),
         (
-            {"file": SimpleUploadedFile("a.txt", b"data"), "text": "x" * (sending.MAX_TEXT_LENGTH + 1)},
+            {"file": SimpleUploadedFile("a.txt", b"data"), "text": "x" * (reply_rules.MAX_TEXT_LENGTH + 1)},
             400,
             "message_too_long",
         ),
@@ -284,7 +284,7 @@ def test_a_text_too_long_with_a_file_refuses_both_from_the_api_and_the_inbox_ali
     tenant_a: Tenant, client: Client, surface: str
 ) -> None:
     conversation = open_conversation(tenant_a)
-    assert _send_from(surface, tenant_a, client, conversation, "x" * (sending.MAX_TEXT_LENGTH + 1)) == 400
+    assert _send_from(surface, tenant_a, client, conversation, "x" * (reply_rules.MAX_TEXT_LENGTH + 1)) == 400
     assert not Message.objects.filter(direction=Direction.OUTBOUND).exists()
 
 

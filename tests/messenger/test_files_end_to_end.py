@@ -21,7 +21,7 @@ from django.test import Client
 from channels import services as channel_services
 from messenger.models import Contact, Conversation, Direction, Message, MessageStatus
 from messenger.sandbox import customers, people, selectors, webhooks
-from messenger.services import sending
+from messenger.services.sending import delivery, replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
@@ -56,13 +56,13 @@ def test_an_agents_file_reaches_the_customer_as_an_upload_without_any_address_of
     conversation = Conversation.objects.get(contact=Contact.objects.get(psid=customer.psid))
 
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        message = sending.message_send(
+        message = replies.message_send(
             organization=tenant_a.organization,
             acting_user=tenant_a.admin.user,
             conversation=conversation,
             upload=SimpleUploadedFile("receipt.png", PNG, content_type="image/png"),
         )
-    assert sending.message_deliver(message_id=message.pk) is None
+    assert delivery.message_deliver(message_id=message.pk) is None
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
 
@@ -165,7 +165,7 @@ def test_with_the_production_profile_files_go_up_as_uploads_and_icons_and_downlo
             )
         assert response.status_code in (200, 302)
         message = Message.objects.get(conversation=conversation, direction=Direction.OUTBOUND)
-        sending.message_deliver(message_id=message.pk)
+        delivery.message_deliver(message_id=message.pk)
         message.refresh_from_db()
         assert message.status == MessageStatus.SENT
 

@@ -15,7 +15,7 @@ from messenger.graph import NoMatchingUserError
 from messenger.models import Contact, Conversation, Direction, Message, MessageStatus
 from messenger.sandbox import customers, people, selectors, webhooks
 from messenger.sandbox.models import SandboxCustomer
-from messenger.services import sending
+from messenger.services.sending import delivery, replies
 from tests import factories
 from tests.channels.facebook import DEMO_PAGE, Facebook, facebook  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
@@ -46,10 +46,10 @@ def _conversation(guest: SandboxCustomer) -> Conversation:
 
 def test_an_agents_reply_reaches_a_chat_plugin_guest_by_user_ref(guest: SandboxCustomer, tenant_a: Tenant) -> None:
     conversation = _conversation(guest)
-    message = sending.message_send(
+    message = replies.message_send(
         organization=tenant_a.organization, acting_user=tenant_a.admin.user, conversation=conversation, text="Hi there!"
     )
-    assert sending.message_deliver(message_id=message.pk) is None
+    assert delivery.message_deliver(message_id=message.pk) is None
 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT and message.mid.startswith("m_")
@@ -69,8 +69,8 @@ def test_an_agents_reply_reaches_a_chat_plugin_guest_by_user_ref(guest: SandboxC
 def test_typing_and_seen_indicators_are_not_sent_to_a_guest(guest: SandboxCustomer) -> None:
     # Facebook shows sender actions only to a recipient who is signed in; a guest is not.
     conversation = _conversation(guest)
-    assert sending.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
-    assert sending.sender_action_deliver(conversation_id=conversation.pk, action="typing_on") is False
+    assert delivery.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
+    assert delivery.sender_action_deliver(conversation_id=conversation.pk, action="typing_on") is False
     assert selectors.sandbox_sent_messages(page_id=DEMO_PAGE, psid=guest.psid) == []
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from messenger.models import Conversation, MessageKind
 from messenger.previews import message_preview
-from messenger.services import sending
+from messenger.services.sending import replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
@@ -31,7 +31,7 @@ def conversation(tenant_a: Tenant) -> Conversation:
 
 def _reply(tenant: Tenant, conversation: Conversation, **content: Any) -> str:
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        sending.message_send(
+        replies.message_send(
             organization=tenant.organization, acting_user=tenant.agent.user, conversation=conversation, **content
         )
     conversation.refresh_from_db()

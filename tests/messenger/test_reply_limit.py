@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from messenger.models import Direction, Message
-from messenger.services import sending
+from messenger.services.sending import reply_rules
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant, api_client_for
@@ -37,7 +37,7 @@ def _no_broker() -> Any:
 
 @pytest.fixture
 def shorter_limit(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sending, "MAX_TEXT_LENGTH", 1200)
+    monkeypatch.setattr(reply_rules, "MAX_TEXT_LENGTH", 1200)
     return 1200
 
 
@@ -61,11 +61,11 @@ def test_the_limit_is_written_as_a_number_in_one_place_only() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
         if _LITERAL_LIMIT.search(line)
     ]
-    assert found == ["messenger/services/sending.py:" + _constant_line(base) + ": MAX_TEXT_LENGTH = 1600"]
+    assert found == ["messenger/services/sending/reply_rules.py:" + _constant_line(base) + ": MAX_TEXT_LENGTH = 1600"]
 
 
 def _constant_line(base: Path) -> str:
-    lines = (base / "messenger/services/sending.py").read_text(encoding="utf-8").splitlines()
+    lines = (base / "messenger/services/sending/reply_rules.py").read_text(encoding="utf-8").splitlines()
     return str(lines.index("MAX_TEXT_LENGTH = 1600") + 1)
 
 

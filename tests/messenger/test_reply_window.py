@@ -12,7 +12,7 @@ from django.utils import timezone
 from helpdesk.exceptions import ReplyWindowClosed
 from messenger.models import Conversation, Direction
 from messenger.reply_window import WindowState, remaining_text, reply_window
-from messenger.services import sending
+from messenger.services.sending import replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
@@ -99,7 +99,7 @@ def conversation(tenant_a: Tenant) -> Conversation:
 def _reply(tenant: Tenant, conversation: Conversation) -> Any:
     conversation.refresh_from_db()
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        return sending.message_send(
+        return replies.message_send(
             organization=tenant.organization, acting_user=tenant.agent.user, conversation=conversation, text="Hi"
         )
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from helpdesk.exceptions import InvalidInput, ReplyWindowClosed
 from messenger.models import Conversation, Message, MessageStatus, PageStatus
-from messenger.services import conversations as conversation_services
-from messenger.services import sending
+from messenger.services.conversations import read_state
+from messenger.services.sending import delivery, failures, recovery, replies, reply_files
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.channels import images
@@ -58,7 +58,7 @@ def conversation(tenant_a: Tenant) -> Conversation:
 
 def queue_reply(tenant: Tenant, conversation: Conversation, text: str = "Hello!", **kwargs: Any) -> Message:
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        return sending.message_send(
+        return replies.message_send(
             organization=tenant.organization,
             acting_user=tenant.agent.user,
             conversation=conversation,
@@ -89,7 +89,7 @@ def test_a_reply_is_stored_queued_and_its_task_is_queued_after_commit(
 ) -> None:
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            message = sending.message_send(
+            message = replies.message_send(
                 organization=tenant_a.organization,
                 acting_user=tenant_a.agent.user,
                 conversation=conversation,
@@ -247,18 +247,18 @@ def test_retries_stop_after_the_maximum_and_the_message_fails_with_a_reason(
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub
 ) -> None:
     message = queue_reply(tenant_a, conversation)
-    for _ in range(sending.SEND_MAX_RETRIES + 1):
+    for _ in range(delivery.SEND_MAX_RETRIES + 1):
         graph.answer(500, {"error": {"message": "Internal", "code": 1}})
     message = run_task(message)
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "graph_transient")
-    assert message.attempts == sending.SEND_MAX_RETRIES + 1
-    assert "temporary problem" in sending.failure_reason(message)
+    assert message.attempts == delivery.SEND_MAX_RETRIES + 1
+    assert "temporary problem" in failures.failure_reason(message)
 
 
 def test_backoff_grows_exponentially_is_capped_and_respects_retry_after() -> None:
-    assert [sending.backoff_seconds(n) for n in range(6)] == [10, 20, 40, 80, 160, 300]
-    assert sending.backoff_seconds(0, retry_after=45) == 45
-    assert sending.backoff_seconds(0, retry_after=10_000) == 300
+    assert [delivery.backoff_seconds(n) for n in range(6)] == [10, 20, 40, 80, 160, 300]
+    assert delivery.backoff_seconds(0, retry_after=45) == 45
+    assert delivery.backoff_seconds(0, retry_after=10_000) == 300
 
 
 def test_running_the_task_twice_sends_once(tenant_a: Tenant, conversation: Conversation, graph: GraphStub) -> None:
@@ -285,8 +285,8 @@ def test_two_workers_racing_for_the_same_message_send_it_once(
     message = queue_reply(tenant_a, conversation)
     graph.answer(200, {"recipient_id": "PSID-42", "message_id": "m_slow"}, delay=0.2)
     outcomes = [
-        sending.message_deliver(message_id=message.pk),
-        sending.message_deliver(message_id=message.pk),
+        delivery.message_deliver(message_id=message.pk),
+        delivery.message_deliver(message_id=message.pk),
     ]
     assert outcomes == [None, None]
     assert len(graph.sends()) == 1
@@ -326,7 +326,7 @@ def test_error_2018278_fails_the_message_as_window_closed(
     message = run_task(message)
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "reply_window_closed")
     assert len(graph.requests) == 1
-    assert "reply window is closed" in sending.failure_reason(message)
+    assert "reply window is closed" in failures.failure_reason(message)
 
 
 def test_error_551_tells_the_agent_the_person_is_unavailable(
@@ -336,7 +336,7 @@ def test_error_551_tells_the_agent_the_person_is_unavailable(
     graph.answer(400, graph_error(551, 1545041, "This person isn't available right now."))
     message = run_task(message)
     assert (message.status, message.error_code) == (MessageStatus.FAILED, "recipient_unavailable")
-    assert sending.failure_reason(message) == "This person isn't available right now."
+    assert failures.failure_reason(message) == "This person isn't available right now."
     assert len(graph.requests) == 1
 
 
@@ -350,7 +350,7 @@ def test_a_failed_message_is_retried_by_hand_with_the_same_idempotency_key(
     assert message.status == MessageStatus.FAILED
 
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        sending.message_retry(organization=tenant_a.organization, acting_user=tenant_a.agent.user, message=message)
+        replies.message_retry(organization=tenant_a.organization, acting_user=tenant_a.agent.user, message=message)
     message = run_task(message)
 
     assert message.status == MessageStatus.SENT
@@ -366,7 +366,7 @@ def test_a_manual_retry_is_refused_once_the_window_has_closed(
     message = run_task(message)
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=8))
     with pytest.raises(ReplyWindowClosed):
-        sending.message_retry(organization=tenant_a.organization, acting_user=tenant_a.agent.user, message=message)
+        replies.message_retry(organization=tenant_a.organization, acting_user=tenant_a.agent.user, message=message)
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
 
@@ -388,8 +388,8 @@ def test_a_message_stuck_in_sending_is_failed_as_unknown_outcome_and_never_resen
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        failed, requeued = sending.message_sweep(now=now)
-        again = sending.message_sweep(now=now)
+        failed, requeued = recovery.message_sweep(now=now)
+        again = recovery.message_sweep(now=now)
 
     assert (failed, requeued) == (1, [])
     assert again == (0, [])
@@ -398,7 +398,7 @@ def test_a_message_stuck_in_sending_is_failed_as_unknown_outcome_and_never_resen
     assert (stuck.status, stuck.error_code) == (MessageStatus.FAILED, "unknown_outcome")
     assert recent.status == MessageStatus.SENDING
     assert graph.requests == []
-    assert "not known whether Facebook received" in sending.failure_reason(stuck)
+    assert "not known whether Facebook received" in failures.failure_reason(stuck)
 
 
 def test_a_message_queued_but_never_published_is_published_again_and_sent_once(
@@ -409,8 +409,8 @@ def test_a_message_queued_but_never_published_is_published_again_and_sent_once(
     Message.objects.filter(pk=message.pk).update(status_changed_at=now - timedelta(minutes=11))
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
         with django_capture_on_commit_callbacks(execute=True):
-            _, requeued = sending.message_sweep(now=now)
-            _, requeued_again = sending.message_sweep(now=now)
+            _, requeued = recovery.message_sweep(now=now)
+            _, requeued_again = recovery.message_sweep(now=now)
     assert requeued == [message.pk]
     assert requeued_again == []
     delay.assert_called_once_with(message.pk)
@@ -429,7 +429,7 @@ def test_a_reply_whose_task_could_not_be_published_goes_out_at_the_next_sweep_on
     )
     with broker_down:
         with django_capture_on_commit_callbacks(execute=True):
-            message = sending.message_send(
+            message = replies.message_send(
                 organization=tenant_a.organization,
                 acting_user=tenant_a.agent.user,
                 conversation=conversation,
@@ -437,15 +437,15 @@ def test_a_reply_whose_task_could_not_be_published_goes_out_at_the_next_sweep_on
             )
         # A sweep while the broker is still down publishes nothing, and loses nothing either.
         with django_capture_on_commit_callbacks(execute=True):
-            assert sending.message_sweep() == (0, [message.pk])
+            assert recovery.message_sweep() == (0, [message.pk])
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED and message.dispatch_failed_at is not None
     assert graph.sends() == []
 
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
         with django_capture_on_commit_callbacks(execute=True):
-            _, requeued = sending.message_sweep(now=timezone.now() + timedelta(seconds=1))
-            _, requeued_again = sending.message_sweep(now=timezone.now() + timedelta(seconds=2))
+            _, requeued = recovery.message_sweep(now=timezone.now() + timedelta(seconds=1))
+            _, requeued_again = recovery.message_sweep(now=timezone.now() + timedelta(seconds=2))
     assert (requeued, requeued_again) == ([message.pk], [])
     delay.assert_called_once_with(message.pk)
     run_task(message)
@@ -461,27 +461,27 @@ def test_a_reply_waiting_for_its_retry_is_not_published_early_by_the_sweep(
     (its countdown must be kept: after a timeout, Facebook's echo may still settle the send)."""
     failing = mock.patch.object(sending_tasks.send_message, "delay", autospec=True, side_effect=ConnectionError())
     with failing, django_capture_on_commit_callbacks(execute=True):
-        message = sending.message_send(
+        message = replies.message_send(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation, text="Hi"
         )
     graph.answer(500, graph_error(2, message="temporary"))
     # Claimed, refused with a 5xx, back to queued: its task retries after the countdown.
-    assert sending.message_deliver(message_id=message.pk) == sending.BACKOFF_BASE_SECONDS
+    assert delivery.message_deliver(message_id=message.pk) == delivery.BACKOFF_BASE_SECONDS
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED and message.dispatch_failed_at is not None
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True) as delay:
         with django_capture_on_commit_callbacks(execute=True):
-            assert sending.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [])
+            assert recovery.message_sweep(now=timezone.now() + timedelta(seconds=1)) == (0, [])
     delay.assert_not_called()
 
 
 def test_the_sweep_runs_every_twenty_seconds_from_beat(settings: Any) -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["messenger-sending-sweep"]
     assert entry["task"] == sending_tasks.SWEEP
-    assert entry["schedule"] == sending.SWEEP_INTERVAL_SECONDS == 20.0
+    assert entry["schedule"] == recovery.SWEEP_INTERVAL_SECONDS == 20.0
     # With the worker's reconnection (at most 30 s), a reply queued during an outage goes out
     # within a minute of the broker's return.
-    assert sending.SWEEP_INTERVAL_SECONDS + 30 < 60
+    assert recovery.SWEEP_INTERVAL_SECONDS + 30 < 60
 
 
 def test_the_worker_registers_the_sending_tasks() -> None:
@@ -624,7 +624,7 @@ def test_attachments_over_facebooks_limits_are_refused(
     upload = SimpleUploadedFile(name, images.image_bytes("PNG") if image else b"x", content_type="image/png")
     upload.size = size
     if refused:
-        with pytest.raises(sending.AttachmentTooLarge):
+        with pytest.raises(reply_files.AttachmentTooLarge):
             queue_reply(tenant_a, conversation, text="", upload=upload)
         assert not Message.objects.filter(direction="out").exists()
     else:
@@ -650,11 +650,11 @@ def test_opening_an_unread_conversation_sends_mark_seen_after_commit(
         sending_tasks.send_sender_action, "delay", side_effect=lambda *a: sending_tasks.send_sender_action.apply(a)
     )
     with delay, django_capture_on_commit_callbacks(execute=True):
-        conversation_services.conversation_mark_read(
+        read_state.conversation_mark_read(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
         )
         # Opening it again: nothing unread, nothing sent.
-        conversation_services.conversation_mark_read(
+        read_state.conversation_mark_read(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
         )
     (request,) = graph.requests
@@ -672,7 +672,7 @@ def test_typing_on_is_sent_at_most_once_every_few_seconds(
     )
     with delay, django_capture_on_commit_callbacks(execute=True):
         sent = [
-            conversation_services.conversation_typing(
+            read_state.conversation_typing(
                 organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
             )
             for _ in range(3)
@@ -685,5 +685,5 @@ def test_no_sender_action_goes_to_a_conversation_whose_window_is_closed(
     tenant_a: Tenant, conversation: Conversation, graph: GraphStub
 ) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=8))
-    assert sending.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
+    assert delivery.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
     assert graph.requests == []

@@ -27,7 +27,7 @@ from messenger.graph import (
 )
 from messenger.models import FacebookPage, MessageStatus, PageStatus, ReauthorizationReason
 from messenger.pages import linking, selectors, sweeps
-from messenger.services import sending
+from messenger.services.sending import delivery, replies
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.conftest import Tenant
@@ -228,7 +228,7 @@ def test_a_send_refused_for_the_old_token_leaves_a_page_reauthorized_meanwhile_a
     conversation = factories.make_conversation(page, factories.make_contact(page, psid="PSID-7"))
     factories.make_message(conversation, text="hello?", sent_at=timezone.now() - timedelta(minutes=5))
     with mock.patch.object(sending_tasks.send_message, "delay", autospec=True):
-        message = sending.message_send(
+        message = replies.message_send(
             organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation, text="Hi"
         )
     graph = fake_graph()
@@ -241,7 +241,7 @@ def test_a_send_refused_for_the_old_token_leaves_a_page_reauthorized_meanwhile_a
 
     graph.send_message.side_effect = send_message
     with mock.patch.object(messenger_client, "graph_client", return_value=graph):
-        assert sending.message_deliver(message_id=message.pk) is None
+        assert delivery.message_deliver(message_id=message.pk) is None
 
     page.refresh_from_db()
     assert (page.status, page.reauthorization_reason) == (PageStatus.ACTIVE, "")

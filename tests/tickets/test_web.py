@@ -10,7 +10,7 @@ import pytest
 
 from helpdesk.models import Role
 from messenger.models import ConversationEvent, Direction, Message, MessageStatus
-from messenger.services import sending
+from messenger.services.sending import reply_rules
 from tests import factories
 from tests.conftest import Tenant
 from tests.tickets.conftest import T0, Desk, make_ticket, minutes
@@ -221,7 +221,7 @@ def test_the_ticket_pages_reply_hint_reads_the_services_limit(desk: Desk, web_cl
     ticket = make_ticket(desk)
     client = web_client_for(desk.tenant.agent)
     assert "At most 1,600 characters." in client.get(_detail(ticket)).content.decode()
-    with mock.patch.object(sending, "MAX_TEXT_LENGTH", 1200):
+    with mock.patch.object(reply_rules, "MAX_TEXT_LENGTH", 1200):
         page = client.get(_detail(ticket)).content.decode()
     assert "At most 1,200 characters." in page
 

@@ -1,0 +1,172 @@
+"""Who holds a conversation and where it is filed: assigning it to an agent of its channel,
+forwarding it to another agent (who is notified) or to another channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from helpdesk.exceptions import InvalidInput
+from helpdesk.models import Notification, Organization
+from helpdesk.services import notification_create
+from messenger import selectors
+from messenger.models import Conversation, ConversationEvent
+from messenger.services.conversations.events import (
+    check_organization,
+    event_record,
+    member_name,
+    require_channel_not_deleted,
+)
+
+NOTE_MAX_LENGTH = 1000
+
+
+def conversation_url(*, conversation: Conversation, organization: Organization) -> str:
+    return reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk})
+
+
+@transaction.atomic
+def conversation_assign(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    assignee_membership_id: int | None,
+) -> Conversation:
+    """Give the conversation to one of the channel's agents (None: nobody)."""
+    check_organization(organization, conversation)
+    if assignee_membership_id is None:
+        if conversation.assignee_id is None:
+            return conversation
+        previous = conversation.assignee
+        conversation.assignee = None
+        conversation.save(update_fields=["assignee", "updated_at"])
+        event_record(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.UNASSIGNED,
+            acting_user=acting_user,
+            previous=member_name(previous),
+        )
+        return conversation
+    member = (
+        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        .filter(pk=assignee_membership_id)
+        .first()
+    )
+    if member is None:
+        raise InvalidInput(
+            _("This person is not an agent of the conversation's channel."),
+            details={"assignee_id": [_("Choose an agent of this channel.")]},
+        )
+    if conversation.assignee_id == member.user_id:
+        return conversation
+    conversation.assignee = member.user
+    conversation.save(update_fields=["assignee", "updated_at"])
+    event_record(
+        conversation=conversation,
+        kind=ConversationEvent.Kind.ASSIGNED,
+        acting_user=acting_user,
+        to=member_name(member.user),
+        to_user_id=member.user_id,
+    )
+    return conversation
+
+
+@transaction.atomic
+def conversation_forward(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    conversation: Conversation,
+    to_membership_id: int | None = None,
+    to_channel_id: int | None = None,
+    note: str = "",
+) -> Conversation:
+    """Transfer to another agent (who is notified), or file it under another channel.
+
+    Forwarding to a channel moves the conversation to that channel and its department and
+    clears the assignee; replies still go out through the same Facebook Page.
+    """
+    check_organization(organization, conversation)
+    require_channel_not_deleted(conversation)
+    note = note.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise InvalidInput(
+            _("A note can be at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH},
+            details={"note": [_("Too long.")]},
+        )
+    if (to_membership_id is None) == (to_channel_id is None):
+        raise InvalidInput(
+            _("Forward to an agent or to a channel."),
+            details={"to": [_("Choose exactly one agent or one channel.")]},
+        )
+    if to_channel_id is not None:
+        target = (
+            selectors.channel_list_forward_targets(organization=organization, conversation=conversation)
+            .filter(pk=to_channel_id)
+            .first()
+        )
+        if target is None:
+            raise InvalidInput(
+                _("This channel cannot receive the conversation."),
+                details={"to_channel_id": [_("Choose another channel.")]},
+            )
+        source = conversation.channel
+        conversation.channel = target
+        conversation.department = target.department
+        conversation.assignee = None
+        conversation.save(update_fields=["channel", "department", "assignee", "updated_at"])
+        event_record(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.FORWARDED,
+            acting_user=acting_user,
+            from_channel=source.name,
+            to_channel=target.name,
+            to_channel_id=target.pk,
+            to_department=target.department.name,
+            note=note,
+        )
+        return conversation
+
+    assert to_membership_id is not None  # exactly one of the two targets, checked above
+    member = (
+        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        .filter(pk=to_membership_id)
+        .first()
+    )
+    if member is None:
+        raise InvalidInput(
+            _("This person is not an agent of the conversation's channel."),
+            details={"to_membership_id": [_("Choose an agent of this channel.")]},
+        )
+    conversation.assignee = member.user
+    conversation.save(update_fields=["assignee", "updated_at"])
+    event_record(
+        conversation=conversation,
+        kind=ConversationEvent.Kind.FORWARDED,
+        acting_user=acting_user,
+        to=member_name(member.user),
+        to_user_id=member.user_id,
+        note=note,
+    )
+    if member.user_id != getattr(acting_user, "pk", None):
+        contact = conversation.contact
+        # Written in the language the recipient reads the helpdesk in, not the sender's.
+        with translation.override(member.language or organization.language):
+            title = _("%(agent)s forwarded you a conversation with %(contact)s") % {
+                "agent": member_name(acting_user),
+                "contact": str(contact),
+            }
+        notification_create(
+            organization=organization,
+            user_ids=[member.user_id],
+            kind=Notification.Kind.CONVERSATION_FORWARDED,
+            title=title,
+            body=note,
+            url=conversation_url(conversation=conversation, organization=organization),
+        )
+    return conversation
