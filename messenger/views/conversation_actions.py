@@ -26,7 +26,7 @@ from messenger.services.conversations import read_state
 from messenger.services.conversations.assignment import conversation_assign, conversation_forward
 from messenger.services.conversations.blocking import contact_block, contact_unblock
 from messenger.services.conversations.state import conversation_close, conversation_reopen
-from messenger.services.sending import replies, reply_rules
+from messenger.services.sending import replies
 from messenger.views.conversation import conversation_or_404, render_conversation_page
 from messenger.views.transcript import transcript_context
 
@@ -86,10 +86,9 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
 @require_POST
 def conversation_typing(request: TenantRequest, conversation_id: int) -> HttpResponse:
     conversation = conversation_or_404(request, conversation_id)
-    if reply_rules.reply_refusal(conversation=conversation) is None:
-        read_state.conversation_typing(
-            organization=request.organization, acting_user=request.user, conversation=conversation
-        )
+    read_state.conversation_typing(
+        organization=request.organization, acting_user=request.user, conversation=conversation
+    )
     return HttpResponse(status=204)
 
 

@@ -687,3 +687,17 @@ def test_no_sender_action_goes_to_a_conversation_whose_window_is_closed(
     Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=8))
     assert delivery.sender_action_deliver(conversation_id=conversation.pk, action="mark_seen") is False
     assert graph.requests == []
+
+
+def test_typing_is_not_even_queued_for_a_conversation_that_cannot_be_answered(
+    tenant_a: Tenant, conversation: Conversation, django_capture_on_commit_callbacks: Any
+) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(days=8))
+    conversation.refresh_from_db()
+    with mock.patch.object(sending_tasks.send_sender_action, "delay") as delay:
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = read_state.conversation_typing(
+                organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=conversation
+            )
+    assert sent is False
+    delay.assert_not_called()

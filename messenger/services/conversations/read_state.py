@@ -12,6 +12,7 @@ from django.db import transaction
 from helpdesk.models import Organization
 from messenger.models import Conversation
 from messenger.services.conversations.events import check_organization
+from messenger.services.sending.reply_rules import reply_refusal
 from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ def conversation_mark_read(*, organization: Organization, acting_user: Any, conv
 
 
 def conversation_typing(*, organization: Organization, acting_user: Any, conversation: Conversation) -> bool:
-    """``typing_on`` for the customer, at most once per conversation every few seconds."""
+    """``typing_on`` for the customer, at most once per conversation every few seconds, and
+    only while a reply could be sent (nothing goes to Facebook otherwise)."""
     check_organization(organization, conversation)
+    if reply_refusal(conversation=conversation) is not None:
+        return False
     try:
         first = cache.add(f"messenger:typing:{conversation.pk}", 1, TYPING_THROTTLE_SECONDS)
     except Exception:  # the cache (Redis) is down: typing_on is a courtesy, not worth an error
