@@ -30,7 +30,6 @@ api_urlpatterns = [
 ]
 
 org_urlpatterns = [
-    path("", views.org_home, name="org_home"),
     path("settings/departments/", views.department_list, name="department_list"),
     path("settings/departments/<id:department_id>/", views.department_edit, name="department_edit"),
     path("settings/members/", views.member_list, name="member_list"),
@@ -71,6 +70,7 @@ urlpatterns = [
     # An invitation's link, sent by email; its secret token is the credential.
     path("invitations/<str:token>/", views.invitation_respond, name="invitation_respond"),
     path("organizations/", views.organization_switch, name="organization_switch"),
+    path("o/<slug:org_slug>/", include("home.urls")),
     path("o/<slug:org_slug>/", include(org_urlpatterns)),
     path("o/<slug:org_slug>/settings/", include("channels.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),

@@ -86,11 +86,6 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("org_home", org_slug=membership.organization.slug)
 
 
-@member_required
-def org_home(request: TenantRequest) -> HttpResponse:
-    return redirect("messenger:inbox", org_slug=request.organization.slug)
-
-
 @login_required
 def organization_switch(request: HttpRequest) -> HttpResponse:
     # Outside /o/<org_slug>/: in the language of the organization the user is working in.

@@ -89,6 +89,28 @@ def reply_window(last_inbound_at: datetime | None, *, now: datetime | None = Non
     return ReplyWindow(WindowState.CLOSED, last_inbound_at + HUMAN_AGENT_WINDOW, timedelta(0))
 
 
+@dataclass(frozen=True, slots=True)
+class InboundRange:
+    """The customers' last messages (``last_inbound_at``) that a reply written at one moment
+    answers in ``state``: later than ``since``, up to ``until`` included (None: no end, since
+    a timestamp in the future counts as "just now"). Within a range, the window of an earlier
+    message closes earlier: ordered by ``last_inbound_at``, the rows come soonest-closing first."""
+
+    state: WindowState
+    since: datetime
+    until: datetime | None
+
+
+def open_window_ranges(*, now: datetime | None = None) -> tuple[InboundRange, ...]:
+    """The rule of ``reply_window`` as ranges of ``last_inbound_at``, for a query: the
+    conversations that may still be answered at ``now``, window by window."""
+    now = now or timezone.now()
+    return (
+        InboundRange(WindowState.HUMAN_AGENT, since=now - HUMAN_AGENT_WINDOW, until=now - STANDARD_WINDOW),
+        InboundRange(WindowState.STANDARD, since=now - STANDARD_WINDOW, until=None),
+    )
+
+
 def remaining_text(remaining: timedelta) -> str:
     """Rounded down, so that the composer never promises more time than there is."""
     seconds = int(remaining.total_seconds())

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "messenger",
     "messenger.sandbox",
     "tickets",
+    "home",
 ]
 
 MIDDLEWARE = [

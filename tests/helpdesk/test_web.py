@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 def test_login_with_the_right_password_lands_in_the_organization(tenant_a: Tenant, client: Any) -> None:
     response = client.post("/accounts/login/", {"username": "alpha-agent", "password": factories.PASSWORD}, follow=True)
     assert response.status_code == 200
-    # The organization's home is the inbox.
-    assert response.redirect_chain[-1][0] == "/o/alpha/inbox/"
+    # The organization's home page.
+    assert response.redirect_chain[-1][0] == "/o/alpha/"
 
 
 def test_a_wrong_password_shows_the_form_again_with_an_error(tenant_a: Tenant, client: Any) -> None:

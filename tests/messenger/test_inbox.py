@@ -71,10 +71,12 @@ def _url(path: str = "") -> str:
     return f"/o/alpha/inbox/{path}"
 
 
-def test_the_organization_home_is_the_inbox(tenant_a: Tenant, web_client_for: Any) -> None:
+def test_the_organization_home_is_a_page_of_its_own_that_links_to_the_inbox(
+    tenant_a: Tenant, web_client_for: Any
+) -> None:
     response = web_client_for(tenant_a.agent).get("/o/alpha/")
-    assert response.status_code == 302
-    assert response["Location"] == "/o/alpha/inbox/"
+    assert response.status_code == 200
+    assert b'href="/o/alpha/inbox/"' in response.content
 
 
 def test_the_navbar_links_to_the_inbox(tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]) -> None:

@@ -27,7 +27,8 @@ def logged_in(browser_page: Any, live_server: Any, tenant_a: Tenant) -> Any:
     browser_page.fill("input[name=username]", "alpha-agent")
     browser_page.fill("input[name=password]", factories.PASSWORD)
     browser_page.click("button[type=submit]")
-    browser_page.wait_for_url(f"{live_server.url}/o/alpha/inbox/")
+    browser_page.wait_for_url(f"{live_server.url}/o/alpha/")
+    browser_page.goto(f"{live_server.url}/o/alpha/inbox/")
     return browser_page
 
 
