@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 from unittest import mock
 
@@ -119,3 +120,31 @@ def test_readyz_is_503_when_the_database_is_unreachable(db: Any, client: Any) ->
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] is False
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees of a page: its text without tags, whitespace collapsed."""
+    parser = _VisibleText()
+    parser.feed(html)
+    return " ".join("".join(parser.chunks).split())
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_api_tokens_page_shows_the_header_with_its_key_placeholder(
+    tenant_a: Tenant, client: Any, language: str
+) -> None:
+    tenant_a.organization.language = language
+    tenant_a.organization.save(update_fields=["language"])
+    client.force_login(tenant_a.agent.user)
+    text = visible_text(client.get("/o/alpha/settings/api-tokens/").content.decode())
+    assert "Authorization: Token <key>" in text
+    assert "Token ." not in text and "Token 」" not in text
