@@ -1,0 +1,84 @@
+# The chromium fixtures are imported from tests.chromium; their names are parameters below.
+# ruff: noqa: F811
+"""The settings pages in a real browser (Debian's chromium through Playwright): what only a
+browser shows: confirmations in the page's own dialog, a row menu that is not cut off by its
+scrolling table, and pages that fit a phone's width."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helpdesk.models import ApiToken, Department
+from tests import factories
+from tests.chromium import BROWSER_MARKS, chromium, new_page  # noqa: F401 (fixtures)
+from tests.conftest import Tenant
+
+pytestmark = BROWSER_MARKS
+
+
+def log_in(page: Any, base_url: str, username: str) -> Any:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/o/alpha/inbox/")
+    return page
+
+
+def browser_dialogs(page: Any) -> list[str]:
+    """The browser's own dialogs (alert, confirm) the page opens, dismissed and kept here."""
+    opened: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        opened.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return opened
+
+
+@pytest.fixture
+def admin_page(chromium: Any, live_server: Any, tenant_a: Tenant) -> Any:
+    return log_in(new_page(chromium), live_server.url, "alpha-admin")
+
+
+def test_deleting_a_department_asks_in_the_pages_dialog(admin_page: Any, live_server: Any, tenant_a: Tenant) -> None:
+    page = admin_page
+    returns = factories.make_department(tenant_a.organization, "Returns")
+    native = browser_dialogs(page)
+    page.goto(f"{live_server.url}/o/alpha/settings/departments/")
+
+    # Cancel keeps it.
+    page.get_by_role("button", name="Delete Returns").click()
+    dialog = page.get_by_role("dialog", name="Delete “Returns”?")
+    dialog.wait_for()
+    assert "Deleted channels and tickets filed under it stay readable." in dialog.inner_text()
+    dialog.get_by_role("button", name="Cancel").click()
+    dialog.wait_for(state="hidden")
+    # Focus goes back to the button that asked (once the dialog has faded out).
+    page.wait_for_function("() => document.activeElement.textContent.trim() === 'Delete Returns'")
+    returns.refresh_from_db()
+    assert returns.deleted_at is None
+
+    # "Yes, delete" deletes it.
+    page.get_by_role("button", name="Delete Returns").click()
+    page.get_by_role("dialog", name="Delete “Returns”?").get_by_role("button", name="Yes, delete").click()
+    page.wait_for_selector("text=Department deleted.")
+    assert Department.objects.get(pk=returns.pk).deleted_at is not None
+    assert native == []
+
+
+def test_revoking_an_api_token_asks_in_the_pages_dialog(admin_page: Any, live_server: Any, tenant_a: Tenant) -> None:
+    page = admin_page
+    native = browser_dialogs(page)
+    page.goto(f"{live_server.url}/o/alpha/settings/api-tokens/")
+    page.get_by_label("Token name").fill("script")
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_role("button", name="Revoke").click()
+    dialog = page.get_by_role("dialog", name="Revoke this token?")
+    dialog.get_by_role("button", name="Yes, revoke").click()
+    page.wait_for_selector(".badge >> text=Revoked")
+    assert ApiToken.objects.get(name="script").revoked_at is not None
+    assert native == []
