@@ -82,3 +82,32 @@ def test_revoking_an_api_token_asks_in_the_pages_dialog(admin_page: Any, live_se
     page.wait_for_selector(".badge >> text=Revoked")
     assert ApiToken.objects.get(name="script").revoked_at is not None
     assert native == []
+
+
+# Where the middle of an element is, whatever covers it there: the element itself, or what
+# hides it (the card around a scrolling table clips what overflows it).
+HIT_AT_CENTRE = """element => {
+  const box = element.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+  return hit !== null && element.contains(hit);
+}"""
+
+
+def test_the_row_menu_of_the_last_channel_is_whole_and_clickable(
+    admin_page: Any, live_server: Any, tenant_a: Tenant
+) -> None:
+    factories.make_department(tenant_a.organization, "Sales")
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Alpha chat")
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Zeta chat")
+    page = admin_page
+    page.goto(f"{live_server.url}/o/alpha/settings/channels/messenger/")
+    page.get_by_role("button", name="More actions for Zeta chat").click()
+    menu = page.locator(".dropdown-menu.show")
+    menu.wait_for()
+    for name in ("Edit", "Disable", "Delete"):
+        item = menu.get_by_role("link", name=name)
+        assert item.evaluate(HIT_AT_CENTRE), f"{name} is hidden"
+    # Nothing had to scroll inside the table to show it.
+    assert page.locator(".table-responsive").evaluate("table => table.scrollHeight <= table.clientHeight")
+    menu.get_by_role("link", name="Delete").click()
+    page.get_by_role("dialog", name="Delete “Zeta chat”?").wait_for()
