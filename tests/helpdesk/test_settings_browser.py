@@ -11,11 +11,15 @@ from typing import Any
 import pytest
 
 from helpdesk.models import ApiToken, Department
+from helpdesk.services import api_token_create
+from messenger.models import PageStatus, ReauthorizationReason
 from tests import factories
-from tests.chromium import BROWSER_MARKS, chromium, new_page  # noqa: F401 (fixtures)
+from tests.chromium import BROWSER_MARKS, chromium, new_page, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
 
 pytestmark = BROWSER_MARKS
+
+PHONE = {"width": 390, "height": 844}
 
 
 def log_in(page: Any, base_url: str, username: str) -> Any:
@@ -111,3 +115,67 @@ def test_the_row_menu_of_the_last_channel_is_whole_and_clickable(
     assert page.locator(".table-responsive").evaluate("table => table.scrollHeight <= table.clientHeight")
     menu.get_by_role("link", name="Delete").click()
     page.get_by_role("dialog", name="Delete “Zeta chat”?").wait_for()
+
+
+# Elements wider than the window, for the failure message.
+WIDE_ELEMENTS = """() => [...document.querySelectorAll("body *")]
+  .filter(element => element.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+  .slice(0, 5)
+  .map(element => element.tagName.toLowerCase() + "." + [...element.classList].join(".")
+       + " " + Math.round(element.getBoundingClientRect().right))"""
+
+
+def test_the_settings_pages_fit_a_phone(chromium: Any, live_server: Any, tenant_a: Tenant) -> None:
+    organization = tenant_a.organization
+    factories.make_department(organization, "Customer care and returns")
+    channel = factories.make_channel(organization, tenant_a.department, name="Web shop customer support")
+    factories.associate(tenant_a.agent, channel)
+    active = factories.make_page(channel, page_id="100000000000101", name="Demo Page")
+    factories.make_page(
+        channel,
+        page_id="100000000000102",
+        name="Second Page",
+        status=PageStatus.REAUTHORIZATION_REQUIRED,
+        reauthorization_reason=ReauthorizationReason.TOKEN_EXPIRED,
+    )
+    api_token_create(membership=tenant_a.admin, name="Nightly export to the warehouse")
+    settings = f"{live_server.url}/o/alpha/settings"
+    pages = [
+        f"{settings}/departments/",
+        f"{settings}/members/",
+        f"{settings}/members/{tenant_a.agent.pk}/",
+        f"{settings}/channels/",
+        f"{settings}/channels/messenger/",
+        f"{settings}/channels/messenger/new/",
+        f"{settings}/channels/{channel.pk}/",
+        f"{settings}/channels/{channel.pk}/disable/",
+        f"{settings}/channels/{channel.pk}/delete/",
+        f"{settings}/channels/{channel.pk}/pages/{active.pk}/remove/",
+        f"{settings}/agents/",
+        f"{settings}/agents/{tenant_a.agent.pk}/channels/?department={tenant_a.department.pk}",
+        f"{settings}/tickets/",
+        f"{settings}/api-tokens/",
+        f"{settings}/webhook-events/",
+        f"{live_server.url}/o/alpha/preferences/",
+    ]
+    page = log_in(new_page(chromium, viewport=PHONE), live_server.url, "alpha-admin")
+    too_wide = {}
+    for address in pages:
+        response = page.goto(address)
+        assert response is not None and response.status == 200, address
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[address.removeprefix(live_server.url)] = (width, page.evaluate(WIDE_ELEMENTS))
+    assert too_wide == {}
+
+    # A page that needs re-authorization shows its button whole, within the screen.
+    page.goto(f"{settings}/channels/{channel.pk}/")
+    button = page.get_by_role("link", name="Re-authorize Second Page")
+    # Down to it (only the page scrolls, and only up and down: nothing inside it sideways).
+    button.evaluate("link => window.scrollTo(0, link.getBoundingClientRect().top + window.scrollY - 200)")
+    box = button.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert button.evaluate(HIT_AT_CENTRE)
+    screenshot(page, "settings-channel-at-390px")
+    page.goto(f"{settings}/channels/messenger/")
+    screenshot(page, "settings-channel-list-at-390px")
