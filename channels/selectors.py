@@ -95,15 +95,28 @@ def channel_visible_list(*, organization: Organization, membership: Membership) 
 # --- Agents ------------------------------------------------------------------------------
 
 
+def _active_agents(*, organization: Organization) -> QuerySet[Membership]:
+    # Admins are left out: they see every channel anyway.
+    return Membership.objects.filter(organization=organization, role=Role.AGENT, is_active=True)
+
+
 def department_agent_list(*, organization: Organization, department_id: int) -> QuerySet[Membership]:
     """The active agents who work in this department (admins see every channel anyway)."""
     return (
-        Membership.objects.filter(
-            organization=organization, departments__id=department_id, role=Role.AGENT, is_active=True
-        )
+        _active_agents(organization=organization)
+        .filter(departments__id=department_id)
         .select_related("user")
         .order_by("user__username")
         .distinct()
+    )
+
+
+def department_ids_with_agents(*, organization: Organization) -> set[int]:
+    """The departments where at least one active agent works (one query)."""
+    return set(
+        _active_agents(organization=organization)
+        .filter(departments__isnull=False)
+        .values_list("departments__id", flat=True)
     )
 
 

@@ -263,10 +263,13 @@ def page_remove(request: TenantRequest, channel_id: int, page_pk: int) -> HttpRe
 
 
 def _chosen_department(request: TenantRequest, raw: Any) -> Any:
+    """The departments and the one asked for; by default the first where agents work."""
     organization = request.organization
     departments = list(department_list(organization=organization))
     if raw in (None, ""):
-        return departments, (departments[0] if departments else None)
+        staffed = selectors.department_ids_with_agents(organization=organization)
+        first = next((department for department in departments if department.pk in staffed), None)
+        return departments, first or (departments[0] if departments else None)
     chosen = next((department for department in departments if str(department.pk) == str(raw)), None)
     if chosen is None:
         raise Http404

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 from rest_framework.test import APIClient
 
 from helpdesk.models import Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
 from tests import factories
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The embedded defaults' test database is a file (settings): Django deletes it at the end,
+    but a connection still open in another thread (a live server's) leaves its -wal and -shm."""
+    for database in settings.DATABASES.values():
+        name = str(database.get("TEST", {}).get("NAME") or "")
+        if database["ENGINE"] != "django.db.backends.sqlite3" or not name or name.startswith("file:"):
+            continue
+        if not Path(name).exists():
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

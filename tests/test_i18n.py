@@ -297,7 +297,8 @@ def test_a_japanese_organization_gets_japanese_settings_pages(japanese: Tenant, 
     client.force_login(japanese.admin.user)
     page = client.get("/o/alpha/settings/departments/").content.decode()
     assert "部署を追加" in page
-    assert 'data-confirm="この部署を削除しますか？この部署の削除済みチャネルとチケットは引き続き閲覧できます。"' in page
+    assert 'data-confirm="「Support」を削除しますか？"' in page
+    assert 'data-confirm-detail="この部署の削除済みチャネルとチケットは引き続き閲覧できます。"' in page
     assert "Add department" not in page
 
 

@@ -48,6 +48,29 @@ def test_the_tab_lists_the_agents_of_the_chosen_department(admin: Any, tenant_a:
     assert seller.pk
 
 
+def test_the_tab_opens_on_the_first_department_that_has_agents(admin: Any, tenant_a: Tenant) -> None:
+    # "Accounts" comes first by name but nobody works there (an admin and a former agent only).
+    accounts = factories.make_department(tenant_a.organization, "Accounts")
+    factories.make_member(tenant_a.organization, role=Role.ADMIN, username="boss", departments=[accounts])
+    former = factories.make_member(tenant_a.organization, username="former", departments=[accounts])
+    former.is_active = False
+    former.save(update_fields=["is_active"])
+    html = admin.get("/o/alpha/settings/agents/").content.decode()
+    assert f'option value="{tenant_a.department.pk}" selected' in html
+    assert "alpha-agent" in _rows(html)
+    # The empty department is still there to choose.
+    html = admin.get(f"/o/alpha/settings/agents/?department={accounts.pk}").content.decode()
+    assert f'option value="{accounts.pk}" selected' in html
+    assert "No agent works in this department yet." in _rows(html)
+
+
+def test_without_any_agent_the_tab_opens_on_the_first_department(admin: Any, tenant_a: Tenant) -> None:
+    tenant_a.agent.departments.clear()
+    accounts = factories.make_department(tenant_a.organization, "Accounts")
+    html = admin.get("/o/alpha/settings/agents/").content.decode()
+    assert f'option value="{accounts.pk}" selected' in html
+
+
 def test_an_admin_associates_an_agent_with_channels_of_the_department(admin: Any, tenant_a: Tenant) -> None:
     factories.make_department(tenant_a.organization)
     first = factories.make_channel(tenant_a.organization, tenant_a.department, name="First")

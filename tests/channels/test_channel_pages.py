@@ -3,6 +3,7 @@ tests/messenger/test_oauth.py, over real HTTP)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +89,28 @@ def test_the_create_form_says_when_the_channel_limit_is_reached(admin: Any, tena
     response = _post_new(admin, tenant_a, name="One too many")
     assert response.status_code == 409
     assert "This organization already has 1 channels for 1 departments." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("language", "rule", "wrong"),
+    [
+        ("en", "2 of 2 channels used: an organization can have as many channels as it has departments.", "one per"),
+        ("ja", "2 件中 2 件のチャネルを使用中です。組織で作成できるチャネルの数は、部署の数までです。", "部署ごとに"),
+    ],
+)
+def test_the_channel_limit_is_stated_as_a_count_of_departments(
+    admin: Any, tenant_a: Tenant, language: str, rule: str, wrong: str
+) -> None:
+    """Two channels of one department with two departments: allowed, and every page says why."""
+    tenant_a.organization.language = language
+    tenant_a.organization.save(update_fields=["language"])
+    factories.make_department(tenant_a.organization, "Sales")
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Chat one")
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Chat two")
+    for path in ("/o/alpha/settings/channels/", LIST):
+        text = " ".join(re.sub(r"<[^>]+>", " ", admin.get(path).content.decode()).split())
+        assert rule in text, path
+        assert wrong not in text, path
 
 
 def test_an_admin_creates_a_channel_with_an_icon(admin: Any, tenant_a: Tenant) -> None:

@@ -27,6 +27,7 @@ PUBLIC_PREFIXES = (
     # An invitation's link: its secret token is the credential, not a session or an
     # organization (tests/helpdesk/test_invitations.py: an unknown token is a 404 page).
     "invitations/",
+    "favicon.ico",  # the same icon for everyone, asked for by browsers before any login
     "healthz",
     "readyz",
     "api/schema/",

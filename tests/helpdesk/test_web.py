@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
 from typing import Any
 from unittest import mock
 
@@ -119,3 +121,45 @@ def test_readyz_is_503_when_the_database_is_unreachable(db: Any, client: Any) ->
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"] is False
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees of a page: its text without tags, whitespace collapsed."""
+    parser = _VisibleText()
+    parser.feed(html)
+    return " ".join("".join(parser.chunks).split())
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_the_api_tokens_page_shows_the_header_with_its_key_placeholder(
+    tenant_a: Tenant, client: Any, language: str
+) -> None:
+    tenant_a.organization.language = language
+    tenant_a.organization.save(update_fields=["language"])
+    client.force_login(tenant_a.agent.user)
+    text = visible_text(client.get("/o/alpha/settings/api-tokens/").content.decode())
+    assert "Authorization: Token <key>" in text
+    assert "Token ." not in text and "Token 」" not in text
+
+
+def test_every_page_links_the_favicon_and_favicon_ico_answers(db: Any, client: Any) -> None:
+    page = client.get("/accounts/login/").content.decode()
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert any(href.endswith(".ico") for href in icons) and any(href.endswith(".svg") for href in icons)
+    for href in icons:
+        served = client.get(href)
+        assert served.status_code == 200, href
+        assert served["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon", "image/svg+xml"), href
+    # Browsers ask for /favicon.ico by themselves, whatever the page links.
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x00\x00\x01\x00")  # an ICO file

@@ -1,7 +1,10 @@
 /* Behaviour every page shares, declared in the markup with data attributes so that the pages
    carry no inline script or on* handler (the Content-Security-Policy allows neither):
 
-   <form data-confirm="Question?">       asks before submitting (htmx requests included)
+   <form data-confirm="Question?">       asks in the page's dialog (#hd-confirm, base.html) before
+         data-confirm-detail="…"         submitting (htmx requests included); optional: the text
+         data-confirm-accept="Yes, …"    under the question, the accepting button's label and its
+         data-confirm-style="warning"    Bootstrap colour (danger by default)
    <select data-autosubmit>              submits its form when changed
    <select data-navigate>                goes to the address that is the chosen option's value
    <div data-scroll-end>                 stays scrolled to its end when htmx swaps into it
@@ -10,15 +13,63 @@
 (function () {
   "use strict";
 
-  // Capture phase: runs before htmx's own submit listener on the form, so a "Cancel" stops both.
+  // The form (and the button that submitted it) waiting for an answer, and the forms whose
+  // next submit was accepted in the dialog.
+  var pending = null;
+  var accepted = new WeakSet();
+
+  function confirmDialog() {
+    var dialog = document.getElementById("hd-confirm");
+    if (!dialog || !window.bootstrap) return null;
+    return dialog;
+  }
+
+  function ask(dialog, form, submitter) {
+    var detail = dialog.querySelector("[data-confirm-detail]");
+    var accept = dialog.querySelector("[data-confirm-accept]");
+    if (!accept.dataset.label) accept.dataset.label = accept.textContent;
+    dialog.querySelector("[data-confirm-title]").textContent = form.dataset.confirm;
+    detail.textContent = form.dataset.confirmDetail || "";
+    detail.parentElement.hidden = !form.dataset.confirmDetail;
+    accept.textContent = form.dataset.confirmAccept || accept.dataset.label;
+    accept.className = "btn btn-" + (form.dataset.confirmStyle || "danger");
+    pending = { form: form, submitter: submitter || null };
+    window.bootstrap.Modal.getOrCreateInstance(dialog).show();
+  }
+
+  // Capture phase: runs before htmx's own submit listener on the form, so that nothing is sent
+  // before the answer.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) return;
-    if (!window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-      event.stopPropagation();
+    if (accepted.has(form)) {
+      accepted.delete(form);
+      return;
     }
+    event.preventDefault();
+    event.stopPropagation();
+    var dialog = confirmDialog();
+    if (dialog) ask(dialog, form, event.submitter);
   }, true);
+
+  document.addEventListener("click", function (event) {
+    var accept = event.target instanceof Element && event.target.closest("#hd-confirm [data-confirm-accept]");
+    if (!accept || !pending) return;
+    var answered = pending;
+    pending = null;
+    window.bootstrap.Modal.getOrCreateInstance(document.getElementById("hd-confirm")).hide();
+    accepted.add(answered.form);
+    if (answered.submitter) answered.form.requestSubmit(answered.submitter);
+    else answered.form.requestSubmit();
+  });
+
+  // Cancelled: back to the button that asked, for whoever uses the keyboard.
+  document.addEventListener("hidden.bs.modal", function (event) {
+    if (event.target.id !== "hd-confirm" || !pending) return;
+    var button = pending.submitter;
+    pending = null;
+    if (button) button.focus();
+  });
 
   document.addEventListener("change", function (event) {
     var field = event.target;
