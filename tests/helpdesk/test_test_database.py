@@ -16,8 +16,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from messenger.sandbox.bootstrap import sandbox_bootstrap
 from messenger.sandbox.models import SandboxPage
-from messenger.sandbox.state import sandbox_bootstrap
 
 HOLD_SECONDS = 0.5
 
