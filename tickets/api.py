@@ -74,7 +74,13 @@ class TicketSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        extra_kwargs = {"follow_up_of": {"help_text": _("The ticket of the conversation's previous part.")}}
+        extra_kwargs = {
+            "follow_up_of": {"help_text": _("The ticket of the conversation's previous part.")},
+            "last_message_id": {
+                "help_text": "Fixed when the ticket is resolved or closed; while it is open or pending, every "
+                "new message of the conversation belongs to it (see its messages)."
+            },
+        }
 
     @extend_schema_field(TicketRefSerializer())
     def get_contact(self, ticket: Ticket) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, Nothi
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Direction, Message
+from messenger.services.sending import replies
 from tickets import selectors, transcript
 from tickets.models import (
     ACTIVE_STATES,
@@ -494,6 +495,35 @@ def tickets_unassign_for_departments(
         .exclude(visibility.visible_filter(organization=organization, membership=membership, row_department=True))
         .update(assignee=None, updated_at=timezone.now())
     )
+
+
+# --- Replying from a ticket -------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_reply_send(
+    *, organization: Organization, acting_user: Any, membership: Membership, ticket_id: int | str, text: str
+) -> list[Message]:
+    """A reply from a ticket is a Messenger reply to its conversation, under the same rules
+    (messenger.services.sending.replies). It belongs to the ticket: an active ticket takes it like any
+    new message; a resolved or closed one that is still the conversation's latest, with no
+    customer message after it, takes it into its part (an agent's words open no new part)."""
+    ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
+    conversation = messenger_selectors.conversation_get(
+        organization=organization, membership=membership, conversation_id=ticket.conversation_id
+    )
+    queued = replies.reply_send(
+        organization=organization, acting_user=acting_user, conversation=conversation, text=text
+    )
+    if not ticket.is_active:
+        locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+        later = Message.objects.filter(conversation_id=ticket.conversation_id, id__gt=locked.last_message_id)
+        is_latest = not Ticket.objects.filter(conversation_id=ticket.conversation_id, pk__gt=ticket.pk).exists()
+        if is_latest and not later.filter(direction=Direction.INBOUND, is_hidden=False).exists():
+            locked.last_message_id = max(message.pk for message in queued)
+            locked.message_count += len(queued)
+            locked.save(update_fields=["last_message", "message_count"])
+    return queued
 
 
 # --- Changes to a ticket -------------------------------------------------------------------

@@ -18,9 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, TicketAlreadyOpen, http_errors
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
-from messenger.services.sending import replies, reply_rules
+from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.transcript import system_line, transcript_context
 from tickets import events, selectors, services
@@ -156,10 +155,9 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
     ticket = _ticket(request, ticket_id)
     text = request.POST.get("text", "")
     try:
-        conversation = messenger_selectors.conversation_get(
-            organization=organization, membership=membership, conversation_id=ticket.conversation_id
+        services.ticket_reply_send(
+            organization=organization, acting_user=request.user, membership=membership, ticket_id=ticket.pk, text=text
         )
-        replies.reply_send(organization=organization, acting_user=request.user, conversation=conversation, text=text)
     except HelpdeskError as error:
         return _ticket_page(request, ticket, reply_text=text, reply_error=error, status=error.status)
     messages.success(request, _("Reply queued for sending."))

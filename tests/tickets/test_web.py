@@ -232,6 +232,22 @@ def test_a_reply_sent_from_the_ticket_page_appears_in_its_thread_at_once_with_it
     assert b'title="Delivered"' in partial.content and b"We are on it" in partial.content
 
 
+def test_a_reply_from_a_resolved_ticket_still_appears_in_it_unless_the_customer_wrote_since(
+    desk: Desk, web_client_for: Any
+) -> None:
+    ticket = resolve_ticket(desk, make_ticket(desk, "Where is my order?"))
+    client = web_client_for(desk.tenant.agent)
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
+        page = client.post(_action(ticket, "reply/"), {"text": "Anything else?"}, follow=True).content.decode()
+    assert "Anything else?" in page
+    desk.say("Yes, one more thing", T0 + minutes(40))
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(45)):
+        client = web_client_for(desk.tenant.agent)
+        page = client.post(_action(ticket, "reply/"), {"text": "Go ahead"}, follow=True).content.decode()
+    assert "Go ahead" not in page and "Yes, one more thing" not in page  # they begin the next part
+    assert Ticket.objects.get().message_count == 2
+
+
 def test_the_thread_of_a_ticket_is_its_part_of_the_conversation(desk: Desk, web_client_for: Any) -> None:
     earlier = resolve_ticket(desk, make_ticket(desk, "First problem"))
     desk.say("Second problem", T0 + minutes(300))
