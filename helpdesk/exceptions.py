@@ -156,6 +156,17 @@ class NothingToConvert(Conflict):
     default_message = _("Every message of this conversation is already part of a ticket.")
 
 
+class TicketAlreadyOpen(Conflict):
+    """The conversation already has an active ticket; `details.ticket_id` names it."""
+
+    code = "ticket_already_open"
+    default_message = _("This conversation already has an open ticket.")
+
+    def __init__(self, *, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+        super().__init__(details={"ticket_id": ticket_id})
+
+
 def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """For HTML views: a NotFound from a selector or service is a 404 page, PermissionDenied
     a 403 (the one mapping of domain errors to Django's own)."""

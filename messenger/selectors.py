@@ -266,6 +266,22 @@ def contact_get(*, organization: Organization, membership: Membership, contact_i
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRange:
+    """A run of one conversation's messages by id, such as a ticket's part; ``last_id`` None:
+    open-ended (every later message belongs to it)."""
+
+    first_id: int
+    last_id: int | None = None
+
+
+def message_range_filter(message_range: MessageRange) -> Q:
+    condition = Q(id__gte=message_range.first_id)
+    if message_range.last_id is not None:
+        condition &= Q(id__lte=message_range.last_id)
+    return condition
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     """One line of the transcript: a message or a system line."""
 
@@ -283,24 +299,41 @@ class Transcript:
 
 
 def conversation_transcript(
-    *, organization: Organization, conversation: Conversation, limit: int = TRANSCRIPT_LIMIT
+    *,
+    organization: Organization,
+    conversation: Conversation,
+    limit: int = TRANSCRIPT_LIMIT,
+    part: MessageRange | None = None,
 ) -> Transcript:
     """The latest ``limit`` messages with the system lines of the same period, oldest first.
 
-    Three queries whatever the length: messages, events, quoted messages.
+    With ``part``, only its messages, and the system lines from its first message until the
+    message after it (a ticket's part of the thread). Three queries whatever the length
+    (four with a bounded part): messages, events, quoted messages.
     """
-    newest = list(
-        message_list(organization=organization, conversation=conversation)
-        .select_related("author")
-        .order_by("-sent_at", "-id")[: limit + 1]
-    )
+    visible = message_list(organization=organization, conversation=conversation)
+    if part is not None:
+        visible = visible.filter(message_range_filter(part))
+    newest = list(visible.select_related("author").order_by("-sent_at", "-id")[: limit + 1])
     has_earlier = len(newest) > limit
     messages = list(reversed(newest[:limit]))
     events = ConversationEvent.objects.filter(organization=organization, conversation=conversation).select_related(
         "actor"
     )
-    if has_earlier and messages:
+    if (has_earlier or part is not None) and messages:
         events = events.filter(created_at__gte=messages[0].sent_at)
+    elif part is not None:
+        events = events.none()
+    if part is not None and part.last_id is not None:
+        following = (
+            message_list(organization=organization, conversation=conversation)
+            .filter(id__gt=part.last_id)
+            .order_by("id")
+            .values_list("sent_at", flat=True)
+            .first()
+        )
+        if following is not None:
+            events = events.filter(created_at__lt=following)
     quoted_mids = {m.reply_to_mid for m in messages if m.reply_to_mid}
     quoted = {}
     if quoted_mids:

@@ -1,5 +1,6 @@
 """REST API of the tickets app: list (cursor-paginated, filtered), retrieve and PATCH of
-tickets, and converting a conversation by hand."""
+tickets, a ticket's messages (its part of the conversation, in the shape of a conversation's
+messages), and converting a conversation by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -16,8 +18,10 @@ from helpdesk.api import OrganizationAPIView, OrganizationViewSet
 from helpdesk.converters import parse_id
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership
+from messenger.api.pagination import MessageCursorPagination
+from messenger.api.serializers import MessageSerializer
 from tickets import selectors, services
-from tickets.models import Ticket, TicketPriority, TicketState
+from tickets.models import SUBJECT_MAX_LENGTH, Ticket, TicketPriority, TicketState
 
 
 def _user_ref(user: Any) -> dict[str, Any] | None:
@@ -66,9 +70,17 @@ class TicketSerializer(serializers.ModelSerializer):
             "first_message_id",
             "last_message_id",
             "message_count",
+            "follow_up_of",
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "follow_up_of": {"help_text": _("The ticket of the conversation's previous part.")},
+            "last_message_id": {
+                "help_text": "Fixed when the ticket is resolved or closed; while it is open or pending, every "
+                "new message of the conversation belongs to it (see its messages)."
+            },
+        }
 
     @extend_schema_field(TicketRefSerializer())
     def get_contact(self, ticket: Ticket) -> dict[str, Any]:
@@ -119,6 +131,7 @@ class TicketFilterSerializer(serializers.Serializer):
 
 
 class TicketUpdateSerializer(serializers.Serializer):
+    subject = serializers.CharField(required=False, max_length=SUBJECT_MAX_LENGTH)
     state = serializers.ChoiceField(choices=TicketState.choices, required=False)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     assignee = IdField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
@@ -174,9 +187,23 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
         ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
         return Response(TicketDetailSerializer(ticket).data)
 
+    @extend_schema(
+        summary="The ticket's messages (its part of the conversation), newest first",
+        responses={200: MessageSerializer(many=True), 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get"], pagination_class=MessageCursorPagination)
+    def messages(self, request: Request, pk: str) -> Response:
+        messages = selectors.ticket_message_list(
+            organization=self.organization, membership=self.membership, ticket_id=pk
+        ).select_related("author")
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
 
 class ConversationConvertView(OrganizationAPIView):
-    """Every message of the conversation not yet in a ticket becomes a ticket (by hand)."""
+    """The conversation's part not yet in a ticket becomes a ticket (by hand). While one of
+    its tickets is open: 409 `ticket_already_open`, with that ticket's id in
+    `error.details.ticket_id`."""
 
     admin_only_writes = False
 

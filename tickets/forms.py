@@ -12,7 +12,7 @@ from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department, Membership
-from tickets.models import TicketPriority, TicketState
+from tickets.models import SUBJECT_MAX_LENGTH, TicketPriority, TicketState
 from tickets.selectors import TicketFilters
 
 ASSIGNEE_ME = "me"
@@ -79,6 +79,10 @@ class TicketFilterForm(StyledForm):
             channel_id=data.get("channel"),
             search=data.get("q") or "",
         )
+
+
+class TicketSubjectForm(StyledForm):
+    subject = forms.CharField(label=_("Subject"), max_length=SUBJECT_MAX_LENGTH, strip=True)
 
 
 class TicketUpdateForm(StyledForm):

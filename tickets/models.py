@@ -1,11 +1,17 @@
 """Tickets: what a Messenger chat becomes once it has gone quiet (or when an agent says so).
 
-A ticket covers a contiguous run of one conversation's messages, from `first_message` to
-`last_message` (by id). A conversation's high-water mark is the `last_message` of its latest
-ticket (an index makes it one probe): every conversion reads it under the conversation's row
-lock and covers only the messages above it, so a message is never part of two tickets, and
-the unique (conversation, first message) constraint refuses a second ticket over the same
-messages should two conversions ever meet.
+A ticket is its part of the conversation's thread: from `first_message` (the first customer
+message after the previous ticket) onwards. While the ticket is active (open or pending) every
+message that arrives belongs to it, and a conversation has at most one active ticket (a partial
+unique index). Resolving or closing it fixes `last_message` at the conversation's newest message:
+what the customer writes next begins a new part, which the idle sweep makes a new ticket, a
+follow-up of this one.
+
+A conversation's high-water mark is the `last_message` of its latest ticket (an index makes it
+one probe): every conversion reads it under the conversation's row lock and covers only the
+messages above it, so a message is never part of two tickets, and the unique (conversation,
+first message) constraint refuses a second ticket over the same messages should two conversions
+ever meet.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ class TicketState(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# The states in which a ticket still takes the conversation's new messages; a conversation has
+# at most one ticket in them.
+ACTIVE_STATES: frozenset[str] = frozenset({TicketState.OPEN, TicketState.PENDING})
+
+
 # The state machine: every change not listed here is refused (helpdesk.exceptions.InvalidTransition).
 # A closed ticket only comes back by being reopened.
 TICKET_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -44,6 +55,11 @@ class TicketPriority(models.TextChoices):
     URGENT = "urgent", _("Urgent")
 
 
+# The subject's column width: what an agent may write (a subject taken from the customer's
+# words is cut shorter, tickets.transcript.SUBJECT_MAX_LENGTH).
+SUBJECT_MAX_LENGTH = 200
+
+
 class TicketOrigin(models.TextChoices):
     IDLE = "idle", _("Automatically, after the chat went idle")
     MANUAL = "manual", _("By hand")
@@ -58,7 +74,7 @@ class Ticket(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tickets")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tickets", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="tickets", db_index=False)
-    subject = models.CharField(_("subject"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=SUBJECT_MAX_LENGTH)
     description = models.TextField(_("description"), blank=True)
     state = models.CharField(_("state"), max_length=10, choices=TicketState.choices, default=TicketState.OPEN)
     priority = models.CharField(
@@ -88,6 +104,16 @@ class Ticket(models.Model):
         Message, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
     )
     message_count = models.PositiveIntegerField(default=0)
+    # The ticket of the conversation's previous part, when there was one ("follow-up of #1").
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("follow-up of"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -100,6 +126,12 @@ class Ticket(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(first_message__lte=models.F("last_message")), name="ticket_message_range_ordered"
+            ),
+            # At most one active ticket per conversation, whoever converts (by hand, the sweep).
+            models.UniqueConstraint(
+                fields=["organization", "conversation"],
+                condition=models.Q(state__in=sorted(ACTIVE_STATES)),
+                name="ticket_one_active_per_conversation",
             ),
         ]
         indexes = [
@@ -116,7 +148,41 @@ class Ticket(models.Model):
         return f"#{self.pk} {self.subject}"
 
     @property
+    def is_active(self) -> bool:
+        """Open or pending: the conversation's new messages belong to it."""
+        return self.state in ACTIVE_STATES
+
+    @property
     def allowed_states(self) -> list[str]:
         """The states this ticket may move to, in the order of TicketState."""
         allowed = TICKET_TRANSITIONS.get(self.state, frozenset())
         return [state for state in TicketState.values if state in allowed]
+
+
+class TicketEvent(models.Model):
+    """Something that happened to a ticket, stored as a code with its parameters (names as they
+    were at the time) and put into words in the reader's language when shown
+    (tickets.events.describe)."""
+
+    class Kind(models.TextChoices):
+        STATE_CHANGED = "state_changed", _("State changed")
+        PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+        ASSIGNED = "assigned", _("Assigned")
+        UNASSIGNED = "unassigned", _("Unassigned")
+        SUBJECT_CHANGED = "subject_changed", _("Subject changed")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    # The parameters of the code: {"from": "open", "to": "resolved"}, {"to": "Aiko Tanaka"}…
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "created_at"], name="ticket_event_ticket_time")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()

@@ -16,7 +16,8 @@ from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization
 from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
-from tickets.models import Ticket
+from messenger.selectors import MessageRange
+from tickets.models import Ticket, TicketEvent
 
 
 def as_id(value: int | str | None) -> int:
@@ -111,16 +112,49 @@ def ticket_assignee_choices(*, organization: Organization, ticket: Ticket | None
 
 
 def ticket_attachment_messages(*, organization: Organization, ticket: Ticket) -> QuerySet[Message]:
-    """The ticket's messages (its range of the conversation) that carry attachments."""
+    """The ticket's messages (its part of the conversation) that carry attachments."""
     return (
         Message.objects.filter(
+            messenger_selectors.message_range_filter(ticket_part(ticket=ticket)),
             organization=organization,
             conversation_id=ticket.conversation_id,
-            id__gte=ticket.first_message_id,
-            id__lte=ticket.last_message_id,
             kind=MessageKind.ATTACHMENT,
             is_hidden=False,
         )
         .only("id", "attachments", "sent_at", "direction")
         .order_by("sent_at", "id")
+    )
+
+
+def ticket_part(*, ticket: Ticket) -> MessageRange:
+    """The ticket's part of its conversation. A resolved or closed ticket ends at its
+    `last_message`; an active one takes every later message, up to where a later ticket of
+    the conversation begins (one that was reopened after a follow-up was made)."""
+    if not ticket.is_active:
+        return MessageRange(ticket.first_message_id, ticket.last_message_id)
+    next_first = (
+        Ticket.objects.filter(conversation_id=ticket.conversation_id, pk__gt=ticket.pk)
+        .order_by("pk")
+        .values_list("first_message_id", flat=True)
+        .first()
+    )
+    return MessageRange(ticket.first_message_id, next_first - 1 if next_first is not None else None)
+
+
+def ticket_message_list(
+    *, organization: Organization, membership: Membership, ticket_id: int | str
+) -> QuerySet[Message]:
+    """The visible messages of a ticket the member may see (its part of the conversation), or
+    NotFound: the same rule as the ticket itself."""
+    ticket = ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
+    return messenger_selectors.message_list(organization=organization, conversation=ticket.conversation).filter(
+        messenger_selectors.message_range_filter(ticket_part(ticket=ticket))
+    )
+
+
+def ticket_event_list(*, organization: Organization, ticket: Ticket) -> QuerySet[TicketEvent]:
+    return (
+        TicketEvent.objects.filter(organization=organization, ticket=ticket)
+        .select_related("actor")
+        .order_by("created_at", "id")
     )

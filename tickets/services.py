@@ -1,10 +1,11 @@
 """Writes of the tickets app: chat → ticket conversion (by hand and by the idle sweep), and
-ticket changes (state machine, priority, assignee).
+ticket changes (state machine, priority, assignee, subject), each recorded as a ticket event.
 
 Conversion is set-based: for a batch of conversations it reads their uncovered messages in
 one query and writes the tickets and their `converted` events in a few multi-row INSERTs;
 the new tickets move the conversations' high-water marks. Callers hold the conversations'
-row locks.
+row locks. A conversation with an active ticket is never converted: its new messages belong
+to that ticket (tickets.models).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, Max, Min, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
+from django.db.models import Count, Exists, F, Max, Min, Model, OuterRef, Q, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,14 +29,18 @@ from django.utils.translation import gettext as _
 from channels import selectors as channel_selectors
 from channels import visibility
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES
-from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert
+from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
-from messenger.models import Conversation, ConversationEvent, Message
+from messenger.models import Conversation, ConversationEvent, Direction, Message
+from messenger.services.sending import replies
 from tickets import selectors, transcript
 from tickets.models import (
+    ACTIVE_STATES,
+    SUBJECT_MAX_LENGTH,
     TICKET_TRANSITIONS,
     Ticket,
+    TicketEvent,
     TicketOrigin,
     TicketPriority,
     TicketState,
@@ -61,7 +66,8 @@ _UNSET: Any = object()
 class _Chat:
     conversation: Mapping[str, Any]
     time_zone_and_language: tuple[str, str]
-    messages: list[dict[str, Any]]  # visible messages, by id
+    messages: list[dict[str, Any]]  # visible messages, by id, the first from the customer
+    follow_up_of_id: int | None  # the conversation's previous ticket
 
 
 def _mark_of_message_conversation() -> Coalesce:
@@ -76,21 +82,6 @@ def _mark_of_message_conversation() -> Coalesce:
         ),
         Value(0),
     )
-
-
-def _split_into_chats(messages: list[dict[str, Any]], idle_after: timedelta | None) -> list[list[dict[str, Any]]]:
-    """Uncovered messages (by id) cut wherever nothing was said for `idle_after`: after a sweep
-    outage, each chat still becomes its own ticket. None keeps them together (by hand)."""
-    if idle_after is None or not messages:
-        return [messages] if messages else []
-    chats: list[list[dict[str, Any]]] = [[messages[0]]]
-    latest = messages[0]["sent_at"]
-    for message in messages[1:]:
-        if message["sent_at"] - latest >= idle_after:
-            chats.append([])
-        chats[-1].append(message)
-        latest = max(latest, message["sent_at"])
-    return chats
 
 
 # What a conversion needs to know of each conversation, read by the query that locks it.
@@ -108,23 +99,46 @@ def _locked(conversations: QuerySet[Conversation]) -> list[dict[str, Any]]:
     return list(conversations.select_for_update(of=("self",)).values(*_CONVERSATION_FIELDS))
 
 
+def _active_filter() -> Q:
+    return Q(state__in=sorted(ACTIVE_STATES))
+
+
+def _tickets_of(conversation_ids: Iterable[int]) -> dict[int, tuple[int, int | None]]:
+    """Per conversation that has tickets: its latest ticket's id and its active ticket's id
+    (None when every ticket is resolved or closed). One query."""
+    rows = (
+        Ticket.objects.filter(conversation_id__in=list(conversation_ids))
+        .values("conversation_id")
+        .annotate(latest=Max("id"), active=Max("id", filter=_active_filter()))
+        .values_list("conversation_id", "latest", "active")
+    )
+    return {conversation_id: (latest, active) for conversation_id, latest, active in rows}
+
+
+def _part(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The part of the uncovered messages a ticket covers: the visible ones from the first
+    customer message on (an agent's words before it open no ticket)."""
+    visible = [m for m in messages if not m["is_hidden"]]
+    start = next((i for i, m in enumerate(visible) if m["direction"] == Direction.INBOUND), None)
+    return [] if start is None else visible[start:]
+
+
 def _convert(
     *,
     conversations: Sequence[Mapping[str, Any]],
     now: datetime,
     origin: str,
     created_by: Any = None,
-    idle_after: Mapping[int, timedelta] | None = None,
     deadline: Mapping[int, datetime] | None = None,
 ) -> list[int]:
     """Turn the uncovered messages of these conversations (rows of `_CONVERSATION_FIELDS`,
-    locked by the caller) into tickets; returns the new tickets' ids.
+    locked by the caller) into tickets, one a conversation; returns the new tickets' ids.
 
-    With `idle_after`/`deadline` (the sweep, per department id) the messages are cut into
-    chats at idle gaps and a chat still talking past its deadline is left for later.
-    Hidden messages (blocked customers) never appear in a ticket and a chat made only of
-    them makes none (they are left above the mark, where they are never looked at again
-    unless a visible message follows them).
+    A conversation with an active ticket is left alone (its messages belong to that ticket).
+    With `deadline` (the sweep, per department id) a chat still talking past its deadline is
+    left for later. Hidden messages (blocked customers) never appear in a ticket and a chat
+    made only of them, or only of agents' words, makes none (they are left above the mark,
+    where they are never looked at again unless a customer message follows them).
     """
     if not conversations:
         return []
@@ -154,20 +168,19 @@ def _convert(
         message = dict(zip(names, row, strict=True))
         by_conversation[message["conversation_id"]].append(message)
 
+    tickets = _tickets_of(by_conversation)
     chats: list[_Chat] = []
     for conversation_id, messages in by_conversation.items():
         conversation = by_id[conversation_id]
-        department_id = conversation["department_id"]
-        runs = _split_into_chats(messages, idle_after[department_id] if idle_after is not None else None)
-        if deadline is not None:
-            # A chat whose last word is not yet past the deadline is still going on.
-            while runs and max(m["sent_at"] for m in runs[-1]) > deadline[department_id]:
-                runs.pop()
-        converted = [[m for m in run if not m["is_hidden"]] for run in runs]
-        converted = [chat for chat in converted if chat]
-        if not converted:
+        latest, active = tickets.get(conversation_id, (None, None))
+        if active is not None:
             continue
-        chats += [_Chat(conversation, organizations[conversation["organization_id"]], chat) for chat in converted]
+        # A chat whose last word is not yet past the deadline is still going on.
+        if deadline is not None and max(m["sent_at"] for m in messages) > deadline[conversation["department_id"]]:
+            continue
+        part = _part(messages)
+        if part:
+            chats.append(_Chat(conversation, organizations[conversation["organization_id"]], part, latest))
     if not chats:
         return []
 
@@ -198,6 +211,7 @@ _TICKET_COLUMNS = (
     "first_message_id",
     "last_message_id",
     "message_count",
+    "follow_up_of_id",
     "created_at",
     "updated_at",
 )
@@ -224,6 +238,7 @@ def _ticket_row(chat: _Chat, *, now: Any, origin: str, created_by_id: int | None
         chat.messages[0]["id"],
         chat.messages[-1]["id"],
         len(chat.messages),
+        chat.follow_up_of_id,
         now,
         now,
     )
@@ -286,10 +301,12 @@ def _insert(
 def ticket_create_from_conversation(
     *, organization: Organization, acting_user: Any, membership: Membership, conversation_id: int | str
 ) -> Ticket:
-    """By hand: every message of the conversation not yet in a ticket becomes one ticket.
+    """By hand: the conversation's part not yet in a ticket (from its first customer message
+    after the previous ticket) becomes one ticket.
 
     Whoever sees the conversation (channels.visibility) may do it; anyone else gets 404 and
-    nothing is made. Nothing left to convert is `nothing_to_convert` (409).
+    nothing is made. A conversation whose ticket is still active is `ticket_already_open`
+    (409, with that ticket's id); nothing left to convert is `nothing_to_convert` (409).
     """
     visible = Conversation.objects.filter(
         messenger_selectors.visible_channel_filter(organization=organization, membership=membership)
@@ -297,6 +314,9 @@ def ticket_create_from_conversation(
     conversations = _locked(visible.filter(pk=selectors.as_id(conversation_id)))
     if not conversations:
         raise NotFound
+    _, active = _tickets_of([conversations[0]["id"]]).get(conversations[0]["id"], (None, None))
+    if active is not None:
+        raise TicketAlreadyOpen(ticket_id=active)
     ticket_ids = _convert(
         conversations=conversations, now=timezone.now(), origin=TicketOrigin.MANUAL, created_by=acting_user
     )
@@ -305,7 +325,7 @@ def ticket_create_from_conversation(
     return Ticket.objects.get(pk=ticket_ids[0])
 
 
-def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, datetime]]:
+def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, datetime]]:
     """The idle condition as of `now`, from the current settings (a deadline is never stored,
     so a changed delay applies to chats that are already idle).
 
@@ -325,19 +345,20 @@ def _idle_deadlines(now: datetime) -> tuple[Q, dict[int, timedelta], dict[int, d
         by_delay[minutes].append(department_id)
     for minutes, department_ids in by_delay.items():
         condition |= Q(department_id__in=department_ids, last_message_at__lte=now - timedelta(minutes=minutes))
-    idle_after: dict[int, timedelta] = defaultdict(lambda: default)
-    idle_after.update({department_id: timedelta(minutes=minutes) for department_id, minutes in custom.items()})
     deadline: dict[int, datetime] = defaultdict(lambda: now - default)
-    deadline.update({department_id: now - delay for department_id, delay in idle_after.items()})
-    return condition & Q(last_message_at__gte=now - SWEEP_LOOKBACK), idle_after, deadline
+    deadline.update({department_id: now - timedelta(minutes=minutes) for department_id, minutes in custom.items()})
+    return condition & Q(last_message_at__gte=now - SWEEP_LOOKBACK), deadline
 
 
 def _sweep_candidates(condition: Q) -> QuerySet[Conversation]:
-    """Conversations idle by `condition` that have something to convert: their newest visible
-    message lies above their mark (two index probes per conversation, where EXISTS(message
-    above the mark) would probe the mark once per message)."""
+    """Conversations idle by `condition` that have something to convert: no active ticket (it
+    takes their new messages) and their newest visible customer message lies above their mark
+    (index probes per conversation, where EXISTS(message above the mark) would probe the mark
+    once per message)."""
     newest_visible = Subquery(
-        Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False).order_by("-id").values("id")[:1]
+        Message.objects.filter(conversation_id=OuterRef("pk"), is_hidden=False, direction=Direction.INBOUND)
+        .order_by("-id")
+        .values("id")[:1]
     )
     mark = Coalesce(
         Subquery(
@@ -347,8 +368,11 @@ def _sweep_candidates(condition: Q) -> QuerySet[Conversation]:
         ),
         Value(0),
     )
+    active = Ticket.objects.filter(
+        _active_filter(), organization_id=OuterRef("organization_id"), conversation_id=OuterRef("pk")
+    )
     candidates = Conversation.objects.filter(condition).alias(newest_visible=newest_visible, mark=mark)
-    return candidates.filter(newest_visible__gt=F("mark"))
+    return candidates.filter(newest_visible__gt=F("mark")).exclude(Exists(active))
 
 
 def _sweep_range(
@@ -358,7 +382,6 @@ def _sweep_range(
     last_id: int | None,
     now: datetime,
     batch_size: int,
-    idle_after: Mapping[int, timedelta],
     deadline: Mapping[int, datetime],
 ) -> int:
     """Convert the candidates with first_id <= id <= last_id (None: no upper bound), batch by
@@ -381,7 +404,6 @@ def _sweep_range(
                 conversations=conversations,
                 now=now,
                 origin=TicketOrigin.IDLE,
-                idle_after=idle_after,
                 deadline=deadline,
             )
         created += len(ticket_ids)
@@ -404,7 +426,6 @@ class _SweepArguments(TypedDict):
 
     now: datetime
     batch_size: int
-    idle_after: Mapping[int, timedelta]
     deadline: Mapping[int, datetime]
 
 
@@ -445,9 +466,9 @@ def ticket_sweep_idle_conversations(
     """
     now = now or timezone.now()
     workers = workers or settings.TICKET_SWEEP_WORKERS
-    condition, idle_after, deadline = _idle_deadlines(now)
+    condition, deadline = _idle_deadlines(now)
     candidates = _sweep_candidates(condition)
-    sweep: _SweepArguments = {"now": now, "batch_size": batch_size, "idle_after": idle_after, "deadline": deadline}
+    sweep: _SweepArguments = {"now": now, "batch_size": batch_size, "deadline": deadline}
     if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
         ranges = _id_ranges(condition, span=batch_size * SWEEP_RANGE_BATCHES)
         created = _sweep_in_parallel(candidates, ranges, workers=workers, **sweep)
@@ -476,6 +497,35 @@ def tickets_unassign_for_departments(
     )
 
 
+# --- Replying from a ticket -------------------------------------------------------------------
+
+
+@transaction.atomic
+def ticket_reply_send(
+    *, organization: Organization, acting_user: Any, membership: Membership, ticket_id: int | str, text: str
+) -> list[Message]:
+    """A reply from a ticket is a Messenger reply to its conversation, under the same rules
+    (messenger.services.sending.replies). It belongs to the ticket: an active ticket takes it like any
+    new message; a resolved or closed one that is still the conversation's latest, with no
+    customer message after it, takes it into its part (an agent's words open no new part)."""
+    ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
+    conversation = messenger_selectors.conversation_get(
+        organization=organization, membership=membership, conversation_id=ticket.conversation_id
+    )
+    queued = replies.reply_send(
+        organization=organization, acting_user=acting_user, conversation=conversation, text=text
+    )
+    if not ticket.is_active:
+        locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)
+        later = Message.objects.filter(conversation_id=ticket.conversation_id, id__gt=locked.last_message_id)
+        is_latest = not Ticket.objects.filter(conversation_id=ticket.conversation_id, pk__gt=ticket.pk).exists()
+        if is_latest and not later.filter(direction=Direction.INBOUND, is_hidden=False).exists():
+            locked.last_message_id = max(message.pk for message in queued)
+            locked.message_count += len(queued)
+            locked.save(update_fields=["last_message", "message_count"])
+    return queued
+
+
 # --- Changes to a ticket -------------------------------------------------------------------
 
 
@@ -499,6 +549,50 @@ def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int)
         )
 
 
+def _user_name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+def _check_subject(subject: str) -> str:
+    subject = transcript.single_line(subject or "")
+    if not subject:
+        raise InvalidInput(_("Enter a subject."), details={"subject": [_("Enter a subject.")]})
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        refusal = _("A subject can be at most %(limit)s characters.") % {"limit": SUBJECT_MAX_LENGTH}
+        raise InvalidInput(refusal, details={"subject": [refusal]})
+    return subject
+
+
+def _check_no_other_active(ticket: Ticket) -> None:
+    other = (
+        Ticket.objects.filter(
+            _active_filter(), organization_id=ticket.organization_id, conversation_id=ticket.conversation_id
+        )
+        .exclude(pk=ticket.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise TicketAlreadyOpen(ticket_id=other)
+
+
+def _close_part(ticket: Ticket) -> list[str]:
+    """The ticket stops taking new messages: its part ends at the conversation's newest
+    message (when no later ticket took over), so what the customer writes next begins a new
+    part. Returns the fields it changed."""
+    if Ticket.objects.filter(conversation_id=ticket.conversation_id, pk__gt=ticket.pk).exists():
+        return []
+    newest = Message.objects.filter(conversation_id=ticket.conversation_id).aggregate(newest=Max("id"))["newest"]
+    ticket.last_message_id = max(newest or ticket.last_message_id, ticket.last_message_id)
+    ticket.message_count = Message.objects.filter(
+        conversation_id=ticket.conversation_id,
+        id__gte=ticket.first_message_id,
+        id__lte=ticket.last_message_id,
+        is_hidden=False,
+    ).aggregate(n=Count("id"))["n"]
+    return ["last_message", "message_count"]
+
+
 @transaction.atomic
 def ticket_update(
     *,
@@ -509,30 +603,55 @@ def ticket_update(
     state: str = _UNSET,
     priority: str = _UNSET,
     assignee_id: int | None = _UNSET,
+    subject: str = _UNSET,
 ) -> Ticket:
-    """Change state (through the state machine), priority and/or assignee (None unassigns)."""
+    """Change state (through the state machine), priority, assignee (None unassigns) and/or
+    subject; each change is recorded as a ticket event. Reopening while another ticket of the
+    conversation is active is `ticket_already_open`."""
     tickets = selectors.ticket_list(organization=organization, membership=membership).select_for_update(of=("self",))
     ticket = tickets.filter(pk=selectors.as_id(ticket_id)).first()
     if ticket is None:
         raise NotFound
     fields: list[str] = []
+    events: list[TicketEvent] = []
+
+    def record(kind: str, **data: Any) -> None:
+        events.append(TicketEvent(organization=organization, ticket=ticket, kind=kind, actor=acting_user, data=data))
+
     if state is not _UNSET:
         _check_transition(ticket, state)
         if state != ticket.state:
+            if state in ACTIVE_STATES and not ticket.is_active:
+                _check_no_other_active(ticket)
+            elif state not in ACTIVE_STATES and ticket.is_active:
+                fields += _close_part(ticket)
+            record(TicketEvent.Kind.STATE_CHANGED, **{"from": ticket.state, "to": state})
             ticket.state = state
             fields.append("state")
     if priority is not _UNSET:
         if priority not in TicketPriority.values:
             raise InvalidInput(_("Unknown priority."), details={"priority": [_("Choose low, normal, high or urgent.")]})
         if priority != ticket.priority:
+            record(TicketEvent.Kind.PRIORITY_CHANGED, **{"from": ticket.priority, "to": priority})
             ticket.priority = priority
             fields.append("priority")
     if assignee_id is not _UNSET and assignee_id != ticket.assignee_id:
         if assignee_id is not None:
             _check_assignee(organization=organization, ticket=ticket, user_id=assignee_id)
+            assignee = selectors.ticket_assignee_choices(organization=organization).get(user_id=assignee_id).user
+            record(TicketEvent.Kind.ASSIGNED, to=_user_name(assignee))
+        else:
+            record(TicketEvent.Kind.UNASSIGNED, previous=_user_name(ticket.assignee))
         ticket.assignee_id = assignee_id
         fields.append("assignee")
+    if subject is not _UNSET:
+        subject = _check_subject(subject)
+        if subject != ticket.subject:
+            record(TicketEvent.Kind.SUBJECT_CHANGED, **{"from": ticket.subject, "to": subject})
+            ticket.subject = subject
+            fields.append("subject")
     if fields:
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=[*fields, "updated_at"])
+        TicketEvent.objects.bulk_create(events)
     return ticket

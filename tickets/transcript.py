@@ -74,6 +74,9 @@ def message_body(message: Mapping[str, Any]) -> str:
     ):
         return text  # the common case, kept cheap for the sweep
     parts: list[str] = []
+    if message.get("sticker_id"):
+        # A sticker arrives as an image attachment with Facebook's address: not worth a link.
+        return " ".join([*([text] if text else []), "[sticker]"])
     if text:
         parts.append(text)
     if message.get("kind") == MessageKind.POSTBACK:
@@ -85,17 +88,15 @@ def message_body(message: Mapping[str, Any]) -> str:
         attachments = json.loads(attachments) if attachments not in ("[]", "null") else []
     for attachment in attachments if isinstance(attachments, list) else [attachments]:
         parts.append(attachment_text(attachment))
-    if message.get("sticker_id") and not any("[sticker" in part for part in parts):
-        parts.append("[sticker]")
     if not parts:
         parts.append(f"[{message.get('kind') or 'message'}]")
     return " ".join(parts)
 
 
 def subject_from(messages: Iterable[Mapping[str, Any]], *, fallback: str) -> str:
-    """The first customer message, on one line and cut to a readable length."""
-    rows = list(messages)
-    first = next((m for m in rows if m.get("direction") == Direction.INBOUND), rows[0] if rows else None)
+    """The first customer message, on one line and cut to a readable length; never an agent's
+    words (`fallback` when the customer said nothing)."""
+    first = next((m for m in messages if m.get("direction") == Direction.INBOUND), None)
     text = (single_line(message_body(first)) if first is not None else "") or fallback
     if len(text) > SUBJECT_MAX_LENGTH:
         text = text[: SUBJECT_MAX_LENGTH - 1].rstrip() + "…"
@@ -131,7 +132,8 @@ def _speaker(message: Mapping[str, Any], labels: Mapping[str, str]) -> str:
     name = " ".join(part for part in (message.get("author__first_name"), message.get("author__last_name")) if part) or (
         message.get("author__username") or ""
     )
-    return f"{labels['agent']} {name}".strip()
+    # The agent's name alone ("Agent Demo", not "Agent Agent Demo"); the label when unknown.
+    return name or labels["agent"]
 
 
 def _local(moment: datetime, zone: tzinfo) -> str:

@@ -1,5 +1,6 @@
-"""HTML pages of the tickets app: the list, a ticket, converting a conversation by hand,
-and the contact panel's list of past tickets (an htmx partial for the inbox)."""
+"""HTML pages of the tickets app: the list, a ticket (its part of the conversation shown as
+the inbox shows it, with the inbox's polled partial), converting a conversation by hand, and
+the contact panel's list of past tickets (an htmx partial for the inbox)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, http_errors
+from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, TicketAlreadyOpen, http_errors
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors as messenger_selectors
 from messenger.reply_window import reply_window
-from messenger.services.sending import replies, reply_rules
+from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
-from tickets import selectors, services
-from tickets.forms import TicketFilterForm, TicketUpdateForm
+from messenger.views.transcript import system_line, transcript_context
+from tickets import events, selectors, services
+from tickets.forms import TicketFilterForm, TicketSubjectForm, TicketUpdateForm
 from tickets.models import Ticket, TicketState
 
 PAGE_SIZE = 25
@@ -69,29 +70,47 @@ def _details_form(*, organization: Organization, ticket: Ticket, data: Any = Non
     return TicketUpdateForm(data, members=members, initial=initial)
 
 
+def _thread_context(request: TenantRequest, ticket: Ticket) -> dict[str, Any]:
+    """The ticket's part of the conversation as the inbox's transcript shows it, with the
+    ticket's own events as system lines in the reader's language."""
+    extra_lines = [
+        system_line(at=event.created_at, description=events.describe(event))
+        for event in selectors.ticket_event_list(organization=request.organization, ticket=ticket)
+    ]
+    context = transcript_context(
+        request, ticket.conversation, part=selectors.ticket_part(ticket=ticket), extra_lines=extra_lines
+    )
+    context["ticket"] = ticket
+    return context
+
+
 def _ticket_page(
     request: TenantRequest,
     ticket: Ticket,
     *,
     form: TicketUpdateForm | None = None,
+    subject_form: TicketSubjectForm | None = None,
     reply_text: str = "",
     reply_error: HelpdeskError | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The ticket page; the actions below render it again with what they refused."""
     organization = request.organization
+    context = _thread_context(request, ticket)
     return render(
         request,
         "tickets/ticket_detail.html",
         {
-            "ticket": ticket,
+            **context,
             "form": form or _details_form(organization=organization, ticket=ticket),
+            "subject_form": subject_form or TicketSubjectForm(initial={"subject": ticket.subject}),
             "transitions": [TicketState(state) for state in ticket.allowed_states],
             "conversation_url": conversation_url(organization, ticket.conversation_id),
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
             "max_length": reply_rules.MAX_TEXT_LENGTH,
+            "has_messages": any(line.message for line in context["lines"]),
             "attachments": [
                 attachment
                 for message in selectors.ticket_attachment_messages(organization=organization, ticket=ticket)
@@ -117,6 +136,17 @@ def ticket_detail(request: TenantRequest, ticket_id: int) -> HttpResponse:
 
 
 @member_required
+@require_GET
+@http_errors
+def ticket_transcript(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    """The ticket page's polled partial of its thread: 204 when nothing changed."""
+    context = _thread_context(request, _ticket(request, ticket_id))
+    if request.GET.get("v") == context["transcript_version"]:
+        return HttpResponse(status=204)
+    return render(request, "tickets/_ticket_transcript.html", context)
+
+
+@member_required
 @require_POST
 @http_errors
 def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
@@ -125,14 +155,13 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
     ticket = _ticket(request, ticket_id)
     text = request.POST.get("text", "")
     try:
-        conversation = messenger_selectors.conversation_get(
-            organization=organization, membership=membership, conversation_id=ticket.conversation_id
+        services.ticket_reply_send(
+            organization=organization, acting_user=request.user, membership=membership, ticket_id=ticket.pk, text=text
         )
-        replies.reply_send(organization=organization, acting_user=request.user, conversation=conversation, text=text)
     except HelpdeskError as error:
         return _ticket_page(request, ticket, reply_text=text, reply_error=error, status=error.status)
     messages.success(request, _("Reply queued for sending."))
-    return redirect(_ticket_url(organization, ticket.pk))
+    return redirect(_ticket_url(organization, ticket.pk) + "#ticket-transcript")
 
 
 @member_required
@@ -155,6 +184,17 @@ def ticket_details_update(request: TenantRequest, ticket_id: int) -> HttpRespons
     return _ticket_change(
         request, ticket, priority=form.cleaned_data["priority"], assignee_id=form.cleaned_data["assignee"]
     )
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_subject_update(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    ticket = _ticket(request, ticket_id)
+    form = TicketSubjectForm(request.POST)
+    if not form.is_valid():
+        return _ticket_page(request, ticket, subject_form=form, status=400)
+    return _ticket_change(request, ticket, subject=form.cleaned_data["subject"])
 
 
 def _ticket_change(request: TenantRequest, ticket: Ticket, **changes: Any) -> HttpResponse:
@@ -192,6 +232,9 @@ def ticket_convert(request: TenantRequest, conversation_id: int) -> HttpResponse
         )
     except (NotFound, PermissionDenied):
         raise
+    except TicketAlreadyOpen as error:
+        messages.info(request, _("This conversation already has an open ticket: #%(id)s.") % {"id": error.ticket_id})
+        target = _ticket_url(organization, error.ticket_id)
     except HelpdeskError as error:
         messages.error(request, str(error.message))
         target = _safe_next(request) or conversation_url(organization, conversation_id)

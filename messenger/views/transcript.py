@@ -4,6 +4,7 @@ polled partial answers 204 for. Reads go through ``messenger.selectors``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -82,7 +83,8 @@ def _entry_key(entry: selectors.TranscriptEntry) -> str:
 class TranscriptLine:
     """One line of the transcript as the template shows it: the selector's entry with the
     words and addresses worked out (a system line's sentence, a message's attachments to
-    show, why a reply failed)."""
+    show, why a reply failed). A system line of a higher layer (a ticket's event) has neither
+    message nor event, only ``at`` and ``description``."""
 
     at: datetime
     message: Message | None
@@ -109,12 +111,29 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
     )
 
 
-def transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
+def system_line(*, at: datetime, description: str) -> TranscriptLine:
+    """A system line of a higher layer, in words already (the reader's language)."""
+    return TranscriptLine(at=at, message=None, event=None, quoted=None, description=description)
+
+
+def transcript_context(
+    request: TenantRequest,
+    conversation: Conversation,
+    *,
+    part: selectors.MessageRange | None = None,
+    extra_lines: Sequence[TranscriptLine] = (),
+) -> dict[str, Any]:
     """What the transcript's templates show (the whole conversation page and the polled
-    partial), with ``transcript_version``: the digest of all of it that can change."""
+    partial), with ``transcript_version``: the digest of all of it that can change.
+
+    ``part``: only that run of the conversation (a ticket's); ``extra_lines``: system lines
+    of a higher layer, merged in by time."""
     organization = request.organization
-    transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
+    transcript = selectors.conversation_transcript(organization=organization, conversation=conversation, part=part)
     lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
+    if extra_lines:
+        # Stable: at the same instant the conversation's own lines come first.
+        lines = sorted([*lines, *extra_lines], key=lambda line: line.at)
     window = reply_window(conversation.last_inbound_at)
     refusal = reply_rules.reply_refusal(conversation=conversation)
     contact = conversation.contact
@@ -145,6 +164,7 @@ def transcript_context(request: TenantRequest, conversation: Conversation) -> di
             window.label,
             refusal.code if refusal else None,
         ]
+        + [(line.at, line.description) for line in extra_lines]
     )
     last = transcript.entries[-1] if transcript.entries else None
     return {

@@ -17,7 +17,7 @@ from messenger.views.transcript import describe_event
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 from tickets.models import Ticket
-from tickets.services import ticket_create_from_conversation
+from tickets.services import ticket_create_from_conversation, ticket_update
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +90,14 @@ def test_the_channels_conversations_follow_it_and_old_tickets_stay(move: Move) -
 
 def test_the_next_ticket_of_a_moved_conversation_is_filed_in_the_new_department(move: Move) -> None:
     _move(move)
+    # The ticket from before the move is resolved; the customer's next words begin a new one.
+    ticket_update(
+        organization=move.tenant.organization,
+        acting_user=move.tenant.admin.user,
+        membership=move.tenant.admin,
+        ticket_id=move.old_ticket.pk,
+        state="resolved",
+    )
     factories.make_message(move.open_conversation, text="One more thing")
     ticket = ticket_create_from_conversation(
         organization=move.tenant.organization,

@@ -4,7 +4,8 @@ against the helpdesk served by ``live_server`` and its Graph API sandbox playing
 
 1. an admin sets up a Messenger channel from nothing and keeps its page authorized;
 2. an agent holds a conversation with a customer who writes from the sandbox's simulator,
-   through the reply windows;
+   through the reply windows; another converts a chat to a ticket (twice) and answers from
+   the ticket;
 3. an agent who does not answer a channel never sees its conversations.
 
 Each ends with a screenshot of its last step among the test artifacts.
@@ -31,6 +32,7 @@ from tests.channels.facebook import DEMO_PAGE, Facebook
 from tests.channels.images import image_bytes
 from tests.chromium import BROWSER_MARKS, new_page, screenshot
 from tests.journeys.conftest import Worker
+from tickets.models import Ticket
 
 pytestmark = BROWSER_MARKS
 
@@ -293,6 +295,57 @@ def test_an_agent_answers_a_customer_through_the_reply_windows(
     assert inbox.get_by_role("button", name="Send").is_disabled()
     inbox.locator("#conversation-list .hd-window-closed").wait_for(timeout=LIVE_TIMEOUT_MS)
     screenshot(inbox, "2-agent-window-closed")
+
+
+def test_an_agent_turns_a_chat_into_a_ticket_and_answers_from_it(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    _web_shop_answered_by_kenji()
+    inbox = new_page(chromium)
+    log_in(inbox, facebook.url, "kenji")
+
+    messenger = new_page(chromium)
+    messenger.goto(f"{facebook.url}/sandbox/simulator/{DEMO_PAGE}/")
+    messenger.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    messenger.get_by_label("Message").fill("My parcel arrived broken")
+    messenger.get_by_role("button", name="Send", exact=True).click()
+    messenger.wait_for_selector("#thread >> text=My parcel arrived broken")
+    worker.run_queued()
+
+    inbox.wait_for_selector("#conversation-list >> text=Aiko Tanaka", timeout=LIVE_TIMEOUT_MS)
+    inbox.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    inbox.wait_for_selector("#transcript-panel >> text=My parcel arrived broken")
+    conversation_url = inbox.url
+    inbox.get_by_role("button", name="Convert to ticket").click()
+    inbox.wait_for_url(re.compile(r".*/tickets/\d+/$"))
+    ticket = Ticket.objects.get()
+    assert inbox.get_by_role("heading", level=1).inner_text() == "My parcel arrived broken"
+    inbox.wait_for_selector("#ticket-transcript .hd-bubble-in >> text=My parcel arrived broken")
+
+    # Converting the same chat again takes the agent to the ticket that is already open.
+    inbox.goto(conversation_url)
+    inbox.get_by_role("button", name="Convert to ticket").click()
+    inbox.wait_for_url(re.compile(rf".*/tickets/{ticket.pk}/$"))
+    assert f"This conversation already has an open ticket: #{ticket.pk}." in " ".join(
+        inbox.locator(".alert").all_inner_texts()
+    )
+    assert Ticket.objects.count() == 1
+
+    # A reply from the ticket page is in its thread at once, then its ticks follow live.
+    inbox.get_by_label("Reply", exact=True).fill("Sorry! A replacement leaves today.")
+    inbox.get_by_role("button", name="Send reply").click()
+    reply = inbox.locator("#ticket-transcript li:has-text('Sorry! A replacement leaves today.')")
+    reply.get_by_text("Queued").wait_for()
+    worker.run_queued()
+    messenger.wait_for_selector("#thread >> text=Sorry! A replacement leaves today.", timeout=LIVE_TIMEOUT_MS)
+    reply.locator(".hd-tick[title=Delivered]").wait_for(timeout=LIVE_TIMEOUT_MS)
+
+    # The customer's answer joins the open ticket by itself.
+    messenger.get_by_label("Message").fill("Thank you!")
+    messenger.get_by_role("button", name="Send", exact=True).click()
+    inbox.wait_for_selector("#ticket-transcript .hd-bubble-in >> text=Thank you!", timeout=LIVE_TIMEOUT_MS)
+    assert "Agent Agent" not in inbox.locator("#ticket-transcript").inner_text()
+    screenshot(inbox, "2-agent-ticket-thread")
 
 
 # --------------------------------------------------------------------------- 3. isolation

@@ -73,3 +73,16 @@ def make_ticket(desk: Desk, text: str = "Hello", *, conversation: Conversation |
         membership=desk.tenant.admin,
         conversation_id=conversation.pk,
     )
+
+
+def resolve_ticket(desk: Desk, ticket: Any) -> Any:
+    """The agent resolves the ticket: what the customer writes next begins a new part."""
+    from tickets.services import ticket_update
+
+    return ticket_update(
+        organization=desk.tenant.organization,
+        acting_user=desk.tenant.admin.user,
+        membership=desk.tenant.admin,
+        ticket_id=ticket.pk,
+        state="resolved",
+    )

@@ -10,7 +10,7 @@ from helpdesk.models import Role
 from messenger.models import ConversationEvent
 from tests import factories
 from tests.conftest import Tenant, api_client_for
-from tests.tickets.conftest import Desk, make_ticket
+from tests.tickets.conftest import T0, Desk, make_ticket, minutes
 from tickets.models import Ticket, TicketState
 
 pytestmark = pytest.mark.django_db
@@ -204,11 +204,79 @@ def test_converting_by_api_makes_a_ticket_and_a_converted_event(desk: Desk) -> N
     assert event.data["ticket_id"] == body["id"]
 
 
-def test_converting_again_is_409_nothing_to_convert(desk: Desk) -> None:
-    make_ticket(desk)
+def test_converting_again_while_the_ticket_is_open_is_409_ticket_already_open_with_its_id(desk: Desk) -> None:
+    ticket = make_ticket(desk)
     response = api_client_for(desk.tenant.agent).post(f"/api/v1/conversations/{desk.conversation.pk}/convert/")
     assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "ticket_already_open"
+    assert error["details"] == {"ticket_id": ticket.pk}
+    assert error["message"] == "This conversation already has an open ticket."
+    assert Ticket.objects.count() == 1
+
+
+def test_converting_after_the_ticket_is_resolved_with_nothing_new_is_409_nothing_to_convert(desk: Desk) -> None:
+    ticket = make_ticket(desk)
+    client = api_client_for(desk.tenant.agent)
+    assert client.patch(f"/api/v1/tickets/{ticket.pk}/", {"state": "resolved"}, format="json").status_code == 200
+    response = client.post(f"/api/v1/conversations/{desk.conversation.pk}/convert/")
+    assert response.status_code == 409
     assert response.json()["error"]["code"] == "nothing_to_convert"
+
+
+def test_a_follow_up_names_the_previous_ticket(desk: Desk) -> None:
+    first = make_ticket(desk)
+    client = api_client_for(desk.tenant.agent)
+    client.patch(f"/api/v1/tickets/{first.pk}/", {"state": "resolved"}, format="json")
+    desk.say("It broke again", T0 + minutes(300))
+    body = client.post(f"/api/v1/conversations/{desk.conversation.pk}/convert/").json()
+    assert body["follow_up_of"] == first.pk and body["subject"] == "It broke again"
+    assert client.get(f"/api/v1/tickets/{first.pk}/").json()["follow_up_of"] is None
+
+
+def test_an_agent_edits_the_subject_by_patch(desk: Desk) -> None:
+    ticket = make_ticket(desk, "hello??")
+    client = api_client_for(desk.tenant.agent)
+    response = client.patch(f"/api/v1/tickets/{ticket.pk}/", {"subject": "  Refund for order 1234 "}, format="json")
+    assert response.status_code == 200 and response.json()["subject"] == "Refund for order 1234"
+    response = client.patch(f"/api/v1/tickets/{ticket.pk}/", {"subject": "   "}, format="json")
+    assert response.status_code == 400
+    assert Ticket.objects.get().subject == "Refund for order 1234"
+
+
+def test_the_ticket_messages_are_its_part_of_the_conversation_in_the_shape_of_conversation_messages(
+    desk: Desk,
+) -> None:
+    before = desk.say("An old question", T0 - minutes(600))
+    earlier = make_ticket(desk)  # covers the old question and Hello
+    client = api_client_for(desk.tenant.agent)
+    client.patch(f"/api/v1/tickets/{earlier.pk}/", {"state": "resolved"}, format="json")
+    question = desk.say("My parcel is late", T0 + minutes(300))
+    answer = desk.reply("Sorry, we ship today", T0 + minutes(301))
+    ticket = client.post(f"/api/v1/conversations/{desk.conversation.pk}/convert/").json()
+    while_open = desk.say("Thanks!", T0 + minutes(400))
+    response = client.get(f"/api/v1/tickets/{ticket['id']}/messages/")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [row["id"] for row in rows] == [while_open.pk, answer.pk, question.pk]
+    conversation_rows = client.get(f"/api/v1/conversations/{desk.conversation.pk}/messages/").json()["results"]
+    assert rows == [row for row in conversation_rows if row["id"] in {while_open.pk, answer.pk, question.pk}]
+    assert before.pk in [r["id"] for r in client.get(f"/api/v1/tickets/{earlier.pk}/messages/").json()["results"]]
+
+
+def test_the_ticket_messages_are_404_for_an_agent_of_another_channel_or_organization(
+    desk: Desk, sales_agent: Any, tenant_b: Tenant
+) -> None:
+    ticket = make_ticket(desk)
+    # Same department, but not an agent of this ticket's channel.
+    other_channel_agent = factories.make_member(
+        desk.tenant.organization, role=Role.AGENT, username="other-channel", departments=[desk.tenant.department]
+    )
+    factories.associate(other_channel_agent, factories.make_channel(desk.tenant.organization, desk.tenant.department))
+    assert api_client_for(other_channel_agent).get(f"/api/v1/tickets/{ticket.pk}/messages/").status_code == 404
+    assert api_client_for(sales_agent).get(f"/api/v1/tickets/{ticket.pk}/messages/").status_code == 404
+    assert api_client_for(tenant_b.admin).get(f"/api/v1/tickets/{ticket.pk}/messages/").status_code == 404
+    assert api_client_for(desk.tenant.agent).get(f"/api/v1/tickets/{ticket.pk}/messages/").status_code == 200
 
 
 def test_an_agent_of_another_department_cannot_convert_by_api(desk: Desk, sales_agent: Any) -> None:

@@ -11,17 +11,27 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from channels import selectors as channel_selectors
-from helpdesk.exceptions import NotFound, NothingToConvert
+from helpdesk.exceptions import NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Role
 from messenger.models import Conversation, ConversationEvent, Direction, MessageSource
 from tests import factories
 from tests.tickets.conftest import T0, Desk, minutes, set_delay
-from tickets import services, tasks
+from tickets import selectors, services, tasks
 from tickets.models import Ticket, TicketOrigin, TicketState
 
 pytestmark = pytest.mark.django_db
 
 sweep = services.ticket_sweep_idle_conversations
+
+
+def _resolve(desk: Desk, ticket: Ticket) -> Ticket:
+    return services.ticket_update(
+        organization=desk.tenant.organization,
+        acting_user=desk.tenant.agent.user,
+        membership=desk.tenant.agent,
+        ticket_id=ticket.pk,
+        state=TicketState.RESOLVED,
+    )
 
 
 def _convert_by_hand(desk: Desk, conversation_id: int | None = None) -> Ticket:
@@ -96,16 +106,35 @@ def test_an_agent_reply_also_counts_as_activity(desk: Desk) -> None:
     assert sweep(now=T0 + minutes(90)) == 1
 
 
-def test_a_later_message_starts_a_new_chat_that_becomes_the_next_ticket(desk: Desk) -> None:
+def test_a_message_while_the_ticket_is_open_belongs_to_it_and_the_sweep_makes_no_second_one(desk: Desk) -> None:
     first = desk.say("Where is my parcel?", T0)
     assert sweep(now=T0 + minutes(60)) == 1
+    later = desk.say("Any news?", T0 + minutes(180))
+    assert sweep(now=T0 + minutes(240)) == 0
+    assert sweep(now=T0 + minutes(600)) == 0
+    ticket = Ticket.objects.get()
+    assert ticket.first_message_id == first.pk
+    part = selectors.ticket_part(ticket=ticket)
+    assert (part.first_id, part.last_id) == (first.pk, None)
+    messages = selectors.ticket_message_list(
+        organization=desk.tenant.organization, membership=desk.tenant.agent, ticket_id=ticket.pk
+    )
+    assert list(messages.order_by("id").values_list("id", flat=True)) == [first.pk, later.pk]
+
+
+def test_after_the_ticket_is_resolved_a_later_message_starts_a_follow_up_ticket(desk: Desk) -> None:
+    first = desk.say("Where is my parcel?", T0)
+    assert sweep(now=T0 + minutes(60)) == 1
+    closing = desk.reply("It arrives tomorrow", T0 + minutes(70))
+    _resolve(desk, Ticket.objects.get())
     second = desk.say("Another question about invoices", T0 + minutes(180))
     assert sweep(now=T0 + minutes(200)) == 0
     assert sweep(now=T0 + minutes(240)) == 1
     earlier, later = Ticket.objects.order_by("id")
-    assert (earlier.first_message_id, earlier.last_message_id) == (first.pk, first.pk)
+    assert (earlier.first_message_id, earlier.last_message_id, earlier.message_count) == (first.pk, closing.pk, 2)
     assert (later.first_message_id, later.last_message_id) == (second.pk, second.pk)
     assert "parcel" not in later.description and later.subject == "Another question about invoices"
+    assert later.follow_up_of == earlier and earlier.follow_up_of is None
 
 
 def test_a_second_sweep_over_the_same_data_converts_nothing(desk: Desk) -> None:
@@ -174,12 +203,14 @@ def test_a_sweep_writes_a_converted_event_in_the_conversation(desk: Desk) -> Non
     assert event.data["ticket_id"] == ticket.pk and event.actor is None
 
 
-def test_after_a_sweep_outage_each_idle_chat_becomes_its_own_ticket(desk: Desk) -> None:
-    desk.say("Morning question", T0)
-    desk.say("Evening question", T0 + minutes(8 * 60))
-    assert sweep(now=T0 + minutes(10 * 60)) == 2
-    morning, evening = Ticket.objects.order_by("id")
-    assert morning.subject == "Morning question" and evening.subject == "Evening question"
+def test_after_a_sweep_outage_the_idle_chats_make_one_ticket_as_if_it_had_run(desk: Desk) -> None:
+    # Had the sweep run, the morning's ticket would have been open when the evening's question came.
+    morning = desk.say("Morning question", T0)
+    evening = desk.say("Evening question", T0 + minutes(8 * 60))
+    assert sweep(now=T0 + minutes(10 * 60)) == 1
+    ticket = Ticket.objects.get()
+    assert ticket.subject == "Morning question"
+    assert (ticket.first_message_id, ticket.last_message_id) == (morning.pk, evening.pk)
 
 
 def test_chats_older_than_the_lookback_are_left_alone(desk: Desk) -> None:
@@ -226,6 +257,9 @@ def test_hidden_messages_after_a_ticket_never_make_one_of_their_own(desk: Desk) 
     desk.say("spam", T0 + minutes(1), is_hidden=True)
     assert sweep(now=T0 + minutes(61)) == 1
     assert sweep(now=T0 + minutes(600)) == 0
+    _resolve(desk, Ticket.objects.get())
+    desk.say("spam again", T0 + minutes(650), is_hidden=True)
+    assert sweep(now=T0 + minutes(690)) == 0
     later = desk.say("Thanks, solved", T0 + minutes(700))
     assert sweep(now=T0 + minutes(760)) == 1
     ticket = Ticket.objects.order_by("id").last()
@@ -250,19 +284,76 @@ def test_converting_by_hand_takes_the_messages_not_yet_in_a_ticket(desk: Desk) -
 
 def test_the_sweep_does_not_convert_again_what_was_converted_by_hand(desk: Desk) -> None:
     desk.say("Hello", T0)
-    _convert_by_hand(desk)
+    _resolve(desk, _convert_by_hand(desk))
     assert sweep(now=T0 + minutes(120)) == 0
     desk.say("One more thing", T0 + minutes(130))
     assert sweep(now=T0 + minutes(190)) == 1
     assert Ticket.objects.order_by("id").last().subject == "One more thing"
 
 
-def test_converting_twice_by_hand_is_nothing_to_convert(desk: Desk) -> None:
+def test_converting_twice_by_hand_names_the_open_ticket_and_makes_no_second_one(desk: Desk) -> None:
     desk.say("Hello", T0)
-    _convert_by_hand(desk)
+    ticket = _convert_by_hand(desk)
+    desk.reply("We shipped a replacement today", T0 + minutes(1))
+    with pytest.raises(TicketAlreadyOpen) as refused:
+        _convert_by_hand(desk)
+    assert refused.value.ticket_id == ticket.pk and refused.value.details == {"ticket_id": ticket.pk}
+    assert Ticket.objects.count() == 1
+
+
+def test_a_pending_ticket_is_still_open_for_conversion(desk: Desk) -> None:
+    desk.say("Hello", T0)
+    ticket = _convert_by_hand(desk)
+    Ticket.objects.filter(pk=ticket.pk).update(state=TicketState.PENDING)
+    with pytest.raises(TicketAlreadyOpen):
+        _convert_by_hand(desk)
+
+
+def test_after_resolving_with_only_an_agents_reply_since_there_is_nothing_to_convert(desk: Desk) -> None:
+    desk.say("Hello", T0)
+    _resolve(desk, _convert_by_hand(desk))
+    desk.reply("We shipped a replacement today", T0 + minutes(90))
     with pytest.raises(NothingToConvert):
         _convert_by_hand(desk)
-    assert Ticket.objects.count() == 1
+    assert sweep(now=T0 + minutes(300)) == 0
+
+
+def test_the_part_begins_at_the_first_customer_message_after_the_previous_ticket(desk: Desk) -> None:
+    desk.say("Hello", T0)
+    first = _resolve(desk, _convert_by_hand(desk))
+    desk.reply("Did that help?", T0 + minutes(90))
+    question = desk.say("Not really, it is still broken", T0 + minutes(95))
+    desk.reply("Sending a technician", T0 + minutes(96))
+    ticket = _convert_by_hand(desk)
+    assert ticket.first_message_id == question.pk and ticket.follow_up_of_id == first.pk
+    assert ticket.subject == "Not really, it is still broken" and ticket.message_count == 2
+
+
+def test_reopening_while_another_ticket_is_open_is_refused(desk: Desk) -> None:
+    desk.say("Hello", T0)
+    first = _resolve(desk, _convert_by_hand(desk))
+    desk.say("Again", T0 + minutes(90))
+    second = _convert_by_hand(desk)
+    with pytest.raises(TicketAlreadyOpen) as refused:
+        services.ticket_update(
+            organization=desk.tenant.organization,
+            acting_user=desk.tenant.agent.user,
+            membership=desk.tenant.agent,
+            ticket_id=first.pk,
+            state=TicketState.OPEN,
+        )
+    assert refused.value.ticket_id == second.pk
+    assert Ticket.objects.get(pk=first.pk).state == TicketState.RESOLVED
+
+
+def test_the_database_refuses_a_second_open_ticket_for_a_conversation(desk: Desk) -> None:
+    desk.say("Hello", T0)
+    ticket = _convert_by_hand(desk)
+    later = desk.say("More", T0 + minutes(5))
+    ticket.pk = None
+    ticket.first_message_id = ticket.last_message_id = later.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ticket.save()
 
 
 def test_a_conversation_without_messages_is_nothing_to_convert(desk: Desk) -> None:
@@ -474,10 +565,10 @@ def test_the_description_is_the_transcript_in_the_organizations_time_zone(desk: 
     )
     desk.say("Via the page", T0 + minutes(3), direction=Direction.OUTBOUND, source=MessageSource.EXTERNAL)
     sweep(now=T0 + minutes(63))
-    agent = desk.tenant.agent.user.username
+    agent = desk.tenant.agent.user.get_full_name() or desk.tenant.agent.user.username
     assert Ticket.objects.get().description.splitlines() == [
         "Customer (2026-03-02 18:00): Hello",
-        f"Agent {agent} (2026-03-02 18:01): Hi there",
+        f"{agent} (2026-03-02 18:01): Hi there",
         "  second line",
         "Customer (2026-03-02 18:02): [image: https://cdn.example/a.jpg]",
         "Page (outside the helpdesk) (2026-03-02 18:03): Via the page",

@@ -60,11 +60,24 @@ def test_stickers_postbacks_and_empty_messages_still_say_something() -> None:
     assert transcript.message_body(_message(kind="referral")) == "[referral]"
 
 
-def test_the_subject_falls_back_to_the_first_message_then_to_a_label() -> None:
+def test_the_subject_is_never_an_agents_words_but_the_label_instead() -> None:
     agent_first = [_message(direction="out", source="agent", text="We noticed a problem")]
-    assert transcript.subject_from(agent_first, fallback="Messenger chat") == "We noticed a problem"
+    assert transcript.subject_from(agent_first, fallback="Messenger chat") == "Messenger chat"
+    customer_later = [*agent_first, _message(text="Which problem?")]
+    assert transcript.subject_from(customer_later, fallback="Messenger chat") == "Which problem?"
     assert transcript.subject_from([_message(text="  ")], fallback="Messenger chat") == "[text]"
     assert transcript.subject_from([], fallback="Messenger chat") == "Messenger chat"
+
+
+def test_an_agent_reads_as_their_name_once_and_a_sticker_never_as_its_address() -> None:
+    reply = _message(direction="out", source="agent", text="Hi", author__first_name="Agent", author__last_name="Demo")
+    sticker = _message(
+        kind="attachment",
+        sticker_id="369239263222822",
+        attachments=[{"type": "image", "url": "https://cdn.example/s.png"}],
+    )
+    lines = transcript.transcript([reply, sticker], time_zone="UTC", language="en").splitlines()
+    assert lines == ["Agent Demo (2026-03-02 09:05): Hi", "Customer (2026-03-02 09:05): [sticker]"]
 
 
 def test_an_undelivered_reply_is_marked_in_the_transcript() -> None:
@@ -73,7 +86,7 @@ def test_an_undelivered_reply_is_marked_in_the_transcript() -> None:
         time_zone="UTC",
         language="en",
     )
-    assert lines == "Agent kim [not delivered] (2026-03-02 09:05): Sorry!"
+    assert lines == "kim [not delivered] (2026-03-02 09:05): Sorry!"
 
 
 def test_an_unknown_time_zone_falls_back_to_utc() -> None:

@@ -13,7 +13,7 @@ from messenger.models import ConversationEvent, Direction, Message, MessageStatu
 from messenger.services.sending import reply_rules
 from tests import factories
 from tests.conftest import Tenant
-from tests.tickets.conftest import T0, Desk, make_ticket, minutes
+from tests.tickets.conftest import T0, Desk, make_ticket, minutes, resolve_ticket
 from tickets.models import Ticket, TicketPriority, TicketState
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,8 @@ def test_the_ticket_page_shows_the_transcript(desk: Desk, web_client_for: Any) -
     response = web_client_for(desk.tenant.agent).get(_detail(ticket))
     assert response.status_code == 200
     assert b"Where is my order?" in response.content
-    assert b"Customer (" in response.content
+    assert b'class="hd-bubble hd-bubble-in"' in response.content
+    assert b"Customer (" not in response.content  # the bubbles, not the copied text
     assert b"Converted by hand by" in response.content
 
 
@@ -125,7 +126,7 @@ def test_each_action_of_the_ticket_page_posts_to_its_own_url(desk: Desk, web_cli
     ticket = make_ticket(desk)
     client = web_client_for(desk.tenant.agent)
     html = client.get(_detail(ticket)).content.decode()
-    for action in ("reply/", "state/", "details/"):
+    for action in ("reply/", "state/", "details/", "subject/"):
         assert f'action="{_action(ticket, action)}"' in html
     assert 'name="action"' not in html
     assert client.post(_detail(ticket), {"state": "resolved"}).status_code == 405
@@ -207,6 +208,82 @@ def test_a_reply_on_a_ticket_is_queued_as_a_messenger_reply(desk: Desk, web_clie
     assert reply.conversation_id == desk.conversation.pk and reply.author == desk.tenant.agent.user
 
 
+def test_a_reply_sent_from_the_ticket_page_appears_in_its_thread_at_once_with_its_status(
+    desk: Desk, web_client_for: Any
+) -> None:
+    ticket = make_ticket(desk, "Where is my order?")
+    client = web_client_for(desk.tenant.agent)
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
+        response = client.post(_action(ticket, "reply/"), {"text": "We are on it"}, follow=True)
+    assert response.redirect_chain[0][0] == _detail(ticket) + "#ticket-transcript"
+    reply = Message.objects.get(direction=Direction.OUTBOUND)
+    html = response.content.decode()
+    assert f'id="message-{reply.pk}"' in html and "We are on it" in html
+    bubble = html[html.index(f'id="message-{reply.pk}"') :]
+    assert "Queued" in bubble[: bubble.index("</li>")]
+    # Once Facebook answers, the polled partial shows the new tick.
+    client = web_client_for(desk.tenant.agent)  # the session above was written at the travelled time
+    partial_url = _action(ticket, "transcript/")
+    version = client.get(partial_url).context["transcript_version"]
+    assert client.get(partial_url, {"v": version}).status_code == 204
+    Message.objects.filter(pk=reply.pk).update(status=MessageStatus.DELIVERED)
+    partial = client.get(partial_url, {"v": version})
+    assert partial.status_code == 200 and b"<html" not in partial.content
+    assert b'title="Delivered"' in partial.content and b"We are on it" in partial.content
+
+
+def test_a_reply_from_a_resolved_ticket_still_appears_in_it_unless_the_customer_wrote_since(
+    desk: Desk, web_client_for: Any
+) -> None:
+    ticket = resolve_ticket(desk, make_ticket(desk, "Where is my order?"))
+    client = web_client_for(desk.tenant.agent)
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(30)):
+        page = client.post(_action(ticket, "reply/"), {"text": "Anything else?"}, follow=True).content.decode()
+    assert "Anything else?" in page
+    desk.say("Yes, one more thing", T0 + minutes(40))
+    with mock.patch("django.utils.timezone.now", return_value=T0 + minutes(45)):
+        client = web_client_for(desk.tenant.agent)
+        page = client.post(_action(ticket, "reply/"), {"text": "Go ahead"}, follow=True).content.decode()
+    assert "Go ahead" not in page and "Yes, one more thing" not in page  # they begin the next part
+    assert Ticket.objects.get().message_count == 2
+
+
+def test_the_thread_of_a_ticket_is_its_part_of_the_conversation(desk: Desk, web_client_for: Any) -> None:
+    earlier = resolve_ticket(desk, make_ticket(desk, "First problem"))
+    desk.say("Second problem", T0 + minutes(300))
+    ticket = make_ticket(desk, "Second problem, more details")
+    while_open = desk.say("Any news?", T0 + minutes(400))
+    client = web_client_for(desk.tenant.agent)
+    page = client.get(_detail(ticket)).content.decode()
+    assert "Second problem" in page and while_open.text in page and "First problem" not in page
+    assert f'href="{_detail(earlier)}"' in page and f"Follow-up of #{earlier.pk}" in page
+    assert while_open.text not in client.get(_detail(earlier)).content.decode()
+
+
+def test_the_ticket_transcript_partial_is_404_for_another_department(
+    desk: Desk, sales_agent: Any, tenant_b: Tenant, web_client_for: Any
+) -> None:
+    ticket = make_ticket(desk)
+    assert web_client_for(sales_agent).get(_action(ticket, "transcript/")).status_code == 404
+    assert web_client_for(tenant_b.admin).get(_action(ticket, "transcript/")).status_code == 404
+
+
+def test_an_agent_edits_the_subject_and_the_change_reads_in_the_readers_language(
+    desk: Desk, web_client_for: Any
+) -> None:
+    ticket = make_ticket(desk, "hello??")
+    client = web_client_for(desk.tenant.agent)
+    response = client.post(_action(ticket, "subject/"), {"subject": "Refund for order 1234"}, follow=True)
+    assert b"Ticket updated." in response.content
+    assert Ticket.objects.get().subject == "Refund for order 1234"
+    assert "changed the subject to “Refund for order 1234”" in response.content.decode()
+    assert client.post(_action(ticket, "subject/"), {"subject": "  "}).status_code == 400
+    desk.tenant.organization.language = "ja"
+    desk.tenant.organization.save(update_fields=["language"])
+    page = client.get(_detail(ticket), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "件名を「Refund for order 1234」に変更しました。" in page
+
+
 def test_a_reply_on_a_ticket_obeys_the_length_limit_and_keeps_the_text(desk: Desk, web_client_for: Any) -> None:
     ticket = make_ticket(desk)
     too_long = "日" * 1601
@@ -248,7 +325,7 @@ def test_converting_by_hand_makes_a_ticket_and_opens_it(desk: Desk, web_client_f
 
 
 def test_converting_with_nothing_new_says_so_and_goes_back(desk: Desk, web_client_for: Any) -> None:
-    make_ticket(desk)
+    resolve_ticket(desk, make_ticket(desk))
     client = web_client_for(desk.tenant.agent)
     response = client.post(f"/o/alpha/tickets/convert/{desk.conversation.pk}/", {"next": "/o/alpha/"}, follow=True)
     assert response.redirect_chain[0][0] == "/o/alpha/"
@@ -256,8 +333,20 @@ def test_converting_with_nothing_new_says_so_and_goes_back(desk: Desk, web_clien
     assert Ticket.objects.count() == 1
 
 
+def test_converting_again_while_the_ticket_is_open_takes_the_agent_to_it(desk: Desk, web_client_for: Any) -> None:
+    ticket = make_ticket(desk, "My parcel is late")
+    desk.reply("We shipped a replacement today", T0 + minutes(1))
+    client = web_client_for(desk.tenant.agent)
+    url = f"/o/alpha/tickets/convert/{desk.conversation.pk}/"
+    response = client.post(url, {"next": "/o/alpha/"}, follow=True)
+    assert response.redirect_chain[0][0] == _detail(ticket)
+    assert f"This conversation already has an open ticket: #{ticket.pk}.".encode() in response.content
+    assert client.post(url, HTTP_HX_REQUEST="true")["HX-Redirect"] == _detail(ticket)
+    assert Ticket.objects.count() == 1 and Ticket.objects.get().subject == "My parcel is late"
+
+
 def test_an_outside_next_address_is_not_followed(desk: Desk, web_client_for: Any) -> None:
-    make_ticket(desk)
+    resolve_ticket(desk, make_ticket(desk))
     response = web_client_for(desk.tenant.agent).post(
         f"/o/alpha/tickets/convert/{desk.conversation.pk}/", {"next": "https://evil.example/"}
     )
@@ -286,7 +375,7 @@ def test_conversion_is_post_only_and_404_for_another_department(
 
 
 def test_the_contact_partial_lists_the_contacts_past_tickets(desk: Desk, web_client_for: Any) -> None:
-    first = make_ticket(desk, "First problem")
+    first = resolve_ticket(desk, make_ticket(desk, "First problem"))
     desk.say("Second problem", T0.replace(hour=15))
     second = make_ticket(desk, "Second problem follow-up")
     other = make_ticket(desk, "Someone else", display_name="Other person")
@@ -310,7 +399,7 @@ def test_the_contact_partial_is_404_outside_the_agents_departments(
 def test_the_contact_partial_takes_the_same_number_of_queries_for_more_tickets(
     desk: Desk, web_client_for: Any, django_assert_num_queries: Any
 ) -> None:
-    make_ticket(desk, "First problem")
+    ticket = make_ticket(desk, "First problem")
     client = web_client_for(desk.tenant.agent)
     url = f"/o/alpha/tickets/contact/{desk.conversation.contact_id}/"
     client.get(url)
@@ -318,8 +407,9 @@ def test_the_contact_partial_takes_the_same_number_of_queries_for_more_tickets(
     with django_assert_num_queries(5):
         client.get(url)
     for n in range(4):
+        resolve_ticket(desk, ticket)
         desk.say(f"Problem {n}", T0.replace(hour=10 + n))
-        make_ticket(desk, f"Follow-up {n}")
+        ticket = make_ticket(desk, f"Follow-up {n}")
     with django_assert_num_queries(5):
         response = client.get(url)
     assert len(response.context["tickets"]) == 5
