@@ -55,7 +55,7 @@ def test_the_home_page_does_not_overflow_at_a_phones_width(
         page.fill("input[name=password]", factories.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{live_server.url}/o/alpha/")
-        assert page.locator("h2").count() == 6
+        assert page.locator("main h2").count() == 6
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, (name, overflow)
         screenshot(page, f"home-{language}-{name}")
