@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from helpdesk import tasks
+from helpdesk import datetimes, tasks
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import (
     AlreadyMember,
@@ -46,6 +46,7 @@ from helpdesk.models import (
     Organization,
     Role,
 )
+from helpdesk.notifications import has_writer, notification_words, reading_as
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
     """The invitee's language is unknown: the email speaks the organization's."""
     invitation = Invitation.objects.select_related("organization", "invited_by").get(pk=invitation_id)
     organization = invitation.organization
+    zone = datetimes.zone(organization.time_zone)
     with translation.override(organization.language):
         context = {
             "organization": organization.name,
@@ -268,8 +270,8 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
             else "",
             "role": invitation.get_role_display(),
             "url": invitation_url(token=token),
-            "expires_at": timezone.localtime(invitation.expires_at, _zone_of(organization)),
-            "time_zone": _zone_of(organization).key,
+            "expires_at": datetimes.datetime_text(invitation.expires_at, time_zone=zone),
+            "time_zone": organization.time_zone if datetimes.is_time_zone(organization.time_zone) else "UTC",
         }
         subject = _("Invitation to join %(organization)s") % {"organization": organization.name}
         body = render_to_string("helpdesk/email/invitation.txt", context)
@@ -277,13 +279,6 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
         send_mail(subject, body, None, [invitation.email])
     except Exception:  # the mail server's own errors; the admin still sees the invitation pending
         logger.exception("invitation %s: the email could not be sent", invitation_id)
-
-
-def _zone_of(organization: Organization) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _open_invitation(token: str) -> Invitation:
@@ -469,18 +464,30 @@ def notification_create(
     organization: Organization,
     user_ids: Iterable[int],
     kind: str,
-    title: str,
+    params: Mapping[str, Any] | None = None,
+    title: str = "",
     body: str = "",
     url: str = "",
     dedupe_key: str = "",
 ) -> int:
-    """Notify users; with a dedupe_key each user is told at most once. Returns how many were new."""
+    """Notify users; with a dedupe_key each user is told at most once. Returns how many were new.
+
+    With `params`, the notice is written when read, in each reader's language and time zone
+    (helpdesk.notifications); `title` and `body` default to its words in the organization's
+    language, kept as the fallback. Without, `title` and `body` are shown as given."""
+    if params is not None:
+        params = dict(params)
+        if not title and has_writer(kind):
+            with reading_as(language=organization.language, time_zone=organization.time_zone):
+                text = notification_words(kind, params)
+            title, body = text.title, body or text.body
     rows = [
         Notification(
             organization=organization,
             user_id=user_id,
             kind=kind,
-            title=title,
+            params=params,
+            title=title[:200],
             body=body,
             url=url,
             dedupe_key=dedupe_key,
@@ -509,17 +516,40 @@ def notification_mark_read(*, organization: Organization, user_id: int, notifica
     return notifications.update(read_at=timezone.now())
 
 
-def admin_recipients(*, organization: Organization) -> list[tuple[int, str]]:
-    """The organization's active admins, as (user id, email address): whom its notices are for."""
-    return list(
-        Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True).values_list(
-            "user_id", "user__email"
+@dataclass(frozen=True)
+class Reader:
+    """Someone a notice is for: who, where an email reaches them, and how they read."""
+
+    user_id: int
+    email: str
+    language: str
+    time_zone: str
+
+
+def admin_readers(*, organization: Organization) -> list[Reader]:
+    """The organization's active admins, each with their language and time zone (their own
+    choice in Preferences, else the organization's): whom its notices are for."""
+    memberships = Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True)
+    return [
+        Reader(
+            user_id=user_id,
+            email=email,
+            language=language or organization.language,
+            time_zone=time_zone or organization.time_zone,
         )
-    )
+        for user_id, email, language, time_zone in memberships.values_list(
+            "user_id", "user__email", "language", "time_zone"
+        )
+    ]
+
+
+def admin_recipients(*, organization: Organization) -> list[tuple[int, str]]:
+    """The organization's active admins, as (user id, email address)."""
+    return [(reader.user_id, reader.email) for reader in admin_readers(organization=organization)]
 
 
 def admin_user_ids(*, organization: Organization) -> list[int]:
-    return [user_id for user_id, _email in admin_recipients(organization=organization)]
+    return [reader.user_id for reader in admin_readers(organization=organization)]
 
 
 def email_send(*, subject: str, body: str, to: list[str]) -> None:

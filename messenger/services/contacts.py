@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from messenger.client import call_with_page
+from messenger.contact_names import STORED_PLACEHOLDERS, placeholder_suffix
 from messenger.graph import GraphError, NoProfileError, PermissionMissingError, TokenInvalidError
 from messenger.models import Contact, PageStatus
 
@@ -18,12 +19,9 @@ _AVATAR_MAX_LENGTH = 1000
 
 
 def contact_fallback_name(*, psid: str, is_guest: bool) -> str:
-    """ "Messenger customer 1234" from the id's last digits, until (or when) Facebook gives no name."""
-    digits = "".join(ch for ch in psid if ch.isdigit())
-    suffix = (digits or psid)[-4:]
-    if is_guest:
-        return gettext("Website visitor %(suffix)s") % {"suffix": suffix}
-    return gettext("Messenger customer %(suffix)s") % {"suffix": suffix}
+    """ "Messenger customer 1234" from the id's last digits, until (or when) Facebook gives no
+    name; stored, and shown as a friendlier name in the reader's language (messenger.contact_names)."""
+    return gettext(STORED_PLACEHOLDERS[is_guest]) % {"suffix": placeholder_suffix(psid)}
 
 
 def contact_profile_fetch(*, contact_id: int) -> bool:

@@ -5,11 +5,13 @@ polled partial answers 204 for. Reads go through ``messenger.selectors``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import datetimes
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest
 from messenger import selectors
@@ -91,6 +93,9 @@ class TranscriptLine:
     description: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
     failure_reason: str = ""
+    # On the first line of each day (in the reader's time zone): the day separator's words.
+    day_label: str = ""
+    day_iso: str = ""
 
 
 def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
@@ -109,12 +114,27 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
     )
 
 
+def with_day_separators(lines: list[TranscriptLine]) -> list[TranscriptLine]:
+    """The lines, the first of each day carrying that day's label: the transcript shows the
+    date once per day and each bubble only its time."""
+    today = timezone.localdate()
+    grouped: list[TranscriptLine] = []
+    previous: date | None = None
+    for line in lines:
+        day = datetimes.local_day(line.at)
+        if day != previous:
+            line = replace(line, day_label=datetimes.day_label(day, today=today), day_iso=day.isoformat())
+            previous = day
+        grouped.append(line)
+    return grouped
+
+
 def transcript_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
     """What the transcript's templates show (the whole conversation page and the polled
     partial), with ``transcript_version``: the digest of all of it that can change."""
     organization = request.organization
     transcript = selectors.conversation_transcript(organization=organization, conversation=conversation)
-    lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
+    lines = with_day_separators([_transcript_line(entry, organization=organization) for entry in transcript.entries])
     window = reply_window(conversation.last_inbound_at)
     refusal = reply_rules.reply_refusal(conversation=conversation)
     contact = conversation.contact
@@ -144,6 +164,8 @@ def transcript_context(request: TenantRequest, conversation: Conversation) -> di
             contact.is_blocked,
             window.label,
             refusal.code if refusal else None,
+            # "Today" becomes "Yesterday" at midnight.
+            timezone.localdate().isoformat(),
         ]
     )
     last = transcript.entries[-1] if transcript.entries else None
