@@ -46,6 +46,7 @@ from helpdesk.models import (
     Organization,
     Role,
 )
+from helpdesk.names import user_name
 from helpdesk.notifications import has_writer, notification_words, reading_as
 
 User = get_user_model()
@@ -78,6 +79,51 @@ def organization_create(
         user.save()
     membership = Membership.objects.create(organization=organization, user=user, role=Role.ADMIN)
     return organization, membership
+
+
+def _checked_language(language: str, *, blank: bool = False) -> str:
+    if (blank and language == "") or language in dict(settings.LANGUAGES):
+        return language
+    message = _("Choose one of the languages offered.")
+    raise InvalidInput(message, details={"language": [message]})
+
+
+def _checked_time_zone(time_zone: str, *, blank: bool = False) -> str:
+    time_zone = time_zone.strip()
+    if (blank and time_zone == "") or datetimes.is_time_zone(time_zone):
+        return time_zone
+    message = _("Not a time zone: choose one such as Asia/Tokyo or Europe/London.")
+    raise InvalidInput(message, details={"time_zone": [message]})
+
+
+@transaction.atomic
+def organization_update(
+    *, organization: Organization, acting_user: Any, name: str, language: str, time_zone: str
+) -> Organization:
+    """The organization's name, and the language and time zone its members read in unless
+    they chose their own (Preferences)."""
+    name = name.strip()
+    if not name:
+        message = _("This field is required.")
+        raise InvalidInput(_("The organization needs a name."), details={"name": [message]})
+    limit = Organization._meta.get_field("name").max_length or 0
+    if len(name) > limit:
+        message = _("At most %(max)d characters.") % {"max": limit}
+        raise InvalidInput(message, details={"name": [message]})
+    organization.name = name
+    organization.language = _checked_language(language)
+    organization.time_zone = _checked_time_zone(time_zone)
+    organization.save(update_fields=["name", "language", "time_zone"])
+    return organization
+
+
+@transaction.atomic
+def membership_preferences_update(*, membership: Membership, language: str, time_zone: str) -> Membership:
+    """The member's own language and time zone; blank: the organization's."""
+    membership.language = _checked_language(language, blank=True)
+    membership.time_zone = _checked_time_zone(time_zone, blank=True)
+    membership.save(update_fields=["language", "time_zone"])
+    return membership
 
 
 _EMAIL_MAX_LENGTH = 254  # the column of User.email and Invitation.email
@@ -265,9 +311,7 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
     with translation.override(organization.language):
         context = {
             "organization": organization.name,
-            "inviter": (invitation.invited_by.get_full_name() or invitation.invited_by.get_username())
-            if invitation.invited_by
-            else "",
+            "inviter": user_name(invitation.invited_by),
             "role": invitation.get_role_display(),
             "url": invitation_url(token=token),
             "expires_at": datetimes.datetime_text(invitation.expires_at, time_zone=zone),

@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from helpdesk.names import person_name
 from messenger.models import Contact
 
 # What the webhook and the profile fetch store (messenger.services.contacts).
@@ -64,7 +65,9 @@ def shown_name(name: str) -> str:
 
 
 def contact_name(contact: Contact) -> str:
-    """The name a contact is shown with, in the active language."""
+    """The name a contact is shown with, in the active language (and its name order)."""
+    if contact.first_name or contact.last_name:
+        return person_name(contact.first_name, contact.last_name)
     if not contact.display_name:
         return unnamed_contact_name(suffix=placeholder_suffix(contact.psid), is_guest=contact.is_guest)
     return shown_name(contact.display_name)

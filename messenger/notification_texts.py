@@ -21,6 +21,8 @@ from messenger.models import Contact, ReauthorizationReason
 def new_conversation_params(*, contact: Contact, preview: str) -> dict[str, Any]:
     return {
         "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
         "psid": contact.psid,
         "is_guest": contact.is_guest,
         "preview": preview,
@@ -31,6 +33,8 @@ def _contact(params: Mapping[str, Any]) -> str:
     if "psid" in params:
         contact = Contact(
             display_name=str(params.get("contact") or ""),
+            first_name=str(params.get("first_name") or ""),
+            last_name=str(params.get("last_name") or ""),
             psid=str(params["psid"]),
             is_guest=bool(params.get("is_guest")),
         )
@@ -49,6 +53,8 @@ def conversation_forwarded_params(*, agent: str, contact: Contact, note: str) ->
     return {
         "agent": agent,
         "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
         "psid": contact.psid,
         "is_guest": contact.is_guest,
         "note": note,

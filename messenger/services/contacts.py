@@ -41,6 +41,7 @@ def contact_profile_fetch(*, contact_id: int) -> bool:
         return False
     page = contact.page
     name, avatar_url = contact.display_name, ""
+    first_name = last_name = ""
     if not contact.is_guest:
         if page.unlinked_at is not None or page.status == PageStatus.REAUTHORIZATION_REQUIRED:
             return False
@@ -57,12 +58,17 @@ def contact_profile_fetch(*, contact_id: int) -> bool:
                 raise
             logger.info("profile of contact %s not available: %s", contact.pk, error.reason)
         else:
-            name = f"{profile.first_name} {profile.last_name}".strip() or name
+            first_name, last_name = profile.first_name.strip()[:100], profile.last_name.strip()[:100]
+            name = f"{first_name} {last_name}".strip() or name
             if profile.profile_pic and len(profile.profile_pic) <= _AVATAR_MAX_LENGTH:
                 avatar_url = profile.profile_pic
     if not name:
         name = contact_fallback_name(psid=contact.psid, is_guest=contact.is_guest)
     updated = Contact.objects.filter(pk=contact.pk, profile_fetched_at__isnull=True).update(
-        display_name=name[:200], avatar_url=avatar_url, profile_fetched_at=timezone.now()
+        display_name=name[:200],
+        first_name=first_name,
+        last_name=last_name,
+        avatar_url=avatar_url,
+        profile_fetched_at=timezone.now(),
     )
     return bool(updated)

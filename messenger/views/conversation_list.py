@@ -27,8 +27,10 @@ from django.views.decorators.http import require_GET
 from channels.icons import icon_url
 from helpdesk import datetimes
 from helpdesk.converters import parse_id
+from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
+from messenger.contact_names import contact_name
 from messenger.models import Conversation
 from messenger.reply_window import reply_window
 from messenger.views.attachments import safe_url
@@ -98,7 +100,7 @@ def _rows(
     for conversation in conversations:
         contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
         window = reply_window(conversation.last_inbound_at)
-        name = contact.display_name or contact.psid
+        name = contact_name(contact)
         when_text, when_title = _when_texts(conversation.last_message_at, now=now, labels=labels)
         rows.append(
             ConversationRow(
@@ -119,7 +121,7 @@ def _rows(
                 window_short=window.short_label,
                 closed=conversation.state == "closed",
                 blocked=contact.is_blocked,
-                assignee_name=(assignee.get_full_name() or assignee.get_username()) if assignee else "",
+                assignee_name=user_name(assignee),
                 unread_count=conversation.unread_count,
                 active=conversation.pk == active_id,
             )

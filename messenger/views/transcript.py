@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk import datetimes
 from helpdesk.models import Organization
+from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
@@ -26,7 +27,7 @@ from messenger.views.polling import POLL_SECONDS, digest
 def describe_event(event: ConversationEvent) -> str:
     """A system line, with names as they were at the time."""
     data = event.data or {}
-    actor = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else _("The system")
+    actor = user_name(event.actor) or _("The system")
     Kind = ConversationEvent.Kind
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
