@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messenger", "0009_outbound_files_by_view"),
+        ("messenger", "0010_fewer_index_writes"),
     ]
 
     operations = [
