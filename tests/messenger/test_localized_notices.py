@@ -205,3 +205,24 @@ def test_the_inbox_list_says_how_long_ago(tenant_a: Tenant, channel: Any, client
     _japanese(tenant_a.agent)
     client.force_login(tenant_a.agent.user)
     assert ">5 分前</time>" in client.get("/o/alpha/inbox/").content.decode()
+
+
+def test_a_forwarding_notice_follows_the_recipients_language_when_read(
+    tenant_a: Tenant, channel: Any, client: Any
+) -> None:
+    page = factories.make_page(channel)
+    conversation = factories.make_conversation(page, factories.make_contact(page, display_name="Aiko Tanaka"))
+    response = api_client_for(tenant_a.admin).post(
+        f"/api/v1/conversations/{conversation.pk}/forward/", {"to_membership_id": tenant_a.agent.pk}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    client.force_login(tenant_a.agent.user)
+    assert (
+        "alpha-admin forwarded you a conversation with Aiko Tanaka"
+        in client.get("/o/alpha/notifications/").content.decode()
+    )
+    _japanese(tenant_a.agent)  # the recipient switches to Japanese afterwards
+    assert (
+        "alpha-admin さんから Aiko Tanaka との会話が転送されました"
+        in client.get("/o/alpha/notifications/").content.decode()
+    )
