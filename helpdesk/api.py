@@ -24,6 +24,7 @@ from helpdesk import selectors, services
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Invitation, InvitationStatus, Membership, Notification, Organization, Role
+from helpdesk.notifications import notification_text
 from helpdesk.tenancy import activate_for, resolve_api_membership
 
 # --- The organization-scoped base --------------------------------------------------------
@@ -292,9 +293,22 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    """Title and body in the caller's language (written when read: helpdesk.notifications);
+    `params` are what the notice is about, for clients that write their own words."""
+
+    title = serializers.SerializerMethodField()
+    body = serializers.SerializerMethodField()
+    params = serializers.JSONField(read_only=True, allow_null=True)
+
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "body", "url", "created_at", "read_at"]
+        fields = ["id", "kind", "title", "body", "params", "url", "created_at", "read_at"]
+
+    def get_title(self, notification: Notification) -> str:
+        return notification_text(notification).title
+
+    def get_body(self, notification: Notification) -> str:
+        return notification_text(notification).body
 
 
 class MarkReadSerializer(serializers.Serializer):

@@ -3,15 +3,18 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk import datetimes
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError
-from helpdesk.models import Department, Role
+from helpdesk.models import Department, Organization, Role
+from helpdesk.names import family_name_first
 from helpdesk.selectors import department_list
 from helpdesk.services import email_send_later
 
@@ -96,6 +99,12 @@ class InvitationSignupForm(StyledForm):
         label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), max_length=128
     )
 
+    @property
+    def name_fields(self) -> list[forms.BoundField]:
+        """The two name fields in the order of the language: 姓 before 名 in Japanese."""
+        order = ["last_name", "first_name"] if family_name_first() else ["first_name", "last_name"]
+        return [self[name] for name in order]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password") and data.get("password_again") and data["password"] != data["password_again"]:
@@ -155,17 +164,44 @@ class ApiTokenForm(StyledForm):
     name = forms.CharField(label=_("Token name"), max_length=100)
 
 
-class PreferencesForm(StyledForm):
-    language = forms.ChoiceField(label=_("Language"), choices=[("", _("Organization default"))], required=False)
+def _time_zone_choices(blank_label: str | None) -> list[tuple[str, str]]:
+    choices = [(name, name.replace("_", " ")) for name in datetimes.time_zone_names()]
+    return [("", blank_label), *choices] if blank_label is not None else choices
+
+
+class OrganizationForm(StyledForm):
+    """The organization's name, language and time zone (admins)."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        help_text=_("Members read the helpdesk and its emails in it unless they chose their own in Preferences."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        help_text=_("Times are shown in it unless a member chose their own in Preferences."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from django.conf import settings
-
         super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = _time_zone_choices(None)
+
+
+class PreferencesForm(StyledForm):
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        languages = dict(settings.LANGUAGES)
         cast(forms.ChoiceField, self.fields["language"]).choices = [
-            ("", _("Organization default")),
+            ("", _("Organization default (%(language)s)") % {"language": languages.get(organization.language, "")}),
             *settings.LANGUAGES,
         ]
+        cast(forms.ChoiceField, self.fields["time_zone"]).choices = _time_zone_choices(
+            _("Organization default (%(time_zone)s)") % {"time_zone": organization.time_zone}
+        )
 
 
 def attach_error(form: forms.Form, error: HelpdeskError) -> None:

@@ -76,7 +76,9 @@ class Membership(models.Model):
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.AGENT)
     departments = models.ManyToManyField(Department, blank=True, related_name="memberships")
     is_active = models.BooleanField(_("active"), default=True)
+    # The member's own choices (Preferences); blank: the organization's.
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,6 +93,16 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def reading_language(self) -> str:
+        """The language the member reads the helpdesk (and its emails) in: their own, else the organization's."""
+        return self.language or self.organization.language
+
+    @property
+    def reading_time_zone(self) -> str:
+        """The time zone the member reads times in: their own, else the organization's."""
+        return self.time_zone or self.organization.time_zone
 
 
 def _hash_key(key: str) -> str:
@@ -210,6 +222,11 @@ class Notification(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40, choices=Kind.choices)
+    # What the notice is about (names, ids, codes, ISO times): its words are written when it is
+    # read, in the reader's language and time zone (helpdesk.notifications). None on rows
+    # from before, which show `title` and `body` as they were stored.
+    params = models.JSONField(null=True, blank=True)
+    # In the organization's language when stored: the fallback (see helpdesk.notifications).
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from helpdesk import tasks
+from helpdesk import datetimes, tasks
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import (
     AlreadyMember,
@@ -46,6 +46,8 @@ from helpdesk.models import (
     Organization,
     Role,
 )
+from helpdesk.names import user_name
+from helpdesk.notifications import has_writer, notification_words, reading_as
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -77,6 +79,51 @@ def organization_create(
         user.save()
     membership = Membership.objects.create(organization=organization, user=user, role=Role.ADMIN)
     return organization, membership
+
+
+def _checked_language(language: str, *, blank: bool = False) -> str:
+    if (blank and language == "") or language in dict(settings.LANGUAGES):
+        return language
+    message = _("Choose one of the languages offered.")
+    raise InvalidInput(message, details={"language": [message]})
+
+
+def _checked_time_zone(time_zone: str, *, blank: bool = False) -> str:
+    time_zone = time_zone.strip()
+    if (blank and time_zone == "") or datetimes.is_time_zone(time_zone):
+        return time_zone
+    message = _("Not a time zone: choose one such as Asia/Tokyo or Europe/London.")
+    raise InvalidInput(message, details={"time_zone": [message]})
+
+
+@transaction.atomic
+def organization_update(
+    *, organization: Organization, acting_user: Any, name: str, language: str, time_zone: str
+) -> Organization:
+    """The organization's name, and the language and time zone its members read in unless
+    they chose their own (Preferences)."""
+    name = name.strip()
+    if not name:
+        message = _("This field is required.")
+        raise InvalidInput(_("The organization needs a name."), details={"name": [message]})
+    limit = Organization._meta.get_field("name").max_length or 0
+    if len(name) > limit:
+        message = _("At most %(max)d characters.") % {"max": limit}
+        raise InvalidInput(message, details={"name": [message]})
+    organization.name = name
+    organization.language = _checked_language(language)
+    organization.time_zone = _checked_time_zone(time_zone)
+    organization.save(update_fields=["name", "language", "time_zone"])
+    return organization
+
+
+@transaction.atomic
+def membership_preferences_update(*, membership: Membership, language: str, time_zone: str) -> Membership:
+    """The member's own language and time zone; blank: the organization's."""
+    membership.language = _checked_language(language, blank=True)
+    membership.time_zone = _checked_time_zone(time_zone, blank=True)
+    membership.save(update_fields=["language", "time_zone"])
+    return membership
 
 
 _EMAIL_MAX_LENGTH = 254  # the column of User.email and Invitation.email
@@ -260,16 +307,15 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
     """The invitee's language is unknown: the email speaks the organization's."""
     invitation = Invitation.objects.select_related("organization", "invited_by").get(pk=invitation_id)
     organization = invitation.organization
+    zone = datetimes.zone(organization.time_zone)
     with translation.override(organization.language):
         context = {
             "organization": organization.name,
-            "inviter": (invitation.invited_by.get_full_name() or invitation.invited_by.get_username())
-            if invitation.invited_by
-            else "",
+            "inviter": user_name(invitation.invited_by),
             "role": invitation.get_role_display(),
             "url": invitation_url(token=token),
-            "expires_at": timezone.localtime(invitation.expires_at, _zone_of(organization)),
-            "time_zone": _zone_of(organization).key,
+            "expires_at": datetimes.datetime_text(invitation.expires_at, time_zone=zone),
+            "time_zone": organization.time_zone if datetimes.is_time_zone(organization.time_zone) else "UTC",
         }
         subject = _("Invitation to join %(organization)s") % {"organization": organization.name}
         body = render_to_string("helpdesk/email/invitation.txt", context)
@@ -277,13 +323,6 @@ def _invitation_email_send(*, invitation_id: int, token: str) -> None:
         send_mail(subject, body, None, [invitation.email])
     except Exception:  # the mail server's own errors; the admin still sees the invitation pending
         logger.exception("invitation %s: the email could not be sent", invitation_id)
-
-
-def _zone_of(organization: Organization) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(organization.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _open_invitation(token: str) -> Invitation:
@@ -469,18 +508,30 @@ def notification_create(
     organization: Organization,
     user_ids: Iterable[int],
     kind: str,
-    title: str,
+    params: Mapping[str, Any] | None = None,
+    title: str = "",
     body: str = "",
     url: str = "",
     dedupe_key: str = "",
 ) -> int:
-    """Notify users; with a dedupe_key each user is told at most once. Returns how many were new."""
+    """Notify users; with a dedupe_key each user is told at most once. Returns how many were new.
+
+    With `params`, the notice is written when read, in each reader's language and time zone
+    (helpdesk.notifications); `title` and `body` default to its words in the organization's
+    language, kept as the fallback. Without, `title` and `body` are shown as given."""
+    if params is not None:
+        params = dict(params)
+        if not title and has_writer(kind):
+            with reading_as(language=organization.language, time_zone=organization.time_zone):
+                text = notification_words(kind, params)
+            title, body = text.title, body or text.body
     rows = [
         Notification(
             organization=organization,
             user_id=user_id,
             kind=kind,
-            title=title,
+            params=params,
+            title=title[:200],
             body=body,
             url=url,
             dedupe_key=dedupe_key,
@@ -509,17 +560,40 @@ def notification_mark_read(*, organization: Organization, user_id: int, notifica
     return notifications.update(read_at=timezone.now())
 
 
-def admin_recipients(*, organization: Organization) -> list[tuple[int, str]]:
-    """The organization's active admins, as (user id, email address): whom its notices are for."""
-    return list(
-        Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True).values_list(
-            "user_id", "user__email"
+@dataclass(frozen=True)
+class Reader:
+    """Someone a notice is for: who, where an email reaches them, and how they read."""
+
+    user_id: int
+    email: str
+    language: str
+    time_zone: str
+
+
+def admin_readers(*, organization: Organization) -> list[Reader]:
+    """The organization's active admins, each with their language and time zone (their own
+    choice in Preferences, else the organization's): whom its notices are for."""
+    memberships = Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True)
+    return [
+        Reader(
+            user_id=user_id,
+            email=email,
+            language=language or organization.language,
+            time_zone=time_zone or organization.time_zone,
         )
-    )
+        for user_id, email, language, time_zone in memberships.values_list(
+            "user_id", "user__email", "language", "time_zone"
+        )
+    ]
+
+
+def admin_recipients(*, organization: Organization) -> list[tuple[int, str]]:
+    """The organization's active admins, as (user id, email address)."""
+    return [(reader.user_id, reader.email) for reader in admin_readers(organization=organization)]
 
 
 def admin_user_ids(*, organization: Organization) -> list[int]:
-    return [user_id for user_id, _email in admin_recipients(organization=organization)]
+    return [reader.user_id for reader in admin_readers(organization=organization)]
 
 
 def email_send(*, subject: str, body: str, to: list[str]) -> None:

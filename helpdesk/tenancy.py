@@ -14,7 +14,6 @@ organization from the state the server kept in the session and enters it through
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
@@ -25,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone, translation
 
+from helpdesk import datetimes
 from helpdesk.models import ApiToken, Membership, Organization
 
 if TYPE_CHECKING:
@@ -63,12 +63,15 @@ def _active_membership(*, user: Any, org_slug: str | None) -> Membership | None:
 
 
 def activate_for(membership: Membership) -> None:
-    """Language and time zone of the member's organization (the member's own language wins)."""
-    translation.activate(membership.language or membership.organization.language)
-    try:
-        timezone.activate(zoneinfo.ZoneInfo(membership.organization.time_zone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.deactivate()
+    """The language and time zone the member reads in: their own choice (Preferences), else
+    their organization's. Anonymous pages keep the browser's language (LocaleMiddleware)."""
+    translation.activate(membership.reading_language)
+    timezone.activate(datetimes.zone(membership.reading_time_zone))
+
+
+# Pages that resolve their reader themselves: the REST API (its one base view), Facebook's
+# webhook (no reader), static files.
+_READER_RESOLVED_ELSEWHERE = ("/api/", "/webhooks/", "/static/")
 
 
 class OrganizationMiddleware:
@@ -90,6 +93,13 @@ class OrganizationMiddleware:
         # The slug is consumed here so that no view can look an organization up by itself.
         org_slug = view_kwargs.pop("org_slug", None)
         if org_slug is None:
+            # Outside /o/<org_slug>/ a signed-in user reads in the language of the organization
+            # they work in (the organization list, an invitation, a 404).
+            if request.user.is_authenticated and not request.path.startswith(_READER_RESOLVED_ELSEWHERE):
+                membership = default_membership(request)
+                if membership is not None:
+                    activate_for(membership)
+                    request.LANGUAGE_CODE = translation.get_language()
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

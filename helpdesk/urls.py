@@ -30,6 +30,7 @@ api_urlpatterns = [
 ]
 
 org_urlpatterns = [
+    path("settings/organization/", views.organization_settings, name="organization_settings"),
     path("settings/departments/", views.department_list, name="department_list"),
     path("settings/departments/<id:department_id>/", views.department_edit, name="department_edit"),
     path("settings/members/", views.member_list, name="member_list"),

@@ -35,6 +35,7 @@ from helpdesk.forms import (
     InvitationSignupForm,
     LoginForm,
     MemberUpdateForm,
+    OrganizationForm,
     PasswordResetForm,
     PreferencesForm,
     SetPasswordForm,
@@ -90,11 +91,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organization_switch(request: HttpRequest) -> HttpResponse:
-    # Outside /o/<org_slug>/: in the language of the organization the user is working in.
-    current = default_membership(request)
-    if current is not None:
-        activate_for(current)
-        request.LANGUAGE_CODE = translation.get_language()
+    # Outside /o/<org_slug>/: in the language of the organization the user is working in
+    # (helpdesk.tenancy.OrganizationMiddleware).
     assert request.user.is_authenticated  # login_required
     memberships = request.user.memberships.filter(is_active=True).select_related("organization")
     return render(request, "helpdesk/organization_switch.html", {"memberships": memberships})
@@ -410,14 +408,54 @@ def notification_badge(request: TenantRequest) -> HttpResponse:
 
 @member_required
 def preferences(request: TenantRequest) -> HttpResponse:
+    """The member's own language and time zone (blank: the organization's)."""
     membership = request.membership
-    form = PreferencesForm(request.POST or None, initial={"language": membership.language})
+    form = PreferencesForm(
+        request.POST or None,
+        organization=request.organization,
+        initial={"language": membership.language, "time_zone": membership.time_zone},
+    )
     if request.method == "POST" and form.is_valid():
-        membership.language = form.cleaned_data["language"]
-        membership.save(update_fields=["language"])
-        messages.success(request, _("Preferences saved."))
-        return redirect("preferences", org_slug=request.organization.slug)
+        try:
+            services.membership_preferences_update(
+                membership=membership,
+                language=form.cleaned_data["language"],
+                time_zone=form.cleaned_data["time_zone"],
+            )
+        except HelpdeskError as error:
+            attach_error(form, error)
+        else:
+            # The confirmation already speaks the chosen language.
+            activate_for(membership)
+            messages.success(request, _("Preferences saved."))
+            return redirect("preferences", org_slug=request.organization.slug)
     return render(request, "helpdesk/preferences.html", {"form": form})
+
+
+@admin_required
+def organization_settings(request: TenantRequest) -> HttpResponse:
+    """The organization's name, language and time zone."""
+    organization = request.organization
+    form = OrganizationForm(
+        request.POST or None,
+        initial={"name": organization.name, "language": organization.language, "time_zone": organization.time_zone},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.organization_update(
+                organization=organization,
+                acting_user=request.user,
+                name=form.cleaned_data["name"],
+                language=form.cleaned_data["language"],
+                time_zone=form.cleaned_data["time_zone"],
+            )
+        except HelpdeskError as error:
+            attach_error(form, error)
+        else:
+            activate_for(request.membership)
+            messages.success(request, _("Organization settings saved."))
+            return redirect("organization_settings", org_slug=organization.slug)
+    return render(request, "helpdesk/organization_settings.html", {"form": form, "settings_tab": "organization"})
 
 
 # --- Health ------------------------------------------------------------------------------

@@ -86,7 +86,12 @@ class Contact(models.Model):
     psid = models.CharField(max_length=100)
     # A chat-plugin guest arrives as sender.user_ref instead of a PSID.
     is_guest = models.BooleanField(default=False)
+    # As Facebook gives them (`first_name` the given name, `last_name` the family name), so
+    # that the name is shown in the reader's order (messenger.contact_names); `display_name`
+    # is the given name first, or the placeholder the webhook stores until a profile arrives.
     display_name = models.CharField(max_length=200, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
     avatar_url = models.URLField(max_length=1000, blank=True)
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)

@@ -280,6 +280,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date and time format per language (helpdesk/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["helpdesk.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -431,6 +433,15 @@ MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS = [
     "messenger.services.conversations.reorganization.conversations_unassign_for_departments",
     "tickets.services.tickets_unassign_for_departments",
 ]
+
+# The words of each kind of notification, written when it is read (helpdesk.notifications):
+# the app that sends a kind owns its words, so they are named here, not imported.
+NOTIFICATION_TEXTS = {
+    "new_conversation": "messenger.notification_texts.new_conversation",
+    "conversation_forwarded": "messenger.notification_texts.conversation_forwarded",
+    "page_reauthorization": "messenger.notification_texts.page_reauthorization",
+    "token_expiring": "messenger.notification_texts.token_expiring",
+}
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")

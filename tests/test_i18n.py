@@ -386,11 +386,11 @@ def test_times_are_shown_in_the_organizations_time_zone(japanese: Tenant, tenant
 
     client.force_login(japanese.agent.user)
     tokyo = client.get("/o/alpha/notifications/").content.decode()
-    assert "2024/03/02 0:30" in tokyo
+    assert '<time datetime="2024-03-02T00:30:00+09:00" title="2024年3月2日 00:30">2024年3月2日</time>' in tokyo
 
     client.force_login(tenant_b.agent.user)
     utc = client.get("/o/bravo/notifications/").content.decode()
-    assert "03/01/2024 3:30 p.m." in utc
+    assert '<time datetime="2024-03-01T15:30:00+00:00" title="1 Mar 2024, 15:30">1 Mar 2024</time>' in utc
 
 
 def test_a_message_time_in_the_transcript_is_in_the_organizations_time_zone(japanese: Tenant, client: Any) -> None:
@@ -400,4 +400,6 @@ def test_a_message_time_in_the_transcript_is_in_the_organizations_time_zone(japa
     factories.make_message(conversation, direction=Direction.INBOUND, sent_at=datetime(2024, 3, 1, 15, 30, tzinfo=UTC))
     client.force_login(japanese.agent.user)
     page = client.get(f"/o/alpha/inbox/{conversation.pk}/").content.decode()
-    assert '<time datetime="2024-03-02T00:30:00+09:00">2024/03/02 0:30</time>' in page
+    # The day once, as the transcript's separator; each bubble its time, the full date as its title.
+    assert '<time datetime="2024-03-02">2024年3月2日</time>' in page
+    assert '<time datetime="2024-03-02T00:30:00+09:00" title="2024年3月2日 00:30">00:30</time>' in page

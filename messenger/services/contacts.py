@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from messenger.client import call_with_page
+from messenger.contact_names import STORED_PLACEHOLDERS, placeholder_suffix
 from messenger.graph import GraphError, NoProfileError, PermissionMissingError, TokenInvalidError
 from messenger.models import Contact, PageStatus
 
@@ -18,12 +19,9 @@ _AVATAR_MAX_LENGTH = 1000
 
 
 def contact_fallback_name(*, psid: str, is_guest: bool) -> str:
-    """ "Messenger customer 1234" from the id's last digits, until (or when) Facebook gives no name."""
-    digits = "".join(ch for ch in psid if ch.isdigit())
-    suffix = (digits or psid)[-4:]
-    if is_guest:
-        return gettext("Website visitor %(suffix)s") % {"suffix": suffix}
-    return gettext("Messenger customer %(suffix)s") % {"suffix": suffix}
+    """ "Messenger customer 1234" from the id's last digits, until (or when) Facebook gives no
+    name; stored, and shown as a friendlier name in the reader's language (messenger.contact_names)."""
+    return gettext(STORED_PLACEHOLDERS[is_guest]) % {"suffix": placeholder_suffix(psid)}
 
 
 def contact_profile_fetch(*, contact_id: int) -> bool:
@@ -43,6 +41,7 @@ def contact_profile_fetch(*, contact_id: int) -> bool:
         return False
     page = contact.page
     name, avatar_url = contact.display_name, ""
+    first_name = last_name = ""
     if not contact.is_guest:
         if page.unlinked_at is not None or page.status == PageStatus.REAUTHORIZATION_REQUIRED:
             return False
@@ -59,12 +58,17 @@ def contact_profile_fetch(*, contact_id: int) -> bool:
                 raise
             logger.info("profile of contact %s not available: %s", contact.pk, error.reason)
         else:
-            name = f"{profile.first_name} {profile.last_name}".strip() or name
+            first_name, last_name = profile.first_name.strip()[:100], profile.last_name.strip()[:100]
+            name = f"{first_name} {last_name}".strip() or name
             if profile.profile_pic and len(profile.profile_pic) <= _AVATAR_MAX_LENGTH:
                 avatar_url = profile.profile_pic
     if not name:
         name = contact_fallback_name(psid=contact.psid, is_guest=contact.is_guest)
     updated = Contact.objects.filter(pk=contact.pk, profile_fetched_at__isnull=True).update(
-        display_name=name[:200], avatar_url=avatar_url, profile_fetched_at=timezone.now()
+        display_name=name[:200],
+        first_name=first_name,
+        last_name=last_name,
+        avatar_url=avatar_url,
+        profile_fetched_at=timezone.now(),
     )
     return bool(updated)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
@@ -19,15 +19,18 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from channels.icons import icon_url
+from helpdesk import datetimes
 from helpdesk.converters import parse_id
+from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
+from messenger.contact_names import contact_name
 from messenger.models import Conversation
 from messenger.reply_window import reply_window
 from messenger.views.attachments import safe_url
@@ -56,6 +59,7 @@ class ConversationRow:
     preview: str
     when_iso: str
     when_text: str
+    when_title: str
     window_state: str
     window_label: str
     window_short: str
@@ -70,17 +74,14 @@ class ConversationRow:
         return tuple(getattr(self, name) for name in self.__slots__)
 
 
-def _when_text(when: datetime | None, *, today: date, labels: dict[Any, str]) -> str:
-    """Today's messages by their time, older ones by their date (each label formatted once)."""
+def _when_texts(when: datetime | None, *, now: datetime, labels: dict[Any, tuple[str, str]]) -> tuple[str, str]:
+    """How long ago the last message was ("5 min ago", the date past a week) and its absolute
+    time (the title), through helpdesk.datetimes; each minute's labels worked out once."""
     if when is None:
-        return ""
-    local = timezone.localtime(when)
-    key: Any = (local.hour, local.minute) if local.date() == today else local.date()
+        return "", ""
+    key = when.replace(second=0, microsecond=0)
     if key not in labels:
-        is_today = isinstance(key, tuple)
-        labels[key] = (
-            formats.time_format(local, "TIME_FORMAT") if is_today else formats.date_format(local, "SHORT_DATE_FORMAT")
-        )
+        labels[key] = (datetimes.relative_text(when, now=now), datetimes.datetime_text(when))
     return labels[key]
 
 
@@ -94,12 +95,13 @@ def _rows(
 ) -> list[ConversationRow]:
     rows = []
     suffix = f"?{query}" if query else ""
-    today = timezone.localdate()
-    labels: dict[Any, str] = {}
+    now = timezone.now()
+    labels: dict[Any, tuple[str, str]] = {}
     for conversation in conversations:
         contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
         window = reply_window(conversation.last_inbound_at)
-        name = contact.display_name or contact.psid
+        name = contact_name(contact)
+        when_text, when_title = _when_texts(conversation.last_message_at, now=now, labels=labels)
         rows.append(
             ConversationRow(
                 pk=conversation.pk,
@@ -112,13 +114,14 @@ def _rows(
                 channel_deleted=channel.deleted_at is not None,
                 preview=conversation.last_message_preview,
                 when_iso=conversation.last_message_at.isoformat() if conversation.last_message_at else "",
-                when_text=_when_text(conversation.last_message_at, today=today, labels=labels),
+                when_text=when_text,
+                when_title=when_title,
                 window_state=window.state.value,
                 window_label=window.label,
                 window_short=window.short_label,
                 closed=conversation.state == "closed",
                 blocked=contact.is_blocked,
-                assignee_name=(assignee.get_full_name() or assignee.get_username()) if assignee else "",
+                assignee_name=user_name(assignee),
                 unread_count=conversation.unread_count,
                 active=conversation.pk == active_id,
             )

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import datetimes
 from helpdesk.models import Organization
+from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
@@ -25,7 +28,7 @@ from messenger.views.polling import POLL_SECONDS, digest
 def describe_event(event: ConversationEvent) -> str:
     """A system line, with names as they were at the time."""
     data = event.data or {}
-    actor = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else _("The system")
+    actor = user_name(event.actor) or _("The system")
     Kind = ConversationEvent.Kind
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
@@ -93,6 +96,9 @@ class TranscriptLine:
     description: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
     failure_reason: str = ""
+    # On the first line of each day (in the reader's time zone): the day separator's words.
+    day_label: str = ""
+    day_iso: str = ""
 
 
 def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
@@ -109,6 +115,21 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
         ),
         failure_reason=failures.failure_reason(message) if message.status == "failed" else "",
     )
+
+
+def with_day_separators(lines: list[TranscriptLine]) -> list[TranscriptLine]:
+    """The lines, the first of each day carrying that day's label: the transcript shows the
+    date once per day and each bubble only its time."""
+    today = timezone.localdate()
+    grouped: list[TranscriptLine] = []
+    previous: date | None = None
+    for line in lines:
+        day = datetimes.local_day(line.at)
+        if day != previous:
+            line = replace(line, day_label=datetimes.day_label(day, today=today), day_iso=day.isoformat())
+            previous = day
+        grouped.append(line)
+    return grouped
 
 
 def system_line(*, at: datetime, description: str) -> TranscriptLine:
@@ -134,6 +155,7 @@ def transcript_context(
     if extra_lines:
         # Stable: at the same instant the conversation's own lines come first.
         lines = sorted([*lines, *extra_lines], key=lambda line: line.at)
+    lines = with_day_separators(lines)
     window = reply_window(conversation.last_inbound_at)
     refusal = reply_rules.reply_refusal(conversation=conversation)
     contact = conversation.contact
@@ -163,6 +185,8 @@ def transcript_context(
             contact.is_blocked,
             window.label,
             refusal.code if refusal else None,
+            # "Today" becomes "Yesterday" at midnight.
+            timezone.localdate().isoformat(),
         ]
         + [(line.at, line.description) for line in extra_lines]
     )

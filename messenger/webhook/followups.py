@@ -16,12 +16,12 @@ from datetime import datetime
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
 
 from channels import visibility
 from helpdesk.models import Membership, Notification
 from helpdesk.services import notification_create
+from messenger import notification_texts
 from messenger.graph import GraphError
 from messenger.models import Contact, Conversation, Direction, Message, PageStatus
 from messenger.services.attachments import CATCH_UP_AFTER, CATCH_UP_BATCH, CATCH_UP_WINDOW
@@ -117,14 +117,14 @@ def conversation_announce(*, conversation_id: int) -> int:
             visibility.members_filter(organization=organization, channel_id=conversation.channel_id)
         ).values_list("user_id", flat=True)
     )
-    with translation.override(organization.language):
-        title = gettext("New conversation with %(name)s") % {"name": str(conversation.contact)}
     return notification_create(
         organization=organization,
         user_ids=user_ids,
         kind=Notification.Kind.NEW_CONVERSATION,
-        title=title[:200],
-        body=conversation.last_message_preview,
+        # Written when read, in each reader's language (messenger.notification_texts).
+        params=notification_texts.new_conversation_params(
+            contact=conversation.contact, preview=conversation.last_message_preview
+        ),
         url=reverse(
             "messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk}
         ),

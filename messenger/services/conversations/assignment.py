@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Notification, Organization
 from helpdesk.services import notification_create
-from messenger import selectors
+from messenger import notification_texts, selectors
 from messenger.models import Conversation, ConversationEvent
 from messenger.services.conversations.events import (
     check_organization,
@@ -154,18 +154,19 @@ def conversation_forward(
         note=note,
     )
     if member.user_id != getattr(acting_user, "pk", None):
-        contact = conversation.contact
-        # Written in the language the recipient reads the helpdesk in, not the sender's.
+        params = notification_texts.conversation_forwarded_params(
+            agent=member_name(acting_user), contact=conversation.contact, note=note
+        )
+        # Written when read, in the reader's language (messenger.notification_texts); the
+        # stored fallback in the language the recipient reads the helpdesk in, not the sender's.
         with translation.override(member.language or organization.language):
-            title = _("%(agent)s forwarded you a conversation with %(contact)s") % {
-                "agent": member_name(acting_user),
-                "contact": str(contact),
-            }
+            text = notification_texts.conversation_forwarded(params)
         notification_create(
             organization=organization,
             user_ids=[member.user_id],
             kind=Notification.Kind.CONVERSATION_FORWARDED,
-            title=title,
+            params=params,
+            title=text.title,
             body=note,
             url=conversation_url(conversation=conversation, organization=organization),
         )

@@ -1,0 +1,10 @@
+"""English: day, abbreviated month, year; 24-hour clock ("6 Dec 2026, 17:20")."""
+
+DATE_FORMAT = "j M Y"
+SHORT_DATE_FORMAT = DATE_FORMAT
+TIME_FORMAT = "H:i"
+DATETIME_FORMAT = "j M Y, H:i"
+SHORT_DATETIME_FORMAT = DATETIME_FORMAT
+MONTH_DAY_FORMAT = "j M"
+YEAR_MONTH_FORMAT = "M Y"
+FIRST_DAY_OF_WEEK = 1

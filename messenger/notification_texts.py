@@ -1,0 +1,101 @@
+"""The words of the Messenger notices, written when they are read (helpdesk.notifications):
+settings.NOTIFICATION_TEXTS names one function per kind. Each takes the parameters the
+notice was stored with and writes in the active language and time zone; the `*_params`
+functions beside them are what the senders store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from helpdesk import datetimes
+from helpdesk.notifications import NotificationText
+from messenger.contact_names import contact_name, shown_name
+from messenger.models import Contact, ReauthorizationReason
+
+
+def new_conversation_params(*, contact: Contact, preview: str) -> dict[str, Any]:
+    return {
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "preview": preview,
+    }
+
+
+def _contact(params: Mapping[str, Any]) -> str:
+    if "psid" in params:
+        contact = Contact(
+            display_name=str(params.get("contact") or ""),
+            first_name=str(params.get("first_name") or ""),
+            last_name=str(params.get("last_name") or ""),
+            psid=str(params["psid"]),
+            is_guest=bool(params.get("is_guest")),
+        )
+        return contact_name(contact)
+    return shown_name(str(params["contact"]))
+
+
+def new_conversation(params: Mapping[str, Any]) -> NotificationText:
+    return NotificationText(
+        title=_("New conversation with %(name)s") % {"name": _contact(params)},
+        body=str(params.get("preview") or ""),
+    )
+
+
+def conversation_forwarded_params(*, agent: str, contact: Contact, note: str) -> dict[str, Any]:
+    return {
+        "agent": agent,
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "note": note,
+    }
+
+
+def conversation_forwarded(params: Mapping[str, Any]) -> NotificationText:
+    return NotificationText(
+        title=_("%(agent)s forwarded you a conversation with %(contact)s")
+        % {"agent": params["agent"], "contact": _contact(params)},
+        body=str(params.get("note") or ""),
+    )
+
+
+def page_reauthorization_params(*, page: str, reason: str) -> dict[str, Any]:
+    return {"page": page, "reason": reason}
+
+
+def page_reauthorization(params: Mapping[str, Any]) -> NotificationText:
+    reason = str(params["reason"])
+    labels = dict(ReauthorizationReason.choices)
+    return NotificationText(
+        title=_("Facebook Page “%(page)s” needs re-authorization") % {"page": params["page"]},
+        body=_(
+            "Reason: %(reason)s. Messages cannot be sent or received through this Page until an admin re-authorizes it."
+        )
+        % {"reason": labels.get(reason, reason)},
+    )
+
+
+def token_expiring_params(*, page: str, deadline: datetime) -> dict[str, Any]:
+    return {"page": page, "deadline": deadline.isoformat()}
+
+
+def token_expiring(params: Mapping[str, Any]) -> NotificationText:
+    deadline = datetime.fromisoformat(str(params["deadline"]))
+    return NotificationText(
+        title=_("Facebook Page “%(page)s” must be re-authorized by %(when)s")
+        % {"page": params["page"], "when": datetimes.datetime_text(deadline)},
+        body=_(
+            "Messages can no longer be sent or received through this Page after that. "
+            "Open the channel and click “Re-authorize”."
+        ),
+    )
