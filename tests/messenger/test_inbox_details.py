@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db.models import F
 
 from messenger.models import Conversation, Direction, Message, MessageStatus
 from messenger.tasks import sending as sending_tasks
@@ -87,3 +88,41 @@ def test_an_htmx_retry_asks_the_page_for_a_toast_in_the_readers_language(
     toast = json.loads(header)["helpdesk:toast"]
     assert toast["level"] == "success"
     assert toast["message"] == "メッセージを再送しています。"
+
+
+# --- The open conversation stays read ------------------------------------------------------
+
+
+def test_the_polled_list_of_an_open_conversation_marks_what_arrived_in_it_read(
+    tenant_a: Tenant, web_client_for: Any, conversation: Conversation
+) -> None:
+    client = web_client_for(tenant_a.agent)
+    factories.make_message(conversation, text="Are you there?")
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=F("unread_count") + 1)
+
+    html = client.get(_url(f"list/?active={conversation.pk}")).content.decode()
+    row = html.split(f'id="conversation-link-{conversation.pk}"', 1)[1].split("</li>", 1)[0]
+    assert "Are you there?" in row
+    assert "unread" not in row
+    conversation.refresh_from_db()
+    assert conversation.unread_count == 0
+
+
+def test_the_polled_list_of_the_inbox_leaves_conversations_unread(
+    tenant_a: Tenant, web_client_for: Any, conversation: Conversation
+) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=2)
+    html = web_client_for(tenant_a.agent).get(_url("list/")).content.decode()
+    assert '2<span class="visually-hidden"> unread</span>' in html
+    conversation.refresh_from_db()
+    assert conversation.unread_count == 2
+
+
+def test_an_open_conversation_of_another_organization_is_not_marked_read(
+    tenant_a: Tenant, tenant_b: Tenant, web_client_for: Any, conversation: Conversation
+) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=2)
+    response = web_client_for(tenant_b.admin).get(f"/o/bravo/inbox/list/?active={conversation.pk}")
+    assert response.status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.unread_count == 2

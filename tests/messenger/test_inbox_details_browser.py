@@ -10,6 +10,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db.models import F
 
 from messenger.models import Conversation, Direction, MessageStatus
 from messenger.tasks import sending as sending_tasks
@@ -94,3 +95,32 @@ def test_a_retry_from_the_transcript_is_confirmed_by_a_toast(
     # The page was not reloaded: htmx swapped the transcript and asked for the toast.
     assert page.locator("#transcript-panel").get_by_text("Queued").is_visible()
     assert _fully_on_screen(page, "#composer-send")
+
+
+def test_a_message_arriving_in_the_open_conversation_is_read_and_its_row_never_shows_unread(
+    agent_page: Any, live_server: Any, conversation: Conversation
+) -> None:
+    page = agent_page
+    page.goto(f"{live_server.url}/o/alpha/inbox/{conversation.pk}/")
+    page.locator(f"#conversation-link-{conversation.pk}").wait_for()
+    # Watch the open conversation's row for an unread badge, every 50 ms, whatever swaps it.
+    page.evaluate(
+        """id => { window.sawUnread = false; window.setInterval(() => {
+            const row = document.getElementById("conversation-link-" + id);
+            const unread = row && (row.classList.contains("unread") || row.querySelector(".badge.rounded-pill"));
+            if (unread) window.sawUnread = true;
+        }, 50); }""",
+        conversation.pk,
+    )
+
+    # The customer writes while the agent has the conversation open (as the webhook stores it).
+    factories.make_message(conversation, text="Are you still there?")
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=F("unread_count") + 1)
+    page.locator("#transcript-panel").get_by_text("Are you still there?").wait_for(timeout=LIVE_TIMEOUT_MS)
+    page.locator(f"#conversation-link-{conversation.pk}").get_by_text("Are you still there?").wait_for(
+        timeout=LIVE_TIMEOUT_MS
+    )
+    page.wait_for_timeout(4500)  # two more polls of each
+    assert page.evaluate("window.sawUnread") is False
+    conversation.refresh_from_db()
+    assert conversation.unread_count == 0
