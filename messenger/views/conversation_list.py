@@ -28,7 +28,7 @@ from channels.icons import icon_url
 from helpdesk.converters import parse_id
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
-from messenger.models import Conversation
+from messenger.models import Conversation, MessageStatus
 from messenger.reply_window import reply_window
 from messenger.services.conversations import read_state
 from messenger.views.attachments import safe_url
@@ -64,6 +64,7 @@ class ConversationRow:
     blocked: bool
     assignee_name: str
     unread_count: int
+    last_message_failed: bool
     active: bool
 
     @property
@@ -121,6 +122,8 @@ def _rows(
                 blocked=contact.is_blocked,
                 assignee_name=(assignee.get_full_name() or assignee.get_username()) if assignee else "",
                 unread_count=conversation.unread_count,
+                # Annotated by selectors.with_last_message_status.
+                last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
                 active=conversation.pk == active_id,
             )
         )
@@ -185,7 +188,9 @@ def conversation_list_context(
     organization, membership = request.organization, request.membership
     params = request.GET if params is None else params
     filters = selectors.ConversationFilters.from_params(params)
-    conversations = selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    conversations = selectors.with_last_message_status(
+        selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    )
     cursor = params.get("cursor") or None
     page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
     if active_is_open and active_id is not None:

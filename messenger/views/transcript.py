@@ -15,8 +15,9 @@ from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
+from messenger.send_failures import send_failure
 from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
-from messenger.services.sending import failures, reply_rules
+from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.polling import POLL_SECONDS, digest
 
@@ -82,7 +83,7 @@ def _entry_key(entry: selectors.TranscriptEntry) -> str:
 class TranscriptLine:
     """One line of the transcript as the template shows it: the selector's entry with the
     words and addresses worked out (a system line's sentence, a message's attachments to
-    show, why a reply failed)."""
+    show, why a reply failed and what the agent can do: ``messenger.send_failures``)."""
 
     at: datetime
     message: Message | None
@@ -91,6 +92,7 @@ class TranscriptLine:
     description: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
     failure_reason: str = ""
+    failure_advice: str = ""
 
 
 def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
@@ -100,12 +102,14 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
     if entry.message is None:
         return line
     message = entry.message
+    failure = send_failure(message)
     return replace(
         line,
         attachments=tuple(
             display_attachments(message.attachments, organization_slug=organization.slug, message_id=message.pk)
         ),
-        failure_reason=failures.failure_reason(message) if message.status == "failed" else "",
+        failure_reason=failure.reason if failure else "",
+        failure_advice=failure.advice if failure else "",
     )
 
 
@@ -157,5 +161,7 @@ def transcript_context(request: TenantRequest, conversation: Conversation) -> di
         "transcript_version": version,
         "last_entry_key": _entry_key(last) if last else "",
         "max_length": reply_rules.MAX_TEXT_LENGTH,
+        # Facebook's own words for a failed send are developer text: admins only.
+        "show_failure_details": request.membership.is_admin,
         "poll_seconds": POLL_SECONDS,
     }
