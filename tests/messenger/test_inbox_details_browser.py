@@ -15,7 +15,7 @@ from django.db.models import F
 from messenger.models import Conversation, Direction, MessageStatus
 from messenger.tasks import sending as sending_tasks
 from tests import factories
-from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
+from tests.chromium import BROWSER_MARKS, browser_page, chromium, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
 
 pytestmark = BROWSER_MARKS
@@ -73,6 +73,7 @@ def test_the_confirmation_of_close_and_block_is_a_toast_that_leaves_send_on_scre
     assert _fully_on_screen(page, "#composer-send")
     assert _fully_on_screen(page, "#composer-text")
     assert page.evaluate("getComputedStyle(document.getElementById('toasts')).position") == "fixed"
+    screenshot(page, f"inbox-toast-after-{action.lower()}")
     # ... and goes away by itself.
     toast.wait_for(state="detached", timeout=LIVE_TIMEOUT_MS)
 
