@@ -82,7 +82,7 @@ _FAILURES: dict[str, tuple[Promise, Promise]] = {
         _("The file of this message can no longer be read."),
         _("Send the file again."),
     ),
-    "unknown_outcome": (
+    "unknown_outcome": (  # messenger.services.sending.failures.UNKNOWN_OUTCOME
         _("Sending was interrupted and it is not known whether Facebook received the message."),
         _("Check the conversation on Facebook before retrying."),
     ),
