@@ -50,6 +50,16 @@ def notification_list(*, organization: Organization, user_id: int) -> QuerySet[N
     return Notification.objects.filter(organization=organization, user_id=user_id).order_by("-created_at", "-id")
 
 
+def notification_get(*, organization: Organization, user_id: int, notification_id: int | str) -> Notification:
+    """One of the user's own notifications in this organization, or NotFound."""
+    notification = Notification.objects.filter(
+        organization=organization, user_id=user_id, pk=_as_id(notification_id)
+    ).first()
+    if notification is None:
+        raise NotFound
+    return notification
+
+
 def notification_unread_count(*, organization: Organization, user_id: int) -> int:
     return Notification.objects.filter(organization=organization, user_id=user_id, read_at__isnull=True).count()
 

@@ -43,6 +43,8 @@ org_urlpatterns = [
     path("settings/api-tokens/", views.api_tokens, name="api_tokens"),
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/badge/", views.notification_badge, name="notification_badge"),
+    path("notifications/read/", views.notification_mark_all_read, name="notification_mark_all_read"),
+    path("notifications/<id:notification_id>/", views.notification_open, name="notification_open"),
     path("preferences/", views.preferences, name="preferences"),
 ]
 

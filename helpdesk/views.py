@@ -13,11 +13,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.templatetags.static import static
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
@@ -392,12 +393,51 @@ def api_tokens(request: TenantRequest) -> HttpResponse:
 
 @member_required
 def notification_list(request: TenantRequest) -> HttpResponse:
-    organization = request.organization
     if request.method == "POST":
-        services.notification_mark_read(organization=organization, user_id=request.user.pk, notification_ids=None)
-        return redirect("notification_list", org_slug=organization.slug)
+        # The page's form posted here before it had an address of its own.
+        return _notifications_mark_all_read(request)
+    organization = request.organization
     notifications = selectors.notification_list(organization=organization, user_id=request.user.pk)[:100]
-    return render(request, "helpdesk/notifications.html", {"notifications": notifications})
+    unread = selectors.notification_unread_count(organization=organization, user_id=request.user.pk)
+    return render(request, "helpdesk/notifications.html", {"notifications": notifications, "unread": unread})
+
+
+@member_required
+@require_GET
+def notification_open(request: TenantRequest, notification_id: int) -> HttpResponse:
+    """Opening a notification: it is read, and the browser goes where it points.
+
+    A GET, so that it stays a link (opened in a new tab, copied): marking one's own notice read
+    is idempotent and harmless, and a notice only points inside the helpdesk."""
+    organization = request.organization
+    try:
+        notification = selectors.notification_get(
+            organization=organization, user_id=request.user.pk, notification_id=notification_id
+        )
+    except NotFound:
+        raise Http404 from None
+    services.notification_mark_read(
+        organization=organization, user_id=request.user.pk, notification_ids=[notification.pk]
+    )
+    if notification.url and url_has_allowed_host_and_scheme(
+        notification.url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(notification.url)
+    return redirect("notification_list", org_slug=organization.slug)
+
+
+@member_required
+@require_POST
+def notification_mark_all_read(request: TenantRequest) -> HttpResponse:
+    return _notifications_mark_all_read(request)
+
+
+def _notifications_mark_all_read(request: TenantRequest) -> HttpResponse:
+    organization = request.organization
+    marked = services.notification_mark_read(organization=organization, user_id=request.user.pk, notification_ids=None)
+    if marked:
+        messages.success(request, _("All notifications are marked as read."))
+    return redirect("notification_list", org_slug=organization.slug)
 
 
 @member_required

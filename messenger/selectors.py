@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, prefetch_related_objects
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.utils.dateparse import parse_datetime
 
 from channels import visibility
@@ -158,6 +158,18 @@ def conversation_list(
             | search.conversations_with_text(organization=organization, term=filters.search)
         )
     return conversations.select_related("contact").order_by(*CONVERSATION_ORDER)
+
+
+def with_last_message_status(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Each conversation with ``last_message_status``: the status of its newest visible message
+    (the inbox marks a conversation whose last reply failed). Part of the same statement: one
+    probe of the (conversation, sent_at) index per row of the page, no query more."""
+    newest = (
+        Message.objects.filter(conversation=OuterRef("pk"), is_hidden=False)
+        .order_by("-sent_at", "-id")
+        .values("status")[:1]
+    )
+    return conversations.annotate(last_message_status=Subquery(newest))
 
 
 def conversation_get(

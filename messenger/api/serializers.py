@@ -16,7 +16,8 @@ from channels.icons import icon_api_url
 from helpdesk.drf import IdField
 from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
-from messenger.services.sending import failures, reply_rules
+from messenger.send_failures import send_failure
+from messenger.services.sending import reply_rules
 
 
 class ReplyWindowSerializer(serializers.Serializer):
@@ -195,7 +196,10 @@ def attachments_representation(message: Message, request: Request | None) -> lis
 class MessageSerializer(serializers.ModelSerializer):
     author = AssigneeSerializer(allow_null=True)
     attachments = serializers.SerializerMethodField()
-    failure_reason = serializers.SerializerMethodField(help_text="A readable reason when status is failed.")
+    failure_reason = serializers.SerializerMethodField(
+        help_text="When status is failed: why, and what to do, in words for an agent (error_code and "
+        "error_message are Facebook's)."
+    )
 
     class Meta:
         model = Message
@@ -236,7 +240,8 @@ class MessageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_failure_reason(self, message: Message) -> str:
-        return failures.failure_reason(message) if message.status == "failed" else ""
+        failure = send_failure(message)
+        return failure.text if failure else ""
 
 
 def _text_help() -> str:

@@ -20,6 +20,7 @@ from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
+from helpdesk.toasts import toast_trigger
 from messenger import selectors
 from messenger.models import Conversation
 from messenger.services.conversations import read_state
@@ -176,6 +177,6 @@ def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
         messages.error(request, str(error.message))
         return _back_to(request, conversation.pk)
     if _is_htmx(request):
-        return _transcript_partial(request, conversation)
+        return toast_trigger(_transcript_partial(request, conversation), _("The message is being sent again."))
     messages.success(request, _("The message is being sent again."))
     return _back_to(request, conversation.pk)

@@ -31,8 +31,9 @@ from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.contact_names import contact_name
-from messenger.models import Conversation
+from messenger.models import Conversation, MessageStatus
 from messenger.reply_window import reply_window
+from messenger.services.conversations import read_state
 from messenger.views.attachments import safe_url
 from messenger.views.polling import POLL_SECONDS, digest
 
@@ -67,6 +68,7 @@ class ConversationRow:
     blocked: bool
     assignee_name: str
     unread_count: int
+    last_message_failed: bool
     active: bool
 
     @property
@@ -123,6 +125,8 @@ def _rows(
                 blocked=contact.is_blocked,
                 assignee_name=user_name(assignee),
                 unread_count=conversation.unread_count,
+                # Annotated by selectors.with_last_message_status.
+                last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
                 active=conversation.pk == active_id,
             )
         )
@@ -167,16 +171,33 @@ def _rows_html(rows: list[ConversationRow]) -> list[SafeString]:
     return fragments
 
 
-def conversation_list_context(request: TenantRequest, *, active_id: int | None, params: Any = None) -> dict[str, Any]:
+def _mark_open_conversation_read(request: TenantRequest, conversations: list[Conversation], active_id: int) -> None:
+    """The agent has this conversation open: what arrived in it is read, whichever of the
+    page's two polls (this list, or the transcript) sees it first. No query unless unread."""
+    for conversation in conversations:
+        if conversation.pk == active_id and conversation.unread_count:
+            read_state.conversation_mark_read(
+                organization=request.organization, acting_user=request.user, conversation=conversation
+            )
+
+
+def conversation_list_context(
+    request: TenantRequest, *, active_id: int | None, params: Any = None, active_is_open: bool = False
+) -> dict[str, Any]:
     """What the list's templates show (the inbox page, the polled partial, and the list beside
     an open conversation); ``params``: the list's query (filters, cursor), the request's own
-    query unless given."""
+    query unless given; ``active_is_open``: the request comes from the page of the active
+    conversation (its polled list), which is then read."""
     organization, membership = request.organization, request.membership
     params = request.GET if params is None else params
     filters = selectors.ConversationFilters.from_params(params)
-    conversations = selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    conversations = selectors.with_last_message_status(
+        selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    )
     cursor = params.get("cursor") or None
     page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
+    if active_is_open and active_id is not None:
+        _mark_open_conversation_read(request, page.conversations, active_id)
     filter_query = urlencode(filters.as_params())
     conversation_url = reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": 0})
     rows = _rows(
@@ -218,7 +239,9 @@ def inbox_list(request: TenantRequest) -> HttpResponse:
     """The polled partial: 204 when the page already shows this version."""
     active = request.GET.get("active", "")
     active_id = parse_id(active)
-    context = conversation_list_context(request, active_id=active_id if active_id > 0 else None)
+    context = conversation_list_context(
+        request, active_id=active_id if active_id > 0 else None, active_is_open=active_id > 0
+    )
     if request.GET.get("v") == context["list_version"]:
         return HttpResponse(status=204)
     return render(request, "messenger/inbox/_conversation_list.html", context)

@@ -19,8 +19,9 @@ from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
+from messenger.send_failures import send_failure
 from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
-from messenger.services.sending import failures, reply_rules
+from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.polling import POLL_SECONDS, digest
 
@@ -86,8 +87,9 @@ def _entry_key(entry: selectors.TranscriptEntry) -> str:
 class TranscriptLine:
     """One line of the transcript as the template shows it: the selector's entry with the
     words and addresses worked out (a system line's sentence, a message's attachments to
-    show, why a reply failed). A system line of a higher layer (a ticket's event) has neither
-    message nor event, only ``at`` and ``description``."""
+    show, why a reply failed and what the agent can do: ``messenger.send_failures``). A system
+    line of a higher layer (a ticket's event) has neither message nor event, only ``at`` and
+    ``description``."""
 
     at: datetime
     message: Message | None
@@ -96,6 +98,7 @@ class TranscriptLine:
     description: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
     failure_reason: str = ""
+    failure_advice: str = ""
     # On the first line of each day (in the reader's time zone): the day separator's words.
     day_label: str = ""
     day_iso: str = ""
@@ -108,12 +111,14 @@ def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organiza
     if entry.message is None:
         return line
     message = entry.message
+    failure = send_failure(message)
     return replace(
         line,
         attachments=tuple(
             display_attachments(message.attachments, organization_slug=organization.slug, message_id=message.pk)
         ),
-        failure_reason=failures.failure_reason(message) if message.status == "failed" else "",
+        failure_reason=failure.reason if failure else "",
+        failure_advice=failure.advice if failure else "",
     )
 
 
@@ -201,5 +206,7 @@ def transcript_context(
         "transcript_version": version,
         "last_entry_key": _entry_key(last) if last else "",
         "max_length": reply_rules.MAX_TEXT_LENGTH,
+        # Facebook's own words for a failed send are developer text: admins only.
+        "show_failure_details": request.membership.is_admin,
         "poll_seconds": POLL_SECONDS,
     }

@@ -103,8 +103,8 @@ def admin_browser(facebook: Facebook, tenant_a: Any) -> Iterator[AdminBrowser]:
 
 
 def alerts(response: requests.Response) -> list[str]:
-    """The texts of the page's alerts (flash messages), whitespace collapsed."""
-    found = re.findall(r'<div class="alert[^"]*"[^>]*role="alert">(.*?)</div>', response.text, flags=re.S)
+    """The texts of the page's flash messages (toasts: alerts and statuses), whitespace collapsed."""
+    found = re.findall(r'<div class="alert[^"]*"[^>]*role="(?:alert|status)">(.*?)</div>', response.text, flags=re.S)
     return [" ".join(re.sub(r"<[^>]+>", " ", text).split()) for text in found]
 
 

@@ -53,7 +53,8 @@ def log_in(page: Any, base_url: str, username: str) -> None:
 
 
 def alert_texts(page: Any) -> list[str]:
-    return [" ".join(text.split()) for text in page.locator("[role=alert]").all_inner_texts()]
+    """What the page's alerts and toasts say (a toast of an error is an alert, others a status)."""
+    return [" ".join(text.split()) for text in page.locator("[role=alert], .hd-toast").all_inner_texts()]
 
 
 # --------------------------------------------------------------------------- 1. the admin

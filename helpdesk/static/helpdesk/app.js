@@ -9,6 +9,9 @@
    <select data-navigate>                goes to the address that is the chosen option's value
    <div data-scroll-end>                 stays scrolled to its end when htmx swaps into it
    <form data-reset-on-success>          is emptied after an htmx request that succeeded
+
+   And the toasts (helpdesk.toasts): those the page came with are announced and fade after a
+   while (errors stay until closed); an htmx response's HX-Trigger "helpdesk:toast" adds one.
 */
 (function () {
   "use strict";
@@ -81,6 +84,55 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (target && target.hasAttribute && target.hasAttribute("data-scroll-end")) target.scrollTop = target.scrollHeight;
+  });
+
+  var TOAST_CLASSES = { error: "alert-danger", success: "alert-success", warning: "alert-warning", info: "alert-info" };
+  var TOAST_SECONDS = 8;
+
+  function dismissLater(toast) {
+    if (toast.dataset.toastLevel === "error") return;  // an error stays until it is closed
+    var timer = null;
+    function close() {
+      if (window.bootstrap && window.bootstrap.Alert) window.bootstrap.Alert.getOrCreateInstance(toast).close();
+      else toast.remove();
+    }
+    function start() { timer = window.setTimeout(close, TOAST_SECONDS * 1000); }
+    function pause() { window.clearTimeout(timer); }
+    // Not while someone reads it with the pointer or the keyboard.
+    toast.addEventListener("mouseenter", pause);
+    toast.addEventListener("focusin", pause);
+    toast.addEventListener("mouseleave", start);
+    toast.addEventListener("focusout", start);
+    start();
+  }
+
+  function showToast(level, text) {
+    var container = document.getElementById("toasts");
+    var template = document.getElementById("toast-template");
+    if (!container || !template || !text) return;
+    level = TOAST_CLASSES[level] ? level : "info";
+    var toast = template.content.firstElementChild.cloneNode(true);
+    toast.classList.remove("alert-info");
+    toast.classList.add(TOAST_CLASSES[level]);
+    toast.dataset.toastLevel = level;
+    toast.setAttribute("role", level === "error" ? "alert" : "status");
+    toast.querySelector("[data-toast-text]").textContent = text;
+    container.appendChild(toast);
+    dismissLater(toast);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#toasts .hd-toast").forEach(function (served) {
+      // Put in again once the page is there: an addition to the live region is announced.
+      var toast = served.cloneNode(true);
+      served.replaceWith(toast);
+      dismissLater(toast);
+    });
+  });
+
+  document.addEventListener("helpdesk:toast", function (event) {
+    var detail = event.detail || {};
+    showToast(detail.level, detail.message);
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
