@@ -27,7 +27,8 @@ def log_in(page: Any, base_url: str, username: str) -> Any:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", factories.PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/o/alpha/inbox/")
+    # Signing in lands on the organization's home page.
+    page.wait_for_url(f"{base_url}/o/alpha/")
     return page
 
 

@@ -42,7 +42,8 @@ def agent_page(browser_page: Any, live_server: Any, tenant_a: Tenant) -> Any:
     browser_page.fill("input[name=username]", "alpha-agent")
     browser_page.fill("input[name=password]", factories.PASSWORD)
     browser_page.click("button[type=submit]")
-    browser_page.wait_for_url(f"{live_server.url}/o/alpha/inbox/")
+    # Signing in lands on the organization's home page.
+    browser_page.wait_for_url(f"{live_server.url}/o/alpha/")
     return browser_page
 
 
@@ -64,8 +65,9 @@ def test_the_confirmation_of_close_and_block_is_a_toast_that_leaves_send_on_scre
         page.locator("header").get_by_role("button", name="Close", exact=True).click()
         done = "Conversation closed."
     else:
-        page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Block the customer").click()
+        # Asked in the product's own dialog (helpdesk/app.js), not the browser's.
+        page.locator("#hd-confirm [data-confirm-accept]").click()
         done = "Customer blocked."
     toast = page.get_by_role("status").filter(has_text=done)
     toast.wait_for()
