@@ -1,6 +1,7 @@
 """Every main page, for an admin and for an agent, in English and Japanese, at a desktop width
 and a phone width: axe-core finds no serious or critical violation of WCAG 2.2 AA, and
-nothing is wider than the phone's screen."""
+nothing is wider than the phone's screen. Each page's screenshot is kept among the artifacts
+(``main-page-<role>-<page>-<language>-<width>.png``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.urls import reverse
 
 from helpdesk.models import Membership, Role
 from tests import factories
-from tests.chromium import BROWSER_MARKS, chromium, new_page  # noqa: F401 (fixture)
+from tests.chromium import BROWSER_MARKS, chromium, new_page, screenshot  # noqa: F401 (fixture)
 from tests.conftest import Tenant
 from tickets.services import ticket_create_from_conversation
 
@@ -125,6 +126,7 @@ def test_main_pages_have_no_serious_accessibility_violations_and_fit_a_phone(
             page.goto(f"{live_server.url}{path}")
             page.wait_for_load_state("networkidle")
             where = f"{name} ({language}, {width_name})"
+            screenshot(page, f"main-page-{role}-{name}-{language}-{width_name}")
             violations = serious_violations(page)
             if violations:
                 found[where] = violations
