@@ -1,10 +1,14 @@
 /* The inbox's bit of JavaScript: the live character count (Unicode code points, like the
    server), Ctrl+Enter to send, typing indicators (throttled), keeping the transcript
-   scrolled to the newest message, and turning the composer off when the window closes. */
+   scrolled to the newest message, turning the composer off when the window closes, and
+   putting focus in the transcript of a conversation opened from the list. */
 (function () {
   "use strict";
 
   var TYPING_EVERY_MS = 5000;
+  // Opening a conversation is a page load: without this, focus would start again at the top,
+  // many Tabs away from the messages and the reply box.
+  var FOCUS_TRANSCRIPT_KEY = "hd-focus-transcript";
   var lastTyping = 0;
 
   function codePoints(text) {
@@ -60,6 +64,23 @@
     if (panel) panel.scrollTop = panel.scrollHeight;
   }
 
+  function focusOpenedConversation() {
+    var opened = false;
+    try {
+      opened = window.sessionStorage.getItem(FOCUS_TRANSCRIPT_KEY) === "1";
+      window.sessionStorage.removeItem(FOCUS_TRANSCRIPT_KEY);
+    } catch (error) { /* storage off: focus stays where the browser puts it */ }
+    var panel = transcript();
+    if (opened && panel) panel.focus({ preventScroll: true });
+  }
+
+  // A click is also what Enter on a focused link sends.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".hd-conversation-item");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    try { window.sessionStorage.setItem(FOCUS_TRANSCRIPT_KEY, "1"); } catch (error) { /* storage off */ }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) {
       // Show our error partials (400/409/413) instead of dropping them; 204 means "unchanged".
@@ -72,6 +93,7 @@
     }
     scrollToBottom();
     applyWindow();
+    focusOpenedConversation();
     var form = composer();
     if (form) {
       var textarea = form.querySelector("#composer-text");
