@@ -132,9 +132,9 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
         steps["contacts"] = time.perf_counter()
         cursor.execute(
             f"""
-            INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, avatar_url,
-                                           is_blocked, created_at)
-            SELECT {org}, (ARRAY[{page_ids}])[1 + i % {CHANNELS}], 'psid-' || i, false, 'Customer ' || i, '',
+            INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, first_name,
+                                           last_name, avatar_url, is_blocked, created_at)
+            SELECT {org}, (ARRAY[{page_ids}])[1 + i % {CHANNELS}], 'psid-' || i, false, 'Customer ' || i, '', '', '',
                    false, now()
             FROM generate_series(1, {int(conversations)}) AS i
             """
