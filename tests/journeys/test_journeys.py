@@ -1,12 +1,13 @@
 # The fixtures come from tests/journeys/conftest.py; their names are parameters below.
-"""The three journeys of the product in a real browser (Debian's chromium through Playwright),
+"""The four journeys of the product in a real browser (Debian's chromium through Playwright),
 against the helpdesk served by ``live_server`` and its Graph API sandbox playing Facebook:
 
 1. an admin sets up a Messenger channel from nothing and keeps its page authorized;
 2. an agent holds a conversation with a customer who writes from the sandbox's simulator,
    through the reply windows; another converts a chat to a ticket (twice) and answers from
    the ticket;
-3. an agent who does not answer a channel never sees its conversations.
+3. an agent who does not answer a channel never sees its conversations;
+4. an agent who works in Japanese reads the product, its notices and emails in Japanese.
 
 Each ends with a screenshot of its last step among the test artifacts.
 """
@@ -22,10 +23,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from channels.models import Channel, DepartmentSettings
-from helpdesk.models import Department, Role
+from helpdesk.models import Department, Membership, Notification, Role
 from messenger import tasks as messenger_tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, PageStatus
-from messenger.sandbox import customers, people
+from messenger.sandbox import customers, people, revocations
 from messenger.sandbox.models import SandboxCustomer, SandboxCustomerMessage, SandboxSendCall
 from tests import factories
 from tests.channels.facebook import DEMO_PAGE, Facebook
@@ -384,3 +385,56 @@ def test_an_agent_who_does_not_answer_a_channel_never_sees_its_conversations(
     assert "I would like to return my shoes" not in mai_page.content()
     assert mai_page.get_by_role("link", name="Back to the inbox").get_attribute("href") == "/o/alpha/inbox/"
     screenshot(mai_page, "3-isolation-not-found")
+
+
+# --------------------------------------------------------------------------- 4. in Japanese
+
+
+def test_an_agent_who_works_in_japanese_reads_the_product_and_its_notices_in_japanese(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    shop = _web_shop_answered_by_kenji()
+    organization = shop.organization
+    assert organization.language == "en"
+    # An admin who reads Japanese, and gets the page's notices by email.
+    factories.make_member(organization, role=Role.ADMIN, username="yui", email="yui@alpha.example")
+    Membership.objects.filter(organization=organization, user__username="yui").update(
+        language="ja", time_zone="Asia/Tokyo"
+    )
+
+    # Kenji chooses Japanese and Tokyo's time in his Preferences: the product answers in Japanese.
+    page = new_page(chromium)
+    log_in(page, facebook.url, "kenji")
+    page.goto(f"{facebook.url}/o/alpha/preferences/")
+    page.get_by_label("Language").select_option(label="日本語")
+    page.get_by_label("Time zone").select_option("Asia/Tokyo")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").filter(has_text="個人設定を保存しました。").wait_for()
+    assert page.locator("html").get_attribute("lang") == "ja"
+
+    # A customer writes: the notice of the new conversation reads Japanese to him...
+    customer = SandboxCustomer.objects.get(page__page_id=DEMO_PAGE, first_name="Aiko")
+    customers.sandbox_customer_message(page_id=DEMO_PAGE, psid=customer.psid, text="注文した靴が届きません")
+    worker.run_queued()
+    notice = Notification.objects.get(user__username="kenji")
+    page.goto(f"{facebook.url}/o/alpha/notifications/")
+    item = page.locator(f"a[href$='/notifications/{notice.pk}/']")
+    assert "との新しい会話" in item.inner_text()
+    assert "New conversation" not in page.locator("main").inner_text()
+    # ... and opening it takes him to the conversation and marks it read.
+    item.click()
+    page.wait_for_url(re.compile(r".*/o/alpha/inbox/\d+/$"))
+    assert "注文した靴が届きません" in page.locator("#transcript-panel").inner_text()
+    notice.refresh_from_db()
+    assert notice.read_at is not None
+    screenshot(page, "4-japanese-conversation")
+
+    # Facebook expires the page's token; the hourly check tells the admins, each in their language.
+    assert revocations.sandbox_tokens_expire(page_id=DEMO_PAGE) >= 1
+    FacebookPage.objects.filter(channel=shop).update(token_checked_at=timezone.now() - timedelta(days=1, hours=1))
+    mail.outbox.clear()
+    messenger_tasks.token_expiry_sweep.apply()
+    worker.run_queued()
+    [email] = [message for message in mail.outbox if message.to == ["yui@alpha.example"]]
+    assert "再認証が必要です" in email.subject
+    assert "トークンの有効期限切れ" in email.body
