@@ -26,6 +26,7 @@ from channels.kinds import backend_for
 from channels.models import Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
 from helpdesk.forms import attach_error
+from helpdesk.names import user_name
 from helpdesk.selectors import department_list
 from helpdesk.tenancy import TenantRequest, admin_required, member_required
 
@@ -336,7 +337,7 @@ def agent_channels(request: TenantRequest, membership_id: int) -> HttpResponse:
             )
             messages.success(
                 request,
-                _("Channels of %(agent)s saved.") % {"agent": member.user.get_full_name() or member.user.username},
+                _("Channels of %(agent)s saved.") % {"agent": user_name(member.user)},
             )
             return redirect(f"{_agents_url(organization)}?department={department.pk}")
         return render(

@@ -25,6 +25,22 @@ def person_name(first_name: str, last_name: str, *, language: str | None = None)
     return " ".join(parts)
 
 
+def name_parts(user: Any) -> dict[str, str]:
+    """A member's name as kept in stored data (system lines, ticket events, notices): its
+    parts, so that each reader later sees it in their own order (`stored_name`)."""
+    if user is None or not getattr(user, "pk", None):
+        return {}
+    return {"first_name": user.first_name, "last_name": user.last_name, "username": user.get_username()}
+
+
+def stored_name(value: Any, default: str = "") -> str:
+    """A name kept by `name_parts`, in the reader's order; a name kept as text before parts
+    were stored is shown as it was written."""
+    if isinstance(value, dict):
+        return person_name(value.get("first_name", ""), value.get("last_name", "")) or value.get("username") or default
+    return str(value) if value else default
+
+
 def user_name(user: Any) -> str:
     """A member's name in the reader's order, their username when they gave no name; empty for no user."""
     if user is None or not getattr(user, "pk", None):

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from helpdesk import datetimes
+from helpdesk.names import stored_name
 from helpdesk.notifications import NotificationText
 from messenger.contact_names import contact_name, shown_name
 from messenger.models import Contact, ReauthorizationReason
@@ -49,7 +50,7 @@ def new_conversation(params: Mapping[str, Any]) -> NotificationText:
     )
 
 
-def conversation_forwarded_params(*, agent: str, contact: Contact, note: str) -> dict[str, Any]:
+def conversation_forwarded_params(*, agent: dict[str, str], contact: Contact, note: str) -> dict[str, Any]:
     return {
         "agent": agent,
         "contact": contact.display_name,
@@ -64,7 +65,7 @@ def conversation_forwarded_params(*, agent: str, contact: Contact, note: str) ->
 def conversation_forwarded(params: Mapping[str, Any]) -> NotificationText:
     return NotificationText(
         title=_("%(agent)s forwarded you a conversation with %(contact)s")
-        % {"agent": params["agent"], "contact": _contact(params)},
+        % {"agent": stored_name(params["agent"]), "contact": _contact(params)},
         body=str(params.get("note") or ""),
     )
 

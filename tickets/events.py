@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from helpdesk.names import stored_name, user_name
 from tickets.models import TicketEvent, TicketPriority, TicketState
 
 
@@ -16,7 +17,7 @@ def _label(choices: type[TicketState] | type[TicketPriority], value: object) -> 
 def describe(event: TicketEvent) -> str:
     """A system line of the ticket, with names as they were at the time."""
     data = event.data or {}
-    actor = (event.actor.get_full_name() or event.actor.get_username()) if event.actor else _("The system")
+    actor = user_name(event.actor) or _("The system")
     Kind = TicketEvent.Kind
     if event.kind == Kind.STATE_CHANGED:
         return _("%(actor)s changed the ticket from %(from)s to %(to)s.") % {
@@ -31,7 +32,7 @@ def describe(event: TicketEvent) -> str:
             "to": _label(TicketPriority, data.get("to")),
         }
     if event.kind == Kind.ASSIGNED:
-        return _("%(actor)s assigned the ticket to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+        return _("%(actor)s assigned the ticket to %(to)s.") % {"actor": actor, "to": stored_name(data.get("to"), "?")}
     if event.kind == Kind.UNASSIGNED:
         return _("%(actor)s unassigned the ticket.") % {"actor": actor}
     if event.kind == Kind.SUBJECT_CHANGED:

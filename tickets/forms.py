@@ -12,6 +12,7 @@ from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department, Membership
+from helpdesk.names import user_name
 from tickets.models import SUBJECT_MAX_LENGTH, TicketPriority, TicketState
 from tickets.selectors import TicketFilters
 
@@ -20,7 +21,7 @@ ASSIGNEE_NONE = "none"
 
 
 def _member_label(member: Membership) -> str:
-    return member.user.get_full_name() or member.user.username
+    return user_name(member.user)
 
 
 def _channel_label(channel: Channel) -> str:

@@ -31,6 +31,7 @@ from channels import visibility
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
+from helpdesk.names import name_parts
 from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Direction, Message
 from messenger.services.sending import replies
@@ -549,8 +550,9 @@ def _check_assignee(*, organization: Organization, ticket: Ticket, user_id: int)
         )
 
 
-def _user_name(user: Any) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else ""
+def _user_name(user: Any) -> dict[str, str]:
+    """A member's name as a ticket event keeps it (helpdesk.names.name_parts)."""
+    return name_parts(user)
 
 
 def _check_subject(subject: str) -> str:

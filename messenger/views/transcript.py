@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk import datetimes
 from helpdesk.models import Organization
-from helpdesk.names import user_name
+from helpdesk.names import stored_name, user_name
 from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
@@ -32,12 +32,19 @@ def describe_event(event: ConversationEvent) -> str:
     actor = user_name(event.actor) or _("The system")
     Kind = ConversationEvent.Kind
     if event.kind == Kind.ASSIGNED:
-        return _("%(actor)s assigned the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+        return _("%(actor)s assigned the conversation to %(to)s.") % {
+            "actor": actor,
+            "to": stored_name(data.get("to"), "?"),
+        }
     if event.kind == Kind.UNASSIGNED:
         if data.get("reason") == UNASSIGNED_LEFT_DEPARTMENT:
             return _(
                 "%(actor)s removed %(agent)s from the department %(department)s: the conversation was unassigned."
-            ) % {"actor": actor, "agent": data.get("previous", "?"), "department": data.get("department", "?")}
+            ) % {
+                "actor": actor,
+                "agent": stored_name(data.get("previous"), "?"),
+                "department": data.get("department", "?"),
+            }
         return _("%(actor)s unassigned the conversation.") % {"actor": actor}
     if event.kind == Kind.FORWARDED:
         if data.get("to_channel"):
@@ -47,7 +54,10 @@ def describe_event(event: ConversationEvent) -> str:
                 "department": data.get("to_department", ""),
             }
         else:
-            line = _("%(actor)s forwarded the conversation to %(to)s.") % {"actor": actor, "to": data.get("to", "?")}
+            line = _("%(actor)s forwarded the conversation to %(to)s.") % {
+                "actor": actor,
+                "to": stored_name(data.get("to"), "?"),
+            }
         if data.get("note"):
             line += " " + _("Note: “%(note)s”") % {"note": data["note"]}
         return line
@@ -68,7 +78,7 @@ def describe_event(event: ConversationEvent) -> str:
         }
         if data.get("unassigned"):
             line += " " + _("%(agent)s does not answer this channel any more and was unassigned.") % {
-                "agent": data["unassigned"]
+                "agent": stored_name(data["unassigned"])
             }
         return line
     if event.kind == Kind.CONVERTED:

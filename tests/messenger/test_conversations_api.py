@@ -341,7 +341,9 @@ def test_forwarding_to_an_agent_notifies_them_with_the_note(tenant_a: Tenant, wo
     assert notification.body == "VIP customer"
     assert notification.url == f"/o/alpha/inbox/{bob.pk}/"
     event = ConversationEvent.objects.get(conversation=bob, kind="forwarded")
-    assert (event.data["to"], event.data["note"]) == ("Kenji Sato", "VIP customer")
+    # The name's parts are kept, so that each reader sees it in their own order.
+    assert event.data["to"] == {"first_name": "Kenji", "last_name": "Sato", "username": colleague.user.username}
+    assert event.data["note"] == "VIP customer"
 
 
 def test_forwarding_to_another_departments_channel_moves_it_there(tenant_a: Tenant, world: dict[str, Any]) -> None:

@@ -12,8 +12,10 @@ from django.utils import timezone, translation
 
 from helpdesk.models import Notification
 from messenger.contact_names import contact_name, shown_name
-from messenger.models import Contact, Direction, ReauthorizationReason
+from messenger.models import Contact, ConversationEvent, Direction, ReauthorizationReason
 from messenger.pages.notices import notify_expiring, notify_reauthorization_required
+from messenger.services.conversations.assignment import conversation_assign
+from messenger.views.transcript import describe_event
 from messenger.webhook.followups import conversation_announce
 from tests import factories
 from tests.conftest import Tenant, api_client_for
@@ -164,6 +166,29 @@ def test_a_contacts_name_is_in_the_readers_order(channel: Any) -> None:
         assert contact_name(contact) == "Aiko Tanaka"
     with translation.override("ja"):
         assert contact_name(contact) == "Tanaka Aiko"
+
+
+def test_a_system_line_names_a_member_in_each_readers_order(tenant_a: Tenant, channel: Any) -> None:
+    kenji = factories.make_member(
+        tenant_a.organization, username="kenji", departments=[tenant_a.department], first_name="Kenji", last_name="Sato"
+    )
+    factories.associate(kenji, channel)
+    conversation = factories.make_conversation(factories.make_page(channel), None)
+    conversation_assign(
+        organization=tenant_a.organization,
+        acting_user=tenant_a.admin.user,
+        conversation=conversation,
+        assignee_membership_id=kenji.pk,
+    )
+    event = ConversationEvent.objects.get(conversation=conversation, kind=ConversationEvent.Kind.ASSIGNED)
+    with translation.override("en"):
+        assert "to Kenji Sato." in describe_event(event)
+    with translation.override("ja"):
+        assert "Sato Kenji" in describe_event(event)
+    # A line kept before names were kept in parts reads as it was written.
+    event.data = {"to": "Kenji Sato"}
+    with translation.override("ja"):
+        assert "Kenji Sato" in describe_event(event)
 
 
 # --- The transcript, by day -----------------------------------------------------------------------------

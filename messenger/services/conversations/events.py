@@ -7,11 +7,13 @@ from typing import Any
 
 from helpdesk.exceptions import ChannelDeleted, NotFound
 from helpdesk.models import Organization
+from helpdesk.names import name_parts
 from messenger.models import Conversation, ConversationEvent
 
 
-def member_name(user: Any) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else ""
+def member_name(user: Any) -> dict[str, str]:
+    """A member's name as a system line keeps it (helpdesk.names.name_parts)."""
+    return name_parts(user)
 
 
 def event_record(*, conversation: Conversation, kind: str, acting_user: Any, **data: Any) -> ConversationEvent:

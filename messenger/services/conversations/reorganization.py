@@ -51,7 +51,7 @@ def conversations_follow_channel(
             "to_department": channel.department.name,
         }
         if assignee_id in dropped:
-            data["unassigned"] = f"{first_name} {last_name}".strip() or username
+            data["unassigned"] = {"first_name": first_name, "last_name": last_name, "username": username}
         events.append(
             ConversationEvent(
                 organization=organization,
