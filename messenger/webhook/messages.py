@@ -126,7 +126,6 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
         "postback_payload": content.postback_payload,
         "sent_at": event.occurred_at or received_at,
     }
-    assert tuple(columns) == EVENT_COLUMNS
     return NewMessage(index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE)
 
 

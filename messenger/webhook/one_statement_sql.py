@@ -64,6 +64,7 @@ from messenger.webhook.sql import (
     connection_for,
     execute_prepared,
     insertable_fields,
+    literal,
     prepare,
     value_preparers,
 )
@@ -110,11 +111,6 @@ class Decided:
 # the batch's clock.
 Slot = tuple[Any, Any] | None
 _statements: dict[str, tuple[str, list[Slot]]] = {}
-
-
-def _literal(value: str) -> str:
-    """A constant of the code (a reason, an outcome) as an SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
@@ -196,9 +192,9 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         col(ConversationEvent, name) for name in ("organization", "conversation", "kind", "actor", "data", "created_at")
     )
     ignored, stored, duplicate = (
-        _literal(WebhookOutcome.IGNORED),
-        _literal(WebhookOutcome.STORED),
-        _literal(WebhookOutcome.DUPLICATE),
+        literal(WebhookOutcome.IGNORED),
+        literal(WebhookOutcome.STORED),
+        literal(WebhookOutcome.DUPLICATE),
     )
     parts = [
         f"WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS v ({record})), ",
@@ -226,8 +222,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"FROM agg a JOIN locked o ON o.id = a.id WHERE c.{c_id} = a.id "
         f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote), ",
         f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
-        f"SELECT organization_id, id, {_literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
-        f"FROM bump WHERE old_state = {_literal(ConversationState.CLOSED)} AND wrote > 0), ",
+        f"SELECT organization_id, id, {literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
+        f"FROM bump WHERE old_state = {literal(ConversationState.CLOSED)} AND wrote > 0), ",
         # The routing rules' verdict, then what the insert did (outcomes.message_reason).
         f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "

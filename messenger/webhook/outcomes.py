@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from messenger.models import WebhookOutcome
+from messenger.webhook.sql import literal
 
 REASON_UNKNOWN_PAGE = "unknown_page"
 REASON_CHANNEL_DISABLED = "channel_disabled"
@@ -63,5 +64,5 @@ class BatchResult:
 
 def message_reason_sql(flags: dict[str, str]) -> str:
     """`message_reason` as an SQL expression, each flag given as an SQL boolean expression."""
-    cases = " ".join(f"WHEN {flags[flag]} THEN '{reason}'" for flag, reason in MESSAGE_REASONS)
+    cases = " ".join(f"WHEN {flags[flag]} THEN {literal(reason)}" for flag, reason in MESSAGE_REASONS)
     return f"CASE {cases} ELSE '' END"

@@ -36,7 +36,7 @@ from messenger.webhook.outcomes import (
     Outcome,
 )
 from messenger.webhook.parsed import Content, ParsedEvent
-from messenger.webhook.sql import column, connection_for, execute_prepared, table
+from messenger.webhook.sql import column, connection_for, execute_prepared, literal, table
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +85,11 @@ def routing_reason(route: Route | None) -> str:
     return ""
 
 
-def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def routing_reason_sql(alias: str) -> str:
     """`routing_reason` as an SQL expression over the `route_select` columns of `alias`
     (NULL when the events go to a live channel)."""
     cases = " ".join(
-        f"WHEN {alias}.{rule.fact} IS {'' if rule.when else 'NOT '}TRUE THEN {_sql_literal(rule.reason)}"
+        f"WHEN {alias}.{rule.fact} IS {'' if rule.when else 'NOT '}TRUE THEN {literal(rule.reason)}"
         for rule in ROUTING_RULES
     )
     return f"CASE {cases} END"

@@ -39,6 +39,11 @@ _AS_IS_ON_POSTGRESQL = (
 _preparers: dict[tuple[str, type[Model]], list[Preparer | None]] = {}
 
 
+def literal(value: str) -> str:
+    """A constant of the code (a reason, an outcome, a state) as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def connection_for(model: type[Model]) -> BaseDatabaseWrapper:
     return connections[router.db_for_write(model)]
 
