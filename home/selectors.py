@@ -1,7 +1,7 @@
 """Reads of the home page: what needs the member now, and for admins the organization's
 channel health and today's volume.
 
-The home page sits above every app (helpdesk ← channels ← messenger ← tickets ← home): it
+The home page sits above every app (helpdesk ← availability ← channels ← messenger ← tickets ← home): it
 reads conversations and tickets through their apps' selectors, which apply the one
 visibility rule (channels.visibility), and asks messenger.reply_window about reply windows.
 Every read is a fixed number of queries with a fixed number of rows, whatever the size of

@@ -136,12 +136,30 @@ class Conversation(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
+    # Since when the customer waits for an answer: their oldest message no agent answered
+    # since (None: answered, or they never wrote). An automatic reply does not answer.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    # When it joined its channel's queue of automatic assignment (None: not queued), which
+    # hands out the oldest first.
+    queued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["contact", "page"], name="conversation_unique_per_contact")]
         indexes = [
+            # The queue (partial: a webhook touching a conversation not queued writes nothing here).
+            models.Index(
+                fields=["channel", "queued_at", "id"],
+                condition=models.Q(queued_at__isnull=False),
+                name="conversation_queue_idx",
+            ),
+            # An agent's load: their open conversations (partial: unassigned ones are not in it).
+            models.Index(
+                fields=["assignee"],
+                condition=models.Q(state="open", assignee__isnull=False),
+                name="conversation_open_assignee_idx",
+            ),
             models.Index(fields=["organization", "channel", "-last_message_at"]),
             # The inbox's order (newest activity first, ties by id): a first page reads ~25 rows.
             models.Index(fields=["organization", "-last_message_at", "-id"], name="conversation_activity_idx"),
@@ -162,6 +180,8 @@ class MessageSource(models.TextChoices):
     AGENT = "agent", _("Agent (helpdesk)")
     # A reply made in Facebook's own inbox or by another app, seen through its echo.
     EXTERNAL = "external", _("Sent outside the helpdesk")
+    # Sent by the product itself (the out-of-hours reply): never with the HUMAN_AGENT tag.
+    AUTOMATIC = "automatic", _("Automatic")
 
 
 class MessageStatus(models.TextChoices):
@@ -297,6 +317,9 @@ class ConversationEvent(models.Model):
         CHANNEL_ENABLED = "channel_enabled", _("Channel enabled")
         CHANNEL_DELETED = "channel_deleted", _("Channel deleted")
         CHANNEL_MOVED = "channel_moved", _("Channel moved to another department")
+        # Back to the queue of automatic assignment (its agent went offline, for one).
+        REQUEUED = "requeued", _("Returned to the queue")
+        OUT_OF_HOURS_REPLY = "out_of_hours", _("Out-of-hours reply sent")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
@@ -370,3 +393,23 @@ class MessageSearchText(models.Model):
 
     def __str__(self) -> str:
         return self.text[:40]
+
+
+class OutOfHoursReply(models.Model):
+    """The out-of-hours reply of one conversation in one closed period: at most one, by the
+    unique constraint, however many messages and workers meet it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # When the closed period began (the end of the last opening interval before it).
+    period_start = models.DateTimeField()
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "period_start"], name="out_of_hours_reply_once_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} @ {self.period_start}"

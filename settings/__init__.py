@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "helpdesk",
+    "availability",
     "channels",
     "messenger",
     "messenger.sandbox",

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("settings", "helpdesk", "channels", "messenger", "tickets", "home")
-# helpdesk ← channels ← messenger ← tickets ← home: a module imports its own app and those below it
+PACKAGES = ("settings", "helpdesk", "availability", "channels", "messenger", "tickets", "home")
+# helpdesk ← availability ← channels ← messenger ← tickets ← home: a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
-LAYERS = {"settings": 0, "helpdesk": 1, "channels": 2, "messenger": 3, "tickets": 4, "home": 5}
+LAYERS = {"settings": 0, "helpdesk": 1, "availability": 2, "channels": 3, "messenger": 4, "tickets": 5, "home": 6}
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
 
