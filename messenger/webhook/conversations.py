@@ -17,22 +17,27 @@ from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.webhook.sql import column, column_of, connection_for
 
 
-def conversation_bump_assignments(
-    quote: Callable[[str], str], target: str, last_at: str, preview: str, last_in: str, wrote: str
-) -> str:
-    """SET clause from the batch's values for one conversation (SQL expressions): its latest
-    message time and preview, the customer's last message time (may be NULL), how many the
-    customer wrote. The last placeholder is updated_at. Both ways of storing use it.
+def conversation_bump_assignments(quote: Callable[[str], str], target: str, values: str) -> str:
+    """SET clause from the batch's values for one conversation, the columns of `values` (an
+    SQL row alias) named as ConversationBump's fields: its latest message time and preview,
+    the customer's last and first message times and how many they wrote (NULL, 0: none), the
+    latest answer sent outside the helpdesk (NULL: none). The last placeholder is updated_at.
+    Both ways of storing use it.
 
     Every value is relative to the row as it is (SQL reads the old row in SET), so an older
     message arriving late never moves last_* back, and two POSTs for one conversation add up.
+    The customer waits from their first message no answer followed: an answer at least as
+    recent as what they wrote ends the wait, a message of theirs starts one unless one runs.
     """
+    last_at, preview, last_in, wrote = (f"{values}.{name}" for name in ("last_at", "preview", "last_in", "wrote"))
+    first_in, answered = f"{values}.first_in", f"{values}.answered"
     field = Conversation._meta.get_field
 
     def col(name: str) -> str:
         return quote(column_of(field(name)))
 
     last_message_at, last_inbound_at = f"{target}.{col('last_message_at')}", f"{target}.{col('last_inbound_at')}"
+    waiting_since = f"{target}.{col('waiting_since')}"
     newer = f"{last_message_at} IS NULL OR {last_at} >= {last_message_at}"
     return (
         f"{col('last_message_at')} = CASE WHEN {newer} THEN {last_at} ELSE {last_message_at} END, "
@@ -44,6 +49,9 @@ def conversation_bump_assignments(
         f"{col('unread_count')} = {target}.{col('unread_count')} + {wrote}, "
         f"{col('state')} = CASE WHEN {wrote} > 0 THEN '{ConversationState.OPEN}' "
         f"ELSE {target}.{col('state')} END, "
+        f"{col('waiting_since')} = CASE WHEN {answered} IS NOT NULL AND "
+        f"{answered} >= COALESCE({last_in}, {waiting_since}, {answered}) THEN NULL "
+        f"WHEN {first_in} IS NOT NULL THEN COALESCE({waiting_since}, {first_in}) ELSE {waiting_since} END, "
         f"{col('updated_at')} = %s"
     )
 
@@ -57,12 +65,20 @@ class ConversationBump:
     preview: str  # ...and preview
     last_in: datetime | None  # the customer's last message (None: the customer wrote nothing)
     wrote: int  # how many the customer wrote
+    first_in: datetime | None  # the customer's first message (None: the customer wrote nothing)
+    answered: datetime | None  # the latest answer sent outside the helpdesk (None: none)
 
 
-def conversations_bump(bumps: list[ConversationBump]) -> None:
-    """One UPDATE for all touched conversations; a reopening writes its system line."""
+# The columns of a bump as SQL values, in ConversationBump's order after the id.
+BUMP_COLUMNS = ("last_at", "preview", "last_in", "wrote", "first_in", "answered")
+_BUMP_TYPES = ("timestamptz", "varchar", "timestamptz", "integer", "timestamptz", "timestamptz")
+
+
+def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
+    """One UPDATE for all touched conversations; a reopening writes its system line.
+    Returns the ids of the conversations the customer reopened."""
     aggregates = [
-        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote)
+        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote, b.first_in, b.answered)
         for b in sorted(bumps, key=lambda b: b.conversation_id)
     ]
     connection = connection_for(Conversation)
@@ -72,25 +88,28 @@ def conversations_bump(bumps: list[ConversationBump]) -> None:
     date_field = Conversation._meta.get_field("last_message_at")
     preview_field = Conversation._meta.get_field("last_message_preview")
     params: list[Any] = []
-    for conversation_id, last_at, preview, last_in, wrote_count in aggregates:
+    for conversation_id, last_at, preview, last_in, wrote_count, first_in, answered in aggregates:
         params += [
             conversation_id,
             date_field.get_db_prep_save(last_at, connection),
             preview_field.get_db_prep_save(preview, connection),
             date_field.get_db_prep_save(last_in, connection),
             wrote_count,
+            date_field.get_db_prep_save(first_in, connection),
+            date_field.get_db_prep_save(answered, connection),
         ]
     now = date_field.get_db_prep_save(timezone.now(), connection)
     ids = [a[0] for a in aggregates]
     id_list = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            assignments = conversation_bump_assignments(quote, "c", "a.last_at", "a.preview", "a.last_in", "a.wrote")
-            values = ", ".join(["(%s::bigint, %s::timestamptz, %s::varchar, %s::timestamptz, %s::integer)"] * len(ids))
+            assignments = conversation_bump_assignments(quote, "c", "a")
+            row = ", ".join(["%s::bigint", *(f"%s::{sql_type}" for sql_type in _BUMP_TYPES)])
+            values = ", ".join([f"({row})"] * len(ids))
             # The old state comes from the locked row, so that a reopening is told exactly once.
             cursor.execute(
                 f"UPDATE {name} AS c SET {assignments} "  # noqa: S608
-                f"FROM (VALUES {values}) AS a (id, last_at, preview, last_in, wrote), "
+                f"FROM (VALUES {values}) AS a (id, {', '.join(BUMP_COLUMNS)}), "
                 f"(SELECT {pk} AS id, {state} AS state FROM {name} WHERE {pk} IN ({id_list}) "
                 f"ORDER BY {pk} FOR UPDATE) AS o "
                 f"WHERE c.{pk} = a.id AND o.id = a.id RETURNING c.{pk}, c.{organization}, o.state, a.wrote",
@@ -102,10 +121,13 @@ def conversations_bump(bumps: list[ConversationBump]) -> None:
             cursor.execute(f"SELECT {pk}, {organization}, {state} FROM {name} WHERE {pk} IN ({id_list})", ids)  # noqa: S608
             wrote_by_id = {a[0]: a[4] for a in aggregates}
             before = [row for row in cursor.fetchall() if wrote_by_id[row[0]] > 0]
-            assignments = conversation_bump_assignments(quote, "c", "v.column2", "v.column3", "v.column4", "v.column5")
-            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(ids))
+            # SQLite names a VALUES list's columns column1, column2…: a subquery names them.
+            assignments = conversation_bump_assignments(quote, "c", "v")
+            values = ", ".join(["(" + ", ".join(["%s"] * (1 + len(BUMP_COLUMNS))) + ")"] * len(ids))
+            named = ", ".join(f"column{n + 2} AS {name}" for n, name in enumerate(BUMP_COLUMNS))
             cursor.execute(
-                f"UPDATE {name} AS c SET {assignments} FROM (VALUES {values}) AS v WHERE c.{pk} = v.column1",  # noqa: S608
+                f"UPDATE {name} AS c SET {assignments} "  # noqa: S608
+                f"FROM (SELECT column1 AS id, {named} FROM (VALUES {values})) AS v WHERE c.{pk} = v.id",
                 [now, *params],
             )
     reopened = [(organization_id, pk_) for pk_, organization_id, old in before if old == ConversationState.CLOSED]
@@ -116,3 +138,4 @@ def conversations_bump(bumps: list[ConversationBump]) -> None:
             )
             for organization_id, pk_ in reopened
         )
+    return [pk_ for _organization_id, pk_ in reopened]

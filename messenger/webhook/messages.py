@@ -35,7 +35,7 @@ from messenger.services.attachments.caps import attachments_cap, downloadable_me
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import parsed
 from messenger.webhook.conversations import ConversationBump, conversations_bump
-from messenger.webhook.outcomes import BatchResult, Outcome, message_reason
+from messenger.webhook.outcomes import BatchResult, CustomerWrote, Outcome, message_reason
 from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
 from messenger.webhook.sql import insert_rows
@@ -52,6 +52,7 @@ class NewMessage:
     columns: dict[str, Any]  # its Message fields by attname, as insert_rows takes them
     inbound: bool
     customer_wrote: bool  # it counts as the customer writing (unread, reply window, reopening)
+    answers: bool  # an answer sent outside the helpdesk (an echo): the customer waits no more
     preview: str = ""  # in its organization's language, once placed
 
     @property
@@ -126,7 +127,9 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
         "postback_payload": content.postback_payload,
         "sent_at": event.occurred_at or received_at,
     }
-    return NewMessage(index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE)
+    return NewMessage(
+        index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE, answers=not inbound
+    )
 
 
 def messages_store(
@@ -181,11 +184,25 @@ def messages_store(
         if not hidden:
             touched[message.columns["conversation_id"]].append(message)
     if touched:
-        conversations_bump([_bump(conversation_id, touched_by) for conversation_id, touched_by in touched.items()])
+        reopened = conversations_bump(
+            [_bump(conversation_id, touched_by) for conversation_id, touched_by in touched.items()]
+        )
         result.announce_conversation_ids.extend(
             conversation_id
             for conversation_id in sorted(new_conversation_ids & touched.keys())
             if any(message.inbound for message in touched[conversation_id])
+        )
+        routes = {placed[(item.route.page_pk, item.event.customer_id)].conversation_id: item.route for item in creating}
+        fresh = new_conversation_ids | set(reopened)
+        result.customer_wrote.extend(
+            CustomerWrote(
+                conversation_id,
+                routes[conversation_id].department_id,
+                max(m.columns["sent_at"] for m in wrote),
+                conversation_id in fresh and routes[conversation_id].assignment_on,
+            )
+            for conversation_id, touched_by in sorted(touched.items())
+            if (wrote := [m for m in touched_by if m.customer_wrote])
         )
 
 
@@ -281,11 +298,13 @@ def customers_resolve(
 
 def _bump(conversation_id: int, messages: list[NewMessage]) -> ConversationBump:
     latest = max(messages, key=lambda m: (m.columns["sent_at"], m.index))
-    wrote = [m for m in messages if m.customer_wrote]
+    wrote = [m.columns["sent_at"] for m in messages if m.customer_wrote]
     return ConversationBump(
         conversation_id=conversation_id,
         last_at=latest.columns["sent_at"],
         preview=latest.preview,
-        last_in=max((m.columns["sent_at"] for m in wrote), default=None),
+        last_in=max(wrote, default=None),
         wrote=len(wrote),
+        first_in=min(wrote, default=None),
+        answered=max((m.columns["sent_at"] for m in messages if m.answers), default=None),
     )

@@ -21,8 +21,8 @@ from messenger.services.attachments.caps import attachments_cap, attachments_ove
 from messenger.webhook import one_statement_sql
 from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
-from messenger.webhook.one_statement_sql import COUNTS, INBOUND, PREVIEW, PREVIEWS
-from messenger.webhook.outcomes import BatchResult, Outcome
+from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS
+from messenger.webhook.outcomes import BatchResult, CustomerWrote, Outcome, customer_wrote_merge
 from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import creates_message, log_if_unknown_kind, repeated_deliveries
 from messenger.webhook.sql import connection_for
@@ -57,7 +57,7 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
         else:
             message = message_new(index, event, received_at=received_at)
             row.update(message.columns, creates=True, customer=event.customer_id, again=index in repeats)
-            row[INBOUND], row[COUNTS] = message.inbound, message.customer_wrote
+            row[INBOUND], row[COUNTS], row[ANSWERS] = message.inbound, message.customer_wrote, message.answers
             previews = message.previews()
             if len(set(previews.values())) == 1:  # it has text, or reads alike in every language
                 row[PREVIEW] = next(iter(previews.values()))
@@ -84,5 +84,12 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
     result = BatchResult([Outcome(d.outcome, d.reason, d.organization_id) for d in decided])
     result.download_message_ids = downloadable_message_ids(
         (row, d.message_id) for d, row in zip(decided, rows, strict=True) if row.get("creates")
+    )
+    result.customer_wrote = customer_wrote_merge(
+        [
+            CustomerWrote(d.conversation_id, d.department_id, d.sent_at, bool(d.reopened and d.assignment_on))
+            for d in decided
+            if d.customer_wrote and d.conversation_id and d.department_id and d.sent_at
+        ]
     )
     return result

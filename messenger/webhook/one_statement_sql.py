@@ -16,7 +16,8 @@ one parameter, cheap to send and to parse.
                  last customer message, how many the customer wrote),
          locked, bump AS (UPDATE conversation relative to the locked row RETURNING old state,
                           with conversations.conversation_bump_assignments),
-         reopened AS (INSERT INTO conversationevent for the conversations that were closed),
+         reopened AS (INSERT INTO conversationevent for the conversations that were closed,
+                      RETURNING their ids),
          decided AS (each event's outcome and reason: ignored as parsed, the routing verdict,
                      stored or duplicate with outcomes.message_reason_sql),
          log AS (INSERT INTO webhookevent … the decided outcomes, only when ok)
@@ -92,8 +93,14 @@ MESSAGE_FIELDS = tuple(name for name in EVENT_COLUMNS if name != "mid")
 # Extra per-message values: the preview (or, when it depends on the language, one per
 # language), whether the customer wrote it (unread, reply window, reopening), whether it is
 # inbound (a blocked customer's inbound messages are stored hidden).
-PREVIEW, PREVIEWS, COUNTS, INBOUND = "preview", "previews", "counts", "inbound"
-MESSAGE_EXTRA = ((PREVIEW, "text"), (PREVIEWS, "jsonb"), (COUNTS, "boolean"), (INBOUND, "boolean"))
+PREVIEW, PREVIEWS, COUNTS, INBOUND, ANSWERS = "preview", "previews", "counts", "inbound", "answers"
+MESSAGE_EXTRA = (
+    (PREVIEW, "text"),
+    (PREVIEWS, "jsonb"),
+    (COUNTS, "boolean"),
+    (INBOUND, "boolean"),
+    (ANSWERS, "boolean"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,12 @@ class Decided:
     reason: str
     organization_id: int | None
     message_id: int | None  # the message this event inserted
+    conversation_id: int | None
+    department_id: int | None
+    assignment_on: bool | None  # its channel assigns conversations by itself
+    customer_wrote: bool  # a message the customer wrote, stored and shown
+    sent_at: datetime | None
+    reopened: bool  # its conversation was closed and the customer reopened it
 
 
 # The statement of each database, and what each placeholder after the document stands for:
@@ -153,7 +166,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         # One route per page the POST names (a POST names few pages, many events).
         f"routes AS (SELECT w.page AS wanted, rt.* FROM (SELECT DISTINCT page FROM v) w "
         f"LEFT JOIN LATERAL ({route_select('= w.page')} LIMIT 1) rt ON true), "
-        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, {routing_reason_sql('rt')} AS routing_reason, "
+        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, rt.department_id, rt.assignment_on, "
+        f"{routing_reason_sql('rt')} AS routing_reason, "
         f"COALESCE(v.{q(PREVIEW)}, v.{q(PREVIEWS)} ->> rt.language, v.{q(PREVIEWS)} ->> 'en', '') AS the_preview, "
         f"(v.{q(INBOUND)} AND th.is_blocked) IS TRUE AS hidden, th.conversation_id "
         f"FROM v JOIN routes rt ON rt.wanted = v.page "
@@ -209,13 +223,13 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         "AND ins.mid = r.mid WHERE NOT r.again), ",
         f"agg AS (SELECT conversation_id AS id, max(sent_at) AS last_at, "
         f"(array_agg(the_preview ORDER BY sent_at DESC, ord DESC))[1] AS preview, "
-        f"max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_in, count(*) FILTER (WHERE {q(COUNTS)}) AS wrote "
+        f"max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_in, count(*) FILTER (WHERE {q(COUNTS)}) AS wrote, "
+        f"min(sent_at) FILTER (WHERE {q(COUNTS)}) AS first_in, max(sent_at) FILTER (WHERE {q(ANSWERS)}) AS answered "
         f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",
         # Locked once, in id order, before the update reads them (a CTE runs once).
         f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {tbl(Conversation)} "
         f"WHERE {c_id} IN (SELECT id FROM agg) ORDER BY {c_id} FOR UPDATE), ",
-        f"bump AS (UPDATE {tbl(Conversation)} AS c "
-        f"SET {conversation_bump_assignments(q, 'c', 'a.last_at', 'a.preview', 'a.last_in', 'a.wrote')} ",
+        f"bump AS (UPDATE {tbl(Conversation)} AS c SET {conversation_bump_assignments(q, 'c', 'a')} ",
     ]
     slots.append(None)  # the SET clause's updated_at
     parts += [
@@ -223,9 +237,11 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote), ",
         f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
         f"SELECT organization_id, id, {literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
-        f"FROM bump WHERE old_state = {literal(ConversationState.CLOSED)} AND wrote > 0), ",
+        f"FROM bump WHERE old_state = {literal(ConversationState.CLOSED)} AND wrote > 0 "
+        f"RETURNING {col(ConversationEvent, 'conversation')} AS id), ",
         # The routing rules' verdict, then what the insert did (outcomes.message_reason).
-        f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, "
+        f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, r.conversation_id, r.department_id, "
+        f"r.assignment_on, (mine.message_id IS NOT NULL AND NOT r.hidden AND r.{q(COUNTS)}) AS wrote, r.sent_at, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "
         f"WHEN mine.message_id IS NOT NULL THEN {stored} ELSE {duplicate} END AS outcome, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.reason WHEN NOT ({live}) THEN r.routing_reason ELSE "
@@ -252,7 +268,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
     parts += [
         f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {event_values} "
         f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",
-        "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id "
+        "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id, d.conversation_id, "
+        "d.department_id, d.assignment_on, d.wrote, d.sent_at, d.conversation_id IN (SELECT id FROM reopened) "
         "FROM ok LEFT JOIN decided d ON ok.ok ORDER BY d.ord",
     ]
     _statements[connection.alias] = ("".join(parts), slots)
@@ -307,7 +324,4 @@ def statement_run(
         result = cursor.fetchall()
     if not result[0][0]:
         return None
-    return [
-        Decided(outcome, reason, organization_id, message_id)
-        for _ok, _ord, outcome, reason, organization_id, message_id in result
-    ]
+    return [Decided(*row[2:12]) for row in result]

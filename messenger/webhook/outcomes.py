@@ -10,6 +10,7 @@ once, for both ways of storing a batch (`message_reason`, `MESSAGE_REASONS`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from messenger.models import WebhookOutcome
 from messenger.webhook.sql import literal
@@ -51,6 +52,32 @@ class Outcome:
         self.outcome, self.reason = outcome, reason
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerWrote:
+    """A conversation its customer wrote in (a message stored and shown), for what routing
+    does after commit: assign it when it is new or reopened in a channel that assigns by
+    itself, answer it when its department is closed."""
+
+    conversation_id: int
+    department_id: int
+    at: datetime  # their latest message of the batch
+    to_assign: bool  # new or reopened, in a channel that assigns by itself
+
+
+def customer_wrote_merge(items: list[CustomerWrote]) -> list[CustomerWrote]:
+    """One per conversation: its latest message, to assign when any says so."""
+    merged: dict[int, CustomerWrote] = {}
+    for item in items:
+        seen = merged.get(item.conversation_id)
+        if seen is None:
+            merged[item.conversation_id] = item
+        else:
+            merged[item.conversation_id] = CustomerWrote(
+                item.conversation_id, item.department_id, max(seen.at, item.at), seen.to_assign or item.to_assign
+            )
+    return sorted(merged.values(), key=lambda item: item.conversation_id)
+
+
 @dataclass
 class BatchResult:
     """What became of each event (aligned with the input) and what to do after commit."""
@@ -60,6 +87,7 @@ class BatchResult:
     announce_conversation_ids: list[int] = field(default_factory=list)
     # Messages inserted with a file to keep in our storage (messenger.services.attachments).
     download_message_ids: list[int] = field(default_factory=list)
+    customer_wrote: list[CustomerWrote] = field(default_factory=list)
 
 
 def message_reason_sql(flags: dict[str, str]) -> str:

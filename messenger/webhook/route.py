@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from channels.models import Channel
+from channels.models import AssignmentMode, Channel
 from helpdesk.models import Organization
 from messenger.models import Contact, Conversation, FacebookPage, WebhookOutcome
 from messenger.webhook import parsed, parsing
@@ -55,6 +55,7 @@ class Route:
     channel_enabled: bool
     channel_deleted: bool
     language: str
+    assignment_on: bool  # the channel assigns new and reopened conversations by itself
     linked: bool = True  # a route is read only for a linked page: a missing route is not
 
 
@@ -100,14 +101,15 @@ def route_select(where: str) -> str:
     after `page_id`, e.g. "= v.page"), with its channel and organization, as the columns
     that Route names."""
     p = {name: column(FacebookPage, name) for name in ("id", "page_id", "organization", "channel", "unlinked_at")}
-    ch = {name: column(Channel, name) for name in ("id", "department", "is_enabled", "deleted_at")}
+    ch = {name: column(Channel, name) for name in ("id", "department", "is_enabled", "deleted_at", "assignment_mode")}
     org_id, org_language = column(Organization, "id"), column(Organization, "language")
     # Table and column names come from the models; every value is a bound parameter.
     return (
         f"SELECT p.{p['id']} AS page_pk, p.{p['page_id']} AS page_id, "  # noqa: S608
         f"p.{p['organization']} AS organization_id, p.{p['channel']} AS channel_id, "
         f"c.{ch['department']} AS department_id, c.{ch['is_enabled']} AS channel_enabled, "
-        f"c.{ch['deleted_at']} IS NOT NULL AS channel_deleted, o.{org_language} AS language, TRUE AS linked "
+        f"c.{ch['deleted_at']} IS NOT NULL AS channel_deleted, o.{org_language} AS language, "
+        f"c.{ch['assignment_mode']} <> {literal(AssignmentMode.OFF)} AS assignment_on, TRUE AS linked "
         f"FROM {table(FacebookPage)} p JOIN {table(Channel)} c ON c.{ch['id']} = p.{p['channel']} "
         f"JOIN {table(Organization)} o ON o.{org_id} = p.{p['organization']} "
         f"WHERE p.{p['page_id']} {where} AND p.{p['unlinked_at']} IS NULL"
@@ -202,6 +204,7 @@ def routing_read(events: Sequence[ParsedEvent]) -> Routing:
                 channel_enabled=bool(row[5]),
                 channel_deleted=bool(row[6]),
                 language=row[7],
+                assignment_on=bool(row[8]),
             )
         contact_id, psid, is_blocked, conversation_id = row[_ROUTE_WIDTH:]
         if contact_id is not None:

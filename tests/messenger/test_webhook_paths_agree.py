@@ -42,6 +42,7 @@ from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from channels.models import AssignmentMode
 from helpdesk.models import Organization
 from messenger.models import (
     Contact,
@@ -120,6 +121,8 @@ def _world(tenant_a: Tenant, tenant_b: Tenant) -> None:
             name=f"Channel {page_id}",
             is_enabled=state != "disabled",
             deleted_at=T_WORLD if state == "deleted" else None,
+            # The other organization's channels assign by themselves: what routing is told agrees too.
+            assignment_mode=AssignmentMode.ROUND_ROBIN if slug == "bravo" else AssignmentMode.OFF,
         )
         page = factories.make_page(
             channel, page_id=page_id, name=f"Page {page_id}", unlinked_at=T_WORLD if state == "unlinked" else None
@@ -231,7 +234,16 @@ def _followups_named(result: outcomes.BatchResult) -> dict[str, list[tuple[str, 
             "pk", "page__page_id", "contact__psid"
         )
     }
+    wrote = {
+        pk: (page_id, psid)
+        for pk, page_id, psid in Conversation.objects.filter(
+            pk__in=[item.conversation_id for item in result.customer_wrote]
+        ).values_list("pk", "page__page_id", "contact__psid")
+    }
     return {
+        "customer wrote": sorted(
+            (*wrote[item.conversation_id], item.at.isoformat(), str(item.to_assign)) for item in result.customer_wrote
+        ),
         "downloads": sorted(messages[pk] for pk in result.download_message_ids),
         "profiles": sorted(contacts[pk] for pk in result.new_contact_ids),
         "announced": sorted(conversations[pk] for pk in result.announce_conversation_ids),
@@ -544,7 +556,14 @@ def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post
     as_it_runs = _play((tenant_a, tenant_b), [body], one_statement=True)
     photo = next(row for row in as_it_runs["event log"] if row[3] == "m_photo")
     assert photo[5:7] == ("stored", "")  # kept: nothing says its file is over the caps
-    assert as_it_runs["follow-ups"] == [{"downloads": [(PAGE_A, "m_photo")], "profiles": [], "announced": []}]
+    assert as_it_runs["follow-ups"] == [
+        {
+            "customer wrote": [(PAGE_A, KNOWN, "2026-01-01T00:00:00+00:00", "False")],
+            "downloads": [(PAGE_A, "m_photo")],
+            "profiles": [],
+            "announced": [],
+        }
+    ]
     assert as_it_runs == step_by_step
 
 

@@ -98,7 +98,8 @@ def _message_queue(
     text: str,
     attachments: list[dict[str, Any]],
 ) -> Message:
-    """The queued row, the conversation's last activity, and the task after commit."""
+    """The queued row, the conversation's last activity (an agent's reply answers: the
+    customer waits no more), and the task after commit."""
     now = timezone.now()
     message = Message.objects.create(
         organization=organization,
@@ -120,9 +121,10 @@ def _message_queue(
     with translation.override(organization.language):
         preview = message_preview(kind=message.kind, text=message.text, attachments=attachments)
     Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=now, last_message_preview=preview, updated_at=now
+        last_message_at=now, last_message_preview=preview, waiting_since=None, updated_at=now
     )
     conversation.last_message_at, conversation.last_message_preview = now, preview
+    conversation.waiting_since = None
     message_dispatch_on_commit(message.pk)
     return message
 
