@@ -1,0 +1,512 @@
+"""Routing benchmark: automatic assignment under load, and a backlog drained.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/routing.py
+
+It creates (and afterwards drops) the database `<name>_bench`, migrates and seeds it, and
+starts the product as it runs in production: gunicorn for the webhook and a Celery worker
+for the `routing` queue (over Redis: REDIS_URL's server, database BENCH_REDIS_DB, default 15,
+flushed before and after).
+
+(a) Load: new customers write to 3 pages (3 channels assigning by round robin, 10 agents
+    each, 2 of them offline, capacity 5) at 200 new conversations per second for 60 s,
+    through the webhook. A monitor sees each conversation assigned or queued and measures
+    from the moment its POST was sent; a closer stands in for agents, closing each
+    conversation CLOSE_AFTER seconds after it was assigned (so that room comes back and the
+    rotation shows). Checked: p99 < 1 s; no conversation assigned twice; no agent ever over
+    capacity (sampled every 0.2 s and at the end); per channel, max − min of the
+    conversations assigned to its online agents ≤ 1.
+(b) Backlog: 10,000 queued conversations on a fourth channel; its 100 agents (capacity 100)
+    come online (the availability service, as the status menu calls it); the queue must be
+    empty within 10 s, nobody over capacity, nothing assigned twice.
+
+The last line is the summary (`routing: …`); the exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.webhook import (  # noqa: E402
+    _admin_execute,
+    _free_port,
+    _post,
+    _start_gunicorn,
+    bench_database_prepare,
+    gunicorn_config,
+)
+
+TARGET_P99_S = 1.0
+TARGET_SPREAD = 1
+TARGET_DRAIN_S = 10.0
+
+RATE = 200  # new conversations per second
+CHANNELS = 3
+AGENTS_PER_CHANNEL = 10
+OFFLINE_PER_CHANNEL = 2
+CAPACITY = 5
+CLOSE_AFTER = 0.2  # seconds an agent keeps a conversation (the closer)
+BACKLOG = 10_000
+BACKLOG_AGENTS = 100
+BACKLOG_CAPACITY = 100
+LOAD_THREADS = 16
+POLL_SECONDS = 0.05
+WORKER_CONCURRENCY = 2
+
+
+@dataclass
+class World:
+    organization_id: int
+    page_ids: list[str]
+    channel_ids: list[int]
+    online_user_ids: dict[int, list[int]]  # channel → its online agents' user ids
+    backlog_channel_id: int
+    backlog_membership_ids: list[int]
+
+
+@dataclass
+class LoadReport:
+    sent: dict[str, float] = field(default_factory=dict)  # psid → when its POST was sent
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    unresolved: int = 0
+    max_load_seen: int = 0
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def _seed() -> World:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from availability.models import Availability, AvailabilitySettings, Status
+    from channels.models import AgentChannel, AssignmentMode, Channel
+    from helpdesk.models import Department, Membership, Role
+    from helpdesk.services import organization_create
+    from messenger.crypto import encrypt_token
+    from messenger.models import FacebookPage
+
+    organization, _admin = organization_create(
+        name="Bench", slug="bench", admin_username="bench-admin", admin_password="bench-admin-password-0123"
+    )
+    AvailabilitySettings.objects.update_or_create(organization=organization, defaults={"default_capacity": CAPACITY})
+    user_model = get_user_model()
+    now = timezone.now()
+    page_ids, channel_ids, online = [], [], {}
+
+    def agents(channel: Channel, department: Department, count: int, *, prefix: str) -> list[Membership]:
+        users = user_model.objects.bulk_create(
+            user_model(username=f"{prefix}-{channel.pk}-{n}", first_name=f"Agent {n}") for n in range(count)
+        )
+        memberships = Membership.objects.bulk_create(
+            Membership(organization=organization, user=user, role=Role.AGENT) for user in users
+        )
+        for membership in memberships:
+            membership.departments.add(department)
+        AgentChannel.objects.bulk_create(
+            AgentChannel(organization=organization, membership=m, channel=channel) for m in memberships
+        )
+        return memberships
+
+    token = encrypt_token("bench-page-token")
+    for n in range(CHANNELS + 1):
+        department = Department.objects.create(organization=organization, name=f"Support {n}")
+        channel = Channel.objects.create(
+            organization=organization,
+            department=department,
+            name=f"Messenger {n}",
+            assignment_mode=AssignmentMode.ROUND_ROBIN,
+        )
+        page_id = f"90000000000010{n}"
+        FacebookPage.objects.create(
+            organization=organization, channel=channel, page_id=page_id, name=f"Page {n}", access_token_encrypted=token
+        )
+        if n == CHANNELS:
+            backlog_channel = channel
+            backlog_department = department
+            continue
+        page_ids.append(page_id)
+        channel_ids.append(channel.pk)
+        memberships = agents(channel, department, AGENTS_PER_CHANNEL, prefix="agent")
+        Availability.objects.bulk_create(
+            Availability(
+                organization=organization,
+                membership=m,
+                status=Status.OFFLINE if i < OFFLINE_PER_CHANNEL else Status.ONLINE,
+                status_since=now,
+            )
+            for i, m in enumerate(memberships)
+        )
+        online[channel.pk] = [m.user_id for m in memberships[OFFLINE_PER_CHANNEL:]]
+    backlog_agents = agents(backlog_channel, backlog_department, BACKLOG_AGENTS, prefix="backlog")
+    Availability.objects.bulk_create(
+        Availability(
+            organization=organization, membership=m, status=Status.OFFLINE, status_since=now, capacity=BACKLOG_CAPACITY
+        )
+        for m in backlog_agents
+    )
+    return World(
+        organization.pk, page_ids, channel_ids, online, backlog_channel.pk, [m.pk for m in backlog_agents]
+    )
+
+
+def _backlog_generate(world: World) -> None:
+    """BACKLOG customers of the fourth page, each with an open conversation in the queue."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, department_id FROM channels_channel WHERE id = %s", [world.backlog_channel_id]
+        )
+        channel_id, department_id = cursor.fetchone()
+        cursor.execute("SELECT id FROM messenger_facebookpage WHERE channel_id = %s", [channel_id])
+        (page_pk,) = cursor.fetchone()
+        cursor.execute(
+            """
+            INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, first_name,
+                                           last_name, avatar_url, profile_fetched_at, is_blocked, blocked_at,
+                                           created_at)
+            SELECT %(org)s, %(page)s, 'backlog-' || g, false, 'Customer ' || g, '', '', '', now(), false, NULL, now()
+            FROM generate_series(1, %(n)s) AS g
+            """,
+            {"org": world.organization_id, "page": page_pk, "n": BACKLOG},
+        )
+        cursor.execute(
+            """
+            INSERT INTO messenger_conversation (organization_id, channel_id, department_id, page_id, contact_id,
+                                                state, assignee_id, last_inbound_at, last_message_at,
+                                                last_message_preview, unread_count, waiting_since, queued_at,
+                                                created_at, updated_at)
+            SELECT %(org)s, %(channel)s, %(department)s, %(page)s, ct.id, 'open', NULL,
+                   now() - (ct.id % 3600) * interval '1 second', now() - (ct.id % 3600) * interval '1 second',
+                   'Where is my parcel?', 1, now() - (ct.id % 3600) * interval '1 second',
+                   now() - (ct.id % 3600) * interval '1 second', now(), now()
+            FROM messenger_contact ct WHERE ct.page_id = %(page)s
+            """,
+            {"org": world.organization_id, "channel": channel_id, "department": department_id, "page": page_pk},
+        )
+        cursor.execute("ANALYZE")
+
+
+def _redis_url(base: str, db: int) -> str:
+    parts = urlsplit(base)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _redis_flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv" / "bin" / "celery"),
+        "-A",
+        "helpdesk",
+        "worker",
+        "--queues=routing",
+        f"--concurrency={WORKER_CONCURRENCY}",
+        "--loglevel=WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--hostname=routing-bench@%h",
+    ]
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
+# --------------------------------------------------------------------------- (a) the load
+
+
+def _new_customer_body(page_id: str, psid: str, seq: int) -> bytes:
+    now_ms = int(time.time() * 1000)
+    item = {
+        "sender": {"id": psid},
+        "recipient": {"id": page_id},
+        "timestamp": now_ms,
+        "message": {"mid": f"m_routing.{psid}", "text": f"Hello, this is customer {seq}: where is my parcel?"},
+    }
+    return json.dumps({"object": "page", "entry": [{"id": page_id, "time": now_ms, "messaging": [item]}]}).encode()
+
+
+def _load(port: int, world: World, seconds: float, report: LoadReport) -> None:
+    """RATE new customers per second, paced from a schedule (open loop), round the pages."""
+    lock = threading.Lock()
+    start = time.time() + 0.5
+    total = int(RATE * seconds)
+
+    def run(thread_no: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for seq in range(thread_no, total, LOAD_THREADS):
+            scheduled = start + seq / RATE
+            pause = scheduled - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            page_id = world.page_ids[seq % len(world.page_ids)]
+            psid = f"7{seq:09d}"
+            with lock:
+                report.sent[psid] = time.time()
+            try:
+                status = _post(conn, "/webhooks/messenger/", _new_customer_body(page_id, psid, seq))
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            if status != 200:
+                with lock:
+                    report.errors += 1
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(LOAD_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _monitor(world: World, report: LoadReport, stop: threading.Event) -> None:
+    """Sees each new conversation assigned or queued; closes assigned ones CLOSE_AFTER later
+    (then asks the queue to drain, as closing in the product does); samples agents' loads."""
+    from django.db import connection
+
+    from messenger.tasks import routing as routing_tasks
+
+    max_seen_id = 0
+    pending: dict[int, str] = {}  # conversation id → psid
+    to_close: list[tuple[float, int, int]] = []  # (when, conversation id, assignee user id)
+    next_sample = 0.0
+    with connection.cursor() as cursor:
+        while True:
+            stopping = stop.is_set()
+            now = time.time()
+            cursor.execute(
+                "SELECT c.id, ct.psid FROM messenger_conversation c JOIN messenger_contact ct ON ct.id = c.contact_id "
+                "WHERE c.id > %s AND c.channel_id = ANY(%s)",
+                [max_seen_id, world.channel_ids],
+            )
+            for conversation_id, psid in cursor.fetchall():
+                pending[conversation_id] = psid
+                max_seen_id = max(max_seen_id, conversation_id)
+            if pending:
+                cursor.execute(
+                    "SELECT id, assignee_id, queued_at IS NOT NULL FROM messenger_conversation WHERE id = ANY(%s) "
+                    "AND (assignee_id IS NOT NULL OR queued_at IS NOT NULL)",
+                    [list(pending)],
+                )
+                seen = time.time()
+                for conversation_id, assignee_id, _queued in cursor.fetchall():
+                    psid = pending.pop(conversation_id)
+                    report.latencies.append(seen - report.sent[psid])
+                    if assignee_id is not None:
+                        to_close.append((seen + CLOSE_AFTER, conversation_id, assignee_id))
+            due = [item for item in to_close if item[0] <= now]
+            if due:
+                to_close = [item for item in to_close if item[0] > now]
+                cursor.execute(
+                    "UPDATE messenger_conversation SET state = 'closed' WHERE id = ANY(%s)", [[d[1] for d in due]]
+                )
+                cursor.execute("SELECT count(*) FROM messenger_conversation WHERE queued_at IS NOT NULL")
+                if cursor.fetchone()[0]:
+                    cursor.execute(
+                        "SELECT id FROM helpdesk_membership WHERE organization_id = %s AND user_id = ANY(%s)",
+                        [world.organization_id, sorted({d[2] for d in due})],
+                    )
+                    for (membership_id,) in cursor.fetchall():
+                        routing_tasks.drain_agent.delay(membership_id)
+            if now >= next_sample:
+                next_sample = now + 0.2
+                report.max_load_seen = max(report.max_load_seen, _max_load(cursor, world.organization_id))
+            if stopping:
+                break
+            time.sleep(POLL_SECONDS)
+    report.unresolved = len(pending)
+
+
+def _max_load(cursor: Any, organization_id: int) -> int:
+    cursor.execute(
+        "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM messenger_conversation "
+        "WHERE organization_id = %s AND state = 'open' AND assignee_id IS NOT NULL GROUP BY assignee_id) loads",
+        [organization_id],
+    )
+    return int(cursor.fetchone()[0])
+
+
+def _assigned_twice(cursor: Any, organization_id: int) -> int:
+    """Conversations with more than one assignment (nothing unassigns them in this run)."""
+    cursor.execute(
+        "SELECT count(*) FROM (SELECT conversation_id FROM messenger_conversationevent "
+        "WHERE organization_id = %s AND kind = 'assigned' GROUP BY conversation_id HAVING count(*) > 1) twice",
+        [organization_id],
+    )
+    return int(cursor.fetchone()[0])
+
+
+def _spreads(cursor: Any, world: World) -> list[int]:
+    """Per channel: max − min of the conversations given to its online agents over the run."""
+    spreads = []
+    for channel_id in world.channel_ids:
+        cursor.execute(
+            "SELECT assignee_id, count(*) FROM messenger_conversation WHERE channel_id = %s "
+            "AND assignee_id IS NOT NULL GROUP BY assignee_id",
+            [channel_id],
+        )
+        counts = dict(cursor.fetchall())
+        given = [counts.get(user_id, 0) for user_id in world.online_user_ids[channel_id]]
+        spreads.append(max(given) - min(given))
+    return spreads
+
+
+# --------------------------------------------------------------------------- (b) the backlog
+
+
+def _drain(world: World, timeout: float) -> tuple[float, int]:
+    """The backlog's agents come online; returns (seconds until the queue is empty, left)."""
+    from django.db import connection
+
+    from availability.models import ChangeReason, Status
+    from availability.services import availability_set
+    from helpdesk.models import Membership
+
+    memberships = list(Membership.objects.filter(pk__in=world.backlog_membership_ids).select_related("organization"))
+    started = time.perf_counter()
+    for membership in memberships:
+        availability_set(membership=membership, status=Status.ONLINE, reason=ChangeReason.CHOSEN)
+    left = BACKLOG
+    with connection.cursor() as cursor:
+        while time.perf_counter() - started < timeout:
+            cursor.execute(
+                "SELECT count(*) FROM messenger_conversation WHERE channel_id = %s AND assignee_id IS NULL",
+                [world.backlog_channel_id],
+            )
+            left = int(cursor.fetchone()[0])
+            if left == 0:
+                break
+            time.sleep(0.05)
+    return time.perf_counter() - started, left
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the load")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
+    args = parser.parse_args()
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("routing bench: set REDIS_URL (the worker takes its tasks from Redis)")
+    broker = _redis_url(os.environ["REDIS_URL"], int(os.environ.get("BENCH_REDIS_DB", "15")))
+    os.environ["CELERY_BROKER_URL"] = broker
+    bench_name, admin_url, env = bench_database_prepare("routing bench")
+    env["CELERY_BROKER_URL"] = broker
+    _redis_flush(broker)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
+    )
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    world = _seed()
+    _backlog_generate(world)
+    connection.close()
+
+    port = _free_port()
+    config = gunicorn_config(2, 4)
+    server = _start_gunicorn(port, env, config)
+    worker = _start_worker(env)
+    time.sleep(3)  # the worker connects to the broker
+    print(
+        f"routing bench: gunicorn {' '.join(config)} · a Celery worker on `routing` ({WORKER_CONCURRENCY} processes) · "
+        f"PostgreSQL {bench_name} · {RATE} new conversations/s for {args.seconds:.0f} s over {CHANNELS} channels · "
+        f"{CHANNELS * AGENTS_PER_CHANNEL} agents ({CHANNELS * OFFLINE_PER_CHANNEL} offline), capacity {CAPACITY} · "
+        f"closed {CLOSE_AFTER} s after assignment · backlog {BACKLOG} to {BACKLOG_AGENTS} agents × {BACKLOG_CAPACITY}"
+    )
+    report = LoadReport()
+    stop = threading.Event()
+    monitor = threading.Thread(target=_monitor, args=(world, report, stop))
+    try:
+        monitor.start()
+        _load(port, world, args.seconds, report)
+        deadline = time.time() + 5
+        while time.time() < deadline and len(report.latencies) < len(report.sent) - report.errors:
+            time.sleep(0.1)
+        stop.set()
+        monitor.join()
+        with connection.cursor() as cursor:
+            twice_a = _assigned_twice(cursor, world.organization_id)
+            spreads = _spreads(cursor, world)
+            load_end = _max_load(cursor, world.organization_id)
+        connection.close()
+        drain_seconds, left = _drain(world, timeout=60.0)
+        with connection.cursor() as cursor:
+            twice_b = _assigned_twice(cursor, world.organization_id)
+            cursor.execute(
+                "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM messenger_conversation "
+                "WHERE channel_id = %s AND state = 'open' AND assignee_id IS NOT NULL GROUP BY assignee_id) loads",
+                [world.backlog_channel_id],
+            )
+            backlog_max = int(cursor.fetchone()[0])
+    finally:
+        for process in (worker, server):
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in (worker, server):
+            process.wait(timeout=60)
+        connection.close()
+        _redis_flush(broker)
+        if not args.keep_database:
+            _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
+
+    latencies = sorted(report.latencies)
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    over_capacity = max(report.max_load_seen, load_end) > CAPACITY or backlog_max > BACKLOG_CAPACITY
+    ok = (
+        p99 < TARGET_P99_S
+        and report.unresolved == 0
+        and report.errors == 0
+        and twice_a == 0
+        and twice_b == 0
+        and not over_capacity
+        and max(spreads) <= TARGET_SPREAD
+        and left == 0
+        and drain_seconds < TARGET_DRAIN_S
+    )
+    print(
+        f"load: {len(report.sent)} conversations, {report.errors} POST errors, {report.unresolved} never routed · "
+        f"assigned or queued p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (target < {TARGET_P99_S * 1000:.0f}) · "
+        f"assigned twice {twice_a} · highest load seen {report.max_load_seen} (capacity {CAPACITY}) · "
+        f"spread per channel {spreads} (target ≤ {TARGET_SPREAD})"
+    )
+    print(
+        f"backlog: {BACKLOG - left} of {BACKLOG} drained in {drain_seconds:.1f} s (target < {TARGET_DRAIN_S:.0f}) · "
+        f"assigned twice {twice_b} · highest load {backlog_max} (capacity {BACKLOG_CAPACITY})"
+    )
+    print(
+        f"routing: p99 {p99 * 1000:.0f} ms · double assignments {twice_a + twice_b} · "
+        f"over capacity {'yes' if over_capacity else 'no'} · spread {max(spreads)} · "
+        f"backlog {BACKLOG} drained in {drain_seconds:.1f} s · {'OK' if ok else 'FAILED'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
