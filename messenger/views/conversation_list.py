@@ -82,7 +82,6 @@ class ConversationRow:
     assignee_name: str
     # "Waiting 12 min": an open conversation whose customer waits for an answer (else empty).
     waiting_text: str
-    waiting_iso: str
     unread_count: int
     last_message_failed: bool
     active: bool
@@ -147,7 +146,6 @@ def _rows(
                 blocked=contact.is_blocked,
                 assignee_name=user_name(assignee),
                 waiting_text=_waiting_text(conversation, now=now),
-                waiting_iso=conversation.waiting_since.isoformat() if conversation.waiting_since else "",
                 unread_count=conversation.unread_count,
                 # Annotated by selectors.with_last_message_status.
                 last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
