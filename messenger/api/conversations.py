@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api import OrganizationViewSet
-from helpdesk.drf import JSONParser
+from helpdesk.drf import ErrorSerializer, JSONParser
 from helpdesk.models import Membership
 from messenger import selectors
 from messenger.api.errors import ERRORS
@@ -84,7 +84,13 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(conversation.pk)
         return Response(ConversationDetailSerializer(conversation).data, status=status_code)
 
-    @extend_schema(parameters=FILTER_PARAMETERS, responses={200: ConversationSerializer(many=True), 400: ERRORS[400]})
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={
+            200: ConversationSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="invalid_view or invalid_sort."),
+        },
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 

@@ -505,3 +505,13 @@ def test_the_pages_of_another_sort_than_newest_are_first_and_next(
         second = client.get(link.group(1).replace("&amp;", "&")).content.decode()
     assert 'href="/o/alpha/inbox/?sort=window_closing">First page</a>' in second
     assert "Reply window, 5 h left" in second and "Agent window, 1 h left</span>" not in second
+
+
+def test_an_open_conversation_keeps_the_view_and_sort_in_its_tabs_forms_and_list(
+    tenant_a: Tenant, world: dict[str, Any], web_client_for: Any
+) -> None:
+    client = web_client_for(tenant_a.agent)
+    html = client.get(f"/o/alpha/inbox/{world['agent_open'].pk}/?view=mine&sort=waiting").content.decode()
+    assert 'aria-current="page"' in _tab(html, "Mine")
+    assert 'name="filters" value="view=mine&amp;sort=waiting"' in html  # what its actions come back to
+    assert f"/o/alpha/inbox/list/?view=mine&amp;sort=waiting&amp;active={world['agent_open'].pk}" in html
