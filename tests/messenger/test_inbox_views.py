@@ -15,6 +15,7 @@ from helpdesk.models import Membership
 from messenger import selectors
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
+from messenger.reply_window import reply_window
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 
@@ -515,3 +516,30 @@ def test_an_open_conversation_keeps_the_view_and_sort_in_its_tabs_forms_and_list
     assert 'aria-current="page"' in _tab(html, "Mine")
     assert 'name="filters" value="view=mine&amp;sort=waiting"' in html  # what its actions come back to
     assert f"/o/alpha/inbox/list/?view=mine&amp;sort=waiting&amp;active={world['agent_open'].pk}" in html
+
+
+def test_window_closing_pages_agree_with_reply_window_on_every_boundary(
+    tenant_a: Tenant, world: dict[str, Any]
+) -> None:
+    """The SQL order and its keyset are reply_window's rule: customers' last messages on and
+    around each window's edge, in the future, long ago, missing, and several at one instant."""
+    page, now = world["support_page"], world["now"]
+    Conversation.objects.all().delete()
+    tick = timedelta(microseconds=1)
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    offsets: list[timedelta | None] = [None, 30 * day, 7 * day + tick, 7 * day, 7 * day - tick, 6 * day + 23 * hour]
+    offsets += [day + tick, day, day - tick, 23 * hour, hour, tick, timedelta(0), -hour, None]
+    offsets += [day, 7 * day, day - tick, 6 * day]  # the same instants again: ties by id
+    for n, offset in enumerate(offsets):
+        _conversation(page, f"C{n}", last_inbound_at=None if offset is None else now - offset)
+
+    def expected_key(conversation: Conversation) -> tuple[Any, ...]:
+        window = reply_window(conversation.last_inbound_at, now=now)
+        return (0, window.closes_at, conversation.pk) if window.is_open else (1, conversation.pk)
+
+    conversations = Conversation.objects.select_related("contact")
+    expected = [c.contact.display_name for c in sorted(conversations, key=expected_key)]
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        for page_size in (1, 2, 3, 5):
+            seen, _pages = _all_pages(tenant_a.admin, ConversationSort.WINDOW_CLOSING, page_size=page_size)
+            assert seen == expected, page_size
