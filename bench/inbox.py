@@ -6,13 +6,15 @@
 It creates (and afterwards drops) its own database, `<name of DATABASE_URL's database>_bench`,
 migrates it, fills it with set-based SQL (INSERT … SELECT generate_series), then times the
 agent's inbox through the whole Django stack (middleware, auth, selectors, serializers,
-templates): the API list, the HTML page, the polled HTML partial and a search (printed, no
-budget). It prints one line that starts with `inbox:` and exits non-zero when a p95 of the
-first three is 30 ms or more, or when a query count depends on the page size.
+templates): the API list, the HTML page, the polled HTML partial, and with no budget (printed
+for the record) a search, the polled partial in the other sorts (longest waiting, reply window
+closing soonest) and the views' counts. It prints one line that starts with `inbox:` and exits
+non-zero when a p95 of the first three is 30 ms or more, or when a query count depends on the
+page size.
 
 Options: --conversations N, --messages-per-conversation N, --requests N, --keep (do not drop
 the database), --reuse (time a database kept by --keep instead of generating one), --explain
-(print the plan of the agent's list query).
+(print the plan of the agent's list query in each sort).
 """
 
 from __future__ import annotations
@@ -144,11 +146,14 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             f"""
             INSERT INTO messenger_conversation (organization_id, channel_id, department_id, page_id, contact_id,
                 state, assignee_id, last_inbound_at, last_message_at, last_message_preview, unread_count,
-                created_at, updated_at)
+                waiting_since, created_at, updated_at)
             SELECT {org}, p.channel_id, ch.department_id, c.page_id, c.id,
                    CASE WHEN c.id % 5 = 0 THEN 'closed' ELSE 'open' END,
                    CASE WHEN c.id % 4 = 0 THEN {agent_user.pk} END,
-                   t.at, t.at, 'Message text ' || c.id, c.id % 3, t.at, t.at
+                   t.at, t.at, 'Message text ' || c.id, c.id % 3,
+                   -- A third of the open conversations wait for an answer (the inbox's "longest waiting").
+                   CASE WHEN c.id % 3 = 0 AND c.id % 5 <> 0 THEN t.at END,
+                   t.at, t.at
             FROM messenger_contact c
             JOIN messenger_facebookpage p ON p.id = c.page_id
             JOIN channels_channel ch ON ch.id = p.channel_id
@@ -293,17 +298,33 @@ def main() -> int:
             term = f"Customer {4242 + n}" if n % 2 else f"of conversation {4242 + n}"
             return web.get("/o/bench/inbox/", {"q": term})
 
+        def html_sorted(sort: str) -> Any:
+            return web.get("/o/bench/inbox/list/", {"sort": sort})
+
+        def api_counts() -> Any:
+            return api.get("/api/v1/conversations/counts/")
+
         if options.explain:
             from messenger import selectors
 
-            queryset = selectors.conversation_list(organization=data["organization"], membership=agent)[:26]
-            print(queryset.explain(analyze=True))
+            for sort in ("newest", "waiting", "window_closing"):
+                filters = selectors.ConversationFilters.from_params({"sort": sort})
+                queryset = selectors.conversation_list(
+                    organization=data["organization"], membership=agent, filters=filters
+                )[:26]
+                print(f"-- {sort}\n{queryset.explain(analyze=True)}")
 
         api_timings, api_cpu = _time(api_page, options.requests)
         html_timings, html_cpu = _time(html_page, options.requests)
         list_timings, list_cpu = _time(html_list, options.requests)
         # No budget: printed for the record (a search reads the organization's messages once).
         search_timings, _search_cpu = _time(html_search, min(options.requests, SEARCH_REQUESTS))
+        # No budget either: the other sorts of the polled list, and the views' counts alone.
+        sort_timings = {
+            sort: _time(lambda sort=sort: html_sorted(sort), options.requests)[0]
+            for sort in ("waiting", "window_closing")
+        }
+        counts_timings, _counts_cpu = _time(api_counts, options.requests)
         # Each size twice, the second kept: the first may include the token's last-used stamp.
         api_queries = {size: _queries(lambda size=size: api_page(size)) for size in (5, 25, 5, 25)}
         html_queries = _queries(html_page)
@@ -318,6 +339,9 @@ def main() -> int:
             f"list_partial_p95={results['list']:.1f}ms (p50 {statistics.median(list_timings):.1f}, "
             f"cpu {list_cpu:.1f}) search_p95={_p95(search_timings):.0f}ms "
             f"(p50 {statistics.median(search_timings):.0f}, no budget) "
+            f"list_waiting_p95={_p95(sort_timings['waiting']):.1f}ms "
+            f"list_window_closing_p95={_p95(sort_timings['window_closing']):.1f}ms "
+            f"counts_p95={_p95(counts_timings):.1f}ms (no budget) "
             f"queries api={api_queries[25]} (page 5: {api_queries[5]}) html={html_queries} "
             f"budget_p95<{P95_BUDGET_MS:.0f}ms requests={options.requests} load={os.getloadavg()[0]:.1f}"
         )

@@ -100,6 +100,12 @@ class InboundRange:
     since: datetime
     until: datetime | None
 
+    @property
+    def length(self) -> timedelta:
+        """How long after the customer's message a window of this kind closes: a message at
+        ``last_inbound_at`` in this range has its window close at ``last_inbound_at + length``."""
+        return STANDARD_WINDOW if self.state == WindowState.STANDARD else HUMAN_AGENT_WINDOW
+
 
 def open_window_ranges(*, now: datetime | None = None) -> tuple[InboundRange, ...]:
     """The rule of ``reply_window`` as ranges of ``last_inbound_at``, for a query: the

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels import visibility
@@ -23,6 +24,8 @@ from channels.models import Channel
 from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
+from messenger import conversation_order
+from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message
 from messenger.services import search
 
@@ -95,10 +98,14 @@ class ConversationFilters:
     assigned_to_me: bool = False
     unassigned: bool = False
     search: str = ""
+    # The inbox's view and sort (messenger.conversation_order).
+    view: ConversationView = conversation_order.DEFAULT_VIEW
+    sort: ConversationSort = conversation_order.DEFAULT_SORT
 
     @classmethod
-    def from_params(cls, params: Any) -> ConversationFilters:
-        """From a QueryDict (HTML) or request.query_params (API); junk is ignored, not an error."""
+    def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
+        """From a QueryDict (HTML) or request.query_params (API); junk is ignored, not an error,
+        except an unknown view or sort when ``strict`` (the API: InvalidView, InvalidSort)."""
         channel = params.get("channel") or ""
         state = params.get("state") or ""
         assignee = params.get("assignee") or ""
@@ -108,6 +115,8 @@ class ConversationFilters:
             assigned_to_me=assignee == "me",
             unassigned=assignee == "none",
             search=search_term(params.get("q")),
+            view=conversation_order.view_parse(params.get("view"), strict=strict),
+            sort=conversation_order.sort_parse(params.get("sort"), strict=strict),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -122,7 +131,16 @@ class ConversationFilters:
             params["assignee"] = "none"
         if self.search:
             params["q"] = self.search
+        if self.view != conversation_order.DEFAULT_VIEW:
+            params["view"] = self.view.value
+        if self.sort != conversation_order.DEFAULT_SORT:
+            params["sort"] = self.sort.value
         return params
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether a filter (not the view or the sort) leaves conversations out."""
+        return bool(self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search)
 
 
 def conversation_list(
@@ -131,7 +149,8 @@ def conversation_list(
     membership: Membership,
     filters: ConversationFilters | None = None,
 ) -> QuerySet[Conversation]:
-    """The conversations the member sees, newest activity first, filtered, with their contact.
+    """The conversations the member sees, in the filters' view and sort (newest activity first
+    by default), filtered, with their contact.
 
     Channels and assignees are not joined here: `conversation_page` fetches those of a page
     apart (few rows, by primary key). Three more joins cost PostgreSQL more to plan than the
@@ -139,7 +158,7 @@ def conversation_list(
     filters = filters or ConversationFilters()
     conversations = Conversation.objects.filter(
         visible_channel_filter(organization=organization, membership=membership)
-    )
+    ).filter(conversation_order.view_filter(filters.view, user_id=membership.user_id))
     if filters.channel_id:
         conversations = conversations.filter(channel_id=filters.channel_id)
     if filters.state:
@@ -157,7 +176,39 @@ def conversation_list(
             Q(contact_id__in=names.values("pk"))
             | search.conversations_with_text(organization=organization, term=filters.search)
         )
-    return conversations.select_related("contact").order_by(*CONVERSATION_ORDER)
+    return conversations.select_related("contact").order_by(*_order(filters.sort, now=timezone.now()))
+
+
+def _order(sort: ConversationSort, *, now: Any) -> tuple[Any, ...]:
+    if sort == ConversationSort.NEWEST:
+        return CONVERSATION_ORDER
+    return conversation_order.sort_order(sort, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationCounts:
+    """The open conversations of each view of the inbox."""
+
+    mine: int
+    unassigned: int
+    all: int
+
+
+def conversation_counts(*, organization: Organization, membership: Membership) -> ConversationCounts:
+    """How many open conversations each view holds, for this member (the visibility rule:
+    an agent's "all" is their channels'). One query: conditional counts over the visible open
+    conversations; the list's other filters do not change them."""
+    view_filter = conversation_order.view_filter
+    counts = (
+        Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
+        .filter(state=ConversationState.OPEN)
+        .aggregate(
+            mine=Count("pk", filter=view_filter(ConversationView.MINE, user_id=membership.user_id)),
+            unassigned=Count("pk", filter=view_filter(ConversationView.UNASSIGNED, user_id=membership.user_id)),
+            all=Count("pk"),
+        )
+    )
+    return ConversationCounts(mine=counts["mine"], unassigned=counts["unassigned"], all=counts["all"])
 
 
 def with_last_message_status(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -213,13 +264,23 @@ def _decode_cursor(cursor: str) -> tuple[datetime | None, int] | None:
         return None
 
 
-def conversation_page(conversations: QuerySet[Conversation], *, cursor: str | None, page_size: int) -> ConversationPage:
-    """A keyset page of ``conversation_list``: the cost does not grow with how deep it is.
+def conversation_page(
+    conversations: QuerySet[Conversation],
+    *,
+    cursor: str | None,
+    page_size: int,
+    sort: ConversationSort = ConversationSort.NEWEST,
+) -> ConversationPage:
+    """A keyset page of ``conversation_list`` in ``sort`` (the sort it was listed in): the cost
+    does not grow with how deep it is.
 
-    The cursor is the (last_message_at, id) of the last row shown; an unreadable cursor
+    The cursor is the sort key and id of the last row shown (newest: its last_message_at; the
+    other sorts: messenger.conversation_order); an unreadable cursor, or one of another sort,
     starts from the top.
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    if sort != ConversationSort.NEWEST:
+        return _sorted_page(conversations, cursor=cursor, page_size=page_size, sort=sort)
     position = _decode_cursor(cursor) if cursor else None
     if position is not None:
         when, pk = position
@@ -234,6 +295,23 @@ def conversation_page(conversations: QuerySet[Conversation], *, cursor: str | No
     rows = rows[:page_size]
     prefetch_related_objects(rows, "channel", "assignee")
     return ConversationPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
+
+
+def _sorted_page(
+    conversations: QuerySet[Conversation], *, cursor: str | None, page_size: int, sort: ConversationSort
+) -> ConversationPage:
+    position = conversation_order.cursor_decode(sort, cursor) if cursor else None
+    # Every page of a window_closing list classifies the windows at the time of its first page.
+    now = position.now if position is not None else timezone.now()
+    conversations = conversations.order_by(*_order(sort, now=now))
+    if position is not None:
+        conversations = conversations.filter(conversation_order.after(sort, position))
+    rows = list(conversations[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    prefetch_related_objects(rows, "channel", "assignee")
+    next_cursor = conversation_order.cursor_encode(sort, now=now, conversation=rows[-1]) if more and rows else None
+    return ConversationPage(rows, next_cursor)
 
 
 # --- Messages and the transcript -------------------------------------------------------------

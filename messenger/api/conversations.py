@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,19 +14,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpdesk.api import OrganizationViewSet
-from helpdesk.drf import JSONParser
+from helpdesk.drf import ErrorSerializer, JSONParser
 from helpdesk.models import Membership
 from messenger import selectors
 from messenger.api.errors import ERRORS
 from messenger.api.pagination import ConversationCursorPagination, MessageCursorPagination
 from messenger.api.serializers import (
     AssignSerializer,
+    ConversationCountsSerializer,
     ConversationDetailSerializer,
     ConversationSerializer,
     ForwardSerializer,
     MessageCreateSerializer,
     MessageSerializer,
 )
+from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
 from messenger.services.conversations.assignment import conversation_assign, conversation_forward
 from messenger.services.conversations.blocking import contact_block, contact_unblock
@@ -38,18 +40,39 @@ FILTER_PARAMETERS = [
     OpenApiParameter("state", str, enum=ConversationState.values, description="open or closed."),
     OpenApiParameter("assignee", str, enum=["me", "none"], description="Assigned to me, or unassigned."),
     OpenApiParameter("q", str, description="Search contact names and message text."),
+    OpenApiParameter(
+        "view",
+        str,
+        enum=[v.value for v in ConversationView],
+        description="mine: assigned to me; unassigned: the queue (open and assigned to no one); all (the default): "
+        "every conversation you see (an agent: those of their channels). Unknown: 400 `invalid_view`.",
+    ),
+    OpenApiParameter(
+        "sort",
+        str,
+        enum=[s.value for s in ConversationSort],
+        description="newest (the default): newest activity first; waiting: the customer waiting longest first "
+        "(`waiting_since` ascending, conversations nobody waits in last); window_closing: open reply windows "
+        "by the time they next close (`reply_window.closes_at`), closed windows last. Ties by id; the `next` "
+        "cursor keeps the sort. Unknown: 400 `invalid_sort`.",
+    ),
 ]
 
 
 class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
-    """Conversations of the caller's channels (admins: all), newest activity first."""
+    """Conversations of the caller's channels (admins: all), in a view and a sort (by default all
+    of them, newest activity first)."""
 
     serializer_class = ConversationSerializer
     pagination_class = ConversationCursorPagination
     admin_only_writes = False
+    # The list's sort, for its pagination (set by scoped_queryset).
+    conversation_sort = ConversationSort.NEWEST
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
-        filters = selectors.ConversationFilters.from_params(self.request.query_params)
+        filters = selectors.ConversationFilters.from_params(self.request.query_params, strict=True)
+        # The pagination pages in the same sort.
+        self.conversation_sort = filters.sort
         return selectors.conversation_list(organization=organization, membership=membership, filters=filters)
 
     def _conversation(self, pk: Any) -> Conversation:
@@ -61,9 +84,27 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(conversation.pk)
         return Response(ConversationDetailSerializer(conversation).data, status=status_code)
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={
+            200: ConversationSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="invalid_view or invalid_sort."),
+        },
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="How many open conversations each view holds",
+        description="For the caller: `mine` (assigned to them), `unassigned` (the queue), `all` (every open "
+        "conversation they see; an agent: those of their channels). The list's filters do not apply.",
+        parameters=[],
+        responses={200: ConversationCountsSerializer},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def counts(self, request: Request) -> Response:
+        counts = selectors.conversation_counts(organization=self.organization, membership=self.membership)
+        return Response(ConversationCountsSerializer(counts).data)
 
     @extend_schema(responses={200: ConversationDetailSerializer, 404: ERRORS[404]})
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -15,10 +15,12 @@ from rest_framework.utils.urls import replace_query_param
 from helpdesk.converters import parse_int
 from helpdesk.drf import CursorPagination
 from messenger import selectors
+from messenger.conversation_order import ConversationSort
 
 
 class ConversationCursorPagination(BasePagination):
-    """Keyset pages by last activity (newest first); the cost is the same at any depth."""
+    """Keyset pages in the list's sort (by default last activity, newest first); the cost is
+    the same at any depth."""
 
     page_size = 25
     cursor_query_param = "cursor"
@@ -33,7 +35,11 @@ class ConversationCursorPagination(BasePagination):
         # Junk is ignored, as by the other filters of the list (conversation_page clamps the rest).
         page_size = parse_int(request.query_params.get(self.page_size_query_param)) or self.page_size
         page = selectors.conversation_page(
-            queryset, cursor=request.query_params.get(self.cursor_query_param), page_size=page_size
+            queryset,
+            cursor=request.query_params.get(self.cursor_query_param),
+            page_size=page_size,
+            # Parsed (and refused when unknown) with the filters, by the view's scoped_queryset.
+            sort=getattr(view, "conversation_sort", ConversationSort.NEWEST),
         )
         self.next_cursor = page.next_cursor
         return page.conversations

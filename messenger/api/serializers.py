@@ -120,8 +120,17 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_message_at",
             "last_message_preview",
             "reply_window",
+            "waiting_since",
+            "queued_at",
             "created_at",
         ]
+        extra_kwargs = {
+            "waiting_since": {
+                "help_text": "Since when the customer waits for an answer (their oldest unanswered message); "
+                "null when answered."
+            },
+            "queued_at": {"help_text": "When it joined its channel's queue of automatic assignment; null: not queued."},
+        }
 
     @extend_schema_field(ChannelBriefSerializer)
     def get_channel(self, conversation: Conversation) -> dict[str, Any]:
@@ -138,6 +147,12 @@ class ConversationSerializer(serializers.ModelSerializer):
     @extend_schema_field(ReplyWindowSerializer)
     def get_reply_window(self, conversation: Conversation) -> dict[str, Any]:
         return _window_data(conversation)
+
+
+class ConversationCountsSerializer(serializers.Serializer):
+    mine = serializers.IntegerField(help_text="Open conversations assigned to the caller.")
+    unassigned = serializers.IntegerField(help_text="Open conversations assigned to no one (the queue).")
+    all = serializers.IntegerField(help_text="Every open conversation the caller sees.")
 
 
 class RefusalSerializer(serializers.Serializer):

@@ -21,7 +21,8 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from channels.icons import icon_url
@@ -31,8 +32,9 @@ from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.contact_names import contact_name
-from messenger.models import Conversation, MessageStatus
-from messenger.reply_window import reply_window
+from messenger.conversation_order import DEFAULT_VIEW, ConversationSort, ConversationView
+from messenger.models import Conversation, ConversationState, MessageStatus
+from messenger.reply_window import remaining_text, reply_window
 from messenger.services.conversations import read_state
 from messenger.views.attachments import safe_url
 from messenger.views.polling import POLL_SECONDS, digest
@@ -42,6 +44,17 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 25
 ROW_TEMPLATE = "messenger/inbox/_conversation_row.html"
 ROW_CACHE_SECONDS = 10 * 60
+
+VIEW_LABELS = {
+    ConversationView.MINE: gettext_lazy("Mine"),
+    ConversationView.UNASSIGNED: gettext_lazy("Unassigned"),
+    ConversationView.ALL: gettext_lazy("All"),
+}
+SORT_LABELS = {
+    ConversationSort.NEWEST: gettext_lazy("Newest activity"),
+    ConversationSort.WAITING: gettext_lazy("Longest waiting"),
+    ConversationSort.WINDOW_CLOSING: gettext_lazy("Reply window closing soonest"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,8 @@ class ConversationRow:
     closed: bool
     blocked: bool
     assignee_name: str
+    # "Waiting 12 min": an open conversation whose customer waits for an answer (else empty).
+    waiting_text: str
     unread_count: int
     last_message_failed: bool
     active: bool
@@ -85,6 +100,12 @@ def _when_texts(when: datetime | None, *, now: datetime, labels: dict[Any, tuple
     if key not in labels:
         labels[key] = (datetimes.relative_text(when, now=now), datetimes.datetime_text(when))
     return labels[key]
+
+
+def _waiting_text(conversation: Conversation, *, now: datetime) -> str:
+    if conversation.waiting_since is None or conversation.state != ConversationState.OPEN:
+        return ""
+    return _("Waiting %(duration)s") % {"duration": remaining_text(now - conversation.waiting_since)}
 
 
 def _rows(
@@ -124,6 +145,7 @@ def _rows(
                 closed=conversation.state == "closed",
                 blocked=contact.is_blocked,
                 assignee_name=user_name(assignee),
+                waiting_text=_waiting_text(conversation, now=now),
                 unread_count=conversation.unread_count,
                 # Annotated by selectors.with_last_message_status.
                 last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
@@ -195,7 +217,8 @@ def conversation_list_context(
         selectors.conversation_list(organization=organization, membership=membership, filters=filters)
     )
     cursor = params.get("cursor") or None
-    page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE)
+    page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort)
+    counts = selectors.conversation_counts(organization=organization, membership=membership)
     if active_is_open and active_id is not None:
         _mark_open_conversation_read(request, page.conversations, active_id)
     filter_query = urlencode(filters.as_params())
@@ -207,10 +230,12 @@ def conversation_list_context(
         query=filter_query,
         active_id=active_id,
     )
-    version = digest([row.signature for row in rows] + [active_id, page.next_cursor])
+    version = digest([row.signature for row in rows] + [active_id, page.next_cursor, counts])
     list_params = {**filters.as_params(), **({"active": str(active_id)} if active_id else {})}
     return {
         "filters": filters,
+        "view_tabs": _view_tabs(filters, counts=counts),
+        "sort_choices": [(sort.value, label) for sort, label in SORT_LABELS.items()],
         "filter_query": filter_query,
         "rows": rows,
         "row_html": _rows_html(rows),
@@ -221,6 +246,36 @@ def conversation_list_context(
         "active_id": active_id,
         "poll_seconds": POLL_SECONDS,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ViewTab:
+    view: str
+    label: str
+    count: int
+    # The inbox with this view and the list's other filters and sort (from the first page).
+    query: str
+    active: bool
+
+
+def _view_tabs(filters: selectors.ConversationFilters, *, counts: selectors.ConversationCounts) -> list[ViewTab]:
+    tabs = []
+    for view, label in VIEW_LABELS.items():
+        # The views replace the assignee menu of old links: a tab drops its filter.
+        params = {**filters.as_params(), "view": view.value}
+        params.pop("assignee", None)
+        if view == DEFAULT_VIEW:
+            del params["view"]
+        tabs.append(
+            ViewTab(
+                view=view.value,
+                label=str(label),
+                count=getattr(counts, view.value),
+                query=urlencode(params),
+                active=filters.view == view,
+            )
+        )
+    return tabs
 
 
 @member_required
@@ -244,4 +299,6 @@ def inbox_list(request: TenantRequest) -> HttpResponse:
     )
     if request.GET.get("v") == context["list_version"]:
         return HttpResponse(status=204)
+    # The views' counts sit outside the list: the answer updates them out of band.
+    context["polled"] = True
     return render(request, "messenger/inbox/_conversation_list.html", context)

@@ -112,10 +112,10 @@ def test_an_agent_sees_their_conversations_the_waiting_ones_and_their_tickets(de
     own = _section(html, "home-mine")
     assert "Aiko Tanaka" in own and "Ben Walker" not in own and "Chika Mori" not in own
     assert f'href="/o/alpha/inbox/{mine.pk}/"' in own
-    assert 'href="/o/alpha/inbox/?state=open&amp;assignee=me">All your open conversations</a>' in own
+    assert 'href="/o/alpha/inbox/?view=mine&amp;state=open">All your open conversations</a>' in own
     unassigned = _section(html, "home-unassigned")
     assert "Ben Walker" in unassigned and "Aiko Tanaka" not in unassigned
-    assert 'href="/o/alpha/inbox/?state=open&amp;assignee=none">All unassigned conversations</a>' in unassigned
+    assert 'href="/o/alpha/inbox/?view=unassigned">All unassigned conversations</a>' in unassigned
     tickets = _section(html, "home-tickets")
     assert "Parcel lost" in tickets and "Refund" not in tickets
     assert 'href="/o/alpha/tickets/?state=open&amp;assignee=me">All your open tickets</a>' in tickets
