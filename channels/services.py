@@ -438,7 +438,7 @@ def _holidays_check(holidays: Iterable[HolidayInput]) -> list[HolidayInput]:
     seen: set[date] = set()
     name_limit = Holiday._meta.get_field("name").max_length or 100
     for holiday in sorted(holidays, key=lambda item: item.date):
-        name = (holiday.name or "").strip()
+        name = (holiday.name or "").replace("\x00", "").strip()
         if holiday.date in seen:
             message = _("%(date)s is listed twice.") % {"date": holiday.date.isoformat()}
             raise hours.InvalidSchedule(message, details={"holidays": [message]})
