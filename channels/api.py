@@ -15,6 +15,8 @@
     PUT    /api/v1/channels/{id}/agents/             {"membership_ids": [...]}: exactly these
     GET    /api/v1/departments/{id}/settings/        {"ticket_delay_minutes"}
     PATCH  /api/v1/departments/{id}/settings/
+    GET    /api/v1/departments/{id}/business-hours/  the week, holidays, out-of-hours reply
+    PUT    /api/v1/departments/{id}/business-hours/  the same, as a whole
 
 Linking a page needs Facebook Login in a browser (Settings → Channels).
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -39,7 +42,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from channels import selectors, services
+from channels import hours, selectors, services
 from channels.icons import channel_icon_response, icon_api_url
 from channels.kinds import LinkedPage, backend_for
 from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, Channel
@@ -345,3 +348,95 @@ class DepartmentSettingsView(OrganizationAPIView):
             minutes=payload.validated_data["ticket_delay_minutes"],
         )
         return Response(self._body(department.pk))
+
+
+class BusinessIntervalSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 is Monday, 6 is Sunday.")
+    start = serializers.CharField(help_text='Local wall-clock time, "09:00".')
+    end = serializers.CharField(help_text='Local wall-clock time, "18:00"; "24:00" is midnight at the end of the day.')
+
+
+class HolidaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    name = serializers.CharField(allow_blank=True, required=False, default="")
+
+
+class BusinessHoursSerializer(serializers.Serializer):
+    department_id = serializers.IntegerField(read_only=True)
+    time_zone = serializers.CharField(read_only=True, help_text="The organization's time zone: times are read in it.")
+    is_enabled = serializers.BooleanField()
+    intervals = BusinessIntervalSerializer(many=True)
+    holidays = HolidaySerializer(many=True)
+    out_of_hours_reply_en = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    out_of_hours_reply_ja = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class DepartmentBusinessHoursView(OrganizationAPIView):
+    """A department's business hours: the week (local wall-clock intervals), the holidays
+    and the out-of-hours reply. Bad intervals: 400 ``invalid_schedule`` naming the day; a
+    reply over the message limit: 400 ``message_too_long``."""
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return department_list(organization=organization)
+
+    def _body(self, department_id: int) -> dict[str, Any]:
+        current = hours.business_hours_get(organization=self.organization, department_id=department_id)
+        return {
+            "department_id": department_id,
+            "time_zone": self.organization.time_zone,
+            "is_enabled": bool(current and current.is_enabled),
+            "intervals": [
+                {
+                    "weekday": interval.weekday,
+                    "start": hours.clock_text(interval.start_minute),
+                    "end": hours.clock_text(interval.end_minute),
+                }
+                for interval in (current.intervals.all() if current else [])
+            ],
+            "holidays": [
+                {"date": holiday.date.isoformat(), "name": holiday.name}
+                for holiday in (current.holidays.all() if current else [])
+            ],
+            "out_of_hours_reply_en": current.out_of_hours_reply_en if current else "",
+            "out_of_hours_reply_ja": current.out_of_hours_reply_ja if current else "",
+        }
+
+    @extend_schema(responses={200: BusinessHoursSerializer})
+    def get(self, request: Request, department_id: int) -> Response:
+        department = department_get(organization=self.organization, department_id=department_id)
+        return Response(self._body(department.pk))
+
+    @extend_schema(
+        request=BusinessHoursSerializer,
+        responses={200: BusinessHoursSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def put(self, request: Request, department_id: int) -> Response:
+        department = department_get(organization=self.organization, department_id=department_id)
+        payload = BusinessHoursSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        services.business_hours_set(
+            organization=self.organization,
+            acting_user=request.user,
+            department_id=department.pk,
+            is_enabled=data["is_enabled"],
+            intervals=[_interval(item) for item in data["intervals"]],
+            holidays=[services.HolidayInput(item["date"], item.get("name", "")) for item in data["holidays"]],
+            out_of_hours_reply_en=data["out_of_hours_reply_en"],
+            out_of_hours_reply_ja=data["out_of_hours_reply_ja"],
+        )
+        return Response(self._body(department.pk))
+
+
+def _interval(item: dict[str, Any]) -> hours.Interval:
+    weekday = item["weekday"]
+    start = hours.clock_minutes(item["start"])
+    end = hours.clock_minutes(item["end"], is_end=True)
+    if start is None or end is None:
+        day = hours.WEEKDAY_NAMES[weekday] if 0 <= weekday <= 6 else str(weekday)
+        message = _("%(day)s: “%(text)s” is not a time range such as 09:00-18:00.") % {
+            "day": day,
+            "text": f"{item['start']}-{item['end']}",
+        }
+        raise hours.InvalidSchedule(message, details={"intervals": [message]})
+    return hours.Interval(weekday, start, end)

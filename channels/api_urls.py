@@ -16,5 +16,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/<id:channel_id>/pages/<id:page_pk>/", api.ChannelPageView.as_view(), name="channel-page"),
     path("channels/<id:channel_id>/agents/", api.ChannelAgentsView.as_view(), name="channel-agents"),
     path("departments/<id:department_id>/settings/", api.DepartmentSettingsView.as_view(), name="department-settings"),
+    path(
+        "departments/<id:department_id>/business-hours/",
+        api.DepartmentBusinessHoursView.as_view(),
+        name="department-business-hours",
+    ),
     *router.urls,
 ]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, cast
 
 from django import forms
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext_lazy as _
 
+from channels.hours import (
+    WEEKDAY_NAMES,
+    Interval,
+    InvalidSchedule,
+    day_intervals_parse,
+    interval_text,
+    week_validate,
+)
 from channels.icons import icon_prepare
-from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES
+from channels.message_text import MAX_TEXT_LENGTH, normalize_text, text_length
+from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, WEEKDAYS, BusinessHours
+from channels.services import HolidayInput
 from helpdesk.converters import parse_id
-from helpdesk.exceptions import InvalidInput
+from helpdesk.exceptions import InvalidInput, message_too_long_text
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department
 from helpdesk.selectors import department_list
@@ -104,3 +115,108 @@ class TicketDelayForm(StyledForm):
 
     def delays(self) -> dict[int, int]:
         return {department.pk: self.cleaned_data[self.field_name(department.pk)] for department, _ in self.departments}
+
+
+class BusinessHoursForm(StyledForm):
+    """A department's business hours as an admin writes them: a line of time ranges per
+    weekday ("09:00-12:00, 13:00-18:00"; blank: closed), a holiday per line ("2026-12-31
+    New Year's Eve"), the out-of-hours reply in English and Japanese. Each error names the
+    day or the line; the service checks everything again (the API's path)."""
+
+    is_enabled = forms.BooleanField(label=_("Use business hours"), required=False)
+    holidays = forms.CharField(
+        label=_("Holidays"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One per line: the date, then a name if you like (2026-12-31 New Year's Eve). Closed all day."),
+    )
+    out_of_hours_reply_en = forms.CharField(
+        label=_("Out-of-hours reply (English)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    out_of_hours_reply_ja = forms.CharField(
+        label=_("Out-of-hours reply (Japanese)"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for weekday in WEEKDAYS:
+            self.fields[self.day_field(weekday)] = forms.CharField(
+                label=WEEKDAY_NAMES[weekday],
+                required=False,
+                max_length=200,
+                widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "09:00-18:00"}),
+            )
+
+    @staticmethod
+    def day_field(weekday: int) -> str:
+        return f"day_{weekday}"
+
+    @staticmethod
+    def initial_for(business_hours: BusinessHours | None) -> dict[str, Any]:
+        if business_hours is None:
+            return {}
+        initial: dict[str, Any] = {
+            "is_enabled": business_hours.is_enabled,
+            "out_of_hours_reply_en": business_hours.out_of_hours_reply_en,
+            "out_of_hours_reply_ja": business_hours.out_of_hours_reply_ja,
+            "holidays": "\n".join(
+                f"{holiday.date.isoformat()} {holiday.name}".strip() for holiday in business_hours.holidays.all()
+            ),
+        }
+        for weekday in WEEKDAYS:
+            initial[BusinessHoursForm.day_field(weekday)] = ", ".join(
+                interval_text(interval.start_minute, interval.end_minute).replace("–", "-")
+                for interval in business_hours.intervals.all()
+                if interval.weekday == weekday
+            )
+        return initial
+
+    def days(self) -> list[Any]:
+        return [self[self.day_field(weekday)] for weekday in WEEKDAYS]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        for weekday in WEEKDAYS:
+            name = self.day_field(weekday)
+            if name in self.errors or name not in self.cleaned_data:
+                continue
+            try:
+                ranges = day_intervals_parse(weekday, self.cleaned_data[name])
+                self.cleaned_data[name] = list(week_validate(Interval(weekday, start, end) for start, end in ranges))
+            except InvalidSchedule as error:
+                self.add_error(name, str(error.message))
+        for name in ("out_of_hours_reply_en", "out_of_hours_reply_ja"):
+            text = normalize_text(self.cleaned_data.get(name) or "")
+            if text_length(text) > MAX_TEXT_LENGTH:
+                self.add_error(
+                    name,
+                    f"{message_too_long_text(MAX_TEXT_LENGTH)} "
+                    + _("%(count)d of %(max)d characters.") % {"count": text_length(text), "max": MAX_TEXT_LENGTH},
+                )
+        if "holidays" in self.cleaned_data and "holidays" not in self.errors:
+            try:
+                self.cleaned_data["holidays"] = holidays_parse(self.cleaned_data["holidays"])
+            except InvalidSchedule as error:
+                self.add_error("holidays", str(error.message))
+        return self.cleaned_data
+
+    def intervals(self) -> list[Interval]:
+        return [interval for weekday in WEEKDAYS for interval in self.cleaned_data[self.day_field(weekday)]]
+
+
+def holidays_parse(text: str) -> list[HolidayInput]:
+    """One holiday per line: an ISO date, then its name (optional)."""
+    holidays: list[HolidayInput] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        day, _space, name = line.partition(" ")
+        try:
+            holidays.append(HolidayInput(date.fromisoformat(day), name.strip()))
+        except ValueError:
+            raise InvalidSchedule(
+                _("Line %(number)d: “%(text)s” does not start with a date such as 2026-12-31.")
+                % {"number": number, "text": line}
+            ) from None
+    return holidays

@@ -7,6 +7,8 @@ backend (channels.kinds), called inside the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -14,17 +16,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels import hours, message_text
 from channels.icons import icon_prepare
 from channels.kinds import ChannelChange, backend_for
 from channels.models import (
     TICKET_DELAY_MAX_MINUTES,
     TICKET_DELAY_MIN_MINUTES,
     AgentChannel,
+    BusinessHours,
+    BusinessInterval,
     Channel,
     ChannelKind,
     DepartmentSettings,
+    Holiday,
 )
-from helpdesk.exceptions import ChannelLimitReached, Conflict, DepartmentInUse, InvalidInput, NotFound
+from helpdesk.exceptions import (
+    ChannelLimitReached,
+    Conflict,
+    DepartmentInUse,
+    InvalidInput,
+    MessageTooLong,
+    NotFound,
+)
 from helpdesk.models import Department, Membership, Organization
 
 _UNSET: Any = object()
@@ -355,6 +368,88 @@ def department_ticket_delay_set(
         department=department, defaults={"organization": organization, "ticket_delay_minutes": minutes}
     )
     return department_settings
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayInput:
+    date: date
+    name: str = ""
+
+
+@transaction.atomic
+def business_hours_set(
+    *,
+    organization: Organization,
+    acting_user: Any,
+    department_id: int,
+    is_enabled: bool,
+    intervals: Iterable[hours.Interval],
+    holidays: Iterable[HolidayInput],
+    out_of_hours_reply_en: str,
+    out_of_hours_reply_ja: str,
+) -> BusinessHours:
+    """A department's business hours, as a whole: the week, the holidays and the replies
+    replace what was there. Refused: overlapping or inverted intervals (``invalid_schedule``,
+    naming the day), a holiday listed twice, a reply over the one message limit
+    (``message_too_long``, channels.message_text)."""
+    department = _department_of(organization, department_id)
+    week = hours.week_validate(intervals)
+    days = _holidays_check(holidays)
+    replies = {
+        "out_of_hours_reply_en": message_text.normalize_text(out_of_hours_reply_en or ""),
+        "out_of_hours_reply_ja": message_text.normalize_text(out_of_hours_reply_ja or ""),
+    }
+    too_long = {
+        name: [_("%(count)d of %(max)d characters.") % {"count": message_text.text_length(text), "max": limit}]
+        for name, text in replies.items()
+        if message_text.text_length(text) > (limit := message_text.MAX_TEXT_LENGTH)
+    }
+    if too_long:
+        raise MessageTooLong(limit=message_text.MAX_TEXT_LENGTH, details=too_long)
+    business_hours, _created = BusinessHours.objects.select_for_update().get_or_create(
+        department=department, defaults={"organization": organization}
+    )
+    business_hours.is_enabled = bool(is_enabled)
+    business_hours.out_of_hours_reply_en = replies["out_of_hours_reply_en"]
+    business_hours.out_of_hours_reply_ja = replies["out_of_hours_reply_ja"]
+    business_hours.save()
+    BusinessInterval.objects.filter(business_hours=business_hours).delete()
+    BusinessInterval.objects.bulk_create(
+        BusinessInterval(
+            organization=organization,
+            business_hours=business_hours,
+            weekday=interval.weekday,
+            start_minute=interval.start_minute,
+            end_minute=interval.end_minute,
+        )
+        for interval in week
+    )
+    Holiday.objects.filter(business_hours=business_hours).delete()
+    Holiday.objects.bulk_create(
+        Holiday(organization=organization, business_hours=business_hours, date=holiday.date, name=holiday.name)
+        for holiday in days
+    )
+    transaction.on_commit(hours.departments_with_business_hours_forget)
+    return business_hours
+
+
+def _holidays_check(holidays: Iterable[HolidayInput]) -> list[HolidayInput]:
+    days: list[HolidayInput] = []
+    seen: set[date] = set()
+    name_limit = Holiday._meta.get_field("name").max_length or 100
+    for holiday in sorted(holidays, key=lambda item: item.date):
+        name = (holiday.name or "").replace("\x00", "").strip()
+        if holiday.date in seen:
+            message = _("%(date)s is listed twice.") % {"date": holiday.date.isoformat()}
+            raise hours.InvalidSchedule(message, details={"holidays": [message]})
+        if len(name) > name_limit:
+            message = _("%(date)s: a holiday's name can be at most 100 characters.") % {
+                "date": holiday.date.isoformat()
+            }
+            raise hours.InvalidSchedule(message, details={"holidays": [message]})
+        seen.add(holiday.date)
+        days.append(HolidayInput(holiday.date, name))
+    return days
 
 
 def _check_own(organization: Organization, channel: Channel) -> None:

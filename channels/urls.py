@@ -21,4 +21,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/", views.agent_list, name="agent_list"),
     path("agents/<id:membership_id>/channels/", views.agent_channels, name="agent_channels"),
     path("tickets/", views.ticket_settings, name="ticket_settings"),
+    path("business-hours/", views.business_hours_list, name="business_hours_list"),
+    path("business-hours/<id:department_id>/", views.business_hours_edit, name="business_hours_edit"),
 ]

@@ -1,7 +1,8 @@
 """Settings pages of the channels app: Channels (list, create, edit, disable, enable,
-delete, remove a page), Agents (who answers which channel) and Tickets (per-department
-delay before an idle chat becomes a ticket). Admins only, but for a channel's icon, which
-every member of the organization may see (the inbox shows it).
+delete, remove a page), Agents (who answers which channel), Tickets (per-department
+delay before an idle chat becomes a ticket) and Business hours (per department). Admins
+only, but for a channel's icon, which every member of the organization may see (the inbox
+shows it).
 
 Linking Facebook Pages is Messenger's business: the pages here link to messenger's
 OAuth URLs, and the pages' data comes through the channel kind's backend.
@@ -16,13 +17,21 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from channels import selectors, services
-from channels.forms import AgentChannelsForm, ChannelForm, IdMultipleChoiceField, TicketDelayForm
+from channels import hours, selectors, services
+from channels.forms import (
+    AgentChannelsForm,
+    BusinessHoursForm,
+    ChannelForm,
+    IdMultipleChoiceField,
+    TicketDelayForm,
+)
 from channels.icons import channel_icon_response
 from channels.kinds import backend_for
+from channels.message_text import MAX_TEXT_LENGTH
 from channels.models import Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
 from helpdesk.forms import attach_error
@@ -383,3 +392,77 @@ def ticket_settings(request: TenantRequest) -> HttpResponse:
             return redirect("channels:ticket_settings", org_slug=organization.slug)
         status = 400
     return render(request, "channels/tickets.html", {"form": form, "settings_tab": "tickets"}, status=status)
+
+
+# --- Business hours ----------------------------------------------------------------------
+
+
+@admin_required
+@require_http_methods(["GET"])
+def business_hours_list(request: TenantRequest) -> HttpResponse:
+    """Settings → Business hours: each department, whether it uses business hours, and
+    whether it is open now."""
+    organization = request.organization
+    now = timezone.now()
+    schedules = hours.schedules_by_department(organization=organization)
+    rows = []
+    for department in department_list(organization=organization):
+        schedule = schedules.get(department.pk)
+        opening = None if schedule is None else hours.next_opening(schedule, now)
+        rows.append((department, schedule, opening, opening is not None and opening <= now))
+    return render(
+        request,
+        "channels/business_hours_list.html",
+        {"rows": rows, "time_zone": organization.time_zone, "settings_tab": "business_hours"},
+    )
+
+
+@admin_required
+@http_errors
+@require_http_methods(["GET", "POST"])
+def business_hours_edit(request: TenantRequest, department_id: int) -> HttpResponse:
+    """One department's week, holidays and out-of-hours reply."""
+    organization = request.organization
+    department = department_list(organization=organization).filter(pk=department_id).first()
+    if department is None:
+        raise Http404
+    current = hours.business_hours_get(organization=organization, department_id=department.pk)
+    form = BusinessHoursForm(request.POST or None, initial=BusinessHoursForm.initial_for(current))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.business_hours_set(
+                    organization=organization,
+                    acting_user=request.user,
+                    department_id=department.pk,
+                    is_enabled=form.cleaned_data["is_enabled"],
+                    intervals=form.intervals(),
+                    holidays=form.cleaned_data["holidays"],
+                    out_of_hours_reply_en=form.cleaned_data["out_of_hours_reply_en"],
+                    out_of_hours_reply_ja=form.cleaned_data["out_of_hours_reply_ja"],
+                )
+            except NotFound:
+                raise
+            except HelpdeskError as error:
+                attach_error(form, error)
+                status = error.status
+            else:
+                messages.success(
+                    request, _("Business hours of %(department)s saved.") % {"department": department.name}
+                )
+                return redirect("channels:business_hours_edit", org_slug=organization.slug, department_id=department.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "channels/business_hours_form.html",
+        {
+            "form": form,
+            "department": department,
+            "time_zone": organization.time_zone,
+            "max_length": MAX_TEXT_LENGTH,
+            "settings_tab": "business_hours",
+        },
+        status=status,
+    )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from channels.hours import departments_with_business_hours_forget
 from helpdesk.models import Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
 from tests import factories
@@ -32,6 +33,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture(autouse=True)
+def _business_hours_forgotten() -> Iterator[None]:
+    """The departments with business hours are kept in the process for a while
+    (channels.hours): each test starts without the previous test's."""
+    departments_with_business_hours_forget()
+    yield
+    departments_with_business_hours_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,9 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import attachments, pages, search, sending, webhook
+from messenger.tasks import attachments, out_of_hours, pages, search, sending, webhook
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
+from messenger.tasks.out_of_hours import out_of_hours_reply
 from messenger.tasks.pages import token_expiry_sweep
 from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
@@ -34,6 +35,8 @@ __all__ = [
     "attachments",
     "attachments_download",
     "message_search_index",
+    "out_of_hours",
+    "out_of_hours_reply",
     "pages",
     "search",
     "send_message",

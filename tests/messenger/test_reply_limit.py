@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from channels import message_text
 from messenger.models import Direction, Message
 from messenger.services.sending import reply_rules
 from messenger.tasks import sending as sending_tasks
@@ -61,12 +62,17 @@ def test_the_limit_is_written_as_a_number_in_one_place_only() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
         if _LITERAL_LIMIT.search(line)
     ]
-    assert found == ["messenger/services/sending/reply_rules.py:" + _constant_line(base) + ": MAX_TEXT_LENGTH = 1600"]
+    assert found == ["channels/message_text.py:" + _constant_line(base) + ": MAX_TEXT_LENGTH = 1600"]
 
 
 def _constant_line(base: Path) -> str:
-    lines = (base / "messenger/services/sending/reply_rules.py").read_text(encoding="utf-8").splitlines()
+    lines = (base / "channels/message_text.py").read_text(encoding="utf-8").splitlines()
     return str(lines.index("MAX_TEXT_LENGTH = 1600") + 1)
+
+
+def test_the_replies_and_the_out_of_hours_texts_read_the_one_limit() -> None:
+    assert reply_rules.MAX_TEXT_LENGTH == message_text.MAX_TEXT_LENGTH
+    assert reply_rules.normalize_text is message_text.normalize_text
 
 
 def test_a_shorter_limit_changes_the_api_answer_and_its_error_text(

@@ -25,7 +25,7 @@ from messenger.crypto import TokenDecryptionError
 from messenger.graph import GraphClient, GraphError, GraphTimeoutError, SendResult
 from messenger.models import Conversation, Direction, Message, MessageStatus
 from messenger.services.sending.failures import failure_code
-from messenger.services.sending.reply_rules import conversation_reply_check
+from messenger.services.sending.reply_rules import conversation_reply_check, outbound_window_check
 from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
@@ -110,12 +110,13 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
     ).get(pk=message_id)
     conversation = message.conversation
     try:
-        window = conversation_reply_check(conversation=conversation, page=message.page, now=now)
+        window = outbound_window_check(conversation=conversation, source=message.source, page=message.page, now=now)
     except HelpdeskError as refusal:
         _fail(message_id, code=refusal.code, text=str(refusal.message), now=now)
         return None
     if (message.messaging_type, message.tag) != (window.messaging_type, window.tag):
-        # Queued inside the 24 hours, sent after them: it now goes out with the human agent tag.
+        # An agent's reply queued inside the 24 hours, sent after them: it now goes out with the
+        # human agent tag (an automatic one never does: outbound_window_check refused it above).
         message.messaging_type, message.tag = window.messaging_type, window.tag
         Message.objects.filter(pk=message_id).update(messaging_type=window.messaging_type, tag=window.tag)
 

@@ -4,6 +4,7 @@ commit; sending a failed message again."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -17,7 +18,12 @@ from messenger.models import Conversation, Direction, Message, MessageKind, Mess
 from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow
 from messenger.services.sending.reply_files import store_attachment
-from messenger.services.sending.reply_rules import conversation_reply_check, normalize_text, validate_text
+from messenger.services.sending.reply_rules import (
+    conversation_reply_check,
+    normalize_text,
+    outbound_window_check,
+    validate_text,
+)
 from messenger.tasks import sending as sending_tasks
 
 logger = logging.getLogger(__name__)
@@ -97,16 +103,18 @@ def _message_queue(
     window: ReplyWindow,
     text: str,
     attachments: list[dict[str, Any]],
+    source: str = MessageSource.AGENT,
 ) -> Message:
-    """The queued row, the conversation's last activity (an agent's reply answers: the
-    customer waits no more), and the task after commit."""
+    """The queued row, the conversation's last activity, and the task after commit. An
+    agent's reply answers the customer, who waits no more (``Conversation.waiting_since``);
+    an automatic message leaves their wait as it is."""
     now = timezone.now()
     message = Message.objects.create(
         organization=organization,
         conversation=conversation,
         page_id=conversation.page_id,
         direction=Direction.OUTBOUND,
-        source=MessageSource.AGENT,
+        source=source,
         kind=MessageKind.ATTACHMENT if attachments else MessageKind.TEXT,
         status=MessageStatus.QUEUED,
         text=text,
@@ -120,13 +128,41 @@ def _message_queue(
     )
     with translation.override(organization.language):
         preview = message_preview(kind=message.kind, text=message.text, attachments=attachments)
+    answered = {"waiting_since": None} if source == MessageSource.AGENT else {}
     Conversation.objects.filter(pk=conversation.pk).update(
-        last_message_at=now, last_message_preview=preview, waiting_since=None, updated_at=now
+        last_message_at=now, last_message_preview=preview, updated_at=now, **answered
     )
     conversation.last_message_at, conversation.last_message_preview = now, preview
-    conversation.waiting_since = None
+    if answered:
+        conversation.waiting_since = None
     message_dispatch_on_commit(message.pk)
     return message
+
+
+def automatic_message_queue(
+    *, organization: Organization, conversation: Conversation, text: str, now: datetime | None = None
+) -> Message:
+    """Store a message the product sends by itself (``MessageSource.AUTOMATIC``, no author) as
+    queued, sent after commit through the same task and exactly-once claim as an agent's reply.
+
+    Only inside the 24-hour window and as ``RESPONSE``, never tagged (``outbound_window_check``,
+    asked here and again by the delivery). It does not answer the customer: the conversation's
+    waiting time is left alone.
+    """
+    if conversation.organization_id != organization.pk:
+        raise NotFound
+    text = validate_text(text)
+    window = outbound_window_check(conversation=conversation, source=MessageSource.AUTOMATIC, now=now)
+    with transaction.atomic():
+        return _message_queue(
+            organization=organization,
+            acting_user=None,
+            conversation=conversation,
+            window=window,
+            text=text,
+            attachments=[],
+            source=MessageSource.AUTOMATIC,
+        )
 
 
 @transaction.atomic
@@ -139,7 +175,7 @@ def message_retry(*, organization: Organization, acting_user: Any, message: Mess
     conversation = (
         Conversation.objects.select_related("channel", "page", "contact").filter(pk=message.conversation_id).get()
     )
-    window = conversation_reply_check(conversation=conversation)
+    window = outbound_window_check(conversation=conversation, source=message.source)
     now = timezone.now()
     changed = Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
         status=MessageStatus.QUEUED,

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 
+from channels import message_text
 from helpdesk.exceptions import (
     ChannelDeleted,
     ChannelDisabled,
@@ -17,24 +18,15 @@ from helpdesk.exceptions import (
     PageReauthorizationRequired,
     ReplyWindowClosed,
 )
-from messenger.models import Conversation, FacebookPage, PageStatus
-from messenger.reply_window import ReplyWindow, reply_window
+from messenger.models import Conversation, FacebookPage, MessageSource, PageStatus
+from messenger.reply_window import ReplyWindow, WindowState, reply_window
 
-# The longest reply an agent may send, in Unicode code points (the Send API itself takes more).
-# The one place of this rule: the service, its error, the API's schema, the composers'
-# counters and hints all read it here.
-MAX_TEXT_LENGTH = 1600
-
-
-def text_length(text: str) -> int:
-    """Characters as the product counts them: Unicode code points (JS ``[...text].length``)."""
-    return len(text)
-
-
-def normalize_text(text: str) -> str:
-    # Browsers submit a textarea's line breaks as CRLF; the counter in the page sees LF.
-    # NUL is no character of a message (and PostgreSQL text cannot hold it): it is dropped.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+# The longest reply: the product's one rule of a message's length (channels.message_text),
+# read through this module's name so that the reply checks, the API's schema and the
+# composers ask one place.
+MAX_TEXT_LENGTH = message_text.MAX_TEXT_LENGTH
+text_length = message_text.text_length
+normalize_text = message_text.normalize_text
 
 
 def conversation_reply_check(
@@ -53,6 +45,27 @@ def conversation_reply_check(
         raise ContactBlocked
     window = reply_window(conversation.last_inbound_at, now=now)
     if not window.is_open:
+        raise ReplyWindowClosed
+    return window
+
+
+def outbound_window_check(
+    *,
+    conversation: Conversation,
+    source: str,
+    page: FacebookPage | None = None,
+    now: datetime | None = None,
+) -> ReplyWindow:
+    """`conversation_reply_check` for a message of this source (``MessageSource``).
+
+    An automatic message (the out-of-hours reply) goes out only inside the standard 24-hour
+    window, as ``RESPONSE``: Meta forbids the ``HUMAN_AGENT`` tag for automated messages, so
+    after 24 hours it is refused (``reply_window_closed``), never tagged. The delivery asks
+    this again before sending, so an automatic message queued at 23 h 59 min and sent later
+    fails instead of going out with the tag.
+    """
+    window = conversation_reply_check(conversation=conversation, page=page, now=now)
+    if source == MessageSource.AUTOMATIC and window.state != WindowState.STANDARD:
         raise ReplyWindowClosed
     return window
 
