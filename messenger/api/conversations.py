@@ -28,7 +28,11 @@ from messenger.api.serializers import (
     MessageSerializer,
 )
 from messenger.models import Conversation, ConversationState
-from messenger.services.conversations.assignment import conversation_assign, conversation_forward
+from messenger.services.conversations.assignment import (
+    conversation_assign,
+    conversation_forward,
+    over_capacity_message,
+)
 from messenger.services.conversations.blocking import contact_block, contact_unblock
 from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.services.sending import replies
@@ -114,13 +118,22 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(pk)
         payload = AssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        conversation_assign(
+        assignment = conversation_assign(
             organization=self.organization,
             acting_user=request.user,
             conversation=conversation,
             assignee_membership_id=payload.validated_data["assignee_id"],
         )
-        return self._detail(conversation)
+        response = self._detail(conversation)
+        if assignment.over_capacity is not None:
+            # Made all the same; the caller is told the agent now holds more than their capacity.
+            response.data["warning"] = {
+                "code": "over_capacity",
+                "message": over_capacity_message(assignment),
+                "load": assignment.over_capacity.load,
+                "capacity": assignment.over_capacity.capacity,
+            }
+        return response
 
     @extend_schema(request=ForwardSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])

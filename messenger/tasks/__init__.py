@@ -17,9 +17,10 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import attachments, pages, search, sending, webhook
+from messenger.tasks import attachments, pages, routing, search, sending, webhook
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.pages import token_expiry_sweep
+from messenger.tasks.routing import drain_agent, drain_organization, route_conversations, routing_sweep
 from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
 from messenger.tasks.webhook import (
@@ -33,8 +34,13 @@ __all__ = [
     "ATTACHMENT_MAX_RETRIES",
     "attachments",
     "attachments_download",
+    "drain_agent",
+    "drain_organization",
     "message_search_index",
     "pages",
+    "route_conversations",
+    "routing",
+    "routing_sweep",
     "search",
     "send_message",
     "send_sender_action",
