@@ -64,10 +64,10 @@ def channel_candidates(*, organization: Organization, channel: Channel) -> list[
         .filter(pk__in=links.values("membership_id"), availability__status=Status.ONLINE)
         .annotate(
             open_load=Coalesce(Subquery(load, output_field=IntegerField()), Value(0)),
-            room_capacity=Coalesce(
-                "availability__capacity", Value(default_capacity(organization_id=organization.pk))
+            room_capacity=Coalesce("availability__capacity", Value(default_capacity(organization_id=organization.pk))),
+            channel_last_assigned_at=Subquery(
+                links.filter(membership_id=OuterRef("pk")).values("last_assigned_at")[:1]
             ),
-            channel_last_assigned_at=Subquery(links.filter(membership_id=OuterRef("pk")).values("last_assigned_at")[:1]),
         )
         .filter(open_load__lt=F("room_capacity"))
         .order_by()

@@ -69,9 +69,7 @@ def organization_backlog_drain(*, organization_id: int) -> int:
     if not Conversation.objects.filter(organization_id=organization_id, queued_at__isnull=False).exists():
         return 0
     members = (
-        Membership.objects.filter(
-            organization_id=organization_id, is_active=True, availability__status=Status.ONLINE
-        )
+        Membership.objects.filter(organization_id=organization_id, is_active=True, availability__status=Status.ONLINE)
         .select_related("organization", "user")
         .order_by("availability__status_since", "pk")
     )

@@ -86,14 +86,13 @@ def _assign_to_best(conversation: Conversation) -> Any:
     Called with the conversation locked."""
     organization, channel = conversation.organization, conversation.channel
     for attempt in range(RANK_ATTEMPTS):
-        ranking = rules.ranked(channel_candidates(organization=organization, channel=channel), mode=channel.assignment_mode)
+        candidates = channel_candidates(organization=organization, channel=channel)
+        ranking = rules.ranked(candidates, mode=channel.assignment_mode)
         if not ranking:
             return None
         for candidate in ranking:
             savepoint = transaction.savepoint()
-            outcome = _try_candidate(
-                conversation, candidate, channel=channel, check_stale=attempt < RANK_ATTEMPTS - 1
-            )
+            outcome = _try_candidate(conversation, candidate, channel=channel, check_stale=attempt < RANK_ATTEMPTS - 1)
             if outcome == "taken":
                 transaction.savepoint_commit(savepoint)
                 return candidate.user_id
@@ -106,7 +105,9 @@ def _assign_to_best(conversation: Conversation) -> Any:
     return None
 
 
-def _try_candidate(conversation: Conversation, candidate: rules.Candidate, *, channel: Channel, check_stale: bool) -> str:
+def _try_candidate(
+    conversation: Conversation, candidate: rules.Candidate, *, channel: Channel, check_stale: bool
+) -> str:
     """Lock the agent and give them the conversation if they still have room: "taken",
     "full" (offline now, or no room), or "stale" (given another conversation meanwhile: rank again)."""
     locked = (

@@ -66,7 +66,8 @@ def test_least_loaded_gives_the_conversation_to_the_agent_with_fewest_open_ones(
 def test_load_counts_open_conversations_of_every_channel_of_the_organization(tenant_a: Tenant) -> None:
     channel = routing_channel(tenant_a, AssignmentMode.LEAST_LOADED)
     other = factories.make_channel(tenant_a.organization, tenant_a.department)
-    aiko, ben = agent(tenant_a, channel, "Aiko"), agent(tenant_a, channel, "Ben")
+    aiko = agent(tenant_a, channel, "Aiko")
+    agent(tenant_a, channel, "Ben")
     waiting(other, assignee=aiko.user)
     conversation = waiting(channel)
 

@@ -57,9 +57,7 @@ class Assignment:
 def over_capacity_message(assignment: Assignment) -> str:
     """The warning of an assignment beyond the agent's capacity (it was made all the same)."""
     assert assignment.over_capacity is not None  # asked only of an assignment over capacity
-    return _(
-        "%(agent)s now holds %(load)d open conversations, more than their capacity of %(capacity)d."
-    ) % {
+    return _("%(agent)s now holds %(load)d open conversations, more than their capacity of %(capacity)d.") % {
         "agent": user_name(assignment.conversation.assignee),
         "load": assignment.over_capacity.load,
         "capacity": assignment.over_capacity.capacity,
