@@ -20,6 +20,7 @@ from helpdesk.models import Organization
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.candidates import channel_candidates, default_capacity, open_load
+from messenger.routing.triggers import route_on_commit
 from messenger.services.conversations.events import member_name
 
 # Ranking is read before the agent's lock; when the chosen agent was given a conversation in
@@ -42,6 +43,23 @@ def routable_filter(prefix: str = "") -> Q:
     )
 
 
+# Conversation ids per routing task queued at once.
+ROUTE_TASK_SIZE = 200
+
+
+def channel_conversations_route_on_commit(*, organization: Organization, channel: Channel) -> int:
+    """The channel's assignment was turned on (or changed): its open unassigned conversations
+    are routed once this commits, the longest waiting first. Returns how many."""
+    ids = list(
+        Conversation.objects.filter(routable_filter(), organization=organization, channel=channel)
+        .order_by("queued_at", "waiting_since", "pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), ROUTE_TASK_SIZE):
+        route_on_commit(ids[start : start + ROUTE_TASK_SIZE])
+    return len(ids)
+
+
 @dataclass
 class RouteReport:
     assigned: list[int] = field(default_factory=list)
@@ -49,10 +67,10 @@ class RouteReport:
 
 
 def conversations_route(*, conversation_ids: Iterable[int]) -> RouteReport:
-    """Route each conversation in its own transaction; those not routable are left alone.
-    Safe to run twice and concurrently."""
+    """Route each conversation in its own transaction, in the order given; those not routable
+    are left alone. Safe to run twice and concurrently."""
     report = RouteReport()
-    for conversation_id in sorted(set(conversation_ids)):
+    for conversation_id in dict.fromkeys(conversation_ids):
         with transaction.atomic():
             outcome = _route_one(conversation_id)
         if outcome == "assigned":

@@ -33,8 +33,9 @@ def _queue_on_commit(publish: Callable[[], Any], what: str) -> None:
 
 
 def route_on_commit(conversation_ids: Iterable[int]) -> None:
-    """Route these conversations (``messenger.routing.route_conversations``) after commit."""
-    ids = sorted(set(conversation_ids))
+    """Route these conversations (``messenger.routing.route_conversations``) after commit, in
+    the order given."""
+    ids = list(dict.fromkeys(conversation_ids))
     if ids:
         _queue_on_commit(lambda: routing_tasks.route_conversations.delay(ids), f"routing of {len(ids)} conversation(s)")
 
