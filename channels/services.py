@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels.icons import icon_prepare
 from channels.kinds import ChannelChange, backend_for
@@ -33,7 +34,7 @@ _UNSET: Any = object()
 
 class InvalidAssignmentMode(InvalidInput):
     code = "invalid_assignment_mode"
-    default_message = _("Choose off, round robin or least loaded.")
+    default_message = gettext_lazy("Choose off, round robin or least loaded.")
 
 
 def _clean_name(name: str) -> str:

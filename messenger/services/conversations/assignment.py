@@ -93,7 +93,7 @@ def conversation_assign(
     if assignee_membership_id is None:
         if conversation.assignee_id is None:
             return Assignment(conversation)
-        previous = conversation.assignee
+        previous, previous_user_id = conversation.assignee, conversation.assignee_id
         conversation.assignee = None
         conversation.save(update_fields=["assignee", "updated_at"])
         event_record(
@@ -102,7 +102,7 @@ def conversation_assign(
             acting_user=acting_user,
             previous=member_name(previous),
         )
-        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous.pk)
+        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
         return Assignment(conversation)
     member = (
         selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
@@ -116,7 +116,7 @@ def conversation_assign(
         )
     if conversation.assignee_id == member.user_id:
         return Assignment(conversation)
-    previous_user_id = conversation.assignee_id
+    replaced_user_id = conversation.assignee_id
     conversation.assignee = member.user
     conversation.queued_at = None
     conversation.save(update_fields=["assignee", "queued_at", "updated_at"])
@@ -128,7 +128,7 @@ def conversation_assign(
         to_user_id=member.user_id,
     )
     if conversation.state == ConversationState.OPEN:
-        room_freed(organization_id=organization.pk, user_id=previous_user_id)
+        room_freed(organization_id=organization.pk, user_id=replaced_user_id)
     return Assignment(conversation, _over_capacity(organization=organization, member=member))
 
 
