@@ -89,4 +89,4 @@ def assignable_channel_ids(*, organization: Organization, membership: Membership
     visible = visibility.visible_channel_ids(organization=organization, membership=membership)
     if visible is not None:
         links = links.filter(channel_id__in=visible)
-    return links.values("channel_id")
+    return links.values_list("channel_id", flat=True)

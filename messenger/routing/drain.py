@@ -35,14 +35,12 @@ def agent_backlog_drain(*, membership: Membership) -> int:
     room = capacity - open_load(organization_id=organization.pk, user_id=membership.user_id)
     if room <= 0:
         return 0
+    channel_ids = list(assignable_channel_ids(organization=organization, membership=membership))
+    if not channel_ids:
+        return 0
     claimed = list(
         Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            routable_filter(),
-            organization=organization,
-            queued_at__isnull=False,
-            channel_id__in=assignable_channel_ids(organization=organization, membership=membership),
-        )
+        .filter(routable_filter(), organization=organization, queued_at__isnull=False, channel_id__in=channel_ids)
         .order_by("queued_at", "id")
         .values_list("pk", "channel_id")[:room]
     )
@@ -66,7 +64,8 @@ def agent_backlog_drain_by_id(*, membership_id: int) -> int:
 
 def organization_backlog_drain(*, organization_id: int) -> int:
     """Drain to every online agent of the organization, oldest online first, while the queue lasts."""
-    if not Conversation.objects.filter(organization_id=organization_id, queued_at__isnull=False).exists():
+    queue = Conversation.objects.filter(routable_filter(), organization_id=organization_id, queued_at__isnull=False)
+    if not queue.exists():
         return 0
     members = (
         Membership.objects.filter(organization_id=organization_id, is_active=True, availability__status=Status.ONLINE)

@@ -10,14 +10,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from availability.models import Availability, Status
 from channels.models import AgentChannel, Channel
 from helpdesk.models import Organization
-from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.candidates import channel_candidates, default_capacity, open_load
 from messenger.routing.triggers import route_on_commit
@@ -28,18 +28,18 @@ from messenger.services.conversations.events import member_name
 RANK_ATTEMPTS = 3
 
 
-def routable_filter(prefix: str = "") -> Q:
+def routable_filter() -> Q:
     """Conversations automatic assignment may give out: open, unassigned, in a live channel
-    whose assignment is on, of a customer who is not blocked."""
+    whose assignment is on, of a customer who is not blocked (an anti-join against the few
+    blocked customers, so that draining a long queue reads no other contact)."""
+    blocked = Contact.objects.filter(pk=OuterRef("contact_id"), is_blocked=True)
     return Q(
-        **{
-            f"{prefix}state": ConversationState.OPEN,
-            f"{prefix}assignee__isnull": True,
-            f"{prefix}contact__is_blocked": False,
-            f"{prefix}channel__is_enabled": True,
-            f"{prefix}channel__deleted_at__isnull": True,
-            f"{prefix}channel__assignment_mode__in": rules.ASSIGNING_MODES,
-        }
+        ~Exists(blocked),
+        state=ConversationState.OPEN,
+        assignee__isnull=True,
+        channel__is_enabled=True,
+        channel__deleted_at__isnull=True,
+        channel__assignment_mode__in=rules.ASSIGNING_MODES,
     )
 
 
