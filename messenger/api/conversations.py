@@ -112,7 +112,12 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=AssignSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
+    @extend_schema(
+        request=AssignSerializer,
+        responses={200: ConversationDetailSerializer, **ERRORS},
+        description="Assigning an agent beyond their capacity is made all the same; the answer then also "
+        'carries `"warning": {"code": "over_capacity", "message", "load", "capacity"}`.',
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
         conversation = self._conversation(pk)

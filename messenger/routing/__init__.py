@@ -13,6 +13,8 @@ Race safety (PostgreSQL): an agent is given a conversation only while their Avai
 is locked (SELECT … FOR UPDATE) and their open conversations are counted under that lock, so
 two assigners never push one agent over capacity; a conversation is claimed locked (routing
 waits for it, draining skips it: SKIP LOCKED) and only while it has no assignee, so it is
-never assigned twice. Locks are always taken conversation first, then agent; a drain holds an
-agent and skips locked conversations, so no two assigners wait on each other in a cycle.
+never assigned twice. Routers of one channel take turns (an advisory lock per channel), so
+that the rotation stays even under load. Locks are always taken conversation first, then the
+channel's turn, then agent; a drain holds an agent and skips locked conversations, so no two
+assigners wait on each other in a cycle.
 """

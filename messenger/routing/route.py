@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -24,8 +24,12 @@ from messenger.routing.triggers import route_on_commit
 from messenger.services.conversations.events import member_name
 
 # Ranking is read before the agent's lock; when the chosen agent was given a conversation in
-# between (another router), the ranking is read again, at most this many times.
-RANK_ATTEMPTS = 3
+# between (a drain), the ranking is read again, at most this many times.
+RANK_ATTEMPTS = 5
+# Routers of one channel take turns (PostgreSQL advisory lock, key (this, channel id), held
+# until commit): racing for the same best agent, they would otherwise rank again and again, and
+# the rotation would drift. Taken after the conversation's lock and before any agent's.
+CHANNEL_TURN_LOCK = 15_001
 
 
 def routable_filter() -> Q:
@@ -89,6 +93,7 @@ def _route_one(conversation_id: int) -> str:
     )
     if conversation is None:
         return ""
+    _take_channel_turn(conversation.channel_id)
     assignee = _assign_to_best(conversation)
     if assignee is not None:
         return "assigned"
@@ -97,6 +102,15 @@ def _route_one(conversation_id: int) -> str:
             queued_at=Coalesce("waiting_since", Now()), updated_at=timezone.now()
         )
     return "queued"
+
+
+def _take_channel_turn(channel_id: int) -> None:
+    """Wait for this channel's other routers (SQLite has one writer at a time anyway)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # The two-int4 form; ids beyond int4 fold (two channels sharing a key only wait more).
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHANNEL_TURN_LOCK, channel_id % 2**31])
 
 
 def _assign_to_best(conversation: Conversation) -> Any:

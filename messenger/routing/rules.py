@@ -32,10 +32,6 @@ class Candidate:
     capacity: int
     last_assigned_at: datetime | None
 
-    @property
-    def room(self) -> int:
-        return self.capacity - self.load
-
 
 def _oldest_first(candidate: Candidate) -> tuple[bool, datetime | None]:
     # Never assigned (NULL) first, then the longest ago.

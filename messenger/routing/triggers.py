@@ -18,7 +18,7 @@ from messenger.tasks import routing as routing_tasks
 logger = logging.getLogger(__name__)
 
 # availability.models.Status.ONLINE: this module is imported by MessengerConfig before the
-# models can be (tests/messenger/test_routing_triggers.py checks that the two agree).
+# models can be (tests/messenger/test_routing_drain.py checks that the two agree).
 ONLINE = "online"
 
 

@@ -98,3 +98,18 @@ def test_drainers_and_routers_together_share_the_queue_without_overfilling_anyon
 
     load = _assert_no_double_assignment_and_nobody_over_capacity({a.user_id: 3 for a in agents})
     assert sum(load.values()) == 15  # 5 agents × 3 seats, 24 conversations
+
+
+def test_racing_round_robin_routers_still_spread_conversations_evenly(tenant_a: Tenant) -> None:
+    channel = routing_channel(tenant_a)
+    agents = [agent(tenant_a, channel, name, capacity=100) for name in ("Aiko", "Ben", "Cara")]
+    conversation_ids = [waiting(channel).pk for _ in range(24)]
+
+    def router(part: list[int]) -> Callable[[], object]:
+        return lambda: [conversations_route(conversation_ids=[pk]) for pk in part]
+
+    _run_together([router(conversation_ids[n::4]) for n in range(4)])
+
+    load = _assert_no_double_assignment_and_nobody_over_capacity({a.user_id: 100 for a in agents})
+    assert sum(load.values()) == 24
+    assert max(load.values()) - min(load.values()) <= 1, load
