@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from availability.models import OFFLINE_GRACE_MINUTES_DEFAULT, Availability, AvailabilitySettings, Status
+from channels.models import Channel
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.drain import organization_backlog_drain
@@ -39,8 +40,14 @@ class SweepReport:
 def routing_sweep(*, now: datetime | None = None) -> SweepReport:
     now = now or timezone.now()
     report = SweepReport()
+    # The channels first (few): their conversations are then read through the channel index.
+    assigning = list(
+        Channel.objects.filter(
+            assignment_mode__in=rules.ASSIGNING_MODES, is_enabled=True, deleted_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
     lost = list(
-        Conversation.objects.filter(routable_filter(), queued_at__isnull=True)
+        Conversation.objects.filter(routable_filter(), channel_id__in=assigning, queued_at__isnull=True)
         .order_by("pk")
         .values_list("pk", flat=True)[:BATCH_SIZE]
     )
@@ -49,7 +56,7 @@ def routing_sweep(*, now: datetime | None = None) -> SweepReport:
     report.requeued = len(requeued)
     conversations_route(conversation_ids=requeued)
     organization_ids = (
-        Conversation.objects.filter(routable_filter(), queued_at__isnull=False)
+        Conversation.objects.filter(routable_filter(), channel_id__in=assigning, queued_at__isnull=False)
         .order_by()
         .values_list("organization_id", flat=True)
         .distinct()
