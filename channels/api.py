@@ -3,7 +3,8 @@
     GET    /api/v1/channels/                         list (agents: their associated channels)
     POST   /api/v1/channels/                         create (multipart with `icon`, or JSON)
     GET    /api/v1/channels/{id}/                    retrieve
-    PATCH  /api/v1/channels/{id}/                    name, department_id, icon (multipart; "" clears)
+    PATCH  /api/v1/channels/{id}/                    name, department_id, icon (multipart; "" clears),
+                                                     assignment_mode (off, round_robin, least_loaded)
     DELETE /api/v1/channels/{id}/                    soft delete
     POST   /api/v1/channels/{id}/disable/            stop sending and receiving
     POST   /api/v1/channels/{id}/enable/
@@ -81,6 +82,7 @@ class ChannelSerializer(serializers.ModelSerializer):
             "department_id",
             "department_name",
             "is_enabled",
+            "assignment_mode",
             "pages",
             "created_at",
             "updated_at",
@@ -111,6 +113,10 @@ class ChannelUpdateSerializer(serializers.Serializer):
     department_id = IdField(min_value=1, required=False)
     # A file replaces the icon; an empty value clears it.
     icon = serializers.FileField(required=False, allow_null=True, allow_empty_file=False)
+    # Checked by the service (400 invalid_assignment_mode): off, round_robin or least_loaded.
+    assignment_mode = serializers.CharField(
+        required=False, help_text="Automatic assignment: off, round_robin or least_loaded."
+    )
 
 
 class ChannelViewSet(
@@ -190,6 +196,7 @@ class ChannelViewSet(
             channel=self._one(pk),
             name=data.get("name"),
             department_id=data.get("department_id"),
+            assignment_mode=data.get("assignment_mode"),
             **changes,
         )
         return self._render(channel)

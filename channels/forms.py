@@ -19,7 +19,13 @@ from channels.hours import (
 )
 from channels.icons import icon_prepare
 from channels.message_text import MAX_TEXT_LENGTH, normalize_text, text_length
-from channels.models import TICKET_DELAY_MAX_MINUTES, TICKET_DELAY_MIN_MINUTES, WEEKDAYS, BusinessHours
+from channels.models import (
+    TICKET_DELAY_MAX_MINUTES,
+    TICKET_DELAY_MIN_MINUTES,
+    WEEKDAYS,
+    AssignmentMode,
+    BusinessHours,
+)
 from channels.services import HolidayInput
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import InvalidInput, message_too_long_text
@@ -51,6 +57,23 @@ class IdMultipleChoiceField(forms.TypedMultipleChoiceField):
         return parse_id(value) > 0
 
 
+ASSIGNMENT_HELP = _(
+    "Off: agents pick conversations themselves. Round robin: each new conversation goes to the next "
+    "online agent of the channel in turn. Least loaded: to the online agent with the fewest open "
+    "conversations. An agent is given no more than their capacity; when nobody has room, conversations "
+    "wait in the queue, oldest first."
+)
+
+
+def assignment_mode_field() -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=_("Automatic assignment"),
+        choices=AssignmentMode.choices,
+        required=False,
+        help_text=ASSIGNMENT_HELP,
+    )
+
+
 class ChannelForm(StyledForm):
     icon = forms.FileField(
         label=_("Icon"),
@@ -61,6 +84,8 @@ class ChannelForm(StyledForm):
     remove_icon = forms.BooleanField(label=_("Remove the icon"), required=False)
     name = forms.CharField(label=_("Name"), max_length=100)
     department = IdChoiceField(label=_("Department"), choices=())
+    # Shown on the edit page only (a new channel starts with assignment off).
+    assignment_mode = assignment_mode_field()
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +103,17 @@ class ChannelForm(StyledForm):
             return icon_prepare(icon)
         except InvalidInput as error:
             raise forms.ValidationError(str(error.message)) from None
+
+
+class AssignmentModeForm(forms.Form):
+    """The Agents tab's choice of one channel's automatic assignment."""
+
+    department = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    assignment_mode = assignment_mode_field()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignment_mode"].required = True
 
 
 class AgentChannelsForm(forms.Form):

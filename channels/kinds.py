@@ -83,6 +83,11 @@ class ChannelKindBackend(Protocol):
         """How many linked pages need re-authorization, and the first `limit` of them."""
         ...
 
+    def assignment_mode_changed(self, *, organization: Any, acting_user: Any, channel: Any) -> None:
+        """Called inside the transaction that changed `channel.assignment_mode`: turned on,
+        the kind's open unassigned conversations are to be assigned."""
+        ...
+
 
 class _NoPages:
     """For a kind that links nothing (and for a kind with no backend configured)."""
@@ -103,6 +108,9 @@ class _NoPages:
 
     def reauthorization_alerts(self, *, organization: Any, limit: int) -> tuple[int, list[ReauthorizationAlert]]:
         return 0, []
+
+    def assignment_mode_changed(self, *, organization: Any, acting_user: Any, channel: Any) -> None:
+        return None
 
 
 @cache

@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels import hours, message_text
 from channels.icons import icon_prepare
@@ -23,6 +24,7 @@ from channels.models import (
     TICKET_DELAY_MAX_MINUTES,
     TICKET_DELAY_MIN_MINUTES,
     AgentChannel,
+    AssignmentMode,
     BusinessHours,
     BusinessInterval,
     Channel,
@@ -41,6 +43,11 @@ from helpdesk.exceptions import (
 from helpdesk.models import Department, Membership, Organization
 
 _UNSET: Any = object()
+
+
+class InvalidAssignmentMode(InvalidInput):
+    code = "invalid_assignment_mode"
+    default_message = gettext_lazy("Choose off, round robin or least loaded.")
 
 
 def _clean_name(name: str) -> str:
@@ -135,8 +142,10 @@ def channel_update(
     name: str | None = None,
     department_id: int | None = None,
     icon: Any = _UNSET,
+    assignment_mode: str | None = None,
 ) -> Channel:
-    """Rename, move to another department, replace or clear (icon=None) the icon.
+    """Rename, move to another department, replace or clear (icon=None) the icon, change how
+    its conversations are assigned (``channel_assignment_mode_set``).
 
     Moving to another department moves what is filed under the channel with it, in this
     transaction: the kind's conversations (and so their future tickets) follow the channel
@@ -176,6 +185,8 @@ def channel_update(
         fields.append("icon")
     if fields:
         channel.save(update_fields=[*fields, "updated_at"])
+    if assignment_mode is not None:
+        _assignment_mode_set(organization=organization, acting_user=acting_user, channel=channel, mode=assignment_mode)
     if from_department is not None:
         _channel_moved(
             organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
@@ -196,6 +207,31 @@ def _channel_moved(
     ).delete()
     backend_for(channel.kind).channel_moved(
         organization=organization, acting_user=acting_user, channel=channel, from_department=from_department
+    )
+
+
+@transaction.atomic
+def channel_assignment_mode_set(
+    *, organization: Organization, acting_user: Any, channel: Channel, mode: str
+) -> Channel:
+    """Automatic assignment off, round robin or least loaded. Turned on, the channel's open
+    unassigned conversations are routed once this commits (the kind's backend)."""
+    _check_own(organization, channel)
+    if channel.deleted_at is not None:
+        raise NotFound
+    _assignment_mode_set(organization=organization, acting_user=acting_user, channel=channel, mode=mode)
+    return channel
+
+
+def _assignment_mode_set(*, organization: Organization, acting_user: Any, channel: Channel, mode: str) -> None:
+    if mode not in AssignmentMode.values:
+        raise InvalidAssignmentMode(details={"assignment_mode": [_("Choose off, round robin or least loaded.")]})
+    if mode == channel.assignment_mode:
+        return
+    channel.assignment_mode = mode
+    channel.save(update_fields=["assignment_mode", "updated_at"])
+    backend_for(channel.kind).assignment_mode_changed(
+        organization=organization, acting_user=acting_user, channel=channel
     )
 
 

@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/<id:channel_id>/disable/", views.channel_disable, name="channel_disable"),
     path("channels/<id:channel_id>/enable/", views.channel_enable, name="channel_enable"),
     path("channels/<id:channel_id>/delete/", views.channel_delete, name="channel_delete"),
+    path("channels/<id:channel_id>/assignment/", views.channel_assignment, name="channel_assignment"),
     path("channels/<id:channel_id>/pages/<id:page_pk>/remove/", views.page_remove, name="page_remove"),
     path("agents/", views.agent_list, name="agent_list"),
     path("agents/<id:membership_id>/channels/", views.agent_channels, name="agent_channels"),

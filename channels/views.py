@@ -23,7 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from channels import hours, selectors, services
 from channels.forms import (
+    ASSIGNMENT_HELP,
     AgentChannelsForm,
+    AssignmentModeForm,
     BusinessHoursForm,
     ChannelForm,
     IdMultipleChoiceField,
@@ -32,7 +34,7 @@ from channels.forms import (
 from channels.icons import channel_icon_response
 from channels.kinds import backend_for
 from channels.message_text import MAX_TEXT_LENGTH
-from channels.models import Channel, ChannelKind
+from channels.models import AssignmentMode, Channel, ChannelKind
 from helpdesk.exceptions import ChannelLimitReached, HelpdeskError, NotFound, http_errors
 from helpdesk.forms import attach_error
 from helpdesk.names import user_name
@@ -143,7 +145,7 @@ def channel_create(request: TenantRequest) -> HttpResponse:
 def channel_edit(request: TenantRequest, channel_id: int) -> HttpResponse:
     organization = request.organization
     channel = selectors.channel_get(organization=organization, channel_id=channel_id)
-    initial = {"name": channel.name, "department": channel.department_id}
+    initial = {"name": channel.name, "department": channel.department_id, "assignment_mode": channel.assignment_mode}
     form = ChannelForm(request.POST or None, request.FILES or None, organization=organization, initial=initial)
     status = 200
     if request.method == "POST":
@@ -160,6 +162,7 @@ def channel_edit(request: TenantRequest, channel_id: int) -> HttpResponse:
                     channel=channel,
                     name=form.cleaned_data["name"],
                     department_id=form.cleaned_data["department"],
+                    assignment_mode=form.cleaned_data["assignment_mode"] or None,
                     **changes,
                 )
             except NotFound:
@@ -310,9 +313,32 @@ def agent_list(request: TenantRequest) -> HttpResponse:
             "department": department,
             "agents": agents,
             "channels": channels,
+            "assignment_modes": AssignmentMode.choices,
+            "assignment_help": ASSIGNMENT_HELP,
             "settings_tab": "agents",
         },
     )
+
+
+@admin_required
+@http_errors
+@require_http_methods(["POST"])
+def channel_assignment(request: TenantRequest, channel_id: int) -> HttpResponse:
+    """The Agents tab's choice of a channel's automatic assignment (back to the tab)."""
+    organization = request.organization
+    channel = selectors.channel_get(organization=organization, channel_id=channel_id)
+    form = AssignmentModeForm(request.POST)
+    if form.is_valid():
+        services.channel_assignment_mode_set(
+            organization=organization,
+            acting_user=request.user,
+            channel=channel,
+            mode=form.cleaned_data["assignment_mode"],
+        )
+        messages.success(request, _("Automatic assignment of %(channel)s saved.") % {"channel": channel.name})
+    else:
+        messages.error(request, _("Choose off, round robin or least loaded."))
+    return redirect(f"{_agents_url(organization)}?department={channel.department_id}")
 
 
 @admin_required

@@ -196,6 +196,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Automatic assignment: lost routings, offline agents' conversations back to the queue
+    # after the grace period, the queue drained to agents with room.
+    "messenger-routing-sweep": {
+        "task": "messenger.routing.sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # The webhook: events stored but not yet applied, and the follow-ups a down broker could
     # not take.
     "messenger-webhook-events-process-pending": {

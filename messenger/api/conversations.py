@@ -30,7 +30,11 @@ from messenger.api.serializers import (
 )
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
-from messenger.services.conversations.assignment import conversation_assign, conversation_forward
+from messenger.services.conversations.assignment import (
+    conversation_assign,
+    conversation_forward,
+    over_capacity_message,
+)
 from messenger.services.conversations.blocking import contact_block, contact_unblock
 from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.services.sending import replies
@@ -149,19 +153,33 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 
-    @extend_schema(request=AssignSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
+    @extend_schema(
+        request=AssignSerializer,
+        responses={200: ConversationDetailSerializer, **ERRORS},
+        description="Assigning an agent beyond their capacity is made all the same; the answer then also "
+        'carries `"warning": {"code": "over_capacity", "message", "load", "capacity"}`.',
+    )
     @action(detail=True, methods=["post"])
     def assign(self, request: Request, pk: str) -> Response:
         conversation = self._conversation(pk)
         payload = AssignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        conversation_assign(
+        assignment = conversation_assign(
             organization=self.organization,
             acting_user=request.user,
             conversation=conversation,
             assignee_membership_id=payload.validated_data["assignee_id"],
         )
-        return self._detail(conversation)
+        response = self._detail(conversation)
+        if assignment.over_capacity is not None:
+            # Made all the same; the caller is told the agent now holds more than their capacity.
+            response.data["warning"] = {
+                "code": "over_capacity",
+                "message": over_capacity_message(assignment),
+                "load": assignment.over_capacity.load,
+                "capacity": assignment.over_capacity.capacity,
+            }
+        return response
 
     @extend_schema(request=ForwardSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])

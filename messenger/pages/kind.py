@@ -13,6 +13,7 @@ from channels.models import Channel
 from helpdesk.models import Department, Organization
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.pages import linking, selectors
+from messenger.routing.route import channel_conversations_route_on_commit
 from messenger.services.conversations.reorganization import conversations_follow_channel
 
 _EVENT_KINDS = {
@@ -60,6 +61,9 @@ class MessengerChannelKind:
         self, *, organization: Organization, limit: int
     ) -> tuple[int, list[ReauthorizationAlert]]:
         return selectors.reauthorization_alerts(organization=organization, limit=limit)
+
+    def assignment_mode_changed(self, *, organization: Organization, acting_user: Any, channel: Channel) -> None:
+        channel_conversations_route_on_commit(organization=organization, channel=channel)
 
 
 def conversation_events_record(

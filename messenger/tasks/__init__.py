@@ -17,10 +17,11 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import attachments, out_of_hours, pages, search, sending, webhook
+from messenger.tasks import attachments, out_of_hours, pages, routing, search, sending, webhook
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.out_of_hours import out_of_hours_reply
 from messenger.tasks.pages import token_expiry_sweep
+from messenger.tasks.routing import drain_agent, drain_organization, route_conversations, routing_sweep
 from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
 from messenger.tasks.webhook import (
@@ -34,10 +35,15 @@ __all__ = [
     "ATTACHMENT_MAX_RETRIES",
     "attachments",
     "attachments_download",
+    "drain_agent",
+    "drain_organization",
     "message_search_index",
     "out_of_hours",
     "out_of_hours_reply",
     "pages",
+    "route_conversations",
+    "routing",
+    "routing_sweep",
     "search",
     "send_message",
     "send_sender_action",

@@ -24,7 +24,11 @@ from helpdesk.toasts import toast_trigger
 from messenger import selectors
 from messenger.models import Conversation
 from messenger.services.conversations import read_state
-from messenger.services.conversations.assignment import conversation_assign, conversation_forward
+from messenger.services.conversations.assignment import (
+    conversation_assign,
+    conversation_forward,
+    over_capacity_message,
+)
 from messenger.services.conversations.blocking import contact_block, contact_unblock
 from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.services.sending import replies
@@ -126,7 +130,11 @@ def conversation_action(request: TenantRequest, conversation_id: int, action: st
     common: _ActionArguments = {"organization": organization, "acting_user": request.user, "conversation": conversation}
     try:
         if action == "assign":
-            conversation_assign(**common, assignee_membership_id=_int_or_none(request.POST.get("assignee")))
+            assignment = conversation_assign(
+                **common, assignee_membership_id=_int_or_none(request.POST.get("assignee"))
+            )
+            if assignment.over_capacity is not None:
+                messages.warning(request, over_capacity_message(assignment))
         elif action == "forward":
             target = request.POST.get("to", "")
             kind, _sep, target_id = target.partition(":")

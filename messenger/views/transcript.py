@@ -19,6 +19,7 @@ from helpdesk.tenancy import TenantRequest
 from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, Message
 from messenger.reply_window import reply_window
+from messenger.routing import rules as routing_rules
 from messenger.send_failures import send_failure
 from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
 from messenger.services.sending import reply_rules
@@ -31,6 +32,10 @@ def describe_event(event: ConversationEvent) -> str:
     data = event.data or {}
     actor = user_name(event.actor) or _("The system")
     Kind = ConversationEvent.Kind
+    if event.kind == Kind.ASSIGNED and data.get("by"):
+        return _automatic_assignment(data)
+    if event.kind == Kind.REQUEUED:
+        return _("Returned to the queue: %(agent)s went offline.") % {"agent": stored_name(data.get("previous"), "?")}
     if event.kind == Kind.ASSIGNED:
         return _("%(actor)s assigned the conversation to %(to)s.") % {
             "actor": actor,
@@ -84,6 +89,17 @@ def describe_event(event: ConversationEvent) -> str:
     if event.kind == Kind.CONVERTED:
         return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
     return str(event.get_kind_display())
+
+
+def _automatic_assignment(data: dict[str, Any]) -> str:
+    """An assignment by messenger.routing: by the channel's rule, or from the queue."""
+    agent = stored_name(data.get("to"), "?")
+    by = data.get("by")
+    if by == routing_rules.BY_ROUND_ROBIN:
+        return _("Assigned to %(agent)s by round robin.") % {"agent": agent}
+    if by == routing_rules.BY_LEAST_LOADED:
+        return _("Assigned to %(agent)s as the least loaded agent.") % {"agent": agent}
+    return _("Assigned to %(agent)s from the queue.") % {"agent": agent}
 
 
 def _entry_key(entry: selectors.TranscriptEntry) -> str:

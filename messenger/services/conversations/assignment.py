@@ -1,8 +1,14 @@
 """Who holds a conversation and where it is filed: assigning it to an agent of its channel,
-forwarding it to another agent (who is notified) or to another channel."""
+forwarding it to another agent (who is notified) or to another channel.
+
+Automatic assignment (messenger.routing) follows: a manual assignment takes the conversation
+out of the queue; the agent who lost it may take from the queue (drained on commit); a
+conversation left without an agent in a channel whose assignment is on is routed again.
+Assigning an agent beyond their capacity is allowed, and said (``Assignment.over_capacity``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +18,14 @@ from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Notification, Organization
+from helpdesk.names import user_name
 from helpdesk.services import notification_create
 from messenger import notification_texts, selectors
-from messenger.models import Conversation, ConversationEvent
+from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.routing.candidates import capacity_of, open_load
+from messenger.routing.drain import room_freed
+from messenger.routing.rules import ASSIGNING_MODES
+from messenger.routing.triggers import route_on_commit
 from messenger.services.conversations.events import (
     check_organization,
     event_record,
@@ -29,6 +40,46 @@ def conversation_url(*, conversation: Conversation, organization: Organization) 
     return reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk})
 
 
+@dataclass(frozen=True, slots=True)
+class OverCapacity:
+    """The assignee now holds more open conversations than their capacity."""
+
+    load: int
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    conversation: Conversation
+    over_capacity: OverCapacity | None = None
+
+
+def over_capacity_message(assignment: Assignment) -> str:
+    """The warning of an assignment beyond the agent's capacity (it was made all the same)."""
+    assert assignment.over_capacity is not None  # asked only of an assignment over capacity
+    return _("%(agent)s now holds %(load)d open conversations, more than their capacity of %(capacity)d.") % {
+        "agent": user_name(assignment.conversation.assignee),
+        "load": assignment.over_capacity.load,
+        "capacity": assignment.over_capacity.capacity,
+    }
+
+
+def _over_capacity(*, organization: Organization, member: Any) -> OverCapacity | None:
+    load = open_load(organization_id=organization.pk, user_id=member.user_id)
+    capacity = capacity_of(organization_id=organization.pk, membership_id=member.pk)
+    return OverCapacity(load=load, capacity=capacity) if load > capacity else None
+
+
+def _left_without_agent(*, organization: Organization, conversation: Conversation, previous_user_id: Any) -> None:
+    """The conversation lost its agent: they may take from the queue, and it is routed again
+    when its channel assigns automatically."""
+    if conversation.state != ConversationState.OPEN:
+        return
+    room_freed(organization_id=organization.pk, user_id=previous_user_id)
+    if conversation.channel.assignment_mode in ASSIGNING_MODES:
+        route_on_commit([conversation.pk])
+
+
 @transaction.atomic
 def conversation_assign(
     *,
@@ -36,13 +87,13 @@ def conversation_assign(
     acting_user: Any,
     conversation: Conversation,
     assignee_membership_id: int | None,
-) -> Conversation:
+) -> Assignment:
     """Give the conversation to one of the channel's agents (None: nobody)."""
     check_organization(organization, conversation)
     if assignee_membership_id is None:
         if conversation.assignee_id is None:
-            return conversation
-        previous = conversation.assignee
+            return Assignment(conversation)
+        previous, previous_user_id = conversation.assignee, conversation.assignee_id
         conversation.assignee = None
         conversation.save(update_fields=["assignee", "updated_at"])
         event_record(
@@ -51,7 +102,8 @@ def conversation_assign(
             acting_user=acting_user,
             previous=member_name(previous),
         )
-        return conversation
+        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
+        return Assignment(conversation)
     member = (
         selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
         .filter(pk=assignee_membership_id)
@@ -63,9 +115,11 @@ def conversation_assign(
             details={"assignee_id": [_("Choose an agent of this channel.")]},
         )
     if conversation.assignee_id == member.user_id:
-        return conversation
+        return Assignment(conversation)
+    replaced_user_id = conversation.assignee_id
     conversation.assignee = member.user
-    conversation.save(update_fields=["assignee", "updated_at"])
+    conversation.queued_at = None
+    conversation.save(update_fields=["assignee", "queued_at", "updated_at"])
     event_record(
         conversation=conversation,
         kind=ConversationEvent.Kind.ASSIGNED,
@@ -73,7 +127,9 @@ def conversation_assign(
         to=member_name(member.user),
         to_user_id=member.user_id,
     )
-    return conversation
+    if conversation.state == ConversationState.OPEN:
+        room_freed(organization_id=organization.pk, user_id=replaced_user_id)
+    return Assignment(conversation, _over_capacity(organization=organization, member=member))
 
 
 @transaction.atomic
@@ -116,10 +172,13 @@ def conversation_forward(
                 details={"to_channel_id": [_("Choose another channel.")]},
             )
         source = conversation.channel
+        previous_user_id = conversation.assignee_id
         conversation.channel = target
         conversation.department = target.department
         conversation.assignee = None
-        conversation.save(update_fields=["channel", "department", "assignee", "updated_at"])
+        # It joins the new channel's queue, if any, when routed there.
+        conversation.queued_at = None
+        conversation.save(update_fields=["channel", "department", "assignee", "queued_at", "updated_at"])
         event_record(
             conversation=conversation,
             kind=ConversationEvent.Kind.FORWARDED,
@@ -130,6 +189,7 @@ def conversation_forward(
             to_department=target.department.name,
             note=note,
         )
+        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
         return conversation
 
     assert to_membership_id is not None  # exactly one of the two targets, checked above
@@ -143,8 +203,12 @@ def conversation_forward(
             _("This person is not an agent of the conversation's channel."),
             details={"to_membership_id": [_("Choose an agent of this channel.")]},
         )
+    previous_user_id = conversation.assignee_id
     conversation.assignee = member.user
-    conversation.save(update_fields=["assignee", "updated_at"])
+    conversation.queued_at = None
+    conversation.save(update_fields=["assignee", "queued_at", "updated_at"])
+    if conversation.state == ConversationState.OPEN and previous_user_id != member.user_id:
+        room_freed(organization_id=organization.pk, user_id=previous_user_id)
     event_record(
         conversation=conversation,
         kind=ConversationEvent.Kind.FORWARDED,

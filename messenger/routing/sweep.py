@@ -1,0 +1,138 @@
+"""The minute's job of automatic assignment (``messenger.routing.sweep``), three steps, each
+safe to run twice:
+
+(a) conversations automatic assignment should hold but that are neither assigned nor queued
+    (their routing task was lost) are routed;
+(b) an agent offline for longer than the organization's grace (unless it turned the rule off)
+    loses their open conversations of channels with assignment on: back to the queue, a
+    `requeued` system line each, then routed to others (once per offline spell: requeued_at);
+(c) while the queue is not empty, online agents with room are given from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from availability.models import OFFLINE_GRACE_MINUTES_DEFAULT, Availability, AvailabilitySettings, Status
+from channels.models import Channel
+from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.routing import rules
+from messenger.routing.drain import organization_backlog_drain
+from messenger.routing.route import conversations_route, routable_filter
+from messenger.services.conversations.events import member_name
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class SweepReport:
+    routed: int = 0
+    requeued: int = 0
+    drained: int = 0
+
+
+def routing_sweep(*, now: datetime | None = None) -> SweepReport:
+    now = now or timezone.now()
+    report = SweepReport()
+    # The channels first (few): their conversations are then read through the channel index.
+    assigning = list(
+        Channel.objects.filter(
+            assignment_mode__in=rules.ASSIGNING_MODES, is_enabled=True, deleted_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    lost = list(
+        Conversation.objects.filter(routable_filter(), channel_id__in=assigning, queued_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:BATCH_SIZE]
+    )
+    report.routed = len(conversations_route(conversation_ids=lost).assigned)
+    requeued = offline_agents_requeue(now=now)
+    report.requeued = len(requeued)
+    conversations_route(conversation_ids=requeued)
+    organization_ids = (
+        Conversation.objects.filter(routable_filter(), channel_id__in=assigning, queued_at__isnull=False)
+        .order_by()
+        .values_list("organization_id", flat=True)
+        .distinct()
+    )
+    for organization_id in list(organization_ids):
+        report.drained += organization_backlog_drain(organization_id=organization_id)
+    return report
+
+
+def offline_agents_requeue(*, now: datetime) -> list[int]:
+    """Step (b): the conversations sent back to the queue."""
+    rules_by_organization = {
+        organization_id: (requeue, grace)
+        for organization_id, requeue, grace in AvailabilitySettings.objects.values_list(
+            "organization_id", "requeue_when_offline", "offline_grace_minutes"
+        )
+    }
+    turned_off = [pk for pk, (requeue, _grace) in rules_by_organization.items() if not requeue]
+    # Not requeued since they went offline; the shortest possible grace is none at all.
+    offline = (
+        Availability.objects.filter(status=Status.OFFLINE, status_since__lte=now)
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=F("status_since")))
+        .exclude(organization_id__in=turned_off)
+        .order_by("status_since", "pk")
+        .values_list("pk", "organization_id", "status_since")[:BATCH_SIZE]
+    )
+    requeued: list[int] = []
+    for availability_id, organization_id, status_since in list(offline):
+        _requeue, grace = rules_by_organization.get(organization_id, (True, OFFLINE_GRACE_MINUTES_DEFAULT))
+        if status_since > now - timedelta(minutes=grace):
+            continue
+        requeued += _agent_requeue(availability_id=availability_id, now=now)
+    return requeued
+
+
+@transaction.atomic
+def _agent_requeue(*, availability_id: int, now: datetime) -> list[int]:
+    availability = (
+        Availability.objects.select_for_update(of=("self",))
+        .filter(pk=availability_id, status=Status.OFFLINE)
+        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=F("status_since")))
+        .select_related("membership__user")
+        .first()
+    )
+    if availability is None:  # came back, or requeued by another run
+        return []
+    user = availability.membership.user
+    held = list(
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(
+            organization_id=availability.organization_id,
+            assignee_id=user.pk,
+            state=ConversationState.OPEN,
+            channel__assignment_mode__in=rules.ASSIGNING_MODES,
+            channel__deleted_at__isnull=True,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if held:
+        Conversation.objects.filter(pk__in=held).update(
+            assignee=None, queued_at=Coalesce("waiting_since", Value(now, output_field=DateTimeField())), updated_at=now
+        )
+        name = member_name(user)
+        ConversationEvent.objects.bulk_create(
+            [
+                ConversationEvent(
+                    organization_id=availability.organization_id,
+                    conversation_id=conversation_id,
+                    kind=ConversationEvent.Kind.REQUEUED,
+                    data={"previous": name, "previous_user_id": user.pk, "reason": rules.REQUEUED_OFFLINE},
+                )
+                for conversation_id in held
+            ],
+            batch_size=BATCH_SIZE,
+        )
+    availability.requeued_at = now
+    availability.save(update_fields=["requeued_at"])
+    return held
