@@ -18,6 +18,7 @@ def availability(request: HttpRequest) -> dict[str, Any]:
 
     @functools.cache
     def mine() -> Availability:
-        return selectors.availability_of(membership=membership)
+        # helpdesk.tenancy read it with the membership (select_related): no query here.
+        return selectors.availability_of_member(membership)
 
     return {"my_availability": mine, "availability_statuses": Status.choices}

@@ -4,7 +4,7 @@ setting a member offline, a member's capacity and Settings → Availability."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpResponse, HttpResponseBase, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -21,10 +21,11 @@ from helpdesk.tenancy import TenantRequest, admin_required, member_required
 
 def _back(request: TenantRequest, fallback: str) -> HttpResponseBase:
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
+    # A path of this site only; `redirect` would take a bare word for a view name.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
+        return HttpResponseRedirect(target)
     return redirect(fallback, org_slug=request.organization.slug)
 
 
