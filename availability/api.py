@@ -33,8 +33,12 @@ class StatusField(serializers.CharField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_blank", True)
-        kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        if data is None:
+            return True, ""  # refused by the service like any other unknown status
+        return super().validate_empty_values(data)
 
 
 @extend_schema_field({"type": "integer", "minimum": CAPACITY_MIN, "maximum": CAPACITY_MAX, "nullable": True})

@@ -361,6 +361,9 @@ SPECTACULAR_SETTINGS = {
         "TicketStateEnum": "tickets.models.TicketState",
         "TicketPriorityEnum": "tickets.models.TicketPriority",
         "TicketOriginEnum": "tickets.models.TicketOrigin",
+        "AvailabilityStatusEnum": "availability.models.Status",
+        # The same statuses as input, checked by the service (availability.api.StatusField).
+        "AvailabilityStatusInputEnum": ["online", "away", "offline"],
     },
 }
 
