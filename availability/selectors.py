@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from availability.models import (
     CAPACITY_DEFAULT,
+    OFFLINE_GRACE_MINUTES_DEFAULT,
     Availability,
     AvailabilityChange,
     AvailabilitySettings,
@@ -146,3 +147,32 @@ def status_durations(
             if overlap > timedelta(0):
                 result[day][status] += overlap
     return result
+
+
+def offline_past_grace(*, at: datetime | None = None) -> QuerySet[Availability]:
+    """Members whose open conversations are due back in the queue: offline for at least their
+    organization's grace period, not yet requeued in this offline spell, in an organization
+    that returns them (AvailabilitySettings.requeue_when_offline). One query, across
+    organizations; a caller that requeues adds `select_for_update(skip_locked=True)` and then
+    calls `services.availability_requeued_mark`."""
+    at = at or timezone.now()
+    rules = list(
+        AvailabilitySettings.objects.values_list("organization_id", "requeue_when_offline", "offline_grace_minutes")
+    )
+    off = [organization_id for organization_id, requeue, _minutes in rules if not requeue]
+    own: dict[int, list[int]] = {}
+    for organization_id, requeue, minutes in rules:
+        if requeue and minutes != OFFLINE_GRACE_MINUTES_DEFAULT:
+            own.setdefault(minutes, []).append(organization_id)
+    with_own = [organization_id for ids in own.values() for organization_id in ids]
+    due = ~Q(organization_id__in=off + with_own) & Q(
+        status_since__lte=at - timedelta(minutes=OFFLINE_GRACE_MINUTES_DEFAULT)
+    )
+    for minutes, ids in own.items():
+        due |= Q(organization_id__in=ids) & Q(status_since__lte=at - timedelta(minutes=minutes))
+    return (
+        Availability.objects.filter(status=Status.OFFLINE, requeued_at__isnull=True)
+        .filter(due)
+        .select_related("organization", "membership")
+        .order_by("pk")
+    )

@@ -236,6 +236,14 @@ def availability_settings_update(
     return rules
 
 
+def availability_requeued_mark(*, availability_ids: Iterable[int], at: datetime | None = None) -> int:
+    """Mark these offline spells as requeued (their conversations went back to the queue), once:
+    rows no longer offline, or already marked, are left alone. The number marked."""
+    return Availability.objects.filter(
+        pk__in=list(availability_ids), status=Status.OFFLINE, requeued_at__isnull=True
+    ).update(requeued_at=at or timezone.now())
+
+
 # --- The sweep ---------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from availability import selectors, services
-from availability.models import ChangeReason, Status
+from availability.models import Availability, AvailabilitySettings, ChangeReason, Status
 from tests import factories
 from tests.conftest import Tenant
 
@@ -84,3 +84,30 @@ def test_status_durations_of_another_organizations_member_are_empty(tenant_a: Te
     )
 
     assert all(total == timedelta(0) for day in durations.values() for total in day.values())
+
+
+def test_offline_past_grace_follows_each_organizations_rules_and_marks_once(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    t0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    third = factories.make_org("charlie")
+    charlie = factories.make_member(third)
+    AvailabilitySettings.objects.create(organization=tenant_b.organization, offline_grace_minutes=30)
+    AvailabilitySettings.objects.create(organization=third, requeue_when_offline=False)
+    for member in (tenant_a.agent, tenant_b.agent, charlie):
+        services.availability_set(membership=member, status=Status.ONLINE, reason=ChangeReason.CHOSEN, at=t0)
+        services.availability_set(membership=member, status=Status.OFFLINE, reason=ChangeReason.NO_TAB, at=t0)
+
+    assert list(selectors.offline_past_grace(at=t0 + timedelta(minutes=9))) == []
+    due = selectors.offline_past_grace(at=t0 + timedelta(minutes=10))
+    assert [a.membership_id for a in due] == [tenant_a.agent.pk]
+    later = [a.membership_id for a in selectors.offline_past_grace(at=t0 + timedelta(minutes=30))]
+    assert sorted(later) == sorted([tenant_a.agent.pk, tenant_b.agent.pk])
+
+    ids = list(Availability.objects.filter(membership=tenant_a.agent).values_list("pk", flat=True))
+    assert services.availability_requeued_mark(availability_ids=ids, at=t0) == 1
+    assert services.availability_requeued_mark(availability_ids=ids, at=t0) == 0
+    assert [a.membership_id for a in selectors.offline_past_grace(at=t0 + timedelta(hours=1))] == [tenant_b.agent.pk]
+
+    # Going online and offline again starts a new spell, due again after the grace.
+    services.availability_set(membership=tenant_a.agent, status=Status.ONLINE, reason=ChangeReason.CHOSEN, at=t0)
+    services.availability_set(membership=tenant_a.agent, status=Status.OFFLINE, reason=ChangeReason.CHOSEN, at=t0)
+    assert tenant_a.agent.pk in [a.membership_id for a in selectors.offline_past_grace(at=t0 + timedelta(hours=1))]
