@@ -62,11 +62,13 @@ def capacities_of(*, organization: Organization, membership_ids: Iterable[int]) 
     """`capacity_of` for many members at once (two queries)."""
     ids = list(membership_ids)
     default = default_capacity_of(organization=organization)
-    own = dict(
-        Availability.objects.filter(
+    own: dict[int, int] = {
+        membership_id: capacity
+        for membership_id, capacity in Availability.objects.filter(
             organization=organization, membership_id__in=ids, capacity__isnull=False
         ).values_list("membership_id", "capacity")
-    )
+        if capacity is not None
+    }
     return {membership_id: own.get(membership_id, default) for membership_id in ids}
 
 

@@ -9,6 +9,7 @@ sent after commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ def _status_apply(
         old_status = old_statuses[row.pk]
         row.status, row.status_since, row.requeued_at = status, at, None
         transaction.on_commit(
-            lambda row=row, old_status=old_status: _send_robust(  # type: ignore[misc]
+            functools.partial(
+                _send_robust,
                 status_changed,
                 organization=row.organization,
                 membership=row.membership,
