@@ -44,6 +44,20 @@ class InvalidInput(HelpdeskError):
     default_message = _("The input is not valid.")
 
 
+class InvalidStatus(InvalidInput):
+    """An availability status other than online, away or offline."""
+
+    code = "invalid_status"
+    default_message = _("The status must be online, away or offline.")
+
+
+class InvalidCapacity(InvalidInput):
+    """A capacity (conversations an agent may hold at once) outside 1–100."""
+
+    code = "invalid_capacity"
+    default_message = _("The capacity must be a whole number from 1 to 100.")
+
+
 class Conflict(HelpdeskError):
     code = "conflict"
     status = 409

@@ -56,7 +56,9 @@ class TenantRequest(OrganizationRequest):
 
 
 def _active_membership(*, user: Any, org_slug: str | None) -> Membership | None:
-    memberships = Membership.objects.select_related("organization").filter(user=user, is_active=True)
+    # The member's availability (a reverse one-to-one of the app above) comes in the same
+    # query: every page's header shows it (availability.context_processors), at no query of its own.
+    memberships = Membership.objects.select_related("organization", "availability").filter(user=user, is_active=True)
     if org_slug:
         memberships = memberships.filter(organization__slug=org_slug)
     return memberships.order_by("organization__name").first()

@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.organization",
+                "availability.context_processors.availability",
             ],
         },
     },
@@ -190,6 +191,13 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
     "messenger-token-expiry-sweep": {"task": "messenger.pages.token_expiry_sweep", "schedule": 60 * 60},
+    # Members without input for their organization's idle time go away; those without an open
+    # tab (no heartbeat for three minutes) go offline.
+    "availability-sweep": {
+        "task": "availability.status.sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Idle chats become tickets.
     "tickets-sweep-idle-conversations": {
         "task": "tickets.conversion.sweep_idle_conversations",
@@ -360,6 +368,9 @@ SPECTACULAR_SETTINGS = {
         "TicketStateEnum": "tickets.models.TicketState",
         "TicketPriorityEnum": "tickets.models.TicketPriority",
         "TicketOriginEnum": "tickets.models.TicketOrigin",
+        "AvailabilityStatusEnum": "availability.models.Status",
+        # The same statuses as input, checked by the service (availability.api.StatusField).
+        "AvailabilityStatusInputEnum": ["online", "away", "offline"],
     },
 }
 

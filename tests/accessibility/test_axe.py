@@ -65,6 +65,7 @@ def main_pages(tenant: Tenant, *, role: str, base_url: str) -> dict[str, str]:
             "channels": reverse("channels:channel_list", kwargs=slug),
             "channel": reverse("channels:channel_edit", kwargs={**slug, "channel_id": channel.pk}),
             "members": reverse("member_list", kwargs=slug),
+            "availability": reverse("availability:settings", kwargs=slug),
             "departments": reverse("department_list", kwargs=slug),
             "api-tokens": reverse("api_tokens", kwargs=slug),
             "webhook-events": reverse("messenger:webhook_events", kwargs=slug),

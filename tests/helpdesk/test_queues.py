@@ -37,6 +37,7 @@ def queue_of(task_name: str) -> str:
         ("messenger.webhook.events_process_pending", "celery"),
         ("messenger.sending.sweep", "celery"),
         ("tickets.conversion.sweep_idle_conversations", "celery"),
+        ("availability.status.sweep", "celery"),
     ],
 )
 def test_each_task_goes_to_its_queue(task_name: str, queue: str) -> None:
@@ -54,11 +55,17 @@ def test_every_scheduled_or_routed_task_name_is_a_task_a_worker_registers() -> N
 
 def test_every_task_of_the_product_is_named_app_area_action() -> None:
     app.loader.import_default_modules()
-    ours = [name for name in app.tasks if name.split(".")[0] in {"helpdesk", "channels", "messenger", "tickets"}]
+    ours = [
+        name
+        for name in app.tasks
+        if name.split(".")[0] in {"helpdesk", "availability", "channels", "messenger", "tickets"}
+    ]
 
     assert len(ours) >= 12
     assert [
-        name for name in ours if not re.fullmatch(r"(helpdesk|channels|messenger|tickets)(\.[a-z_]+){2}", name)
+        name
+        for name in ours
+        if not re.fullmatch(r"(helpdesk|availability|channels|messenger|tickets)(\.[a-z_]+){2}", name)
     ] == []
 
 
