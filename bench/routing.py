@@ -162,9 +162,7 @@ def _seed() -> World:
         )
         for m in backlog_agents
     )
-    return World(
-        organization.pk, page_ids, channel_ids, online, backlog_channel.pk, [m.pk for m in backlog_agents]
-    )
+    return World(organization.pk, page_ids, channel_ids, online, backlog_channel.pk, [m.pk for m in backlog_agents])
 
 
 def _backlog_generate(world: World) -> None:
@@ -172,9 +170,7 @@ def _backlog_generate(world: World) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, department_id FROM channels_channel WHERE id = %s", [world.backlog_channel_id]
-        )
+        cursor.execute("SELECT id, department_id FROM channels_channel WHERE id = %s", [world.backlog_channel_id])
         channel_id, department_id = cursor.fetchone()
         cursor.execute("SELECT id FROM messenger_facebookpage WHERE channel_id = %s", [channel_id])
         (page_pk,) = cursor.fetchone()

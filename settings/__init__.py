@@ -172,19 +172,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# Queues: an agent's reply never waits behind a burst of slow attachment downloads. Each has
-# workers of its own (docker-compose.yml, `runall`); a worker started without -Q takes all three.
+# Queues: an agent's reply never waits behind a burst of slow attachment downloads, and
+# automatic assignment (quick, database only) never waits behind follow-ups that call Facebook.
+# Each has workers of its own (docker-compose.yml, `runall`); a worker started without -Q
+# takes them all.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (
     Queue("celery", routing_key="celery"),
     Queue("sending", routing_key="sending"),
     Queue("downloads", routing_key="downloads"),
+    Queue("routing", routing_key="routing"),
 )
 # By task name (`<app>.<area>.<action>`, see messenger/tasks/__init__.py); unlisted tasks go to "celery".
 CELERY_TASK_ROUTES = {
     "messenger.sending.send_message": {"queue": "sending"},
     "messenger.sending.send_sender_action": {"queue": "sending"},
     "messenger.attachments.download": {"queue": "downloads"},
+    "messenger.routing.route_conversations": {"queue": "routing"},
+    "messenger.routing.drain_agent": {"queue": "routing"},
+    "messenger.routing.drain_organization": {"queue": "routing"},
+    "messenger.routing.out_of_hours_reply": {"queue": "routing"},
 }
 # Every periodic job, by task name. A job with `expires` shorter than its period is dropped
 # when no worker started it in time: the next run does its work.

@@ -12,14 +12,16 @@ safe to run twice:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import DateTimeField, F, Q, Value
+from django.db.models import DateTimeField, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from availability.models import OFFLINE_GRACE_MINUTES_DEFAULT, Availability, AvailabilitySettings, Status
+from availability.models import Availability, Status
+from availability.selectors import offline_past_grace
+from availability.services import availability_requeued_mark
 from channels.models import Channel
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
@@ -67,27 +69,10 @@ def routing_sweep(*, now: datetime | None = None) -> SweepReport:
 
 
 def offline_agents_requeue(*, now: datetime) -> list[int]:
-    """Step (b): the conversations sent back to the queue."""
-    rules_by_organization = {
-        organization_id: (requeue, grace)
-        for organization_id, requeue, grace in AvailabilitySettings.objects.values_list(
-            "organization_id", "requeue_when_offline", "offline_grace_minutes"
-        )
-    }
-    turned_off = [pk for pk, (requeue, _grace) in rules_by_organization.items() if not requeue]
-    # Not requeued since they went offline; the shortest possible grace is none at all.
-    offline = (
-        Availability.objects.filter(status=Status.OFFLINE, status_since__lte=now)
-        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=F("status_since")))
-        .exclude(organization_id__in=turned_off)
-        .order_by("status_since", "pk")
-        .values_list("pk", "organization_id", "status_since")[:BATCH_SIZE]
-    )
+    """Step (b): the conversations sent back to the queue. Who is due is availability's rule
+    (offline past their organization's grace, not yet requeued in this spell, requeueing on)."""
     requeued: list[int] = []
-    for availability_id, organization_id, status_since in list(offline):
-        _requeue, grace = rules_by_organization.get(organization_id, (True, OFFLINE_GRACE_MINUTES_DEFAULT))
-        if status_since > now - timedelta(minutes=grace):
-            continue
+    for availability_id in list(offline_past_grace(at=now).values_list("pk", flat=True)[:BATCH_SIZE]):
         requeued += _agent_requeue(availability_id=availability_id, now=now)
     return requeued
 
@@ -97,7 +82,7 @@ def _agent_requeue(*, availability_id: int, now: datetime) -> list[int]:
     availability = (
         Availability.objects.select_for_update(of=("self",))
         .filter(pk=availability_id, status=Status.OFFLINE)
-        .filter(Q(requeued_at__isnull=True) | Q(requeued_at__lt=F("status_since")))
+        .filter(requeued_at__isnull=True)
         .select_related("membership__user")
         .first()
     )
@@ -133,6 +118,5 @@ def _agent_requeue(*, availability_id: int, now: datetime) -> list[int]:
             ],
             batch_size=BATCH_SIZE,
         )
-    availability.requeued_at = now
-    availability.save(update_fields=["requeued_at"])
+    availability_requeued_mark(availability_ids=[availability.pk], at=now)
     return held

@@ -1,5 +1,7 @@
 """What the webhook leaves for after commit: profile lookups of new contacts, the
-"new conversation" notice, and the download of attachments (messenger.services.attachments).
+"new conversation" notice, the download of attachments (messenger.services.attachments),
+automatic assignment of new and reopened conversations and the out-of-hours reply
+(messenger.routing).
 Queued in Celery after commit; a broker that is down never fails a POST (its events are
 already committed) and the periodic catch-up finds what was left: contacts with no profile
 fetched yet, new conversations nobody was told about, attachments never tried.
@@ -19,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels import visibility
+from channels.hours import departments_with_business_hours
 from helpdesk.models import Membership, Notification
 from helpdesk.services import notification_create
 from messenger import notification_texts
@@ -27,7 +30,10 @@ from messenger.models import Contact, Conversation, Direction, Message, PageStat
 from messenger.services.attachments import CATCH_UP_AFTER, CATCH_UP_BATCH, CATCH_UP_WINDOW
 from messenger.services.contacts import contact_profile_fetch
 from messenger.tasks import attachments as attachment_tasks
+from messenger.tasks import out_of_hours as out_of_hours_tasks
+from messenger.tasks import routing as routing_tasks
 from messenger.tasks import webhook as webhook_tasks
+from messenger.webhook.outcomes import CustomerWrote
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +89,35 @@ def attachments_enqueue(*, message_ids: Sequence[int]) -> int:
             break
         queued += 1
     return queued
+
+
+def routing_enqueue(*, customer_wrote: Sequence[CustomerWrote]) -> bool:
+    """Queue, for the conversations its customers wrote in, the routing of those new or
+    reopened in a channel that assigns by itself, and the out-of-hours reply where the
+    department uses business hours (the task decides whether it is closed). Never raises;
+    shares the follow-ups' broker pause. A routing not queued the routing sweep does within
+    a minute; an out-of-hours reply not queued is not sent (it would come late).
+    Returns False when something was to be queued and was not."""
+    global _broker_unavailable_until
+    to_assign = [item.conversation_id for item in customer_wrote if item.to_assign]
+    with_hours = departments_with_business_hours()
+    out_of_hours = [item for item in customer_wrote if item.department_id in with_hours]
+    if not to_assign and not out_of_hours:
+        return True
+    if time.monotonic() < _broker_unavailable_until:
+        logger.info("webhook: broker paused, routing left to its sweep")
+        return False
+    try:
+        if to_assign:
+            routing_tasks.route_conversations.delay(to_assign)
+        for item in out_of_hours:
+            out_of_hours_tasks.out_of_hours_reply.delay(item.conversation_id, item.at.isoformat())
+    except Exception:
+        logger.warning("webhook: could not queue routing, its sweep will do it", exc_info=True)
+        with _broker_lock:
+            _broker_unavailable_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        return False
+    return True
 
 
 def followups_run(*, contact_ids: Sequence[int], conversation_ids: Sequence[int]) -> None:

@@ -7,7 +7,8 @@ Facebook gets its 200, log each event's outcome, and leave the follow-ups for af
     route.batch_route             the routing rules, in Python,
     apply.batch_apply             and the batch applied step by step, set-based
     eventlog.events_record        the event log (one INSERT)
-    followups                     profiles, new-conversation notices, downloads: after commit
+    followups                     profiles, new-conversation notices, downloads, routing
+                                  (assignment, the out-of-hours reply): after commit
 
 When applying fails for any reason but the database being unreachable, the raw events are
 still committed, as pending, and `webhook_events_retry_pending` (a periodic job) applies
@@ -32,7 +33,7 @@ from messenger.models import WebhookEvent, WebhookOutcome
 from messenger.webhook import parsing
 from messenger.webhook.apply import batch_apply
 from messenger.webhook.eventlog import events_record, logged_reason, pending_reason, pending_was_standby
-from messenger.webhook.followups import attachments_enqueue, followups_enqueue
+from messenger.webhook.followups import attachments_enqueue, followups_enqueue, routing_enqueue
 from messenger.webhook.one_statement import one_statement_applies, store_in_one_statement
 from messenger.webhook.outcomes import REASON_GAVE_UP, BatchResult, Outcome
 from messenger.webhook.parsed import ParsedEvent
@@ -94,6 +95,8 @@ def followups_on_commit(result: BatchResult) -> None:
     """Queue the batch's follow-ups once it is committed (at once outside a transaction)."""
     if result.download_message_ids:
         transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
+    if result.customer_wrote:
+        transaction.on_commit(partial(routing_enqueue, customer_wrote=list(result.customer_wrote)), robust=True)
     if result.new_contact_ids or result.announce_conversation_ids:
         transaction.on_commit(
             partial(

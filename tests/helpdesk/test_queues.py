@@ -33,6 +33,10 @@ def queue_of(task_name: str) -> str:
         ("messenger.sending.send_message", "sending"),
         ("messenger.sending.send_sender_action", "sending"),
         ("messenger.attachments.download", "downloads"),
+        ("messenger.routing.route_conversations", "routing"),
+        ("messenger.routing.drain_agent", "routing"),
+        ("messenger.routing.out_of_hours_reply", "routing"),
+        ("messenger.routing.sweep", "celery"),
         ("messenger.webhook.followups", "celery"),
         ("messenger.webhook.events_process_pending", "celery"),
         ("messenger.sending.sweep", "celery"),
@@ -69,8 +73,8 @@ def test_every_task_of_the_product_is_named_app_area_action() -> None:
     ] == []
 
 
-def test_a_worker_started_without_queues_consumes_all_three() -> None:
-    assert {queue.name for queue in settings.CELERY_TASK_QUEUES} == {"celery", "sending", "downloads"}
+def test_a_worker_started_without_queues_consumes_all_four() -> None:
+    assert {queue.name for queue in settings.CELERY_TASK_QUEUES} == {"celery", "sending", "downloads", "routing"}
 
 
 def _queues(argv: list[str]) -> set[str]:
@@ -79,7 +83,7 @@ def _queues(argv: list[str]) -> set[str]:
             return set(arg.split("=", 1)[1].split(","))
         if arg in ("-Q", "--queues"):
             return set(argv[index + 1].split(","))
-    return {"celery", "sending", "downloads"}
+    return {"celery", "sending", "downloads", "routing"}
 
 
 def _concurrency(argv: list[str]) -> int | None:
@@ -91,7 +95,7 @@ def _concurrency(argv: list[str]) -> int | None:
 
 def assert_sending_never_waits_behind_downloads(workers: dict[str, list[str]]) -> None:
     consumed = {name: _queues(argv) for name, argv in workers.items()}
-    assert set().union(*consumed.values()) >= {"celery", "sending", "downloads"}, consumed
+    assert set().union(*consumed.values()) >= {"celery", "sending", "downloads", "routing"}, consumed
     for name, queues in consumed.items():
         if "sending" in queues:
             assert queues == {"sending"}, f"{name} sends replies and also takes {queues - {'sending'}}"

@@ -8,7 +8,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from availability.models import Availability, AvailabilitySettings, Status
+from availability.models import Availability, AvailabilitySettings, ChangeReason, Status
+from availability.services import availability_set
 from channels.models import AssignmentMode
 from messenger.models import Conversation, ConversationEvent
 from messenger.routing.sweep import routing_sweep
@@ -88,7 +89,17 @@ def test_nothing_goes_back_to_the_queue_when_the_organization_turned_it_off(tena
 
 def test_an_agent_requeued_before_and_offline_again_is_requeued_again(tenant_a: Tenant) -> None:
     held, _kept = _gone_offline(tenant_a, minutes_ago=11)
-    Availability.objects.update(requeued_at=timezone.now() - timedelta(hours=2))
+    assert routing_sweep().requeued == 1
+    aiko = Availability.objects.select_related("membership").get(membership__user__first_name="Aiko")
+    # Back online, given the conversation again, then offline for a new spell.
+    availability_set(membership=aiko.membership, status=Status.ONLINE, reason=ChangeReason.CHOSEN)
+    Conversation.objects.filter(pk=held.pk).update(assignee=aiko.membership.user, queued_at=None)
+    availability_set(
+        membership=aiko.membership,
+        status=Status.OFFLINE,
+        reason=ChangeReason.CHOSEN,
+        at=timezone.now() - timedelta(minutes=11),
+    )
 
     assert routing_sweep().requeued == 1
     held.refresh_from_db()

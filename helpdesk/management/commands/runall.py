@@ -46,6 +46,7 @@ class Command(BaseCommand):
                     ("worker", "celery", 4),
                     ("sending", "sending", 2),
                     ("downloads", "downloads", 2),
+                    ("routing", "routing", 2),
                 )
             },
             "beat": [
