@@ -191,9 +191,9 @@ def _backlog_generate(world: World) -> None:
                                                 last_message_preview, unread_count, waiting_since, queued_at,
                                                 created_at, updated_at)
             SELECT %(org)s, %(channel)s, %(department)s, %(page)s, ct.id, 'open', NULL,
-                   now() - (ct.id % 3600) * interval '1 second', now() - (ct.id % 3600) * interval '1 second',
-                   'Where is my parcel?', 1, now() - (ct.id % 3600) * interval '1 second',
-                   now() - (ct.id % 3600) * interval '1 second', now(), now()
+                   now() - (ct.id %% 3600) * interval '1 second', now() - (ct.id %% 3600) * interval '1 second',
+                   'Where is my parcel?', 1, now() - (ct.id %% 3600) * interval '1 second',
+                   now() - (ct.id %% 3600) * interval '1 second', now(), now()
             FROM messenger_contact ct WHERE ct.page_id = %(page)s
             """,
             {"org": world.organization_id, "channel": channel_id, "department": department_id, "page": page_pk},

@@ -190,6 +190,7 @@ CELERY_TASK_ROUTES = {
     "messenger.attachments.download": {"queue": "downloads"},
     "messenger.routing.route_conversations": {"queue": "routing"},
     "messenger.routing.drain_agent": {"queue": "routing"},
+    "messenger.routing.drain_channel": {"queue": "routing"},
     "messenger.routing.drain_organization": {"queue": "routing"},
     "messenger.routing.out_of_hours_reply": {"queue": "routing"},
 }

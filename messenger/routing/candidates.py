@@ -42,6 +42,19 @@ def open_load(*, organization_id: int, user_id: int) -> int:
     return Conversation.objects.filter(open_load_filter(organization_id=organization_id, user_id=user_id)).count()
 
 
+def open_loads(*, organization_id: int, user_ids: list[int]) -> dict[int, int]:
+    """Several agents' loads in one query (absent: none)."""
+    rows = (
+        Conversation.objects.filter(
+            organization_id=organization_id, assignee_id__in=user_ids, state=ConversationState.OPEN
+        )
+        .order_by()
+        .values_list("assignee_id")
+        .annotate(n=Count("pk"))
+    )
+    return dict(rows)
+
+
 def capacity_of(*, organization_id: int, membership_id: int) -> int:
     own = Availability.objects.filter(membership_id=membership_id).values_list("capacity", flat=True).first()
     return own or default_capacity(organization_id=organization_id)

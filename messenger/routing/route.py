@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -19,13 +20,10 @@ from channels.models import AgentChannel, Channel
 from helpdesk.models import Organization
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
-from messenger.routing.candidates import channel_candidates, default_capacity, open_load
-from messenger.routing.triggers import route_on_commit
+from messenger.routing.candidates import channel_candidates, default_capacity, open_loads
+from messenger.routing.triggers import drain_request_clear, route_on_commit
 from messenger.services.conversations.events import member_name
 
-# Ranking is read before the agent's lock; when the chosen agent was given a conversation in
-# between (a drain), the ranking is read again, at most this many times.
-RANK_ATTEMPTS = 5
 # Routers of one channel take turns (PostgreSQL advisory lock, key (this, channel id), held
 # until commit): racing for the same best agent, they would otherwise rank again and again, and
 # the rotation would drift. Taken after the conversation's lock and before any agent's.
@@ -71,37 +69,122 @@ class RouteReport:
 
 
 def conversations_route(*, conversation_ids: Iterable[int]) -> RouteReport:
-    """Route each conversation in its own transaction, in the order given; those not routable
-    are left alone. Safe to run twice and concurrently."""
-    report = RouteReport()
-    for conversation_id in dict.fromkeys(conversation_ids):
-        with transaction.atomic():
-            outcome = _route_one(conversation_id)
-        if outcome == "assigned":
-            report.assigned.append(conversation_id)
-        elif outcome == "queued":
-            report.queued.append(conversation_id)
-    return report
+    """Route these conversations: each routable one joins its channel's queue (if it is not
+    in it), then each channel's queue is drained to its online agents with room by the
+    channel's rule, oldest first. Those not routable are left alone. Safe to run twice and
+    concurrently."""
+    ids = list(dict.fromkeys(conversation_ids))
+    routable = list(
+        Conversation.objects.filter(routable_filter(), pk__in=ids).values_list("pk", "organization_id", "channel_id")
+    )
+    if not routable:
+        return RouteReport()
+    Conversation.objects.filter(pk__in=[pk for pk, _o, _c in routable], queued_at__isnull=True).update(
+        queued_at=Coalesce("waiting_since", Now()), updated_at=timezone.now()
+    )
+    assigned: set[int] = set()
+    for organization_id, channel_id in sorted({(o, c) for _pk, o, c in routable}):
+        assigned.update(channel_queue_drain(organization_id=organization_id, channel_id=channel_id))
+    return RouteReport(
+        assigned=[pk for pk, _o, _c in routable if pk in assigned],
+        queued=[pk for pk, _o, _c in routable if pk not in assigned],
+    )
 
 
-def _route_one(conversation_id: int) -> str:
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(routable_filter(), pk=conversation_id)
-        .select_related("channel", "organization")
+def channel_queue_drain_requested(*, channel_id: int) -> list[int]:
+    """The drain task's entry: the request is cleared first (a conversation joining after this
+    queues another drain), then the channel's queue drained."""
+    drain_request_clear(channel_id)
+    organization_id = Channel.objects.filter(pk=channel_id).values_list("organization_id", flat=True).first()
+    return (
+        [] if organization_id is None else channel_queue_drain(organization_id=organization_id, channel_id=channel_id)
+    )
+
+
+@transaction.atomic
+def channel_queue_drain(*, organization_id: int, channel_id: int) -> list[int]:
+    """Give the channel's queued conversations, oldest first, to its online agents with room
+    by its rule (round robin: in turn from the agent given one longest ago; least loaded: to
+    the one holding fewest). A handful of statements whatever the batch: the channel's turn
+    (routers of one channel take turns), the candidates' Availability rows locked in id order
+    and their loads counted under the locks, the conversations claimed with SKIP LOCKED (a
+    conversation another assigner holds is left to it), one UPDATE, one INSERT of system
+    lines, one UPDATE of the rotation. Returns the ids assigned."""
+    channel = (
+        Channel.objects.select_related("organization")
+        .filter(pk=channel_id, organization_id=organization_id, assignment_mode__in=rules.ASSIGNING_MODES)
+        .filter(is_enabled=True, deleted_at__isnull=True)
         .first()
     )
-    if conversation is None:
-        return ""
-    _take_channel_turn(conversation.channel_id)
-    assignee = _assign_to_best(conversation)
-    if assignee is not None:
-        return "assigned"
-    if conversation.queued_at is None:
-        Conversation.objects.filter(pk=conversation.pk, queued_at__isnull=True).update(
-            queued_at=Coalesce("waiting_since", Now()), updated_at=timezone.now()
+    if channel is None:
+        return []
+    _take_channel_turn(channel.pk)
+    organization = channel.organization
+    candidates = channel_candidates(organization=organization, channel=channel)
+    if not candidates:
+        return []
+    # Locked in id order (as any assigner locking several agents does), then counted again.
+    locked = dict(
+        Availability.objects.select_for_update()
+        .filter(membership_id__in=[c.membership_id for c in candidates], status=Status.ONLINE)
+        .order_by("pk")
+        .values_list("membership_id", "capacity")
+    )
+    fallback = default_capacity(organization_id=organization.pk)
+    loads = open_loads(organization_id=organization.pk, user_ids=[c.user_id for c in candidates])
+    seats = [
+        rules.Candidate(
+            c.membership_id, c.user_id, loads.get(c.user_id, 0), locked[c.membership_id] or fallback, c.last_assigned_at
         )
-    return "queued"
+        for c in candidates
+        if c.membership_id in locked
+    ]
+    room = sum(max(0, seat.capacity - seat.load) for seat in seats)
+    if room <= 0:
+        return []
+    claimed = list(
+        Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(routable_filter(), organization=organization, channel=channel, queued_at__isnull=False)
+        .order_by("queued_at", "id")
+        .values_list("pk", flat=True)[:room]
+    )
+    given = rules.distribute(claimed, seats, mode=channel.assignment_mode)
+    if not given:
+        return []
+    _assignments_write(organization=organization, channel=channel, given=given)
+    return [conversation_id for conversation_id, _seat in given]
+
+
+def _assignments_write(
+    *, organization: Organization, channel: Channel, given: list[tuple[int, rules.Candidate]]
+) -> None:
+    """The claimed conversations to their agents (one UPDATE), a system line each (one INSERT),
+    each agent's place in the rotation: the time of their last conversation of the batch, in
+    the order given (one UPDATE)."""
+    now = timezone.now()
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in={seat.user_id for _c, seat in given})}
+    Conversation.objects.filter(pk__in=[c for c, _seat in given], assignee__isnull=True).update(
+        assignee_id=Case(*(When(pk=c, then=Value(seat.user_id)) for c, seat in given)),
+        queued_at=None,
+        updated_at=now,
+    )
+    by = rules.by_code(channel.assignment_mode)
+    names = {user_id: member_name(user) for user_id, user in users.items()}
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(
+                organization=organization,
+                conversation_id=conversation_id,
+                kind=ConversationEvent.Kind.ASSIGNED,
+                data={"to": names[seat.user_id], "to_user_id": seat.user_id, "by": by},
+            )
+            for conversation_id, seat in given
+        ]
+    )
+    last = {seat.membership_id: now + timedelta(microseconds=n) for n, (_c, seat) in enumerate(given)}
+    AgentChannel.objects.filter(organization=organization, channel=channel, membership_id__in=list(last)).update(
+        last_assigned_at=Case(*(When(membership_id=m, then=Value(at)) for m, at in last.items()))
+    )
 
 
 def _take_channel_turn(channel_id: int) -> None:
@@ -111,66 +194,6 @@ def _take_channel_turn(channel_id: int) -> None:
     with connection.cursor() as cursor:
         # The two-int4 form; ids beyond int4 fold (two channels sharing a key only wait more).
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHANNEL_TURN_LOCK, channel_id % 2**31])
-
-
-def _assign_to_best(conversation: Conversation) -> Any:
-    """The candidate it was given to (their user), or None when nobody online has room.
-    Called with the conversation locked."""
-    organization, channel = conversation.organization, conversation.channel
-    for attempt in range(RANK_ATTEMPTS):
-        candidates = channel_candidates(organization=organization, channel=channel)
-        ranking = rules.ranked(candidates, mode=channel.assignment_mode)
-        if not ranking:
-            return None
-        for candidate in ranking:
-            savepoint = transaction.savepoint()
-            outcome = _try_candidate(conversation, candidate, channel=channel, check_stale=attempt < RANK_ATTEMPTS - 1)
-            if outcome == "taken":
-                transaction.savepoint_commit(savepoint)
-                return candidate.user_id
-            # Rolling back to the savepoint also releases the agent's row lock.
-            transaction.savepoint_rollback(savepoint)
-            if outcome == "stale":
-                break
-        else:
-            return None
-    return None
-
-
-def _try_candidate(
-    conversation: Conversation, candidate: rules.Candidate, *, channel: Channel, check_stale: bool
-) -> str:
-    """Lock the agent and give them the conversation if they still have room: "taken",
-    "full" (offline now, or no room), or "stale" (given another conversation meanwhile: rank again)."""
-    locked = (
-        Availability.objects.select_for_update()
-        .filter(membership_id=candidate.membership_id, status=Status.ONLINE)
-        .values_list("capacity", flat=True)
-    )
-    rows = list(locked)
-    if not rows:
-        return "full"
-    capacity = rows[0] or default_capacity(organization_id=conversation.organization_id)
-    load = open_load(organization_id=conversation.organization_id, user_id=candidate.user_id)
-    if load >= capacity:
-        return "full"
-    if check_stale:
-        last = (
-            AgentChannel.objects.filter(membership_id=candidate.membership_id, channel=channel)
-            .values_list("last_assigned_at", flat=True)
-            .first()
-        )
-        if last != candidate.last_assigned_at or load != candidate.load:
-            return "stale"
-    assignment_write(
-        organization=conversation.organization,
-        conversation_ids=[conversation.pk],
-        membership_id=candidate.membership_id,
-        user=get_user_model().objects.get(pk=candidate.user_id),
-        channel_ids=[channel.pk],
-        by=rules.by_code(channel.assignment_mode),
-    )
-    return "taken"
 
 
 def assignment_write(

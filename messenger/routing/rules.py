@@ -49,3 +49,26 @@ def ranked(candidates: list[Candidate], *, mode: str) -> list[Candidate]:
 
 def by_code(mode: str) -> str:
     return BY_LEAST_LOADED if mode == AssignmentMode.LEAST_LOADED else BY_ROUND_ROBIN
+
+
+def distribute(conversation_ids: list[int], seats: list[Candidate], *, mode: str) -> list[tuple[int, Candidate]]:
+    """Give conversations (oldest first) to the agents with room, by the channel's rule: round
+    robin takes turns from the best ranked, each agent to the back of the line once given
+    one; least loaded gives each to whoever holds fewest then (ties as ranked). An agent
+    leaves the line when full."""
+    line = [seat for seat in ranked(seats, mode=mode) if seat.load < seat.capacity]
+    loads = {seat.membership_id: seat.load for seat in line}
+    given: list[tuple[int, Candidate]] = []
+    for conversation_id in conversation_ids:
+        if not line:
+            break
+        if mode == AssignmentMode.LEAST_LOADED:
+            seat = min(line, key=lambda s: (loads[s.membership_id], line.index(s)))
+        else:
+            seat = line[0]
+        line.remove(seat)
+        given.append((conversation_id, seat))
+        loads[seat.membership_id] += 1
+        if loads[seat.membership_id] < seat.capacity:
+            line.append(seat)
+    return given

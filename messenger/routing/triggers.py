@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from messenger.tasks import routing as routing_tasks
@@ -38,6 +39,35 @@ def route_on_commit(conversation_ids: Iterable[int]) -> None:
     ids = list(dict.fromkeys(conversation_ids))
     if ids:
         _queue_on_commit(lambda: routing_tasks.route_conversations.delay(ids), f"routing of {len(ids)} conversation(s)")
+
+
+# A drain of the channel's queue is queued and has not started: a request finding this flag
+# queues nothing (that drain will see its conversation); a lost drain's flag lapses.
+DRAIN_REQUESTED = "messenger:routing:drain-requested:{channel_id}"
+DRAIN_REQUEST_SECONDS = 10
+
+
+def channels_drain_request(channel_ids: Iterable[int]) -> None:
+    """Drain these channels' queues soon (``messenger.routing.drain_channel``), one queued
+    drain per channel however many conversations join it meanwhile: under load, one drain
+    hands out many. Called once what joined the queue has committed; a broker error is the
+    caller's (the webhook pauses its publishing)."""
+    for channel_id in sorted(set(channel_ids)):
+        try:
+            requested = cache.add(DRAIN_REQUESTED.format(channel_id=channel_id), 1, DRAIN_REQUEST_SECONDS)
+        except Exception:  # the cache down: queue it, a drain too many costs little
+            logger.warning("routing: could not read the drain request of channel %s", channel_id, exc_info=True)
+            requested = True
+        if requested:
+            routing_tasks.drain_channel.delay(channel_id)
+
+
+def drain_request_clear(channel_id: int) -> None:
+    """A drain starts: later requests queue another one."""
+    try:
+        cache.delete(DRAIN_REQUESTED.format(channel_id=channel_id))
+    except Exception:
+        logger.warning("routing: could not clear the drain request of channel %s", channel_id, exc_info=True)
 
 
 def drain_on_commit(membership_id: int) -> None:

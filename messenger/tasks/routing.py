@@ -11,6 +11,7 @@ logger = logging.getLogger(__name__)
 
 ROUTE_CONVERSATIONS = "messenger.routing.route_conversations"
 DRAIN_AGENT = "messenger.routing.drain_agent"
+DRAIN_CHANNEL = "messenger.routing.drain_channel"
 DRAIN_ORGANIZATION = "messenger.routing.drain_organization"
 SWEEP = "messenger.routing.sweep"
 
@@ -21,6 +22,14 @@ def route_conversations(conversation_ids: list[int]) -> None:
     from messenger.routing.route import conversations_route
 
     conversations_route(conversation_ids=conversation_ids)
+
+
+@shared_task(name=DRAIN_CHANNEL, ignore_result=True)
+def drain_channel(channel_id: int) -> None:
+    """Hand the channel's queue, oldest first, to its online agents with room by its rule."""
+    from messenger.routing.route import channel_queue_drain_requested
+
+    channel_queue_drain_requested(channel_id=channel_id)
 
 
 @shared_task(name=DRAIN_AGENT, ignore_result=True)

@@ -28,16 +28,19 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
     message arriving late never moves last_* back, and two POSTs for one conversation add up.
     The customer waits from their first message no answer followed: an answer at least as
     recent as what they wrote ends the wait, a message of theirs starts one unless one runs.
+    A conversation the customer reopens, unassigned, in a channel that assigns by itself
+    (`assign_on`, its page's channel) joins that channel's queue.
     """
     last_at, preview, last_in, wrote = (f"{values}.{name}" for name in ("last_at", "preview", "last_in", "wrote"))
-    first_in, answered = f"{values}.first_in", f"{values}.answered"
+    first_in, answered, assign_on = f"{values}.first_in", f"{values}.answered", f"{values}.assign_on"
     field = Conversation._meta.get_field
 
     def col(name: str) -> str:
         return quote(column_of(field(name)))
 
     last_message_at, last_inbound_at = f"{target}.{col('last_message_at')}", f"{target}.{col('last_inbound_at')}"
-    waiting_since = f"{target}.{col('waiting_since')}"
+    waiting_since, queued_at = f"{target}.{col('waiting_since')}", f"{target}.{col('queued_at')}"
+    reopened = f"{wrote} > 0 AND {target}.{col('state')} = '{ConversationState.CLOSED}'"
     newer = f"{last_message_at} IS NULL OR {last_at} >= {last_message_at}"
     return (
         f"{col('last_message_at')} = CASE WHEN {newer} THEN {last_at} ELSE {last_message_at} END, "
@@ -52,6 +55,8 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
         f"{col('waiting_since')} = CASE WHEN {answered} IS NOT NULL AND "
         f"{answered} >= COALESCE({last_in}, {waiting_since}, {answered}) THEN NULL "
         f"WHEN {first_in} IS NOT NULL THEN COALESCE({waiting_since}, {first_in}) ELSE {waiting_since} END, "
+        f"{col('queued_at')} = CASE WHEN {reopened} AND {assign_on} AND {target}.{col('assignee')} IS NULL "
+        f"THEN COALESCE({queued_at}, {first_in}) ELSE {queued_at} END, "
         f"{col('updated_at')} = %s"
     )
 
@@ -67,18 +72,19 @@ class ConversationBump:
     wrote: int  # how many the customer wrote
     first_in: datetime | None  # the customer's first message (None: the customer wrote nothing)
     answered: datetime | None  # the latest answer sent outside the helpdesk (None: none)
+    assign_on: bool  # its page's channel assigns conversations by itself
 
 
 # The columns of a bump as SQL values, in ConversationBump's order after the id.
-BUMP_COLUMNS = ("last_at", "preview", "last_in", "wrote", "first_in", "answered")
-_BUMP_TYPES = ("timestamptz", "varchar", "timestamptz", "integer", "timestamptz", "timestamptz")
+BUMP_COLUMNS = ("last_at", "preview", "last_in", "wrote", "first_in", "answered", "assign_on")
+_BUMP_TYPES = ("timestamptz", "varchar", "timestamptz", "integer", "timestamptz", "timestamptz", "boolean")
 
 
 def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
     """One UPDATE for all touched conversations; a reopening writes its system line.
     Returns the ids of the conversations the customer reopened."""
     aggregates = [
-        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote, b.first_in, b.answered)
+        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote, b.first_in, b.answered, b.assign_on)
         for b in sorted(bumps, key=lambda b: b.conversation_id)
     ]
     connection = connection_for(Conversation)
@@ -88,7 +94,7 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
     date_field = Conversation._meta.get_field("last_message_at")
     preview_field = Conversation._meta.get_field("last_message_preview")
     params: list[Any] = []
-    for conversation_id, last_at, preview, last_in, wrote_count, first_in, answered in aggregates:
+    for conversation_id, last_at, preview, last_in, wrote_count, first_in, answered, assign_on in aggregates:
         params += [
             conversation_id,
             date_field.get_db_prep_save(last_at, connection),
@@ -97,6 +103,7 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
             wrote_count,
             date_field.get_db_prep_save(first_in, connection),
             date_field.get_db_prep_save(answered, connection),
+            assign_on,
         ]
     now = date_field.get_db_prep_save(timezone.now(), connection)
     ids = [a[0] for a in aggregates]

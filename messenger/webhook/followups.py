@@ -27,11 +27,11 @@ from helpdesk.services import notification_create
 from messenger import notification_texts
 from messenger.graph import GraphError
 from messenger.models import Contact, Conversation, Direction, Message, PageStatus
+from messenger.routing.triggers import channels_drain_request
 from messenger.services.attachments import CATCH_UP_AFTER, CATCH_UP_BATCH, CATCH_UP_WINDOW
 from messenger.services.contacts import contact_profile_fetch
 from messenger.tasks import attachments as attachment_tasks
 from messenger.tasks import out_of_hours as out_of_hours_tasks
-from messenger.tasks import routing as routing_tasks
 from messenger.tasks import webhook as webhook_tasks
 from messenger.webhook.outcomes import CustomerWrote
 
@@ -92,14 +92,15 @@ def attachments_enqueue(*, message_ids: Sequence[int]) -> int:
 
 
 def routing_enqueue(*, customer_wrote: Sequence[CustomerWrote]) -> bool:
-    """Queue, for the conversations its customers wrote in, the routing of those new or
-    reopened in a channel that assigns by itself, and the out-of-hours reply where the
+    """Queue, for the conversations its customers wrote in, a drain of the queue of the
+    channels that assign by themselves where one joined it (new or reopened: the webhook put
+    it in the queue), and the out-of-hours reply where the
     department uses business hours (the task decides whether it is closed). Never raises;
     shares the follow-ups' broker pause. A routing not queued the routing sweep does within
     a minute; an out-of-hours reply not queued is not sent (it would come late).
     Returns False when something was to be queued and was not."""
     global _broker_unavailable_until
-    to_assign = [item.conversation_id for item in customer_wrote if item.to_assign]
+    to_assign = [item.channel_id for item in customer_wrote if item.to_assign]
     with_hours = departments_with_business_hours()
     out_of_hours = [item for item in customer_wrote if item.department_id in with_hours]
     if not to_assign and not out_of_hours:
@@ -109,7 +110,7 @@ def routing_enqueue(*, customer_wrote: Sequence[CustomerWrote]) -> bool:
         return False
     try:
         if to_assign:
-            routing_tasks.route_conversations.delay(to_assign)
+            channels_drain_request(to_assign)
         for item in out_of_hours:
             out_of_hours_tasks.out_of_hours_reply.delay(item.conversation_id, item.at.isoformat())
     except Exception:

@@ -184,19 +184,23 @@ def messages_store(
         if not hidden:
             touched[message.columns["conversation_id"]].append(message)
     if touched:
+        routes = {placed[(item.route.page_pk, item.event.customer_id)].conversation_id: item.route for item in creating}
         reopened = conversations_bump(
-            [_bump(conversation_id, touched_by) for conversation_id, touched_by in touched.items()]
+            [
+                _bump(conversation_id, touched_by, assign_on=routes[conversation_id].assignment_on)
+                for conversation_id, touched_by in touched.items()
+            ]
         )
         result.announce_conversation_ids.extend(
             conversation_id
             for conversation_id in sorted(new_conversation_ids & touched.keys())
             if any(message.inbound for message in touched[conversation_id])
         )
-        routes = {placed[(item.route.page_pk, item.event.customer_id)].conversation_id: item.route for item in creating}
         fresh = new_conversation_ids | set(reopened)
         result.customer_wrote.extend(
             CustomerWrote(
                 conversation_id,
+                routes[conversation_id].channel_id,
                 routes[conversation_id].department_id,
                 max(m.columns["sent_at"] for m in wrote),
                 conversation_id in fresh and routes[conversation_id].assignment_on,
@@ -270,6 +274,8 @@ def customers_resolve(
             "department_id": wanted[key][0].department_id,
             "page_id": key[0],
             "contact_id": contacts[key][0],
+            # A new conversation of a channel that assigns by itself joins its queue.
+            "queued_at": received_at if wanted[key][0].assignment_on else None,
         }
         for key in missing
     ]
@@ -296,7 +302,7 @@ def customers_resolve(
     return customers, new_contact_ids, set(created.values())
 
 
-def _bump(conversation_id: int, messages: list[NewMessage]) -> ConversationBump:
+def _bump(conversation_id: int, messages: list[NewMessage], *, assign_on: bool) -> ConversationBump:
     latest = max(messages, key=lambda m: (m.columns["sent_at"], m.index))
     wrote = [m.columns["sent_at"] for m in messages if m.customer_wrote]
     return ConversationBump(
@@ -307,4 +313,5 @@ def _bump(conversation_id: int, messages: list[NewMessage]) -> ConversationBump:
         wrote=len(wrote),
         first_in=min(wrote, default=None),
         answered=max((m.columns["sent_at"] for m in messages if m.answers), default=None),
+        assign_on=assign_on,
     )

@@ -87,9 +87,11 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
     )
     result.customer_wrote = customer_wrote_merge(
         [
-            CustomerWrote(d.conversation_id, d.department_id, d.sent_at, bool(d.reopened and d.assignment_on))
+            CustomerWrote(
+                d.conversation_id, d.channel_id, d.department_id, d.sent_at, bool(d.reopened and d.assignment_on)
+            )
             for d in decided
-            if d.customer_wrote and d.conversation_id and d.department_id and d.sent_at
+            if d.customer_wrote and d.conversation_id and d.channel_id and d.department_id and d.sent_at
         ]
     )
     return result

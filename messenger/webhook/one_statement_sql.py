@@ -112,6 +112,7 @@ class Decided:
     organization_id: int | None
     message_id: int | None  # the message this event inserted
     conversation_id: int | None
+    channel_id: int | None  # of its page's route
     department_id: int | None
     assignment_on: bool | None  # its channel assigns conversations by itself
     customer_wrote: bool  # a message the customer wrote, stored and shown
@@ -166,7 +167,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         # One route per page the POST names (a POST names few pages, many events).
         f"routes AS (SELECT w.page AS wanted, rt.* FROM (SELECT DISTINCT page FROM v) w "
         f"LEFT JOIN LATERAL ({route_select('= w.page')} LIMIT 1) rt ON true), "
-        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, rt.department_id, rt.assignment_on, "
+        f"r AS (SELECT v.*, rt.page_pk, rt.organization_id, rt.channel_id, rt.department_id, rt.assignment_on, "
         f"{routing_reason_sql('rt')} AS routing_reason, "
         f"COALESCE(v.{q(PREVIEW)}, v.{q(PREVIEWS)} ->> rt.language, v.{q(PREVIEWS)} ->> 'en', '') AS the_preview, "
         f"(v.{q(INBOUND)} AND th.is_blocked) IS TRUE AS hidden, th.conversation_id "
@@ -224,7 +225,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"agg AS (SELECT conversation_id AS id, max(sent_at) AS last_at, "
         f"(array_agg(the_preview ORDER BY sent_at DESC, ord DESC))[1] AS preview, "
         f"max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_in, count(*) FILTER (WHERE {q(COUNTS)}) AS wrote, "
-        f"min(sent_at) FILTER (WHERE {q(COUNTS)}) AS first_in, max(sent_at) FILTER (WHERE {q(ANSWERS)}) AS answered "
+        f"min(sent_at) FILTER (WHERE {q(COUNTS)}) AS first_in, max(sent_at) FILTER (WHERE {q(ANSWERS)}) AS answered, "
+        f"bool_or(assignment_on) AS assign_on "
         f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",
         # Locked once, in id order, before the update reads them (a CTE runs once).
         f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {tbl(Conversation)} "
@@ -240,7 +242,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"FROM bump WHERE old_state = {literal(ConversationState.CLOSED)} AND wrote > 0 "
         f"RETURNING {col(ConversationEvent, 'conversation')} AS id), ",
         # The routing rules' verdict, then what the insert did (outcomes.message_reason).
-        f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, r.conversation_id, r.department_id, "
+        f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, r.conversation_id, r.channel_id, "
+        f"r.department_id, "
         f"r.assignment_on, (mine.message_id IS NOT NULL AND NOT r.hidden AND r.{q(COUNTS)}) AS wrote, r.sent_at, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "
         f"WHEN mine.message_id IS NOT NULL THEN {stored} ELSE {duplicate} END AS outcome, "
@@ -269,7 +272,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"log AS (INSERT INTO {tbl(WebhookEvent)} ({e_columns}) SELECT {event_values} "
         f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",
         "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id, d.conversation_id, "
-        "d.department_id, d.assignment_on, d.wrote, d.sent_at, d.conversation_id IN (SELECT id FROM reopened) "
+        "d.channel_id, d.department_id, d.assignment_on, d.wrote, d.sent_at, "
+        "d.conversation_id IN (SELECT id FROM reopened) "
         "FROM ok LEFT JOIN decided d ON ok.ok ORDER BY d.ord",
     ]
     _statements[connection.alias] = ("".join(parts), slots)
@@ -324,4 +328,4 @@ def statement_run(
         result = cursor.fetchall()
     if not result[0][0]:
         return None
-    return [Decided(*row[2:12]) for row in result]
+    return [Decided(*row[2:13]) for row in result]

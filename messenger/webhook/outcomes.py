@@ -59,9 +59,10 @@ class CustomerWrote:
     itself, answer it when its department is closed."""
 
     conversation_id: int
+    channel_id: int  # of its page's route (a forwarded conversation may be filed elsewhere)
     department_id: int
     at: datetime  # their latest message of the batch
-    to_assign: bool  # new or reopened, in a channel that assigns by itself
+    to_assign: bool  # new or reopened, in a channel that assigns by itself: it joined the queue
 
 
 def customer_wrote_merge(items: list[CustomerWrote]) -> list[CustomerWrote]:
@@ -73,7 +74,11 @@ def customer_wrote_merge(items: list[CustomerWrote]) -> list[CustomerWrote]:
             merged[item.conversation_id] = item
         else:
             merged[item.conversation_id] = CustomerWrote(
-                item.conversation_id, item.department_id, max(seen.at, item.at), seen.to_assign or item.to_assign
+                item.conversation_id,
+                item.channel_id,
+                item.department_id,
+                max(seen.at, item.at),
+                seen.to_assign or item.to_assign,
             )
     return sorted(merged.values(), key=lambda item: item.conversation_id)
 

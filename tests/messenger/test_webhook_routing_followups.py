@@ -16,6 +16,7 @@ from channels import services as channel_services
 from channels.hours import Interval, departments_with_business_hours_forget
 from channels.models import AssignmentMode
 from messenger.models import Conversation, ConversationEvent, ConversationState, FacebookPage
+from messenger.routing.route import channel_queue_drain_requested
 from messenger.tasks import out_of_hours as out_of_hours_tasks
 from messenger.tasks import routing as routing_tasks
 from messenger.webhook import followups
@@ -40,7 +41,7 @@ __all__ = ["fast_password_hashing", "queued_followups"]
 def queued() -> Iterator[dict[str, mock.MagicMock]]:
     followups.broker_pause_reset()
     with (
-        mock.patch.object(routing_tasks.route_conversations, "delay", autospec=True) as route,
+        mock.patch.object(routing_tasks.drain_channel, "delay", autospec=True) as route,
         mock.patch.object(out_of_hours_tasks.out_of_hours_reply, "delay", autospec=True) as reply,
     ):
         yield {"route": route, "reply": reply}
@@ -65,27 +66,43 @@ def writes(client: Client, mid: str, seconds: int = 0) -> None:
         assert post_webhook(client, page_body((PAGE_ID, [item]))).status_code == 200
 
 
-def test_a_new_conversation_of_a_channel_that_assigns_is_routed(
+def test_a_new_conversation_of_a_channel_that_assigns_joins_its_queue_and_a_drain_is_queued(
     client: Client, tenant_a: Tenant, queued: dict[str, mock.MagicMock]
 ) -> None:
-    _page(tenant_a, AssignmentMode.ROUND_ROBIN)
+    page = _page(tenant_a, AssignmentMode.ROUND_ROBIN)
     writes(client, "m1")
-    conversation = Conversation.objects.get()
-    queued["route"].assert_called_once_with([conversation.pk])
+    assert Conversation.objects.get().queued_at is not None
+    queued["route"].assert_called_once_with(page.channel_id)
     writes(client, "m2", seconds=1)  # the same conversation, still open: nothing to route
     assert queued["route"].call_count == 1
     queued["reply"].assert_not_called()
 
 
+def test_one_drain_is_queued_for_many_arrivals_until_it_starts(
+    client: Client, tenant_a: Tenant, queued: dict[str, mock.MagicMock]
+) -> None:
+    page = _page(tenant_a, AssignmentMode.ROUND_ROBIN)
+    for n in range(3):
+        item = text_item(psid=f"70000000{n}", mid=f"m{n}", timestamp=BASE_MS)
+        with client.committed(execute=True):  # type: ignore[attr-defined]
+            assert post_webhook(client, page_body((PAGE_ID, [item]))).status_code == 200
+    assert Conversation.objects.filter(queued_at__isnull=False).count() == 3
+    queued["route"].assert_called_once_with(page.channel_id)
+    channel_queue_drain_requested(channel_id=page.channel_id)  # the drain starts (nobody online)
+    writes(client, "m9")
+    assert queued["route"].call_count == 2
+
+
 def test_a_reopened_conversation_is_routed_again(
     client: Client, tenant_a: Tenant, queued: dict[str, mock.MagicMock]
 ) -> None:
-    _page(tenant_a, AssignmentMode.LEAST_LOADED)
+    page = _page(tenant_a, AssignmentMode.LEAST_LOADED)
     writes(client, "m1")
-    Conversation.objects.update(state=ConversationState.CLOSED)
+    channel_queue_drain_requested(channel_id=page.channel_id)  # the first drain ran
+    Conversation.objects.update(state=ConversationState.CLOSED, queued_at=None)
     writes(client, "m2", seconds=1)
-    conversation = Conversation.objects.get()
-    assert queued["route"].call_args_list == [mock.call([conversation.pk]), mock.call([conversation.pk])]
+    assert Conversation.objects.get().queued_at is not None
+    assert queued["route"].call_args_list == [mock.call(page.channel_id), mock.call(page.channel_id)]
 
 
 def test_nothing_is_queued_for_a_channel_without_assignment_nor_business_hours(
@@ -122,7 +139,7 @@ def test_a_broker_that_is_down_never_fails_the_post(client: Client, tenant_a: Te
     _page(tenant_a, AssignmentMode.ROUND_ROBIN)
     followups.broker_pause_reset()
     with mock.patch.object(
-        routing_tasks.route_conversations, "delay", autospec=True, side_effect=ConnectionError("broker down")
+        routing_tasks.drain_channel, "delay", autospec=True, side_effect=ConnectionError("broker down")
     ):
         writes(client, "m1")
     followups.broker_pause_reset()
