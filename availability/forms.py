@@ -55,7 +55,7 @@ class AvailabilitySettingsForm(StyledForm):
 
 class CapacityForm(StyledForm):
     capacity = forms.IntegerField(
-        label=_("Capacity"),
+        label=_("Most open conversations at once"),
         required=False,
         min_value=CAPACITY_MIN,
         max_value=CAPACITY_MAX,

@@ -180,7 +180,7 @@ class BusinessHoursForm(StyledForm):
                 label=WEEKDAY_NAMES[weekday],
                 required=False,
                 max_length=200,
-                widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "09:00-18:00"}),
+                widget=forms.TextInput(attrs={"class": "form-control"}),
             )
 
     @staticmethod

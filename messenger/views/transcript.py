@@ -88,6 +88,8 @@ def describe_event(event: ConversationEvent) -> str:
         return line
     if event.kind == Kind.CONVERTED:
         return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
+    if event.kind == Kind.OUT_OF_HOURS_REPLY:
+        return _("The out-of-hours reply was sent.")
     return str(event.get_kind_display())
 
 

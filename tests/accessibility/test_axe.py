@@ -64,8 +64,13 @@ def main_pages(tenant: Tenant, *, role: str, base_url: str) -> dict[str, str]:
         pages |= {
             "channels": reverse("channels:channel_list", kwargs=slug),
             "channel": reverse("channels:channel_edit", kwargs={**slug, "channel_id": channel.pk}),
+            "agents": reverse("channels:agent_list", kwargs=slug),
             "members": reverse("member_list", kwargs=slug),
             "availability": reverse("availability:settings", kwargs=slug),
+            "business-hours": reverse("channels:business_hours_list", kwargs=slug),
+            "business-hours-edit": reverse(
+                "channels:business_hours_edit", kwargs={**slug, "department_id": department.pk}
+            ),
             "departments": reverse("department_list", kwargs=slug),
             "api-tokens": reverse("api_tokens", kwargs=slug),
             "webhook-events": reverse("messenger:webhook_events", kwargs=slug),

@@ -36,6 +36,8 @@ def test_the_first_input_after_a_quiet_while_brings_an_idle_agent_back_online(
     page.locator("input[name=password]").fill(factories.PASSWORD)
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url("**/o/alpha/")
+    # The home page beats too: let its beat finish, so that the one awaited below is the next page's.
+    page.wait_for_load_state("networkidle")
 
     with page.expect_response(_is_heartbeat) as first:
         page.goto(f"{live_server.url}/o/alpha/preferences/")

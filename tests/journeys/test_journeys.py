@@ -1,5 +1,5 @@
 # The fixtures come from tests/journeys/conftest.py; their names are parameters below.
-"""The four journeys of the product in a real browser (Debian's chromium through Playwright),
+"""The five journeys of the product in a real browser (Debian's chromium through Playwright),
 against the helpdesk served by ``live_server`` and its Graph API sandbox playing Facebook:
 
 1. an admin sets up a Messenger channel from nothing and keeps its page authorized;
@@ -7,7 +7,9 @@ against the helpdesk served by ``live_server`` and its Graph API sandbox playing
    through the reply windows; another converts a chat to a ticket (twice) and answers from
    the ticket;
 3. an agent who does not answer a channel never sees its conversations;
-4. an agent who works in Japanese reads the product, its notices and emails in Japanese.
+4. an agent who works in Japanese reads the product, its notices and emails in Japanese;
+5. an admin turns on round robin for a channel, an agent goes online, and a customer's new
+   conversation lands in the agent's "Mine" by itself.
 
 Each ends with a screenshot of its last step among the test artifacts.
 """
@@ -438,3 +440,66 @@ def test_an_agent_who_works_in_japanese_reads_the_product_and_its_notices_in_jap
     [email] = [message for message in mail.outbox if message.to == ["yui@alpha.example"]]
     assert "再認証が必要です" in email.subject
     assert "トークンの有効期限切れ" in email.body
+
+
+# --------------------------------------------------------------------------- 5. routing
+
+
+def test_a_new_conversation_lands_in_the_online_agents_mine_by_round_robin(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    shop = _web_shop_answered_by_kenji()
+    organization = shop.organization
+    factories.make_member(organization, role=Role.ADMIN, username="alpha-admin")
+    # Mai answers the channel too, but she has not come online: round robin passes her by.
+    mai = factories.make_member(
+        organization, username="mai", departments=[shop.department], first_name="Mai", last_name="Ito"
+    )
+    factories.associate(mai, shop)
+
+    # The admin turns on round robin on the channel's page (Settings → Channels).
+    admin = new_page(chromium)
+    log_in(admin, facebook.url, "alpha-admin")
+    admin.get_by_role("link", name="Settings").click()
+    admin.get_by_role("link", name="Channels").click()
+    admin.get_by_role("link", name="Messenger").first.click()
+    admin.get_by_role("link", name="Web shop").click()
+    admin.get_by_label("Automatic assignment").select_option(label="Round robin")
+    admin.get_by_role("button", name="Save", exact=True).click()
+    admin.wait_for_selector("text=Channel saved.")
+    assert admin.get_by_label("Automatic assignment").input_value() == "round_robin"
+    shop.refresh_from_db()
+    assert shop.assignment_mode == "round_robin"
+
+    # Kenji signs in: signing in leaves him offline, so he goes online from the header's menu.
+    inbox = new_page(chromium)
+    log_in(inbox, facebook.url, "kenji")
+    status_menu = inbox.get_by_role("button", name=re.compile("^Your status: Offline"))
+    status_menu.click()
+    inbox.get_by_role("button", name="Online", exact=True).click()
+    inbox.get_by_role("button", name=re.compile("^Your status: Online")).wait_for()
+    assert inbox.url.endswith("/o/alpha/inbox/")  # the switch brings him back where he was
+    inbox.get_by_role("link", name=re.compile("^Mine")).click()
+    inbox.wait_for_url(re.compile(r".*/inbox/\?view=mine$"))
+    assert inbox.get_by_text("No conversation is assigned to you.").is_visible()
+
+    # A customer writes from Messenger (the simulator, in a browser of her own).
+    messenger = new_page(chromium)
+    messenger.goto(f"{facebook.url}/sandbox/simulator/{DEMO_PAGE}/")
+    messenger.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    messenger.get_by_label("Message").fill("Hello, can I still change my delivery address?")
+    messenger.get_by_role("button", name="Send", exact=True).click()
+    messenger.wait_for_selector("#thread >> text=Hello, can I still change my delivery address?")
+    ran = worker.run_queued()  # her profile, and the routing of the new conversation
+    assert "messenger.routing.route_conversations" in ran, ran
+
+    # Round robin gave it to Kenji: it shows up in his "Mine" by itself, counted.
+    inbox.wait_for_selector("#conversation-list >> text=Aiko Tanaka", timeout=LIVE_TIMEOUT_MS)
+    inbox.wait_for_selector("#inbox-view-count-mine >> text=1", timeout=LIVE_TIMEOUT_MS)
+    conversation = Conversation.objects.get(channel=shop)
+    assert conversation.assignee is not None and conversation.assignee.username == "kenji"
+    inbox.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    inbox.wait_for_selector("#transcript-panel >> text=Hello, can I still change my delivery address?")
+    system_line = inbox.locator("#transcript-panel .hd-system-line", has_text="round robin")
+    assert "Assigned to Kenji Sato by round robin." in system_line.inner_text()
+    screenshot(inbox, "5-routing-assigned-by-round-robin")

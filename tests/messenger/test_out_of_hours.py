@@ -313,7 +313,7 @@ def test_the_transcript_and_the_api_show_the_reply_as_automatic(
     item = item[: item.index("</li>")]
     assert "Automatic message:" in item and "Automatic</span>" in item
     assert "An agent:" not in item
-    assert "Out-of-hours reply sent" in html
+    assert "The out-of-hours reply was sent." in html
 
     messages = api_client_for(tenant_a.agent).get(f"/api/v1/conversations/{conversation.pk}/messages/").json()
     rows = messages["results"] if isinstance(messages, dict) else messages
