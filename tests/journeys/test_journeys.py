@@ -479,6 +479,7 @@ def test_a_new_conversation_lands_in_the_online_agents_mine_by_round_robin(
     inbox.get_by_role("button", name="Online", exact=True).click()
     inbox.get_by_role("button", name=re.compile("^Your status: Online")).wait_for()
     assert inbox.url.endswith("/o/alpha/inbox/")  # the switch brings him back where he was
+    assert worker.run_queued() == ["messenger.routing.drain_agent"]  # the queue is empty yet
     inbox.get_by_role("link", name=re.compile("^Mine")).click()
     inbox.wait_for_url(re.compile(r".*/inbox/\?view=mine$"))
     assert inbox.get_by_text("No conversation is assigned to you.").is_visible()
@@ -490,8 +491,8 @@ def test_a_new_conversation_lands_in_the_online_agents_mine_by_round_robin(
     messenger.get_by_label("Message").fill("Hello, can I still change my delivery address?")
     messenger.get_by_role("button", name="Send", exact=True).click()
     messenger.wait_for_selector("#thread >> text=Hello, can I still change my delivery address?")
-    ran = worker.run_queued()  # her profile, and the routing of the new conversation
-    assert "messenger.routing.route_conversations" in ran, ran
+    ran = worker.run_queued()  # her profile, and the drain of the channel's queue she joined
+    assert "messenger.routing.drain_channel" in ran, ran
 
     # Round robin gave it to Kenji: it shows up in his "Mine" by itself, counted.
     inbox.wait_for_selector("#conversation-list >> text=Aiko Tanaka", timeout=LIVE_TIMEOUT_MS)
