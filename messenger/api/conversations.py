@@ -31,6 +31,7 @@ from messenger.api.serializers import (
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
 from messenger.services.conversations.assignment import (
+    Assignment,
     conversation_assign,
     conversation_forward,
     over_capacity_message,
@@ -171,23 +172,21 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
             assignee_membership_id=payload.validated_data["assignee_id"],
         )
         response = self._detail(conversation)
-        if assignment.over_capacity is not None:
-            # Made all the same; the caller is told the agent now holds more than their capacity.
-            response.data["warning"] = {
-                "code": "over_capacity",
-                "message": over_capacity_message(assignment),
-                "load": assignment.over_capacity.load,
-                "capacity": assignment.over_capacity.capacity,
-            }
+        _warn_over_capacity(response, assignment)
         return response
 
-    @extend_schema(request=ForwardSerializer, responses={200: ConversationDetailSerializer, **ERRORS})
+    @extend_schema(
+        request=ForwardSerializer,
+        responses={200: ConversationDetailSerializer, **ERRORS},
+        description="Forwarding to an agent beyond their capacity is made all the same; the answer then also "
+        'carries `"warning": {"code": "over_capacity", "message", "load", "capacity"}`.',
+    )
     @action(detail=True, methods=["post"])
     def forward(self, request: Request, pk: str) -> Response:
         conversation = self._conversation(pk)
         payload = ForwardSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        conversation_forward(
+        assignment = conversation_forward(
             organization=self.organization,
             acting_user=request.user,
             conversation=conversation,
@@ -197,7 +196,9 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         )
         # After moving to another channel the caller may no longer see it: answer what it became.
         conversation.refresh_from_db()
-        return Response(ConversationDetailSerializer(conversation).data)
+        response = Response(ConversationDetailSerializer(conversation).data)
+        _warn_over_capacity(response, assignment)
+        return response
 
     def _simple_action(self, pk: str, service: Any) -> Response:
         conversation = self._conversation(pk)
@@ -223,3 +224,15 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @action(detail=True, methods=["post"])
     def unblock(self, request: Request, pk: str) -> Response:
         return self._simple_action(pk, contact_unblock)
+
+
+def _warn_over_capacity(response: Response, assignment: Assignment) -> None:
+    """An assignment (or forward) made beyond the agent's capacity, all the same: the caller
+    is told, in `warning`."""
+    if assignment.over_capacity is not None:
+        response.data["warning"] = {
+            "code": "over_capacity",
+            "message": over_capacity_message(assignment),
+            "load": assignment.over_capacity.load,
+            "capacity": assignment.over_capacity.capacity,
+        }

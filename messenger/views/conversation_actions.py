@@ -138,12 +138,14 @@ def conversation_action(request: TenantRequest, conversation_id: int, action: st
         elif action == "forward":
             target = request.POST.get("to", "")
             kind, _sep, target_id = target.partition(":")
-            conversation_forward(
+            assignment = conversation_forward(
                 **common,
                 to_membership_id=_int_or_none(target_id) if kind == "member" else None,
                 to_channel_id=_int_or_none(target_id) if kind == "channel" else None,
                 note=request.POST.get("note", ""),
             )
+            if assignment.over_capacity is not None:
+                messages.warning(request, over_capacity_message(assignment))
         elif action == "close":
             conversation_close(**common)
         elif action == "reopen":

@@ -91,6 +91,28 @@ def test_the_api_answers_an_over_capacity_warning_with_the_assignment(tenant_a: 
     assert "warning" not in within.json()
 
 
+def test_forwarding_to_an_agent_beyond_their_capacity_is_made_and_said_in_the_inbox_and_the_api(
+    tenant_a: Tenant, web_client_for: Any
+) -> None:
+    channel, aiko = _full_agent(tenant_a)
+    first, second = waiting(channel), waiting(channel)
+
+    page = (
+        web_client_for(tenant_a.admin)
+        .post(f"/o/alpha/inbox/{first.pk}/forward/", {"to": f"member:{aiko.pk}"}, follow=True)
+        .content.decode()
+    )
+    assert "Aiko now holds 2 open conversations, more than their capacity of 1." in page.split('id="toasts"', 1)[1]
+
+    response = api_client_for(tenant_a.admin).post(
+        f"/api/v1/conversations/{second.pk}/forward/", {"to_membership_id": aiko.pk}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["warning"]["code"] == "over_capacity"
+    assert (response.json()["warning"]["load"], response.json()["warning"]["capacity"]) == (3, 1)
+    assert assignee_names([first, second]) == ["Aiko", "Aiko"]
+
+
 def test_the_assign_endpoint_of_another_organization_is_404(tenant_a: Tenant, tenant_b: Tenant) -> None:
     channel, aiko = _full_agent(tenant_a)
     conversation = waiting(channel)

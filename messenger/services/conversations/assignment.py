@@ -141,11 +141,12 @@ def conversation_forward(
     to_membership_id: int | None = None,
     to_channel_id: int | None = None,
     note: str = "",
-) -> Conversation:
+) -> Assignment:
     """Transfer to another agent (who is notified), or file it under another channel.
 
     Forwarding to a channel moves the conversation to that channel and its department and
-    clears the assignee; replies still go out through the same Facebook Page.
+    clears the assignee; replies still go out through the same Facebook Page. Forwarding to
+    an agent beyond their capacity is allowed, and said, as assigning is.
     """
     check_organization(organization, conversation)
     require_channel_not_deleted(conversation)
@@ -190,7 +191,7 @@ def conversation_forward(
             note=note,
         )
         _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
-        return conversation
+        return Assignment(conversation)
 
     assert to_membership_id is not None  # exactly one of the two targets, checked above
     member = (
@@ -234,4 +235,4 @@ def conversation_forward(
             body=note,
             url=conversation_url(conversation=conversation, organization=organization),
         )
-    return conversation
+    return Assignment(conversation, _over_capacity(organization=organization, member=member))
