@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,9 @@ CLAIMED_SUFFIX = ".claimed"
 UNREADABLE_SUFFIX = ".bad"
 # A message file no producer has finished within this time never will be.
 UNREADABLE_GRACE_SECONDS = 60.0
+
+
+_bind_lock = threading.Lock()
 
 
 class Channel(filesystem.Channel):
@@ -116,6 +120,16 @@ class Channel(filesystem.Channel):
     # rewritten in place by kombu, so that a worker starting beside another could read a
     # truncated table. Here every change holds one lock for the control folder and replaces
     # the table whole.
+
+    def queue_bind(
+        self, queue: str, exchange: str | None = None, routing_key: str = "", arguments: Any = None, **kwargs: Any
+    ) -> None:
+        # kombu marks a binding declared in the process-wide state before it writes the
+        # exchange table: another thread of this process, finding the binding declared, could
+        # publish while the table on disk is still without it, and the message went to no
+        # queue. Declaring is serialized in the process, so a binding seen declared is written.
+        with _bind_lock:
+            super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
 
     @contextmanager
     def _control_lock(self) -> Iterator[None]:
