@@ -197,3 +197,17 @@ def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             raise DjangoPermissionDenied from None
 
     return wrapper
+
+
+class LabelNameTaken(Conflict):
+    """A label whose name (case aside) the organization already uses."""
+
+    code = "label_name_taken"
+    default_message = _("A label with this name already exists.")
+
+
+class ShortcutTaken(Conflict):
+    """A canned response shortcut already used in the same scope."""
+
+    code = "shortcut_taken"
+    default_message = _("This shortcut is already used by another canned response here.")

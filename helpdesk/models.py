@@ -218,6 +218,7 @@ class Notification(models.Model):
         CONVERSATION_FORWARDED = "conversation_forwarded", _("Conversation forwarded")
         PAGE_REAUTHORIZATION = "page_reauthorization", _("Page needs re-authorization")
         TOKEN_EXPIRING = "token_expiring", _("Token expiring")
+        MENTION = "mention", _("Mentioned in a note")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

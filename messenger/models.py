@@ -7,11 +7,13 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from channels.models import Channel
-from helpdesk.models import Department, Organization
+from helpdesk.models import Department, Membership, Organization
+from labels.models import Label
 
 
 class PageStatus(models.TextChoices):
@@ -93,6 +95,9 @@ class Contact(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     avatar_url = models.URLField(max_length=1000, blank=True)
+    # Facebook's locale ("ja_JP") when the profile gives it (it often does not): a canned
+    # response is sent in the contact's language when it has one.
+    locale = models.CharField(max_length=20, blank=True)
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
@@ -320,6 +325,8 @@ class ConversationEvent(models.Model):
         # Back to the queue of automatic assignment (its agent went offline, for one).
         REQUEUED = "requeued", _("Returned to the queue")
         OUT_OF_HOURS_REPLY = "out_of_hours", _("Out-of-hours reply sent")
+        LABEL_ADDED = "label_added", _("Label added")
+        LABEL_REMOVED = "label_removed", _("Label removed")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
@@ -413,3 +420,97 @@ class OutOfHoursReply(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} @ {self.period_start}"
+
+
+class Note(models.Model):
+    """A private note of the team in a conversation: shown to the members who may see the
+    conversation, in the transcript and the ticket thread, and never sent to Facebook. It is
+    not a Message: nothing of the sending path (messenger.services.sending) accepts one."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes", db_index=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    # The author's name as it was when written (the account may go).
+    author_name = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "created_at"], name="note_conversation_time")]
+
+    def __str__(self) -> str:
+        return self.body[:50]
+
+
+class NoteMention(models.Model):
+    """A member named with @ in a note (they are notified once)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["note", "user"], name="note_mention_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.note_id}"
+
+
+class ConversationLabel(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="label_links", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="conversation_links", db_index=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "label"], name="conversation_label_unique"),
+        ]
+        # The inbox filtered by a label reads this index (the conversations of a label).
+        indexes = [models.Index(fields=["organization", "label", "conversation"], name="conversation_label_org")]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on {self.conversation_id}"
+
+
+class SavedView(models.Model):
+    """Inbox filters kept under a name: a member's own (``owner``), or shared with the whole
+    organization by an admin (``owner`` empty). ``params`` are the inbox's query parameters
+    (messenger.selectors.ConversationFilters.as_params)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    owner = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, null=True, blank=True, related_name="saved_views", db_index=False
+    )
+    name = models.CharField(_("name"), max_length=60)
+    params = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                models.F("organization"),
+                models.F("owner"),
+                Lower("name"),
+                condition=models.Q(owner__isnull=False),
+                name="saved_view_personal_name_unique",
+            ),
+            models.UniqueConstraint(
+                models.F("organization"),
+                Lower("name"),
+                condition=models.Q(owner__isnull=True),
+                name="saved_view_shared_name_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -100,3 +100,15 @@ def token_expiring(params: Mapping[str, Any]) -> NotificationText:
             "Open the channel and click “Re-authorize”."
         ),
     )
+
+
+def mention_params(*, author: str, contact: str, excerpt: str) -> dict[str, Any]:
+    return {"author": author, "contact": contact, "excerpt": excerpt}
+
+
+def mention(params: Mapping[str, Any]) -> NotificationText:
+    return NotificationText(
+        title=_("%(author)s mentioned you in a note on %(contact)s's conversation")
+        % {"author": params["author"], "contact": params["contact"]},
+        body=str(params.get("excerpt", "")),
+    )

@@ -54,9 +54,11 @@ INSTALLED_APPS = [
     "helpdesk",
     "availability",
     "channels",
+    "labels",
     "messenger",
     "messenger.sandbox",
     "tickets",
+    "canned",
     "home",
 ]
 
@@ -468,6 +470,7 @@ NOTIFICATION_TEXTS = {
     "conversation_forwarded": "messenger.notification_texts.conversation_forwarded",
     "page_reauthorization": "messenger.notification_texts.page_reauthorization",
     "token_expiring": "messenger.notification_texts.token_expiring",
+    "mention": "messenger.notification_texts.mention",
 }
 
 # --- Logging --------------------------------------------------------------------------------

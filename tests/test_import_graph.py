@@ -19,7 +19,17 @@ PACKAGES = ("settings", "helpdesk", "availability", "channels", "messenger", "ti
 # helpdesk ← availability ← channels ← messenger ← tickets ← home: a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
-LAYERS = {"settings": 0, "helpdesk": 1, "availability": 2, "channels": 3, "messenger": 4, "tickets": 5, "home": 6}
+LAYERS = {
+    "settings": 0,
+    "helpdesk": 1,
+    "availability": 2,
+    "channels": 3,
+    "labels": 4,
+    "messenger": 5,
+    "tickets": 6,
+    "canned": 7,
+    "home": 8,
+}
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
 

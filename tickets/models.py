@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels.models import Channel
 from helpdesk.models import Department, Organization
+from labels.models import Label
 from messenger.models import Contact, Conversation, Message
 
 
@@ -186,3 +187,20 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+
+class TicketLabel(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="label_links", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="ticket_links", db_index=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "label"], name="ticket_label_unique")]
+        indexes = [models.Index(fields=["organization", "label", "ticket"], name="ticket_label_org")]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on {self.ticket_id}"
