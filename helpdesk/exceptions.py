@@ -211,3 +211,18 @@ class ShortcutTaken(Conflict):
 
     code = "shortcut_taken"
     default_message = _("This shortcut is already used by another canned response here.")
+
+
+class SavedViewNameTaken(Conflict):
+    """A saved view name (case aside) already used in the same scope: the member's own views,
+    or the organization's shared ones."""
+
+    code = "view_name_taken"
+    default_message = _("A saved view with this name already exists here.")
+
+
+class SavedViewLimitReached(InvalidInput):
+    """Too many saved views in one scope (a member's own, or the organization's shared ones)."""
+
+    code = "saved_view_limit_reached"
+    default_message = _("You have reached the maximum number of saved views here: delete one first.")

@@ -7,11 +7,13 @@ from rest_framework.routers import SimpleRouter
 
 from messenger.api.conversations import ConversationViewSet
 from messenger.api.messages import MessageViewSet
+from messenger.api.saved_views import SavedViewViewSet
 from messenger.webhook.api import WebhookEventViewSet
 
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("messages", MessageViewSet, basename="message")
 router.register("webhook-events", WebhookEventViewSet, basename="webhook-event")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 
 urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

@@ -143,6 +143,37 @@ class ConversationFilters:
         return bool(self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search)
 
 
+def conversation_filter(
+    *,
+    organization: Organization,
+    membership: Membership,
+    filters: ConversationFilters,
+    search_copied_until: int | None = None,
+) -> Q:
+    """The filters (view included, sort aside) as one condition on Conversation, on top of the
+    visibility rule, never instead of it. The list filters by it, and the saved views count by
+    it (one conditional count each, messenger.saved_views): a filter added here counts too.
+    ``search_copied_until``: the search index's end, read once by a caller that builds many."""
+    condition = conversation_order.view_filter(filters.view, user_id=membership.user_id)
+    if filters.channel_id:
+        condition &= Q(channel_id=filters.channel_id)
+    if filters.state:
+        condition &= Q(state=filters.state)
+    if filters.assigned_to_me:
+        condition &= Q(assignee_id=membership.user_id)
+    elif filters.unassigned:
+        condition &= Q(assignee__isnull=True)
+    if filters.search:
+        # Each side found once through its trigram index on PostgreSQL (names: migration 0006;
+        # message texts: their copy, messenger.services.search), rather than looked up
+        # conversation by conversation for every visible one.
+        names = Contact.objects.filter(organization=organization, display_name__icontains=filters.search)
+        condition &= Q(contact_id__in=names.values("pk")) | search.conversations_with_text(
+            organization=organization, term=filters.search, copied_until=search_copied_until
+        )
+    return condition
+
+
 def conversation_list(
     *,
     organization: Organization,
@@ -158,24 +189,7 @@ def conversation_list(
     filters = filters or ConversationFilters()
     conversations = Conversation.objects.filter(
         visible_channel_filter(organization=organization, membership=membership)
-    ).filter(conversation_order.view_filter(filters.view, user_id=membership.user_id))
-    if filters.channel_id:
-        conversations = conversations.filter(channel_id=filters.channel_id)
-    if filters.state:
-        conversations = conversations.filter(state=filters.state)
-    if filters.assigned_to_me:
-        conversations = conversations.filter(assignee_id=membership.user_id)
-    elif filters.unassigned:
-        conversations = conversations.filter(assignee__isnull=True)
-    if filters.search:
-        # Each side found once through its trigram index on PostgreSQL (names: migration 0006;
-        # message texts: their copy, messenger.services.search), rather than looked up
-        # conversation by conversation for every visible one.
-        names = Contact.objects.filter(organization=organization, display_name__icontains=filters.search)
-        conversations = conversations.filter(
-            Q(contact_id__in=names.values("pk"))
-            | search.conversations_with_text(organization=organization, term=filters.search)
-        )
+    ).filter(conversation_filter(organization=organization, membership=membership, filters=filters))
     return conversations.select_related("contact").order_by(*_order(filters.sort, now=timezone.now()))
 
 

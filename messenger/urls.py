@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, conversation, conversation_actions, conversation_list
+from messenger.views import attachments, conversation, conversation_actions, conversation_list, saved_views
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -18,6 +18,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += [
     path("inbox/", conversation_list.inbox, name="inbox"),
     path("inbox/list/", conversation_list.inbox_list, name="inbox_list"),
+    # Saved views (the sidebar's section and its forms).
+    path("inbox/views/", saved_views.saved_view_section, name="saved_views"),
+    path("inbox/views/new/", saved_views.saved_view_create, name="saved_view_create"),
+    path("inbox/views/<id:view_id>/rename/", saved_views.saved_view_rename_form, name="saved_view_rename_form"),
+    path("inbox/views/<id:view_id>/rename/save/", saved_views.saved_view_rename, name="saved_view_rename"),
+    path("inbox/views/<id:view_id>/update/", saved_views.saved_view_update, name="saved_view_update"),
+    path("inbox/views/<id:view_id>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("inbox/<id:conversation_id>/", conversation.conversation_detail, name="conversation"),
     path(
         "inbox/<id:conversation_id>/transcript/", conversation.conversation_transcript, name="conversation_transcript"

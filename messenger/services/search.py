@@ -53,17 +53,22 @@ def message_search_texts_refresh(messages: Iterable[Message]) -> None:
         MessageSearchText.objects.filter(message_id=message.pk).update(text=message.text)
 
 
-def conversations_with_text(*, organization: Organization, term: str) -> Q:
+def search_copied_until() -> int:
+    """The last message whose text is copied (the copy's end); newer ones are read directly."""
+    return MessageSearchText.objects.aggregate(last=Max("message_id"))["last"] or 0
+
+
+def conversations_with_text(*, organization: Organization, term: str, copied_until: int | None = None) -> Q:
     """A filter of conversations: those of the organization with a shown message containing
     `term` (case-insensitive). The copied texts are read through their index, the messages
     newer than the last copy directly (a range of the primary key). One query to find where
-    the copy ends."""
+    the copy ends, unless the caller read it already (``copied_until``, search_copied_until)."""
     copied = MessageSearchText.objects.filter(
         organization=organization, text__icontains=term, message__is_hidden=False
     ).values("conversation_id")
     # Read first (a primary key's end): with the number in the query, the planner reads just
     # that range of messages; as a subquery it would plan for a third of the table.
-    last_copied = MessageSearchText.objects.aggregate(last=Max("message_id"))["last"] or 0
+    last_copied = search_copied_until() if copied_until is None else copied_until
     recent = Message.objects.filter(
         pk__gt=last_copied, organization=organization, is_hidden=False, text__icontains=term
     ).values("conversation_id")

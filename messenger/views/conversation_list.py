@@ -38,6 +38,7 @@ from messenger.reply_window import remaining_text, reply_window
 from messenger.services.conversations import read_state
 from messenger.views.attachments import safe_url
 from messenger.views.polling import POLL_SECONDS, digest
+from messenger.views.saved_views import saved_views_context
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def conversation_list_context(
     cursor = params.get("cursor") or None
     page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort)
     counts = selectors.conversation_counts(organization=organization, membership=membership)
+    saved = saved_views_context(request, current=filters.as_params())
     if active_is_open and active_id is not None:
         _mark_open_conversation_read(request, page.conversations, active_id)
     filter_query = urlencode(filters.as_params())
@@ -230,7 +232,8 @@ def conversation_list_context(
         query=filter_query,
         active_id=active_id,
     )
-    version = digest([row.signature for row in rows] + [active_id, page.next_cursor, counts])
+    saved_counts = [(entry.view.pk, entry.count) for entry in saved["saved_views"]]
+    version = digest([row.signature for row in rows] + [active_id, page.next_cursor, counts, saved_counts])
     list_params = {**filters.as_params(), **({"active": str(active_id)} if active_id else {})}
     return {
         "filters": filters,
@@ -245,6 +248,7 @@ def conversation_list_context(
         "list_query": urlencode(list_params),
         "active_id": active_id,
         "poll_seconds": POLL_SECONDS,
+        **saved,
     }
 
 
@@ -299,6 +303,6 @@ def inbox_list(request: TenantRequest) -> HttpResponse:
     )
     if request.GET.get("v") == context["list_version"]:
         return HttpResponse(status=204)
-    # The views' counts sit outside the list: the answer updates them out of band.
+    # The views' counts (and the saved views') sit outside the list: the answer updates them out of band.
     context["polled"] = True
     return render(request, "messenger/inbox/_conversation_list.html", context)

@@ -369,12 +369,12 @@ def test_the_inbox_costs_the_same_queries_in_every_view_and_sort(
     url = f"/o/alpha/inbox/?view={view}&sort={sort}"
     client.get(url)
     # session, user, membership (middleware), the page's conversations with their contacts,
-    # its channels, its assignees (none to read in the queue), the views' counts, the channels
-    # of the filter
+    # its channels, its assignees (none to read in the queue), the views' counts, the saved
+    # views, the channels of the filter
     assignees = 0 if view == "unassigned" else 1
-    with django_assert_num_queries(7 + assignees):
+    with django_assert_num_queries(8 + assignees):
         assert client.get(url).status_code == 200
-    with django_assert_num_queries(6 + assignees):
+    with django_assert_num_queries(7 + assignees):
         client.get(url.replace("/inbox/", "/inbox/list/"))
 
 
