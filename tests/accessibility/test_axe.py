@@ -13,6 +13,7 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.models import Membership, Role
+from messenger.models import SavedView
 from tests import factories
 from tests.chromium import BROWSER_MARKS, chromium, new_page, screenshot  # noqa: F401 (fixture)
 from tests.conftest import Tenant
@@ -50,6 +51,10 @@ def main_pages(tenant: Tenant, *, role: str, base_url: str) -> dict[str, str]:
         membership=tenant.admin,
         conversation_id=other.pk,
     )
+    # The inbox's sidebar with saved views: one shared, one of the member's own.
+    SavedView.objects.create(organization=organization, owner=None, name="Open everywhere", params={"state": ["open"]})
+    own = tenant.admin if role == Role.ADMIN else tenant.agent
+    SavedView.objects.create(organization=organization, owner=own, name="Mine", params={"view": ["mine"]})
     slug = {"org_slug": organization.slug}
     pages = {
         "home": reverse("org_home", kwargs=slug),

@@ -52,8 +52,20 @@ def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
     assert page.input_value("#inbox-state") == "open"
     page.wait_for_selector("#conversation-list >> text=Aiko")
 
+    # Folded away, the section stays folded on the next page.
+    page.click("#saved-views-heading")
+    page.wait_for_selector("#saved-views-list", state="hidden")
+    page.reload()
+    assert page.get_attribute("#saved-views-heading", "aria-expanded") == "false"
+    assert not page.is_visible("#saved-views-list")
+
     # Saving it again under the same name says why it cannot.
     page.click("button:has-text('Save view')")
     page.fill("#saved-view-name", "open ONES")
     page.click("#saved-view-create button[type=submit]")
     page.wait_for_selector("#saved-view-name-error >> text=A saved view with this name already exists here.")
+
+    # Under another name it is saved, and the folded section opens to show it.
+    page.fill("#saved-view-name", "Open twice")
+    page.click("#saved-view-create button[type=submit]")
+    page.wait_for_selector("#saved-views li.hd-saved-view:has-text('Open twice')", state="visible")
