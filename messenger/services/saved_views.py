@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from helpdesk.exceptions import InvalidInput, PermissionDenied, SavedViewLimitReached, SavedViewNameTaken
+from helpdesk.exceptions import InvalidInput, NotFound, PermissionDenied, SavedViewLimitReached, SavedViewNameTaken
 from helpdesk.models import Membership, Organization
 from messenger.models import SavedView
 from messenger.saved_views import MAX_PER_SCOPE, params_normalize, saved_view_can_manage
@@ -55,7 +55,7 @@ def _check_name_free(*, organization: Organization, owner: Membership | None, na
 
 def _check_may_manage(view: SavedView, *, organization: Organization, membership: Membership) -> None:
     if view.organization_id != organization.pk or membership.organization_id != organization.pk:
-        raise PermissionDenied
+        raise NotFound
     if not saved_view_can_manage(view, membership=membership):
         raise PermissionDenied(_("Only admins can change the views shared with everyone."))
 

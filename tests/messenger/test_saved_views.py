@@ -532,3 +532,13 @@ def test_another_organizations_member_gets_404_on_every_url(
             assert getattr(client, method)(f"/o/bravo/{url}", {"name": "x"}).status_code == 404, url
     assert SavedView.objects.get(pk=view.pk).name == "Team"
     assert not SavedView.objects.filter(organization=tenant_a.organization).exclude(pk=view.pk).exists()
+
+
+def test_the_services_refuse_a_view_of_another_organization_as_not_found(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    view = _create(tenant_a.admin, "Team", shared=True)
+    common = {"organization": tenant_b.organization, "membership": tenant_b.admin, "view": view}
+    with pytest.raises(NotFound):
+        services.saved_view_delete(**common)
+    with pytest.raises(NotFound):
+        services.saved_view_rename(**common, name="Ours")
+    assert SavedView.objects.filter(pk=view.pk, name="Team").exists()
