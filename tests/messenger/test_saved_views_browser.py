@@ -38,10 +38,16 @@ def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
 
     # It appears in the sidebar with its count, marked as the view in use; a toast says so.
     item = page.locator("#saved-views li.hd-saved-view:has-text('Open ones')")
-    item.wait_for()
+    item.wait_for(timeout=15000)
     assert item.locator(".badge [aria-hidden=true]").inner_text() == "2"
     assert item.locator("a").get_attribute("aria-current") == "page"
     page.wait_for_selector("#toasts >> text=Open ones")
+
+    # A third customer writes: the view's count follows with the list's poll (counts are kept
+    # up to 10 seconds).
+    factories.make_message(factories.make_conversation(fb_page, factories.make_contact(fb_page, display_name="Yui")))
+    page.wait_for_selector("#conversation-list >> text=Yui", timeout=5000)
+    item.locator(".badge [aria-hidden=true]:text-is('3')").wait_for(timeout=15000)
 
     # Elsewhere in the inbox, the view brings its filters back.
     page.select_option("#inbox-state", "closed")
