@@ -361,6 +361,11 @@ def test_the_sidebar_lists_the_views_with_their_counts_and_marks_the_one_in_use(
     # An agent has no menu on a shared view, one on their own.
     assert "Actions for the view" not in team
     closed = _section(html, own)
+    # Nothing to update in the view in use; the others take the current filters.
+    assert "disabled" not in closed
+    assert "disabled" in _section(
+        web_client_for(tenant_a.agent).get("/o/alpha/inbox/?state=closed").content.decode(), own
+    )
     assert 'aria-current="page"' not in closed and "Actions for the view" in closed
     assert "1 closed" in closed
     # The admin's count of the same view is the organization's.
