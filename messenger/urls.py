@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, conversation, conversation_actions, conversation_list
+from messenger.views import attachments, bulk, conversation, conversation_actions, conversation_list
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
 urlpatterns += [
     path("inbox/", conversation_list.inbox, name="inbox"),
     path("inbox/list/", conversation_list.inbox_list, name="inbox_list"),
+    path("inbox/bulk/", bulk.inbox_bulk, name="inbox_bulk"),
     path("inbox/<id:conversation_id>/", conversation.conversation_detail, name="conversation"),
     path(
         "inbox/<id:conversation_id>/transcript/", conversation.conversation_transcript, name="conversation_transcript"
