@@ -14,10 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels.models import Channel
-from helpdesk.exceptions import BulkRefused, InvalidAction, NotFound, TooManyConversations
+from helpdesk.exceptions import BulkRefused, ChannelDeleted, InvalidAction, NotFound, TooManyConversations
 from labels.models import Label
 from messenger.models import Conversation, ConversationEvent, ConversationLabel, ConversationState
+from messenger.services.conversations.assignment import conversation_assign
 from messenger.services.conversations.bulk import MAX_CONVERSATIONS, conversations_bulk
+from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.tasks import routing as routing_tasks
 from tests import factories
 from tests.conftest import Tenant
@@ -319,3 +321,22 @@ def test_the_query_count_does_not_grow_with_the_number_of_conversations(tenant_a
     # assign adds the assignee, the channels they may hold, their load and capacity;
     # label_add: the label, the links it had, the INSERT of links (and the service's savepoint).
     assert counts == [{"close": 6, "assign": 9, "label_add": 9}[action]] * 2
+
+
+# --- One rule for one conversation and for many ----------------------------------------------------
+
+
+def test_the_single_actions_refuse_reopening_and_assigning_a_deleted_channels_conversation_too(
+    tenant_a: Tenant, desk: dict[str, Any]
+) -> None:
+    aiko, _ben, chie = desk["conversations"]
+    Channel.objects.filter(pk=desk["channel"].pk).update(deleted_at=timezone.now())
+    aiko.refresh_from_db()
+    chie.refresh_from_db()
+    common = {"organization": tenant_a.organization, "acting_user": tenant_a.admin.user}
+    with pytest.raises(ChannelDeleted):
+        conversation_reopen(**common, conversation=chie)
+    with pytest.raises(ChannelDeleted):
+        conversation_assign(**common, conversation=aiko, assignee_membership_id=tenant_a.admin.pk)
+    conversation_close(**common, conversation=aiko)
+    assert _states([aiko, chie]) == ["closed", "closed"]

@@ -231,3 +231,13 @@ def test_the_schema_documents_the_bulk_route(tenant_a: Tenant) -> None:
     ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     request = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert set(request["properties"]) == {"ids", "action", "assignee", "label"}
+
+
+def test_the_toast_is_in_the_organizations_language(
+    tenant_a: Tenant, desk: dict[str, Any], web_client_for: Any
+) -> None:
+    tenant_a.organization.language = "ja"
+    tenant_a.organization.save(update_fields=["language"])
+    ids = [desk["aiko"].pk, desk["chie"].pk]
+    response = _post(web_client_for(tenant_a.agent), {"ids": ids, "action": "close"})
+    assert _trigger(response)["helpdesk:toast"]["message"] == "クローズした会話：1件。 すでにクローズ済み：1件。"
