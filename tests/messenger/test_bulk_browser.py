@@ -35,7 +35,7 @@ def inbox(browser_page: Any, live_server: Any, tenant_a: Tenant) -> dict[str, An
     browser_page.click("button[type=submit]")
     browser_page.wait_for_url(f"{live_server.url}/o/alpha/")
     browser_page.goto(f"{live_server.url}/o/alpha/inbox/")
-    return {"browser": browser_page, "page": page, "conversations": conversations}
+    return {"browser": browser_page, "page": page, "conversations": conversations, "agent": tenant_a.agent}
 
 
 def _focused_id(page: Any) -> str:
@@ -118,8 +118,13 @@ def test_the_shortcuts_help_and_j_and_typing_j_in_the_composer(inbox: dict[str, 
     page.keyboard.type("j")  # in the search field: a letter, not a shortcut
     assert page.input_value("#inbox-q") == "j"
 
+    # On a conversation's page: a assigns it to me through the page's own form, r goes to the reply.
     page.goto(f"{live_server.url}/o/alpha/inbox/{ben.pk}/")
-    page.click("#composer-text")
+    page.keyboard.press("a")
+    page.wait_for_selector("#toasts >> text=Assignment saved.")
+    assert Conversation.objects.get(pk=ben.pk).assignee_id == inbox["agent"].user_id
+    page.keyboard.press("r")
+    assert _focused_id(page) == "composer-text"
     page.keyboard.type("jk?")
     assert page.input_value("#composer-text") == "jk?"
     assert _focused_id(page) == "composer-text"
