@@ -11,7 +11,8 @@
 
    Hooks for the composer's modes (private notes): "r" and "n" click an element
    [data-composer-mode="reply"] / [data-composer-mode="note"] when the page has one, else
-   set data-mode on #composer and fire "composer:mode" on it; then focus the composer. */
+   set data-mode on #composer (when it has the attribute) and fire "composer:mode" on it;
+   then focus the composer. A composer with no modes: "r" focuses it, "n" does nothing. */
 (function () {
   "use strict";
 
@@ -73,9 +74,13 @@
     if (!form) return false;
     var toggle = document.querySelector('[data-composer-mode="' + mode + '"]');
     if (toggle) toggle.click();
-    else if (form.dataset.mode !== mode) {
-      form.dataset.mode = mode;
-      form.dispatchEvent(new CustomEvent("composer:mode", { bubbles: true, detail: { mode: mode } }));
+    else if (form.hasAttribute("data-mode")) {
+      if (form.dataset.mode !== mode) {
+        form.dataset.mode = mode;
+        form.dispatchEvent(new CustomEvent("composer:mode", { bubbles: true, detail: { mode: mode } }));
+      }
+    } else if (mode !== "reply") {
+      return false;  // a composer without notes: "n" must not lead to a reply sent to the customer
     }
     var text = form.querySelector("textarea");
     if (!text || text.disabled) return false;
