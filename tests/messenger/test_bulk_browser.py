@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from channels.models import Channel
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from tests import factories
 from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
@@ -129,3 +131,16 @@ def test_the_shortcuts_help_and_j_and_typing_j_in_the_composer(inbox: dict[str, 
     assert page.input_value("#composer-text") == "jk?"
     assert _focused_id(page) == "composer-text"
     assert page.is_hidden("#shortcuts-help")
+
+
+def test_a_refusal_is_shown_with_its_reason_and_the_selection_stays(inbox: dict[str, Any]) -> None:
+    page, chie = inbox["browser"], inbox["conversations"]["Chie"]
+    Conversation.objects.filter(pk=chie.pk).update(state=ConversationState.CLOSED)
+    Channel.objects.filter(pk=chie.channel_id).update(deleted_at=timezone.now())
+    page.reload()
+    page.click(f"#bulk-check-{chie.pk}")
+    page.wait_for_selector("#bulk-form")
+    page.click("#bulk-form [data-bulk-action=reopen]")
+    page.wait_for_selector("#toasts >> text=Nothing was changed. Chie: This channel was deleted")
+    assert page.is_checked(f"#bulk-check-{chie.pk}")
+    assert Conversation.objects.get(pk=chie.pk).state == ConversationState.CLOSED
