@@ -34,6 +34,12 @@ P95_BUDGET_MS = 30.0
 CHANNELS = 10
 AGENT_CHANNELS = 3
 SEARCH_REQUESTS = 40
+# The agent's toolkit (issue 16): labels, canned responses, bulk actions.
+LABELS = 20
+CANNED_RESPONSES = 10_000
+CANNED_P95_BUDGET_MS = 20.0
+BULK_SIZE = 100
+BULK_BUDGET_MS = 500.0
 
 
 def _parse() -> argparse.Namespace:
@@ -189,6 +195,8 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             WHERE organization_id = {org} AND text <> ''
             """
         )
+        steps["toolkit"] = time.perf_counter()
+        _generate_toolkit(cursor, organization=organization, admin=admin, agent=agent, departments=departments)
         steps["indexes"] = time.perf_counter()
         for _index_name, definition in deferred_indexes:
             cursor.execute(definition)
@@ -206,6 +214,59 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
         "api_key": key,
         "generated": generated,
     }
+
+
+def _generate_toolkit(cursor: Any, *, organization: Any, admin: Any, agent: Any, departments: list[Any]) -> None:
+    """20 labels, each on about one conversation in 40 (a conversation has 0 to 2 of them),
+    and 10,000 canned responses: 6,000 of the organization, 3,000 of the departments, 1,000
+    personal (the agent's and the admin's), in English, Japanese or both."""
+    org = organization.pk
+    cursor.execute(
+        f"""
+        INSERT INTO labels_label (organization_id, name, color, created_at)
+        SELECT {org}, 'Label ' || n, (ARRAY['gray','red','orange','yellow','green','teal','blue','indigo',
+               'purple','pink'])[1 + n % 10], now()
+        FROM generate_series(1, {LABELS}) AS n
+        """
+    )
+    # Conversation c gets label (c % 40) when that is one of the 20, and label (c % 53) likewise.
+    cursor.execute(
+        f"""
+        INSERT INTO messenger_conversationlabel (organization_id, conversation_id, label_id, created_at)
+        SELECT DISTINCT {org}, cv.id, l.id, now()
+        FROM messenger_conversation cv
+        JOIN labels_label l ON l.organization_id = {org}
+             AND (l.name = 'Label ' || (1 + cv.id % 40) OR l.name = 'Label ' || (1 + cv.id % 53))
+        WHERE cv.organization_id = {org}
+        """
+    )
+    department_ids = ",".join(str(d.pk) for d in departments)
+    cursor.execute(
+        f"""
+        INSERT INTO canned_cannedresponse (organization_id, scope, department_id, owner_id, shortcut, title,
+            body_en, body_ja, search_text, usage_count, created_at, updated_at)
+        SELECT {org},
+               CASE WHEN n <= 6000 THEN 'organization' WHEN n <= 9000 THEN 'department' ELSE 'personal' END,
+               CASE WHEN n > 6000 AND n <= 9000 THEN (ARRAY[{department_ids}])[1 + n % 5] END,
+               CASE WHEN n > 9000 THEN (CASE WHEN n % 2 = 0 THEN {agent.pk} ELSE
+                    (SELECT id FROM helpdesk_membership WHERE user_id = {admin.pk} AND organization_id = {org})
+                    END) END,
+               'reply' || n, 'Answer number ' || n || ' about ' || (ARRAY['refunds','shipping','accounts',
+               'payments','returns'])[1 + n % 5],
+               CASE WHEN n % 3 <> 2 THEN 'Hello {{{{contact.first_name}}}}, here is answer ' || n || '.' ELSE '' END,
+               CASE WHEN n % 3 <> 0
+                    THEN 'こんにちは、{{{{contact.first_name}}}} さん。回答 ' || n || ' です。' ELSE '' END,
+               '', n % 17, now(), now()
+        FROM generate_series(1, {CANNED_RESPONSES}) AS n
+        """
+    )
+    cursor.execute(
+        f"""
+        UPDATE canned_cannedresponse
+        SET search_text = lower(shortcut || ' ' || title || ' ' || body_en || ' ' || body_ja)
+        WHERE organization_id = {org}
+        """
+    )
 
 
 def _existing() -> dict[str, Any]:

@@ -165,6 +165,28 @@ class InvalidTransition(Conflict):
     default_message = _("This state change is not allowed.")
 
 
+class BulkRefused(Conflict):
+    """A bulk action that may not be done to some of the conversations named: nothing was
+    changed; `details.conversations` lists each refused one (`id`, `code`, `reason`)."""
+
+    code = "bulk_refused"
+    default_message = _("Nothing was changed: the action cannot be done to some of these conversations.")
+
+
+class InvalidAction(InvalidInput):
+    """A bulk action other than those offered."""
+
+    code = "invalid_action"
+    default_message = _("Unknown action.")
+
+
+class TooManyConversations(InvalidInput):
+    """A bulk action naming more conversations than one request may (`details.max`)."""
+
+    code = "too_many_conversations"
+    default_message = _("Choose at most 100 conversations at a time.")
+
+
 class NothingToConvert(Conflict):
     code = "nothing_to_convert"
     default_message = _("Every message of this conversation is already part of a ticket.")

@@ -88,6 +88,24 @@ def member_list_assignable(*, organization: Organization, channel_id: int) -> Qu
     )
 
 
+def channel_ids_member_may_hold(*, organization: Organization, membership: Membership, channel_ids: Any) -> set[int]:
+    """Of these channels, those whose conversations the member may hold: the rule of
+    ``member_list_assignable`` read from the member's side (who may hold a channel's
+    conversations is who sees them, channels.visibility). One query, whatever the number."""
+    channels = visibility.visible_channel_list(organization=organization, membership=membership)
+    return set(channels.filter(pk__in=list(channel_ids)).values_list("pk", flat=True))
+
+
+def member_list_assignable_somewhere(*, organization: Organization, membership: Membership) -> QuerySet[Membership]:
+    """Who may hold the conversations of at least one live channel this member sees (the bulk
+    "Assign to" menu; what they may hold is checked per conversation when assigning)."""
+    channel_ids = channel_list_visible(organization=organization, membership=membership).filter(deleted_at__isnull=True)
+    condition = visibility.NOTHING
+    for channel_id in channel_ids.values_list("pk", flat=True):
+        condition |= visibility.members_filter(organization=organization, channel_id=channel_id)
+    return Membership.objects.filter(condition).select_related("user").order_by("user__first_name", "user__username")
+
+
 # --- Conversations ---------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, conversation, conversation_actions, conversation_list, saved_views
+from messenger.views import attachments, bulk, conversation, conversation_actions, conversation_list, saved_views
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -25,6 +25,7 @@ urlpatterns += [
     path("inbox/views/<id:view_id>/rename/save/", saved_views.saved_view_rename, name="saved_view_rename"),
     path("inbox/views/<id:view_id>/update/", saved_views.saved_view_update, name="saved_view_update"),
     path("inbox/views/<id:view_id>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
+    path("inbox/bulk/", bulk.inbox_bulk, name="inbox_bulk"),
     path("inbox/<id:conversation_id>/", conversation.conversation_detail, name="conversation"),
     path(
         "inbox/<id:conversation_id>/transcript/", conversation.conversation_transcript, name="conversation_transcript"

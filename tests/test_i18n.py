@@ -36,6 +36,8 @@ SKIPPED_PARTS = {"migrations", "sandbox", "tests", "bench", "__pycache__"}
 # Strings whose Japanese is legitimately the same as the English. Keep this tiny.
 SAME_IN_JAPANESE = {
     "Messenger",  # Facebook's product name, written in Latin letters in Japanese too.
+    # The inbox's keyboard shortcuts (context "key"): the keys are the same on a Japanese keyboard.
+    *("a", "c", "j", "k", "l", "n", "r", "s", "x", "Enter", "Esc"),
 }
 
 GETTEXT_FUNCTIONS = {

@@ -15,8 +15,10 @@ from rest_framework.response import Response
 
 from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import ErrorSerializer, JSONParser
+from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Membership
 from messenger import selectors
+from messenger.api.bulk import BulkResultSerializer, BulkSerializer
 from messenger.api.errors import ERRORS
 from messenger.api.pagination import ConversationCursorPagination, MessageCursorPagination
 from messenger.api.serializers import (
@@ -37,6 +39,7 @@ from messenger.services.conversations.assignment import (
     over_capacity_message,
 )
 from messenger.services.conversations.blocking import contact_block, contact_unblock
+from messenger.services.conversations.bulk import BulkAction, conversations_bulk
 from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.services.sending import replies
 
@@ -224,6 +227,42 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @action(detail=True, methods=["post"])
     def unblock(self, request: Request, pk: str) -> Response:
         return self._simple_action(pk, contact_unblock)
+
+    @extend_schema(
+        summary="One action on many conversations",
+        description='assign (`assignee`: a member id, "me", or null to unassign), label_add, label_remove '
+        "(`label`), close or reopen, on up to 100 conversations in one transaction, with one system line per "
+        "conversation changed. Those already as asked are listed in `unchanged`. An id you do not see: 404, "
+        "nothing changed. What may not be done to one of them (a deleted channel's conversation reopened or "
+        "given to someone; an assignee who may not hold a channel's conversations): 409 `bulk_refused`, "
+        "nothing changed, `details.conversations` lists each (`id`, `code`, `reason`). An assignee beyond "
+        "their capacity: done, and said in `warnings` (`over_capacity`).",
+        request=BulkSerializer,
+        responses={
+            200: BulkResultSerializer,
+            400: OpenApiResponse(
+                ErrorSerializer, description="invalid_action, too_many_conversations or invalid (ids, assignee, label)."
+            ),
+            404: ERRORS[404],
+            409: OpenApiResponse(ErrorSerializer, description="bulk_refused (nothing changed)."),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="bulk", pagination_class=None)
+    def bulk(self, request: Request) -> Response:
+        payload = BulkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        if payload.validated_data["action"] == BulkAction.ASSIGN and "assignee" not in payload.validated_data:
+            raise InvalidInput(details={"assignee": ['A member id, "me", or null.']})
+        result = conversations_bulk(
+            organization=self.organization,
+            acting_user=request.user,
+            membership=self.membership,
+            conversation_ids=payload.validated_data["ids"],
+            action=payload.validated_data["action"],
+            assignee_id=payload.validated_data.get("assignee"),
+            label_id=payload.validated_data["label"],
+        )
+        return Response(BulkResultSerializer(result).data)
 
 
 def _warn_over_capacity(response: Response, assignment: Assignment) -> None:

@@ -5,6 +5,8 @@ agent's row lock held throughout."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 
 from availability.models import Availability, Status
@@ -81,14 +83,21 @@ def organization_backlog_drain(*, organization_id: int) -> int:
 def room_freed(*, organization_id: int, user_id: int | None) -> None:
     """An agent's open conversation was closed or taken from them: if they are online, the
     queue drains to them once this transaction commits."""
-    if user_id is None:
+    rooms_freed(organization_id=organization_id, user_ids=[user_id])
+
+
+def rooms_freed(*, organization_id: int, user_ids: Iterable[int | None]) -> None:
+    """``room_freed`` for several agents at once (a bulk action): one query, one drain queued
+    per agent who is online."""
+    wanted = sorted({user_id for user_id in user_ids if user_id is not None})
+    if not wanted:
         return
-    membership_id = (
+    membership_ids = (
         Membership.objects.filter(
-            organization_id=organization_id, user_id=user_id, is_active=True, availability__status=Status.ONLINE
+            organization_id=organization_id, user_id__in=wanted, is_active=True, availability__status=Status.ONLINE
         )
+        .order_by("pk")
         .values_list("pk", flat=True)
-        .first()
     )
-    if membership_id is not None:
+    for membership_id in membership_ids:
         drain_on_commit(membership_id)

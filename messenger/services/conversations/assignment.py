@@ -4,10 +4,13 @@ forwarding it to another agent (who is notified) or to another channel.
 Automatic assignment (messenger.routing) follows: a manual assignment takes the conversation
 out of the queue; the agent who lost it may take from the queue (drained on commit); a
 conversation left without an agent in a channel whose assignment is on is routed again.
-Assigning an agent beyond their capacity is allowed, and said (``Assignment.over_capacity``)."""
+Assigning an agent beyond their capacity is allowed, and said (``Assignment.over_capacity``).
+A deleted channel's conversation is given to nobody. The rules are functions the bulk
+actions (``bulk``) call too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,7 @@ from helpdesk.services import notification_create
 from messenger import notification_texts, selectors
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing.candidates import capacity_of, open_load
-from messenger.routing.drain import room_freed
+from messenger.routing.drain import room_freed, rooms_freed
 from messenger.routing.rules import ASSIGNING_MODES
 from messenger.routing.triggers import route_on_commit
 from messenger.services.conversations.events import (
@@ -57,27 +60,46 @@ class Assignment:
 def over_capacity_message(assignment: Assignment) -> str:
     """The warning of an assignment beyond the agent's capacity (it was made all the same)."""
     assert assignment.over_capacity is not None  # asked only of an assignment over capacity
+    return over_capacity_text(agent=assignment.conversation.assignee, over_capacity=assignment.over_capacity)
+
+
+def over_capacity_text(*, agent: Any, over_capacity: OverCapacity) -> str:
     return _("%(agent)s now holds %(load)d open conversations, more than their capacity of %(capacity)d.") % {
-        "agent": user_name(assignment.conversation.assignee),
-        "load": assignment.over_capacity.load,
-        "capacity": assignment.over_capacity.capacity,
+        "agent": user_name(agent),
+        "load": over_capacity.load,
+        "capacity": over_capacity.capacity,
     }
 
 
-def _over_capacity(*, organization: Organization, member: Any) -> OverCapacity | None:
+def over_capacity_of(*, organization: Organization, member: Any) -> OverCapacity | None:
+    """Whether the member, once given conversations, holds more than their capacity."""
     load = open_load(organization_id=organization.pk, user_id=member.user_id)
     capacity = capacity_of(organization_id=organization.pk, membership_id=member.pk)
     return OverCapacity(load=load, capacity=capacity) if load > capacity else None
 
 
-def _left_without_agent(*, organization: Organization, conversation: Conversation, previous_user_id: Any) -> None:
-    """The conversation lost its agent: they may take from the queue, and it is routed again
-    when its channel assigns automatically."""
-    if conversation.state != ConversationState.OPEN:
-        return
-    room_freed(organization_id=organization.pk, user_id=previous_user_id)
-    if conversation.channel.assignment_mode in ASSIGNING_MODES:
-        route_on_commit([conversation.pk])
+def require_may_be_given(conversation: Conversation) -> None:
+    """A conversation of a deleted channel is given to nobody: it could not be answered
+    (it may still be unassigned)."""
+    require_channel_not_deleted(conversation)
+
+
+def left_without_agent(*, organization: Organization, conversations: Sequence[tuple[Conversation, Any]]) -> None:
+    """These conversations (each with the user who held it) lost their agent: the agents may
+    take from the queue, and the open ones are routed again in channels that assign
+    automatically. One conversation or many (the bulk actions)."""
+    still_open = [(c, previous) for c, previous in conversations if c.state == ConversationState.OPEN]
+    rooms_freed(organization_id=organization.pk, user_ids=[previous for _c, previous in still_open])
+    route_on_commit(c.pk for c, _previous in still_open if c.channel.assignment_mode in ASSIGNING_MODES)
+
+
+def taken_from(*, organization: Organization, conversations: Sequence[tuple[Conversation, Any]]) -> None:
+    """These conversations were given to someone else than the user who held each: who held
+    an open one has room again."""
+    rooms_freed(
+        organization_id=organization.pk,
+        user_ids=[previous for c, previous in conversations if c.state == ConversationState.OPEN],
+    )
 
 
 @transaction.atomic
@@ -102,8 +124,9 @@ def conversation_assign(
             acting_user=acting_user,
             previous=member_name(previous),
         )
-        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
+        left_without_agent(organization=organization, conversations=[(conversation, previous_user_id)])
         return Assignment(conversation)
+    require_may_be_given(conversation)
     member = (
         selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
         .filter(pk=assignee_membership_id)
@@ -127,9 +150,8 @@ def conversation_assign(
         to=member_name(member.user),
         to_user_id=member.user_id,
     )
-    if conversation.state == ConversationState.OPEN:
-        room_freed(organization_id=organization.pk, user_id=replaced_user_id)
-    return Assignment(conversation, _over_capacity(organization=organization, member=member))
+    taken_from(organization=organization, conversations=[(conversation, replaced_user_id)])
+    return Assignment(conversation, over_capacity_of(organization=organization, member=member))
 
 
 @transaction.atomic
@@ -190,7 +212,7 @@ def conversation_forward(
             to_department=target.department.name,
             note=note,
         )
-        _left_without_agent(organization=organization, conversation=conversation, previous_user_id=previous_user_id)
+        left_without_agent(organization=organization, conversations=[(conversation, previous_user_id)])
         return Assignment(conversation)
 
     assert to_membership_id is not None  # exactly one of the two targets, checked above
@@ -235,4 +257,4 @@ def conversation_forward(
             body=note,
             url=conversation_url(conversation=conversation, organization=organization),
         )
-    return Assignment(conversation, _over_capacity(organization=organization, member=member))
+    return Assignment(conversation, over_capacity_of(organization=organization, member=member))

@@ -16,13 +16,35 @@ def member_name(user: Any) -> dict[str, str]:
     return name_parts(user)
 
 
+def _actor(acting_user: Any) -> Any:
+    return acting_user if getattr(acting_user, "is_authenticated", False) else None
+
+
 def event_record(*, conversation: Conversation, kind: str, acting_user: Any, **data: Any) -> ConversationEvent:
     return ConversationEvent.objects.create(
         organization_id=conversation.organization_id,
         conversation=conversation,
         kind=kind,
-        actor=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+        actor=_actor(acting_user),
         data=data,
+    )
+
+
+def events_record(
+    *, organization: Organization, kind: str, acting_user: Any, data_by_conversation: dict[int, dict[str, Any]]
+) -> None:
+    """``event_record`` for many conversations at once (a bulk action): one INSERT, one
+    system line per conversation, each with its own data."""
+    if not data_by_conversation:
+        return
+    actor = _actor(acting_user)
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(
+                organization=organization, conversation_id=conversation_id, kind=kind, actor=actor, data=data
+            )
+            for conversation_id, data in data_by_conversation.items()
+        ]
     )
 
 
