@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
 from messenger.api.conversations import ConversationViewSet
 from messenger.api.messages import MessageViewSet
+from messenger.api.notes import ConversationNoteViewSet
 from messenger.webhook.api import WebhookEventViewSet
 
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
@@ -15,3 +16,10 @@ router.register("messages", MessageViewSet, basename="message")
 router.register("webhook-events", WebhookEventViewSet, basename="webhook-event")
 
 urlpatterns: list[URLPattern | URLResolver] = [*router.urls]
+urlpatterns += [
+    path(
+        "conversations/<id:conversation_id>/notes/",
+        ConversationNoteViewSet.as_view({"get": "list", "post": "create"}),
+        name="conversation-notes",
+    ),
+]
