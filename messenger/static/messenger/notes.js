@@ -17,8 +17,9 @@
 
   var NOTE_MAX_LENGTH = 5000;
   var DEBOUNCE_MS = 120;
-  // The name being typed right before the caret: "@" after the start or a non-username character.
-  var TYPED_MENTION = /(^|[^\w@.+\-])@([\w.+\-]*)$/;
+  // The name being typed right before the caret: "@" at the start, or after anything but an
+  // ASCII letter, digit or _ @ . + - (as messenger/mentions.py reads it: Japanese may run up to it).
+  var TYPED_MENTION = /(^|[^A-Za-z0-9_@.+\-])@([\p{L}\p{N}_.+\-]*)$/u;
 
   var form, textarea, bar, list, status, label;
   var replyPlaceholder = "", replyLabel = "", replySend = "";
