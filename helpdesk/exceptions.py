@@ -155,6 +155,43 @@ def message_too_long_text(limit: int) -> str:
     }
 
 
+# --- Private notes and mentions (messenger.services.notes) ---
+
+
+class NoteEmpty(InvalidInput):
+    code = "note_empty"
+    default_message = _("Write something in the note.")
+
+
+class NoteTooLong(InvalidInput):
+    code = "note_too_long"
+
+    def __init__(self, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            gettext("A note can be at most %(limit)s characters.")
+            % {"limit": number_format(limit, force_grouping=True)}
+        )
+
+
+class MentionNotAllowed(InvalidInput):
+    """An ``@name`` in a note that is not a member who may see the conversation (or nobody at
+    all); ``details.usernames`` lists them, the message names them."""
+
+    code = "mention_not_allowed"
+
+    def __init__(self, *, usernames: list[str]) -> None:
+        self.usernames = usernames
+        names = ", ".join(f"@{name}" for name in usernames)
+        super().__init__(
+            gettext(
+                "%(names)s cannot be mentioned: only members who can see this conversation can be. Nothing was saved."
+            )
+            % {"names": names},
+            details={"usernames": usernames},
+        )
+
+
 class ContactBlocked(Conflict):
     code = "contact_blocked"
     default_message = _("This customer is blocked.")

@@ -102,13 +102,23 @@ def token_expiring(params: Mapping[str, Any]) -> NotificationText:
     )
 
 
-def mention_params(*, author: str, contact: str, excerpt: str) -> dict[str, Any]:
-    return {"author": author, "contact": contact, "excerpt": excerpt}
+def mention_params(*, author: dict[str, str], contact: Contact, excerpt: str) -> dict[str, Any]:
+    """``author``: helpdesk.names.name_parts of the note's writer; ``excerpt``: the note's
+    beginning (a notice shows a line, the note is in the conversation)."""
+    return {
+        "author": author,
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "excerpt": excerpt,
+    }
 
 
 def mention(params: Mapping[str, Any]) -> NotificationText:
     return NotificationText(
         title=_("%(author)s mentioned you in a note on %(contact)s's conversation")
-        % {"author": params["author"], "contact": params["contact"]},
+        % {"author": stored_name(params["author"], "?"), "contact": _contact(params)},
         body=str(params.get("excerpt", "")),
     )

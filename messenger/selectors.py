@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,7 +26,7 @@ from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from messenger import conversation_order
 from messenger.conversation_order import ConversationSort, ConversationView
-from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message
+from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message, Note, NoteMention
 from messenger.services import search
 
 # Newest activity first. A conversation with no message yet (NULL) is the newest of all:
@@ -404,14 +404,27 @@ def message_range_filter(message_range: MessageRange) -> Q:
 
 
 @dataclass(frozen=True, slots=True)
+class MentionedMember:
+    """A member named in a note, as the transcript shows them."""
+
+    user_id: int
+    username: str
+    first_name: str
+    last_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptEntry:
-    """One line of the transcript: a message or a system line."""
+    """One line of the transcript: a message, a system line or a private note."""
 
     at: datetime
     message: Message | None = None
     event: ConversationEvent | None = None
     # For a quoted reply: the quoted message, when it is in this conversation and visible.
     quoted: Message | None = None
+    note: Note | None = None
+    # A note's mentions (its own rows: the members named in it).
+    mentions: tuple[MentionedMember, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,11 +440,13 @@ def conversation_transcript(
     limit: int = TRANSCRIPT_LIMIT,
     part: MessageRange | None = None,
 ) -> Transcript:
-    """The latest ``limit`` messages with the system lines of the same period, oldest first.
+    """The latest ``limit`` messages with the system lines and private notes of the same
+    period, oldest first.
 
-    With ``part``, only its messages, and the system lines from its first message until the
-    message after it (a ticket's part of the thread). Three queries whatever the length
-    (four with a bounded part): messages, events, quoted messages.
+    With ``part``, only its messages, and the system lines and notes from its first message
+    until the message after it (a ticket's part of the thread). Four queries whatever the
+    length (five with a bounded part): messages, events, notes with their mentions, quoted
+    messages.
     """
     visible = message_list(organization=organization, conversation=conversation)
     if part is not None:
@@ -439,13 +454,12 @@ def conversation_transcript(
     newest = list(visible.select_related("author").order_by("-sent_at", "-id")[: limit + 1])
     has_earlier = len(newest) > limit
     messages = list(reversed(newest[:limit]))
-    events = ConversationEvent.objects.filter(organization=organization, conversation=conversation).select_related(
-        "actor"
-    )
+    # The period the system lines and notes are taken from: that of the messages shown.
+    period = Q()
     if (has_earlier or part is not None) and messages:
-        events = events.filter(created_at__gte=messages[0].sent_at)
+        period &= Q(created_at__gte=messages[0].sent_at)
     elif part is not None:
-        events = events.none()
+        period = visibility.NOTHING
     if part is not None and part.last_id is not None:
         following = (
             message_list(organization=organization, conversation=conversation)
@@ -455,7 +469,12 @@ def conversation_transcript(
             .first()
         )
         if following is not None:
-            events = events.filter(created_at__lt=following)
+            period &= Q(created_at__lt=following)
+    events = (
+        ConversationEvent.objects.filter(organization=organization, conversation=conversation)
+        .filter(period)
+        .select_related("actor")
+    )
     quoted_mids = {m.reply_to_mid for m in messages if m.reply_to_mid}
     quoted = {}
     if quoted_mids:
@@ -465,6 +484,67 @@ def conversation_transcript(
         }
     entries = [TranscriptEntry(at=m.sent_at, message=m, quoted=quoted.get(m.reply_to_mid)) for m in messages]
     entries += [TranscriptEntry(at=e.created_at, event=e) for e in events.order_by("created_at", "id")]
-    # Stable: a message and an event at the same instant keep the message first.
+    notes = note_list(organization=organization, conversation=conversation).filter(period)
+    entries += [
+        TranscriptEntry(at=note.created_at, note=note, mentions=mentions) for note, mentions in _with_mentions(notes)
+    ]
+    # Stable: a message and an event (or a note) at the same instant keep the message first.
     entries.sort(key=lambda entry: entry.at)
     return Transcript(entries, has_earlier)
+
+
+# --- Private notes -----------------------------------------------------------------------------
+
+
+def note_list(*, organization: Organization, conversation: Conversation) -> QuerySet[Note]:
+    """The notes of a conversation the caller found through the rule (conversation_get),
+    oldest first."""
+    return Note.objects.filter(organization=organization, conversation=conversation).order_by("created_at", "id")
+
+
+def note_list_with_mentions(*, organization: Organization, conversation: Conversation) -> QuerySet[Note]:
+    """``note_list`` with each note's mentions and their members (one query more per page)."""
+    return note_list(organization=organization, conversation=conversation).prefetch_related(
+        Prefetch("mentions", queryset=NoteMention.objects.select_related("user").order_by("id"))
+    )
+
+
+def _with_mentions(notes: QuerySet[Note]) -> list[tuple[Note, tuple[MentionedMember, ...]]]:
+    """The notes, each with its mentioned members, in ONE query: a row per note and mention
+    (a note without any: one row, the mention columns empty), grouped here."""
+    rows = notes.annotate(
+        mentioned_user_id=F("mentions__user_id"),
+        mentioned_username=F("mentions__user__username"),
+        mentioned_first_name=F("mentions__user__first_name"),
+        mentioned_last_name=F("mentions__user__last_name"),
+    ).order_by("created_at", "id", "mentions__id")
+    grouped: dict[int, tuple[Note, list[MentionedMember]]] = {}
+    for row in rows:
+        _first, mentions = grouped.setdefault(row.pk, (row, []))
+        user_id = getattr(row, "mentioned_user_id", None)
+        if user_id is not None:
+            mentions.append(
+                MentionedMember(
+                    user_id=user_id,
+                    username=row.mentioned_username,
+                    first_name=row.mentioned_first_name,
+                    last_name=row.mentioned_last_name,
+                )
+            )
+    return [(note, tuple(mentions)) for note, mentions in grouped.values()]
+
+
+def member_list_mentionable(
+    *, organization: Organization, conversation: Conversation, term: str = ""
+) -> QuerySet[Membership]:
+    """Who may be mentioned in a note of the conversation: whoever may see it (the rule the
+    other way round, as for assigning), optionally those whose username or name starts with
+    ``term``."""
+    members = member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+    if term:
+        members = members.filter(
+            Q(user__username__istartswith=term)
+            | Q(user__first_name__istartswith=term)
+            | Q(user__last_name__istartswith=term)
+        )
+    return members

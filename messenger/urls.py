@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, bulk, conversation, conversation_actions, conversation_list, saved_views
+from messenger.views import (
+    attachments,
+    bulk,
+    conversation,
+    conversation_actions,
+    conversation_list,
+    notes,
+    saved_views,
+)
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -32,6 +40,8 @@ urlpatterns += [
     ),
     path("inbox/<id:conversation_id>/send/", conversation_actions.conversation_send, name="conversation_send"),
     path("inbox/<id:conversation_id>/typing/", conversation_actions.conversation_typing, name="conversation_typing"),
+    path("inbox/<id:conversation_id>/notes/", notes.conversation_note_add, name="conversation_note_add"),
+    path("inbox/<id:conversation_id>/mentionable/", notes.conversation_mentionable, name="conversation_mentionable"),
     *(
         path(
             f"inbox/<id:conversation_id>/{action}/",

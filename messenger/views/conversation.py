@@ -48,9 +48,16 @@ def conversation_detail(request: TenantRequest, conversation_id: int) -> HttpRes
 
 
 def render_conversation_page(
-    request: TenantRequest, conversation: Conversation, *, params: Any = None, draft: str = "", status: int = 200
+    request: TenantRequest,
+    conversation: Conversation,
+    *,
+    params: Any = None,
+    draft: str = "",
+    composer_mode: str = "reply",
+    status: int = 200,
 ) -> HttpResponse:
-    """The whole conversation page; ``draft``: what stays in the composer."""
+    """The whole conversation page; ``draft``: what stays in the composer, in ``composer_mode``
+    ("reply" or "note")."""
     organization, membership = request.organization, request.membership
     context = conversation_list_context(request, active_id=conversation.pk, params=params)
     context.update(transcript_context(request, conversation))
@@ -70,6 +77,7 @@ def render_conversation_page(
                 "tickets:contact_tickets", org_slug=organization.slug, contact_id=conversation.contact_id
             ),
             "draft": draft,
+            "composer_mode": composer_mode,
         }
     )
     return render(request, "messenger/inbox/conversation.html", context, status=status)

@@ -10,14 +10,16 @@ from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from helpdesk import datetimes
 from helpdesk.models import Organization
-from helpdesk.names import stored_name, user_name
+from helpdesk.names import person_name, stored_name, user_name
 from helpdesk.tenancy import TenantRequest
-from messenger import selectors
-from messenger.models import Conversation, ConversationEvent, Message
+from messenger import mentions, selectors
+from messenger.models import Conversation, ConversationEvent, Message, Note
 from messenger.reply_window import reply_window
 from messenger.routing import rules as routing_rules
 from messenger.send_failures import send_failure
@@ -105,9 +107,12 @@ def _automatic_assignment(data: dict[str, Any]) -> str:
 
 
 def _entry_key(entry: selectors.TranscriptEntry) -> str:
-    """The transcript line's key: "m<message id>", or "e<event id>" for a system line."""
+    """The transcript line's key: "m<message id>", "n<note id>" for a note, or "e<event id>"
+    for a system line."""
     if entry.message is not None:
         return f"m{entry.message.pk}"
+    if entry.note is not None:
+        return f"n{entry.note.pk}"
     return f"e{entry.event.pk}" if entry.event is not None else ""
 
 
@@ -130,10 +135,36 @@ class TranscriptLine:
     # On the first line of each day (in the reader's time zone): the day separator's words.
     day_label: str = ""
     day_iso: str = ""
+    # A private note, and its text as HTML: escaped, its mentions highlighted (note_html).
+    note: Note | None = None
+    note_html: str = ""
+
+
+def note_html(body: str, mentioned: Sequence[selectors.MentionedMember]) -> SafeString:
+    """A note's text, escaped, each mention of a member named in it shown as their name
+    (``@Aiko Tanaka``, the username in its title). Nothing of the text is taken as HTML."""
+    by_username = {member.username.lower(): member for member in mentioned}
+    parts: list[str] = []
+    position = 0
+    for span in mentions.mention_spans(body, usernames=by_username):
+        member = by_username[span.username.lower()]
+        parts.append(conditional_escape(body[position : span.start]))
+        parts.append(
+            format_html(
+                '<span class="hd-mention" title="@{}">@{}</span>',
+                member.username,
+                person_name(member.first_name, member.last_name) or member.username,
+            )
+        )
+        position = span.end
+    parts.append(conditional_escape(body[position:]))
+    return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
 
 
 def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
     line = TranscriptLine(at=entry.at, message=entry.message, event=entry.event, quoted=entry.quoted)
+    if entry.note is not None:
+        return replace(line, note=entry.note, note_html=note_html(entry.note.body, entry.mentions))
     if entry.event is not None:
         return replace(line, description=describe_event(entry.event))
     if entry.message is None:
@@ -208,6 +239,8 @@ def transcript_context(
                 else None,
             )
             if e.message
+            else ("n", e.note.pk, e.note.body, e.note.edited_at)
+            if e.note
             else ("e", e.event.pk if e.event else None)
             for e in transcript.entries
         ]

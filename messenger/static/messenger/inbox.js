@@ -26,13 +26,15 @@
     var count = codePoints(textarea.value);
     var counter = document.getElementById("composer-count");
     counter.querySelector("[data-count]").textContent = count.toLocaleString(document.documentElement.lang || undefined);
-    var over = count - max;
+    // A private note (notes.js) is never sent: neither the window nor the 1,600 limit apply.
+    var isNote = form.dataset.mode === "note";
+    var over = isNote ? 0 : count - max;
     counter.classList.toggle("text-danger", over > 0);
     var tooLong = over === 1 ? form.dataset.tooLongOne : form.dataset.tooLong.replace("__N__", over.toLocaleString(document.documentElement.lang || undefined));
     counter.querySelector("[data-too-long-text]").textContent = over > 0 ? tooLong : "";
     textarea.classList.toggle("is-invalid", over > 0);
     var windowLine = document.getElementById("reply-window");
-    var canReply = !windowLine || windowLine.dataset.canReply !== "false";
+    var canReply = isNote || !windowLine || windowLine.dataset.canReply !== "false";
     form.querySelector("#composer-send").disabled = !canReply || over > 0;
   }
 
@@ -41,8 +43,9 @@
     var windowLine = document.getElementById("reply-window");
     if (!form || !windowLine) return;
     var canReply = windowLine.dataset.canReply !== "false";
-    form.querySelector("#composer-text").disabled = !canReply;
-    form.querySelector("#composer-file").disabled = !canReply;
+    var isNote = form.dataset.mode === "note";  // notes.js: a note is not a reply
+    form.querySelector("#composer-text").disabled = !canReply && !isNote;
+    form.querySelector("#composer-file").disabled = !canReply || isNote;
     updateCount();
   }
 
@@ -97,7 +100,7 @@
     var form = composer();
     if (form) {
       var textarea = form.querySelector("#composer-text");
-      textarea.addEventListener("input", function () { updateCount(); if (textarea.value) sendTyping(); });
+      textarea.addEventListener("input", function () { updateCount(); if (textarea.value && form.dataset.mode !== "note") sendTyping(); });
       textarea.addEventListener("keydown", function (event) {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();
