@@ -7,8 +7,8 @@ from rest_framework.routers import SimpleRouter
 
 from messenger.api.conversations import ConversationViewSet
 from messenger.api.messages import MessageViewSet
-from messenger.api.saved_views import SavedViewViewSet
 from messenger.api.notes import ConversationNoteViewSet
+from messenger.api.saved_views import SavedViewViewSet
 from messenger.webhook.api import WebhookEventViewSet
 
 router = SimpleRouter(trailing_slash=True, use_regex_path=False)
