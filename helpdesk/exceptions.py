@@ -211,3 +211,10 @@ class ShortcutTaken(Conflict):
 
     code = "shortcut_taken"
     default_message = _("This shortcut is already used by another canned response here.")
+
+
+class InvalidLabelColor(InvalidInput):
+    """A label colour that is not one of the palette's (labels.models.LabelColor)."""
+
+    code = "invalid_label_color"
+    default_message = _("Choose one of the palette's colours.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
-from messenger.views import attachments, conversation, conversation_actions, conversation_list
+from messenger.views import attachments, conversation, conversation_actions, conversation_labels, conversation_list
 from messenger.webhook import views as webhook_views
 
 app_name = "messenger"
@@ -32,6 +32,16 @@ urlpatterns += [
             name=f"conversation_{action}",
         )
         for action in ("assign", "forward", "close", "reopen", "block", "unblock")
+    ),
+    path(
+        "inbox/<id:conversation_id>/labels/",
+        conversation_labels.conversation_label_add,
+        name="conversation_label_add",
+    ),
+    path(
+        "inbox/<id:conversation_id>/labels/<id:label_id>/remove/",
+        conversation_labels.conversation_label_remove,
+        name="conversation_label_remove",
     ),
     path("inbox/messages/<id:message_id>/retry/", conversation_actions.message_retry, name="message_retry"),
     path(
