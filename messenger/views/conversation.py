@@ -42,10 +42,14 @@ def conversation_labels_context(request: TenantRequest, conversation: Conversati
     """The conversation's labels and those that may still be added (two queries)."""
     labels = selectors.conversation_label_list(organization=request.organization, conversation=conversation)
     present = {label.pk for label in labels}
-    choices = [
-        label for label in label_selectors.label_list(organization=request.organization) if label.pk not in present
-    ]
-    return {"conversation": conversation, "conversation_labels": labels, "label_choices": choices}
+    every = list(label_selectors.label_list(organization=request.organization))
+    # Every label is also what the inbox's label filter beside it offers (the page's list).
+    return {
+        "conversation": conversation,
+        "conversation_labels": labels,
+        "label_choices": [label for label in every if label.pk not in present],
+        "filter_labels": every,
+    }
 
 
 @member_required

@@ -339,3 +339,13 @@ def test_an_admin_may_also_label_a_conversation_of_any_channel(
     )
     assert response.status_code == 302
     assert _labelled(world["hidden"]) == ["VIP"]
+
+
+def test_the_conversation_page_keeps_the_label_filter_of_the_list_beside_it(
+    tenant_a: Tenant, world: dict[str, Any], web_client_for: Any
+) -> None:
+    refund = world["refund"]
+    _add(tenant_a, [world["ann"]], refund)
+    html = web_client_for(tenant_a.agent).get(f"/o/alpha/inbox/{world['ann'].pk}/?label={refund.pk}").content.decode()
+    assert f'name="label" value="{refund.pk}" id="inbox-label-{refund.pk}" checked' in html
+    assert _inbox_names(html) == ["Ann"]
