@@ -285,3 +285,10 @@ class SavedViewLimitReached(InvalidInput):
 
     code = "saved_view_limit_reached"
     default_message = _("You have reached the maximum number of saved views here: delete one first.")
+
+
+class InvalidLabelColor(InvalidInput):
+    """A label colour that is not one of the palette's (labels.models.LabelColor)."""
+
+    code = "invalid_label_color"
+    default_message = _("Choose one of the palette's colours.")

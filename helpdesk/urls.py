@@ -78,6 +78,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include(org_urlpatterns)),
     path("o/<slug:org_slug>/", include("availability.urls")),
     path("o/<slug:org_slug>/settings/", include("channels.urls")),
+    path("o/<slug:org_slug>/settings/", include("labels.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
@@ -95,6 +96,7 @@ urlpatterns = [
     path("api/v1/", include(api_urlpatterns)),
     path("api/v1/", include("availability.api_urls")),
     path("api/v1/", include("channels.api_urls")),
+    path("api/v1/", include("labels.api_urls")),
     path("api/v1/", include("messenger.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
 ]

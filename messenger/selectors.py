@@ -24,9 +24,19 @@ from channels.models import Channel
 from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
+from labels.models import Label
 from messenger import conversation_order
 from messenger.conversation_order import ConversationSort, ConversationView
-from messenger.models import Contact, Conversation, ConversationEvent, ConversationState, Message, Note, NoteMention
+from messenger.models import (
+    Contact,
+    Conversation,
+    ConversationEvent,
+    ConversationLabel,
+    ConversationState,
+    Message,
+    Note,
+    NoteMention,
+)
 from messenger.services import search
 
 # Newest activity first. A conversation with no message yet (NULL) is the newest of all:
@@ -34,6 +44,8 @@ from messenger.services import search
 CONVERSATION_ORDER = (F("last_message_at").desc(nulls_first=True), F("id").desc())
 TRANSCRIPT_LIMIT = 150
 MAX_PAGE_SIZE = 100
+# At most this many labels in one filter (each is one probe of the conversation_label index).
+MAX_FILTER_LABELS = 10
 
 
 def _as_id(value: Any) -> int:
@@ -119,6 +131,8 @@ class ConversationFilters:
     # The inbox's view and sort (messenger.conversation_order).
     view: ConversationView = conversation_order.DEFAULT_VIEW
     sort: ConversationSort = conversation_order.DEFAULT_SORT
+    # Conversations that have every one of these labels (param `label`, repeatable).
+    label_ids: tuple[int, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
@@ -135,6 +149,7 @@ class ConversationFilters:
             search=search_term(params.get("q")),
             view=conversation_order.view_parse(params.get("view"), strict=strict),
             sort=conversation_order.sort_parse(params.get("sort"), strict=strict),
+            label_ids=_label_ids(params),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -153,12 +168,30 @@ class ConversationFilters:
             params["view"] = self.view.value
         if self.sort != conversation_order.DEFAULT_SORT:
             params["sort"] = self.sort.value
+        if self.label_ids:
+            # One value, comma-separated: the parameters stay a flat dict of strings (saved views
+            # store them as they are) and from_params reads both forms.
+            params["label"] = ",".join(str(label_id) for label_id in self.label_ids)
         return params
 
     @property
     def narrowed(self) -> bool:
         """Whether a filter (not the view or the sort) leaves conversations out."""
-        return bool(self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search)
+        return bool(
+            self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search or self.label_ids
+        )
+
+
+def _label_ids(params: Any) -> tuple[int, ...]:
+    """The `label` parameter: repeated (`?label=3&label=7`, a form's checkboxes) or
+    comma-separated (`?label=3,7`, as_params); junk is left out; sorted, without repeats."""
+    if hasattr(params, "getlist"):
+        raw = params.getlist("label")
+    else:
+        value = params.get("label")
+        raw = value if isinstance(value, list | tuple) else [value]
+    ids = {parse_id(part) for value in raw if isinstance(value, str | int) for part in str(value).split(",")}
+    return tuple(sorted(label_id for label_id in ids if label_id > 0))[:MAX_FILTER_LABELS]
 
 
 def conversation_filter(
@@ -181,6 +214,15 @@ def conversation_filter(
         condition &= Q(assignee_id=membership.user_id)
     elif filters.unassigned:
         condition &= Q(assignee__isnull=True)
+    for label_id in filters.label_ids:
+        # One semi-join per label, each read from the (organization, label, conversation)
+        # index: the conversation must have all of them. Another organization's label matches
+        # nothing.
+        condition &= Q(
+            pk__in=ConversationLabel.objects.filter(organization=organization, label_id=label_id).values(
+                "conversation_id"
+            )
+        )
     if filters.search:
         # Each side found once through its trigram index on PostgreSQL (names: migration 0006;
         # message texts: their copy, messenger.services.search), rather than looked up
@@ -326,6 +368,7 @@ def conversation_page(
     more = len(rows) > page_size
     rows = rows[:page_size]
     prefetch_related_objects(rows, "channel", "assignee")
+    with_labels(rows)
     return ConversationPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
 
 
@@ -342,8 +385,46 @@ def _sorted_page(
     more = len(rows) > page_size
     rows = rows[:page_size]
     prefetch_related_objects(rows, "channel", "assignee")
+    with_labels(rows)
     next_cursor = conversation_order.cursor_encode(sort, now=now, conversation=rows[-1]) if more and rows else None
     return ConversationPage(rows, next_cursor)
+
+
+# --- Labels ----------------------------------------------------------------------------------
+
+
+def with_labels(conversations: list[Conversation]) -> None:
+    """Sets ``label_list`` (its labels, by name) on each conversation of a page: one query
+    whatever the page's size, none for an empty page."""
+    if not conversations:
+        return
+    by_conversation: dict[int, list[Label]] = {conversation.pk: [] for conversation in conversations}
+    links = (
+        ConversationLabel.objects.filter(
+            organization_id=conversations[0].organization_id, conversation_id__in=list(by_conversation)
+        )
+        .select_related("label")
+        .order_by("label__name", "label_id")
+    )
+    for link in links:
+        by_conversation[link.conversation_id].append(link.label)
+    for conversation in conversations:
+        conversation.label_list = by_conversation[conversation.pk]  # type: ignore[attr-defined]
+
+
+def conversation_label_list(*, organization: Organization, conversation: Conversation) -> list[Label]:
+    """The conversation's labels, by name (the conversation is one the caller may see)."""
+    cached = getattr(conversation, "label_list", None)
+    if cached is not None:
+        return list(cached)
+    return list(
+        Label.objects.filter(
+            organization=organization,
+            pk__in=ConversationLabel.objects.filter(organization=organization, conversation=conversation).values(
+                "label_id"
+            ),
+        ).order_by("name", "id")
+    )
 
 
 # --- Messages and the transcript -------------------------------------------------------------

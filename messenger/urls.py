@@ -10,6 +10,7 @@ from messenger.views import (
     bulk,
     conversation,
     conversation_actions,
+    conversation_labels,
     conversation_list,
     notes,
     saved_views,
@@ -50,6 +51,16 @@ urlpatterns += [
             name=f"conversation_{action}",
         )
         for action in ("assign", "forward", "close", "reopen", "block", "unblock")
+    ),
+    path(
+        "inbox/<id:conversation_id>/labels/",
+        conversation_labels.conversation_label_add,
+        name="conversation_label_add",
+    ),
+    path(
+        "inbox/<id:conversation_id>/labels/<id:label_id>/remove/",
+        conversation_labels.conversation_label_remove,
+        name="conversation_label_remove",
     ),
     path("inbox/messages/<id:message_id>/retry/", conversation_actions.message_retry, name="message_retry"),
     path(

@@ -17,7 +17,9 @@ from rest_framework.response import Response
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
 from helpdesk.converters import parse_id
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
-from helpdesk.models import Membership
+from helpdesk.models import Membership, Organization
+from labels import selectors as label_selectors
+from labels.api import LabelBriefSerializer, label_brief
 from messenger.api.pagination import MessageCursorPagination
 from messenger.api.serializers import MessageSerializer
 from tickets import selectors, services
@@ -52,6 +54,7 @@ class TicketSerializer(serializers.ModelSerializer):
     channel = TicketRefSerializer()
     contact = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -73,6 +76,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "follow_up_of",
             "created_at",
             "updated_at",
+            "labels",
         ]
         extra_kwargs = {
             "follow_up_of": {"help_text": _("The ticket of the conversation's previous part.")},
@@ -89,6 +93,12 @@ class TicketSerializer(serializers.ModelSerializer):
     @extend_schema_field(TicketUserSerializer(allow_null=True))
     def get_assignee(self, ticket: Ticket) -> dict[str, Any] | None:
         return _user_ref(ticket.assignee)
+
+    @extend_schema_field(LabelBriefSerializer(many=True))
+    def get_labels(self, ticket: Ticket) -> list[dict[str, Any]]:
+        # A list page has them already (selectors.with_labels: one query per page).
+        organization = Organization(pk=ticket.organization_id)
+        return [label_brief(label) for label in selectors.ticket_label_list(organization=organization, ticket=ticket)]
 
 
 class TicketDetailSerializer(TicketSerializer):
@@ -111,6 +121,17 @@ class TicketFilterSerializer(serializers.Serializer):
     assignee = serializers.RegexField(r"^(none|[1-9][0-9]*)$", required=False, help_text=_("A user id, or none."))
     channel = IdField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    label = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text=_("Label ids; repeated or comma-separated: tickets with every one of them."),
+    )
+
+    def validate_label(self, value: list[str]) -> tuple[int, ...]:
+        ids = {parse_id(part) for item in value for part in item.split(",") if part.strip()}
+        if any(label_id < 1 for label_id in ids):
+            raise serializers.ValidationError(_("Label ids, such as 3 or 3,7."))
+        return tuple(sorted(ids))
 
     def validate_assignee(self, value: str) -> str:
         if value != "none" and parse_id(value) < 0:  # more digits than a 64-bit id holds
@@ -127,6 +148,7 @@ class TicketFilterSerializer(serializers.Serializer):
             unassigned=assignee == "none",
             channel_id=data.get("channel"),
             search=data.get("search", ""),
+            label_ids=data.get("label", ()),
         )
 
 
@@ -135,6 +157,10 @@ class TicketUpdateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=TicketState.choices, required=False)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     assignee = IdField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
+
+
+class TicketLabelRefSerializer(serializers.Serializer):
+    label = IdField(help_text=_("The id of one of the organization's labels (GET /api/v1/labels/)."))  # type: ignore[assignment]
 
 
 class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
@@ -157,10 +183,56 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
             OpenApiParameter("assignee", str, description="A user id, or `none` for unassigned tickets."),
             OpenApiParameter("channel", int),
             OpenApiParameter("search", str, description="Searches subject, description and contact name."),
+            OpenApiParameter(
+                "label",
+                int,
+                many=True,
+                explode=True,
+                description="Only tickets with this label; repeated (`label=3&label=7`) or comma-separated: with "
+                "every one of them. A label of another organization matches nothing.",
+            ),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        tickets = list(page) if page is not None else list(self.get_queryset())
+        selectors.with_labels(tickets)
+        data = self.get_serializer(tickets, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    @extend_schema(
+        summary="Put a label on the ticket",
+        description="Any member who sees the ticket may label it; a label it has already changes nothing. "
+        "404 for a label of another organization.",
+        request=TicketLabelRefSerializer,
+        responses={200: TicketDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="labels")
+    def labels(self, request: Request, pk: str) -> Response:
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        payload = TicketLabelRefSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        label = label_selectors.label_get(organization=self.organization, label_id=payload.validated_data["label"])
+        services.tickets_label_add(
+            organization=self.organization, acting_user=request.user, tickets=[ticket], label=label
+        )
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        return Response(TicketDetailSerializer(ticket).data)
+
+    @extend_schema(
+        summary="Take a label off the ticket",
+        description="204 whether or not it had the label; 404 for a label of another organization.",
+        request=None,
+        responses={204: None, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["delete"], url_path="labels/<id:label_id>")
+    def label_remove(self, request: Request, pk: str, label_id: int) -> Response:
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        label = label_selectors.label_get(organization=self.organization, label_id=label_id)
+        services.tickets_label_remove(
+            organization=self.organization, acting_user=request.user, tickets=[ticket], label=label
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses={200: TicketDetailSerializer, 404: ErrorSerializer})
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -37,4 +37,8 @@ def describe(event: TicketEvent) -> str:
         return _("%(actor)s unassigned the ticket.") % {"actor": actor}
     if event.kind == Kind.SUBJECT_CHANGED:
         return _("%(actor)s changed the subject to “%(to)s”.") % {"actor": actor, "to": data.get("to", "")}
+    if event.kind == Kind.LABEL_ADDED:
+        return _("%(actor)s added the label %(label)s.") % {"actor": actor, "label": data.get("label", "?")}
+    if event.kind == Kind.LABEL_REMOVED:
+        return _("%(actor)s removed the label %(label)s.") % {"actor": actor, "label": data.get("label", "?")}
     return str(event.get_kind_display())

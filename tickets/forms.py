@@ -13,6 +13,7 @@ from helpdesk.converters import parse_id
 from helpdesk.forms import StyledForm
 from helpdesk.models import Department, Membership
 from helpdesk.names import user_name
+from labels.models import Label
 from tickets.models import SUBJECT_MAX_LENGTH, TicketPriority, TicketState
 from tickets.selectors import TicketFilters
 
@@ -34,6 +35,9 @@ class TicketFilterForm(StyledForm):
     department = forms.TypedChoiceField(label=_("Department"), required=False, coerce=int, empty_value=None)
     channel = forms.TypedChoiceField(label=_("Channel"), required=False, coerce=int, empty_value=None)
     assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+    label = forms.TypedMultipleChoiceField(
+        label=_("Labels"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(
         self,
@@ -42,10 +46,13 @@ class TicketFilterForm(StyledForm):
         channels: Iterable[Channel],
         members: Iterable[Membership],
         user_id: int,
+        labels: Iterable[Label] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.user_id = user_id
+        self.labels = list(labels)
+        cast(forms.TypedMultipleChoiceField, self.fields["label"]).choices = [(lb.pk, lb.name) for lb in self.labels]
         self.fields["q"].widget.attrs.update({"type": "search", "placeholder": _("Subject, transcript or contact")})
         cast(forms.TypedChoiceField, self.fields["department"]).choices = [
             ("", _("All departments")),
@@ -79,6 +86,7 @@ class TicketFilterForm(StyledForm):
             unassigned=assignee == ASSIGNEE_NONE,
             channel_id=data.get("channel"),
             search=data.get("q") or "",
+            label_ids=tuple(sorted(set(data.get("label") or ()))),
         )
 
 

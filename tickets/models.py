@@ -171,6 +171,8 @@ class TicketEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         UNASSIGNED = "unassigned", _("Unassigned")
         SUBJECT_CHANGED = "subject_changed", _("Subject changed")
+        LABEL_ADDED = "label_added", _("Label added")
+        LABEL_REMOVED = "label_removed", _("Label removed")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events", db_index=False)

@@ -14,10 +14,11 @@ from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization
+from labels.models import Label
 from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
 from messenger.selectors import MessageRange
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Ticket, TicketEvent, TicketLabel
 
 
 def as_id(value: int | str | None) -> int:
@@ -33,6 +34,8 @@ class TicketFilters:
     unassigned: bool = False
     channel_id: int | None = None
     search: str = ""
+    # Tickets with every one of these labels.
+    label_ids: tuple[int, ...] = ()
 
 
 def ticket_list(
@@ -53,6 +56,11 @@ def ticket_list(
             tickets = tickets.filter(assignee_id=filters.assignee_id)
         if filters.channel_id is not None:
             tickets = tickets.filter(channel_id=filters.channel_id)
+        for label_id in filters.label_ids:
+            # One semi-join per label on the (organization, label, ticket) index: all must be there.
+            tickets = tickets.filter(
+                pk__in=TicketLabel.objects.filter(organization=organization, label_id=label_id).values("ticket_id")
+            )
         search = filters.search.strip()
         if search:
             tickets = tickets.filter(
@@ -157,4 +165,34 @@ def ticket_event_list(*, organization: Organization, ticket: Ticket) -> QuerySet
         TicketEvent.objects.filter(organization=organization, ticket=ticket)
         .select_related("actor")
         .order_by("created_at", "id")
+    )
+
+
+def with_labels(tickets: list[Ticket]) -> None:
+    """Sets ``label_list`` (its labels, by name) on each ticket of a page: one query whatever
+    the page's size, none for an empty page."""
+    if not tickets:
+        return
+    by_ticket: dict[int, list[Label]] = {ticket.pk: [] for ticket in tickets}
+    links = (
+        TicketLabel.objects.filter(organization_id=tickets[0].organization_id, ticket_id__in=list(by_ticket))
+        .select_related("label")
+        .order_by("label__name", "label_id")
+    )
+    for link in links:
+        by_ticket[link.ticket_id].append(link.label)
+    for ticket in tickets:
+        ticket.label_list = by_ticket[ticket.pk]  # type: ignore[attr-defined]
+
+
+def ticket_label_list(*, organization: Organization, ticket: Ticket) -> list[Label]:
+    """The ticket's labels, by name (the ticket is one the caller may see)."""
+    cached = getattr(ticket, "label_list", None)
+    if cached is not None:
+        return list(cached)
+    return list(
+        Label.objects.filter(
+            organization=organization,
+            pk__in=TicketLabel.objects.filter(organization=organization, ticket=ticket).values("label_id"),
+        ).order_by("name", "id")
     )

@@ -32,6 +32,7 @@ from channels.models import TICKET_DELAY_DEFAULT_MINUTES
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
+from labels.models import Label
 from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Direction, Message
 from messenger.services.sending import replies
@@ -42,6 +43,7 @@ from tickets.models import (
     TICKET_TRANSITIONS,
     Ticket,
     TicketEvent,
+    TicketLabel,
     TicketOrigin,
     TicketPriority,
     TicketState,
@@ -657,3 +659,70 @@ def ticket_update(
         ticket.save(update_fields=[*fields, "updated_at"])
         TicketEvent.objects.bulk_create(events)
     return ticket
+
+
+# --- Labels ----------------------------------------------------------------------------------
+
+
+def _label_actor(acting_user: Any) -> Any:
+    return acting_user if getattr(acting_user, "is_authenticated", False) else None
+
+
+def _label_events(organization: Organization, ticket_ids: list[int], *, kind: str, actor: Any, label: Label) -> None:
+    if ticket_ids:
+        TicketEvent.objects.bulk_create(
+            [
+                TicketEvent(
+                    organization=organization,
+                    ticket_id=ticket_id,
+                    kind=kind,
+                    actor=actor,
+                    data={"label": label.name, "label_id": label.pk},
+                )
+                for ticket_id in ticket_ids
+            ]
+        )
+
+
+@transaction.atomic
+def tickets_label_add(
+    *, organization: Organization, acting_user: Any, tickets: Sequence[Ticket], label: Label
+) -> list[int]:
+    """Put ``label`` on the tickets (set-based, as messenger's conversations_label_add); those
+    that had it already are left as they were. Returns the ids of the tickets that changed,
+    each with a ticket event. Visibility is the caller's."""
+    if label.organization_id != organization.pk or any(t.organization_id != organization.pk for t in tickets):
+        raise NotFound
+    ids = [ticket.pk for ticket in tickets]
+    had = set(
+        TicketLabel.objects.filter(organization=organization, label=label, ticket_id__in=ids).values_list(
+            "ticket_id", flat=True
+        )
+    )
+    changed = [ticket_id for ticket_id in ids if ticket_id not in had]
+    actor = _label_actor(acting_user)
+    TicketLabel.objects.bulk_create(
+        [
+            TicketLabel(organization=organization, ticket_id=ticket_id, label=label, added_by=actor)
+            for ticket_id in changed
+        ],
+        ignore_conflicts=True,
+    )
+    _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_ADDED, actor=actor, label=label)
+    return changed
+
+
+@transaction.atomic
+def tickets_label_remove(
+    *, organization: Organization, acting_user: Any, tickets: Sequence[Ticket], label: Label
+) -> list[int]:
+    """Take ``label`` off the tickets. Returns the ids of those that had it."""
+    if label.organization_id != organization.pk or any(t.organization_id != organization.pk for t in tickets):
+        raise NotFound
+    links = TicketLabel.objects.filter(organization=organization, label=label, ticket_id__in=[t.pk for t in tickets])
+    changed = sorted(links.values_list("ticket_id", flat=True))
+    links.delete()
+    _label_events(
+        organization, changed, kind=TicketEvent.Kind.LABEL_REMOVED, actor=_label_actor(acting_user), label=label
+    )
+    return changed

@@ -16,6 +16,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<id:ticket_id>/subject/", views.ticket_subject_update, name="ticket_subject"),
     path("<id:ticket_id>/state/", views.ticket_state_change, name="ticket_state"),
     path("<id:ticket_id>/details/", views.ticket_details_update, name="ticket_details"),
+    path("<id:ticket_id>/labels/", views.ticket_label_add, name="ticket_label_add"),
+    path("<id:ticket_id>/labels/<id:label_id>/remove/", views.ticket_label_remove, name="ticket_label_remove"),
     path("convert/<id:conversation_id>/", views.ticket_convert, name="convert"),
     path("contact/<id:contact_id>/", views.contact_tickets, name="contact_tickets"),
 ]

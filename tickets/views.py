@@ -18,6 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, TicketAlreadyOpen, http_errors
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
+from helpdesk.toasts import toast_trigger
+from labels import selectors as label_selectors
 from messenger.reply_window import reply_window
 from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
@@ -49,15 +51,26 @@ def ticket_list(request: TenantRequest) -> HttpResponse:
         channels=selectors.ticket_filter_channels(organization=organization, membership=membership),
         members=selectors.ticket_assignee_choices(organization=organization),
         user_id=request.user.pk,
+        labels=label_selectors.label_list(organization=organization),
     )
-    tickets = selectors.ticket_list(organization=organization, membership=membership, filters=form.filters())
+    filters = form.filters()
+    tickets = selectors.ticket_list(organization=organization, membership=membership, filters=filters)
     page = Paginator(tickets.defer("description"), PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's labels in one query.
+    page.object_list = list(page.object_list)
+    selectors.with_labels(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
         request,
         "tickets/ticket_list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "is_filtered": bool(query)},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "is_filtered": bool(query),
+            "selected_label_ids": filters.label_ids,
+        },
     )
 
 
@@ -109,6 +122,7 @@ def _ticket_page(
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
+            **ticket_labels_context(request, ticket),
             "max_length": reply_rules.MAX_TEXT_LENGTH,
             "has_messages": any(line.message for line in context["lines"]),
             "attachments": [
@@ -122,6 +136,18 @@ def _ticket_page(
         },
         status=status,
     )
+
+
+def ticket_labels_context(request: TenantRequest, ticket: Ticket) -> dict[str, Any]:
+    """The ticket's labels and those that may still be added (two queries)."""
+    labels = selectors.ticket_label_list(organization=request.organization, ticket=ticket)
+    present = {label.pk for label in labels}
+    every = label_selectors.label_list(organization=request.organization)
+    return {
+        "ticket": ticket,
+        "ticket_labels": labels,
+        "ticket_label_choices": [label for label in every if label.pk not in present],
+    }
 
 
 def _ticket(request: TenantRequest, ticket_id: int) -> Ticket:
@@ -270,3 +296,36 @@ def contact_tickets(request: TenantRequest, contact_id: int) -> HttpResponse:
             "current_ticket_id": selectors.as_id(request.GET.get("current")),
         },
     )
+
+
+def _labels_answer(request: TenantRequest, ticket: Ticket, message: str) -> HttpResponse:
+    if request.headers.get("HX-Request") == "true":
+        response = render(request, "tickets/_ticket_labels.html", ticket_labels_context(request, ticket))
+        return toast_trigger(response, message)
+    messages.success(request, message)
+    return redirect(_ticket_url(request.organization, ticket.pk))
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_label_add(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    """Whoever sees the ticket may label it; a label of another organization is 404."""
+    ticket = _ticket(request, ticket_id)
+    label = label_selectors.label_get(organization=request.organization, label_id=request.POST.get("label", ""))
+    services.tickets_label_add(
+        organization=request.organization, acting_user=request.user, tickets=[ticket], label=label
+    )
+    return _labels_answer(request, ticket, _("Label “%(name)s” added.") % {"name": label.name})
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_label_remove(request: TenantRequest, ticket_id: int, label_id: int) -> HttpResponse:
+    ticket = _ticket(request, ticket_id)
+    label = label_selectors.label_get(organization=request.organization, label_id=label_id)
+    services.tickets_label_remove(
+        organization=request.organization, acting_user=request.user, tickets=[ticket], label=label
+    )
+    return _labels_answer(request, ticket, _("Label “%(name)s” removed.") % {"name": label.name})

@@ -17,6 +17,7 @@ from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import ErrorSerializer, JSONParser
 from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Membership
+from labels import selectors as label_selectors
 from messenger import selectors
 from messenger.api.bulk import BulkResultSerializer, BulkSerializer
 from messenger.api.errors import ERRORS
@@ -27,6 +28,7 @@ from messenger.api.serializers import (
     ConversationDetailSerializer,
     ConversationSerializer,
     ForwardSerializer,
+    LabelRefSerializer,
     MessageCreateSerializer,
     MessageSerializer,
 )
@@ -40,6 +42,7 @@ from messenger.services.conversations.assignment import (
 )
 from messenger.services.conversations.blocking import contact_block, contact_unblock
 from messenger.services.conversations.bulk import BulkAction, conversations_bulk
+from messenger.services.conversations.labels import conversations_label_add, conversations_label_remove
 from messenger.services.conversations.state import conversation_close, conversation_reopen
 from messenger.services.sending import replies
 
@@ -48,6 +51,14 @@ FILTER_PARAMETERS = [
     OpenApiParameter("state", str, enum=ConversationState.values, description="open or closed."),
     OpenApiParameter("assignee", str, enum=["me", "none"], description="Assigned to me, or unassigned."),
     OpenApiParameter("q", str, description="Search contact names and message text."),
+    OpenApiParameter(
+        "label",
+        int,
+        many=True,
+        explode=True,
+        description="Only conversations with this label; repeated (`label=3&label=7`) or comma-separated: "
+        "with every one of them. A label of another organization matches nothing.",
+    ),
     OpenApiParameter(
         "view",
         str,
@@ -207,6 +218,39 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
         conversation = self._conversation(pk)
         service(organization=self.organization, acting_user=self.request.user, conversation=conversation)
         return self._detail(conversation)
+
+    @extend_schema(
+        summary="Put a label on the conversation",
+        description="Any member who sees the conversation may label it (a deleted channel's too). A label it "
+        "has already changes nothing. 404 for a label of another organization.",
+        request=LabelRefSerializer,
+        responses={200: ConversationDetailSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["post"], url_path="labels")
+    def labels(self, request: Request, pk: str) -> Response:
+        conversation = self._conversation(pk)
+        payload = LabelRefSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        label = label_selectors.label_get(organization=self.organization, label_id=payload.validated_data["label"])
+        conversations_label_add(
+            organization=self.organization, acting_user=request.user, conversations=[conversation], label=label
+        )
+        return self._detail(conversation)
+
+    @extend_schema(
+        summary="Take a label off the conversation",
+        description="204 whether or not it had the label; 404 for a label of another organization.",
+        request=None,
+        responses={204: None, 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["delete"], url_path="labels/<id:label_id>")
+    def label_remove(self, request: Request, pk: str, label_id: int) -> Response:
+        conversation = self._conversation(pk)
+        label = label_selectors.label_get(organization=self.organization, label_id=label_id)
+        conversations_label_remove(
+            organization=self.organization, acting_user=request.user, conversations=[conversation], label=label
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: ConversationDetailSerializer, **ERRORS})
     @action(detail=True, methods=["post"])

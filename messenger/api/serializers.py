@@ -14,6 +14,9 @@ from rest_framework.request import Request
 
 from channels.icons import icon_api_url
 from helpdesk.drf import IdField
+from helpdesk.models import Organization
+from labels.api import LabelBriefSerializer, label_brief
+from messenger import selectors
 from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
 from messenger.send_failures import send_failure
@@ -104,6 +107,7 @@ class ConversationSerializer(serializers.ModelSerializer):
     contact = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
     reply_window = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
 
     class Meta:
         model = Conversation
@@ -123,6 +127,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "waiting_since",
             "queued_at",
             "created_at",
+            "labels",
         ]
         extra_kwargs = {
             "waiting_since": {
@@ -147,6 +152,14 @@ class ConversationSerializer(serializers.ModelSerializer):
     @extend_schema_field(ReplyWindowSerializer)
     def get_reply_window(self, conversation: Conversation) -> dict[str, Any]:
         return _window_data(conversation)
+
+    @extend_schema_field(LabelBriefSerializer(many=True))
+    def get_labels(self, conversation: Conversation) -> list[dict[str, Any]]:
+        # A list page has them already (selectors.with_labels: one query per page).
+        # Else the conversation's own (its organization by id: no query for the row).
+        organization = Organization(pk=conversation.organization_id)
+        labels = selectors.conversation_label_list(organization=organization, conversation=conversation)
+        return [label_brief(label) for label in labels]
 
 
 class ConversationCountsSerializer(serializers.Serializer):
@@ -291,3 +304,8 @@ class ForwardSerializer(serializers.Serializer):
     to_membership_id = IdField(required=False, help_text="Transfer to this agent of the channel…")
     to_channel_id = IdField(required=False, help_text="…or file under this other channel.")
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class LabelRefSerializer(serializers.Serializer):
+    # DRF's metaclass moves declared fields out of the class; the stubs see Field.label overridden.
+    label = IdField(help_text="The id of one of the organization's labels (GET /api/v1/labels/).")  # type: ignore[assignment]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from helpdesk.exceptions import NotFound
 from helpdesk.tenancy import TenantRequest, member_required
+from labels import selectors as label_selectors
 from messenger import selectors
 from messenger.models import Conversation
 from messenger.services.conversations import read_state
@@ -35,6 +36,20 @@ def conversation_or_404(request: TenantRequest, conversation_id: int) -> Convers
         )
     except NotFound:
         raise Http404 from None
+
+
+def conversation_labels_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
+    """The conversation's labels and those that may still be added (two queries)."""
+    labels = selectors.conversation_label_list(organization=request.organization, conversation=conversation)
+    present = {label.pk for label in labels}
+    every = list(label_selectors.label_list(organization=request.organization))
+    # Every label is also what the inbox's label filter beside it offers (the page's list).
+    return {
+        "conversation": conversation,
+        "conversation_labels": labels,
+        "label_choices": [label for label in every if label.pk not in present],
+        "filter_labels": every,
+    }
 
 
 @member_required
@@ -80,6 +95,7 @@ def render_conversation_page(
             "composer_mode": composer_mode,
         }
     )
+    context.update(conversation_labels_context(request, conversation))
     return render(request, "messenger/inbox/conversation.html", context, status=status)
 
 

@@ -30,6 +30,7 @@ from helpdesk import datetimes
 from helpdesk.converters import parse_id
 from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
+from labels import selectors as label_selectors
 from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.conversation_order import DEFAULT_VIEW, ConversationSort, ConversationView
@@ -86,6 +87,8 @@ class ConversationRow:
     unread_count: int
     last_message_failed: bool
     active: bool
+    # The conversation's labels as (name, colour), by name (selectors.with_labels).
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def signature(self) -> tuple[Any, ...]:
@@ -151,6 +154,7 @@ def _rows(
                 # Annotated by selectors.with_last_message_status.
                 last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
                 active=conversation.pk == active_id,
+                labels=tuple((label.name, label.color) for label in getattr(conversation, "label_list", ())),
             )
         )
     return rows
@@ -289,6 +293,7 @@ def inbox(request: TenantRequest) -> HttpResponse:
     context["channels"] = selectors.channel_list_visible(
         organization=request.organization, membership=request.membership
     )
+    context["filter_labels"] = label_selectors.label_list(organization=request.organization)
     return render(request, "messenger/inbox/inbox.html", context)
 
 

@@ -92,6 +92,10 @@ def describe_event(event: ConversationEvent) -> str:
         return _("%(actor)s converted the conversation to a ticket.") % {"actor": actor}
     if event.kind == Kind.OUT_OF_HOURS_REPLY:
         return _("The out-of-hours reply was sent.")
+    if event.kind == Kind.LABEL_ADDED:
+        return _("%(actor)s added the label %(label)s.") % {"actor": actor, "label": data.get("label", "?")}
+    if event.kind == Kind.LABEL_REMOVED:
+        return _("%(actor)s removed the label %(label)s.") % {"actor": actor, "label": data.get("label", "?")}
     return str(event.get_kind_display())
 
 

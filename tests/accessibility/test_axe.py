@@ -13,11 +13,13 @@ import pytest
 from django.urls import reverse
 
 from helpdesk.models import Membership, Role
+from labels.models import Label
 from messenger.models import SavedView
+from messenger.services.conversations.labels import conversations_label_add
 from tests import factories
 from tests.chromium import BROWSER_MARKS, chromium, new_page, screenshot  # noqa: F401 (fixture)
 from tests.conftest import Tenant
-from tickets.services import ticket_create_from_conversation
+from tickets.services import ticket_create_from_conversation, tickets_label_add
 
 pytestmark = BROWSER_MARKS
 
@@ -55,6 +57,11 @@ def main_pages(tenant: Tenant, *, role: str, base_url: str) -> dict[str, str]:
     SavedView.objects.create(organization=organization, owner=None, name="Open everywhere", params={"state": ["open"]})
     own = tenant.admin if role == Role.ADMIN else tenant.agent
     SavedView.objects.create(organization=organization, owner=own, name="Mine", params={"view": ["mine"]})
+    # Labels show as chips on the rows, the conversation, the tickets list and the ticket.
+    refund = Label.objects.create(organization=organization, name="Refund", color="red")
+    Label.objects.create(organization=organization, name="VIP customer", color="yellow")
+    conversations_label_add(organization=organization, acting_user=None, conversations=[conversation], label=refund)
+    tickets_label_add(organization=organization, acting_user=None, tickets=[ticket], label=refund)
     slug = {"org_slug": organization.slug}
     pages = {
         "home": reverse("org_home", kwargs=slug),
@@ -77,6 +84,7 @@ def main_pages(tenant: Tenant, *, role: str, base_url: str) -> dict[str, str]:
                 "channels:business_hours_edit", kwargs={**slug, "department_id": department.pk}
             ),
             "departments": reverse("department_list", kwargs=slug),
+            "labels": reverse("labels:label_list", kwargs=slug),
             "api-tokens": reverse("api_tokens", kwargs=slug),
             "webhook-events": reverse("messenger:webhook_events", kwargs=slug),
         }

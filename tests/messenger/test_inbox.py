@@ -413,9 +413,9 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
     client = web_client_for(tenant_a.agent)
     client.get(_url())
     # session, user, membership (middleware), the page's conversations with their contacts,
-    # its channels, its assignees, the views' counts, the saved views (their counts: none to count),
-    # the channels of the filter
-    with django_assert_num_queries(9):
+    # its channels, its assignees, its labels, the views' counts, the saved views (their counts:
+    # none to count), the channels and the labels of the filters
+    with django_assert_num_queries(11):
         response = client.get(_url())
     assert response.content.decode().count('class="hd-conversation-item') == rows
     with django_assert_num_queries(8):

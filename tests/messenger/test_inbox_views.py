@@ -369,10 +369,10 @@ def test_the_inbox_costs_the_same_queries_in_every_view_and_sort(
     url = f"/o/alpha/inbox/?view={view}&sort={sort}"
     client.get(url)
     # session, user, membership (middleware), the page's conversations with their contacts,
-    # its channels, its assignees (none to read in the queue), the views' counts, the saved
-    # views, the channels of the filter
+    # its channels, its assignees (none to read in the queue), its labels, the views' counts, the
+    # saved views, the channels and the labels of the filters
     assignees = 0 if view == "unassigned" else 1
-    with django_assert_num_queries(8 + assignees):
+    with django_assert_num_queries(10 + assignees):
         assert client.get(url).status_code == 200
     with django_assert_num_queries(7 + assignees):
         client.get(url.replace("/inbox/", "/inbox/list/"))
@@ -468,9 +468,9 @@ def test_the_api_list_costs_the_same_queries_in_every_view_and_sort(
 ) -> None:
     client = api_client_for(tenant_a.admin)
     # the token with its membership, the token's last-used stamp, the page's conversations
-    # with their contacts, its channels, its assignees (none to read in the queue)
+    # with their contacts, its channels, its assignees (none to read in the queue), its labels
     assignees = 0 if view == "unassigned" else 1
-    with django_assert_num_queries(4 + assignees):
+    with django_assert_num_queries(5 + assignees):
         assert client.get(f"/api/v1/conversations/?view={view}&sort={sort}&page_size=2").status_code == 200
     # the token with its membership (stamped already), the counts
     with django_assert_num_queries(2):
