@@ -314,13 +314,14 @@ def test_the_inbox_list_costs_the_same_queries_whatever_the_rows_and_labels(
     query = f"?label={refund.pk}&label={vip.pk}" if with_filter else ""
     client.get(f"/o/alpha/inbox/{query}")
     # session, user, membership (middleware), the page's conversations with their contacts,
-    # its channels, its labels, the views' counts, the channels and labels of the filters
-    # (no assignee here)
-    with django_assert_num_queries(9):
+    # its channels, its labels, the views' counts, the saved views, the channels and labels of
+    # the filters (no assignee here)
+    with django_assert_num_queries(10):
         response = client.get(f"/o/alpha/inbox/{query}")
     assert response.content.decode().count('class="hd-conversation-item') == rows
     assert response.content.decode().count('hd-label-name">VIP<') >= rows
-    with django_assert_num_queries(7):
+    # the list alone: what the page reads but the filters' channels and labels
+    with django_assert_num_queries(8):
         client.get(f"/o/alpha/inbox/list/{query}")
     api = api_client_for(tenant_a.agent)
     # the token with its membership, its last-used stamp, the page with contacts, its

@@ -418,7 +418,7 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
     with django_assert_num_queries(11):
         response = client.get(_url())
     assert response.content.decode().count('class="hd-conversation-item') == rows
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         client.get(_url("list/"))
 
 

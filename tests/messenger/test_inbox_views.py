@@ -374,7 +374,7 @@ def test_the_inbox_costs_the_same_queries_in_every_view_and_sort(
     assignees = 0 if view == "unassigned" else 1
     with django_assert_num_queries(10 + assignees):
         assert client.get(url).status_code == 200
-    with django_assert_num_queries(7 + assignees):
+    with django_assert_num_queries(8 + assignees):
         client.get(url.replace("/inbox/", "/inbox/list/"))
 
 
