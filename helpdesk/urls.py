@@ -80,6 +80,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/settings/", include("channels.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
+    path("o/<slug:org_slug>/", include("canned.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -97,6 +98,7 @@ urlpatterns = [
     path("api/v1/", include("channels.api_urls")),
     path("api/v1/", include("messenger.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
+    path("api/v1/", include("canned.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:
