@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -34,7 +35,8 @@ def _list_url(request: TenantRequest) -> str:
 
 
 def _settings_context(request: TenantRequest, **context: Any) -> dict[str, Any]:
-    return {"settings_tab": "canned", "variables": VARIABLES, "max_attachments": services.MAX_ATTACHMENTS, **context}
+    shown = [("{{" + name + "}}", description) for name, description in VARIABLES.items()]
+    return {"settings_tab": "canned", "variables": shown, "max_attachments": services.MAX_ATTACHMENTS, **context}
 
 
 @member_required
@@ -127,6 +129,8 @@ def canned_edit(request: TenantRequest, canned_id: int) -> HttpResponse:
     canned_response = _managed_or_404(request, canned_id)
     can_manage = selectors.may_manage(membership=membership, canned_response=canned_response)
     if request.method == "POST":
+        if not can_manage:
+            raise DjangoPermissionDenied
         form = CannedResponseForm(request.POST, membership=membership)
         if form.is_valid():
             try:

@@ -43,7 +43,10 @@ def test_malformed_braces_are_refused(text: str) -> None:
 def test_render_fills_every_variable(desk: Desk) -> None:
     agent = desk.tenant.agent.user
     agent.first_name, agent.last_name = "Ken", "Sato"
-    text = "Hi {{contact.first_name}} ({{ contact.name }}), {{agent.name}} from {{channel.name}}, ticket {{ticket.number}}."
+    text = (
+        "Hi {{contact.first_name}} ({{ contact.name }}), {{agent.name}} from {{channel.name}}, "
+        "ticket {{ticket.number}}."
+    )
     filled = variables.render(text, desk.conversation, agent, language="en", ticket_number=42)
     assert filled == "Hi Hanako (Hanako Yamada), Ken Sato from Support chat, ticket 42."
 
