@@ -9,7 +9,7 @@ from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from canned.models import CannedAttachment, CannedResponse, CannedScope
 from channels.visibility import member_department_ids
-from helpdesk.converters import parse_id
+from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from messenger.models import Conversation
@@ -50,7 +50,7 @@ def may_manage(*, membership: Membership, canned_response: CannedResponse) -> bo
 def _search(responses: QuerySet[CannedResponse], query: str) -> QuerySet[CannedResponse]:
     """A substring of the shortcut, title or either text; shortcut prefixes first, then the
     most used. ``search_text`` is lower-cased (a trigram index on PostgreSQL serves LIKE)."""
-    query = query.strip().lstrip("/").strip()[:SEARCH_MAX_LENGTH]
+    query = search_term(query, max_length=SEARCH_MAX_LENGTH).lstrip("/").strip()
     if not query:
         return responses.order_by("-usage_count", "title", "pk")
     responses = responses.filter(search_text__contains=query.lower()).annotate(
