@@ -130,7 +130,8 @@ class CannedResponseViewSet(mixins.ListModelMixin, OrganizationViewSet):
         parameters=[
             OpenApiParameter("q", str, description="A part of the shortcut, title or either text."),
             OpenApiParameter("scope", str, enum=CannedScope.values),
-        ]
+        ],
+        responses={200: CannedResponseSerializer(many=True), 400: ERRORS[400]},
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
