@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from canned import services
 from canned.models import CannedResponse
@@ -85,8 +86,8 @@ def test_slash_and_a_title_inserts_a_canned_response_with_the_customers_name(
     assert options.nth(1).get_attribute("aria-selected") == "true"
     assert textarea.get_attribute("aria-activedescendant") == f"canned-option-{times.pk}"
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('composer-text').value.includes('parcel leaves')")
-    assert textarea.input_value() == "Hi! Hello Aiko, your parcel leaves today."
+    # Polled by Playwright's own script (the page's CSP forbids evaluating a string).
+    expect(textarea).to_have_value("Hi! Hello Aiko, your parcel leaves today.")
     assert page.locator("#canned-popup").is_hidden()
     assert "timetable.pdf" in page.inner_text("#canned-chips")
     # The agent can still edit it; "/" then Escape closes the search without inserting.
