@@ -81,6 +81,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/settings/", include("labels.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
+    path("o/<slug:org_slug>/", include("canned.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -99,6 +100,7 @@ urlpatterns = [
     path("api/v1/", include("labels.api_urls")),
     path("api/v1/", include("messenger.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
+    path("api/v1/", include("canned.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

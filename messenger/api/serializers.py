@@ -292,6 +292,14 @@ class MessageCreateSerializer(serializers.Serializer):
         help_text="An image (JPEG, PNG, GIF, judged by its bytes; at most 8 MB) or any other file (at most "
         "25 MB, not empty); multipart/form-data only. With `text` too, the text follows as a second message.",
     )
+    kept_files = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        required=False,
+        max_length=10,
+        help_text="Tokens of kept files (the `kept_file` of a rendered canned response's attachments, valid "
+        "for a day): each is sent as its own message, after `file` and before the text. A token that is not "
+        "valid, has expired or is of another organization: 400 `invalid_attachment`.",
+    )
 
 
 class AssignSerializer(serializers.Serializer):

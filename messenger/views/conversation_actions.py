@@ -74,6 +74,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
             conversation=conversation,
             text=text,
             upload=upload,
+            kept_files=request.POST.getlist("kept_file"),
         )
     except HelpdeskError as error:
         if _is_htmx(request):

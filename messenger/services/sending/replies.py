@@ -4,6 +4,7 @@ commit; sending a failed message again."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,8 @@ from helpdesk.models import Organization
 from messenger.models import Conversation, Direction, Message, MessageKind, MessageSource, MessageStatus
 from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow
-from messenger.services.sending.reply_files import store_attachment
+from messenger.services.sending import kept_files as kept_files_module
+from messenger.services.sending.reply_files import StoredAttachment, store_attachment
 from messenger.services.sending.reply_rules import (
     conversation_reply_check,
     normalize_text,
@@ -36,6 +38,7 @@ def reply_send(
     conversation: Conversation,
     text: str = "",
     upload: UploadedFile | None = None,
+    kept_files: Sequence[str] = (),
 ) -> list[Message]:
     """Store an agent's reply (a text, a file, or both) as queued messages, sent after commit.
 
@@ -43,17 +46,25 @@ def reply_send(
     becomes two messages: the file, then the text under it as its caption. Every check runs
     before anything is stored (a text too long refuses the file too) and both are queued in
     one transaction: neither goes out alone. The inbox, the API and the ticket page call this.
+
+    ``kept_files``: tokens of files a higher layer keeps (a canned response's attachments,
+    messenger.services.sending.kept_files); each is checked, copied as the message's own
+    file and sent as its own message after the uploaded file, the text last.
     """
     if conversation.organization_id != organization.pk:
         raise NotFound
-    if upload is None or normalize_text(text):
+    if (upload is None and not kept_files) or normalize_text(text):
         text = validate_text(text)
     else:
         text = ""
     window = conversation_reply_check(conversation=conversation)
+    kept = kept_files_module.kept_files_verify(organization=organization, tokens=list(kept_files))
     contents: list[tuple[str, list[dict[str, Any]]]] = []
+    stored_files: list[StoredAttachment] = []
     if upload is not None:
-        stored = store_attachment(organization=organization, upload=upload)
+        stored_files.append(store_attachment(organization=organization, upload=upload))
+    stored_files.extend(kept_files_module.kept_file_copy(organization=organization, kept=file) for file in kept)
+    for stored in stored_files:
         attachment = {
             "type": stored.type,
             "stored_name": stored.stored_name,

@@ -47,13 +47,16 @@ def attachment_type_for(content_type: str) -> str:
     return "file"
 
 
-def store_attachment(*, organization: Organization, upload: UploadedFile) -> StoredAttachment:
+def store_attachment(
+    *, organization: Organization, upload: UploadedFile, prefix: str = OUTBOUND_STORAGE_PREFIX
+) -> StoredAttachment:
     """Keep an agent's file under a random storage name; its type is read from its bytes.
 
     The uploader's file name is kept only as the title shown and offered on download. The
     file is served by the attachment view to members who may see the conversation, and it
     reaches Facebook as an upload (messenger.graph.GraphClient.upload_attachment), never
-    through an address of ours.
+    through an address of ours. A higher layer keeping a file for later (a canned response's)
+    passes its own ``prefix``.
     """
     title = safe_display_name(upload.name or "")
     if not upload.size:
@@ -66,7 +69,7 @@ def store_attachment(*, organization: Organization, upload: UploadedFile) -> Sto
         message = _("An image can be at most 8 MB.") if is_image else _("A file can be at most 25 MB.")
         raise AttachmentTooLarge(message, details={"file": [message]})
     upload.seek(0)
-    stored_name = default_storage.save(f"{OUTBOUND_STORAGE_PREFIX}/{organization.pk}/{uuid.uuid4().hex}", upload)
+    stored_name = default_storage.save(f"{prefix}/{organization.pk}/{uuid.uuid4().hex}", upload)
     return StoredAttachment(
         type=attachment_type, stored_name=stored_name, title=title, size=upload.size, content_type=content_type
     )
