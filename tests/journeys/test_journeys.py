@@ -1,5 +1,5 @@
 # The fixtures come from tests/journeys/conftest.py; their names are parameters below.
-"""The five journeys of the product in a real browser (Debian's chromium through Playwright),
+"""The six journeys of the product in a real browser (Debian's chromium through Playwright),
 against the helpdesk served by ``live_server`` and its Graph API sandbox playing Facebook:
 
 1. an admin sets up a Messenger channel from nothing and keeps its page authorized;
@@ -9,13 +9,17 @@ against the helpdesk served by ``live_server`` and its Graph API sandbox playing
 3. an agent who does not answer a channel never sees its conversations;
 4. an agent who works in Japanese reads the product, its notices and emails in Japanese;
 5. an admin turns on round robin for a channel, an agent goes online, and a customer's new
-   conversation lands in the agent's "Mine" by itself.
+   conversation lands in the agent's "Mine" by itself;
+6. an agent answers with a canned response that greets the customer by name, asks a colleague
+   in a private note with an @ mention (never sent to Facebook), labels the conversation,
+   finds it with the inbox's label filter and closes it with another in one bulk action.
 
 Each ends with a screenshot of its last step among the test artifacts.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -23,9 +27,12 @@ from typing import Any
 from django.core import mail
 from django.db.models import F
 from django.utils import timezone
+from playwright.sync_api import expect
 
+from canned import services as canned_services
 from channels.models import Channel, DepartmentSettings
 from helpdesk.models import Department, Membership, Notification, Role
+from labels.models import Label
 from messenger import tasks as messenger_tasks
 from messenger.models import Contact, Conversation, FacebookPage, Message, PageStatus
 from messenger.sandbox import customers, people, revocations
@@ -504,3 +511,115 @@ def test_a_new_conversation_lands_in_the_online_agents_mine_by_round_robin(
     system_line = inbox.locator("#transcript-panel .hd-system-line", has_text="round robin")
     assert "Assigned to Kenji Sato by round robin." in system_line.inner_text()
     screenshot(inbox, "5-routing-assigned-by-round-robin")
+
+
+# --------------------------------------------------------------------------- 6. the toolkit
+
+
+def test_an_agent_answers_with_a_canned_response_asks_a_colleague_in_a_note_and_closes_in_bulk(
+    chromium: Any, facebook: Facebook, worker: Worker
+) -> None:
+    shop = _web_shop_answered_by_kenji()
+    organization = shop.organization
+    admin = factories.make_member(organization, role=Role.ADMIN, username="alpha-admin")
+    hanako = factories.make_member(
+        organization,
+        username="hanako",
+        departments=[shop.department],
+        first_name="Hanako",
+        last_name="Mori",
+        email="hanako@alpha.example",
+    )
+    factories.associate(hanako, shop)
+    # What the admin prepared: a shared canned response and a label.
+    canned_services.canned_response_create(
+        organization=organization,
+        membership=admin,
+        acting_user=admin.user,
+        scope="organization",
+        shortcut="parcel",
+        title="Parcel on its way",
+        body_en="Hello {{contact.first_name}}, your parcel left our warehouse this morning.",
+    )
+    refund = Label.objects.create(organization=organization, name="Refund", color="red")
+    # An older conversation of the channel, answered already, that the agent tidies up too.
+    other_contact = factories.make_contact(FacebookPage.objects.get(channel=shop), display_name="Ken Ono")
+    older = factories.make_conversation(FacebookPage.objects.get(channel=shop), other_contact)
+    factories.make_message(older, text="Thanks, all good!")
+
+    # The customer writes from Messenger.
+    messenger = new_page(chromium)
+    messenger.goto(f"{facebook.url}/sandbox/simulator/{DEMO_PAGE}/")
+    messenger.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    messenger.get_by_label("Message").fill("Where is my parcel? I may want a refund.")
+    messenger.get_by_role("button", name="Send", exact=True).click()
+    messenger.wait_for_selector("#thread >> text=Where is my parcel? I may want a refund.")
+    worker.run_queued()  # her profile: her name
+
+    inbox = new_page(chromium)
+    log_in(inbox, facebook.url, "kenji")
+    inbox.wait_for_selector("#conversation-list >> text=Aiko Tanaka", timeout=LIVE_TIMEOUT_MS)
+    inbox.get_by_role("link", name=re.compile("Aiko Tanaka")).click()
+    inbox.wait_for_selector("#transcript-panel >> text=Where is my parcel? I may want a refund.")
+
+    # "/" and a few letters of the title: the canned response fills the composer with her name.
+    composer = inbox.locator("#composer-text")
+    composer.click()
+    inbox.keyboard.type("/parc")
+    inbox.locator("#canned-listbox [role=option]").first.wait_for()
+    inbox.keyboard.press("Enter")
+    expected = "Hello Aiko, your parcel left our warehouse this morning."
+    expect(composer).to_have_value(expected)
+    inbox.keyboard.type(" It arrives tomorrow.")
+    inbox.get_by_role("button", name="Send").click()
+    inbox.locator(f"#transcript-panel li:has-text('{expected} It arrives tomorrow.')").wait_for()
+    worker.run_queued()
+    messenger.wait_for_selector(f"#thread >> text={expected} It arrives tomorrow.", timeout=LIVE_TIMEOUT_MS)
+
+    # A private note for Hanako, with an @ mention picked from the list.
+    inbox.click("#composer-mode-note")
+    composer.click()
+    inbox.keyboard.type("She may ask for a refund, can you check the order @hana")
+    inbox.wait_for_selector("#composer-mentions [role=option] >> text=Hanako Mori")
+    inbox.keyboard.press("Enter")
+    inbox.get_by_role("button", name="Add note").click()
+    inbox.wait_for_selector("#transcript-panel .hd-note >> text=@Hanako Mori")
+    worker.run_queued()
+    # The note stays in the team: Facebook got the reply and nothing else.
+    calls = SandboxSendCall.objects.filter(page__page_id=DEMO_PAGE)
+    assert [call.text for call in calls if not call.sender_action] == [f"{expected} It arrives tomorrow."]
+    assert not any("check the order" in json.dumps(call.request_body) for call in calls)
+    messenger.wait_for_timeout(SIMULATOR_POLL_MS)
+    assert "check the order" not in messenger.locator("#thread").inner_text()
+
+    # Hanako is told: in the app, and by email.
+    assert any(message.to == ["hanako@alpha.example"] for message in mail.outbox)
+    colleague = new_page(chromium)
+    log_in(colleague, facebook.url, "hanako")
+    colleague.goto(f"{facebook.url}/o/alpha/notifications/")
+    notice = colleague.locator("main a", has_text="Kenji Sato mentioned you in a note")
+    notice.first.click()
+    colleague.wait_for_selector("#transcript-panel .hd-note >> text=can you check the order")
+
+    # Kenji labels the conversation "Refund" and finds it with the label filter.
+    inbox.select_option("#conversation-label-add", label="Refund")
+    inbox.click("#conversation-label-add-button")
+    inbox.wait_for_selector("#conversation-labels >> text=Remove the label Refund")
+    inbox.goto(f"{facebook.url}/o/alpha/inbox/")
+    inbox.click("#inbox-labels-summary")
+    inbox.check(f"#inbox-label-{refund.pk}")
+    inbox.click("text=Apply labels")
+    inbox.wait_for_url(re.compile(rf".*/o/alpha/inbox/\?.*label={refund.pk}.*"))
+    assert inbox.locator(".hd-contact-name").all_inner_texts() == ["Aiko Tanaka"]
+
+    # Back to all of them: both conversations closed in one bulk action.
+    inbox.goto(f"{facebook.url}/o/alpha/inbox/")
+    aiko = Conversation.objects.get(channel=shop, contact__first_name="Aiko")
+    inbox.click(f"#bulk-check-{aiko.pk}")
+    inbox.click(f"#bulk-check-{older.pk}", modifiers=["Shift"])
+    assert inbox.inner_text("#bulk-count") == "2 selected"
+    inbox.click("#bulk-form [data-bulk-action=close]")
+    inbox.wait_for_selector("#toasts >> text=Conversations closed: 2.")
+    inbox.wait_for_selector(f"#conversation-link-{aiko.pk} >> text=Closed")
+    assert set(Conversation.objects.filter(channel=shop).values_list("state", flat=True)) == {"closed"}
+    screenshot(inbox, "6-toolkit-bulk-closed")
