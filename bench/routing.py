@@ -184,9 +184,10 @@ def _backlog_generate(world: World) -> None:
         cursor.execute(
             """
             INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, first_name,
-                                           last_name, avatar_url, profile_fetched_at, is_blocked, blocked_at,
-                                           created_at)
-            SELECT %(org)s, %(page)s, 'backlog-' || g, false, 'Customer ' || g, '', '', '', now(), false, NULL, now()
+                                           last_name, avatar_url, locale, profile_fetched_at, is_blocked,
+                                           blocked_at, created_at)
+            SELECT %(org)s, %(page)s, 'backlog-' || g, false, 'Customer ' || g, '', '', '', '', now(), false, NULL,
+                   now()
             FROM generate_series(1, %(n)s) AS g
             """,
             {"org": world.organization_id, "page": page_pk, "n": BACKLOG},

@@ -51,9 +51,10 @@ def _generate(*, conversations: int, messages_per_conversation: int) -> dict[str
         cursor.execute(
             """
             INSERT INTO messenger_contact (organization_id, page_id, psid, is_guest, display_name, first_name,
-                                           last_name, avatar_url, profile_fetched_at, is_blocked, blocked_at,
-                                           created_at)
-            SELECT %(org)s, %(page)s, 'psid-' || g, false, 'Customer ' || g, '', '', '', NULL, false, NULL, now()
+                                           last_name, avatar_url, locale, profile_fetched_at, is_blocked,
+                                           blocked_at, created_at)
+            SELECT %(org)s, %(page)s, 'psid-' || g, false, 'Customer ' || g, '', '', '', '', NULL, false, NULL,
+                   now()
             FROM generate_series(1, %(n)s) AS g
             """,
             {**ids, "n": conversations},
