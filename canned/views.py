@@ -249,7 +249,12 @@ def _preview(response: CannedResponse) -> str:
 @require_GET
 def composer_search(request: TenantRequest, conversation_id: int) -> JsonResponse:
     """What ``/query`` finds in this conversation: the ten best, with their insert URL."""
-    conversation = _conversation_or_404(request, conversation_id)
+    try:
+        conversation = messenger_selectors.conversation_get_bare(
+            organization=request.organization, membership=request.membership, conversation_id=conversation_id
+        )
+    except NotFound:
+        raise Http404 from None
     found = selectors.canned_search(
         organization=request.organization,
         membership=request.membership,
