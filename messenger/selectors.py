@@ -24,6 +24,7 @@ from channels.models import Channel
 from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
+from labels import links as label_links
 from labels.models import Label
 from messenger import conversation_order
 from messenger.conversation_order import ConversationSort, ConversationView
@@ -413,19 +414,12 @@ def with_labels(conversations: list[Conversation]) -> None:
     whatever the page's size, none for an empty page."""
     if not conversations:
         return
-    by_conversation: dict[int, list[Label]] = {conversation.pk: [] for conversation in conversations}
-    organization_id = conversations[0].organization_id
-    # Plain values, not link objects: the list is polled every 2 seconds by every agent.
-    links = (
-        ConversationLabel.objects.filter(organization_id=organization_id, conversation_id__in=list(by_conversation))
-        .order_by("label__name", "label_id")
-        .values_list("conversation_id", "label_id", "label__name", "label__color")
+    by_conversation = label_links.labels_by_owner(
+        ConversationLabel,
+        "conversation",
+        organization_id=conversations[0].organization_id,
+        owner_ids=[conversation.pk for conversation in conversations],
     )
-    labels: dict[int, Label] = {}
-    for conversation_id, label_id, name, color in links:
-        if label_id not in labels:
-            labels[label_id] = Label(id=label_id, organization_id=organization_id, name=name, color=color)
-        by_conversation[conversation_id].append(labels[label_id])
     for conversation in conversations:
         conversation.label_list = by_conversation[conversation.pk]  # type: ignore[attr-defined]
 

@@ -11,12 +11,15 @@ of what a page shows under ``artifacts/journeys/`` (or ``$JOURNEY_ARTIFACTS``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import factories
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Quiet and deterministic: no update checks, sync or first-run pages while a test drives it.
@@ -76,3 +79,19 @@ def screenshot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     assert path.is_file() and path.stat().st_size > 0, path
     return path
+
+
+def sign_in(page: Any, base_url: str, username: str, password: str = "") -> Any:
+    """Sign ``username`` in through the login form; the page lands on their organization's home."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password or factories.PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/o/[\w-]+/$"))
+    return page
+
+
+@pytest.fixture
+def agent_page(browser_page: Any, live_server: Any, tenant_a: Any) -> Any:
+    """A browser page with alpha's agent signed in (``tenant_a``)."""
+    return sign_in(browser_page, live_server.url, "alpha-agent")

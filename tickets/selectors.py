@@ -14,6 +14,7 @@ from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization
+from labels import links as label_links
 from labels.models import Label
 from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
@@ -173,14 +174,9 @@ def with_labels(tickets: list[Ticket]) -> None:
     the page's size, none for an empty page."""
     if not tickets:
         return
-    by_ticket: dict[int, list[Label]] = {ticket.pk: [] for ticket in tickets}
-    links = (
-        TicketLabel.objects.filter(organization_id=tickets[0].organization_id, ticket_id__in=list(by_ticket))
-        .select_related("label")
-        .order_by("label__name", "label_id")
+    by_ticket = label_links.labels_by_owner(
+        TicketLabel, "ticket", organization_id=tickets[0].organization_id, owner_ids=[t.pk for t in tickets]
     )
-    for link in links:
-        by_ticket[link.ticket_id].append(link.label)
     for ticket in tickets:
         ticket.label_list = by_ticket[ticket.pk]  # type: ignore[attr-defined]
 

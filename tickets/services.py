@@ -32,6 +32,7 @@ from channels.models import TICKET_DELAY_DEFAULT_MINUTES
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
+from labels import links as label_links
 from labels.models import Label
 from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationEvent, Direction, Message
@@ -664,51 +665,34 @@ def ticket_update(
 # --- Labels ----------------------------------------------------------------------------------
 
 
-def _label_actor(acting_user: Any) -> Any:
-    return acting_user if getattr(acting_user, "is_authenticated", False) else None
-
-
-def _label_events(organization: Organization, ticket_ids: list[int], *, kind: str, actor: Any, label: Label) -> None:
-    if ticket_ids:
-        TicketEvent.objects.bulk_create(
-            [
-                TicketEvent(
-                    organization=organization,
-                    ticket_id=ticket_id,
-                    kind=kind,
-                    actor=actor,
-                    data={"label": label.name, "label_id": label.pk},
-                )
-                for ticket_id in ticket_ids
-            ]
-        )
+def _label_events(
+    organization: Organization, ticket_ids: list[int], *, kind: str, acting_user: Any, label: Label
+) -> None:
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                organization=organization,
+                ticket_id=ticket_id,
+                kind=kind,
+                actor=label_links.acting(acting_user),
+                data=label_links.change_data(label),
+            )
+            for ticket_id in ticket_ids
+        ]
+    )
 
 
 @transaction.atomic
 def tickets_label_add(
     *, organization: Organization, acting_user: Any, tickets: Sequence[Ticket], label: Label
 ) -> list[int]:
-    """Put ``label`` on the tickets (set-based, as messenger's conversations_label_add); those
-    that had it already are left as they were. Returns the ids of the tickets that changed,
-    each with a ticket event. Visibility is the caller's."""
-    if label.organization_id != organization.pk or any(t.organization_id != organization.pk for t in tickets):
-        raise NotFound
-    ids = [ticket.pk for ticket in tickets]
-    had = set(
-        TicketLabel.objects.filter(organization=organization, label=label, ticket_id__in=ids).values_list(
-            "ticket_id", flat=True
-        )
+    """Put ``label`` on the tickets (set-based, labels.links); those that had it already are
+    left as they were. Returns the ids of the tickets that changed, each with a ticket event.
+    Visibility is the caller's."""
+    changed = label_links.links_add(
+        TicketLabel, "ticket", organization=organization, things=tickets, label=label, acting_user=acting_user
     )
-    changed = [ticket_id for ticket_id in ids if ticket_id not in had]
-    actor = _label_actor(acting_user)
-    TicketLabel.objects.bulk_create(
-        [
-            TicketLabel(organization=organization, ticket_id=ticket_id, label=label, added_by=actor)
-            for ticket_id in changed
-        ],
-        ignore_conflicts=True,
-    )
-    _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_ADDED, actor=actor, label=label)
+    _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_ADDED, acting_user=acting_user, label=label)
     return changed
 
 
@@ -717,12 +701,6 @@ def tickets_label_remove(
     *, organization: Organization, acting_user: Any, tickets: Sequence[Ticket], label: Label
 ) -> list[int]:
     """Take ``label`` off the tickets. Returns the ids of those that had it."""
-    if label.organization_id != organization.pk or any(t.organization_id != organization.pk for t in tickets):
-        raise NotFound
-    links = TicketLabel.objects.filter(organization=organization, label=label, ticket_id__in=[t.pk for t in tickets])
-    changed = sorted(links.values_list("ticket_id", flat=True))
-    links.delete()
-    _label_events(
-        organization, changed, kind=TicketEvent.Kind.LABEL_REMOVED, actor=_label_actor(acting_user), label=label
-    )
+    changed = label_links.links_remove(TicketLabel, "ticket", organization=organization, things=tickets, label=label)
+    _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_REMOVED, acting_user=acting_user, label=label)
     return changed

@@ -12,20 +12,15 @@ import pytest
 from labels.models import Label
 from messenger.models import ConversationLabel
 from tests import factories
-from tests.chromium import BROWSER_MARKS, browser_page, chromium  # noqa: F401 (fixtures)
+from tests.chromium import BROWSER_MARKS, agent_page, browser_page, chromium  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def logged_in(browser_page: Any, live_server: Any, tenant_a: Tenant) -> Any:
-    browser_page.goto(f"{live_server.url}/accounts/login/")
-    browser_page.fill("input[name=username]", "alpha-agent")
-    browser_page.fill("input[name=password]", factories.PASSWORD)
-    browser_page.click("button[type=submit]")
-    browser_page.wait_for_url(f"{live_server.url}/o/alpha/")
-    return browser_page
+def logged_in(agent_page: Any) -> Any:
+    return agent_page
 
 
 def test_an_agent_labels_a_conversation_and_finds_it_with_the_label_filter(

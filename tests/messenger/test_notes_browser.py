@@ -17,20 +17,15 @@ from messenger.models import Note
 from messenger.tasks import sending as sending_tasks
 from tests import factories
 from tests.accessibility.test_axe import serious_violations
-from tests.chromium import BROWSER_MARKS, browser_page, chromium, screenshot  # noqa: F401 (fixtures)
+from tests.chromium import BROWSER_MARKS, agent_page, browser_page, chromium, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def logged_in(browser_page: Any, live_server: Any, tenant_a: Tenant) -> Any:
-    browser_page.goto(f"{live_server.url}/accounts/login/")
-    browser_page.fill("input[name=username]", "alpha-agent")
-    browser_page.fill("input[name=password]", factories.PASSWORD)
-    browser_page.click("button[type=submit]")
-    browser_page.wait_for_url(f"{live_server.url}/o/alpha/")
-    return browser_page
+def logged_in(agent_page: Any) -> Any:
+    return agent_page
 
 
 def test_an_agent_adds_a_note_mentioning_a_colleague(logged_in: Any, live_server: Any, tenant_a: Tenant) -> None:
