@@ -65,7 +65,8 @@ def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
     assert page.get_attribute("#saved-views-heading", "aria-expanded") == "false"
     assert not page.is_visible("#saved-views-list")
 
-    # Saving it again under the same name says why it cannot.
+    # Saving it again under the same name says why it cannot (in place: htmx is ready after the reload).
+    page.wait_for_function("() => window.htmx !== undefined")
     page.click("button:has-text('Save view')")
     page.fill("#saved-view-name", "open ONES")
     page.click("#saved-view-create button[type=submit]")

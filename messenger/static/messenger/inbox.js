@@ -26,7 +26,7 @@
     var count = codePoints(textarea.value);
     var counter = document.getElementById("composer-count");
     counter.querySelector("[data-count]").textContent = count.toLocaleString(document.documentElement.lang || undefined);
-    // A private note (notes.js) is never sent: neither the window nor the 1,600 limit apply.
+    // A private note (notes.js) is never sent: neither the window nor the length limit of a message apply.
     var isNote = form.dataset.mode === "note";
     var over = isNote ? 0 : count - max;
     counter.classList.toggle("text-danger", over > 0);

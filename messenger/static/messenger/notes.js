@@ -5,7 +5,7 @@
    window.hdComposerMode.get(), or by dispatching `hd:composer-mode` on document with
    { detail: { mode: "note" } }; the composer announces each change with the same event on the
    form (detail.mode). In Note mode the form posts to the notes URL, the file input and the
-   1,600-character counter hide, and the reply window does not disable it.
+   message length counter hide, and the reply window does not disable it.
 
    The autocomplete follows the ARIA combobox pattern: the textarea owns a listbox
    (aria-controls, aria-activedescendant on the highlighted option); arrow keys move, Enter or
