@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from helpdesk.models import Membership, Organization, Role
+from labels.models import Label
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,12 @@ def test_seed_demo_is_idempotent_and_its_credentials_work() -> None:
     assert first == second
     assert Organization.objects.filter(slug="demo").count() == 1
     assert {u["username"] for u in first["users"]} == {"admin", "agent"}
+    # A few labels to try the inbox's filter with, made once.
+    assert sorted(Label.objects.filter(organization__slug="demo").values_list("name", flat=True)) == [
+        "Refund",
+        "Shipping",
+        "VIP",
+    ]
     for user in first["users"]:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {user['api_token']}")

@@ -1,5 +1,5 @@
 """Idempotent demo data: organization `demo`, two departments, an admin and an agent with
-known passwords and API tokens, and a Messenger channel linked to a sandbox page."""
+known passwords and API tokens, a few labels, and a Messenger channel linked to a sandbox page."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 from channels.models import AgentChannel, Channel, ChannelKind
 from helpdesk.models import ApiToken, Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
+from labels.models import Label, LabelColor
 from messenger.models import FacebookPage, PageStatus
 from messenger.pages.authorization import page_authorization_renew
 from messenger.sandbox.bootstrap import sandbox_bootstrap
@@ -26,6 +27,7 @@ DEMO_USERS = {
     "agent": {"password": "demo-agent-password", "role": Role.AGENT, "token": "hd_demo_agent_token_0123456789abcdef"},
 }
 DEMO_DEPARTMENTS = ["Support", "Sales"]
+DEMO_LABELS = {"Refund": LabelColor.RED, "VIP": LabelColor.PURPLE, "Shipping": LabelColor.BLUE}
 DEMO_CHANNEL_NAME = "Demo Messenger"
 DEMO_PAGE_ID = "100000000000101"  # the sandbox's "Demo Page"
 
@@ -67,6 +69,9 @@ class Command(BaseCommand):
             users_out.append(
                 {"username": username, "password": spec["password"], "role": spec["role"], "api_token": spec["token"]}
             )
+        for name, color in DEMO_LABELS.items():
+            if not Label.objects.filter(organization=organization, name__iexact=name).exists():
+                Label.objects.create(organization=organization, name=name, color=color)
         result: dict[str, Any] = {
             "organization": organization.slug,
             "departments": [{"id": d.pk, "name": d.name} for d in departments],
