@@ -157,20 +157,30 @@ def _check_password(password: str, user: Any) -> None:
         raise InvalidInput(" ".join(error.messages), details={"password": error.messages}) from None
 
 
-def _department_name(name: str) -> str:
-    """The name as stored, or InvalidInput: callers without a form (the rename row) get the
-    form's rules here, not a database error."""
-    name = name.strip()
+def name_clean(name: Any, *, max_length: int, missing: str, missing_detail: str = "") -> str:
+    """A name as stored (surrounding spaces taken off: a department, a label, a saved view), or
+    InvalidInput with the form's words: callers without a form get the form's rules here, not a
+    database error. ``missing``: what an empty name is told (``missing_detail`` beside the field,
+    the same words unless given)."""
+    name = str(name or "").strip()
     if not name:
-        raise InvalidInput(_("A department needs a name."), details={"name": [_("This field is required.")]})
-    limit = Department._meta.get_field("name").max_length or 0
-    if len(name) > limit:
-        message = _("At most %(max)d characters.") % {"max": limit}
+        raise InvalidInput(missing, details={"name": [missing_detail or missing]})
+    if len(name) > max_length:
+        message = _("At most %(max)d characters.") % {"max": max_length}
         raise InvalidInput(message, details={"name": [message]})
     if "\x00" in name:
         message = _("Null characters are not allowed.")
         raise InvalidInput(message, details={"name": [message]})
     return name
+
+
+def _department_name(name: str) -> str:
+    return name_clean(
+        name,
+        max_length=Department._meta.get_field("name").max_length or 0,
+        missing=_("A department needs a name."),
+        missing_detail=_("This field is required."),
+    )
 
 
 def department_create(*, organization: Organization, acting_user: Any, name: str) -> Department:

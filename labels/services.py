@@ -12,24 +12,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from helpdesk.exceptions import InvalidInput, InvalidLabelColor, LabelNameTaken, NotFound
+from helpdesk.exceptions import InvalidLabelColor, LabelNameTaken, NotFound
 from helpdesk.models import Organization
+from helpdesk.services import name_clean
 from labels.models import NAME_MAX_LENGTH, Label, LabelColor
 
 
 def label_name_clean(name: Any) -> str:
     """The name as stored (surrounding spaces taken off), or InvalidInput with the form's words."""
-    name = str(name or "").strip()
-    if not name:
-        message = _("A label needs a name.")
-        raise InvalidInput(message, details={"name": [message]})
-    if len(name) > NAME_MAX_LENGTH:
-        message = _("At most %(max)d characters.") % {"max": NAME_MAX_LENGTH}
-        raise InvalidInput(message, details={"name": [message]})
-    if "\x00" in name:
-        message = _("Null characters are not allowed.")
-        raise InvalidInput(message, details={"name": [message]})
-    return name
+    return name_clean(name, max_length=NAME_MAX_LENGTH, missing=_("A label needs a name."))
 
 
 def label_color_clean(color: Any) -> str:

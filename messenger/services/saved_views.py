@@ -14,8 +14,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from helpdesk.exceptions import InvalidInput, NotFound, PermissionDenied, SavedViewLimitReached, SavedViewNameTaken
+from helpdesk.exceptions import NotFound, PermissionDenied, SavedViewLimitReached, SavedViewNameTaken
 from helpdesk.models import Membership, Organization
+from helpdesk.services import name_clean
 from messenger.models import SavedView
 from messenger.saved_views import MAX_PER_SCOPE, params_normalize, saved_view_can_manage
 
@@ -23,17 +24,7 @@ NAME_MAX_LENGTH = SavedView._meta.get_field("name").max_length or 60
 
 
 def _name(name: Any) -> str:
-    name = str(name or "").strip()
-    if not name:
-        message = _("A saved view needs a name.")
-        raise InvalidInput(message, details={"name": [message]})
-    if len(name) > NAME_MAX_LENGTH:
-        message = _("At most %(max)d characters.") % {"max": NAME_MAX_LENGTH}
-        raise InvalidInput(message, details={"name": [message]})
-    if "\x00" in name:
-        message = _("Null characters are not allowed.")
-        raise InvalidInput(message, details={"name": [message]})
-    return name
+    return name_clean(name, max_length=NAME_MAX_LENGTH, missing=_("A saved view needs a name."))
 
 
 def _name_taken() -> SavedViewNameTaken:
