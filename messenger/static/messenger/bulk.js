@@ -145,6 +145,10 @@
     focusedId = list && active && list.contains(active) && active.id ? active.id : null;
   });
 
+  // Put the selection back as soon as the new rows are in (afterSwap runs in the same task
+  // as the swap: no frame shows them unchecked), and again once they have settled.
+  document.addEventListener("htmx:afterSwap", function () { render(); });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (target && target.id === "bulk-toolbar" && pending) {
