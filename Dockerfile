@@ -19,4 +19,4 @@ RUN HELPDESK_ENV=production SECRET_KEY=build-only ALLOWED_HOSTS=build PUBLIC_URL
  && useradd --system --home /app helpdesk && mkdir -p /app/data/media && chown -R helpdesk /app/data
 USER helpdesk
 EXPOSE 8000
-CMD ["gunicorn", "helpdesk.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "helpdesk.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--workers", "3", "--graceful-timeout", "5", "--access-logfile", "-"]

@@ -82,6 +82,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
+    path("o/<slug:org_slug>/", include("live.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

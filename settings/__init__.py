@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tickets",
     "canned",
     "home",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,19 @@ else:
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "filesystem://")
+
+# --- Live updates (live): server-sent events over Redis ----------------------------------------
+# Without Redis the pages poll (every LIVE_POLL_SECONDS); with it they are pushed each change.
+LIVE_REDIS_URL = env.optional("LIVE_REDIS_URL") or REDIS_URL
+# The Redis names of the live events (tests running side by side give each run its own).
+LIVE_KEY_PREFIX = env.str("LIVE_KEY_PREFIX", "live")
+# About how many events each organization's stream keeps for reconnecting pages to catch up.
+LIVE_STREAM_LENGTH = env.int("LIVE_STREAM_LENGTH", 10_000)
+# Open streams (tabs) per member; one more closes their oldest.
+LIVE_MAX_STREAMS_PER_MEMBER = env.int("LIVE_MAX_STREAMS_PER_MEMBER", 10)
+# A comment line on an idle stream this often: proxies keep it open, dead clients are found.
+LIVE_HEARTBEAT_SECONDS = env.int("LIVE_HEARTBEAT_SECONDS", 15)
+LIVE_POLL_SECONDS = env.int("LIVE_POLL_SECONDS", 2)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_TASK_SERIALIZER = "json"

@@ -18,6 +18,10 @@ from helpdesk.models import Department, Membership, Organization, Role
 from helpdesk.services import api_token_create
 from tests import factories
 
+# Each test process has its own live event streams in Redis (the databases of two workers
+# give the same ids to different organizations).
+settings.LIVE_KEY_PREFIX = f"live-test-{uuid.uuid4().hex[:12]}"
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The embedded defaults' test database is a file (settings): Django deletes it at the end,

@@ -15,8 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("settings", "helpdesk", "availability", "channels", "messenger", "tickets", "home")
-# helpdesk ← availability ← channels ← messenger ← tickets ← home: a module imports its own app and those below it
+PACKAGES = (
+    "settings",
+    "helpdesk",
+    "availability",
+    "channels",
+    "live",
+    "labels",
+    "messenger",
+    "tickets",
+    "canned",
+    "home",
+)
+# helpdesk ← availability ← channels ← live ← labels ← messenger ← tickets ← canned ← home:
+# a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
 LAYERS = {
@@ -24,11 +36,12 @@ LAYERS = {
     "helpdesk": 1,
     "availability": 2,
     "channels": 3,
-    "labels": 4,
-    "messenger": 5,
-    "tickets": 6,
-    "canned": 7,
-    "home": 8,
+    "live": 4,
+    "labels": 5,
+    "messenger": 6,
+    "tickets": 7,
+    "canned": 8,
+    "home": 9,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}

@@ -23,7 +23,13 @@ def test_compose_has_the_five_services_with_health_checks() -> None:
 
 def test_each_process_runs_the_right_command() -> None:
     services = _compose()["services"]
-    assert services["web"]["command"][:2] == ["gunicorn", "helpdesk.wsgi:application"]
+    # ASGI workers: the live streams are async responses.
+    assert services["web"]["command"][:4] == [
+        "gunicorn",
+        "helpdesk.asgi:application",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+    ]
     assert services["worker"]["command"][:4] == ["celery", "-A", "helpdesk", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "helpdesk", "beat"]
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
@@ -51,4 +57,4 @@ def test_the_dockerfile_installs_the_requirements_and_serves_with_gunicorn() -> 
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
     assert "collectstatic" in dockerfile
-    assert '"gunicorn", "helpdesk.wsgi:application"' in dockerfile
+    assert '"gunicorn", "helpdesk.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"' in dockerfile

@@ -145,7 +145,7 @@ def test_the_polled_list_answers_204_until_something_changes(
     changed = client.get(_url(f"list/?v={version}"))
     assert changed.status_code == 200
     assert "Newcomer" in changed.content.decode()
-    assert 'hx-trigger="every 2s"' in changed.content.decode()
+    assert 'hx-trigger="live" data-live="conversations"' in changed.content.decode()
 
 
 def test_another_channels_conversation_is_404_for_every_inbox_page(

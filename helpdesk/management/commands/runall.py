@@ -24,7 +24,17 @@ class Command(BaseCommand):
         python = sys.executable
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         commands = {
-            "web": [python, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
+            # An ASGI server, as in production: the pages' live streams are async views.
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "helpdesk.asgi:application",
+                f"--host={options['host']}",
+                f"--port={options['port']}",
+                "--no-access-log",
+                "--timeout-graceful-shutdown=2",
+            ],
             # Threads keep memory low and work on every broker, the filesystem one included.
             # One worker per queue (settings.CELERY_TASK_QUEUES): an agent's reply never waits
             # behind slow attachment downloads, and downloads take at most two threads.

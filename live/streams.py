@@ -1,0 +1,181 @@
+"""One member's event stream, as the SSE view sends it.
+
+Order of a stream's life: subscribe to the hub first, then catch up from `Last-Event-ID`
+(or the position the page was rendered at) with what the Redis stream kept, then pass on
+what the hub delivers; ids already passed on during the catch-up are skipped, so the
+overlap of the two never shows twice and nothing falls between them. A catch-up that
+cannot be complete (an id older than what is kept, forged, or too far behind) is a
+`resync`: the page fetches every live part again. Every event goes through the member's
+scope (`live.scope`) before it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from live import bus
+from live.events import CLOSE, SCOPE, LiveEvent
+from live.hub import LOST, BusUnavailable, Delivered, Hub, Subscription
+from live.scope import MemberScope
+
+# The most a catch-up gives event by event; more than that is a resync.
+CATCH_UP_LIMIT = 1000
+# Browsers wait this long (ms) before they reconnect by themselves.
+RETRY_MILLISECONDS = 3000
+
+
+def sse(event: str, data: bytes | str, event_id: str | None = None) -> bytes:
+    lines = []
+    if event_id:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {event}")
+    text = data.decode() if isinstance(data, bytes) else data
+    lines.extend(f"data: {line}" for line in text.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def _registry_key(scope: MemberScope) -> str:
+    return f"{settings.LIVE_KEY_PREFIX}:streams:{scope.organization_id}:{scope.user_id}"
+
+
+async def _register(hub: Hub, scope: MemberScope, stream_id: str) -> list[str]:
+    """Record the stream; returns the member's oldest streams beyond their limit (to close)."""
+    key, now = _registry_key(scope), time.time()
+    stale = now - 3 * settings.LIVE_HEARTBEAT_SECONDS
+    async with hub.client.pipeline(transaction=True) as pipe:
+        pipe.zremrangebyscore(key, "-inf", stale)
+        pipe.zadd(key, {stream_id: now})
+        pipe.expire(key, 3 * settings.LIVE_HEARTBEAT_SECONDS)
+        pipe.zrange(key, 0, -1)
+        *_ignored, members = await pipe.execute()
+    excess = len(members) - settings.LIVE_MAX_STREAMS_PER_MEMBER
+    return [member.decode() for member in members[:excess]] if excess > 0 else []
+
+
+async def _beat(hub: Hub, scope: MemberScope, stream_id: str) -> None:
+    key = _registry_key(scope)
+    async with hub.client.pipeline(transaction=False) as pipe:
+        pipe.zadd(key, {stream_id: time.time()}, xx=True)
+        pipe.expire(key, 3 * settings.LIVE_HEARTBEAT_SECONDS)
+        await pipe.execute()
+
+
+async def _unregister(hub: Hub, scope: MemberScope, stream_id: str) -> None:
+    try:
+        await hub.client.zrem(_registry_key(scope), stream_id)
+    except (RedisError, OSError):
+        pass  # the entry goes stale and is dropped by the member's next stream
+
+
+def _close_event(scope: MemberScope, stream_id: str) -> LiveEvent:
+    return LiveEvent(
+        organization_id=scope.organization_id, kind=CLOSE, data={"stream": stream_id}, user_id=scope.user_id
+    )
+
+
+async def open_stream(
+    *,
+    hub: Hub,
+    scope: MemberScope,
+    last_id: str,
+    reload_scope: Callable[[], Awaitable[MemberScope]],
+) -> AsyncIterator[bytes]:
+    """The SSE bytes of one stream until the client leaves, Redis is lost, or the stream is
+    closed (the member opened too many, or lost access). Raises BusUnavailable before the
+    first byte when Redis does not answer."""
+    stream_id = uuid.uuid4().hex
+    subscription = await hub.subscribe(scope.organization_id)
+    try:
+        try:
+            too_many = await _register(hub, scope, stream_id)
+            # The position first: what is added after it comes through the catch-up or the hub.
+            position = await hub.position(scope.organization_id)
+            caught_up = await hub.since(scope.organization_id, last_id, limit=CATCH_UP_LIMIT) if last_id else None
+        except (RedisError, OSError, BusUnavailable) as error:
+            await hub.reset()
+            raise BusUnavailable(str(error)) from error
+        if too_many:
+            await asyncio.to_thread(bus.publish_now, [_close_event(scope, old) for old in too_many])
+    except BaseException:
+        hub.unsubscribe(subscription)
+        raise
+    return _stream(hub, scope, stream_id, subscription, last_id, caught_up, position, reload_scope)
+
+
+async def _stream(
+    hub: Hub,
+    scope: MemberScope,
+    stream_id: str,
+    subscription: Subscription,
+    last_id: str,
+    caught_up: list[Delivered] | None,
+    position: str,
+    reload_scope: Callable[[], Awaitable[MemberScope]],
+) -> AsyncIterator[bytes]:
+    heartbeat = settings.LIVE_HEARTBEAT_SECONDS
+    try:
+        yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
+        yield sse("hello", orjson.dumps({"stream": stream_id, "heartbeat": heartbeat}))
+        # Where this stream stands: ids at or before it were given (or replaced by a resync).
+        passed = bus.parse_id(position) or (0, 0)
+        if caught_up is None:
+            if last_id:
+                yield sse("resync", b"{}", position)
+        else:
+            for missed in caught_up:
+                if scope.may_receive(missed.event):
+                    yield sse("live", missed.page_data, missed.id)
+            if caught_up:
+                passed = max(passed, bus.parse_id(caught_up[-1].id) or passed)
+        while True:
+            try:
+                delivered: Delivered | None = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat)
+            except TimeoutError:
+                yield b": ping\n\n"
+                try:
+                    await _beat(hub, scope, stream_id)
+                except (RedisError, OSError):
+                    yield sse("fallback", b"{}")
+                    return
+                continue
+            if delivered is LOST:
+                yield sse("fallback", b"{}")
+                return
+            if subscription.overflowed:
+                subscription.overflowed = False
+                while not subscription.queue.empty():
+                    subscription.queue.get_nowait()
+                yield sse("resync", b"{}")
+                continue
+            if delivered.id != "-":
+                given = bus.parse_id(delivered.id)
+                if given is not None and given <= passed:
+                    continue
+                if given is not None:
+                    passed = given
+            event = delivered.event
+            if event.kind == CLOSE:
+                if event.data.get("stream") == stream_id:
+                    yield sse("close", b"{}")
+                    return
+                continue
+            if event.kind == SCOPE:
+                if scope.may_receive(event):
+                    scope = await reload_scope()
+                    if not scope.active:
+                        yield sse("close", b"{}")
+                        return
+                    yield sse("resync", b"{}", delivered.id)
+                continue
+            if scope.may_receive(event):
+                yield sse("live", delivered.page_data, None if delivered.id == "-" else delivered.id)
+    finally:
+        hub.unsubscribe(subscription)
+        await asyncio.shield(_unregister(hub, scope, stream_id))
