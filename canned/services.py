@@ -307,11 +307,18 @@ def canned_response_use(
     acting_user: Any,
     conversation: Conversation,
     canned_id: Any,
+    ticket: Ticket | None = None,
 ) -> RenderedResponse:
     """The response's text filled in for this conversation, its files as kept-file tokens
     (sent with the reply), and the use counted. Only a response the member may use in a
-    conversation they may see (else NotFound)."""
+    conversation they may see (else NotFound).
+
+    ``ticket``: the ticket of this conversation the agent writes from (its page), whose number
+    ``{{ticket.number}}`` takes even once it is resolved; without one, the conversation's open
+    or pending ticket."""
     if conversation.organization_id != organization.pk:
+        raise NotFound
+    if ticket is not None and (ticket.organization_id != organization.pk or ticket.conversation_id != conversation.pk):
         raise NotFound
     canned_response = selectors.canned_usable_get(
         organization=organization, membership=membership, conversation=conversation, canned_id=canned_id
@@ -327,7 +334,9 @@ def canned_response_use(
         conversation,
         acting_user,
         language=language,
-        ticket_number=_active_ticket_number(organization=organization, conversation=conversation),
+        ticket_number=ticket.pk
+        if ticket is not None
+        else _active_ticket_number(organization=organization, conversation=conversation),
     )
     text = message_text.normalize_text(text)
     length = message_text.text_length(text)

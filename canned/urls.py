@@ -26,4 +26,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.composer_render,
         name="composer_render",
     ),
+    # The same two on a ticket's page: its conversation, with the ticket's number.
+    path("tickets/<id:ticket_id>/canned/", views.composer_search, name="ticket_composer_search"),
+    path(
+        "tickets/<id:ticket_id>/canned/<id:canned_id>/render/",
+        views.composer_render,
+        name="ticket_composer_render",
+    ),
 ]

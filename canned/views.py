@@ -26,6 +26,8 @@ from helpdesk.forms import attach_error
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors as messenger_selectors
 from messenger.models import Conversation
+from tickets import selectors as ticket_selectors
+from tickets.models import Ticket
 
 # --- Settings pages ------------------------------------------------------------------------------
 
@@ -231,37 +233,58 @@ def canned_attachment_file(request: TenantRequest, attachment_id: int) -> FileRe
 # --- The composer ----------------------------------------------------------------------------------
 
 
-def _conversation_or_404(request: TenantRequest, conversation_id: int) -> Conversation:
-    try:
-        return messenger_selectors.conversation_get(
-            organization=request.organization, membership=request.membership, conversation_id=conversation_id
-        )
-    except NotFound:
-        raise Http404 from None
-
-
 def _preview(response: CannedResponse) -> str:
     body = response.body_en or response.body_ja
     return " ".join(body.split())[:120]
 
 
-@member_required
-@require_GET
-def composer_search(request: TenantRequest, conversation_id: int) -> JsonResponse:
-    """What ``/query`` finds in this conversation: the ten best, with their insert URL."""
+def _composer_place(
+    request: TenantRequest, *, conversation_id: int | None, ticket_id: int | None, bare: bool = False
+) -> tuple[Conversation, Ticket | None]:
+    """Where the composer writes: a conversation of the inbox, or a ticket's page (its
+    conversation, and the ticket for ``{{ticket.number}}``), each under its own rule of who
+    may see it (a ticket's is the stricter); 404 otherwise. ``bare``: the conversation with its
+    channel only (the search, polled as the agent types)."""
+    organization, membership = request.organization, request.membership
+    get_conversation = messenger_selectors.conversation_get_bare if bare else messenger_selectors.conversation_get
     try:
-        conversation = messenger_selectors.conversation_get_bare(
-            organization=request.organization, membership=request.membership, conversation_id=conversation_id
+        ticket = None
+        if ticket_id is not None:
+            ticket = ticket_selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
+            conversation_id = ticket.conversation_id
+        conversation = get_conversation(
+            organization=organization, membership=membership, conversation_id=conversation_id
         )
     except NotFound:
         raise Http404 from None
+    return conversation, ticket
+
+
+def _render_url(request: TenantRequest, *, conversation: Conversation, ticket: Ticket | None, canned_id: int) -> str:
+    slug = request.organization.slug
+    if ticket is not None:
+        return reverse(
+            "canned:ticket_composer_render", kwargs={"org_slug": slug, "ticket_id": ticket.pk, "canned_id": canned_id}
+        )
+    return reverse(
+        "canned:composer_render", kwargs={"org_slug": slug, "conversation_id": conversation.pk, "canned_id": canned_id}
+    )
+
+
+@member_required
+@require_GET
+def composer_search(
+    request: TenantRequest, conversation_id: int | None = None, ticket_id: int | None = None
+) -> JsonResponse:
+    """What ``/query`` finds in this conversation (or the ticket's): the ten best, with their
+    insert URL."""
+    conversation, ticket = _composer_place(request, conversation_id=conversation_id, ticket_id=ticket_id, bare=True)
     found = selectors.canned_search(
         organization=request.organization,
         membership=request.membership,
         conversation=conversation,
         query=request.GET.get("q", ""),
     )
-    slug = request.organization.slug
     results = [
         {
             "id": response.pk,
@@ -269,10 +292,7 @@ def composer_search(request: TenantRequest, conversation_id: int) -> JsonRespons
             "title": response.title,
             "preview": _preview(response),
             "scope": str(CannedScope(response.scope).label),
-            "render_url": reverse(
-                "canned:composer_render",
-                kwargs={"org_slug": slug, "conversation_id": conversation.pk, "canned_id": response.pk},
-            ),
+            "render_url": _render_url(request, conversation=conversation, ticket=ticket, canned_id=response.pk),
         }
         for response in found
     ]
@@ -281,10 +301,13 @@ def composer_search(request: TenantRequest, conversation_id: int) -> JsonRespons
 
 @member_required
 @require_POST
-def composer_render(request: TenantRequest, conversation_id: int, canned_id: int) -> JsonResponse:
-    """The response filled in for this conversation (counts a use); the composer puts the text
-    in place of ``/query`` and its files as removable chips with their kept-file tokens."""
-    conversation = _conversation_or_404(request, conversation_id)
+def composer_render(
+    request: TenantRequest, canned_id: int, conversation_id: int | None = None, ticket_id: int | None = None
+) -> JsonResponse:
+    """The response filled in for this conversation, or the ticket's (counts a use); the
+    composer puts the text in place of ``/query`` and its files as removable chips with their
+    kept-file tokens."""
+    conversation, ticket = _composer_place(request, conversation_id=conversation_id, ticket_id=ticket_id)
     try:
         rendered = services.canned_response_use(
             organization=request.organization,
@@ -292,6 +315,7 @@ def composer_render(request: TenantRequest, conversation_id: int, canned_id: int
             acting_user=request.user,
             conversation=conversation,
             canned_id=canned_id,
+            ticket=ticket,
         )
     except NotFound:
         raise Http404 from None

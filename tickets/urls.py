@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<id:ticket_id>/", views.ticket_detail, name="ticket_detail"),
     path("<id:ticket_id>/transcript/", views.ticket_transcript, name="ticket_transcript"),
     path("<id:ticket_id>/reply/", views.ticket_reply, name="ticket_reply"),
+    path("<id:ticket_id>/notes/", views.ticket_note_add, name="ticket_note"),
     path("<id:ticket_id>/subject/", views.ticket_subject_update, name="ticket_subject"),
     path("<id:ticket_id>/state/", views.ticket_state_change, name="ticket_state"),
     path("<id:ticket_id>/details/", views.ticket_details_update, name="ticket_details"),

@@ -1,6 +1,7 @@
 """HTML pages of the tickets app: the list, a ticket (its part of the conversation shown as
-the inbox shows it, with the inbox's polled partial), converting a conversation by hand, and
-the contact panel's list of past tickets (an htmx partial for the inbox)."""
+the inbox shows it, with the inbox's polled partial, and the inbox's composer: replies with
+canned responses, private notes with mentions), converting a conversation by hand, and the
+contact panel's list of past tickets (an htmx partial for the inbox)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import toast_trigger
 from labels import selectors as label_selectors
 from messenger.reply_window import reply_window
+from messenger.services import notes
+from messenger.services.sending import kept_files as kept_files_module
 from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.transcript import system_line, transcript_context
@@ -105,9 +108,12 @@ def _ticket_page(
     subject_form: TicketSubjectForm | None = None,
     reply_text: str = "",
     reply_error: HelpdeskError | None = None,
+    composer_mode: str = "reply",
+    kept_file_tokens: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The ticket page; the actions below render it again with what they refused."""
+    """The ticket page; the actions below render it again with what they refused (the text,
+    the composer's mode, a canned response's files still valid)."""
     organization = request.organization
     context = _thread_context(request, ticket)
     return render(
@@ -122,6 +128,8 @@ def _ticket_page(
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
+            "composer_mode": composer_mode,
+            "canned_kept_files": _kept_files_shown(organization, kept_file_tokens or []),
             **ticket_labels_context(request, ticket),
             "max_length": reply_rules.MAX_TEXT_LENGTH,
             "has_messages": any(line.message for line in context["lines"]),
@@ -136,6 +144,18 @@ def _ticket_page(
         },
         status=status,
     )
+
+
+def _kept_files_shown(organization: Organization, tokens: list[str]) -> list[dict[str, str]]:
+    """A refused reply's canned files, shown again as chips: those whose token still holds."""
+    shown = []
+    for token in tokens[: kept_files_module.MAX_KEPT_FILES]:
+        try:
+            stored = kept_files_module.kept_file_verify(organization=organization, token=token)
+        except HelpdeskError:
+            continue
+        shown.append({"title": stored.title, "token": token})
+    return shown
 
 
 def ticket_labels_context(request: TenantRequest, ticket: Ticket) -> dict[str, Any]:
@@ -180,14 +200,52 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
     organization, membership = request.organization, request.membership
     ticket = _ticket(request, ticket_id)
     text = request.POST.get("text", "")
+    kept_file_tokens = request.POST.getlist("kept_file")
     try:
         services.ticket_reply_send(
-            organization=organization, acting_user=request.user, membership=membership, ticket_id=ticket.pk, text=text
+            organization=organization,
+            acting_user=request.user,
+            membership=membership,
+            ticket_id=ticket.pk,
+            text=text,
+            kept_files=kept_file_tokens,
         )
     except HelpdeskError as error:
-        return _ticket_page(request, ticket, reply_text=text, reply_error=error, status=error.status)
+        return _ticket_page(
+            request,
+            ticket,
+            reply_text=text,
+            reply_error=error,
+            kept_file_tokens=kept_file_tokens,
+            status=error.status,
+        )
     messages.success(request, _("Reply queued for sending."))
     return redirect(_ticket_url(organization, ticket.pk) + "#ticket-transcript")
+
+
+@member_required
+@require_POST
+@http_errors
+def ticket_note_add(request: TenantRequest, ticket_id: int) -> HttpResponse:
+    """A private note from the ticket page (the composer's Note mode): a note of the ticket's
+    conversation (messenger.services.notes), shown in the ticket's thread and the inbox's
+    transcript, its mentions told as in the inbox. Never sent: a note is not a message."""
+    ticket = _ticket(request, ticket_id)
+    body = request.POST.get("text", "")
+    try:
+        note = notes.note_add(
+            organization=request.organization,
+            acting_user=request.user,
+            membership=request.membership,
+            conversation=ticket.conversation,
+            body=body,
+        )
+    except HelpdeskError as error:
+        return _ticket_page(
+            request, ticket, reply_text=body, reply_error=error, composer_mode="note", status=error.status
+        )
+    messages.success(request, _("Note added."))
+    return redirect(f"{_ticket_url(request.organization, ticket.pk)}#note-{note.pk}")
 
 
 @member_required

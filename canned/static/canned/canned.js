@@ -4,7 +4,8 @@
    inserts too). Inserting asks the server to fill the response in for this conversation:
    its text replaces the "/query" (the agent can still edit it) and its files become
    removable chips carrying hidden `kept_file` inputs, sent with the reply. Loaded only when
-   the composer carries data-canned-url; never in note mode (data-mode="note"). */
+   the composer carries data-canned-url (the inbox's conversation, or the ticket page: its
+   search URL is the ticket's); never in note mode (data-mode="note"). */
 (function () {
   "use strict";
 
@@ -153,15 +154,20 @@
       remove.type = "button";
       remove.className = "btn-close btn-close-sm ms-1";
       remove.setAttribute("aria-label", (texts.textRemove || "Remove") + ": " + attachment.title);
-      remove.addEventListener("click", function () {
-        chip.remove();
-        chips.hidden = !chips.querySelector(".hd-canned-chip");
-        textarea.focus();
-      });
       chip.append(icon, name, input, remove);
       chips.appendChild(chip);
       chips.hidden = false;
     }
+
+    // One listener for every chip's remove button, those the page came with included (the
+    // ticket page shows a refused reply's files again).
+    chips.addEventListener("click", function (event) {
+      var remove = event.target.closest(".btn-close");
+      if (!remove) return;
+      remove.closest(".hd-canned-chip").remove();
+      chips.hidden = !chips.querySelector(".hd-canned-chip");
+      textarea.focus();
+    });
 
     function clearChips() {
       chips.innerHTML = "";

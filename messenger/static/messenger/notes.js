@@ -213,9 +213,10 @@
     if (!bar || !textarea || !list) return;
     label = form.querySelector("label[for=composer-text]");
     replyPlaceholder = textarea.placeholder;
-    replyLabel = label ? label.textContent : "";
+    // A page that may open in Note mode (the ticket page after a refused note) gives the reply's words.
+    replyLabel = bar.dataset.replyLabel || (label ? label.textContent : "");
     var sendLabel = form.querySelector("[data-composer-send-label]");
-    replySend = sendLabel ? sendLabel.textContent : "";
+    replySend = bar.dataset.replySend || (sendLabel ? sendLabel.textContent : "");
     bar.hidden = false;
     bar.querySelectorAll("[role=tab]").forEach(function (tab) {
       tab.addEventListener("click", function () { setMode(tab.dataset.composerMode, { focus: true }); });
