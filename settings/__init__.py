@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -146,6 +147,10 @@ else:
         }
     }
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "filesystem://")
+
+# Under ASGI Django reads a file response (static files through WhiteNoise; kept files, 25 MB
+# at most) whole before sending it, and warns on every one: the trade-off is intended.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 # --- Live updates (live): server-sent events over Redis ----------------------------------------
 # Without Redis the pages poll (every LIVE_POLL_SECONDS); with it they are pushed each change.
