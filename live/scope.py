@@ -40,7 +40,9 @@ class MemberScope:
 
 def member_scope(*, membership_id: int) -> MemberScope:
     """The member's scope as the database has it now (an inactive member sees nothing)."""
-    membership = Membership.objects.select_related("organization").get(pk=membership_id)
+    membership = Membership.objects.select_related("organization").filter(pk=membership_id).first()
+    if membership is None:  # removed from the organization since the stream opened
+        return MemberScope(0, membership_id, 0, active=False, channel_ids=frozenset(), department_ids=frozenset())
     organization = membership.organization
     channel_ids = visible_channel_ids(organization=organization, membership=membership)
     return MemberScope(

@@ -239,3 +239,15 @@ def test_when_redis_stops_the_stream_says_fallback_and_push_comes_back_with_redi
 def test_a_wsgi_server_answers_204(web_client_for: Any, world: dict[str, Any], live_redis: RedisServer) -> None:
     response = web_client_for(world["a"].agent).get("/o/alpha/live/")
     assert response.status_code == 204
+
+
+def test_a_member_removed_from_the_organization_loses_their_stream(
+    asgi_server: AsgiServer, world: dict[str, Any]
+) -> None:
+    colleague = world["colleague"]
+    reader = open_stream(asgi_server, colleague.user, "alpha")
+    user_id = colleague.user_id
+    colleague.delete()
+    scope_changed(organization_id=world["a"].organization.pk, user_ids=[user_id])
+    assert reader.next_live().event == "close"
+    reader.close()
