@@ -486,10 +486,12 @@ def _seed(*, organizations: int, clients: int, messages: int) -> World:
                 continue
             own = rng.sample(departments, rng.choice((1, 1, 2)))
             links += [works_in(membership_id=membership.pk, department_id=d.pk) for d in own]
-            # Three channels, whatever their departments: an association outside them shows nothing.
+            # Most of their departments' channels, and one outside them (an association that shows nothing).
+            inside = [channel for channel in channels if channel.department in own]
+            outside = [channel for channel in channels if channel.department not in own]
             associations += [
                 AgentChannel(organization=organization, membership=membership, channel=channel)
-                for channel in rng.sample(channels, 3)
+                for channel in [*rng.sample(inside, max(1, len(inside) - 1)), rng.choice(outside)]
             ]
         works_in.objects.bulk_create(links)
         AgentChannel.objects.bulk_create(associations)
@@ -644,6 +646,33 @@ def _database_connections(name: str) -> int:
     return count - 1  # not ours
 
 
+class ConnectionSampler(threading.Thread):
+    """The bench database's connections (the web process's), sampled until stopped: the most seen."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(daemon=True)
+        self.name_ = name
+        self.most = 0
+        self.refused = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from django.db import Error
+
+        while not self.stopped.wait(0.25):
+            try:
+                self.most = max(self.most, _database_connections(self.name_))
+            except Error:
+                self.refused += 1  # the server's limit reached: the sampler's own connection refused
+
+    def stop(self) -> str:
+        self.stopped.set()
+        self.join()
+        return f"{self.most}" + (
+            f" (the sampler refused {self.refused} times: too many clients)" if self.refused else ""
+        )
+
+
 def _web_worker(master: int) -> int:
     for _ in range(100):
         workers = proc.children(master)
@@ -718,10 +747,13 @@ def main() -> int:
         members = [ClientMember(m.index, m.slug, m.session_key) for m in world.members]
         clients = ClientPool(args.client_processes, port, world.cookie_name, members)
         admins = sum(m.role == "admin" for m in world.members)
+        agents = [m for m in world.members if m.channel_ids is not None]
+        agents_see = sum(len(m.channel_ids or ()) for m in agents) / max(1, len(agents))
         print(
             f"live bench: gunicorn {' '.join(SERVER_CONFIG)} (web process {web}) · PostgreSQL {bench_name} · "
             f"Redis {redis_url} · {len(world.members)} members ({admins} admins) in {args.orgs} organizations × "
-            f"{CHANNELS} channels · {args.client_processes} client processes · seeded in {seeded:.1f} s",
+            f"{CHANNELS} channels (an agent sees {agents_see:.1f}) · {args.client_processes} client processes · "
+            f"seeded in {seeded:.1f} s",
             flush=True,
         )
 
@@ -760,9 +792,12 @@ def main() -> int:
         arrivals = [item for answer in clients.ask("collect") for item in answer]
 
         load = Load()
+        sampler = ConnectionSampler(bench_name)
+        sampler.start()
         cpu_before, load_started = proc.cpu_seconds(web), time.time()
         _load(port, world.targets[:messages], args.rate, load)
         load_cpu = (proc.cpu_seconds(web) - cpu_before) / (time.time() - load_started) * 100
+        load_connections = sampler.stop()
         time.sleep(GRACE_SECONDS)
         arrivals += [item for answer in clients.ask("collect") for item in answer]
         rss_load = proc.rss_mb(web)
@@ -773,7 +808,8 @@ def main() -> int:
         print(
             f"load: {messages} messages at {args.rate:.0f}/s asked, {len(load.answered)} answered 200 "
             f"({served:.0f}/s), {load.errors} errors, POST p50 {percentile(load.post_ms, 0.5):.0f} ms "
-            f"p99 {percentile(load.post_ms, 0.99):.0f} ms · web CPU {load_cpu:.0f} % · RSS {rss_load:.0f} MB",
+            f"p99 {percentile(load.post_ms, 0.99):.0f} ms · web CPU {load_cpu:.0f} % · RSS {rss_load:.0f} MB · "
+            f"database connections up to {load_connections}",
             flush=True,
         )
         print(
@@ -789,11 +825,14 @@ def main() -> int:
 
         clients.ask("close")
         time.sleep(1)
+        sampler = ConnectionSampler(bench_name)
+        sampler.start()
         poll_cpu_before = proc.cpu_seconds(web)
         poll_started = time.time()
         polled = clients.ask("poll", args.poll_seconds, args.poll_interval, members=True)
         poll_elapsed = time.time() - poll_started
         poll_cpu = (proc.cpu_seconds(web) - poll_cpu_before) / poll_elapsed * 100
+        poll_connections = sampler.stop()
     finally:
         if clients is not None:
             clients.stop()
@@ -824,7 +863,8 @@ def main() -> int:
         f"polling: {len(members)} clients every {args.poll_interval:.0f} s ({asked:.0f} req/s asked): "
         f"{poll_rate:.0f} req/s served, answers {dict(poll_statuses)}, {poll_errors} errors, "
         f"{poll_connections} connections · p50 {percentile(poll_latencies, 0.5):.0f} ms "
-        f"p99 {percentile(poll_latencies, 0.99):.0f} ms · web CPU {poll_cpu:.0f} %"
+        f"p99 {percentile(poll_latencies, 0.99):.0f} ms · web CPU {poll_cpu:.0f} % · "
+        f"database connections up to {poll_connections}"
     )
     met = (
         connected == len(members)
@@ -841,7 +881,9 @@ def main() -> int:
         f"deliveries, missed {deliveries.missed} · leaks {deliveries.leaks} · "
         f"idle CPU {idle_cpu:.2f} % of a core (target < {TARGET_IDLE_CPU_PERCENT:.0f}) · "
         f"{per_connection_kb:.0f} KB per connection · push under load: web CPU {load_cpu:.0f} % · "
-        f"polling every {args.poll_interval:.0f} s: {poll_rate:.0f} of {asked:.0f} req/s, web CPU {poll_cpu:.0f} %"
+        f"polling every {args.poll_interval:.0f} s: {poll_rate:.0f} of {asked:.0f} req/s, web CPU {poll_cpu:.0f} %, "
+        f"{poll_statuses.get(500, 0)} answered 500 · database connections idle {db_connections}, "
+        f"under load {load_connections.split()[0]}, polling {poll_connections.split()[0]}"
     )
     return 0 if met else 1
 
