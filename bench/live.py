@@ -291,7 +291,7 @@ async def _read_body(reader: asyncio.StreamReader, status: int, headers: dict[st
     if status in (204, 304):
         return b""
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
             if size == 0:
@@ -695,6 +695,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--poll-seconds", type=float, default=20.0, help="length of the polling comparison")
     parser.add_argument("--poll-interval", type=float, default=2.0, help="each polling client asks every …")
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument(
+        "--application", default="helpdesk.asgi:application", help="the ASGI application served (to compare another)"
+    )
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     return parser.parse_args()
 
@@ -742,7 +745,7 @@ def main() -> int:
         connection.close()
         seeded = time.time() - seeded
         port = _free_port()
-        server = _start_gunicorn(port, env, SERVER_CONFIG, application="helpdesk.asgi:application")
+        server = _start_gunicorn(port, env, SERVER_CONFIG, application=args.application)
         web = _web_worker(server.pid)
         members = [ClientMember(m.index, m.slug, m.session_key) for m in world.members]
         clients = ClientPool(args.client_processes, port, world.cookie_name, members)
@@ -750,7 +753,8 @@ def main() -> int:
         agents = [m for m in world.members if m.channel_ids is not None]
         agents_see = sum(len(m.channel_ids or ()) for m in agents) / max(1, len(agents))
         print(
-            f"live bench: gunicorn {' '.join(SERVER_CONFIG)} (web process {web}) · PostgreSQL {bench_name} · "
+            f"live bench: gunicorn {args.application} {' '.join(SERVER_CONFIG)} (web process {web}) · "
+            f"PostgreSQL {bench_name} · "
             f"Redis {redis_url} · {len(world.members)} members ({admins} admins) in {args.orgs} organizations × "
             f"{CHANNELS} channels (an agent sees {agents_see:.1f}) · {args.client_processes} client processes · "
             f"seeded in {seeded:.1f} s",
@@ -832,7 +836,7 @@ def main() -> int:
         polled = clients.ask("poll", args.poll_seconds, args.poll_interval, members=True)
         poll_elapsed = time.time() - poll_started
         poll_cpu = (proc.cpu_seconds(web) - poll_cpu_before) / poll_elapsed * 100
-        poll_connections = sampler.stop()
+        poll_db_connections = sampler.stop()
     finally:
         if clients is not None:
             clients.stop()
@@ -850,21 +854,21 @@ def main() -> int:
     poll_statuses: Counter[int] = Counter()
     poll_latencies: list[float] = []
     poll_done = 0
-    poll_errors = poll_connections = 0
+    poll_errors = poll_http_connections = 0
     for answer in polled:
         poll_statuses.update(answer["statuses"])
         poll_latencies += answer["latencies"]
         poll_done += len(answer["done"])
         poll_errors += answer["errors"]
-        poll_connections += answer["connections"]
+        poll_http_connections += answer["connections"]
     asked = len(members) / args.poll_interval
     poll_rate = poll_done / poll_elapsed
     print(
         f"polling: {len(members)} clients every {args.poll_interval:.0f} s ({asked:.0f} req/s asked): "
         f"{poll_rate:.0f} req/s served, answers {dict(poll_statuses)}, {poll_errors} errors, "
-        f"{poll_connections} connections · p50 {percentile(poll_latencies, 0.5):.0f} ms "
+        f"{poll_http_connections} HTTP connections · p50 {percentile(poll_latencies, 0.5):.0f} ms "
         f"p99 {percentile(poll_latencies, 0.99):.0f} ms · web CPU {poll_cpu:.0f} % · "
-        f"database connections up to {poll_connections}"
+        f"database connections up to {poll_db_connections}"
     )
     met = (
         connected == len(members)
@@ -883,7 +887,7 @@ def main() -> int:
         f"{per_connection_kb:.0f} KB per connection · push under load: web CPU {load_cpu:.0f} % · "
         f"polling every {args.poll_interval:.0f} s: {poll_rate:.0f} of {asked:.0f} req/s, web CPU {poll_cpu:.0f} %, "
         f"{poll_statuses.get(500, 0)} answered 500 · database connections idle {db_connections}, "
-        f"under load {load_connections.split()[0]}, polling {poll_connections.split()[0]}"
+        f"under load {load_connections.split()[0]}, polling {poll_db_connections.split()[0]}"
     )
     return 0 if met else 1
 
