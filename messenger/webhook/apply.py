@@ -13,16 +13,14 @@ from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from messenger.conversation_changes import EDIT, REACTION, STATUS
 from messenger.models import Direction, Message, MessageStatus, WebhookOutcome
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import parsed
 from messenger.webhook.messages import messages_store
 from messenger.webhook.outcomes import (
-    EDIT,
-    REACTION,
     REASON_NOTHING_TO_UPDATE,
     REASON_UNKNOWN_MESSAGE,
-    STATUS,
     BatchResult,
     ConversationChanged,
     Outcome,

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import translation
 
+from messenger.conversation_changes import AGENT_MESSAGE, CREATED, CUSTOMER_MESSAGE
 from messenger.models import (
     Contact,
     Conversation,
@@ -35,16 +36,7 @@ from messenger.services.attachments.caps import attachments_cap, downloadable_me
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import parsed
 from messenger.webhook.conversations import ConversationBump, conversations_bump
-from messenger.webhook.outcomes import (
-    AGENT_MESSAGE,
-    CREATED,
-    CUSTOMER_MESSAGE,
-    BatchResult,
-    ConversationChanged,
-    CustomerWrote,
-    Outcome,
-    message_reason,
-)
+from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, message_reason
 from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
 from messenger.webhook.sql import insert_rows

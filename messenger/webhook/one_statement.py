@@ -16,21 +16,14 @@ from typing import Any
 
 from django.utils import timezone
 
+from messenger.conversation_changes import AGENT_MESSAGE, CUSTOMER_MESSAGE
 from messenger.models import Message, WebhookOutcome
 from messenger.services.attachments.caps import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
 from messenger.webhook import one_statement_sql
 from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
 from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS
-from messenger.webhook.outcomes import (
-    AGENT_MESSAGE,
-    CUSTOMER_MESSAGE,
-    BatchResult,
-    ConversationChanged,
-    CustomerWrote,
-    Outcome,
-    customer_wrote_merge,
-)
+from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, customer_wrote_merge
 from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import creates_message, log_if_unknown_kind, repeated_deliveries
 from messenger.webhook.sql import connection_for

@@ -83,17 +83,12 @@ def customer_wrote_merge(items: list[CustomerWrote]) -> list[CustomerWrote]:
     return sorted(merged.values(), key=lambda item: item.conversation_id)
 
 
-# What a batch changed in a conversation, for the pages that show it (live.publish, after commit).
-CREATED, CUSTOMER_MESSAGE, AGENT_MESSAGE = "created", "customer_message", "agent_message"
-STATUS, REACTION, EDIT = "status", "reaction", "edit"
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class ConversationChanged:
     """A conversation a batch changed and how (`what`: a code of the live events' vocabulary)."""
 
     conversation_id: int
-    what: str
+    what: str  # messenger.conversation_changes
     organization_id: int
     channel_id: int  # the conversation's own channel (a forwarded one is filed elsewhere than its page's)
     assignee_id: int | None
