@@ -364,10 +364,12 @@ def _seed() -> None:
         cursor.execute("ANALYZE")
 
 
-def _start_gunicorn(port: int, env: dict[str, str], config: list[str]) -> subprocess.Popen[bytes]:
+def _start_gunicorn(
+    port: int, env: dict[str, str], config: list[str], application: str = "helpdesk.wsgi:application"
+) -> subprocess.Popen[bytes]:
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "helpdesk.wsgi:application",
+        application,
         "--bind",
         f"127.0.0.1:{port}",
         "--chdir",

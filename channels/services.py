@@ -41,6 +41,7 @@ from helpdesk.exceptions import (
     NotFound,
 )
 from helpdesk.models import Department, Membership, Organization
+from helpdesk.signals import scope_changed_send
 
 _UNSET: Any = object()
 
@@ -200,6 +201,13 @@ def channel_update(
 def _channel_moved(
     *, organization: Organization, acting_user: Any, channel: Channel, from_department: Department
 ) -> None:
+    # Its agents' scope changed (the department's tickets, some lose the channel): all are told.
+    scope_changed_send(
+        organization_id=organization.pk,
+        user_ids=AgentChannel.objects.filter(organization=organization, channel=channel).values_list(
+            "membership__user_id", flat=True
+        ),
+    )
     AgentChannel.objects.filter(organization=organization, channel=channel).exclude(
         membership_id__in=Membership.objects.filter(
             organization=organization, departments=channel.department_id
@@ -318,6 +326,8 @@ def agent_channels_set(
         ],
         ignore_conflicts=True,
     )
+    if wanted != current:
+        scope_changed_send(organization_id=organization.pk, user_ids=[membership.user_id])
     return wanted
 
 
@@ -341,10 +351,25 @@ def channel_agents_set(
             _("Only members of the channel's department can be associated with it."),
             details={"membership_ids": sorted(outside)},
         )
+    current = dict(
+        AgentChannel.objects.filter(organization=organization, channel=channel).values_list(
+            "membership_id", "membership__user_id"
+        )
+    )
     AgentChannel.objects.filter(organization=organization, channel=channel).exclude(membership_id__in=wanted).delete()
     AgentChannel.objects.bulk_create(
         [AgentChannel(organization=organization, membership_id=pk, channel=channel) for pk in sorted(wanted)],
         ignore_conflicts=True,
+    )
+    added = wanted - set(current)
+    scope_changed_send(
+        organization_id=organization.pk,
+        user_ids=[
+            *(user_id for pk, user_id in current.items() if pk not in wanted),
+            *Membership.objects.filter(pk__in=added).values_list("user_id", flat=True),
+        ]
+        if added or set(current) - wanted
+        else [],
     )
     return sorted(wanted)
 

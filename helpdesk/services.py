@@ -48,6 +48,7 @@ from helpdesk.models import (
 )
 from helpdesk.names import user_name
 from helpdesk.notifications import has_writer, notification_words, reading_as
+from helpdesk.signals import notifications_created, scope_changed_send
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -230,7 +231,9 @@ def department_delete(*, organization: Organization, acting_user: Any, departmen
         raise NotFound
     for guard in _department_delete_guards():
         guard(organization=organization, department=locked)
-    Membership.departments.through.objects.filter(department_id=locked.pk).delete()
+    members = Membership.departments.through.objects.filter(department_id=locked.pk)
+    scope_changed_send(organization_id=organization.pk, user_ids=members.values_list("membership__user_id", flat=True))
+    members.delete()
     Invitation.departments.through.objects.filter(department_id=locked.pk).delete()
     locked.deleted_at = timezone.now()
     locked.save(update_fields=["deleted_at"])
@@ -378,6 +381,7 @@ def invitation_accept(*, token: str, user: Any) -> Membership:
         membership.is_active = True
         membership.save(update_fields=["role", "is_active"])
     membership.departments.set(invitation.departments.filter(deleted_at__isnull=True))
+    scope_changed_send(organization_id=organization.pk, user_ids=[user.pk])
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -465,6 +469,8 @@ def member_update(
         _departments_removed(organization=organization, acting_user=acting_user, membership=membership, ids=removed)
     if is_active is False:
         ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if fields or department_ids is not None:
+        scope_changed_send(organization_id=organization.pk, user_ids=[membership.user_id])
     return membership
 
 
@@ -552,6 +558,7 @@ def notification_create(
         return 0
     if not dedupe_key:
         Notification.objects.bulk_create(rows)
+        _notifications_told(organization, [(row.user_id, row.pk) for row in rows], kind=kind)
         return len(rows)
     existing = set(
         Notification.objects.filter(
@@ -560,7 +567,27 @@ def notification_create(
     )
     fresh = [row for row in rows if row.user_id not in existing]
     Notification.objects.bulk_create(fresh, ignore_conflicts=True)
+    if fresh:
+        # Rows inserted ignoring conflicts come back without their ids.
+        _notifications_told(
+            organization,
+            list(
+                Notification.objects.filter(
+                    organization=organization, dedupe_key=dedupe_key, user_id__in=[row.user_id for row in fresh]
+                ).values_list("user_id", "pk")
+            ),
+            kind=kind,
+        )
     return len(fresh)
+
+
+def _notifications_told(organization: Organization, rows: list[tuple[int, int | None]], *, kind: str) -> None:
+    """Each member's pages are told of their new notification (live.receivers, after commit)."""
+    notifications_created.send(
+        sender=None,
+        organization_id=organization.pk,
+        notifications=[(user_id, notification_id, kind) for user_id, notification_id in rows],
+    )
 
 
 def notification_mark_read(*, organization: Organization, user_id: int, notification_ids: Iterable[int] | None) -> int:

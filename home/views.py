@@ -14,4 +14,6 @@ from home import selectors
 @require_GET
 def home(request: TenantRequest) -> HttpResponse:
     home = selectors.home_get(organization=request.organization, membership=request.membership)
-    return render(request, "home/home.html", {"home": home})
+    # Its parts alone, drawn again when a conversation or a ticket changes (live.js).
+    template = "home/_home_parts.html" if request.GET.get("part") == "counts" else "home/home.html"
+    return render(request, template, {"home": home})

@@ -29,8 +29,10 @@ class _PendingEvents:
 
     def __init__(self) -> None:
         self.events: dict[bytes, LiveEvent] = {}
+        self.flushed = False
 
     def __call__(self) -> None:
+        self.flushed = True
         events, self.events = list(self.events.values()), {}
         bus.publish_now(events)
 
@@ -43,8 +45,13 @@ def publish(events: Iterable[LiveEvent], *, using: str = DEFAULT_DB_ALIAS) -> No
         bus.publish_now(events)
         return
     pending: _PendingEvents | None = getattr(connection, "live_pending", None)
-    # A flush registered in a savepoint that was rolled back is gone from the hooks: start anew.
-    if pending is None or not any(hook is pending for _sids, hook, _robust in connection.run_on_commit):
+    # A flush registered in a savepoint that was rolled back is gone from the hooks, and one that
+    # ran already (a test's captured hooks stay listed) sends nothing more: start anew.
+    if (
+        pending is None
+        or pending.flushed
+        or not any(hook is pending for _sids, hook, _robust in connection.run_on_commit)
+    ):
         pending = _PendingEvents()
         connection.live_pending = pending
         transaction.on_commit(pending, using=using, robust=True)

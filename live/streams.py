@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import orjson
 from django.conf import settings
@@ -86,7 +86,7 @@ async def open_stream(
     scope: MemberScope,
     last_id: str,
     reload_scope: Callable[[], Awaitable[MemberScope]],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The SSE bytes of one stream until the client leaves, Redis is lost, or the stream is
     closed (the member opened too many, or lost access). Raises BusUnavailable before the
     first byte when Redis does not answer."""
@@ -118,7 +118,7 @@ async def _stream(
     caught_up: list[Delivered] | None,
     position: str,
     reload_scope: Callable[[], Awaitable[MemberScope]],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     heartbeat = settings.LIVE_HEARTBEAT_SECONDS
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()

@@ -34,10 +34,22 @@ from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
 from labels import links as label_links
 from labels.models import Label
+from live.publish import ticket_publish
 from messenger import selectors as messenger_selectors
+from messenger.conversation_changes import STATE, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, Direction, Message
 from messenger.services.sending import replies
 from tickets import selectors, transcript
+from tickets.changes import (
+    TICKET_ASSIGNMENT,
+    TICKET_CREATED,
+    TICKET_DETAILS,
+    TICKET_LABELS,
+    TICKET_REPLY,
+    TICKET_STATE,
+    TicketRef,
+    tickets_told,
+)
 from tickets.models import (
     ACTIVE_STATES,
     SUBJECT_MAX_LENGTH,
@@ -196,6 +208,15 @@ def _convert(
     ticket_ids = {(conversation_id, first): ticket_id for ticket_id, conversation_id, first in returned}
     new_ids = [ticket_ids[row[_CONVERSATION], row[_FIRST_MESSAGE]] for row in ticket_rows]
     _write_converted_events(new_ids)
+    made = [
+        TicketRef(ticket_id, row[_ORGANIZATION], row[_CHANNEL], row[_DEPARTMENT], row[_CONVERSATION])
+        for ticket_id, row in zip(new_ids, ticket_rows, strict=True)
+    ]
+    tickets_told(made, what=TICKET_CREATED)
+    # The conversation's transcript has its `converted` line.
+    conversation_rows_told(
+        ((row[_ORGANIZATION], row[_CHANNEL], row[_CONVERSATION], row[_ASSIGNEE]) for row in ticket_rows), what=STATE
+    )
     return new_ids
 
 
@@ -220,6 +241,10 @@ _TICKET_COLUMNS = (
     "updated_at",
 )
 _CONVERSATION = _TICKET_COLUMNS.index("conversation_id")
+_ORGANIZATION = _TICKET_COLUMNS.index("organization_id")
+_CHANNEL = _TICKET_COLUMNS.index("channel_id")
+_DEPARTMENT = _TICKET_COLUMNS.index("department_id")
+_ASSIGNEE = _TICKET_COLUMNS.index("assignee_id")
 _FIRST_MESSAGE = _TICKET_COLUMNS.index("first_message_id")
 
 
@@ -493,11 +518,20 @@ def tickets_unassign_for_departments(
     under one of them, or of one of their channels) that they may no longer see
     (channels.visibility) are unassigned. Named in settings.MEMBERSHIP_DEPARTMENTS_REMOVED_HOOKS."""
     departments = list(department_ids)
-    return (
+    held = (
         Ticket.objects.filter(organization=organization, assignee_id=membership.user_id)
         .filter(Q(department_id__in=departments) | Q(channel__department_id__in=departments))
         .exclude(visibility.visible_filter(organization=organization, membership=membership, row_department=True))
-        .update(assignee=None, updated_at=timezone.now())
+    )
+    rows = [
+        TicketRef(*row)
+        for row in held.values_list("pk", "organization_id", "channel_id", "department_id", "conversation_id")
+    ]
+    if not rows:
+        return 0
+    tickets_told(rows, what=TICKET_ASSIGNMENT)
+    return Ticket.objects.filter(pk__in=[row.pk for row in rows], assignee_id=membership.user_id).update(
+        assignee=None, updated_at=timezone.now()
     )
 
 
@@ -534,6 +568,7 @@ def ticket_reply_send(
             locked.last_message_id = max(message.pk for message in queued)
             locked.message_count += len(queued)
             locked.save(update_fields=["last_message", "message_count"])
+    ticket_publish(ticket, what=TICKET_REPLY)
     return queued
 
 
@@ -666,7 +701,18 @@ def ticket_update(
         ticket.updated_at = timezone.now()
         ticket.save(update_fields=[*fields, "updated_at"])
         TicketEvent.objects.bulk_create(events)
+        for what in dict.fromkeys(_FIELD_CHANGES[field] for field in fields if field in _FIELD_CHANGES):
+            ticket_publish(ticket, what=what)
     return ticket
+
+
+# How a change of each field is told (live.publish.ticket_publish).
+_FIELD_CHANGES = {
+    "state": TICKET_STATE,
+    "assignee": TICKET_ASSIGNMENT,
+    "priority": TICKET_DETAILS,
+    "subject": TICKET_DETAILS,
+}
 
 
 # --- Labels ----------------------------------------------------------------------------------
@@ -700,6 +746,7 @@ def tickets_label_add(
         TicketLabel, "ticket", organization=organization, things=tickets, label=label, acting_user=acting_user
     )
     _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_ADDED, acting_user=acting_user, label=label)
+    _labels_told(tickets, changed)
     return changed
 
 
@@ -710,4 +757,10 @@ def tickets_label_remove(
     """Take ``label`` off the tickets. Returns the ids of those that had it."""
     changed = label_links.links_remove(TicketLabel, "ticket", organization=organization, things=tickets, label=label)
     _label_events(organization, changed, kind=TicketEvent.Kind.LABEL_REMOVED, acting_user=acting_user, label=label)
+    _labels_told(tickets, changed)
     return changed
+
+
+def _labels_told(tickets: Sequence[Ticket], changed: list[int]) -> None:
+    ids = set(changed)
+    tickets_told([ticket for ticket in tickets if ticket.pk in ids], what=TICKET_LABELS)

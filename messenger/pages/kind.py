@@ -11,6 +11,7 @@ from typing import Any
 from channels.kinds import ChannelChange, LinkedPage, ReauthorizationAlert
 from channels.models import Channel
 from helpdesk.models import Department, Organization
+from messenger.conversation_changes import EVENT, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.pages import linking, selectors
 from messenger.routing.route import channel_conversations_route_on_commit
@@ -70,11 +71,13 @@ def conversation_events_record(
     *, organization: Organization, acting_user: Any, channel: Channel, change: ChannelChange
 ) -> int:
     """A system line on each open conversation of the channel: disabled, enabled or deleted."""
-    conversation_ids = list(
+    rows = list(
         Conversation.objects.filter(organization=organization, channel=channel, state=ConversationState.OPEN)
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "assignee_id")
     )
+    conversation_ids = [pk for pk, _assignee_id in rows]
+    conversation_rows_told(((organization.pk, channel.pk, pk, assignee_id) for pk, assignee_id in rows), what=EVENT)
     actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
     ConversationEvent.objects.bulk_create(
         [

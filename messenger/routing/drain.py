@@ -50,10 +50,9 @@ def agent_backlog_drain(*, membership: Membership) -> int:
         return 0
     return assignment_write(
         organization=organization,
-        conversation_ids=[pk for pk, _channel_id in claimed],
+        claimed=claimed,
         membership_id=membership.pk,
         user=membership.user,
-        channel_ids={channel_id for _pk, channel_id in claimed},
         by=rules.BY_QUEUE,
     )
 

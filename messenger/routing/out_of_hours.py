@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from channels import hours
 from helpdesk.exceptions import HelpdeskError
+from messenger.conversation_changes import EVENT, conversation_told
 from messenger.models import Conversation, ConversationEvent, Message, MessageSource, OutOfHoursReply
 from messenger.reply_window import WindowState, reply_window
 from messenger.services.sending import replies, reply_rules
@@ -87,4 +88,5 @@ def out_of_hours_reply_send(
             kind=ConversationEvent.Kind.OUT_OF_HOURS_REPLY,
             data={"period_start": period_start.isoformat(), "message_id": message.pk},
         )
+        conversation_told(conversation, what=EVENT)
     return message

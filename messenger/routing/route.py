@@ -4,7 +4,7 @@ else waits in the queue (``queued_at``), oldest first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from django.utils import timezone
 from availability.models import Availability, Status
 from channels.models import AgentChannel, Channel
 from helpdesk.models import Organization
+from messenger.conversation_changes import ASSIGNMENT, conversation_rows_told
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.candidates import channel_candidates, default_capacity, open_loads
@@ -181,6 +182,10 @@ def _assignments_write(
             for conversation_id, seat in given
         ]
     )
+    conversation_rows_told(
+        ((organization.pk, channel.pk, conversation_id, seat.user_id) for conversation_id, seat in given),
+        what=ASSIGNMENT,
+    )
     last = {seat.membership_id: now + timedelta(microseconds=n) for n, (_c, seat) in enumerate(given)}
     AgentChannel.objects.filter(organization=organization, channel=channel, membership_id__in=list(last)).update(
         last_assigned_at=Case(*(When(membership_id=m, then=Value(at)) for m, at in last.items()))
@@ -199,17 +204,18 @@ def _take_channel_turn(channel_id: int) -> None:
 def assignment_write(
     *,
     organization: Organization,
-    conversation_ids: list[int],
+    claimed: Sequence[tuple[int, int]],
     membership_id: int,
     user: Any,
-    channel_ids: Iterable[int],
     by: str,
 ) -> int:
-    """Give these claimed conversations (locked by the caller, unassigned) to the agent, whose
-    Availability row the caller holds locked: one UPDATE, one INSERT of system lines, one
-    UPDATE of the agent's rotation. Returns how many were assigned."""
-    if not conversation_ids:
+    """Give these claimed conversations ((id, channel id), locked by the caller, unassigned) to
+    the agent, whose Availability row the caller holds locked: one UPDATE, one INSERT of system
+    lines, one UPDATE of the agent's rotation. Returns how many were assigned."""
+    if not claimed:
         return 0
+    conversation_ids = [pk for pk, _channel_id in claimed]
+    channel_ids = {channel_id for _pk, channel_id in claimed}
     now = timezone.now()
     Conversation.objects.filter(pk__in=conversation_ids, assignee__isnull=True).update(
         assignee_id=user.pk, queued_at=None, updated_at=now
@@ -229,4 +235,5 @@ def assignment_write(
     AgentChannel.objects.filter(
         organization=organization, membership_id=membership_id, channel_id__in=list(channel_ids)
     ).update(last_assigned_at=now)
+    conversation_rows_told(((organization.pk, channel_id, pk, user.pk) for pk, channel_id in claimed), what=ASSIGNMENT)
     return len(conversation_ids)

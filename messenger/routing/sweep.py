@@ -23,6 +23,7 @@ from availability.models import Availability, Status
 from availability.selectors import offline_past_grace
 from availability.services import availability_requeued_mark
 from channels.models import Channel
+from messenger.conversation_changes import ASSIGNMENT, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.drain import organization_backlog_drain
@@ -99,10 +100,14 @@ def _agent_requeue(*, availability_id: int, now: datetime) -> list[int]:
             channel__deleted_at__isnull=True,
         )
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "channel_id")
     )
     if held:
-        Conversation.objects.filter(pk__in=held).update(
+        conversation_rows_told(
+            ((availability.organization_id, channel_id, pk, None) for pk, channel_id in held), what=ASSIGNMENT
+        )
+        held_ids = [pk for pk, _channel_id in held]
+        Conversation.objects.filter(pk__in=held_ids).update(
             assignee=None, queued_at=Coalesce("waiting_since", Value(now, output_field=DateTimeField())), updated_at=now
         )
         name = member_name(user)
@@ -114,9 +119,9 @@ def _agent_requeue(*, availability_id: int, now: datetime) -> list[int]:
                     kind=ConversationEvent.Kind.REQUEUED,
                     data={"previous": name, "previous_user_id": user.pk, "reason": rules.REQUEUED_OFFLINE},
                 )
-                for conversation_id in held
+                for conversation_id in held_ids
             ],
             batch_size=BATCH_SIZE,
         )
     availability_requeued_mark(availability_ids=[availability.pk], at=now)
-    return held
+    return [pk for pk, _channel_id in held]

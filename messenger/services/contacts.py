@@ -10,8 +10,9 @@ from django.utils.translation import gettext
 
 from messenger.client import call_with_page
 from messenger.contact_names import STORED_PLACEHOLDERS, placeholder_suffix
+from messenger.conversation_changes import CONTACT, conversation_rows_told
 from messenger.graph import GraphError, NoProfileError, PermissionMissingError, TokenInvalidError
-from messenger.models import Contact, PageStatus
+from messenger.models import Contact, Conversation, PageStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,4 +72,11 @@ def contact_profile_fetch(*, contact_id: int) -> bool:
         avatar_url=avatar_url,
         profile_fetched_at=timezone.now(),
     )
+    if updated:
+        conversation_rows_told(
+            Conversation.objects.filter(contact_id=contact.pk).values_list(
+                "organization_id", "channel_id", "pk", "assignee_id"
+            ),
+            what=CONTACT,
+        )
     return bool(updated)

@@ -28,6 +28,7 @@ from helpdesk.names import name_parts, user_name
 from helpdesk.notifications import notification_words, reading_as
 from helpdesk.services import Reader, notification_create
 from messenger import mentions, notification_texts, selectors
+from messenger.conversation_changes import NOTE, conversation_told
 from messenger.models import Conversation, Note, NoteMention
 from messenger.pages.notices import send_mails_after_commit
 
@@ -100,6 +101,7 @@ def note_add(
     NoteMention.objects.bulk_create(
         [NoteMention(organization=organization, note=note, user_id=member.user_id) for member in mentioned]
     )
+    conversation_told(conversation, what=NOTE)
     _notify(
         organization=organization,
         acting_user=acting_user,

@@ -9,17 +9,24 @@ import uuid
 from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import DateTimeField, Q, Value
+from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from messenger.conversation_changes import EDIT, REACTION, STATUS
 from messenger.models import Direction, Message, MessageStatus, WebhookOutcome
 from messenger.services.search import message_search_texts_refresh
 from messenger.webhook import parsed
 from messenger.webhook.messages import messages_store
-from messenger.webhook.outcomes import REASON_NOTHING_TO_UPDATE, REASON_UNKNOWN_MESSAGE, BatchResult, Outcome
+from messenger.webhook.outcomes import (
+    REASON_NOTHING_TO_UPDATE,
+    REASON_UNKNOWN_MESSAGE,
+    BatchResult,
+    ConversationChanged,
+    Outcome,
+)
 from messenger.webhook.parsed import Content, Edit, ParsedEvent, Reaction, Receipt
-from messenger.webhook.route import RoutedBatch, RoutedEvent, creates_message, in_time_order, is_own_echo
+from messenger.webhook.route import Customer, RoutedBatch, RoutedEvent, creates_message, in_time_order, is_own_echo
 
 # An echo proves that a message went out, even after a send call that timed out or failed.
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
@@ -33,7 +40,7 @@ def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
     own_echoes = [item for item in routed if is_own_echo(item.event)]
     creating = [item for item in routed if creates_message(item.event)]
     if own_echoes:
-        unmatched = own_echoes_reconcile(own_echoes, outcomes)
+        unmatched = own_echoes_reconcile(own_echoes, outcomes, result)
         if unmatched:
             # Sent by this app but unknown here (another installation, a lost row): shown as
             # sent outside the helpdesk rather than dropped.
@@ -42,17 +49,35 @@ def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
         messages_store(creating, batch.customers, outcomes, result, received_at=received_at)
     reactions_and_edits = [item for item in routed if item.event.kind in (parsed.REACTION, parsed.MESSAGE_EDIT)]
     if reactions_and_edits:
-        reactions_and_edits_apply(reactions_and_edits, outcomes)
+        reactions_and_edits_apply(reactions_and_edits, outcomes, result)
     receipts = [item for item in routed if item.event.kind in (parsed.DELIVERY, parsed.READ)]
     if receipts:
-        receipts_apply(receipts, outcomes, received_at=received_at)
+        receipts_apply(receipts, outcomes, result, batch.customers, received_at=received_at)
     return result
+
+
+def _with_conversation(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Messages read with their conversation's channel and assignee (who is told of a change),
+    in the same query; only the messages are locked."""
+    return messages.annotate(
+        conversation_channel_id=F("conversation__channel_id"), conversation_assignee_id=F("conversation__assignee_id")
+    )
+
+
+def _changed(message: Message, what: str) -> ConversationChanged:
+    return ConversationChanged(
+        message.conversation_id,
+        what,
+        message.organization_id,
+        message.conversation_channel_id,  # type: ignore[attr-defined]
+        message.conversation_assignee_id,  # type: ignore[attr-defined]
+    )
 
 
 # --------------------------------------------------------------------------- own echoes
 
 
-def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome]) -> list[RoutedEvent]:
+def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome], result: BatchResult) -> list[RoutedEvent]:
     """Confirm the outbound messages this app sent; returns the echoes matching none."""
     keys: dict[int, uuid.UUID] = {}  # index → the Send API metadata, when it is one of our keys
     for item in echoes:
@@ -66,7 +91,7 @@ def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome]) -> 
     if keys:
         condition |= Q(idempotency_key__in=list(keys.values()))
     candidates = list(
-        Message.objects.select_for_update()
+        _with_conversation(Message.objects.select_for_update(of=("self",)))
         .filter(condition, page_id__in={item.route.page_pk for item in echoes}, direction=Direction.OUTBOUND)
         .order_by("pk")
     )
@@ -91,6 +116,7 @@ def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome]) -> 
         if dirty:
             changed[message.pk] = message
             outcomes[item.index].set(WebhookOutcome.STORED)
+            result.changed.append(_changed(message, STATUS))
         else:
             outcomes[item.index].set(WebhookOutcome.DUPLICATE)
     if changed:
@@ -101,13 +127,16 @@ def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome]) -> 
 # --------------------------------------------------------------------------- reactions and edits
 
 
-def reactions_and_edits_apply(items: list[RoutedEvent], outcomes: list[Outcome]) -> None:
+def reactions_and_edits_apply(items: list[RoutedEvent], outcomes: list[Outcome], result: BatchResult) -> None:
     """Each reaction or edit changes the message it names (locked), in time order."""
     condition = Q()
     for page_pk in sorted({item.route.page_pk for item in items}):
         mids = sorted({item.event.mid for item in items if item.route.page_pk == page_pk})
         condition |= Q(page_id=page_pk, mid__in=mids)
-    messages = {(m.page_id, m.mid): m for m in Message.objects.select_for_update().filter(condition).order_by("pk")}
+    messages = {
+        (m.page_id, m.mid): m
+        for m in _with_conversation(Message.objects.select_for_update(of=("self",))).filter(condition).order_by("pk")
+    }
     changed: dict[int, Message] = {}
     edited: dict[int, Message] = {}
     for item in items:
@@ -126,6 +155,8 @@ def reactions_and_edits_apply(items: list[RoutedEvent], outcomes: list[Outcome])
         if dirty:
             changed[message.pk] = message
             outcomes[item.index].set(WebhookOutcome.STORED)
+            if not message.is_hidden:
+                result.changed.append(_changed(message, REACTION if isinstance(event.detail, Reaction) else EDIT))
         else:
             outcomes[item.index].set(WebhookOutcome.DUPLICATE)
     if changed:
@@ -165,7 +196,14 @@ def edit_apply(message: Message, event: ParsedEvent, edit: Edit) -> bool:
 # --------------------------------------------------------------------------- receipts
 
 
-def receipts_apply(receipts: list[RoutedEvent], outcomes: list[Outcome], *, received_at: datetime) -> None:
+def receipts_apply(
+    receipts: list[RoutedEvent],
+    outcomes: list[Outcome],
+    result: BatchResult,
+    customers: dict[tuple[int, str], Customer],
+    *,
+    received_at: datetime,
+) -> None:
     """Per customer and kind, one UPDATE that advances every earlier outbound message."""
     grouped: dict[tuple[str, int, str], list[RoutedEvent]] = defaultdict(list)
     for item in receipts:
@@ -194,6 +232,17 @@ def receipts_apply(receipts: list[RoutedEvent], outcomes: list[Outcome], *, rece
                 status=MessageStatus.READ,
                 read_at=at,
                 delivered_at=Coalesce("delivered_at", Value(at, output_field=DateTimeField())),
+            )
+        customer_known = customers.get((page_pk, customer))
+        if updated and customer_known and customer_known.conversation_id and customer_known.channel_id:
+            result.changed.append(
+                ConversationChanged(
+                    customer_known.conversation_id,
+                    STATUS,
+                    items[0].route.organization_id,
+                    customer_known.channel_id,
+                    customer_known.assignee_id,
+                )
             )
         for item in items:
             if updated:

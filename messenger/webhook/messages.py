@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import translation
 
+from messenger.conversation_changes import AGENT_MESSAGE, CREATED, CUSTOMER_MESSAGE
 from messenger.models import (
     Contact,
     Conversation,
@@ -35,7 +36,7 @@ from messenger.services.attachments.caps import attachments_cap, downloadable_me
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import parsed
 from messenger.webhook.conversations import ConversationBump, conversations_bump
-from messenger.webhook.outcomes import BatchResult, CustomerWrote, Outcome, message_reason
+from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, message_reason
 from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
 from messenger.webhook.sql import insert_rows
@@ -196,6 +197,23 @@ def messages_store(
             for conversation_id in sorted(new_conversation_ids & touched.keys())
             if any(message.inbound for message in touched[conversation_id])
         )
+        by_conversation = {customer.conversation_id: customer for customer in placed.values()}
+        for conversation_id, touched_by in touched.items():
+            customer, route = by_conversation[conversation_id], routes[conversation_id]
+            if conversation_id in new_conversation_ids:
+                whats = {CREATED}
+            else:
+                whats = {CUSTOMER_MESSAGE if m.inbound else AGENT_MESSAGE for m in touched_by}
+            result.changed.extend(
+                ConversationChanged(
+                    conversation_id,
+                    what,
+                    route.organization_id,
+                    customer.channel_id or route.channel_id,
+                    customer.assignee_id,
+                )
+                for what in sorted(whats)
+            )
         fresh = new_conversation_ids | set(reopened)
         result.customer_wrote.extend(
             CustomerWrote(
@@ -292,13 +310,24 @@ def customers_resolve(
         if conversation_id is None:
             raced.append(contact_id)
         customers[key] = Customer(
-            contact_id=contact_id, page_pk=key[0], psid=key[1], is_blocked=is_blocked, conversation_id=conversation_id
+            contact_id=contact_id,
+            page_pk=key[0],
+            psid=key[1],
+            is_blocked=is_blocked,
+            conversation_id=conversation_id,
+            channel_id=wanted[key][0].channel_id,
         )
     if raced:
-        existing = dict(Conversation.objects.filter(contact_id__in=raced).values_list("contact_id", "pk"))
+        existing = {
+            contact_id: (pk, channel_id, assignee_id)
+            for contact_id, pk, channel_id, assignee_id in Conversation.objects.filter(
+                contact_id__in=raced
+            ).values_list("contact_id", "pk", "channel_id", "assignee_id")
+        }
         for key in missing:
-            if customers[key].conversation_id is None:
-                customers[key].conversation_id = existing[customers[key].contact_id]
+            resolved = customers[key]
+            if resolved.conversation_id is None:
+                resolved.conversation_id, resolved.channel_id, resolved.assignee_id = existing[resolved.contact_id]
     return customers, new_contact_ids, set(created.values())
 
 

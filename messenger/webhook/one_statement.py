@@ -16,13 +16,14 @@ from typing import Any
 
 from django.utils import timezone
 
+from messenger.conversation_changes import AGENT_MESSAGE, CUSTOMER_MESSAGE
 from messenger.models import Message, WebhookOutcome
 from messenger.services.attachments.caps import attachments_cap, attachments_over_delivery_cap, downloadable_message_ids
 from messenger.webhook import one_statement_sql
 from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
 from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS
-from messenger.webhook.outcomes import BatchResult, CustomerWrote, Outcome, customer_wrote_merge
+from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, customer_wrote_merge
 from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import creates_message, log_if_unknown_kind, repeated_deliveries
 from messenger.webhook.sql import connection_for
@@ -93,5 +94,18 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
             for d in decided
             if d.customer_wrote and d.conversation_id and d.channel_id and d.department_id and d.sent_at
         ]
+    )
+    result.changed = sorted(
+        {
+            ConversationChanged(
+                d.conversation_id,
+                CUSTOMER_MESSAGE if row[INBOUND] else AGENT_MESSAGE,
+                d.organization_id,
+                d.conversation_channel_id,
+                d.assignee_id,
+            )
+            for d, row in zip(decided, rows, strict=True)
+            if d.shown and d.conversation_id and d.organization_id and d.conversation_channel_id
+        }
     )
     return result

@@ -118,6 +118,9 @@ class Decided:
     customer_wrote: bool  # a message the customer wrote, stored and shown
     sent_at: datetime | None
     reopened: bool  # its conversation was closed and the customer reopened it
+    shown: bool  # it inserted a message shown in its conversation (not a blocked customer's)
+    conversation_channel_id: int | None  # the conversation's own channel and assignee, when it
+    assignee_id: int | None  # was updated (who is told of the change: live.publish)
 
 
 # The statement of each database, and what each placeholder after the document stands for:
@@ -203,6 +206,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
     m_id, m_page, m_mid = col(Message, "id"), col(Message, "page"), col(Message, "mid")
     c_id, c_state = col(Conversation, "id"), col(Conversation, "state")
     c_organization = col(Conversation, "organization")
+    c_channel, c_assignee = col(Conversation, "channel"), col(Conversation, "assignee")
     ce_columns = ", ".join(
         col(ConversationEvent, name) for name in ("organization", "conversation", "kind", "actor", "data", "created_at")
     )
@@ -236,7 +240,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
     slots.append(None)  # the SET clause's updated_at
     parts += [
         f"FROM agg a JOIN locked o ON o.id = a.id WHERE c.{c_id} = a.id "
-        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote), ",
+        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote, "
+        f"c.{c_channel} AS channel_id, c.{c_assignee} AS assignee_id), ",
         f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
         f"SELECT organization_id, id, {literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
         f"FROM bump WHERE old_state = {literal(ConversationState.CLOSED)} AND wrote > 0 "
@@ -245,6 +250,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"decided AS (SELECT r.ord, r.organization_id, mine.message_id, r.conversation_id, r.channel_id, "
         f"r.department_id, "
         f"r.assignment_on, (mine.message_id IS NOT NULL AND NOT r.hidden AND r.{q(COUNTS)}) AS wrote, r.sent_at, "
+        "(mine.message_id IS NOT NULL AND NOT r.hidden) AS shown, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.outcome WHEN NOT ({live}) THEN {ignored} "
         f"WHEN mine.message_id IS NOT NULL THEN {stored} ELSE {duplicate} END AS outcome, "
         f"CASE WHEN r.outcome IS NOT NULL THEN r.reason WHEN NOT ({live}) THEN r.routing_reason ELSE "
@@ -273,8 +279,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"FROM decided d WHERE (SELECT ok FROM ok) ORDER BY d.ord) ",
         "SELECT ok.ok, d.ord, d.outcome, d.reason, d.organization_id, d.message_id, d.conversation_id, "
         "d.channel_id, d.department_id, d.assignment_on, d.wrote, d.sent_at, "
-        "d.conversation_id IN (SELECT id FROM reopened) "
-        "FROM ok LEFT JOIN decided d ON ok.ok ORDER BY d.ord",
+        "d.conversation_id IN (SELECT id FROM reopened), d.shown, b.channel_id, b.assignee_id "
+        "FROM ok LEFT JOIN decided d ON ok.ok LEFT JOIN bump b ON b.id = d.conversation_id ORDER BY d.ord",
     ]
     _statements[connection.alias] = ("".join(parts), slots)
     return _statements[connection.alias]
@@ -328,4 +334,4 @@ def statement_run(
         result = cursor.fetchall()
     if not result[0][0]:
         return None
-    return [Decided(*row[2:13]) for row in result]
+    return [Decided(*row[2:16]) for row in result]

@@ -83,6 +83,17 @@ def customer_wrote_merge(items: list[CustomerWrote]) -> list[CustomerWrote]:
     return sorted(merged.values(), key=lambda item: item.conversation_id)
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class ConversationChanged:
+    """A conversation a batch changed and how (`what`: a code of the live events' vocabulary)."""
+
+    conversation_id: int
+    what: str  # messenger.conversation_changes
+    organization_id: int
+    channel_id: int  # the conversation's own channel (a forwarded one is filed elsewhere than its page's)
+    assignee_id: int | None
+
+
 @dataclass
 class BatchResult:
     """What became of each event (aligned with the input) and what to do after commit."""
@@ -93,6 +104,7 @@ class BatchResult:
     # Messages inserted with a file to keep in our storage (messenger.services.attachments).
     download_message_ids: list[int] = field(default_factory=list)
     customer_wrote: list[CustomerWrote] = field(default_factory=list)
+    changed: list[ConversationChanged] = field(default_factory=list)
 
 
 def message_reason_sql(flags: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ Facebook gets its 200, log each event's outcome, and leave the follow-ups for af
     eventlog.events_record        the event log (one INSERT)
     followups                     profiles, new-conversation notices, downloads, routing
                                   (assignment, the out-of-hours reply): after commit
+    live.publish                  the conversations changed, told to the pages: after commit
 
 When applying fails for any reason but the database being unreachable, the raw events are
 still committed, as pending, and `webhook_events_retry_pending` (a periodic job) applies
@@ -29,6 +30,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from live.publish import conversation_changed, publish
 from messenger.models import WebhookEvent, WebhookOutcome
 from messenger.webhook import parsing
 from messenger.webhook.apply import batch_apply
@@ -92,7 +94,20 @@ def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> Bat
 
 
 def followups_on_commit(result: BatchResult) -> None:
-    """Queue the batch's follow-ups once it is committed (at once outside a transaction)."""
+    """Queue the batch's follow-ups and tell the pages what changed once it is committed (at
+    once outside a transaction)."""
+    if result.changed:
+        # One event per conversation and change; one Redis call per organization for the POST.
+        publish(
+            conversation_changed(
+                organization_id=change.organization_id,
+                channel_id=change.channel_id,
+                conversation_id=change.conversation_id,
+                what=change.what,
+                assignee=change.assignee_id,
+            )
+            for change in sorted(set(result.changed))
+        )
     if result.download_message_ids:
         transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
     if result.customer_wrote:

@@ -129,6 +129,9 @@ class Customer:
     psid: str
     is_blocked: bool
     conversation_id: int | None
+    # The conversation's own channel and assignee (who is told of its changes: live.publish).
+    channel_id: int | None = None
+    assignee_id: int | None = None
 
 
 @dataclass
@@ -143,8 +146,10 @@ class Routing:
 def _routing_statement(alias: str, *, postgres: bool, customers: int, pages: int) -> str:
     """The text of `routing_read`'s query (for SQLite, per number of customers and pages)."""
     ct = {name: column(Contact, name) for name in ("id", "page", "psid", "is_blocked")}
-    cv = {name: column(Conversation, name) for name in ("id", "page", "contact")}
-    customer_columns = f"ct.{ct['id']}, ct.{ct['psid']}, ct.{ct['is_blocked']}, cv.{cv['id']}"
+    cv = {name: column(Conversation, name) for name in ("id", "page", "contact", "channel", "assignee")}
+    customer_columns = (
+        f"ct.{ct['id']}, ct.{ct['psid']}, ct.{ct['is_blocked']}, cv.{cv['id']}, cv.{cv['channel']}, cv.{cv['assignee']}"
+    )
     conversation_join = (
         f"LEFT JOIN {table(Conversation)} cv ON cv.{cv['page']} = rt.page_pk AND cv.{cv['contact']} = ct.{ct['id']}"
     )
@@ -206,7 +211,7 @@ def routing_read(events: Sequence[ParsedEvent]) -> Routing:
                 language=row[7],
                 assignment_on=bool(row[8]),
             )
-        contact_id, psid, is_blocked, conversation_id = row[_ROUTE_WIDTH:]
+        contact_id, psid, is_blocked, conversation_id, channel_id, assignee_id = row[_ROUTE_WIDTH:]
         if contact_id is not None:
             routing.customers[(page_pk, psid)] = Customer(
                 contact_id=contact_id,
@@ -214,6 +219,8 @@ def routing_read(events: Sequence[ParsedEvent]) -> Routing:
                 psid=psid,
                 is_blocked=bool(is_blocked),
                 conversation_id=conversation_id,
+                channel_id=channel_id,
+                assignee_id=assignee_id,
             )
     return routing
 

@@ -130,8 +130,9 @@ def test_disabling_and_enabling_tell_the_open_conversations_why(tenant_a: Tenant
 
 
 def test_deleting_keeps_conversations_but_unlinks_the_pages(
-    tenant_a: Tenant, django_capture_on_commit_callbacks: Any
+    tenant_a: Tenant, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
+    settings.LIVE_REDIS_URL = None  # no live events to send after commit either
     channel = factories.make_channel(tenant_a.organization, tenant_a.department)
     open_one, _closed = _open_and_closed_conversations(channel)
     with django_capture_on_commit_callbacks() as callbacks:

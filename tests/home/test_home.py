@@ -325,3 +325,30 @@ def test_the_page_renders_in_both_languages(desk: Desk, client: Any, language: s
         assert text in html, text
     if language == "ja":
         assert "Your open conversations" not in html
+
+
+# --- Live: the parts drawn again on events -----------------------------------------------------
+
+
+def test_the_counts_are_a_live_part_the_home_view_draws_alone_at_the_same_cost(desk: Desk, client: Any) -> None:
+    client.force_login(desk.tenant.agent.user)
+    _fill(desk, 2)
+    page = client.get(HOME).content.decode()
+    part = re.search(r'<div id="home-parts"[^>]*>', page)
+    assert part is not None
+    assert 'hx-trigger="live"' in part.group(0) and 'data-live="conversations tickets"' in part.group(0)
+    assert f'hx-get="{HOME}?part=counts"' in part.group(0)
+    with CaptureQueriesContext(connection) as whole:
+        client.get(HOME)
+    with CaptureQueriesContext(connection) as alone:
+        response = client.get(HOME, {"part": "counts"})
+    fragment = response.content.decode()
+    assert response.status_code == 200
+    assert fragment.lstrip().startswith('<div id="home-parts"') and "<html" not in fragment
+    assert _section(fragment, "home-mine") == _section(page, "home-mine")
+    assert len(alone) <= len(whole)
+
+
+def test_the_counts_of_another_organization_are_404(desk: Desk, tenant_b: Tenant, client: Any) -> None:
+    client.force_login(tenant_b.admin.user)
+    assert client.get(HOME, {"part": "counts"}).status_code == 404

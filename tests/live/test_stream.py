@@ -191,6 +191,37 @@ def test_losing_a_channel_ends_its_events_on_the_open_stream(asgi_server: AsgiSe
     reader.close()
 
 
+def _server_connections(settle: float = 3.0) -> int:
+    """The test database's connections other than the test's own (the server's threads'),
+    once those being closed are gone (a backend ends a moment after its client closed it)."""
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + settle
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            count = int(cursor.fetchone()[0])
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
+def test_an_open_stream_holds_no_database_connection(asgi_server: AsgiServer, world: dict[str, Any]) -> None:
+    """A thousand open pages must not be a thousand PostgreSQL connections (nor hit its limit)."""
+    a = world["a"]
+    readers = [open_stream(asgi_server, member.user, "alpha") for member in (a.agent, a.admin, world["colleague"])]
+    assert _server_connections() == 0
+    scope_changed(organization_id=a.organization.pk, user_ids=[a.agent.user_id])
+    assert readers[0].next_live().event == "resync"  # its scope was read from the database again
+    assert _server_connections() == 0
+    for reader in readers:
+        reader.close()
+
+
 def test_a_deactivated_member_s_stream_is_closed(asgi_server: AsgiServer, world: dict[str, Any]) -> None:
     a = world["a"]
     reader = open_stream(asgi_server, a.agent.user, "alpha")

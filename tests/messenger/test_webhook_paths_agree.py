@@ -35,6 +35,7 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection, models, transaction
 from django.test import Client
 from django.utils import timezone
@@ -240,7 +241,24 @@ def _followups_named(result: outcomes.BatchResult) -> dict[str, list[tuple[str, 
             pk__in=[item.conversation_id for item in result.customer_wrote]
         ).values_list("pk", "page__page_id", "contact__psid")
     }
+    changed = {
+        pk: (page_id, psid, channel)
+        for pk, page_id, psid, channel in Conversation.objects.filter(
+            pk__in=[change.conversation_id for change in result.changed]
+        ).values_list("pk", "page__page_id", "contact__psid", "channel__name")
+    }
+    assignees = dict(
+        User.objects.filter(pk__in=[change.assignee_id for change in result.changed]).values_list("pk", "username")
+    )
     return {
+        # What the pages are told (live.publish): each conversation changed, how, to whom.
+        "live": sorted(
+            {
+                (*changed[change.conversation_id], change.what, assignees.get(change.assignee_id or 0))
+                for change in result.changed
+            },
+            key=repr,
+        ),
         "customer wrote": sorted(
             (*wrote[item.conversation_id], item.at.isoformat(), str(item.to_assign)) for item in result.customer_wrote
         ),
@@ -558,6 +576,7 @@ def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post
     assert photo[5:7] == ("stored", "")  # kept: nothing says its file is over the caps
     assert as_it_runs["follow-ups"] == [
         {
+            "live": [(PAGE_A, KNOWN, f"Channel {PAGE_A}", "customer_message", "alpha-agent")],
             "customer wrote": [(PAGE_A, KNOWN, "2026-01-01T00:00:00+00:00", "False")],
             "downloads": [(PAGE_A, "m_photo")],
             "profiles": [],

@@ -24,6 +24,7 @@ from helpdesk.models import Notification, Organization
 from helpdesk.names import user_name
 from helpdesk.services import notification_create
 from messenger import notification_texts, selectors
+from messenger.conversation_changes import ASSIGNMENT, conversation_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing.candidates import capacity_of, open_load
 from messenger.routing.drain import room_freed, rooms_freed
@@ -196,6 +197,8 @@ def conversation_forward(
             )
         source = conversation.channel
         previous_user_id = conversation.assignee_id
+        # Those who saw it in the channel it leaves are told too (it leaves their list).
+        conversation_told(conversation, what=ASSIGNMENT, channel_id=source.pk)
         conversation.channel = target
         conversation.department = target.department
         conversation.assignee = None

@@ -39,6 +39,7 @@ from labels import selectors as label_selectors
 from labels.models import Label
 from messenger import selectors
 from messenger.contact_names import contact_name
+from messenger.conversation_changes import ASSIGNMENT, STATE, conversations_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.services.conversations import assignment, labels, state
 from messenger.services.conversations.events import events_record, member_name
@@ -248,6 +249,7 @@ def _assign(
             acting_user=acting_user,
             data_by_conversation={c.pk: data for c in changed},
         )
+        conversations_told(changed, what=ASSIGNMENT, assignee_id=to.user_id)
         assignment.taken_from(organization=organization, conversations=[(c, c.assignee_id) for c in changed])
         over = assignment.over_capacity_of(organization=organization, member=to)
         if over is not None:
@@ -267,6 +269,7 @@ def _unassign(*, organization: Organization, acting_user: Any, conversations: li
             acting_user=acting_user,
             data_by_conversation={c.pk: {"previous": member_name(c.assignee)} for c in changed},
         )
+        conversations_told(changed, what=ASSIGNMENT, assignee_id=None)
         assignment.left_without_agent(organization=organization, conversations=[(c, c.assignee_id) for c in changed])
     return BulkResult(BulkAction.ASSIGN, _ids(changed), _ids(unchanged))
 
@@ -291,5 +294,6 @@ def _set_state(
             acting_user=acting_user,
             data_by_conversation={c.pk: {} for c in changed},
         )
+        conversations_told(changed, what=STATE)
         state.state_changed(organization=organization, conversations=changed, to=to)
     return BulkResult(action, _ids(changed), _ids(unchanged))

@@ -1,5 +1,5 @@
-"""What every action on a conversation shares: the system line it leaves in the transcript,
-the name it shows of a member, and the checks it starts with."""
+"""What every action on a conversation shares: the system line it leaves in the transcript
+(and the pages told of it), the name it shows of a member, and the checks it starts with."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from helpdesk.exceptions import ChannelDeleted, NotFound
 from helpdesk.models import Organization
 from helpdesk.names import name_parts
+from messenger.conversation_changes import conversation_told, system_line_change
 from messenger.models import Conversation, ConversationEvent
 
 
@@ -21,20 +22,25 @@ def _actor(acting_user: Any) -> Any:
 
 
 def event_record(*, conversation: Conversation, kind: str, acting_user: Any, **data: Any) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    """The system line of a change made to `conversation` (as it is now); the pages that show
+    it are told after commit."""
+    event = ConversationEvent.objects.create(
         organization_id=conversation.organization_id,
         conversation=conversation,
         kind=kind,
         actor=_actor(acting_user),
         data=data,
     )
+    conversation_told(conversation, what=system_line_change(kind))
+    return event
 
 
 def events_record(
     *, organization: Organization, kind: str, acting_user: Any, data_by_conversation: dict[int, dict[str, Any]]
 ) -> None:
     """``event_record`` for many conversations at once (a bulk action): one INSERT, one
-    system line per conversation, each with its own data."""
+    system line per conversation, each with its own data. The caller tells the pages
+    (messenger.conversation_changes), knowing the conversations as they are now."""
     if not data_by_conversation:
         return
     actor = _actor(acting_user)

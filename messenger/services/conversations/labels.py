@@ -11,6 +11,7 @@ from django.db import transaction
 from helpdesk.models import Organization
 from labels import links
 from labels.models import Label
+from messenger.conversation_changes import LABELS, conversations_told
 from messenger.models import Conversation, ConversationEvent, ConversationLabel
 
 
@@ -29,6 +30,7 @@ def conversations_label_add(
         acting_user=acting_user,
     )
     _events(organization, changed, kind=ConversationEvent.Kind.LABEL_ADDED, acting_user=acting_user, label=label)
+    _told(conversations, changed)
     return changed
 
 
@@ -41,7 +43,13 @@ def conversations_label_remove(
         ConversationLabel, "conversation", organization=organization, things=conversations, label=label
     )
     _events(organization, changed, kind=ConversationEvent.Kind.LABEL_REMOVED, acting_user=acting_user, label=label)
+    _told(conversations, changed)
     return changed
+
+
+def _told(conversations: Sequence[Conversation], changed: list[int]) -> None:
+    ids = set(changed)
+    conversations_told([c for c in conversations if c.pk in ids], what=LABELS)
 
 
 def _events(

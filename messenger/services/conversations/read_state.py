@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from helpdesk.models import Organization
+from messenger.conversation_changes import EVENT, conversation_told
 from messenger.models import Conversation
 from messenger.services.conversations.events import check_organization
 from messenger.services.sending.reply_rules import reply_refusal
@@ -30,6 +31,8 @@ def conversation_mark_read(*, organization: Organization, acting_user: Any, conv
     changed = Conversation.objects.filter(pk=conversation.pk, unread_count__gt=0).update(unread_count=0)
     conversation.unread_count = 0
     if changed:
+        # The unread count is everyone's: the lists that show it are told.
+        conversation_told(conversation, what=EVENT)
         _sender_action_on_commit(conversation=conversation, action="mark_seen")
     return bool(changed)
 

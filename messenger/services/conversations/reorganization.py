@@ -12,6 +12,7 @@ from django.utils import timezone
 from channels.models import Channel
 from helpdesk.models import Department, Membership, Organization
 from messenger import selectors
+from messenger.conversation_changes import ASSIGNMENT, EVENT, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.services.conversations.events import member_name
 
@@ -42,6 +43,15 @@ def conversations_follow_channel(
     dropped = set(unassigned.values_list("assignee_id", flat=True))
     if dropped:
         unassigned.update(assignee=None, updated_at=timezone.now())
+    # Its open conversations' lists and transcripts change (a system line, maybe an assignee);
+    # who sees the channel changes too (the channel's agents' scope: channels.services).
+    conversation_rows_told(
+        (
+            (organization.pk, channel.pk, pk, None if assignee_id in dropped else assignee_id)
+            for pk, assignee_id, *_name in open_rows
+        ),
+        what=EVENT,
+    )
     actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
     events = []
     for conversation_id, assignee_id, first_name, last_name, username in open_rows:
@@ -81,10 +91,13 @@ def conversations_unassign_for_departments(
         assignee_id=membership.user_id,
         channel__department_id__in=list(department_ids),
     ).exclude(selectors.visible_channel_filter(organization=organization, membership=membership))
-    rows = list(held.order_by("pk").values_list("pk", "channel__department__name"))
+    rows = list(held.order_by("pk").values_list("pk", "channel__department__name", "channel_id"))
     if not rows:
         return 0
-    Conversation.objects.filter(pk__in=[pk for pk, _department in rows]).update(
+    conversation_rows_told(
+        ((organization.pk, channel_id, pk, None) for pk, _department, channel_id in rows), what=ASSIGNMENT
+    )
+    Conversation.objects.filter(pk__in=[pk for pk, _department, _channel_id in rows]).update(
         assignee=None, updated_at=timezone.now()
     )
     actor = acting_user if getattr(acting_user, "is_authenticated", False) else None
@@ -98,7 +111,7 @@ def conversations_unassign_for_departments(
                 actor=actor,
                 data={"previous": name, "reason": UNASSIGNED_LEFT_DEPARTMENT, "department": department},
             )
-            for conversation_id, department in rows
+            for conversation_id, department, _channel_id in rows
         ],
         batch_size=500,
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.files import OCTET_STREAM
 from messenger.client import call_with_page
+from messenger.conversation_changes import STATUS, conversation_told
 from messenger.crypto import TokenDecryptionError
 from messenger.graph import GraphClient, GraphError, GraphTimeoutError, SendResult
 from messenger.models import Conversation, Direction, Message, MessageStatus
@@ -87,10 +88,11 @@ def _attachment_upload(*, message: Message, client: GraphClient, page_token: str
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(attachments=attachments)
 
 
-def _fail(message_id: int, *, code: str, text: str, now: datetime) -> None:
-    Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
+def _fail(message: Message, *, code: str, text: str, now: datetime) -> None:
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, error_code=code[:60], error_message=text[:500], status_changed_at=now
     )
+    conversation_told(message.conversation, what=STATUS)
 
 
 def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int = SEND_MAX_RETRIES) -> float | None:
@@ -112,7 +114,7 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
     try:
         window = outbound_window_check(conversation=conversation, source=message.source, page=message.page, now=now)
     except HelpdeskError as refusal:
-        _fail(message_id, code=refusal.code, text=str(refusal.message), now=now)
+        _fail(message, code=refusal.code, text=str(refusal.message), now=now)
         return None
     if (message.messaging_type, message.tag) != (window.messaging_type, window.tag):
         # An agent's reply queued inside the 24 hours, sent after them: it now goes out with the
@@ -140,7 +142,7 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
         result = call_with_page(page, send)
     except AttachmentUnavailable:
         logger.error("message %s: its stored file cannot be read", message_id)
-        _fail(message_id, code="attachment_unavailable", text="", now=timezone.now())
+        _fail(message, code="attachment_unavailable", text="", now=timezone.now())
         return None
     except GraphError as error:
         if error.retryable and retries_done < max_retries:
@@ -150,17 +152,18 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
                 error_message=str(error.message)[:500],
                 status_changed_at=timezone.now(),
             )
+            conversation_told(conversation, what=STATUS)
             countdown = backoff_seconds(retries_done, error.retry_after)
             if isinstance(error, GraphTimeoutError):
                 countdown = max(countdown, OUTCOME_UNKNOWN_RETRY_SECONDS)
             return countdown
         logger.info("message %s failed: %s", message_id, error.reason)
-        _fail(message_id, code=failure_code(error), text=str(error.user_msg or error.message), now=timezone.now())
+        _fail(message, code=failure_code(error), text=str(error.user_msg or error.message), now=timezone.now())
         return None
     except TokenDecryptionError:
         # Nothing left this process: the stored token opens with none of the configured keys.
         logger.error("message %s: the token of page %s cannot be decrypted", message_id, page.pk)
-        _fail(message_id, code="page_reauthorization_required", text="", now=timezone.now())
+        _fail(message, code="page_reauthorization_required", text="", now=timezone.now())
         return None
 
     done = timezone.now()
@@ -177,6 +180,7 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
     except IntegrityError:
         # The echo was stored as a row of its own with this mid; ours is still the one sent.
         sent.update(status=MessageStatus.SENT, error_code="", error_message="", status_changed_at=done)
+    conversation_told(conversation, what=STATUS)
     return None
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q
 from django.utils import timezone
 
+from messenger.conversation_changes import STATUS, conversation_rows_told
 from messenger.models import Direction, Message, MessageStatus
 from messenger.services.sending.failures import UNKNOWN_OUTCOME
 from messenger.services.sending.replies import message_dispatch_on_commit
@@ -39,9 +40,18 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
     Returns (messages marked failed, ids queued again). A second run changes nothing.
     """
     now = now or timezone.now()
-    failed = Message.objects.filter(status=MessageStatus.SENDING, status_changed_at__lt=now - SENDING_TIMEOUT).update(
-        status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
+    timed_out = Message.objects.filter(status=MessageStatus.SENDING, status_changed_at__lt=now - SENDING_TIMEOUT)
+    rows = list(
+        timed_out.values_list(
+            "pk", "organization_id", "conversation__channel_id", "conversation_id", "conversation__assignee_id"
+        )
     )
+    failed = 0
+    if rows:
+        failed = timed_out.filter(pk__in=[row[0] for row in rows]).update(
+            status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
+        )
+        conversation_rows_told((row[1:] for row in rows), what=STATUS)
     # Publishing failed since the message last changed state, or it has waited far too long.
     unpublished = Q(dispatch_failed_at__gte=F("status_changed_at")) | Q(
         status_changed_at__lt=now - QUEUED_REDISPATCH_AFTER

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import InvalidTransition, NotFound
 from helpdesk.models import Organization
+from messenger.conversation_changes import AGENT_MESSAGE, STATUS, conversation_told
 from messenger.models import Conversation, Direction, Message, MessageKind, MessageSource, MessageStatus
 from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow
@@ -146,6 +147,7 @@ def _message_queue(
     conversation.last_message_at, conversation.last_message_preview = now, preview
     if answered:
         conversation.waiting_since = None
+    conversation_told(conversation, what=AGENT_MESSAGE)
     message_dispatch_on_commit(message.pk)
     return message
 
@@ -199,6 +201,7 @@ def message_retry(*, organization: Organization, acting_user: Any, message: Mess
     if not changed:
         raise InvalidTransition(_("Only a message that failed can be sent again."))
     message.refresh_from_db()
+    conversation_told(conversation, what=STATUS)
     message_dispatch_on_commit(message.pk)
     return message
 
