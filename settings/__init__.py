@@ -152,6 +152,10 @@ else:
 # at most) whole before sending it, and warns on every one: the trade-off is intended.
 warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
+# Threads that run the synchronous code of requests in one ASGI process (helpdesk.asgi):
+# at most that many database connections per web process.
+ASGI_SYNC_THREADS = env.int("ASGI_SYNC_THREADS", 8)
+
 # --- Live updates (live): server-sent events over Redis ----------------------------------------
 # Without Redis the pages poll (every LIVE_POLL_SECONDS); with it they are pushed each change.
 LIVE_REDIS_URL = env.optional("LIVE_REDIS_URL") or REDIS_URL

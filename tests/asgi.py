@@ -51,7 +51,8 @@ class AsgiServer:
 @pytest.fixture
 def asgi_server(transactional_db: None, live_redis: RedisServer, settings: Any) -> Iterator[AsgiServer]:
     import uvicorn
-    from django.core.asgi import get_asgi_application
+
+    from helpdesk.asgi import build
 
     # Idle streams speak every second: a client gone is noticed at once.
     settings.LIVE_HEARTBEAT_SECONDS = 1
@@ -60,7 +61,7 @@ def asgi_server(transactional_db: None, live_redis: RedisServer, settings: Any) 
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        get_asgi_application(),
+        build(),
         lifespan="off",
         log_level="warning",
         loop="asyncio",
