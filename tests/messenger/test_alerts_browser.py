@@ -134,6 +134,36 @@ def test_desktop_notifications_are_enabled_from_a_click_and_events_show_them(
     assert re.fullmatch(r"\(1\) Preferences · Helpdesk", page.title())
 
 
+def test_the_inbox_offers_desktop_notifications_until_dismissed(
+    browser_page: Any, live_server: Any, tenant_a: Tenant
+) -> None:
+    page = browser_page
+    page.add_init_script(NOTIFICATION_STUB)
+    sign_in(page, live_server.url, "alpha-agent")
+    page.goto(f"{live_server.url}/o/alpha/inbox/")
+    prompt = page.locator("[data-alerts-prompt]")
+    prompt.wait_for(state="visible")
+    assert page.evaluate("() => window.__alerts.asked") == 0
+    assert serious_violations(page) == []
+
+    prompt.get_by_role("button", name="Not now").click()
+    prompt.wait_for(state="hidden")
+    page.reload()
+    page.wait_for_function("() => document.documentElement.dataset.alertCount !== undefined")
+    assert not prompt.is_visible()
+    assert page.evaluate("() => window.__alerts.asked") == 0
+
+    # In another browser, the prompt's button asks, and the prompt goes.
+    other = page.context.browser.new_context().new_page()
+    other.add_init_script(NOTIFICATION_STUB)
+    sign_in(other, live_server.url, "alpha-agent")
+    other.goto(f"{live_server.url}/o/alpha/inbox/")
+    other_prompt = other.locator("[data-alerts-prompt]")
+    other_prompt.get_by_role("button", name="Enable desktop notifications").click()
+    other.wait_for_function("() => window.__alerts.asked === 1")
+    other_prompt.wait_for(state="hidden")
+
+
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_the_pages_with_alert_settings_are_accessible(
     browser_page: Any, live_server: Any, tenant_a: Tenant, language: str

@@ -12,7 +12,8 @@
      most every 15 s.
 
    Permission for desktop notifications is asked only from a click on an element with
-   `data-alerts-enable` (Preferences), never on load. The tone is made by the Web Audio API. */
+   `data-alerts-enable` (Preferences, the inbox's dismissible prompt `data-alerts-prompt`),
+   never on load. The tone is made by the Web Audio API. */
 (function () {
   "use strict";
 
@@ -23,11 +24,12 @@
   var conversationUrl = script.dataset.conversationAlertUrl;
   var notificationUrl = script.dataset.notificationAlertUrl;
   var TICK_COUNT_MS = 15000;
-  var baseTitle = document.title;
   var lastCountAt = 0;
   var countTimer = null;
   var seen = new Set();
   var audio = null;
+  var wantsDesktop = false;
+  var PROMPT_DISMISSED = "hd-alerts-prompt-dismissed";
 
   function getJson(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -38,14 +40,21 @@
   // --- The title --------------------------------------------------------------------------
 
   function setTitle(count) {
-    document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
+    // The page's own title, whatever count it carries (htmx may have swapped it since).
+    var plain = document.title.replace(/^\(\d+\) /, "");
+    document.title = count > 0 ? "(" + count + ") " + plain : plain;
     document.documentElement.dataset.alertCount = String(count);
   }
 
   function fetchCount() {
     if (!countUrl) return;
     lastCountAt = Date.now();
-    getJson(countUrl).then(function (data) { if (data) setTitle(Number(data.count) || 0); });
+    getJson(countUrl).then(function (data) {
+      if (!data) return;
+      setTitle(Number(data.count) || 0);
+      wantsDesktop = Boolean(data.desktop);
+      describe();
+    });
   }
 
   function countSoon() {
@@ -166,6 +175,14 @@
     document.querySelectorAll("[data-alerts-enable]").forEach(function (button) {
       button.hidden = state !== "default";
     });
+    // The inbox's prompt: while this browser was never asked, for a member who wants desktop alerts.
+    document.querySelectorAll("[data-alerts-prompt]").forEach(function (prompt) {
+      prompt.hidden = state !== "default" || !wantsDesktop || dismissed();
+    });
+  }
+
+  function dismissed() {
+    try { return window.localStorage.getItem(PROMPT_DISMISSED) === "1"; } catch (error) { return false; }
   }
 
   document.addEventListener("click", function (event) {
@@ -178,6 +195,11 @@
     if (button && "Notification" in window) {
       var asked = window.Notification.requestPermission(describe);
       if (asked && asked.then) asked.then(describe);
+      return;
+    }
+    if (target && target.closest("[data-alerts-dismiss]")) {
+      try { window.localStorage.setItem(PROMPT_DISMISSED, "1"); } catch (error) { /* private mode */ }
+      describe();
       return;
     }
     if (target && target.closest("[data-alerts-tone]")) tone();
