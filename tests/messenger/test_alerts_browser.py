@@ -13,7 +13,9 @@ from unittest import mock
 
 import pytest
 
+from helpdesk import alerts
 from helpdesk.models import Membership
+from helpdesk.services import membership_alert_preferences_update
 from messenger.services import notes
 from messenger.tasks import sending as sending_tasks
 from tests import factories
@@ -43,6 +45,29 @@ NOTIFICATION_STUB = """
   }
   window.Notification = RecordedNotification;
   window.__alerts = record;
+})();
+"""
+
+# window.AudioContext, recorded: how many tones the page started.
+AUDIO_STUB = """
+(() => {
+  window.__tones = 0;
+  class RecordedAudioContext {
+    constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+    resume() {}
+    createOscillator() {
+      return {
+        frequency: { setValueAtTime() {} },
+        connect(node) { return node; },
+        start() { window.__tones += 1; },
+        stop() {}
+      };
+    }
+    createGain() {
+      return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect(node) { return node; } };
+    }
+  }
+  window.AudioContext = RecordedAudioContext;
 })();
 """
 
@@ -132,6 +157,31 @@ def test_desktop_notifications_are_enabled_from_a_click_and_events_show_them(
     conversation.save(update_fields=["unread_count"])
     page.wait_for_function("() => document.title.startsWith('(1) ')", timeout=20_000)
     assert re.fullmatch(r"\(1\) Preferences · Helpdesk", page.title())
+
+
+def test_a_new_conversation_plays_the_tone_for_who_chose_sound_only(
+    browser_page: Any, live_server: Any, tenant_a: Tenant
+) -> None:
+    agent = tenant_a.agent
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Support chat")
+    factories.associate(agent, channel)
+    conversation = factories.make_conversation(factories.make_page(channel))
+    membership_alert_preferences_update(membership=agent, events=alerts.EVENTS, ways=[alerts.IN_APP, alerts.SOUND])
+
+    page = browser_page
+    page.add_init_script(NOTIFICATION_STUB)
+    page.add_init_script(AUDIO_STUB)
+    sign_in(page, live_server.url, "alpha-agent")
+    page.goto(f"{live_server.url}/o/alpha/preferences/")
+    page.get_by_role("button", name="Enable desktop notifications").click()
+    page.wait_for_function("() => window.__alerts.asked === 1")
+    assert page.evaluate("() => window.__tones") == 0
+
+    _dispatch(page, {"kind": "conversation", "conversation": conversation.pk, "what": "created", "assignee": None})
+    page.wait_for_function("() => window.__tones === 1")
+    # Desktop notifications are off in the agent's choices: none is shown.
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__alerts.shown.length") == 0
 
 
 def test_the_inbox_offers_desktop_notifications_until_dismissed(

@@ -174,3 +174,12 @@ def test_other_organizations_are_told_of_their_own_only(world: World, tenant_b: 
     assert {user_id for user_id, _pk in _told()} == {world.tenant.admin.user_id}
     assert world.run(minutes_later=8) == 1
     assert {user_id for user_id, _pk in _told()} == {world.tenant.admin.user_id, tenant_b.admin.user_id}
+
+
+def test_many_conversations_are_told_of_in_batches(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("messenger.services.unassigned_alerts.BATCH", 2)
+    for n in range(5):
+        world.waiting(11 + n, name=f"Customer {n}")
+    assert world.run() == 5
+    assert len(_told()) == 5
+    assert world.run() == 0
