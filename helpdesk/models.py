@@ -6,10 +6,15 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+UNASSIGNED_ALERT_DEFAULT_MINUTES = 10
+UNASSIGNED_ALERT_MIN_MINUTES = 1
+UNASSIGNED_ALERT_MAX_MINUTES = 1440
 
 
 class Organization(models.Model):
@@ -17,6 +22,12 @@ class Organization(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
+    # Admins are told of a conversation left without an agent this long (helpdesk.alerts).
+    unassigned_alert_minutes = models.PositiveSmallIntegerField(
+        _("unassigned conversation alert (minutes)"),
+        default=UNASSIGNED_ALERT_DEFAULT_MINUTES,
+        validators=[MinValueValidator(UNASSIGNED_ALERT_MIN_MINUTES), MaxValueValidator(UNASSIGNED_ALERT_MAX_MINUTES)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -219,6 +230,7 @@ class Notification(models.Model):
         PAGE_REAUTHORIZATION = "page_reauthorization", _("Page needs re-authorization")
         TOKEN_EXPIRING = "token_expiring", _("Token expiring")
         MENTION = "mention", _("Mentioned in a note")
+        UNASSIGNED_TOO_LONG = "unassigned_too_long", _("Conversation unassigned too long")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
@@ -249,3 +261,26 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class AlertPreferences(models.Model):
+    """Which events a member is alerted of, and which ways (Preferences; helpdesk.alerts).
+
+    No row: the defaults (every event; in the app, on the desktop and by email, no sound)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.OneToOneField(Membership, on_delete=models.CASCADE, related_name="alert_preferences")
+    # Events.
+    new_conversation = models.BooleanField(_("a new conversation in my queue or views"), default=True)
+    customer_message = models.BooleanField(_("a customer's message in a conversation assigned to me"), default=True)
+    mention = models.BooleanField(_("a mention of me in a note"), default=True)
+    unassigned_too_long = models.BooleanField(_("a conversation unassigned too long (admins)"), default=True)
+    # Ways.
+    in_app = models.BooleanField(_("in the app (the bell)"), default=True)
+    desktop = models.BooleanField(_("desktop notification"), default=True)
+    sound = models.BooleanField(_("sound"), default=False)
+    email = models.BooleanField(_("email"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alerts of {self.membership_id}"

@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from helpdesk import datetimes, tasks
+from helpdesk import alerts, datetimes, tasks
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import (
     AlreadyMember,
@@ -37,6 +37,9 @@ from helpdesk.exceptions import (
     UsernameTaken,
 )
 from helpdesk.models import (
+    UNASSIGNED_ALERT_MAX_MINUTES,
+    UNASSIGNED_ALERT_MIN_MINUTES,
+    AlertPreferences,
     ApiToken,
     Department,
     Invitation,
@@ -99,10 +102,17 @@ def _checked_time_zone(time_zone: str, *, blank: bool = False) -> str:
 
 @transaction.atomic
 def organization_update(
-    *, organization: Organization, acting_user: Any, name: str, language: str, time_zone: str
+    *,
+    organization: Organization,
+    acting_user: Any,
+    name: str,
+    language: str,
+    time_zone: str,
+    unassigned_alert_minutes: int | None = None,
 ) -> Organization:
-    """The organization's name, and the language and time zone its members read in unless
-    they chose their own (Preferences)."""
+    """The organization's name, the language and time zone its members read in unless
+    they chose their own (Preferences), and how long a conversation may wait unassigned
+    before its admins are told."""
     name = name.strip()
     if not name:
         message = _("This field is required.")
@@ -114,7 +124,17 @@ def organization_update(
     organization.name = name
     organization.language = _checked_language(language)
     organization.time_zone = _checked_time_zone(time_zone)
-    organization.save(update_fields=["name", "language", "time_zone"])
+    fields = ["name", "language", "time_zone"]
+    if unassigned_alert_minutes is not None:
+        if not UNASSIGNED_ALERT_MIN_MINUTES <= unassigned_alert_minutes <= UNASSIGNED_ALERT_MAX_MINUTES:
+            message = _("Between %(min)d and %(max)d minutes.") % {
+                "min": UNASSIGNED_ALERT_MIN_MINUTES,
+                "max": UNASSIGNED_ALERT_MAX_MINUTES,
+            }
+            raise InvalidInput(message, details={"unassigned_alert_minutes": [message]})
+        organization.unassigned_alert_minutes = unassigned_alert_minutes
+        fields.append("unassigned_alert_minutes")
+    organization.save(update_fields=fields)
     return organization
 
 
@@ -125,6 +145,23 @@ def membership_preferences_update(*, membership: Membership, language: str, time
     membership.time_zone = _checked_time_zone(time_zone, blank=True)
     membership.save(update_fields=["language", "time_zone"])
     return membership
+
+
+@transaction.atomic
+def membership_alert_preferences_update(*, membership: Membership, events: Iterable[str], ways: Iterable[str]) -> None:
+    """Which events the member is alerted of, and which ways (helpdesk.alerts)."""
+    events, ways = set(events), set(ways)
+    unknown = (events - set(alerts.EVENTS)) | (ways - set(alerts.WAYS))
+    if unknown:
+        raise InvalidInput(_("Unknown alert: %(names)s.") % {"names": ", ".join(sorted(unknown))})
+    AlertPreferences.objects.update_or_create(
+        membership=membership,
+        defaults={
+            "organization_id": membership.organization_id,
+            **{event: event in events for event in alerts.EVENTS},
+            **{way: way in ways for way in alerts.WAYS},
+        },
+    )
 
 
 _EMAIL_MAX_LENGTH = 254  # the column of User.email and Invitation.email
@@ -534,7 +571,10 @@ def notification_create(
 
     With `params`, the notice is written when read, in each reader's language and time zone
     (helpdesk.notifications); `title` and `body` default to its words in the organization's
-    language, kept as the fallback. Without, `title` and `body` are shown as given."""
+    language, kept as the fallback. Without, `title` and `body` are shown as given.
+    Members who turned this kind's event, or the app's notices, off in Preferences are not
+    told (helpdesk.alerts)."""
+    user_ids = alerts.kind_wanted_in_app(organization=organization, user_ids=user_ids, kind=kind)
     if params is not None:
         params = dict(params)
         if not title and has_writer(kind):

@@ -45,6 +45,7 @@ org_urlpatterns = [
     path("notifications/badge/", views.notification_badge, name="notification_badge"),
     path("notifications/read/", views.notification_mark_all_read, name="notification_mark_all_read"),
     path("notifications/<id:notification_id>/", views.notification_open, name="notification_open"),
+    path("notifications/<id:notification_id>/alert.json", views.notification_alert, name="notification_alert"),
     path("preferences/", views.preferences, name="preferences"),
 ]
 

@@ -522,3 +522,23 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UnassignedAlert(models.Model):
+    """Admins were told that this conversation waited unassigned too long
+    (messenger.services.unassigned_alerts), for the stretch without an agent that began with
+    its assignment event `since_event_id` (0: since it was created). Once per stretch: after
+    an assignment, being left without an agent again is a new stretch."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    since_event_id = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "since_event_id"], name="unassigned_alert_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} unassigned since event {self.since_event_id}"

@@ -122,3 +122,24 @@ def mention(params: Mapping[str, Any]) -> NotificationText:
         % {"author": stored_name(params["author"], "?"), "contact": _contact(params)},
         body=str(params.get("excerpt", "")),
     )
+
+
+def unassigned_too_long_params(*, contact: Contact, channel: str, minutes: int) -> dict[str, Any]:
+    """``minutes``: the organization's time a conversation may wait unassigned, when told."""
+    return {
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "channel": channel,
+        "minutes": minutes,
+    }
+
+
+def unassigned_too_long(params: Mapping[str, Any]) -> NotificationText:
+    return NotificationText(
+        title=_("Unassigned for over %(minutes)d min: the conversation with %(contact)s")
+        % {"contact": _contact(params), "minutes": int(params["minutes"])},
+        body=_("Channel: %(channel)s. Nobody is assigned to the conversation yet.") % {"channel": params["channel"]},
+    )

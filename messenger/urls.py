@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from messenger import oauth
 from messenger.views import (
+    alerts,
     attachments,
     bulk,
     conversation,
@@ -35,6 +36,8 @@ urlpatterns += [
     path("inbox/views/<id:view_id>/update/", saved_views.saved_view_update, name="saved_view_update"),
     path("inbox/views/<id:view_id>/delete/", saved_views.saved_view_delete, name="saved_view_delete"),
     path("inbox/bulk/", bulk.inbox_bulk, name="inbox_bulk"),
+    path("inbox/alerts/count.json", alerts.alert_count, name="alert_count"),
+    path("inbox/<id:conversation_id>/alert.json", alerts.conversation_alert, name="conversation_alert"),
     path("inbox/<id:conversation_id>/", conversation.conversation_detail, name="conversation"),
     path(
         "inbox/<id:conversation_id>/transcript/", conversation.conversation_transcript, name="conversation_transcript"

@@ -244,6 +244,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Conversations left unassigned longer than their organization's time: admins told once.
+    "messenger-unassigned-alerts": {
+        "task": "messenger.alerts.unassigned_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # The webhook: events stored but not yet applied, and the follow-ups a down broker could
     # not take.
     "messenger-webhook-events-process-pending": {
@@ -494,6 +500,7 @@ NOTIFICATION_TEXTS = {
     "page_reauthorization": "messenger.notification_texts.page_reauthorization",
     "token_expiring": "messenger.notification_texts.token_expiring",
     "mention": "messenger.notification_texts.mention",
+    "unassigned_too_long": "messenger.notification_texts.unassigned_too_long",
 }
 
 # --- Logging --------------------------------------------------------------------------------

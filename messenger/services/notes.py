@@ -8,8 +8,8 @@ reply window).
 
 ``@username`` in a note names a member who may see the conversation (the rule read the other
 way round: messenger.selectors.member_list_mentionable). Each is kept as a NoteMention and told
-in the app and by email, in their own language and time zone; naming anyone else (or nobody)
-refuses the whole note.
+in the app and by email, in their own language and time zone, as their Preferences allow
+(helpdesk.alerts); naming anyone else (or nobody) refuses the whole note.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from helpdesk import alerts
 from helpdesk.exceptions import InvalidInput, MentionNotAllowed, NoteEmpty, NoteTooLong, NotFound
 from helpdesk.models import Membership, Notification, Organization
 from helpdesk.names import name_parts, user_name
@@ -139,6 +140,12 @@ def _notify(
         url=url,
         dedupe_key=f"note-mention:{note.pk}",
     )
+    mailing = alerts.wanting(
+        organization=organization,
+        user_ids=[member.user_id for member in recipients],
+        event=alerts.MENTION,
+        way=alerts.EMAIL,
+    )
     readers = [
         Reader(
             user_id=member.user_id,
@@ -147,7 +154,7 @@ def _notify(
             time_zone=member.time_zone or organization.time_zone,
         )
         for member in recipients
-        if member.user.email
+        if member.user.email and member.user_id in mailing
     ]
     mails = []
     for reader in readers:

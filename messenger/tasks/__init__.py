@@ -17,7 +17,8 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import attachments, out_of_hours, pages, routing, search, sending, webhook
+from messenger.tasks import alerts, attachments, out_of_hours, pages, routing, search, sending, webhook
+from messenger.tasks.alerts import unassigned_sweep
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.out_of_hours import out_of_hours_reply
 from messenger.tasks.pages import token_expiry_sweep
@@ -33,6 +34,7 @@ from messenger.tasks.webhook import (
 
 __all__ = [
     "ATTACHMENT_MAX_RETRIES",
+    "alerts",
     "attachments",
     "attachments_download",
     "drain_agent",
@@ -50,6 +52,7 @@ __all__ = [
     "sending",
     "sending_sweep",
     "token_expiry_sweep",
+    "unassigned_sweep",
     "webhook",
     "webhook_contact_profile_fetch",
     "webhook_events_process_pending",
