@@ -72,10 +72,10 @@ def _transcript_partial(request: TenantRequest, conversation: Conversation, *, s
     return render(request, "messenger/inbox/_transcript.html", context)
 
 
-def _seen_at(request: TenantRequest) -> datetime | None:
+def composer_seen_at(request: TenantRequest) -> datetime | None:
     """When the composer last showed the conversation: the later of its page's time (or its
     last reply's) and the agent's confirmation of a colleague's reply. None when the form
-    says neither (no check)."""
+    says neither (no check). The ticket page's composer posts the same fields."""
     seen = []
     for name in ("seen_at", "confirmed_at"):
         value = request.POST.get(name, "")
@@ -95,7 +95,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
-        seen_at = _seen_at(request)
+        seen_at = composer_seen_at(request)
         replies.reply_send(
             organization=request.organization,
             acting_user=request.user,
