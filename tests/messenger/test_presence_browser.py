@@ -10,6 +10,8 @@ import re
 from typing import Any
 from unittest import mock
 
+from django.db import connections
+
 from availability.models import Availability
 from helpdesk.models import Role
 from messenger.models import Direction, Message
@@ -85,3 +87,32 @@ def test_two_agents_see_each_other_in_a_conversation_and_a_collision_asks_first(
         # Closed before the server stops: an open stream would hold its shutdown.
         colleague.context.close()
         agent.context.close()
+    # The server's teardown ends every database session but its caller's, and Playwright runs
+    # this body in a context of its own whose session the next test would reuse: close it here.
+    connections.close_all()
+
+
+def test_without_push_the_presence_line_follows_the_poll(chromium: Any, live_server: Any, tenant_a: Tenant) -> None:
+    """A WSGI server gives no stream: the page polls, and the presence line with it."""
+    from playwright.sync_api import expect
+
+    org = tenant_a.organization
+    shop = factories.make_channel(org, tenant_a.department, name="Web shop")
+    aiko = factories.make_member(
+        org, role=Role.AGENT, username="aiko", departments=[tenant_a.department], first_name="Aiko"
+    )
+    for member in (aiko, tenant_a.agent):
+        factories.associate(member, shop)
+    fb_page = factories.make_page(shop)
+    conversation = factories.make_conversation(fb_page, factories.make_contact(fb_page, display_name="山田 花子"))
+    factories.make_message(conversation, text="荷物が届きません")
+    url = f"{live_server.url}/o/alpha/inbox/{conversation.pk}/"
+
+    agent = sign_in(new_page(chromium), live_server.url, "alpha-agent")
+    agent.goto(url)
+    expect(agent.locator("html")).to_have_attribute("data-live", "poll")
+    colleague = sign_in(new_page(chromium), live_server.url, "aiko")
+    colleague.goto(url)
+    expect(agent.locator("#conversation-presence")).to_contain_text("Aiko is viewing")
+    colleague.locator("#composer-text").press_sequentially("Hello", delay=20)
+    expect(agent.locator("#conversation-presence")).to_contain_text("Aiko is typing a reply…")
