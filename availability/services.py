@@ -171,6 +171,12 @@ def activity_record(*, membership: Membership, input_seen: bool, at: datetime | 
     return availability
 
 
+def tab_seen(*, membership_id: int, at: datetime | None = None) -> None:
+    """An open live stream (live.streams) is an open tab: the member's last sign of one, in
+    one UPDATE. A member without an availability row is offline already: nothing to keep."""
+    Availability.objects.filter(membership_id=membership_id).update(last_seen_at=at or timezone.now())
+
+
 def availability_settings_get(*, organization: Organization) -> AvailabilitySettings:
     """The organization's availability rules (created with the defaults on first use)."""
     found = AvailabilitySettings.objects.filter(organization=organization).first()

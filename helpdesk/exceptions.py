@@ -137,6 +137,21 @@ class ReplyWindowClosed(Conflict):
     default_message = _("The reply window is closed: the customer must write first.")
 
 
+class ColleagueReplied(Conflict):
+    """Another member replied to the conversation since this agent's page showed it (within
+    a couple of minutes): the composer asks before sending. ``details``: their name and how
+    many seconds ago."""
+
+    code = "colleague_replied"
+
+    def __init__(self, *, name: str, seconds: int) -> None:
+        self.name, self.seconds = name, seconds
+        super().__init__(
+            gettext("%(name)s replied %(seconds)s s ago — send anyway?") % {"name": name, "seconds": seconds},
+            details={"name": name, "seconds": seconds},
+        )
+
+
 class MessageTooLong(HelpdeskError):
     """A reply longer than the channel's limit; the channel that counts passes its limit."""
 

@@ -12,6 +12,7 @@ scope (`live.scope`) before it is written.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -25,10 +26,15 @@ from live.events import CLOSE, SCOPE, LiveEvent
 from live.hub import LOST, BusUnavailable, Delivered, Hub, Subscription
 from live.scope import MemberScope
 
+logger = logging.getLogger(__name__)
+
 # The most a catch-up gives event by event; more than that is a resync.
 CATCH_UP_LIMIT = 1000
 # Browsers wait this long (ms) before they reconnect by themselves.
 RETRY_MILLISECONDS = 3000
+# An open stream is an open tab for availability (`tab_seen`): said when it opens and then at
+# most this often (a tab's own heartbeat is every minute; the sweep waits three).
+TAB_SEEN_SECONDS = 60
 
 
 def sse(event: str, data: bytes | str, event_id: str | None = None) -> bytes:
@@ -86,6 +92,7 @@ async def open_stream(
     scope: MemberScope,
     last_id: str,
     reload_scope: Callable[[], Awaitable[MemberScope]],
+    tab_seen: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The SSE bytes of one stream until the client leaves, Redis is lost, or the stream is
     closed (the member opened too many, or lost access). Raises BusUnavailable before the
@@ -106,7 +113,7 @@ async def open_stream(
     except BaseException:
         hub.unsubscribe(subscription)
         raise
-    return _stream(hub, scope, stream_id, subscription, last_id, caught_up, position, reload_scope)
+    return _stream(hub, scope, stream_id, subscription, last_id, caught_up, position, reload_scope, tab_seen)
 
 
 async def _stream(
@@ -118,11 +125,25 @@ async def _stream(
     caught_up: list[Delivered] | None,
     position: str,
     reload_scope: Callable[[], Awaitable[MemberScope]],
+    tab_seen: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     heartbeat = settings.LIVE_HEARTBEAT_SECONDS
+    tab_seen_at: float | None = None
+
+    async def say_tab_seen() -> None:
+        nonlocal tab_seen_at
+        if tab_seen is None or (tab_seen_at is not None and time.monotonic() - tab_seen_at < TAB_SEEN_SECONDS):
+            return
+        tab_seen_at = time.monotonic()
+        try:
+            await tab_seen()
+        except Exception:  # availability is told again at the next beat; the stream goes on
+            logger.warning("live: could not record the stream's member as seen", exc_info=True)
+
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
         yield sse("hello", orjson.dumps({"stream": stream_id, "heartbeat": heartbeat}))
+        await say_tab_seen()
         # Where this stream stands: ids at or before it were given (or replaced by a resync).
         passed = bus.parse_id(position) or (0, 0)
         if caught_up is None:
@@ -144,6 +165,7 @@ async def _stream(
                 except (RedisError, OSError):
                     yield sse("fallback", b"{}")
                     return
+                await say_tab_seen()
                 continue
             if delivered is LOST:
                 yield sse("fallback", b"{}")

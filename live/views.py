@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
+from availability.services import tab_seen
 from helpdesk.tenancy import TenantRequest
 from live import bus
 from live.hub import BusUnavailable, get_hub
@@ -68,7 +69,13 @@ async def stream(request: TenantRequest) -> HttpResponseBase:
     # names the position it was rendered at (`from`), so that nothing falls in between.
     last_id = request.headers.get("Last-Event-ID") or request.GET.get("from", "")
     try:
-        body = await open_stream(hub=get_hub(), scope=await load_scope(), last_id=last_id, reload_scope=load_scope)
+        body = await open_stream(
+            hub=get_hub(),
+            scope=await load_scope(),
+            last_id=last_id,
+            reload_scope=load_scope,
+            tab_seen=partial(sync_to_async(tab_seen), membership_id=request.membership.pk),
+        )
     except BusUnavailable as error:
         logger.info("live: no push for this page, it polls (%s)", error)
         return _push_unavailable()

@@ -34,7 +34,9 @@ from messenger.models import (
     ConversationEvent,
     ConversationLabel,
     ConversationState,
+    Direction,
     Message,
+    MessageSource,
     Note,
     NoteMention,
 )
@@ -445,6 +447,34 @@ def conversation_label_list(*, organization: Organization, conversation: Convers
 def message_list(*, organization: Organization, conversation: Conversation) -> QuerySet[Message]:
     """The visible messages of a conversation (a blocked customer's hidden ones left out)."""
     return Message.objects.filter(organization=organization, conversation=conversation, is_hidden=False)
+
+
+def colleague_reply_latest(
+    *, organization: Organization, conversation: Conversation, user_id: int, after: datetime
+) -> Message | None:
+    """The newest reply another member sent in the conversation after ``after`` (with its
+    author), or None: what messenger.services.sending.reply_rules asks before a reply."""
+    return (
+        Message.objects.filter(
+            organization=organization,
+            conversation=conversation,
+            direction=Direction.OUTBOUND,
+            source=MessageSource.AGENT,
+            sent_at__gt=after,
+            author__isnull=False,
+        )
+        .exclude(author_id=user_id)
+        .select_related("author")
+        .order_by("-sent_at")
+        .first()
+    )
+
+
+def member_list_by_user(*, organization: Organization, user_ids: Any) -> QuerySet[Membership]:
+    """The organization's active members among these users, with their user (for names)."""
+    return Membership.objects.filter(
+        organization=organization, user_id__in=list(user_ids), is_active=True
+    ).select_related("user")
 
 
 def message_visible_list(*, organization: Organization, membership: Membership) -> QuerySet[Message]:

@@ -14,6 +14,7 @@ from messenger.views import (
     conversation_labels,
     conversation_list,
     notes,
+    presence,
     saved_views,
 )
 from messenger.webhook import views as webhook_views
@@ -44,6 +45,7 @@ urlpatterns += [
     ),
     path("inbox/<id:conversation_id>/send/", conversation_actions.conversation_send, name="conversation_send"),
     path("inbox/<id:conversation_id>/typing/", conversation_actions.conversation_typing, name="conversation_typing"),
+    path("inbox/<id:conversation_id>/presence/", presence.conversation_presence, name="conversation_presence"),
     path("inbox/<id:conversation_id>/notes/", notes.conversation_note_add, name="conversation_note_add"),
     path("inbox/<id:conversation_id>/mentionable/", notes.conversation_mentionable, name="conversation_mentionable"),
     *(

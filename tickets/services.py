@@ -547,18 +547,25 @@ def ticket_reply_send(
     ticket_id: int | str,
     text: str,
     kept_files: Sequence[str] = (),
+    seen_at: datetime | None = None,
 ) -> list[Message]:
     """A reply from a ticket is a Messenger reply to its conversation, under the same rules
     (messenger.services.sending.replies). It belongs to the ticket: an active ticket takes it like any
     new message; a resolved or closed one that is still the conversation's latest, with no
     customer message after it, takes it into its part (an agent's words open no new part).
-    ``kept_files``: a canned response's files, sent as in the inbox."""
+    ``kept_files``: a canned response's files, sent as in the inbox; ``seen_at``: a colleague's
+    reply after it asks first, as in the inbox."""
     ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
     conversation = messenger_selectors.conversation_get(
         organization=organization, membership=membership, conversation_id=ticket.conversation_id
     )
     queued = replies.reply_send(
-        organization=organization, acting_user=acting_user, conversation=conversation, text=text, kept_files=kept_files
+        organization=organization,
+        acting_user=acting_user,
+        conversation=conversation,
+        text=text,
+        kept_files=kept_files,
+        seen_at=seen_at,
     )
     if not ticket.is_active:
         locked = Ticket.objects.select_for_update(of=("self",)).get(pk=ticket.pk)

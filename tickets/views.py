@@ -12,11 +12,19 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied, TicketAlreadyOpen, http_errors
+from helpdesk.exceptions import (
+    ColleagueReplied,
+    HelpdeskError,
+    NotFound,
+    PermissionDenied,
+    TicketAlreadyOpen,
+    http_errors,
+)
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import toast_trigger
@@ -26,6 +34,7 @@ from messenger.services import notes
 from messenger.services.sending import kept_files as kept_files_module
 from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
+from messenger.views.conversation_actions import composer_seen_at
 from messenger.views.transcript import system_line, transcript_context
 from tickets import events, selectors, services
 from tickets.forms import TicketFilterForm, TicketSubjectForm, TicketUpdateForm
@@ -110,6 +119,7 @@ def _ticket_page(
     reply_error: HelpdeskError | None = None,
     composer_mode: str = "reply",
     kept_file_tokens: list[str] | None = None,
+    seen_at: str = "",
     status: int = 200,
 ) -> HttpResponse:
     """The ticket page; the actions below render it again with what they refused (the text,
@@ -129,6 +139,9 @@ def _ticket_page(
             "reply_text": reply_text,
             "reply_error": reply_error,
             "composer_mode": composer_mode,
+            # When the composer showed the conversation (kept when a colleague's reply asks first).
+            "seen_at": seen_at or timezone.now().isoformat(),
+            "confirm_at": timezone.now().isoformat() if isinstance(reply_error, ColleagueReplied) else "",
             "canned_kept_files": _kept_files_shown(organization, kept_file_tokens or []),
             **ticket_labels_context(request, ticket),
             "max_length": reply_rules.MAX_TEXT_LENGTH,
@@ -209,6 +222,7 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
             ticket_id=ticket.pk,
             text=text,
             kept_files=kept_file_tokens,
+            seen_at=composer_seen_at(request),
         )
     except HelpdeskError as error:
         return _ticket_page(
@@ -217,6 +231,7 @@ def ticket_reply(request: TenantRequest, ticket_id: int) -> HttpResponse:
             reply_text=text,
             reply_error=error,
             kept_file_tokens=kept_file_tokens,
+            seen_at=request.POST.get("seen_at", "") if isinstance(error, ColleagueReplied) else "",
             status=error.status,
         )
     messages.success(request, _("Reply queued for sending."))

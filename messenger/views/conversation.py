@@ -8,9 +8,10 @@ from typing import Any
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from helpdesk.exceptions import NotFound
+from helpdesk.exceptions import ColleagueReplied, NotFound
 from helpdesk.tenancy import TenantRequest, member_required
 from labels import selectors as label_selectors
 from messenger import selectors
@@ -69,10 +70,13 @@ def render_conversation_page(
     params: Any = None,
     draft: str = "",
     composer_mode: str = "reply",
+    seen_at: str = "",
+    collision: ColleagueReplied | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """The whole conversation page; ``draft``: what stays in the composer, in ``composer_mode``
-    ("reply" or "note")."""
+    ("reply" or "note"); ``seen_at``: the time the composer showed the conversation, kept when
+    the page comes back refused (else now); ``collision``: a colleague's reply to confirm."""
     organization, membership = request.organization, request.membership
     context = conversation_list_context(request, active_id=conversation.pk, params=params)
     context.update(transcript_context(request, conversation))
@@ -93,6 +97,9 @@ def render_conversation_page(
             ),
             "draft": draft,
             "composer_mode": composer_mode,
+            "seen_at": seen_at or timezone.now().isoformat(),
+            "collision": collision,
+            "confirm_at": timezone.now().isoformat() if collision else "",
         }
     )
     context.update(conversation_labels_context(request, conversation))

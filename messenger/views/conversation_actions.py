@@ -6,18 +6,21 @@ Converting to a ticket is the tickets layer's (the inbox links to its URL)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypedDict
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from helpdesk.converters import parse_id
-from helpdesk.exceptions import HelpdeskError, NotFound
+from helpdesk.exceptions import ColleagueReplied, HelpdeskError, InvalidInput, NotFound
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import toast_trigger
@@ -49,16 +52,40 @@ def _back_to(request: TenantRequest, conversation_id: int) -> HttpResponse:
 
 
 def _composer_feedback(request: TenantRequest, error: HelpdeskError) -> HttpResponse:
-    """The refusal shown under the composer, in place (htmx)."""
-    response = render(request, "messenger/inbox/_composer_feedback.html", {"error": error.message}, status=error.status)
+    """The refusal shown under the composer, in place (htmx); a colleague's reply comes with
+    a button that confirms and sends."""
+    context = {
+        "error": error.message,
+        "confirm_at": timezone.now().isoformat() if isinstance(error, ColleagueReplied) else "",
+    }
+    response = render(request, "messenger/inbox/_composer_feedback.html", context, status=error.status)
     response["HX-Retarget"] = "#composer-feedback"
     response["HX-Reswap"] = "innerHTML"
     return response
 
 
-def _transcript_partial(request: TenantRequest, conversation: Conversation) -> HttpResponse:
+def _transcript_partial(request: TenantRequest, conversation: Conversation, *, sent: bool = False) -> HttpResponse:
     context = {**transcript_context(request, conversation), "partial": True}
+    if sent:
+        # The composer has seen the conversation as of its own reply (reply_rules.colleague_reply_check).
+        context["composer_seen_at"] = timezone.now().isoformat()
     return render(request, "messenger/inbox/_transcript.html", context)
+
+
+def composer_seen_at(request: TenantRequest) -> datetime | None:
+    """When the composer last showed the conversation: the later of its page's time (or its
+    last reply's) and the agent's confirmation of a colleague's reply. None when the form
+    says neither (no check). The ticket page's composer posts the same fields."""
+    seen = []
+    for name in ("seen_at", "confirmed_at"):
+        value = request.POST.get(name, "")
+        if not value:
+            continue
+        parsed = parse_datetime(value) if len(value) <= 40 else None
+        if parsed is None or timezone.is_naive(parsed):
+            raise InvalidInput(details={name: value[:40]})
+        seen.append(parsed)
+    return max(seen) if seen else None
 
 
 @member_required
@@ -68,6 +95,7 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
     upload = request.FILES.get("file")
     text = request.POST.get("text", "")
     try:
+        seen_at = composer_seen_at(request)
         replies.reply_send(
             organization=request.organization,
             acting_user=request.user,
@@ -75,16 +103,28 @@ def conversation_send(request: TenantRequest, conversation_id: int) -> HttpRespo
             text=text,
             upload=upload,
             kept_files=request.POST.getlist("kept_file"),
+            seen_at=seen_at,
         )
     except HelpdeskError as error:
         if _is_htmx(request):
             return _composer_feedback(request, error)
-        # Without JavaScript: the page again, with what the agent wrote still in the composer.
-        messages.error(request, str(error.message))
+        # Without JavaScript: the page again, with what the agent wrote still in the composer
+        # (a colleague's reply: asked there, with the button that confirms).
+        collision = error if isinstance(error, ColleagueReplied) else None
+        if collision is None:
+            messages.error(request, str(error.message))
         filters = QueryDict(request.POST.get("filters", ""))
-        return render_conversation_page(request, conversation, params=filters, draft=text, status=error.status)
+        return render_conversation_page(
+            request,
+            conversation,
+            params=filters,
+            draft=text,
+            seen_at=request.POST.get("seen_at", "") if collision else "",
+            collision=collision,
+            status=error.status,
+        )
     if _is_htmx(request):
-        return _transcript_partial(request, conversation)
+        return _transcript_partial(request, conversation, sent=True)
     return _back_to(request, conversation.pk)
 
 

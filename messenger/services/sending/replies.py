@@ -20,6 +20,7 @@ from messenger.models import Conversation, Direction, Message, MessageKind, Mess
 from messenger.previews import message_preview
 from messenger.reply_window import ReplyWindow
 from messenger.services.sending import kept_files as kept_files_module
+from messenger.services.sending import reply_rules
 from messenger.services.sending.reply_files import StoredAttachment, store_attachment
 from messenger.services.sending.reply_rules import (
     conversation_reply_check,
@@ -40,6 +41,7 @@ def reply_send(
     text: str = "",
     upload: UploadedFile | None = None,
     kept_files: Sequence[str] = (),
+    seen_at: datetime | None = None,
 ) -> list[Message]:
     """Store an agent's reply (a text, a file, or both) as queued messages, sent after commit.
 
@@ -51,9 +53,17 @@ def reply_send(
     ``kept_files``: tokens of files a higher layer keeps (a canned response's attachments,
     messenger.services.sending.kept_files); each is checked, copied as the message's own
     file and sent as its own message after the uploaded file, the text last.
+
+    ``seen_at``: when the agent's composer last showed the conversation; a colleague's reply
+    since then is ColleagueReplied (``reply_rules.colleague_reply_check``). None: no check
+    (the API).
     """
     if conversation.organization_id != organization.pk:
         raise NotFound
+    if seen_at is not None:
+        reply_rules.colleague_reply_check(
+            organization=organization, conversation=conversation, acting_user=acting_user, seen_at=seen_at
+        )
     if (upload is None and not kept_files) or normalize_text(text):
         text = validate_text(text)
     else:

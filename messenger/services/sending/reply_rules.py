@@ -3,14 +3,17 @@ the conversation can be answered now, and what a text may be."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from channels import message_text
 from helpdesk.exceptions import (
     ChannelDeleted,
     ChannelDisabled,
+    ColleagueReplied,
     ContactBlocked,
     HelpdeskError,
     InvalidInput,
@@ -18,6 +21,9 @@ from helpdesk.exceptions import (
     PageReauthorizationRequired,
     ReplyWindowClosed,
 )
+from helpdesk.models import Organization
+from helpdesk.names import user_name
+from messenger import selectors
 from messenger.models import Conversation, FacebookPage, MessageSource, PageStatus
 from messenger.reply_window import ReplyWindow, WindowState, reply_window
 
@@ -27,6 +33,32 @@ from messenger.reply_window import ReplyWindow, WindowState, reply_window
 MAX_TEXT_LENGTH = message_text.MAX_TEXT_LENGTH
 text_length = message_text.text_length
 normalize_text = message_text.normalize_text
+
+# A colleague's reply asks for confirmation when it was sent after the agent's page showed
+# the conversation (or after their own last reply from it) and at most this long ago: older
+# than that, it has been on their screen (the transcript is live) long enough to be read.
+COLLISION_WINDOW_SECONDS = 120
+
+
+def colleague_reply_check(
+    *,
+    organization: Organization,
+    conversation: Conversation,
+    acting_user: Any,
+    seen_at: datetime,
+    now: datetime | None = None,
+) -> None:
+    """Raise ColleagueReplied when another member replied after ``seen_at`` (when the agent's
+    page showed the conversation, their last reply from it, or their confirmation) within
+    COLLISION_WINDOW_SECONDS."""
+    now = now or timezone.now()
+    after = max(seen_at, now - timedelta(seconds=COLLISION_WINDOW_SECONDS))
+    found = selectors.colleague_reply_latest(
+        organization=organization, conversation=conversation, user_id=getattr(acting_user, "pk", 0) or 0, after=after
+    )
+    if found is not None:
+        seconds = max(0, int((now - found.sent_at).total_seconds()))
+        raise ColleagueReplied(name=user_name(found.author), seconds=seconds)
 
 
 def conversation_reply_check(
