@@ -65,6 +65,9 @@ async def stream(request: TenantRequest) -> HttpResponseBase:
     async def load_scope() -> MemberScope:
         return await sync_to_async(_scope_then_release)(membership_id)
 
+    async def seen() -> None:
+        await sync_to_async(tab_seen)(membership_id=membership_id)
+
     # The browser's own reconnect names the last event it saw; a page's first connection
     # names the position it was rendered at (`from`), so that nothing falls in between.
     last_id = request.headers.get("Last-Event-ID") or request.GET.get("from", "")
@@ -74,7 +77,7 @@ async def stream(request: TenantRequest) -> HttpResponseBase:
             scope=await load_scope(),
             last_id=last_id,
             reload_scope=load_scope,
-            tab_seen=partial(sync_to_async(tab_seen), membership_id=request.membership.pk),
+            tab_seen=seen,
         )
     except BusUnavailable as error:
         logger.info("live: no push for this page, it polls (%s)", error)
