@@ -286,3 +286,20 @@ def test_a_deactivated_member_is_told_to_reload_their_scope(
         )
     assert [e.user_id for e in published.of_kind("scope")] == [a.agent.user_id]
     assert ConversationState.OPEN  # the conversations themselves are untouched
+
+
+def test_a_customers_file_recorded_after_download_redraws_its_message(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.models import MessageKind
+    from messenger.services.attachments import downloads
+    from messenger.services.attachments.entries import DownloadFailure
+
+    conversation = desk["conversation"]
+    url = "https://cdn.example/expired.png"
+    message = factories.make_message(
+        conversation, text="", kind=MessageKind.ATTACHMENT, attachments=[{"type": "image", "url": url}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        downloads._record(message_id=message.pk, results={0: (url, DownloadFailure("not_found"))}, now=timezone.now())
+    assert _conversation_events(published) == [(conversation.pk, "edit", desk["channel"].pk, None)]
