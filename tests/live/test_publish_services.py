@@ -367,3 +367,15 @@ def test_a_new_conversation_notice_is_one_notification_event_per_member_who_sees
     with django_capture_on_commit_callbacks(execute=True):
         assert conversation_announce(conversation_id=conversation.pk) == 0
     assert published.events == []
+
+
+def test_a_customers_name_fetched_is_told_to_their_conversation(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.services.contacts import contact_profile_fetch
+
+    guest = factories.make_contact(desk["page"], is_guest=True, profile_fetched_at=None)
+    conversation = factories.make_conversation(desk["page"], guest)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert contact_profile_fetch(contact_id=guest.pk)  # a guest has no profile: the fallback name
+    assert _conversation_events(published) == [(conversation.pk, "contact", desk["channel"].pk, None)]
