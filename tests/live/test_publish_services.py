@@ -286,3 +286,96 @@ def test_a_deactivated_member_is_told_to_reload_their_scope(
         )
     assert [e.user_id for e in published.of_kind("scope")] == [a.agent.user_id]
     assert ConversationState.OPEN  # the conversations themselves are untouched
+
+
+def test_a_customers_file_recorded_after_download_redraws_its_message(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.models import MessageKind
+    from messenger.services.attachments import downloads
+    from messenger.services.attachments.entries import DownloadFailure
+
+    conversation = desk["conversation"]
+    url = "https://cdn.example/expired.png"
+    message = factories.make_message(
+        conversation, text="", kind=MessageKind.ATTACHMENT, attachments=[{"type": "image", "url": url}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        downloads._record(message_id=message.pk, results={0: (url, DownloadFailure("not_found"))}, now=timezone.now())
+    assert _conversation_events(published) == [(conversation.pk, "edit", desk["channel"].pk, None)]
+
+
+def test_a_channel_that_assigns_by_itself_tells_each_conversation_it_gives(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.routing.route import channel_queue_drain
+
+    a, channel, conversation = desk["a"], desk["channel"], desk["conversation"]
+    channel.assignment_mode = AssignmentMode.ROUND_ROBIN
+    channel.save(update_fields=["assignment_mode"])
+    Conversation.objects.filter(pk=conversation.pk).update(queued_at=timezone.now())
+    set_status(a.agent, Status.ONLINE)
+    with django_capture_on_commit_callbacks(execute=True):
+        given = channel_queue_drain(organization_id=a.organization.pk, channel_id=channel.pk)
+    assert given == [conversation.pk]
+    assert _conversation_events(published) == [(conversation.pk, "assignment", channel.pk, a.agent.user_id)]
+
+
+def test_blocking_the_customer_is_a_contact_change(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.services.conversations.blocking import contact_block
+
+    a, conversation = desk["a"], desk["conversation"]
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_block(organization=a.organization, acting_user=a.agent.user, conversation=conversation)
+    assert _conversation_events(published) == [(conversation.pk, "contact", desk["channel"].pk, None)]
+
+
+def test_a_reply_from_the_ticket_page_tells_the_ticket_and_its_conversation(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    a, conversation = desk["a"], desk["conversation"]
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = ticket_services.ticket_create_from_conversation(
+            organization=a.organization, acting_user=a.admin.user, membership=a.admin, conversation_id=conversation.pk
+        )
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_services.ticket_reply_send(
+            organization=a.organization, acting_user=a.agent.user, membership=a.agent, ticket_id=ticket.pk, text="Done"
+        )
+    assert [e.data["what"] for e in published.of_kind("ticket")] == ["reply"]
+    assert [what for _pk, what, _c, _a in _conversation_events(published)] == ["agent_message"]
+
+
+def test_a_new_conversation_notice_is_one_notification_event_per_member_who_sees_it(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from helpdesk.models import Notification
+    from messenger.webhook.followups import conversation_announce
+
+    a, conversation = desk["a"], desk["conversation"]
+    factories.make_member(a.organization, username="alpha-elsewhere", departments=[a.department])  # not the channel's
+    with django_capture_on_commit_callbacks(execute=True):
+        assert conversation_announce(conversation_id=conversation.pk) == 2
+    notices = {e.user_id: e.data["notification"] for e in published.of_kind("notification")}
+    assert notices == dict(Notification.objects.values_list("user_id", "pk"))
+    assert set(notices) == {a.admin.user_id, a.agent.user_id}
+    # Told once: announcing again notifies nobody, and tells nobody.
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert conversation_announce(conversation_id=conversation.pk) == 0
+    assert published.events == []
+
+
+def test_a_customers_name_fetched_is_told_to_their_conversation(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from messenger.services.contacts import contact_profile_fetch
+
+    guest = factories.make_contact(desk["page"], is_guest=True, profile_fetched_at=None)
+    conversation = factories.make_conversation(desk["page"], guest)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert contact_profile_fetch(contact_id=guest.pk)  # a guest has no profile: the fallback name
+    assert _conversation_events(published) == [(conversation.pk, "contact", desk["channel"].pk, None)]

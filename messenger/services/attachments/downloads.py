@@ -8,8 +8,10 @@ from datetime import datetime
 
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from messenger.conversation_changes import EDIT, conversation_rows_told
 from messenger.models import Direction, Message
 from messenger.services.attachments.entries import (
     ERROR_TOO_MANY,
@@ -34,7 +36,15 @@ def _record(
     stored = failed = 0
     orphans: list[str] = []
     with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .annotate(
+                conversation_channel_id=F("conversation__channel_id"),
+                conversation_assignee_id=F("conversation__assignee_id"),
+            )
+            .filter(pk=message_id)
+            .first()
+        )
         if message is None:
             orphans = [r.stored_name for _url, r in results.values() if isinstance(r, Stored)]
         else:
@@ -60,6 +70,18 @@ def _record(
             message.attachments = attachments
             message.attachments_tried_at = message.attachments_tried_at or now
             message.save(update_fields=["attachments", "attachments_tried_at"])
+            # Its files are shown now (or said not kept): the transcript draws the message again.
+            conversation_rows_told(
+                [
+                    (
+                        message.organization_id,
+                        message.conversation_channel_id,
+                        message.conversation_id,
+                        message.conversation_assignee_id,
+                    )
+                ],
+                what=EDIT,
+            )
     for name in orphans:
         _delete_on_commit(name)
     return stored, failed
