@@ -21,9 +21,10 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import connections
 from django.test import Client
 
+from helpdesk.asgi import BoundedSyncThreads, build
 from tests.servers import RedisServer, free_port
 
 
@@ -52,16 +53,15 @@ class AsgiServer:
 def asgi_server(transactional_db: None, live_redis: RedisServer, settings: Any) -> Iterator[AsgiServer]:
     import uvicorn
 
-    from helpdesk.asgi import build
-
     # Idle streams speak every second: a client gone is noticed at once.
     settings.LIVE_HEARTBEAT_SECONDS = 1
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    application = build()
     config = uvicorn.Config(
-        build(),
+        application,
         lifespan="off",
         log_level="warning",
         loop="asyncio",
@@ -81,20 +81,16 @@ def asgi_server(transactional_db: None, live_redis: RedisServer, settings: Any) 
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-        _close_server_connections()
+        _close_server_connections(application)
 
 
-def _close_server_connections() -> None:
-    """The server ran Django's sync code in threads of its own, each with its database
-    connection: end them, or the test database cannot be flushed and dropped."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+def _close_server_connections(application: BoundedSyncThreads) -> None:
+    """The server ran Django's synchronous code on the application's threads, each with its
+    database connection: close them there, or the test database cannot be flushed and dropped."""
+    for executor in application.executors:
+        with contextlib.suppress(Exception):
+            executor.submit(connections.close_all).result(timeout=5)
+        executor.shutdown(wait=False)
 
 
 def session_cookies(user: Any) -> dict[str, str]:
