@@ -9,11 +9,9 @@ live.js to poll, quietly, and to try again later.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
@@ -34,26 +32,6 @@ def _push_unavailable() -> HttpResponse:
     return response
 
 
-def _scope_then_release(membership_id: int) -> MemberScope:
-    """The member's scope, read in the request's thread, whose database connection is then
-    closed: an open stream holds none (a thousand open pages are not a thousand connections)."""
-    try:
-        return member_scope(membership_id=membership_id)
-    finally:
-        connections.close_all()
-
-
-async def _released(body: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
-    """The stream's bytes, once the middleware is done with the request (a session saved on
-    the way out opens a connection again) and its database connection is given back."""
-    await sync_to_async(connections.close_all)()
-    try:
-        async for chunk in body:
-            yield chunk
-    finally:
-        await body.aclose()
-
-
 @require_GET
 async def stream(request: TenantRequest) -> HttpResponseBase:
     if getattr(request, "membership", None) is None:
@@ -63,7 +41,7 @@ async def stream(request: TenantRequest) -> HttpResponseBase:
     membership_id = request.membership.pk
 
     async def load_scope() -> MemberScope:
-        return await sync_to_async(_scope_then_release)(membership_id)
+        return await sync_to_async(member_scope)(membership_id=membership_id)
 
     async def seen() -> None:
         await sync_to_async(tab_seen)(membership_id=membership_id)
@@ -82,7 +60,7 @@ async def stream(request: TenantRequest) -> HttpResponseBase:
     except BusUnavailable as error:
         logger.info("live: no push for this page, it polls (%s)", error)
         return _push_unavailable()
-    response = StreamingHttpResponse(_released(body), content_type="text/event-stream")
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-store"
     # nginx and similar proxies pass each event on at once instead of buffering the answer.
     response["X-Accel-Buffering"] = "no"
