@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ BROWSER_MARKS = [
 
 @pytest.fixture
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    PAGE_LOGS.clear()
     # Playwright's sync API runs an event loop in this thread, and the test still uses the ORM.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
@@ -53,13 +55,46 @@ def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         browser.close()
 
 
+# What every page of the running test did (requests, answers, console, navigations), printed
+# when the test fails: a browser test that times out on a busy CI machine says what the page
+# was doing instead of only what it waited for.
+PAGE_LOGS: list[tuple[int, list[str]]] = []
+PAGE_LOG_LINES = 300
+
+
+def _page_log(page: Any) -> None:
+    lines: list[str] = []
+    PAGE_LOGS.append((len(PAGE_LOGS) + 1, lines))
+    start = time.monotonic()
+
+    def add(text: str) -> None:
+        lines.append(f"{time.monotonic() - start:7.2f}s {text}")
+        del lines[:-PAGE_LOG_LINES]
+
+    def quiet(url: str) -> bool:
+        return "/static/" in url
+
+    page.on("request", lambda r: quiet(r.url) or add(f"> {r.method} {r.url}"))
+    page.on("response", lambda r: quiet(r.url) or add(f"< {r.status} {r.url}"))
+    page.on("requestfailed", lambda r: add(f"! {r.method} {r.url} {r.failure}"))
+    page.on("console", lambda m: add(f"console.{m.type}: {m.text[:300]}"))
+    page.on("pageerror", lambda e: add(f"pageerror: {e}"))
+    page.on("framenavigated", lambda f: f.parent_frame is None and add(f"navigated {f.url}"))
+
+
 def new_page(browser: Any, **context_options: Any) -> Any:
     """A page in a context of its own (its own cookies: another person, or the same one
     in a browser without JavaScript with ``java_script_enabled=False``)."""
     context_options.setdefault("viewport", {"width": 1280, "height": 860})
     page = browser.new_context(**context_options).new_page()
     page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    _page_log(page)
     return page
+
+
+def page_logs_report() -> str:
+    """The pages' logs of the test that ran last (cleared by the next test's setup)."""
+    return "\n".join(f"--- page {number}\n" + "\n".join(lines) for number, lines in PAGE_LOGS)
 
 
 @pytest.fixture

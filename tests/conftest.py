@@ -35,6 +35,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing browser test's report carries what its pages did (tests.chromium)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and item.get_closest_marker("browser"):
+        from tests.chromium import page_logs_report
+
+        report.sections.append(("browser pages", page_logs_report()))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings: Any) -> None:
     """A cache of the test's own: what one test leaves there (a drain requested, a throttle's

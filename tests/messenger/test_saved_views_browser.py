@@ -14,6 +14,12 @@ from tests.conftest import Tenant
 pytestmark = BROWSER_MARKS
 
 
+def open_save_form(page: Any) -> None:
+    """Unfold "Save view" and wait for the end of its unfolding (the form is fully shown)."""
+    page.click("#saved-view-save > button")
+    page.wait_for_selector("#saved-view-create.show:not(.collapsing)")
+
+
 def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
     browser_page: Any, live_server: Any, tenant_a: Tenant
 ) -> None:
@@ -32,7 +38,7 @@ def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
 
     page.select_option("#inbox-state", "open")
     page.wait_for_url(lambda url: "state=open" in url)
-    page.click("button:has-text('Save view')")
+    open_save_form(page)
     page.fill("#saved-view-name", "Open ones")
     page.click("#saved-view-create button[type=submit]")
 
@@ -67,7 +73,7 @@ def test_an_agent_saves_the_filters_as_a_view_and_opens_it_again(
 
     # Saving it again under the same name says why it cannot (in place: htmx is ready after the reload).
     page.wait_for_function("() => window.htmx !== undefined")
-    page.click("button:has-text('Save view')")
+    open_save_form(page)
     page.fill("#saved-view-name", "open ONES")
     page.click("#saved-view-create button[type=submit]")
     page.wait_for_selector("#saved-view-name-error >> text=A saved view with this name already exists here.")

@@ -36,12 +36,38 @@
 
   function parts() { return Array.prototype.slice.call(document.querySelectorAll("[data-live]")); }
 
+  // A part still loading when an event names it again fetches once more when its answer is in:
+  // htmx would queue the request on the element its answer replaces (hx-swap="outerHTML"),
+  // and drop it with the element, leaving what changed meanwhile unshown.
+  var again = {};
+  var AGAIN_CHECK_MS = 100;
+
+  function loading(part) { return part.classList.contains("htmx-request"); }
+
+  function fetchAgain(id) {
+    var part = document.getElementById(id);
+    if (part && loading(part)) { window.setTimeout(fetchAgain, AGAIN_CHECK_MS, id); return; }
+    delete again[id];
+    if (part && window.htmx) window.htmx.trigger(part, "live");
+  }
+
+  function fire(part) {
+    if (loading(part) && part.id) {
+      if (!again[part.id]) {
+        again[part.id] = true;
+        window.setTimeout(fetchAgain, AGAIN_CHECK_MS, part.id);
+      }
+      return;
+    }
+    window.htmx.trigger(part, "live");
+  }
+
   function refresh(topics) {
     if (!window.htmx) return;
     var wanted = topics ? new Set(topics) : null;
     parts().forEach(function (part) {
       if (wanted && !part.dataset.live.split(/\s+/).some(function (topic) { return wanted.has(topic); })) return;
-      window.htmx.trigger(part, "live");
+      fire(part);
     });
   }
 
@@ -59,7 +85,7 @@
       var last = lastPolled.get(part) || 0;
       if (now - last + 50 < every) return;
       lastPolled.set(part, now);
-      if (window.htmx) window.htmx.trigger(part, "live");
+      if (window.htmx) fire(part);
     });
     announce({ kind: "tick", topics: [] });
   }
