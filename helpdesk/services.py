@@ -51,7 +51,7 @@ from helpdesk.models import (
 )
 from helpdesk.names import user_name
 from helpdesk.notifications import has_writer, notification_words, reading_as
-from helpdesk.signals import notifications_created, scope_changed_send
+from helpdesk.signals import notifications_created, notifications_read, scope_changed_send
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -634,7 +634,10 @@ def notification_mark_read(*, organization: Organization, user_id: int, notifica
     notifications = Notification.objects.filter(organization=organization, user_id=user_id, read_at__isnull=True)
     if notification_ids is not None:
         notifications = notifications.filter(pk__in=list(notification_ids))
-    return notifications.update(read_at=timezone.now())
+    read = notifications.update(read_at=timezone.now())
+    if read:
+        notifications_read.send(sender=None, organization_id=organization.pk, user_id=user_id)
+    return read
 
 
 @dataclass(frozen=True)

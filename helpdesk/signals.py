@@ -9,6 +9,8 @@ from django.dispatch import Signal
 
 # organization_id, notifications: [(user id, notification id, kind)]
 notifications_created = Signal()
+# organization_id, user_id: that member read notifications (their other tabs' bell and title)
+notifications_read = Signal()
 # organization_id, user_ids: the members whose channels, departments, role or activity changed
 members_scope_changed = Signal()
 

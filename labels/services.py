@@ -16,6 +16,11 @@ from helpdesk.exceptions import InvalidLabelColor, LabelNameTaken, NotFound
 from helpdesk.models import Organization
 from helpdesk.services import name_clean
 from labels.models import NAME_MAX_LENGTH, Label, LabelColor
+from live.publish import label_publish
+
+# What a label's live event says changed (live.events.LABEL).
+LABEL_UPDATED = "updated"
+LABEL_DELETED = "deleted"
 
 
 def label_name_clean(name: Any) -> str:
@@ -76,6 +81,7 @@ def label_update(
                 label.save(update_fields=fields)
         except IntegrityError:
             raise _taken() from None
+        label_publish(organization_id=organization.pk, label_id=label.pk, what=LABEL_UPDATED)
     return label
 
 
@@ -85,4 +91,6 @@ def label_delete(*, organization: Organization, acting_user: Any, label: Label) 
     their system lines stay, with the name)."""
     if label.organization_id != organization.pk:
         raise NotFound
-    Label.objects.filter(organization=organization, pk=label.pk).delete()
+    label_id = label.pk
+    Label.objects.filter(organization=organization, pk=label_id).delete()
+    label_publish(organization_id=organization.pk, label_id=label_id, what=LABEL_DELETED)

@@ -12,4 +12,5 @@ class LiveConfig(AppConfig):
         from live import receivers
 
         signals.notifications_created.connect(receivers.notifications_created, dispatch_uid="live.notifications")
+        signals.notifications_read.connect(receivers.notifications_read, dispatch_uid="live.notifications-read")
         signals.members_scope_changed.connect(receivers.members_scope_changed, dispatch_uid="live.scope")

@@ -22,13 +22,16 @@ CONVERSATION = "conversation"
 TICKET = "ticket"
 NOTIFICATION = "notification"
 PRESENCE = "presence"
+# A label was renamed, recoloured or deleted: every list that shows it (labels are the whole
+# organization's, their names no secret).
+LABEL = "label"
 # Addressed to a member's streams: their scope changed (associations, departments, role).
 SCOPE = "scope"
 # Addressed to one stream (`data.stream`): the member opened more than their limit.
 CLOSE = "close"
 
 # Kinds kept for catch-up (Last-Event-ID). Presence is only worth its moment.
-KEPT_KINDS = frozenset({CONVERSATION, TICKET, NOTIFICATION, SCOPE})
+KEPT_KINDS = frozenset({CONVERSATION, TICKET, NOTIFICATION, SCOPE, LABEL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,10 @@ class LiveEvent:
 
 def conversation_topics(conversation_id: int) -> tuple[str, ...]:
     return ("conversations", f"conversation:{conversation_id}")
+
+
+# The parts that show labels: the conversation and ticket lists.
+LABEL_TOPICS = ("conversations", "tickets")
 
 
 def ticket_topics(ticket_id: int, conversation_id: int | None) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from live import bus
 from live.events import (
     CONVERSATION,
+    LABEL,
+    LABEL_TOPICS,
     NOTIFICATION,
     SCOPE,
     TICKET,
@@ -124,6 +126,20 @@ def notification_publish(*, organization_id: int, user_id: int, notification_id:
                 data={"notification": notification_id, "what": kind},
                 topics=("notifications",),
                 user_id=user_id,
+            )
+        ]
+    )
+
+
+def label_publish(*, organization_id: int, label_id: int, what: str) -> None:
+    """A label changed (`what`: "updated", "deleted"): the organization's lists show it again."""
+    publish(
+        [
+            LiveEvent(
+                organization_id=organization_id,
+                kind=LABEL,
+                data={"label": label_id, "what": what},
+                topics=LABEL_TOPICS,
             )
         ]
     )

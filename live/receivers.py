@@ -1,5 +1,5 @@
 """The live events of what lower apps signal (helpdesk.signals): a notification for each
-member notified, a scope change for each member whose visibility changed."""
+member notified, notifications read, a scope change for each member whose visibility changed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def notifications_created(
         notification_publish(
             organization_id=organization_id, user_id=user_id, notification_id=notification_id or 0, kind=kind
         )
+
+
+def notifications_read(sender: Any, *, organization_id: int, user_id: int, **kwargs: Any) -> None:
+    """The member's other tabs count again (no notice: nothing new)."""
+    notification_publish(organization_id=organization_id, user_id=user_id, notification_id=0, kind="read")
 
 
 def members_scope_changed(sender: Any, *, organization_id: int, user_ids: list[int], **kwargs: Any) -> None:

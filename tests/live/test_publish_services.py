@@ -379,3 +379,53 @@ def test_a_customers_name_fetched_is_told_to_their_conversation(
     with django_capture_on_commit_callbacks(execute=True):
         assert contact_profile_fetch(contact_id=guest.pk)  # a guest has no profile: the fallback name
     assert _conversation_events(published) == [(conversation.pk, "contact", desk["channel"].pk, None)]
+
+
+def test_a_label_renamed_recoloured_or_deleted_refreshes_the_organizations_lists(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    from labels import services as label_services
+
+    a = desk["a"]
+    label = Label.objects.create(organization=a.organization, name="VIP")
+    with django_capture_on_commit_callbacks(execute=True):
+        label_services.label_update(organization=a.organization, acting_user=a.admin.user, label=label, name="Gold")
+    [renamed] = published.of_kind("label")
+    assert renamed.data == {"label": label.pk, "what": "updated"}
+    assert set(renamed.topics) == {"conversations", "tickets"}
+    # Labels are the whole organization's: no channel, no member address.
+    assert (renamed.organization_id, renamed.channel_id, renamed.user_id) == (a.organization.pk, None, None)
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        label_services.label_update(organization=a.organization, acting_user=a.admin.user, label=label)
+    assert published.events == []  # nothing changed, nothing told
+    label_id = label.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        label_services.label_delete(organization=a.organization, acting_user=a.admin.user, label=label)
+    assert [e.data for e in published.of_kind("label")] == [{"label": label_id, "what": "deleted"}]
+
+
+def test_notifications_read_tell_that_members_other_tabs_only(
+    desk: dict[str, Any], published: Published, django_capture_on_commit_callbacks: Any
+) -> None:
+    a = desk["a"]
+    with django_capture_on_commit_callbacks(execute=True):
+        helpdesk_services.notification_create(
+            organization=a.organization,
+            user_ids=[a.agent.user_id, a.admin.user_id],
+            kind="new_conversation",
+            title="Hi",
+        )
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        helpdesk_services.notification_mark_read(
+            organization=a.organization, user_id=a.agent.user_id, notification_ids=None
+        )
+    [read] = published.of_kind("notification")
+    assert (read.user_id, read.data) == (a.agent.user_id, {"notification": 0, "what": "read"})
+    published.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        helpdesk_services.notification_mark_read(
+            organization=a.organization, user_id=a.agent.user_id, notification_ids=None
+        )
+    assert published.events == []  # nothing left unread
