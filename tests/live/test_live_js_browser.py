@@ -5,6 +5,7 @@ not lost when the answer replaces the part (hx-swap="outerHTML")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests import factories
@@ -12,6 +13,15 @@ from tests.chromium import BROWSER_MARKS, browser_page, chromium, sign_in  # noq
 from tests.conftest import Tenant
 
 pytestmark = BROWSER_MARKS
+
+
+def _wait_until(page: Any, condition: Callable[[], bool], seconds: float = 8) -> None:
+    """Route handlers run while the test waits in Playwright: wait there until ``condition``."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    assert condition()
 
 
 def test_an_event_during_a_parts_request_fetches_it_again_after_the_answer(
@@ -40,7 +50,7 @@ def test_an_event_during_a_parts_request_fetches_it_again_after_the_answer(
     page.route("**/inbox/list/**", hold_first)
     page.evaluate("window.hdLive.refresh(['conversations'])")
     page.wait_for_function("document.getElementById('conversation-list').classList.contains('htmx-request')")
-    assert len(requested) == 1
+    _wait_until(page, lambda: len(held) == 1)
 
     # Ken writes while the first request is on its way, and a second event names the list.
     factories.make_message(factories.make_conversation(fb_page, factories.make_contact(fb_page, display_name="Ken")))
@@ -49,10 +59,6 @@ def test_an_event_during_a_parts_request_fetches_it_again_after_the_answer(
     page.wait_for_selector("#conversation-list >> text=Ken")
 
     # The answer replaced the list; the second event still fetches it once more.
-    for _ in range(50):
-        if len(requested) == 2:
-            break
-        page.wait_for_timeout(100)
-    assert len(requested) == 2
+    _wait_until(page, lambda: len(requested) == 2)
     page.wait_for_timeout(500)
     assert len(requested) == 2  # once, not again and again
