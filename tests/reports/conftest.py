@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from availability.models import AvailabilityChange, ChangeReason, Status
+from canned.models import CannedResponse, CannedResponseUse, CannedScope
 from channels.models import Channel
 from messenger.models import Conversation, Direction, MessageSource, MessageStatus
 from reports import services
@@ -120,6 +122,47 @@ def build(tenant: Tenant) -> Dataset:
 
     c6 = _conversation(back)
     _inbound(c6, NOW - timedelta(days=2))
+
+    # The agent online from 22:00 on day 1 to 02:00 on day 2 (Tokyo), and again for the last
+    # hour before NOW, still online; the admin away (not online) all along.
+    AvailabilityChange.objects.create(
+        organization=organization,
+        membership=tenant.agent,
+        status=Status.ONLINE,
+        reason=ChangeReason.CHOSEN,
+        started_at=DAY1 + timedelta(hours=22),
+        ended_at=DAY1 + timedelta(hours=26),
+    )
+    AvailabilityChange.objects.create(
+        organization=organization,
+        membership=tenant.agent,
+        status=Status.ONLINE,
+        reason=ChangeReason.CHOSEN,
+        started_at=NOW - timedelta(hours=1),
+    )
+    AvailabilityChange.objects.create(
+        organization=organization,
+        membership=tenant.admin,
+        status=Status.AWAY,
+        reason=ChangeReason.CHOSEN,
+        started_at=DAY1,
+    )
+    # Canned responses: "Hello" used twice by the agent on day 1, "Bye" once by the admin on day 2.
+    hello = CannedResponse.objects.create(
+        organization=organization, scope=CannedScope.ORGANIZATION, shortcut="hello", title="Hello", body_en="Hi"
+    )
+    bye = CannedResponse.objects.create(
+        organization=organization, scope=CannedScope.ORGANIZATION, shortcut="bye", title="Bye", body_en="Bye"
+    )
+    for response, user, conversation, at in (
+        (hello, agent, c1, DAY1 + timedelta(hours=9)),
+        (hello, agent, c2, DAY1 + timedelta(hours=10)),
+        (bye, admin, c4, day2 + timedelta(hours=9)),
+    ):
+        use = CannedResponseUse.objects.create(
+            organization=organization, canned_response=response, user=user, conversation=conversation
+        )
+        CannedResponseUse.objects.filter(pk=use.pk).update(used_at=at)
 
     services.facts_refresh(organization=organization, now=NOW)
     return Dataset(tenant, front, back, {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "c5": c5, "c6": c6})

@@ -114,3 +114,26 @@ def test_a_period_backwards_or_over_two_years_is_invalid(start: date, end: date)
 def test_two_years_exactly_is_allowed() -> None:
     start = date(2024, 3, 1)
     assert selectors.period_check(start=start, end=start + timedelta(days=730)).days == 731
+
+
+def test_time_online_is_cut_at_the_organizations_midnight(dataset: Dataset) -> None:
+    # 22:00–02:00: two hours on each day; the open spell counts up to NOW (one hour).
+    assert _table(dataset, "availability", Group.DAY) == {
+        "2026-03-02": {"online": 7200.0},
+        "2026-03-03": {"online": 7200.0},
+        "2026-03-11": {"online": 3600.0},
+    }
+    assert _table(dataset, "availability", Group.AGENT) == {dataset.tenant.agent.user.username: {"online": 18000.0}}
+
+
+def test_canned_response_use_by_response_channel_and_agent(dataset: Dataset) -> None:
+    tenant = dataset.tenant
+    assert _table(dataset, "canned-responses", Group.RESPONSE) == {"Hello": {"uses": 2}, "Bye": {"uses": 1}}
+    assert _table(dataset, "canned-responses", Group.DAY) == {"2026-03-02": {"uses": 2}, "2026-03-03": {"uses": 1}}
+    assert _table(dataset, "canned-responses", Group.CHANNEL) == {"Front": {"uses": 3}}
+    assert _table(dataset, "canned-responses", Group.AGENT, membership=tenant.agent) == {
+        tenant.agent.user.username: {"uses": 2}
+    }
+    assert _table(dataset, "availability", Group.AGENT, membership=tenant.agent) == {
+        tenant.agent.user.username: {"online": 18000.0}
+    }
