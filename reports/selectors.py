@@ -226,22 +226,25 @@ def _availability_rows(report: Report, query: ReportQuery) -> list[tuple[Any, Se
     scope = "" if query.membership.is_admin else "AND m.user_id = %(user)s"
     aggregates = ", ".join(metric.sql for metric in report.metrics)
     sql = f"""
-        WITH days AS (
-            SELECT day AT TIME ZONE %(tz)s AS day_start, (day + interval '1 day') AT TIME ZONE %(tz)s AS day_end
-            FROM generate_series(
-                (%(start)s::timestamptz AT TIME ZONE %(tz)s), (%(end)s::timestamptz AT TIME ZONE %(tz)s)
-                    - interval '1 day', interval '1 day'
-            ) AS day
-        ), spells AS (
-            SELECT d.day_start, a.membership_id,
-                LEAST(COALESCE(a.ended_at, %(now)s), d.day_end, %(now)s) - GREATEST(a.started_at, d.day_start)
-                    AS online
-            FROM {change} a JOIN days d
-                ON a.started_at < d.day_end AND COALESCE(a.ended_at, %(now)s) > d.day_start
+        WITH spells AS (
+            SELECT a.membership_id, GREATEST(a.started_at, %(start)s) AS spell_start,
+                LEAST(COALESCE(a.ended_at, %(now)s), %(end)s, %(now)s) AS spell_end
+            FROM {change} a
             WHERE a.organization_id = %(organization)s AND a.status = %(online)s
                 AND a.started_at < %(end)s AND COALESCE(a.ended_at, %(now)s) > %(start)s
+        ), pieces AS (
+            -- Each spell cut into the organization's days it touches (one or two, mostly).
+            SELECT s.membership_id, local_day AT TIME ZONE %(tz)s AS day_start,
+                LEAST(s.spell_end, (local_day + interval '1 day') AT TIME ZONE %(tz)s)
+                    - GREATEST(s.spell_start, local_day AT TIME ZONE %(tz)s) AS online
+            FROM spells s CROSS JOIN LATERAL generate_series(
+                date_trunc('day', s.spell_start AT TIME ZONE %(tz)s),
+                date_trunc('day', s.spell_end AT TIME ZONE %(tz)s),
+                interval '1 day'
+            ) AS local_day
+            WHERE s.spell_end > s.spell_start
         )
-        SELECT {key} AS key, {aggregates} FROM spells d JOIN {member} m ON m.id = d.membership_id
+        SELECT {key} AS key, {aggregates} FROM pieces d JOIN {member} m ON m.id = d.membership_id
         WHERE d.online > interval '0' {scope}
         GROUP BY 1 ORDER BY 1
     """  # noqa: S608 (table names from the models, figures from REPORTS)
