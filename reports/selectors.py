@@ -39,6 +39,10 @@ from messenger.reply_window import HUMAN_AGENT_WINDOW
 from reports.models import ConversationFact, FactsWatermark
 
 MAX_PERIOD = timedelta(days=731)  # two years, a leap day included
+# Days a report may name: far enough either way for any real figure, short of the calendar's
+# ends (a period ending on 9999-12-31 has no next midnight).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 DEFAULT_PERIOD_DAYS = 28
 
 
@@ -78,7 +82,7 @@ class Period:
 
 def period_check(*, start: date, end: date) -> Period:
     """The period from `start` to `end` (both included), or InvalidPeriod."""
-    if end < start or end - start >= MAX_PERIOD:
+    if end < start or end - start >= MAX_PERIOD or start < EARLIEST_DAY or end > LATEST_DAY:
         raise InvalidPeriod
     return Period(start, end)
 

@@ -104,7 +104,13 @@ def test_a_period_ends_at_the_organizations_midnight(dataset: Dataset) -> None:
 
 @pytest.mark.parametrize(
     ("start", "end"),
-    [(date(2026, 3, 2), date(2026, 3, 1)), (date(2024, 3, 1), date(2026, 3, 2)), (date(2020, 1, 1), date(2026, 1, 1))],
+    [
+        (date(2026, 3, 2), date(2026, 3, 1)),
+        (date(2024, 3, 1), date(2026, 3, 2)),
+        (date(2020, 1, 1), date(2026, 1, 1)),
+        (date(9999, 12, 30), date(9999, 12, 31)),
+        (date(1, 1, 1), date(1, 1, 2)),
+    ],
 )
 def test_a_period_backwards_or_over_two_years_is_invalid(start: date, end: date) -> None:
     with pytest.raises(InvalidPeriod):

@@ -153,7 +153,12 @@ def test_the_api_shows_another_organization_none_of_these_figures(dataset: Datas
 
 
 @pytest.mark.parametrize(
-    "period", [{"start": "2026-03-31", "end": "2026-03-01"}, {"start": "2024-01-01", "end": "2026-03-01"}]
+    "period",
+    [
+        {"start": "2026-03-31", "end": "2026-03-01"},
+        {"start": "2024-01-01", "end": "2026-03-01"},
+        {"start": "9999-12-30", "end": "9999-12-31"},
+    ],
 )
 def test_the_api_refuses_a_bad_period_with_invalid_period(dataset: Dataset, period: dict[str, str]) -> None:
     response = api_client_for(dataset.tenant.admin).get("/api/v1/reports/conversations/", period)
