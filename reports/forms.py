@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from helpdesk.exceptions import InvalidInput, InvalidPeriod
 from reports import selectors
@@ -13,9 +13,11 @@ from reports.selectors import GROUP_LABELS, Group, Period, Report
 
 
 class ReportForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
-    group = forms.ChoiceField(label=_("By"))
+    start = forms.DateField(
+        label=pgettext_lazy("report period", "From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(label=pgettext_lazy("report period", "To"), widget=forms.DateInput(attrs={"type": "date"}))
+    group = forms.ChoiceField(label=pgettext_lazy("report period", "By"))
 
     def __init__(self, *args: Any, report: Report, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
