@@ -14,9 +14,10 @@ from django.utils.translation import gettext as _
 
 from reports.selectors import GROUP_LABELS, Metric, ReportTable, Unit
 
-CHART_WIDTH = 640
-LABEL_WIDTH = 170
-VALUE_WIDTH = 90
+# Drawn in a 480-unit box, scaled to its column: legible from a phone to a desktop.
+CHART_WIDTH = 480
+LABEL_WIDTH = 110
+VALUE_WIDTH = 80
 BAR_HEIGHT = 18
 ROW_GAP = 6
 # Beyond this many rows the chart would be a wall of bars: the table alone says it.
@@ -84,7 +85,7 @@ def bar_chart(table: ReportTable, *, chart_id: str) -> SafeString:
                 ROW_GAP + n * (BAR_HEIGHT + ROW_GAP),
                 LABEL_WIDTH - 6,
                 BAR_HEIGHT - 5,
-                row.label[:28],
+                row.label[:18],
                 LABEL_WIDTH,
                 round(bar_room * value / largest, 1),
                 BAR_HEIGHT,

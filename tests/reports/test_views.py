@@ -15,6 +15,8 @@ from tests.conftest import Tenant, api_client_for
 from tests.reports.conftest import Dataset
 
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
+# Every page's own (session, user, member, the nav's badges: 7) and the report's three.
+PAGE_QUERIES = 10
 
 
 def _url(tenant: Tenant, name: str = "conversations", suffix: str = "") -> str:
@@ -197,3 +199,15 @@ def test_a_report_is_a_fixed_number_of_queries(
                 group=selectors.Group.AGENT,
             )
         assert len(queries) == expected
+
+
+def test_the_api_and_the_page_are_a_fixed_number_of_queries(
+    dataset: Dataset, web_client_for: Any, django_assert_num_queries: Any
+) -> None:
+    api = api_client_for(dataset.tenant.admin)
+    web = web_client_for(dataset.tenant.admin)
+    # The token and its member (2), the figures, the rows' names, the facts' freshness.
+    with django_assert_num_queries(5):
+        api.get("/api/v1/reports/response-times/", {**MARCH, "group": "agent"})
+    with django_assert_num_queries(PAGE_QUERIES):
+        web.get(_url(dataset.tenant, "response-times"), {**MARCH, "group": "agent"})
