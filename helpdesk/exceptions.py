@@ -255,6 +255,13 @@ class TicketAlreadyOpen(Conflict):
         super().__init__(details={"ticket_id": ticket_id})
 
 
+class InvalidPeriod(InvalidInput):
+    """A report's period whose end is before its start, or longer than two years."""
+
+    code = "invalid_period"
+    default_message = _("Choose a period whose end is not before its start, of at most two years.")
+
+
 def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """For HTML views: a NotFound from a selector or service is a 404 page, PermissionDenied
     a 403 (the one mapping of domain errors to Django's own)."""

@@ -83,6 +83,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
+    path("o/<slug:org_slug>/reports/", include("reports.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
@@ -103,6 +104,7 @@ urlpatterns = [
     path("api/v1/", include("messenger.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("canned.api_urls")),
+    path("api/v1/", include("reports.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "tickets",
     "canned",
     "home",
+    "reports",
     "live",
 ]
 
@@ -274,6 +275,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "messenger.search.index",
         "schedule": 15.0,
         "options": {"expires": 14},
+    },
+    # The reports' per-conversation facts, caught up with the conversations changed since (reports.tasks).
+    "reports-facts-refresh": {
+        "task": "reports.facts_refresh",
+        "schedule": 300.0,
+        "options": {"expires": 290},
     },
 }
 

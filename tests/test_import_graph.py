@@ -26,8 +26,9 @@ PACKAGES = (
     "tickets",
     "canned",
     "home",
+    "reports",
 )
-# helpdesk ← availability ← channels ← live ← labels ← messenger ← tickets ← canned ← home:
+# helpdesk ← availability ← channels ← live ← labels ← messenger ← tickets ← canned ← home ← reports:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -42,6 +43,7 @@ LAYERS = {
     "tickets": 7,
     "canned": 8,
     "home": 9,
+    "reports": 10,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}

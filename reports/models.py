@@ -1,0 +1,67 @@
+"""Data kept for reporting: one row of facts per conversation, kept by a periodic job
+(reports.services.facts_refresh) so that a report reads this narrow table instead of the
+messages.
+
+A conversation is Messenger's one continuous thread per (page, customer); its facts are
+measured from the customer's first message:
+
+- ``received_at``: the customer's first message;
+- ``first_response_at``/``first_responder``: the first human reply after it (an agent's in the
+  helpdesk or one made in Facebook's own inbox; automatic replies do not count; failed sends
+  neither);
+- ``unanswered_since``: the customer's last message when no human reply followed it. The
+  conversation is *lost to a closed window* once 7 days have passed since then
+  (messenger.reply_window.HUMAN_AGENT_WINDOW): computed when read, so a fact never ages;
+- ``resolved_at``: the first time one of its tickets was resolved.
+
+``source_*`` columns are what the job compares to find the conversations that changed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from channels.models import Channel
+from helpdesk.models import Department, Organization
+from messenger.models import Conversation
+
+
+class ConversationFact(models.Model):
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The conversation's holder when the facts were last refreshed (the report's "agent").
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
+    received_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True)
+    first_responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
+    unanswered_since = models.DateTimeField(null=True)
+    resolved_at = models.DateTimeField(null=True)
+    source_last_message_at = models.DateTimeField(null=True)
+    source_tickets_updated_at = models.DateTimeField(null=True)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "received_at"], name="report_fact_org_received"),
+            models.Index(fields=["organization", "assignee", "received_at"], name="report_fact_org_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"facts of conversation {self.conversation_id}"
+
+
+class FactsWatermark(models.Model):
+    """Singleton: when the facts job last ran to completion (shown on the reports' pages)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"facts refreshed at {self.refreshed_at}"

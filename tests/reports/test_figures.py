@@ -1,0 +1,145 @@
+"""Report figures against the hand-computed dataset of conftest.py."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from helpdesk.exceptions import InvalidPeriod
+from helpdesk.models import Membership
+from reports import selectors
+from reports.selectors import Group, Period
+from tests.reports.conftest import NOW, Dataset
+
+MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
+
+
+def _table(dataset: Dataset, name: str, group: Group, *, membership: Membership | None = None) -> dict[str, dict]:
+    table = selectors.report_table(
+        organization=dataset.tenant.organization,
+        membership=membership or dataset.tenant.admin,
+        report=selectors.report_get(name),
+        period=MARCH,
+        group=group,
+        now=NOW,
+    )
+    return {row.label: row.values for row in table.rows}
+
+
+def test_conversations_by_day_count_received_answered_unanswered_and_lost(dataset: Dataset) -> None:
+    assert _table(dataset, "conversations", Group.DAY) == {
+        "2026-03-02": {"received": 3, "answered": 3, "unanswered": 0, "lost": 0},
+        # c4 was answered once, then its second message never was; c5's only reply failed.
+        "2026-03-03": {"received": 2, "answered": 1, "unanswered": 1, "lost": 2},
+        # Two days old: unanswered, its window still open.
+        "2026-03-09": {"received": 1, "answered": 0, "unanswered": 1, "lost": 0},
+    }
+
+
+def test_days_are_the_organizations(dataset: Dataset) -> None:
+    # 09:00 in Tokyo on 2 March is 1 March, 15:00 UTC: the row is Tokyo's day.
+    assert "2026-03-01" not in _table(dataset, "conversations", Group.DAY)
+
+
+def test_weeks_start_on_monday(dataset: Dataset) -> None:
+    table = _table(dataset, "conversations", Group.WEEK)
+    assert {label: values["received"] for label, values in table.items()} == {"2026-03-02": 5, "2026-03-09": 1}
+
+
+def test_first_response_median_and_90th_percentile(dataset: Dataset) -> None:
+    # First responses 60, 120, 300, 600 s: median (120 + 300) / 2 = 210; p90 at 0.9 × 3 = 2.7
+    # between 300 and 600: 300 + 0.7 × 300 = 510. Resolutions 3600 and 7200 s: median 5400,
+    # p90 3600 + 0.9 × 3600 = 6840.
+    assert _table(dataset, "response-times", Group.WEEK)["2026-03-02"] == {
+        "answered": 4,
+        "first_response_median": 210.0,
+        "first_response_p90": 510.0,
+        "resolved": 2,
+        "resolution_median": 5400.0,
+        "resolution_p90": 6840.0,
+    }
+
+
+def test_by_channel_department_and_agent(dataset: Dataset) -> None:
+    tenant = dataset.tenant
+    by_channel = _table(dataset, "conversations", Group.CHANNEL)
+    assert {label: values["received"] for label, values in by_channel.items()} == {"Front": 5, "Back": 1}
+    by_department = _table(dataset, "conversations", Group.DEPARTMENT)
+    assert {label: values["received"] for label, values in by_department.items()} == {"Support": 5, "Sales": 1}
+    by_agent = _table(dataset, "conversations", Group.AGENT)
+    assert {label: values["received"] for label, values in by_agent.items()} == {
+        tenant.agent.user.username: 3,
+        tenant.admin.user.username: 1,
+        "Unassigned": 2,
+    }
+
+
+def test_an_agent_sees_only_their_own_figures(dataset: Dataset) -> None:
+    agent = dataset.tenant.agent
+    assert _table(dataset, "conversations", Group.AGENT, membership=agent) == {
+        agent.user.username: {"received": 3, "answered": 3, "unanswered": 0, "lost": 0}
+    }
+    by_channel = _table(dataset, "conversations", Group.CHANNEL, membership=agent)
+    assert {label: values["received"] for label, values in by_channel.items()} == {"Front": 3}
+
+
+def test_an_agent_no_longer_seeing_a_channel_sees_none_of_its_figures(dataset: Dataset) -> None:
+    agent = dataset.tenant.agent
+    agent.departments.clear()
+    assert _table(dataset, "conversations", Group.DAY, membership=agent) == {}
+
+
+def test_a_period_ends_at_the_organizations_midnight(dataset: Dataset) -> None:
+    table = selectors.report_table(
+        organization=dataset.tenant.organization,
+        membership=dataset.tenant.admin,
+        report=selectors.report_get("conversations"),
+        period=Period(date(2026, 3, 1), date(2026, 3, 2)),
+        group=Group.DAY,
+        now=NOW,
+    )
+    assert [row.label for row in table.rows] == ["2026-03-02"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2026, 3, 2), date(2026, 3, 1)),
+        (date(2024, 3, 1), date(2026, 3, 2)),
+        (date(2020, 1, 1), date(2026, 1, 1)),
+        (date(9999, 12, 30), date(9999, 12, 31)),
+        (date(1, 1, 1), date(1, 1, 2)),
+    ],
+)
+def test_a_period_backwards_or_over_two_years_is_invalid(start: date, end: date) -> None:
+    with pytest.raises(InvalidPeriod):
+        selectors.period_check(start=start, end=end)
+
+
+def test_two_years_exactly_is_allowed() -> None:
+    start = date(2024, 3, 1)
+    assert selectors.period_check(start=start, end=start + timedelta(days=730)).days == 731
+
+
+def test_time_online_is_cut_at_the_organizations_midnight(dataset: Dataset) -> None:
+    # 22:00–02:00: two hours on each day; the open spell counts up to NOW (one hour).
+    assert _table(dataset, "availability", Group.DAY) == {
+        "2026-03-02": {"online": 7200.0},
+        "2026-03-03": {"online": 7200.0},
+        "2026-03-11": {"online": 3600.0},
+    }
+    assert _table(dataset, "availability", Group.AGENT) == {dataset.tenant.agent.user.username: {"online": 18000.0}}
+
+
+def test_canned_response_use_by_response_channel_and_agent(dataset: Dataset) -> None:
+    tenant = dataset.tenant
+    assert _table(dataset, "canned-responses", Group.RESPONSE) == {"Hello": {"uses": 2}, "Bye": {"uses": 1}}
+    assert _table(dataset, "canned-responses", Group.DAY) == {"2026-03-02": {"uses": 2}, "2026-03-03": {"uses": 1}}
+    assert _table(dataset, "canned-responses", Group.CHANNEL) == {"Front": {"uses": 3}}
+    assert _table(dataset, "canned-responses", Group.AGENT, membership=tenant.agent) == {
+        tenant.agent.user.username: {"uses": 2}
+    }
+    assert _table(dataset, "availability", Group.AGENT, membership=tenant.agent) == {
+        tenant.agent.user.username: {"online": 18000.0}
+    }
