@@ -37,6 +37,10 @@ from helpdesk.exceptions import (
     UsernameTaken,
 )
 from helpdesk.models import (
+    HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+    HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+    RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+    RESPONSE_WINDOW_ALERT_MIN_MINUTES,
     UNASSIGNED_ALERT_MAX_MINUTES,
     UNASSIGNED_ALERT_MIN_MINUTES,
     AlertPreferences,
@@ -109,10 +113,13 @@ def organization_update(
     language: str,
     time_zone: str,
     unassigned_alert_minutes: int | None = None,
+    response_window_alert_minutes: int | None = None,
+    human_agent_window_alert_hours: int | None = None,
 ) -> Organization:
     """The organization's name, the language and time zone its members read in unless
-    they chose their own (Preferences), and how long a conversation may wait unassigned
-    before its admins are told."""
+    they chose their own (Preferences), how long a conversation may wait unassigned
+    before its admins are told, and how long before each Messenger reply window closes an
+    unanswered conversation is flagged (None: kept as it is)."""
     name = name.strip()
     if not name:
         message = _("This field is required.")
@@ -134,6 +141,28 @@ def organization_update(
             raise InvalidInput(message, details={"unassigned_alert_minutes": [message]})
         organization.unassigned_alert_minutes = unassigned_alert_minutes
         fields.append("unassigned_alert_minutes")
+    if response_window_alert_minutes is not None:
+        if not RESPONSE_WINDOW_ALERT_MIN_MINUTES <= response_window_alert_minutes <= RESPONSE_WINDOW_ALERT_MAX_MINUTES:
+            message = _("Between %(min)d and %(max)d minutes.") % {
+                "min": RESPONSE_WINDOW_ALERT_MIN_MINUTES,
+                "max": RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+            }
+            raise InvalidInput(message, details={"response_window_alert_minutes": [message]})
+        organization.response_window_alert_minutes = response_window_alert_minutes
+        fields.append("response_window_alert_minutes")
+    if human_agent_window_alert_hours is not None:
+        if (
+            not HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS
+            <= human_agent_window_alert_hours
+            <= HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS
+        ):
+            message = _("Between %(min)d and %(max)d hours.") % {
+                "min": HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+                "max": HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+            }
+            raise InvalidInput(message, details={"human_agent_window_alert_hours": [message]})
+        organization.human_agent_window_alert_hours = human_agent_window_alert_hours
+        fields.append("human_agent_window_alert_hours")
     organization.save(update_fields=fields)
     return organization
 
