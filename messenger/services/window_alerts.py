@@ -1,0 +1,240 @@
+"""The minute's job of the reply windows (messenger.window_alerts says when a window is
+"closing" and when it closed): unanswered conversations whose window is about to close are
+flagged and their assignee told, or, when nobody holds them, the admins who work in their
+department (every active admin when none does); conversations whose 7-day window closed on
+an unanswered customer are kept as lost (WindowLoss), for the reports.
+
+Told once per window per customer message: a WindowAlert row (conversation, window, the
+customer's message time) is the record, so a new customer message re-arms both alerts, and
+an agent's reply (``waiting_since`` cleared) leaves the conversation out. Set-based and
+batched: each pass is a range of ``last_inbound_at`` read from the partial index of open,
+unanswered conversations, rows are taken with ``select_for_update(skip_locked=True)``, and a
+second run finds the records of the first and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk import alerts
+from helpdesk.models import Membership, Notification, Organization, Role
+from helpdesk.notifications import notification_words, reading_as
+from helpdesk.services import notification_create
+from messenger import conversation_changes, notification_texts
+from messenger.models import Conversation, ConversationState, WindowAlert, WindowLoss
+from messenger.pages.notices import send_mails_after_commit
+from messenger.reply_window import InboundRange
+from messenger.window_alerts import WINDOW_OF_STATE, AlertLeads, closed_until, closing_ranges, lost_at
+
+BATCH = 200
+
+Mail = tuple[str, str, str, list[str]]
+
+
+@dataclass(frozen=True)
+class WindowSweep:
+    """What one run did: conversations flagged and told of, conversations lost."""
+
+    alerted: int
+    lost: int
+
+    @property
+    def total(self) -> int:
+        return self.alerted + self.lost
+
+
+def _unanswered() -> QuerySet[Conversation]:
+    """Open conversations whose customer waits for an answer (the partial index's rows), in
+    live channels, of customers not blocked."""
+    return Conversation.objects.filter(
+        state=ConversationState.OPEN,
+        waiting_since__isnull=False,
+        last_inbound_at__isnull=False,
+        contact__is_blocked=False,
+        channel__deleted_at__isnull=True,
+    )
+
+
+def window_alerts_send(*, now: datetime | None = None) -> WindowSweep:
+    """Flag and tell of every window about to close, then keep those closed, in batches."""
+    now = now or timezone.now()
+    alerted = 0
+    # One pass per distinct pair of organization lead times: a handful of values.
+    pairs = set(Organization.objects.values_list("response_window_alert_minutes", "human_agent_window_alert_hours"))
+    for minutes, hours in sorted(pairs):
+        leads = AlertLeads.of(Organization(response_window_alert_minutes=minutes, human_agent_window_alert_hours=hours))
+        for window in closing_ranges(leads=leads, now=now):
+            while True:
+                count = _alert_batch(window=window, minutes=minutes, hours=hours)
+                alerted += count
+                if count < BATCH:
+                    break
+    lost = 0
+    while True:
+        count = _lose_batch(now=now)
+        lost += count
+        if count < BATCH:
+            break
+    return WindowSweep(alerted=alerted, lost=lost)
+
+
+@transaction.atomic
+def _alert_batch(*, window: InboundRange, minutes: int, hours: int) -> int:
+    kind = WINDOW_OF_STATE[window.state]
+    told = WindowAlert.objects.filter(conversation=OuterRef("pk"), window=kind, inbound_at=OuterRef("last_inbound_at"))
+    rows = list(
+        _unanswered()
+        .filter(
+            last_inbound_at__gt=window.since,
+            last_inbound_at__lte=window.until,
+            organization__response_window_alert_minutes=minutes,
+            organization__human_agent_window_alert_hours=hours,
+        )
+        .exclude(Exists(told))
+        .select_related("contact", "channel", "organization", "assignee")
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("last_inbound_at", "pk")[:BATCH]
+    )
+    if not rows:
+        return 0
+    WindowAlert.objects.bulk_create(
+        [
+            WindowAlert(
+                organization_id=row.organization_id,
+                conversation_id=row.pk,
+                window=kind,
+                inbound_at=cast(datetime, row.last_inbound_at),  # the query's rows have one
+                assignee_id=row.assignee_id,
+            )
+            for row in rows
+        ],
+        ignore_conflicts=True,
+    )
+    by_organization: dict[int, list[Conversation]] = defaultdict(list)
+    for row in rows:
+        by_organization[row.organization_id].append(row)
+    mails: list[Mail] = []
+    for conversations in by_organization.values():
+        mails.extend(
+            _tell(
+                organization=conversations[0].organization,
+                conversations=conversations,
+                window=kind,
+                length=window.length,
+            )
+        )
+    send_mails_after_commit(mails)
+    conversation_changes.conversations_told(rows, what=conversation_changes.WINDOW_CLOSING)
+    return len(rows)
+
+
+def admins_told(*, organization: Organization) -> tuple[list[Membership], dict[int, set[int]]]:
+    """The organization's active admins, and the departments each works in."""
+    admins = list(
+        Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True)
+        .select_related("user", "organization")
+        .prefetch_related("departments")
+    )
+    return admins, {admin.pk: {d.pk for d in admin.departments.all()} for admin in admins}
+
+
+def admins_of_department(
+    admins: list[Membership], departments: dict[int, set[int]], *, department_id: int
+) -> list[Membership]:
+    """Who hears of an unassigned conversation: the admins who work in its department, every
+    admin when none does."""
+    return [admin for admin in admins if department_id in departments[admin.pk]] or admins
+
+
+def _tell(
+    *, organization: Organization, conversations: list[Conversation], window: str, length: timedelta
+) -> list[Mail]:
+    """The notices of one organization's flagged conversations; returns the emails to send."""
+    admins, departments = admins_told(organization=organization)
+    assignee_ids = {c.assignee_id for c in conversations if c.assignee_id is not None}
+    assignees = {
+        m.user_id: m
+        for m in Membership.objects.filter(
+            organization=organization, user_id__in=assignee_ids, is_active=True
+        ).select_related("user", "organization")
+    }
+    everyone = [m.user_id for m in admins] + list(assignees)
+    mailing = alerts.wanting(
+        organization=organization, user_ids=everyone, event=alerts.WINDOW_CLOSING, way=alerts.EMAIL
+    )
+    mails: list[Mail] = []
+    for conversation in conversations:
+        assignee = assignees.get(conversation.assignee_id) if conversation.assignee_id else None
+        recipients = (
+            [assignee]
+            if assignee is not None
+            else admins_of_department(admins, departments, department_id=conversation.department_id)
+        )
+        inbound_at = cast(datetime, conversation.last_inbound_at)  # the query's rows have one
+        closes_at = inbound_at + length
+        params = notification_texts.window_closing_params(
+            contact=conversation.contact, channel=conversation.channel.name, window=window, closes_at=closes_at
+        )
+        url = reverse(
+            "messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk}
+        )
+        notification_create(
+            organization=organization,
+            user_ids=[member.user_id for member in recipients],
+            kind=Notification.Kind.WINDOW_CLOSING,
+            params=params,
+            url=url,
+            dedupe_key=f"window-closing:{conversation.pk}:{window}:{inbound_at.isoformat()}",
+        )
+        for member in recipients:
+            if member.user_id not in mailing or not member.user.email:
+                continue
+            with reading_as(language=member.reading_language, time_zone=member.reading_time_zone):
+                text = notification_words(Notification.Kind.WINDOW_CLOSING, params)
+            mails.append(
+                (
+                    text.title,
+                    f"{text.body}\n\n{settings.PUBLIC_URL}{url}\n",
+                    settings.DEFAULT_FROM_EMAIL,
+                    [member.user.email],
+                )
+            )
+    return mails
+
+
+@transaction.atomic
+def _lose_batch(*, now: datetime) -> int:
+    kept = WindowLoss.objects.filter(conversation=OuterRef("pk"), inbound_at=OuterRef("last_inbound_at"))
+    rows = list(
+        _unanswered()
+        .filter(last_inbound_at__lte=closed_until(now=now))
+        .exclude(Exists(kept))
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("last_inbound_at", "pk")
+        .values_list("pk", "organization_id", "channel_id", "department_id", "assignee_id", "last_inbound_at")[:BATCH]
+    )
+    WindowLoss.objects.bulk_create(
+        [
+            WindowLoss(
+                organization_id=organization_id,
+                conversation_id=pk,
+                channel_id=channel_id,
+                department_id=department_id,
+                assignee_id=assignee_id,
+                inbound_at=cast(datetime, inbound_at),
+                lost_at=lost_at(cast(datetime, inbound_at)),
+            )
+            for pk, organization_id, channel_id, department_id, assignee_id, inbound_at in rows
+        ],
+        ignore_conflicts=True,
+    )
+    return len(rows)
