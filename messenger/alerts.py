@@ -19,14 +19,11 @@ from helpdesk.selectors import notification_unread_count
 from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.models import Conversation, ConversationState
-from messenger.services.window_alerts import admins_of_department, admins_told
-from messenger.window_alerts import AlertLeads, conversation_window_closing
 
 # The conversation events (`what` of a live event) that may alert, and of which event.
 EVENT_OF_CHANGE = {
     "created": alerts.NEW_CONVERSATION,
     "customer_message": alerts.CUSTOMER_MESSAGE,
-    "window_closing": alerts.WINDOW_CLOSING,
 }
 # What a desktop notification quotes of the customer's last message.
 BODY_LENGTH = 120
@@ -41,16 +38,11 @@ class Alert:
     sound: bool
 
 
-def _concerns(*, organization: Organization, event: str, conversation: Conversation, user_id: int) -> bool:
+def _concerns(*, event: str, conversation: Conversation, user_id: int) -> bool:
     """Whether the member is concerned: a new conversation in their queue (nobody holds it)
-    or their own; a customer's message in a conversation assigned to them; a reply window
-    closing on a conversation assigned to them (unassigned: its department's admins)."""
+    or their own; a customer's message in a conversation assigned to them."""
     if event == alerts.NEW_CONVERSATION:
         return conversation.assignee_id in (None, user_id)
-    if event == alerts.WINDOW_CLOSING and conversation.assignee_id is None:
-        admins, departments = admins_told(organization=organization)
-        told = admins_of_department(admins, departments, department_id=conversation.department_id)
-        return user_id in {admin.user_id for admin in told}
     return conversation.assignee_id == user_id and conversation.state == ConversationState.OPEN
 
 
@@ -64,26 +56,18 @@ def conversation_alert(
         organization=organization, membership=membership, conversation_id=conversation_id
     )
     event = EVENT_OF_CHANGE.get(what)
-    if event is None or not _concerns(
-        organization=organization, event=event, conversation=conversation, user_id=membership.user_id
-    ):
+    if event is None or not _concerns(event=event, conversation=conversation, user_id=membership.user_id):
         return None
     choices = alerts.choices_of(membership)
     desktop, sound = choices.wants(event, alerts.DESKTOP), choices.wants(event, alerts.SOUND)
     if not desktop and not sound:
         return None
     name = contact_name(conversation.contact)
-    body = " ".join(conversation.last_message_preview.split())
-    if event == alerts.WINDOW_CLOSING:
-        closing = conversation_window_closing(conversation, leads=AlertLeads.of(organization))
-        if closing is None:  # answered meanwhile
-            return None
-        title = _("Reply window closing: %(name)s") % {"name": name}
-        body = closing.label
-    elif event == alerts.NEW_CONVERSATION:
+    if event == alerts.NEW_CONVERSATION:
         title = _("New conversation with %(name)s") % {"name": name}
     else:
         title = _("New message from %(name)s") % {"name": name}
+    body = " ".join(conversation.last_message_preview.split())
     if len(body) > BODY_LENGTH:
         body = body[: BODY_LENGTH - 1].rstrip() + "…"
     url = reverse("messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk})

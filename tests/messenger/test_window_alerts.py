@@ -23,7 +23,6 @@ from helpdesk.models import (
     Role,
 )
 from helpdesk.notifications import notification_text
-from messenger import alerts as messenger_alerts
 from messenger import selectors
 from messenger.models import Conversation, ConversationState, ReplyWindowKind, WindowAlert, WindowLoss
 from messenger.reply_window import HUMAN_AGENT_WINDOW, STANDARD_WINDOW
@@ -259,23 +258,19 @@ def test_the_job_tells_the_pages_live(world: World) -> None:
     assert call.kwargs == {"what": "window_closing"}
 
 
-def test_the_desktop_alert_goes_to_the_assignee_or_the_admins(world: World) -> None:
-    organization = world.tenant.organization
-    assigned = world.unanswered(23 * HOUR)
-    unassigned = world.unanswered(23 * HOUR, assignee=None, name="Aiko")
-
-    def alert(membership: Membership, conversation: Conversation) -> Any:
-        return messenger_alerts.conversation_alert(
-            organization=organization, membership=membership, conversation_id=conversation.pk, what="window_closing"
-        )
-
-    with translation.override("en"):
-        told = alert(world.tenant.agent, assigned)
-        assert told is not None and told.title == "Reply window closing: Kenji Mori"
-        assert "the 24-hour window closes in 59 min" in told.body
-        assert alert(world.tenant.admin, assigned) is None
-        assert alert(world.tenant.admin, unassigned) is not None
-        assert alert(world.sales_admin, unassigned) is None
+def test_the_desktop_alert_is_the_notices_in_the_readers_language_and_nobody_elses(
+    world: World, web_client_for: Any
+) -> None:
+    """The page alerts of a new notice (helpdesk/static/helpdesk/alerts.js): the window-closing
+    notice's words, as the member's Preferences want them; another member gets 404."""
+    world.unanswered(23 * HOUR)
+    world.run()
+    [notice] = _notices()
+    url = f"/o/alpha/notifications/{notice.pk}/alert.json"
+    data = web_client_for(world.tenant.agent).get(url).json()
+    assert "24時間の返信期限" in data["title"]
+    assert data["desktop"] is True and data["kind"] == "window_closing"
+    assert web_client_for(world.tenant.admin).get(url).status_code == 404
 
 
 # --- Lost to a closed window ----------------------------------------------------------------
