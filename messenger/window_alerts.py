@@ -134,6 +134,10 @@ def closed_until(*, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - HUMAN_AGENT_WINDOW
 
 
+# A customer's message is lost when its 7-day window closes unanswered: this long after it.
+LOST_AFTER = HUMAN_AGENT_WINDOW
+
+
 def lost_at(last_inbound_at: datetime) -> datetime:
     """When the 7-day window of a customer's message closed."""
-    return last_inbound_at + HUMAN_AGENT_WINDOW
+    return last_inbound_at + LOST_AFTER

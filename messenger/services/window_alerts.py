@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -33,9 +33,11 @@ from messenger import conversation_changes, notification_texts
 from messenger.models import Conversation, ConversationState, WindowAlert, WindowLoss
 from messenger.pages.notices import send_mails_after_commit
 from messenger.reply_window import InboundRange
-from messenger.window_alerts import WINDOW_OF_STATE, AlertLeads, closed_until, closing_ranges, lost_at
+from messenger.window_alerts import LOST_AFTER, WINDOW_OF_STATE, AlertLeads, closed_until, closing_ranges
 
 BATCH = 200
+# Keeping a loss is one row written and nobody told: one INSERT … SELECT per batch.
+LOSS_BATCH = 10_000
 
 Mail = tuple[str, str, str, list[str]]
 
@@ -73,22 +75,41 @@ def window_alerts_send(*, now: datetime | None = None) -> WindowSweep:
     for minutes, hours in sorted(pairs):
         leads = AlertLeads.of(Organization(response_window_alert_minutes=minutes, human_agent_window_alert_hours=hours))
         for window in closing_ranges(leads=leads, now=now):
+            after: Keyset = None
             while True:
-                count = _alert_batch(window=window, minutes=minutes, hours=hours)
+                count, after = _alert_batch(window=window, minutes=minutes, hours=hours, after=after)
                 alerted += count
-                if count < BATCH:
+                if after is None:
                     break
     lost = 0
+    after = None
     while True:
-        count = _lose_batch(now=now)
+        count, after = _lose_batch(now=now, after=after)
         lost += count
-        if count < BATCH:
+        if after is None:
             break
     return WindowSweep(alerted=alerted, lost=lost)
 
 
+# Where a batch ended: (last_inbound_at, pk) of its last row, None when it was the last. The
+# next batch starts after it, so that a run reads each row of its ranges once rather than
+# again past every batch already done.
+Keyset = tuple[datetime, int] | None
+
+
+def _after(keyset: Keyset) -> Q:
+    if keyset is None:
+        return Q()
+    inbound_at, pk = keyset
+    return Q(last_inbound_at__gt=inbound_at) | Q(last_inbound_at=inbound_at, pk__gt=pk)
+
+
+def _next(rows: list[tuple[datetime, int]], *, batch: int = BATCH) -> Keyset:
+    return rows[-1] if len(rows) == batch else None
+
+
 @transaction.atomic
-def _alert_batch(*, window: InboundRange, minutes: int, hours: int) -> int:
+def _alert_batch(*, window: InboundRange, minutes: int, hours: int, after: Keyset) -> tuple[int, Keyset]:
     kind = WINDOW_OF_STATE[window.state]
     told = WindowAlert.objects.filter(conversation=OuterRef("pk"), window=kind, inbound_at=OuterRef("last_inbound_at"))
     rows = list(
@@ -99,13 +120,14 @@ def _alert_batch(*, window: InboundRange, minutes: int, hours: int) -> int:
             organization__response_window_alert_minutes=minutes,
             organization__human_agent_window_alert_hours=hours,
         )
+        .filter(_after(after))
         .exclude(Exists(told))
         .select_related("contact", "channel", "organization", "assignee")
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("last_inbound_at", "pk")[:BATCH]
     )
     if not rows:
-        return 0
+        return 0, None
     WindowAlert.objects.bulk_create(
         [
             WindowAlert(
@@ -134,7 +156,7 @@ def _alert_batch(*, window: InboundRange, minutes: int, hours: int) -> int:
         )
     send_mails_after_commit(mails)
     conversation_changes.conversations_told(rows, what=conversation_changes.WINDOW_CLOSING)
-    return len(rows)
+    return len(rows), _next([(cast(datetime, row.last_inbound_at), row.pk) for row in rows])
 
 
 def admins_told(*, organization: Organization) -> tuple[list[Membership], dict[int, set[int]]]:
@@ -212,29 +234,32 @@ def _tell(
 
 
 @transaction.atomic
-def _lose_batch(*, now: datetime) -> int:
+def _lose_batch(*, now: datetime, after: Keyset) -> tuple[int, Keyset]:
+    """One statement: the next conversations whose 7-day window closed on an unanswered
+    customer, kept as lost (a conflict with a concurrent run's row is left as it is)."""
     kept = WindowLoss.objects.filter(conversation=OuterRef("pk"), inbound_at=OuterRef("last_inbound_at"))
-    rows = list(
+    closed = (
         _unanswered()
         .filter(last_inbound_at__lte=closed_until(now=now))
+        .filter(_after(after))
         .exclude(Exists(kept))
-        .select_for_update(skip_locked=True, of=("self",))
         .order_by("last_inbound_at", "pk")
-        .values_list("pk", "organization_id", "channel_id", "department_id", "assignee_id", "last_inbound_at")[:BATCH]
+        .values_list("organization_id", "id", "channel_id", "department_id", "assignee_id", "last_inbound_at")[
+            :LOSS_BATCH
+        ]
     )
-    WindowLoss.objects.bulk_create(
-        [
-            WindowLoss(
-                organization_id=organization_id,
-                conversation_id=pk,
-                channel_id=channel_id,
-                department_id=department_id,
-                assignee_id=assignee_id,
-                inbound_at=cast(datetime, inbound_at),
-                lost_at=lost_at(cast(datetime, inbound_at)),
-            )
-            for pk, organization_id, channel_id, department_id, assignee_id, inbound_at in rows
-        ],
-        ignore_conflicts=True,
-    )
-    return len(rows)
+    sql, params = closed.query.sql_with_params()
+    table = WindowLoss._meta.db_table
+    parameters: list[Any] = [LOST_AFTER, now, *params]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (organization_id, conversation_id, channel_id, department_id, assignee_id,"  # noqa: S608 (names are the model's; values are parameters)
+            " inbound_at, lost_at, created_at)"
+            " SELECT closed.organization_id, closed.id, closed.channel_id, closed.department_id, closed.assignee_id,"
+            f" closed.last_inbound_at, closed.last_inbound_at + %s, %s FROM ({sql}) AS closed"
+            " ON CONFLICT DO NOTHING RETURNING inbound_at, conversation_id",
+            parameters,
+        )
+        rows = [(inbound_at, conversation_id) for inbound_at, conversation_id in cursor.fetchall()]
+    rows.sort()
+    return len(rows), _next(rows, batch=LOSS_BATCH)
