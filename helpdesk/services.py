@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -603,6 +603,12 @@ def notification_create(
     language, kept as the fallback. Without, `title` and `body` are shown as given.
     Members who turned this kind's event, or the app's notices, off in Preferences are not
     told (helpdesk.alerts)."""
+    if dedupe_key:
+        return notifications_create_many(
+            organization=organization,
+            kind=kind,
+            notices=[Notice(user_ids=user_ids, dedupe_key=dedupe_key, params=params, title=title, body=body, url=url)],
+        )
     user_ids = alerts.kind_wanted_in_app(organization=organization, user_ids=user_ids, kind=kind)
     if params is not None:
         params = dict(params)
@@ -625,26 +631,75 @@ def notification_create(
     ]
     if not rows:
         return 0
-    if not dedupe_key:
-        Notification.objects.bulk_create(rows)
-        _notifications_told(organization, [(row.user_id, row.pk) for row in rows], kind=kind)
-        return len(rows)
-    existing = set(
-        Notification.objects.filter(
-            organization=organization, dedupe_key=dedupe_key, user_id__in=[row.user_id for row in rows]
-        ).values_list("user_id", flat=True)
+    Notification.objects.bulk_create(rows)
+    _notifications_told(organization, [(row.user_id, row.pk) for row in rows], kind=kind)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One subject's notice for `notifications_create_many`: its readers and words, as
+    `notification_create` takes them."""
+
+    user_ids: Iterable[int]
+    dedupe_key: str
+    params: Mapping[str, Any] | None = None
+    title: str = ""
+    body: str = ""
+    url: str = ""
+
+
+def notifications_create_many(*, organization: Organization, kind: str, notices: Sequence[Notice]) -> int:
+    """`notification_create` for many subjects of one kind at once (a sweep's batch), each
+    told at most once per user by its dedupe_key, in four queries whatever their number.
+    Returns how many were new."""
+    wanted = alerts.kind_wanted_in_app(
+        organization=organization, user_ids={user_id for notice in notices for user_id in notice.user_ids}, kind=kind
     )
-    fresh = [row for row in rows if row.user_id not in existing]
+    rows: list[Notification] = []
+    for notice in notices:
+        params, title, body = notice.params, notice.title, notice.body
+        if params is not None:
+            params = dict(params)
+            if not title and has_writer(kind):
+                with reading_as(language=organization.language, time_zone=organization.time_zone):
+                    text = notification_words(kind, params)
+                title, body = text.title, body or text.body
+        rows.extend(
+            Notification(
+                organization=organization,
+                user_id=user_id,
+                kind=kind,
+                params=params,
+                title=title[:200],
+                body=body,
+                url=notice.url,
+                dedupe_key=notice.dedupe_key,
+            )
+            for user_id in set(notice.user_ids) & wanted
+        )
+    if not rows:
+        return 0
+    keys = {row.dedupe_key for row in rows}
+    users = {row.user_id for row in rows}
+    existing = set(
+        Notification.objects.filter(organization=organization, dedupe_key__in=keys, user_id__in=users).values_list(
+            "user_id", "dedupe_key"
+        )
+    )
+    fresh = [row for row in rows if (row.user_id, row.dedupe_key) not in existing]
     Notification.objects.bulk_create(fresh, ignore_conflicts=True)
     if fresh:
         # Rows inserted ignoring conflicts come back without their ids.
+        fresh_keys = {(row.user_id, row.dedupe_key) for row in fresh}
+        told = Notification.objects.filter(
+            organization=organization,
+            dedupe_key__in={key for _user, key in fresh_keys},
+            user_id__in={user for user, _key in fresh_keys},
+        ).values_list("user_id", "dedupe_key", "pk")
         _notifications_told(
             organization,
-            list(
-                Notification.objects.filter(
-                    organization=organization, dedupe_key=dedupe_key, user_id__in=[row.user_id for row in fresh]
-                ).values_list("user_id", "pk")
-            ),
+            [(user_id, pk) for user_id, key, pk in told if (user_id, key) in fresh_keys],
             kind=kind,
         )
     return len(fresh)

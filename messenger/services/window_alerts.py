@@ -28,7 +28,7 @@ from django.utils import timezone
 from helpdesk import alerts
 from helpdesk.models import Membership, Notification, Organization, Role
 from helpdesk.notifications import notification_words, reading_as
-from helpdesk.services import notification_create
+from helpdesk.services import Notice, notifications_create_many
 from messenger import conversation_changes, notification_texts
 from messenger.models import Conversation, ConversationState, WindowAlert, WindowLoss
 from messenger.pages.notices import send_mails_after_commit
@@ -194,6 +194,7 @@ def _tell(
         organization=organization, user_ids=everyone, event=alerts.WINDOW_CLOSING, way=alerts.EMAIL
     )
     mails: list[Mail] = []
+    notices: list[Notice] = []
     for conversation in conversations:
         assignee = assignees.get(conversation.assignee_id) if conversation.assignee_id else None
         recipients = (
@@ -209,13 +210,13 @@ def _tell(
         url = reverse(
             "messenger:conversation", kwargs={"org_slug": organization.slug, "conversation_id": conversation.pk}
         )
-        notification_create(
-            organization=organization,
-            user_ids=[member.user_id for member in recipients],
-            kind=Notification.Kind.WINDOW_CLOSING,
-            params=params,
-            url=url,
-            dedupe_key=f"window-closing:{conversation.pk}:{window}:{inbound_at.isoformat()}",
+        notices.append(
+            Notice(
+                user_ids=[member.user_id for member in recipients],
+                dedupe_key=f"window-closing:{conversation.pk}:{window}:{inbound_at.isoformat()}",
+                params=params,
+                url=url,
+            )
         )
         for member in recipients:
             if member.user_id not in mailing or not member.user.email:
@@ -230,6 +231,7 @@ def _tell(
                     [member.user.email],
                 )
             )
+    notifications_create_many(organization=organization, kind=Notification.Kind.WINDOW_CLOSING, notices=notices)
     return mails
 
 
