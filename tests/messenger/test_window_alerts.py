@@ -11,6 +11,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -423,3 +425,19 @@ def test_agents_and_other_organizations_cannot_change_the_leads(
 def test_the_leads_bounds_stay_inside_the_windows_they_warn_of() -> None:
     assert timedelta(minutes=RESPONSE_WINDOW_ALERT_MAX_MINUTES) < STANDARD_WINDOW
     assert timedelta(hours=HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS) <= HUMAN_AGENT_WINDOW - STANDARD_WINDOW
+
+
+def test_a_run_costs_the_same_queries_for_many_conversations_as_for_few(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    """Set-based: a batch is told of in a fixed number of queries, not per conversation."""
+    for n in range(3):
+        world.unanswered(23 * HOUR, name=f"Few {n}", assignee=None if n % 2 else world.tenant.agent.user)
+    with CaptureQueriesContext(connection) as few:
+        assert world.run().alerted == 3
+    for n in range(30):
+        world.unanswered(
+            23 * HOUR - timedelta(minutes=n), name=f"Many {n}", assignee=None if n % 2 else world.tenant.agent.user
+        )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert world.run().alerted == 30
