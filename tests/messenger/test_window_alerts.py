@@ -34,7 +34,7 @@ from messenger.services.window_alerts import window_alerts_send
 from messenger.tasks.alerts import window_sweep
 from messenger.window_alerts import AlertLeads, conversation_window_closing
 from tests import factories
-from tests.conftest import Tenant
+from tests.conftest import Tenant, api_client_for
 from tests.messenger.fixtures import (
     PAGE_ID,
     PSID,
@@ -441,3 +441,17 @@ def test_a_run_costs_the_same_queries_for_many_conversations_as_for_few(
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert world.run().alerted == 30
+
+
+def test_the_api_lists_the_window_closing_conversations_of_its_organization_only(
+    world: World, tenant_b: Tenant
+) -> None:
+    world.unanswered(23 * HOUR, name="Flagged Customer")
+    world.unanswered(HOUR, name="Calm Customer")
+    names = [
+        row["contact"]["display_name"]
+        for row in api_client_for(world.tenant.agent).get("/api/v1/conversations/?window=closing").json()["results"]
+    ]
+    assert names == ["Flagged Customer"]
+    other = api_client_for(tenant_b.admin).get("/api/v1/conversations/?window=closing").json()["results"]
+    assert other == []
