@@ -2,7 +2,8 @@
 
 Events: a new conversation in the member's queue or views, a customer's message in a
 conversation assigned to them, a mention of them in a note, a conversation left unassigned
-longer than the organization's time (admins). Ways: in the app (a Notification row, the
+longer than the organization's time (admins), a Messenger reply window about to close on a
+customer nobody answered (its assignee, else its department's admins). Ways: in the app (a Notification row, the
 bell), a desktop notification and a sound (the page, helpdesk/static/helpdesk/alerts.js),
 and email. One rule, one place: every writer of notices and emails asks `wanting` here.
 
@@ -21,7 +22,8 @@ NEW_CONVERSATION = "new_conversation"
 CUSTOMER_MESSAGE = "customer_message"
 MENTION = "mention"
 UNASSIGNED_TOO_LONG = "unassigned_too_long"
-EVENTS = (NEW_CONVERSATION, CUSTOMER_MESSAGE, MENTION, UNASSIGNED_TOO_LONG)
+WINDOW_CLOSING = "window_closing"
+EVENTS = (NEW_CONVERSATION, CUSTOMER_MESSAGE, MENTION, UNASSIGNED_TOO_LONG, WINDOW_CLOSING)
 # Only admins are told of conversations unassigned too long.
 ADMIN_EVENTS = frozenset({UNASSIGNED_TOO_LONG})
 
@@ -37,6 +39,7 @@ EVENT_OF_KIND: dict[str, str] = {
     Notification.Kind.NEW_CONVERSATION: NEW_CONVERSATION,
     Notification.Kind.MENTION: MENTION,
     Notification.Kind.UNASSIGNED_TOO_LONG: UNASSIGNED_TOO_LONG,
+    Notification.Kind.WINDOW_CLOSING: WINDOW_CLOSING,
 }
 
 _DEFAULTS = AlertPreferences()

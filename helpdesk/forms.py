@@ -14,6 +14,10 @@ from helpdesk import alerts, datetimes
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.models import (
+    HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+    HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+    RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+    RESPONSE_WINDOW_ALERT_MIN_MINUTES,
     UNASSIGNED_ALERT_MAX_MINUTES,
     UNASSIGNED_ALERT_MIN_MINUTES,
     Department,
@@ -198,6 +202,24 @@ class OrganizationForm(StyledForm):
             "Admins who work in its department (all admins when none does) are told once, until it is assigned."
         ),
     )
+    # Messenger's reply windows (messenger.window_alerts); left out: kept as they are.
+    response_window_alert_minutes = forms.IntegerField(
+        label=_("Alert before the 24-hour reply window closes (minutes)"),
+        required=False,
+        min_value=RESPONSE_WINDOW_ALERT_MIN_MINUTES,
+        max_value=RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+        help_text=_(
+            "A conversation whose customer is still unanswered is flagged “Window closing” this long before, "
+            "and its assignee (its department's admins when unassigned) is told once per customer message."
+        ),
+    )
+    human_agent_window_alert_hours = forms.IntegerField(
+        label=_("Alert before the 7-day human agent window closes (hours)"),
+        required=False,
+        min_value=HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+        max_value=HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+        help_text=_("After the 7-day window the customer must write first: an unanswered conversation is lost."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -220,6 +242,7 @@ class PreferencesForm(StyledForm):
             alerts.CUSTOMER_MESSAGE: _("A customer's message in a conversation assigned to me"),
             alerts.MENTION: _("A mention of me in a note"),
             alerts.UNASSIGNED_TOO_LONG: _("A conversation left unassigned too long"),
+            alerts.WINDOW_CLOSING: _("A reply window about to close on an unanswered customer"),
         }
         cast(forms.MultipleChoiceField, self.fields["alert_events"]).choices = [
             (event, event_labels[event]) for event in alerts.EVENTS if is_admin or event not in alerts.ADMIN_EVENTS

@@ -15,6 +15,17 @@ from django.utils.translation import gettext_lazy as _
 UNASSIGNED_ALERT_DEFAULT_MINUTES = 10
 UNASSIGNED_ALERT_MIN_MINUTES = 1
 UNASSIGNED_ALERT_MAX_MINUTES = 1440
+# How long before a Messenger reply window closes its unanswered conversations are flagged
+# (messenger.window_alerts; the windows themselves are messenger.reply_window's). The
+# bounds keep each alert inside the window it warns of: under the 24-hour window's length,
+# and no earlier than the 7-day window's human-agent part begins (tests hold them to
+# reply_window's lengths).
+RESPONSE_WINDOW_ALERT_DEFAULT_MINUTES = 120
+RESPONSE_WINDOW_ALERT_MIN_MINUTES = 5
+RESPONSE_WINDOW_ALERT_MAX_MINUTES = 1380
+HUMAN_AGENT_WINDOW_ALERT_DEFAULT_HOURS = 24
+HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS = 1
+HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS = 144
 
 
 class Organization(models.Model):
@@ -27,6 +38,25 @@ class Organization(models.Model):
         _("unassigned conversation alert (minutes)"),
         default=UNASSIGNED_ALERT_DEFAULT_MINUTES,
         validators=[MinValueValidator(UNASSIGNED_ALERT_MIN_MINUTES), MaxValueValidator(UNASSIGNED_ALERT_MAX_MINUTES)],
+    )
+    # A conversation whose customer is unanswered this long before its 24-hour reply window
+    # closes, and before its 7-day human-agent window closes, is flagged and its assignee (or
+    # its department's admins) told (messenger.window_alerts).
+    response_window_alert_minutes = models.PositiveSmallIntegerField(
+        _("24-hour window alert (minutes before it closes)"),
+        default=RESPONSE_WINDOW_ALERT_DEFAULT_MINUTES,
+        validators=[
+            MinValueValidator(RESPONSE_WINDOW_ALERT_MIN_MINUTES),
+            MaxValueValidator(RESPONSE_WINDOW_ALERT_MAX_MINUTES),
+        ],
+    )
+    human_agent_window_alert_hours = models.PositiveSmallIntegerField(
+        _("7-day window alert (hours before it closes)"),
+        default=HUMAN_AGENT_WINDOW_ALERT_DEFAULT_HOURS,
+        validators=[
+            MinValueValidator(HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS),
+            MaxValueValidator(HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS),
+        ],
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -231,6 +261,7 @@ class Notification(models.Model):
         TOKEN_EXPIRING = "token_expiring", _("Token expiring")
         MENTION = "mention", _("Mentioned in a note")
         UNASSIGNED_TOO_LONG = "unassigned_too_long", _("Conversation unassigned too long")
+        WINDOW_CLOSING = "window_closing", _("Reply window closing")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
@@ -275,6 +306,7 @@ class AlertPreferences(models.Model):
     customer_message = models.BooleanField(_("a customer's message in a conversation assigned to me"), default=True)
     mention = models.BooleanField(_("a mention of me in a note"), default=True)
     unassigned_too_long = models.BooleanField(_("a conversation unassigned too long (admins)"), default=True)
+    window_closing = models.BooleanField(_("a reply window closing on an unanswered customer"), default=True)
     # Ways.
     in_app = models.BooleanField(_("in the app (the bell)"), default=True)
     desktop = models.BooleanField(_("desktop notification"), default=True)

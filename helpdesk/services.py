@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -37,6 +37,10 @@ from helpdesk.exceptions import (
     UsernameTaken,
 )
 from helpdesk.models import (
+    HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+    HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+    RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+    RESPONSE_WINDOW_ALERT_MIN_MINUTES,
     UNASSIGNED_ALERT_MAX_MINUTES,
     UNASSIGNED_ALERT_MIN_MINUTES,
     AlertPreferences,
@@ -109,10 +113,13 @@ def organization_update(
     language: str,
     time_zone: str,
     unassigned_alert_minutes: int | None = None,
+    response_window_alert_minutes: int | None = None,
+    human_agent_window_alert_hours: int | None = None,
 ) -> Organization:
     """The organization's name, the language and time zone its members read in unless
-    they chose their own (Preferences), and how long a conversation may wait unassigned
-    before its admins are told."""
+    they chose their own (Preferences), how long a conversation may wait unassigned
+    before its admins are told, and how long before each Messenger reply window closes an
+    unanswered conversation is flagged (None: kept as it is)."""
     name = name.strip()
     if not name:
         message = _("This field is required.")
@@ -134,6 +141,28 @@ def organization_update(
             raise InvalidInput(message, details={"unassigned_alert_minutes": [message]})
         organization.unassigned_alert_minutes = unassigned_alert_minutes
         fields.append("unassigned_alert_minutes")
+    if response_window_alert_minutes is not None:
+        if not RESPONSE_WINDOW_ALERT_MIN_MINUTES <= response_window_alert_minutes <= RESPONSE_WINDOW_ALERT_MAX_MINUTES:
+            message = _("Between %(min)d and %(max)d minutes.") % {
+                "min": RESPONSE_WINDOW_ALERT_MIN_MINUTES,
+                "max": RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+            }
+            raise InvalidInput(message, details={"response_window_alert_minutes": [message]})
+        organization.response_window_alert_minutes = response_window_alert_minutes
+        fields.append("response_window_alert_minutes")
+    if human_agent_window_alert_hours is not None:
+        if (
+            not HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS
+            <= human_agent_window_alert_hours
+            <= HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS
+        ):
+            message = _("Between %(min)d and %(max)d hours.") % {
+                "min": HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+                "max": HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+            }
+            raise InvalidInput(message, details={"human_agent_window_alert_hours": [message]})
+        organization.human_agent_window_alert_hours = human_agent_window_alert_hours
+        fields.append("human_agent_window_alert_hours")
     organization.save(update_fields=fields)
     return organization
 
@@ -574,6 +603,12 @@ def notification_create(
     language, kept as the fallback. Without, `title` and `body` are shown as given.
     Members who turned this kind's event, or the app's notices, off in Preferences are not
     told (helpdesk.alerts)."""
+    if dedupe_key:
+        return notifications_create_many(
+            organization=organization,
+            kind=kind,
+            notices=[Notice(user_ids=user_ids, dedupe_key=dedupe_key, params=params, title=title, body=body, url=url)],
+        )
     user_ids = alerts.kind_wanted_in_app(organization=organization, user_ids=user_ids, kind=kind)
     if params is not None:
         params = dict(params)
@@ -596,26 +631,75 @@ def notification_create(
     ]
     if not rows:
         return 0
-    if not dedupe_key:
-        Notification.objects.bulk_create(rows)
-        _notifications_told(organization, [(row.user_id, row.pk) for row in rows], kind=kind)
-        return len(rows)
-    existing = set(
-        Notification.objects.filter(
-            organization=organization, dedupe_key=dedupe_key, user_id__in=[row.user_id for row in rows]
-        ).values_list("user_id", flat=True)
+    Notification.objects.bulk_create(rows)
+    _notifications_told(organization, [(row.user_id, row.pk) for row in rows], kind=kind)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One subject's notice for `notifications_create_many`: its readers and words, as
+    `notification_create` takes them."""
+
+    user_ids: Iterable[int]
+    dedupe_key: str
+    params: Mapping[str, Any] | None = None
+    title: str = ""
+    body: str = ""
+    url: str = ""
+
+
+def notifications_create_many(*, organization: Organization, kind: str, notices: Sequence[Notice]) -> int:
+    """`notification_create` for many subjects of one kind at once (a sweep's batch), each
+    told at most once per user by its dedupe_key, in four queries whatever their number.
+    Returns how many were new."""
+    wanted = alerts.kind_wanted_in_app(
+        organization=organization, user_ids={user_id for notice in notices for user_id in notice.user_ids}, kind=kind
     )
-    fresh = [row for row in rows if row.user_id not in existing]
+    rows: list[Notification] = []
+    for notice in notices:
+        params, title, body = notice.params, notice.title, notice.body
+        if params is not None:
+            params = dict(params)
+            if not title and has_writer(kind):
+                with reading_as(language=organization.language, time_zone=organization.time_zone):
+                    text = notification_words(kind, params)
+                title, body = text.title, body or text.body
+        rows.extend(
+            Notification(
+                organization=organization,
+                user_id=user_id,
+                kind=kind,
+                params=params,
+                title=title[:200],
+                body=body,
+                url=notice.url,
+                dedupe_key=notice.dedupe_key,
+            )
+            for user_id in set(notice.user_ids) & wanted
+        )
+    if not rows:
+        return 0
+    keys = {row.dedupe_key for row in rows}
+    users = {row.user_id for row in rows}
+    existing = set(
+        Notification.objects.filter(organization=organization, dedupe_key__in=keys, user_id__in=users).values_list(
+            "user_id", "dedupe_key"
+        )
+    )
+    fresh = [row for row in rows if (row.user_id, row.dedupe_key) not in existing]
     Notification.objects.bulk_create(fresh, ignore_conflicts=True)
     if fresh:
         # Rows inserted ignoring conflicts come back without their ids.
+        fresh_keys = {(row.user_id, row.dedupe_key) for row in fresh}
+        told = Notification.objects.filter(
+            organization=organization,
+            dedupe_key__in={key for _user, key in fresh_keys},
+            user_id__in={user for user, _key in fresh_keys},
+        ).values_list("user_id", "dedupe_key", "pk")
         _notifications_told(
             organization,
-            list(
-                Notification.objects.filter(
-                    organization=organization, dedupe_key=dedupe_key, user_id__in=[row.user_id for row in fresh]
-                ).values_list("user_id", "pk")
-            ),
+            [(user_id, pk) for user_id, key, pk in told if (user_id, key) in fresh_keys],
             kind=kind,
         )
     return len(fresh)

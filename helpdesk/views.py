@@ -530,6 +530,8 @@ def organization_settings(request: TenantRequest) -> HttpResponse:
             "language": organization.language,
             "time_zone": organization.time_zone,
             "unassigned_alert_minutes": organization.unassigned_alert_minutes,
+            "response_window_alert_minutes": organization.response_window_alert_minutes,
+            "human_agent_window_alert_hours": organization.human_agent_window_alert_hours,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -541,6 +543,8 @@ def organization_settings(request: TenantRequest) -> HttpResponse:
                 language=form.cleaned_data["language"],
                 time_zone=form.cleaned_data["time_zone"],
                 unassigned_alert_minutes=form.cleaned_data["unassigned_alert_minutes"],
+                response_window_alert_minutes=form.cleaned_data["response_window_alert_minutes"],
+                human_agent_window_alert_hours=form.cleaned_data["human_agent_window_alert_hours"],
             )
         except HelpdeskError as error:
             attach_error(form, error)

@@ -24,6 +24,7 @@ LABELS = "labels"
 NOTE = "note"
 CONTACT = "contact"  # the customer's name, blocked or not
 EVENT = "event"  # any other system line
+WINDOW_CLOSING = "window_closing"  # a reply window about to close on an unanswered customer
 
 _Kind = ConversationEvent.Kind
 SYSTEM_LINE_CHANGES: dict[str, str] = {

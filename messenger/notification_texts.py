@@ -16,7 +16,7 @@ from helpdesk import datetimes
 from helpdesk.names import stored_name
 from helpdesk.notifications import NotificationText
 from messenger.contact_names import contact_name, shown_name
-from messenger.models import Contact, ReauthorizationReason
+from messenger.models import Contact, ReauthorizationReason, ReplyWindowKind
 
 
 def new_conversation_params(*, contact: Contact, preview: str) -> dict[str, Any]:
@@ -143,3 +143,34 @@ def unassigned_too_long(params: Mapping[str, Any]) -> NotificationText:
         % {"contact": _contact(params), "minutes": int(params["minutes"])},
         body=_("Channel: %(channel)s. Nobody is assigned to the conversation yet.") % {"channel": params["channel"]},
     )
+
+
+def window_closing_params(*, contact: Contact, channel: str, window: str, closes_at: datetime) -> dict[str, Any]:
+    """``window``: a ReplyWindowKind; ``closes_at``: when that window closes."""
+    return {
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "channel": channel,
+        "window": window,
+        "closes_at": closes_at.isoformat(),
+    }
+
+
+def window_closing(params: Mapping[str, Any]) -> NotificationText:
+    closes_at = datetime.fromisoformat(str(params["closes_at"]))
+    words = {"contact": _contact(params), "when": datetimes.datetime_text(closes_at)}
+    if params["window"] == ReplyWindowKind.HUMAN_AGENT:
+        title = _("The 7-day window with %(contact)s closes at %(when)s") % words
+        body = _(
+            "The customer is still unanswered. After that they must write first: reply now "
+            "(sent with the human agent tag). Channel: %(channel)s."
+        ) % {"channel": params["channel"]}
+    else:
+        title = _("The 24-hour window with %(contact)s closes at %(when)s") % words
+        body = _(
+            "The customer is still unanswered. After that a reply needs the human agent tag. Channel: %(channel)s."
+        ) % {"channel": params["channel"]}
+    return NotificationText(title=title, body=body)

@@ -26,7 +26,7 @@ from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from labels import links as label_links
 from labels.models import Label
-from messenger import conversation_order
+from messenger import conversation_order, window_alerts
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import (
     Contact,
@@ -39,6 +39,7 @@ from messenger.models import (
     MessageSource,
     Note,
     NoteMention,
+    WindowLoss,
 )
 from messenger.services import search
 
@@ -136,6 +137,8 @@ class ConversationFilters:
     sort: ConversationSort = conversation_order.DEFAULT_SORT
     # Conversations that have every one of these labels (param `label`, repeatable).
     label_ids: tuple[int, ...] = ()
+    # Only conversations flagged "window closing" (param `window=closing`, messenger.window_alerts).
+    window_closing: bool = False
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
@@ -153,6 +156,7 @@ class ConversationFilters:
             view=conversation_order.view_parse(params.get("view"), strict=strict),
             sort=conversation_order.sort_parse(params.get("sort"), strict=strict),
             label_ids=_label_ids(params),
+            window_closing=params.get("window") == "closing",
         )
 
     def as_params(self) -> dict[str, str]:
@@ -175,13 +179,21 @@ class ConversationFilters:
             # One value, comma-separated: the parameters stay a flat dict of strings (saved views
             # store them as they are) and from_params reads both forms.
             params["label"] = ",".join(str(label_id) for label_id in self.label_ids)
+        if self.window_closing:
+            params["window"] = "closing"
         return params
 
     @property
     def narrowed(self) -> bool:
         """Whether a filter (not the view or the sort) leaves conversations out."""
         return bool(
-            self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search or self.label_ids
+            self.channel_id
+            or self.state
+            or self.assigned_to_me
+            or self.unassigned
+            or self.search
+            or self.label_ids
+            or self.window_closing
         )
 
 
@@ -217,6 +229,8 @@ def conversation_filter(
         condition &= Q(assignee_id=membership.user_id)
     elif filters.unassigned:
         condition &= Q(assignee__isnull=True)
+    if filters.window_closing:
+        condition &= window_alerts.closing_filter(leads=window_alerts.AlertLeads.of(organization))
     for label_id in filters.label_ids:
         # One semi-join per label, each read from the (organization, label, conversation)
         # index: the conversation must have all of them. Another organization's label matches
@@ -671,3 +685,43 @@ def member_list_mentionable(
             | Q(user__last_name__istartswith=term)
         )
     return members
+
+
+# --- Conversations lost to a closed window (for the reports) ------------------------------
+
+WINDOW_LOSS_GROUPS = {"channel": "channel_id", "department": "department_id", "agent": "assignee_id"}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLossCount:
+    """How many conversations were lost to a closed window: in one group (a channel,
+    department or agent id; None: no agent, or the total when not grouped)."""
+
+    key: int | None
+    count: int
+
+
+def window_loss_counts(
+    *,
+    organization: Organization,
+    since: datetime,
+    until: datetime,
+    by: str | None = None,
+    channel_ids: Any = None,
+    agent_id: int | None = None,
+) -> list[WindowLossCount]:
+    """Conversations whose customer's last message was never answered before the 7-day window
+    closed, counted by when it closed (``since`` included, ``until`` excluded), where they stood
+    then: in total (``by`` None) or by ``channel``, ``department`` or ``agent`` (the assignee at
+    that time; None for nobody), largest first. ``channel_ids`` and ``agent_id`` narrow the
+    count (an agent's own report: the caller decides). One query, on (organization, lost_at)."""
+    losses = WindowLoss.objects.filter(organization=organization, lost_at__gte=since, lost_at__lt=until)
+    if channel_ids is not None:
+        losses = losses.filter(channel_id__in=list(channel_ids))
+    if agent_id is not None:
+        losses = losses.filter(assignee_id=agent_id)
+    if by is None:
+        return [WindowLossCount(key=None, count=losses.count())]
+    field = WINDOW_LOSS_GROUPS[by]
+    grouped = losses.values(field).annotate(count=Count("pk")).order_by("-count", field)
+    return [WindowLossCount(key=row[field], count=row["count"]) for row in grouped]

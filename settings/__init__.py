@@ -251,6 +251,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Reply windows about to close on unanswered customers: flagged, their assignee (or
+    # admins) told once per window per customer message; closed ones kept as lost.
+    "messenger-window-alerts": {
+        "task": "messenger.alerts.window_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # The webhook: events stored but not yet applied, and the follow-ups a down broker could
     # not take.
     "messenger-webhook-events-process-pending": {
@@ -508,6 +515,7 @@ NOTIFICATION_TEXTS = {
     "token_expiring": "messenger.notification_texts.token_expiring",
     "mention": "messenger.notification_texts.mention",
     "unassigned_too_long": "messenger.notification_texts.unassigned_too_long",
+    "window_closing": "messenger.notification_texts.window_closing",
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 from __future__ import annotations
 
 from messenger.tasks import alerts, attachments, out_of_hours, pages, routing, search, sending, webhook
-from messenger.tasks.alerts import unassigned_sweep
+from messenger.tasks.alerts import unassigned_sweep, window_sweep
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.out_of_hours import out_of_hours_reply
 from messenger.tasks.pages import token_expiry_sweep
@@ -58,4 +58,5 @@ __all__ = [
     "webhook_events_process_pending",
     "webhook_events_prune",
     "webhook_followups",
+    "window_sweep",
 ]

@@ -40,6 +40,7 @@ from messenger.services.conversations import read_state
 from messenger.views.attachments import safe_url
 from messenger.views.polling import POLL_SECONDS, digest
 from messenger.views.saved_views import saved_views_context
+from messenger.window_alerts import AlertLeads, conversation_window_closing
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ class ConversationRow:
     window_state: str
     window_label: str
     window_short: str
+    # "Window closing · 1 h" and its long words: an unanswered customer whose window is about
+    # to close (messenger.window_alerts), else empty.
+    window_closing_short: str
+    window_closing_label: str
     closed: bool
     blocked: bool
     assignee_name: str
@@ -119,6 +124,7 @@ def _rows(
     organization_slug: str,
     query: str,
     active_id: int | None,
+    leads: AlertLeads,
 ) -> list[ConversationRow]:
     rows = []
     suffix = f"?{query}" if query else ""
@@ -126,7 +132,8 @@ def _rows(
     labels: dict[Any, tuple[str, str]] = {}
     for conversation in conversations:
         contact, channel, assignee = conversation.contact, conversation.channel, conversation.assignee
-        window = reply_window(conversation.last_inbound_at)
+        window = reply_window(conversation.last_inbound_at, now=now)
+        closing = conversation_window_closing(conversation, leads=leads, now=now)
         name = contact_name(contact)
         when_text, when_title = _when_texts(conversation.last_message_at, now=now, labels=labels)
         rows.append(
@@ -146,6 +153,8 @@ def _rows(
                 window_state=window.state.value,
                 window_label=window.label,
                 window_short=window.short_label,
+                window_closing_short=closing.short_label if closing else "",
+                window_closing_label=closing.label if closing else "",
                 closed=conversation.state == "closed",
                 blocked=contact.is_blocked,
                 assignee_name=user_name(assignee),
@@ -235,6 +244,7 @@ def conversation_list_context(
         organization_slug=organization.slug,
         query=filter_query,
         active_id=active_id,
+        leads=AlertLeads.of(organization),
     )
     saved_counts = [(entry.view.pk, entry.count) for entry in saved["saved_views"]]
     version = digest([row.signature for row in rows] + [active_id, page.next_cursor, counts, saved_counts])

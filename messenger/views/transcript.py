@@ -27,6 +27,7 @@ from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPA
 from messenger.services.sending import reply_rules
 from messenger.views.attachments import display_attachments
 from messenger.views.polling import POLL_SECONDS, digest
+from messenger.window_alerts import AlertLeads, conversation_window_closing
 
 
 def describe_event(event: ConversationEvent) -> str:
@@ -225,6 +226,7 @@ def transcript_context(
         lines = sorted([*lines, *extra_lines], key=lambda line: line.at)
     lines = with_day_separators(lines)
     window = reply_window(conversation.last_inbound_at)
+    closing = conversation_window_closing(conversation, leads=AlertLeads.of(organization))
     refusal = reply_rules.reply_refusal(conversation=conversation)
     contact = conversation.contact
     version = digest(
@@ -254,6 +256,7 @@ def transcript_context(
             conversation.channel_id,
             contact.is_blocked,
             window.label,
+            closing.label if closing else None,
             refusal.code if refusal else None,
             # "Today" becomes "Yesterday" at midnight.
             timezone.localdate().isoformat(),
@@ -267,6 +270,7 @@ def transcript_context(
         "transcript": transcript,
         "lines": lines,
         "window": window,
+        "window_closing": closing,
         "refusal": refusal,
         "transcript_version": version,
         "last_entry_key": _entry_key(last) if last else "",
