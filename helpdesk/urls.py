@@ -80,6 +80,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("availability.urls")),
     path("o/<slug:org_slug>/settings/", include("channels.urls")),
     path("o/<slug:org_slug>/settings/", include("labels.urls")),
+    path("o/<slug:org_slug>/settings/", include("sla.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "availability",
     "channels",
     "labels",
+    "sla",
     "messenger",
     "messenger.sandbox",
     "tickets",
@@ -501,6 +502,8 @@ NOTIFICATION_TEXTS = {
     "token_expiring": "messenger.notification_texts.token_expiring",
     "mention": "messenger.notification_texts.mention",
     "unassigned_too_long": "messenger.notification_texts.unassigned_too_long",
+    "sla_at_risk": "messenger.notification_texts.sla_at_risk",
+    "sla_breached": "messenger.notification_texts.sla_breached",
 }
 
 # --- Logging --------------------------------------------------------------------------------

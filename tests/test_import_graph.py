@@ -22,12 +22,13 @@ PACKAGES = (
     "channels",
     "live",
     "labels",
+    "sla",
     "messenger",
     "tickets",
     "canned",
     "home",
 )
-# helpdesk ← availability ← channels ← live ← labels ← messenger ← tickets ← canned ← home:
+# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← canned ← home:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -38,10 +39,11 @@ LAYERS = {
     "channels": 3,
     "live": 4,
     "labels": 5,
-    "messenger": 6,
-    "tickets": 7,
-    "canned": 8,
-    "home": 9,
+    "sla": 6,
+    "messenger": 7,
+    "tickets": 8,
+    "canned": 9,
+    "home": 10,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
