@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # SLA: response targets of conversations and resolution targets of tickets timed, warned
+    # of and marked breached (messenger.services.sla, tickets.services_sla).
+    "messenger-sla-sweep": {"task": "messenger.sla.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    "tickets-sla-sweep": {"task": "tickets.sla.sweep", "schedule": 60.0, "options": {"expires": 55}},
     # The webhook: events stored but not yet applied, and the follow-ups a down broker could
     # not take.
     "messenger-webhook-events-process-pending": {
