@@ -41,6 +41,9 @@ from messenger.models import (
     NoteMention,
 )
 from messenger.services import search
+from sla.state import SlaStatus
+from sla.state import status_filter as sla_status_filter
+from sla.state import status_parse as sla_status_parse
 
 # Newest activity first. A conversation with no message yet (NULL) is the newest of all:
 # NULLS FIRST is also PostgreSQL's own order for DESC, so the index serves it as it is.
@@ -136,6 +139,8 @@ class ConversationFilters:
     sort: ConversationSort = conversation_order.DEFAULT_SORT
     # Conversations that have every one of these labels (param `label`, repeatable).
     label_ids: tuple[int, ...] = ()
+    # The SLA of the customer's wait (param `sla`: on_track, at_risk, breached).
+    sla: SlaStatus | None = None
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
@@ -153,6 +158,7 @@ class ConversationFilters:
             view=conversation_order.view_parse(params.get("view"), strict=strict),
             sort=conversation_order.sort_parse(params.get("sort"), strict=strict),
             label_ids=_label_ids(params),
+            sla=sla_status_parse(params.get("sla")),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -175,13 +181,21 @@ class ConversationFilters:
             # One value, comma-separated: the parameters stay a flat dict of strings (saved views
             # store them as they are) and from_params reads both forms.
             params["label"] = ",".join(str(label_id) for label_id in self.label_ids)
+        if self.sla:
+            params["sla"] = self.sla.value
         return params
 
     @property
     def narrowed(self) -> bool:
         """Whether a filter (not the view or the sort) leaves conversations out."""
         return bool(
-            self.channel_id or self.state or self.assigned_to_me or self.unassigned or self.search or self.label_ids
+            self.channel_id
+            or self.state
+            or self.assigned_to_me
+            or self.unassigned
+            or self.search
+            or self.label_ids
+            or self.sla
         )
 
 
@@ -217,6 +231,8 @@ def conversation_filter(
         condition &= Q(assignee_id=membership.user_id)
     elif filters.unassigned:
         condition &= Q(assignee__isnull=True)
+    if filters.sla is not None:
+        condition &= sla_filter(filters.sla, now=timezone.now())
     for label_id in filters.label_ids:
         # One semi-join per label, each read from the (organization, label, conversation)
         # index: the conversation must have all of them. Another organization's label matches
@@ -235,6 +251,13 @@ def conversation_filter(
             organization=organization, term=filters.search, copied_until=search_copied_until
         )
     return condition
+
+
+def sla_filter(status: SlaStatus, *, now: datetime) -> Q:
+    """Open conversations whose customer's wait is in this SLA state at ``now`` (the rule of
+    Conversation.response_sla, in SQL: times kept for another wait count as none)."""
+    running = Q(state=ConversationState.OPEN, waiting_since__isnull=False, sla_started_at=F("waiting_since"))
+    return running & sla_status_filter(status, now=now, due="sla_due_at", warn="sla_warn_at")
 
 
 def conversation_list(
