@@ -40,7 +40,8 @@ class Desk:
         return factories.make_conversation(self.page, contact, waiting_since=since, last_inbound_at=since, **fields)
 
     def ticket(self, created_at: datetime, **fields: Any) -> Ticket:
-        conversation = self.waiting(created_at)
+        fields.setdefault("subject", "My order")
+        conversation = self.waiting(created_at, name=f"Customer of {fields['subject']}")
         message = factories.make_message(conversation, text="My order", sent_at=created_at)
         return Ticket.objects.create(
             organization=conversation.organization,
@@ -48,7 +49,6 @@ class Desk:
             channel=conversation.channel,
             conversation=conversation,
             contact=conversation.contact,
-            subject="My order",
             origin=TicketOrigin.MANUAL,
             first_message=message,
             last_message=message,
