@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from messenger.models import Conversation
-from tests import factories
 from tests.conftest import api_client_for
 from tests.sla.conftest import Desk
 from tickets.models import Ticket
