@@ -101,6 +101,7 @@ urlpatterns = [
     path("api/v1/", include("availability.api_urls")),
     path("api/v1/", include("channels.api_urls")),
     path("api/v1/", include("labels.api_urls")),
+    path("api/v1/", include("sla.api_urls")),
     path("api/v1/", include("messenger.api_urls")),
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("canned.api_urls")),

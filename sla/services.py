@@ -47,7 +47,7 @@ def target_clean(value: Any, *, field: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        minutes = int(value)
+        minutes = int(value) if not isinstance(value, float) or value.is_integer() else 0
     except (TypeError, ValueError):
         minutes = 0
     if isinstance(value, bool) or not TARGET_MIN_MINUTES <= minutes <= TARGET_MAX_MINUTES:
