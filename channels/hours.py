@@ -79,7 +79,9 @@ def _instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
     return local.astimezone(UTC)
 
 
+@lru_cache(maxsize=256)
 def _by_weekday(schedule: Schedule) -> dict[int, list[Interval]]:
+    # Cached: the SLA clocks walk a schedule day by day for thousands of conversations.
     days: dict[int, list[Interval]] = {}
     for interval in sorted(schedule.intervals):
         days.setdefault(interval.weekday, []).append(interval)

@@ -20,14 +20,23 @@ AT_RISK_SHARE = 0.2
 
 def due_at(*, start: datetime, minutes: int, schedule: Schedule | None) -> datetime | None:
     """``start`` plus ``minutes`` of the clock (None: a schedule that never opens)."""
-    remaining = timedelta(minutes=minutes)
+    return due_times(start=start, minutes=(minutes,), schedule=schedule)[0]
+
+
+def due_times(*, start: datetime, minutes: tuple[int, ...], schedule: Schedule | None) -> list[datetime | None]:
+    """`due_at` of several targets from one start (ascending minutes), in one walk of the hours."""
     if schedule is None:
-        return start + remaining
+        return [start + timedelta(minutes=n) for n in minutes]
+    found: list[datetime | None] = []
+    elapsed = timedelta()
+    pending = [timedelta(minutes=n) for n in minutes]
     for opens, closes in open_periods(schedule, start):
-        if remaining <= closes - opens:
-            return opens + remaining
-        remaining -= closes - opens
-    return None
+        while pending and pending[0] - elapsed <= closes - opens:
+            found.append(opens + (pending.pop(0) - elapsed))
+        if not pending:
+            return found
+        elapsed += closes - opens
+    return found + [None] * len(pending)
 
 
 def warn_minutes(minutes: int) -> int:

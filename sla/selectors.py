@@ -62,11 +62,9 @@ class PolicyBook:
         if policy is None or not minutes:
             return NO_TARGET
         schedule = self.schedules.get(department_id) if policy.clock == SlaClock.BUSINESS_HOURS else None
-        due = clocks.due_at(start=start, minutes=minutes, schedule=schedule)
+        warn, due = clocks.due_times(start=start, minutes=(clocks.warn_minutes(minutes), minutes), schedule=schedule)
         if due is None:
             return NO_TARGET
-        warn = clocks.due_at(start=start, minutes=clocks.warn_minutes(minutes), schedule=schedule)
-        # A target whose start falls outside the hours: at risk no sooner than it opens.
         return TargetTimes(warn_at=min(warn or due, due), due_at=due)
 
 

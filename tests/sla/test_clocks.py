@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.hours import Interval, Schedule
-from sla.clocks import due_at, minutes_between, warn_minutes
+from sla.clocks import due_at, due_times, minutes_between, warn_minutes
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -127,3 +127,13 @@ def test_a_target_is_at_risk_in_its_last_fifth() -> None:
     assert warn_minutes(60) == 48
     assert warn_minutes(1) == 0
     assert warn_minutes(3) == 2
+
+
+def test_several_targets_from_one_start_agree_with_each_alone() -> None:
+    schedule = office(holidays=frozenset({date(2026, 12, 8)}))
+    start = at(TOKYO, "2026-12-07 16:10")
+    minutes = (0, 48, 60, 110, 600)
+    assert due_times(start=start, minutes=minutes, schedule=schedule) == [
+        due_at(start=start, minutes=n, schedule=schedule) for n in minutes
+    ]
+    assert due_times(start=start, minutes=(5, 10), schedule=Schedule("Asia/Tokyo")) == [None, None]
