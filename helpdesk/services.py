@@ -621,6 +621,66 @@ def notification_create(
     return len(fresh)
 
 
+@dataclass(frozen=True)
+class NoticeToSend:
+    """One notice of `notifications_create_many`: what `notification_create` takes."""
+
+    user_ids: tuple[int, ...]
+    kind: str
+    params: Mapping[str, Any]
+    url: str
+    dedupe_key: str
+
+
+def notifications_create_many(*, organization: Organization, notices: list[NoticeToSend]) -> int:
+    """`notification_create` for many notices that each carry parameters and a dedupe key (a
+    sweep's batch), under the same rules, in a fixed number of queries however many there
+    are. Returns how many were new."""
+    users = {user_id for notice in notices for user_id in notice.user_ids}
+    wanted = {
+        kind: alerts.kind_wanted_in_app(organization=organization, user_ids=users, kind=kind)
+        for kind in {notice.kind for notice in notices}
+    }
+    rows = []
+    with reading_as(language=organization.language, time_zone=organization.time_zone):
+        for notice in notices:
+            params = dict(notice.params)
+            text = notification_words(notice.kind, params) if has_writer(notice.kind) else None
+            rows += [
+                Notification(
+                    organization=organization,
+                    user_id=user_id,
+                    kind=notice.kind,
+                    params=params,
+                    title=(text.title if text else "")[:200],
+                    body=text.body if text else "",
+                    url=notice.url,
+                    dedupe_key=notice.dedupe_key,
+                )
+                for user_id in set(notice.user_ids) & wanted[notice.kind]
+            ]
+    if not rows:
+        return 0
+    keys = {row.dedupe_key for row in rows}
+    told_before = set(
+        Notification.objects.filter(organization=organization, dedupe_key__in=keys).values_list("user_id", "dedupe_key")
+    )
+    fresh = [row for row in rows if (row.user_id, row.dedupe_key) not in told_before]
+    Notification.objects.bulk_create(fresh, ignore_conflicts=True)
+    if fresh:
+        # Rows inserted ignoring conflicts come back without their ids.
+        fresh_keys = {(row.user_id, row.dedupe_key) for row in fresh}
+        created = Notification.objects.filter(
+            organization=organization, dedupe_key__in={row.dedupe_key for row in fresh}
+        ).values_list("user_id", "dedupe_key", "pk", "kind")
+        notifications_created.send(
+            sender=None,
+            organization_id=organization.pk,
+            notifications=[(user_id, pk, kind) for user_id, key, pk, kind in created if (user_id, key) in fresh_keys],
+        )
+    return len(fresh)
+
+
 def _notifications_told(organization: Organization, rows: list[tuple[int, int | None]], *, kind: str) -> None:
     """Each member's pages are told of their new notification (live.receivers, after commit)."""
     notifications_created.send(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from channels.models import Channel
 from helpdesk.exceptions import InvalidInput, NotFound
 from helpdesk.models import Department, Membership, Organization, Role
-from helpdesk.services import notification_create
+from helpdesk.services import NoticeToSend, notifications_create_many
 from sla.models import TARGET_MAX_MINUTES, TARGET_MIN_MINUTES, SlaClock, SlaPolicy, SlaTarget
 
 
@@ -158,22 +158,23 @@ def sla_alerts_send(*, organization: Organization, alerts: list[SlaAlert]) -> in
         )
         for admin in admins:
             admin_departments[admin.pk] = {department.pk for department in admin.departments.all()}
-    told = 0
+    notices = []
     for alert in alerts:
         if alert.assignee_id is not None:
             user_ids = [alert.assignee_id]
         else:
             in_department = [admin for admin in admins if alert.department_id in admin_departments[admin.pk]]
             user_ids = [admin.user_id for admin in (in_department or admins)]
-        told += notification_create(
-            organization=organization,
-            user_ids=user_ids,
-            kind=alert.kind,
-            params={**alert.params, "target": alert.target},
-            url=alert.url,
-            dedupe_key=f"sla:{alert.kind}:{alert.subject_key}",
+        notices.append(
+            NoticeToSend(
+                user_ids=tuple(user_ids),
+                kind=alert.kind,
+                params={**alert.params, "target": alert.target},
+                url=alert.url,
+                dedupe_key=f"sla:{alert.kind}:{alert.subject_key}",
+            )
         )
-    return told
+    return notifications_create_many(organization=organization, notices=notices)
 
 
 def target_name(target: str) -> str:

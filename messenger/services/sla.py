@@ -25,8 +25,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -64,14 +65,15 @@ def _running() -> Q:
     return Q(state=ConversationState.OPEN, waiting_since__isnull=False, sla_started_at=F("waiting_since"))
 
 
-def _locked(rows: QuerySet[Conversation]) -> list[Conversation]:
-    return list(rows.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH])
+def _locked(rows: QuerySet[Conversation], *, after: int) -> list[Conversation]:
+    """The next batch by id (a keyset: a run reads each row once, whatever it wrote before)."""
+    return list(rows.filter(pk__gt=after).select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:BATCH])
 
 
-def _repeat(step: Callable[[datetime], int], now: datetime) -> int:
-    total = 0
+def _repeat(step: Callable[[datetime, int], tuple[int, int]], now: datetime) -> int:
+    total, after = 0, 0
     while True:
-        count = step(now)
+        count, after = step(now, after)
         total += count
         if count < BATCH:
             return total
@@ -85,10 +87,10 @@ def conversations_sla_sweep(*, now: datetime | None = None) -> SweepResult:
 
 
 @transaction.atomic
-def _time_batch(now: datetime) -> int:
-    rows = _locked(Conversation.objects.filter(_untimed()).select_related("organization"))
+def _time_batch(now: datetime, after: int) -> tuple[int, int]:
+    rows = _locked(Conversation.objects.filter(_untimed()).select_related("organization"), after=after)
     if not rows:
-        return 0
+        return 0, after
     book = policy_book(organizations={row.organization_id: row.organization for row in rows}.values())
     for row in rows:
         row.sla_warned_at = row.sla_breached_at = None
@@ -99,8 +101,30 @@ def _time_batch(now: datetime) -> int:
             department_id=row.department_id, channel_id=row.channel_id, target=row.sla_target, start=row.waiting_since
         )
         row.sla_started_at, row.sla_warn_at, row.sla_due_at = row.waiting_since, times.warn_at, times.due_at
-    Conversation.objects.bulk_update(rows, SLA_FIELDS)
-    return len(rows)
+    _times_write(rows)
+    return len(rows), rows[-1].pk
+
+
+def _times_write(rows: list[Conversation]) -> None:
+    """The batch's kept times in one statement. On PostgreSQL an UPDATE from a VALUES list:
+    Django's bulk_update builds a CASE per field and row, which costs ~4 ms a row to build and
+    plan. The values are the same either way (worked out above); only the statement differs."""
+    if connection.vendor != "postgresql":
+        Conversation.objects.bulk_update(rows, SLA_FIELDS)
+        return
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::timestamptz, %s::timestamptz, %s::timestamptz)"] * len(rows))
+    parameters: list[Any] = []
+    for row in rows:
+        parameters += [row.pk, row.sla_started_at, row.sla_warn_at, row.sla_due_at]
+    # The table's name is the model's and every value a parameter.
+    statement = (
+        f"UPDATE {table} AS conversation SET sla_started_at = kept.started_at, sla_warn_at = kept.warn_at, "  # noqa: S608
+        "sla_due_at = kept.due_at, sla_warned_at = NULL, sla_breached_at = NULL "
+        f"FROM (VALUES {values}) AS kept (id, started_at, warn_at, due_at) WHERE conversation.id = kept.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
 
 
 def _alert(row: Conversation, *, kind: str) -> SlaAlert:
@@ -127,28 +151,30 @@ def _send(alerts: list[tuple[Organization, SlaAlert]]) -> None:
 
 
 @transaction.atomic
-def _warn_batch(now: datetime) -> int:
+def _warn_batch(now: datetime, after: int) -> tuple[int, int]:
     rows = _locked(
         Conversation.objects.filter(
             _running(), sla_warned_at__isnull=True, sla_warn_at__lte=now, sla_due_at__gt=now
-        ).select_related("organization", "contact")
+        ).select_related("organization", "contact"),
+        after=after,
     )
     if not rows:
-        return 0
+        return 0, after
     Conversation.objects.filter(pk__in=[row.pk for row in rows]).update(sla_warned_at=now)
     _send([(row.organization, _alert(row, kind=Notification.Kind.SLA_AT_RISK)) for row in rows])
-    return len(rows)
+    return len(rows), rows[-1].pk
 
 
 @transaction.atomic
-def _breach_batch(now: datetime) -> int:
+def _breach_batch(now: datetime, after: int) -> tuple[int, int]:
     rows = _locked(
         Conversation.objects.filter(_running(), sla_breached_at__isnull=True, sla_due_at__lte=now).select_related(
             "organization", "contact"
-        )
+        ),
+        after=after,
     )
     if not rows:
-        return 0
+        return 0, after
     for row in rows:
         row.sla_breached_at = row.sla_due_at
         row.sla_warned_at = row.sla_warned_at or now
@@ -160,4 +186,4 @@ def _breach_batch(now: datetime) -> int:
             if row.sla_due_at is not None and row.sla_due_at > now - BREACH_NOTICE_WINDOW
         ]
     )
-    return len(rows)
+    return len(rows), rows[-1].pk
