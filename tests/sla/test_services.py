@@ -89,3 +89,30 @@ def test_the_first_agent_reply_is_kept_and_a_later_one_does_not_move_it(desk: De
     reply_send(organization=desk.tenant.organization, acting_user=agent, conversation=conversation, text="Again")
     conversation.refresh_from_db()
     assert conversation.first_answered_at == first
+
+
+def test_an_alert_is_told_once_and_read_in_the_reader_language(desk: Desk) -> None:
+    from django.utils import translation
+
+    from helpdesk.models import Notification
+    from helpdesk.notifications import notification_text
+    from messenger import notification_texts
+    from sla.services import SlaAlert, sla_alerts_send
+
+    conversation = desk.waiting(timezone.now())
+    alert = SlaAlert(
+        kind=Notification.Kind.SLA_BREACHED,
+        target="first_response",
+        department_id=desk.tenant.department.pk,
+        assignee_id=desk.tenant.agent.user_id,
+        params=notification_texts.sla_params(contact=conversation.contact, due_at=timezone.now()),
+        url="/o/alpha/inbox/",
+        subject_key=f"conversation:{conversation.pk}:x",
+    )
+    assert sla_alerts_send(organization=desk.tenant.organization, alerts=[alert]) == 1
+    assert sla_alerts_send(organization=desk.tenant.organization, alerts=[alert]) == 0
+    notice = Notification.objects.get()
+    with translation.override("ja"):
+        text = notification_text(notice)
+    assert text.title == "SLA期限超過: Hanako Yamadaさんとの会話"
+    assert text.body.startswith("初回応答の期限は")
