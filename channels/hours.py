@@ -79,7 +79,9 @@ def _instant(zone: ZoneInfo, day: date, minute: int) -> datetime:
     return local.astimezone(UTC)
 
 
+@lru_cache(maxsize=256)
 def _by_weekday(schedule: Schedule) -> dict[int, list[Interval]]:
+    # Cached: the SLA clocks walk a schedule day by day for thousands of conversations.
     days: dict[int, list[Interval]] = {}
     for interval in sorted(schedule.intervals):
         days.setdefault(interval.weekday, []).append(interval)
@@ -145,6 +147,22 @@ def next_opening(schedule: Schedule, at: datetime) -> datetime | None:
         if starts:
             return min(starts)
     return None
+
+
+def open_periods(schedule: Schedule, since: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The open intervals from ``since`` on, in order, in UTC, the first one cut to start at
+    ``since`` when it is open then (touching intervals, such as an overnight shift, come one
+    after the other). Ends when a reach of the schedule (see `_reach_days`) holds no interval
+    at all: a schedule that is never open yields nothing."""
+    zone, today = _local_day(schedule, since)
+    day, empty_days, reach = today - timedelta(days=1), 0, _reach_days(schedule)
+    while empty_days <= reach:
+        periods = sorted(_day_periods(schedule, zone, day))
+        empty_days = 0 if periods else empty_days + 1
+        for start, end in periods:
+            if end > since:
+                yield max(start, since), end
+        day += timedelta(days=1)
 
 
 # --- Reading and checking a week as people write it -------------------------------------------

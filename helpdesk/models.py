@@ -262,6 +262,8 @@ class Notification(models.Model):
         MENTION = "mention", _("Mentioned in a note")
         UNASSIGNED_TOO_LONG = "unassigned_too_long", _("Conversation unassigned too long")
         WINDOW_CLOSING = "window_closing", _("Reply window closing")
+        SLA_AT_RISK = "sla_at_risk", _("SLA target at risk")
+        SLA_BREACHED = "sla_breached", _("SLA target breached")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

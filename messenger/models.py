@@ -4,16 +4,20 @@ and the raw webhook event log."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from channels.models import Channel
 from helpdesk.models import Department, Membership, Organization
 from labels.models import Label
+from sla.models import SlaTarget
+from sla.state import SlaState, sla_state
 
 
 class PageStatus(models.TextChoices):
@@ -147,6 +151,17 @@ class Conversation(models.Model):
     # When it joined its channel's queue of automatic assignment (None: not queued), which
     # hands out the oldest first.
     queued_at = models.DateTimeField(null=True, blank=True)
+    # When an agent first answered the customer (the agent's reply sets it): until then a wait
+    # runs the SLA's first response target, afterwards its next response target.
+    first_answered_at = models.DateTimeField(null=True, blank=True)
+    # The running response target of the SLA, kept by its sweep (messenger.services.sla) for
+    # the wait that began at `sla_started_at`; while that differs from `waiting_since` the
+    # times are stale and shown as none. Not indexed: the webhook never writes them.
+    sla_started_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,6 +204,23 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} on {self.channel}"
+
+    @property
+    def sla_target(self) -> str:
+        return SlaTarget.NEXT_RESPONSE if self.first_answered_at is not None else SlaTarget.FIRST_RESPONSE
+
+    def response_sla(self, *, now: datetime | None = None) -> SlaState | None:
+        """The SLA state of the customer's wait (None: nobody waits, no target, or the sweep
+        has not yet timed this wait)."""
+        if (
+            self.state != ConversationState.OPEN
+            or self.waiting_since is None
+            or self.sla_started_at != self.waiting_since
+        ):
+            return None
+        return sla_state(
+            target=self.sla_target, due_at=self.sla_due_at, warn_at=self.sla_warn_at, now=now or timezone.now()
+        )
 
 
 class Direction(models.TextChoices):

@@ -17,6 +17,7 @@ from helpdesk.names import stored_name
 from helpdesk.notifications import NotificationText
 from messenger.contact_names import contact_name, shown_name
 from messenger.models import Contact, ReauthorizationReason, ReplyWindowKind
+from sla.services import target_name
 
 
 def new_conversation_params(*, contact: Contact, preview: str) -> dict[str, Any]:
@@ -174,3 +175,46 @@ def window_closing(params: Mapping[str, Any]) -> NotificationText:
             "The customer is still unanswered. After that a reply needs the human agent tag. Channel: %(channel)s."
         ) % {"channel": params["channel"]}
     return NotificationText(title=title, body=body)
+
+
+# --- SLA targets (sla.services.sla_alerts_send; conversations and tickets alike) -------------
+
+
+def sla_params(*, contact: Contact, due_at: datetime, ticket_id: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "contact": contact.display_name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "psid": contact.psid,
+        "is_guest": contact.is_guest,
+        "due": due_at.isoformat(),
+    }
+    if ticket_id is not None:
+        params["ticket"] = ticket_id
+    return params
+
+
+def _sla_subject(params: Mapping[str, Any]) -> str:
+    if params.get("ticket"):
+        return _("ticket #%(number)s of %(name)s") % {"number": params["ticket"], "name": _contact(params)}
+    return _("the conversation with %(name)s") % {"name": _contact(params)}
+
+
+def _sla_target(params: Mapping[str, Any]) -> str:
+    return target_name(str(params.get("target", "")))
+
+
+def sla_at_risk(params: Mapping[str, Any]) -> NotificationText:
+    due = datetime.fromisoformat(str(params["due"]))
+    return NotificationText(
+        title=_("SLA at risk: %(subject)s") % {"subject": _sla_subject(params)},
+        body=_("%(target)s is due %(when)s.") % {"target": _sla_target(params), "when": datetimes.datetime_text(due)},
+    )
+
+
+def sla_breached(params: Mapping[str, Any]) -> NotificationText:
+    due = datetime.fromisoformat(str(params["due"]))
+    return NotificationText(
+        title=_("SLA breached: %(subject)s") % {"subject": _sla_subject(params)},
+        body=_("%(target)s was due %(when)s.") % {"target": _sla_target(params), "when": datetimes.datetime_text(due)},
+    )

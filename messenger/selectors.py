@@ -42,6 +42,9 @@ from messenger.models import (
     WindowLoss,
 )
 from messenger.services import search
+from sla.state import SlaStatus
+from sla.state import status_filter as sla_status_filter
+from sla.state import status_parse as sla_status_parse
 
 # Newest activity first. A conversation with no message yet (NULL) is the newest of all:
 # NULLS FIRST is also PostgreSQL's own order for DESC, so the index serves it as it is.
@@ -139,6 +142,8 @@ class ConversationFilters:
     label_ids: tuple[int, ...] = ()
     # Only conversations flagged "window closing" (param `window=closing`, messenger.window_alerts).
     window_closing: bool = False
+    # The SLA of the customer's wait (param `sla`: on_track, at_risk, breached).
+    sla: SlaStatus | None = None
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
@@ -157,6 +162,7 @@ class ConversationFilters:
             sort=conversation_order.sort_parse(params.get("sort"), strict=strict),
             label_ids=_label_ids(params),
             window_closing=params.get("window") == "closing",
+            sla=sla_status_parse(params.get("sla")),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -181,6 +187,8 @@ class ConversationFilters:
             params["label"] = ",".join(str(label_id) for label_id in self.label_ids)
         if self.window_closing:
             params["window"] = "closing"
+        if self.sla:
+            params["sla"] = self.sla.value
         return params
 
     @property
@@ -194,6 +202,7 @@ class ConversationFilters:
             or self.search
             or self.label_ids
             or self.window_closing
+            or self.sla
         )
 
 
@@ -231,6 +240,8 @@ def conversation_filter(
         condition &= Q(assignee__isnull=True)
     if filters.window_closing:
         condition &= window_alerts.closing_filter(leads=window_alerts.AlertLeads.of(organization))
+    if filters.sla is not None:
+        condition &= sla_filter(filters.sla, now=timezone.now())
     for label_id in filters.label_ids:
         # One semi-join per label, each read from the (organization, label, conversation)
         # index: the conversation must have all of them. Another organization's label matches
@@ -249,6 +260,13 @@ def conversation_filter(
             organization=organization, term=filters.search, copied_until=search_copied_until
         )
     return condition
+
+
+def sla_filter(status: SlaStatus, *, now: datetime) -> Q:
+    """Open conversations whose customer's wait is in this SLA state at ``now`` (the rule of
+    Conversation.response_sla, in SQL: times kept for another wait count as none)."""
+    running = Q(state=ConversationState.OPEN, waiting_since__isnull=False, sla_started_at=F("waiting_since"))
+    return running & sla_status_filter(status, now=now, due="sla_due_at", warn="sla_warn_at")
 
 
 def conversation_list(

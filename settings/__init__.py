@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "availability",
     "channels",
     "labels",
+    "sla",
     "messenger",
     "messenger.sandbox",
     "tickets",
@@ -258,6 +259,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # SLA: response targets of conversations and resolution targets of tickets timed, warned
+    # of and marked breached (messenger.services.sla, tickets.services_sla).
+    "messenger-sla-sweep": {"task": "messenger.sla.sweep", "schedule": 60.0, "options": {"expires": 55}},
+    "tickets-sla-sweep": {"task": "tickets.sla.sweep", "schedule": 60.0, "options": {"expires": 55}},
     # The webhook: events stored but not yet applied, and the follow-ups a down broker could
     # not take.
     "messenger-webhook-events-process-pending": {
@@ -516,6 +521,8 @@ NOTIFICATION_TEXTS = {
     "mention": "messenger.notification_texts.mention",
     "unassigned_too_long": "messenger.notification_texts.unassigned_too_long",
     "window_closing": "messenger.notification_texts.window_closing",
+    "sla_at_risk": "messenger.notification_texts.sla_at_risk",
+    "sla_breached": "messenger.notification_texts.sla_breached",
 }
 
 # --- Logging --------------------------------------------------------------------------------

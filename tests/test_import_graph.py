@@ -22,13 +22,14 @@ PACKAGES = (
     "channels",
     "live",
     "labels",
+    "sla",
     "messenger",
     "tickets",
     "canned",
     "home",
     "reports",
 )
-# helpdesk ← availability ← channels ← live ← labels ← messenger ← tickets ← canned ← home ← reports:
+# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← canned ← home ← reports:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -39,11 +40,12 @@ LAYERS = {
     "channels": 3,
     "live": 4,
     "labels": 5,
-    "messenger": 6,
-    "tickets": 7,
-    "canned": 8,
-    "home": 9,
-    "reports": 10,
+    "sla": 6,
+    "messenger": 7,
+    "tickets": 8,
+    "canned": 9,
+    "home": 10,
+    "reports": 11,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}

@@ -22,6 +22,7 @@ from labels import selectors as label_selectors
 from labels.api import LabelBriefSerializer, label_brief
 from messenger.api.pagination import MessageCursorPagination
 from messenger.api.serializers import MessageSerializer
+from sla.state import SlaStatus
 from tickets import selectors, services
 from tickets.models import SUBJECT_MAX_LENGTH, Ticket, TicketPriority, TicketState
 
@@ -121,6 +122,11 @@ class TicketFilterSerializer(serializers.Serializer):
     assignee = serializers.RegexField(r"^(none|[1-9][0-9]*)$", required=False, help_text=_("A user id, or none."))
     channel = IdField(required=False, min_value=1)
     search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    sla = serializers.ChoiceField(
+        choices=[status.value for status in SlaStatus],
+        required=False,
+        help_text=_("Active tickets whose resolution target is on_track, at_risk or breached now."),
+    )
     label = serializers.ListField(  # type: ignore[assignment]
         child=serializers.CharField(max_length=200),
         required=False,
@@ -149,6 +155,7 @@ class TicketFilterSerializer(serializers.Serializer):
             channel_id=data.get("channel"),
             search=data.get("search", ""),
             label_ids=data.get("label", ()),
+            sla=SlaStatus(data["sla"]) if data.get("sla") else None,
         )
 
 

@@ -14,6 +14,8 @@ from helpdesk.forms import StyledForm
 from helpdesk.models import Department, Membership
 from helpdesk.names import user_name
 from labels.models import Label
+from sla.state import SlaStatus
+from sla.state import status_parse as sla_status_parse
 from tickets.models import SUBJECT_MAX_LENGTH, TicketPriority, TicketState
 from tickets.selectors import TicketFilters
 
@@ -37,6 +39,15 @@ class TicketFilterForm(StyledForm):
     assignee = forms.ChoiceField(label=_("Assignee"), required=False)
     label = forms.TypedMultipleChoiceField(
         label=_("Labels"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    sla = forms.ChoiceField(
+        label=_("SLA state"),
+        required=False,
+        choices=[
+            ("", _("Any SLA state")),
+            (SlaStatus.AT_RISK, _("SLA at risk")),
+            (SlaStatus.BREACHED, _("SLA breached")),
+        ],
     )
 
     def __init__(
@@ -87,6 +98,7 @@ class TicketFilterForm(StyledForm):
             channel_id=data.get("channel"),
             search=data.get("q") or "",
             label_ids=tuple(sorted(set(data.get("label") or ()))),
+            sla=sla_status_parse(data.get("sla")),
         )
 
 

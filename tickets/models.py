@@ -16,6 +16,8 @@ ever meet.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -25,6 +27,8 @@ from channels.models import Channel
 from helpdesk.models import Department, Organization
 from labels.models import Label
 from messenger.models import Contact, Conversation, Message
+from sla.models import SlaTarget
+from sla.state import SlaState, sla_state
 
 
 class TicketState(models.TextChoices):
@@ -117,6 +121,13 @@ class Ticket(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The SLA's resolution target, counted from `created_at` and kept by its sweep
+    # (tickets.services_sla); `sla_started_at` None: not yet timed.
+    sla_started_at = models.DateTimeField(null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -143,10 +154,30 @@ class Ticket(models.Model):
             models.Index(fields=["organization", "state", "-id"], name="ticket_org_state"),
             models.Index(fields=["organization", "assignee", "-id"], name="ticket_org_assignee"),
             models.Index(fields=["organization", "contact", "-id"], name="ticket_org_contact"),
+            # The SLA sweep's work: active tickets not yet timed (rows leave it once timed).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(sla_started_at__isnull=True, state__in=sorted(ACTIVE_STATES)),
+                name="ticket_sla_untimed",
+            ),
+            # ... and active tickets whose resolution target still has a warning or breach ahead.
+            models.Index(
+                fields=["sla_warn_at"],
+                condition=models.Q(sla_breached_at__isnull=True, state__in=sorted(ACTIVE_STATES)),
+                name="ticket_sla_running",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
+
+    def resolution_sla(self, *, now: datetime | None = None) -> SlaState | None:
+        """The SLA state of the resolution target while the ticket is open or pending."""
+        if not self.is_active or self.sla_started_at is None:
+            return None
+        return sla_state(
+            target=SlaTarget.RESOLUTION, due_at=self.sla_due_at, warn_at=self.sla_warn_at, now=now or timezone.now()
+        )
 
     @property
     def is_active(self) -> bool:

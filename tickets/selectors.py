@@ -6,8 +6,10 @@ in) whose own department is also one of theirs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from channels import visibility
 from channels.models import Channel
@@ -19,7 +21,9 @@ from labels.models import Label
 from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
 from messenger.selectors import MessageRange
-from tickets.models import Ticket, TicketEvent, TicketLabel
+from sla.state import SlaStatus
+from sla.state import status_filter as sla_status_filter
+from tickets.models import ACTIVE_STATES, Ticket, TicketEvent, TicketLabel
 
 
 def as_id(value: int | str | None) -> int:
@@ -37,6 +41,8 @@ class TicketFilters:
     search: str = ""
     # Tickets with every one of these labels.
     label_ids: tuple[int, ...] = ()
+    # Active tickets whose resolution target is in this SLA state now.
+    sla: SlaStatus | None = None
 
 
 def ticket_list(
@@ -62,6 +68,8 @@ def ticket_list(
             tickets = tickets.filter(
                 pk__in=TicketLabel.objects.filter(organization=organization, label_id=label_id).values("ticket_id")
             )
+        if filters.sla is not None:
+            tickets = tickets.filter(sla_filter(filters.sla, now=timezone.now()))
         search = filters.search.strip()
         if search:
             tickets = tickets.filter(
@@ -70,6 +78,13 @@ def ticket_list(
                 | Q(contact__display_name__icontains=search)
             )
     return tickets.select_related("contact", "channel", "department", "assignee").order_by("-id")
+
+
+def sla_filter(status: SlaStatus, *, now: datetime) -> Q:
+    """Open or pending tickets whose resolution target is in this SLA state at ``now`` (the
+    rule of Ticket.resolution_sla, in SQL)."""
+    running = Q(state__in=sorted(ACTIVE_STATES), sla_started_at__isnull=False)
+    return running & sla_status_filter(status, now=now, due="sla_due_at", warn="sla_warn_at")
 
 
 def ticket_get(*, organization: Organization, membership: Membership, ticket_id: int | str) -> Ticket:

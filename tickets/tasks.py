@@ -18,3 +18,16 @@ def sweep_idle_conversations() -> int:
     from tickets import services
 
     return services.ticket_sweep_idle_conversations()
+
+
+TICKETS_SLA_SWEEP = "tickets.sla.sweep"
+
+
+@shared_task(name=TICKETS_SLA_SWEEP, ignore_result=True)
+def tickets_sla_sweep() -> int:
+    """Every minute: resolution targets of tickets timed, warned of and marked breached.
+    Safe to run twice: a second run finds nothing to do."""
+    from tickets import services_sla
+
+    result = services_sla.tickets_sla_sweep()
+    return result.timed + result.warned + result.breached

@@ -17,7 +17,7 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import alerts, attachments, out_of_hours, pages, routing, search, sending, webhook
+from messenger.tasks import alerts, attachments, out_of_hours, pages, routing, search, sending, sla, webhook
 from messenger.tasks.alerts import unassigned_sweep, window_sweep
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.out_of_hours import out_of_hours_reply
@@ -25,6 +25,7 @@ from messenger.tasks.pages import token_expiry_sweep
 from messenger.tasks.routing import drain_agent, drain_organization, route_conversations, routing_sweep
 from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
+from messenger.tasks.sla import conversations_sla_sweep
 from messenger.tasks.webhook import (
     webhook_contact_profile_fetch,
     webhook_events_process_pending,
@@ -37,6 +38,7 @@ __all__ = [
     "alerts",
     "attachments",
     "attachments_download",
+    "conversations_sla_sweep",
     "drain_agent",
     "drain_organization",
     "message_search_index",
@@ -51,6 +53,7 @@ __all__ = [
     "send_sender_action",
     "sending",
     "sending_sweep",
+    "sla",
     "token_expiry_sweep",
     "unassigned_sweep",
     "webhook",

@@ -41,6 +41,7 @@ from messenger.views.attachments import safe_url
 from messenger.views.polling import POLL_SECONDS, digest
 from messenger.views.saved_views import saved_views_context
 from messenger.window_alerts import AlertLeads, conversation_window_closing
+from sla.display import SlaBadge, sla_badge
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class ConversationRow:
     active: bool
     # The conversation's labels as (name, colour), by name (selectors.with_labels).
     labels: tuple[tuple[str, str], ...] = ()
+    # The running SLA response target's badge (sla.display), None without one.
+    sla: SlaBadge | None = None
 
     @property
     def signature(self) -> tuple[Any, ...]:
@@ -164,6 +167,7 @@ def _rows(
                 last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
                 active=conversation.pk == active_id,
                 labels=tuple((label.name, label.color) for label in getattr(conversation, "label_list", ())),
+                sla=sla_badge(conversation.response_sla(now=now)),
             )
         )
     return rows

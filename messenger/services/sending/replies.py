@@ -10,6 +10,8 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -150,13 +152,18 @@ def _message_queue(
     )
     with translation.override(organization.language):
         preview = message_preview(kind=message.kind, text=message.text, attachments=attachments)
-    answered = {"waiting_since": None} if source == MessageSource.AGENT else {}
+    answered: dict[str, Any] = (
+        {"waiting_since": None, "first_answered_at": Coalesce("first_answered_at", Value(now))}
+        if source == MessageSource.AGENT
+        else {}
+    )
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=now, last_message_preview=preview, updated_at=now, **answered
     )
     conversation.last_message_at, conversation.last_message_preview = now, preview
     if answered:
         conversation.waiting_since = None
+        conversation.first_answered_at = conversation.first_answered_at or now
     conversation_told(conversation, what=AGENT_MESSAGE)
     message_dispatch_on_commit(message.pk)
     return message
