@@ -82,6 +82,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/settings/", include("labels.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
+    path("o/<slug:org_slug>/ratings/", include("csat.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),

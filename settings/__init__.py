@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "messenger",
     "messenger.sandbox",
     "tickets",
+    "csat",
     "canned",
     "home",
     "live",
@@ -275,6 +276,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # Customer ratings: comments written after an answer, and taps whose reading was not queued.
+    "csat-sweep": {"task": "csat.sweep", "schedule": 5 * 60, "options": {"expires": 4 * 60}},
 }
 
 # --- Auth, sessions, security ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from tests import factories
 from tests.conftest import Tenant, api_client_for
 
 BASE_DIR = Path(settings.BASE_DIR)
-APPS = ("helpdesk", "availability", "channels", "live", "labels", "messenger", "tickets", "canned", "home")
+APPS = ("helpdesk", "availability", "channels", "live", "labels", "messenger", "tickets", "csat", "canned", "home")
 SKIPPED_PARTS = {"migrations", "sandbox", "tests", "bench", "__pycache__"}
 
 # Strings whose Japanese is legitimately the same as the English. Keep this tiny.
