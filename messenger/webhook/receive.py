@@ -116,7 +116,10 @@ def followups_on_commit(result: BatchResult) -> None:
     if result.quick_replied:
         # Rare (a tap on a button the page offered): the apps above decide after commit what it
         # answers (csat records a rating), off the webhook's path.
-        quick_replied = sorted(set(result.quick_replied))
+        quick_replied = [
+            (item.organization_id, item.conversation_id, item.message_id, item.payload)
+            for item in sorted(set(result.quick_replied))
+        ]
         transaction.on_commit(
             partial(quick_replies_received.send_robust, sender=None, quick_replies=quick_replied), robust=True
         )

@@ -43,12 +43,18 @@ def answer_tasks() -> Iterator[mock.MagicMock]:
 
 
 def make_desk(
-    tenant: Tenant, *, asks_for_rating: bool = True, wrote_ago: timedelta | None = timedelta(hours=1)
+    tenant: Tenant,
+    *,
+    asks_for_rating: bool = True,
+    wrote_ago: timedelta | None = timedelta(hours=1),
+    page_id: str | None = None,
+    psid: str | None = None,
 ) -> Desk:
     channel = factories.make_channel(tenant.organization, tenant.department, asks_for_rating=asks_for_rating)
     factories.associate(tenant.agent, channel)
-    page = factories.make_page(channel)
-    conversation = factories.make_conversation(page, assignee=tenant.agent.user)
+    page = factories.make_page(channel, page_id=page_id)
+    contact = factories.make_contact(page, psid=psid)
+    conversation = factories.make_conversation(page, contact, assignee=tenant.agent.user)
     desk = Desk(tenant, channel, conversation)
     if wrote_ago is not None:
         desk.customer_writes("My order has not arrived", at=timezone.now() - wrote_ago)
