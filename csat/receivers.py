@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
-
 from csat import services
 
 logger = logging.getLogger(__name__)
@@ -23,16 +21,16 @@ def conversation_finished(
     occasion_ids: dict[int, int],
     **kwargs: Any,
 ) -> None:
-    # A rating that cannot be asked never stops the agent from closing: its own savepoint.
+    # A rating that cannot be asked never stops the agent from closing (the writes have their
+    # own savepoint in the service).
     try:
-        with transaction.atomic():
-            services.surveys_ask(
-                organization_id=organization_id,
-                conversation_ids=conversation_ids,
-                acting_user_id=acting_user_id,
-                occasion=occasion,
-                occasion_ids=occasion_ids,
-            )
+        services.surveys_ask(
+            organization_id=organization_id,
+            conversation_ids=conversation_ids,
+            acting_user_id=acting_user_id,
+            occasion=occasion,
+            occasion_ids=occasion_ids,
+        )
     except Exception:
         logger.exception("could not ask for the rating of conversations %s", conversation_ids)
 

@@ -104,25 +104,30 @@ def surveys_ask(
     if acting_user_id is None or occasion not in SurveyOccasion.values:
         return []
     now = now or timezone.now()
-    conversations = (
+    # One read; a close in a channel that asks nothing costs nothing more.
+    conversations = list(
         Conversation.objects.select_related("organization", "channel", "page", "contact")
         .filter(organization_id=organization_id, pk__in=list(conversation_ids), channel__asks_for_rating=True)
         .order_by("pk")
     )
-    return [
-        survey
-        for conversation in conversations
-        if (
-            survey := _survey_ask(
-                conversation=conversation,
-                acting_user_id=acting_user_id,
-                occasion=occasion,
-                occasion_id=occasion_ids[conversation.pk],
-                now=now,
+    if not conversations:
+        return []
+    # Its own savepoint: a rating that cannot be asked never undoes the agent's close.
+    with transaction.atomic():
+        return [
+            survey
+            for conversation in conversations
+            if (
+                survey := _survey_ask(
+                    conversation=conversation,
+                    acting_user_id=acting_user_id,
+                    occasion=occasion,
+                    occasion_id=occasion_ids[conversation.pk],
+                    now=now,
+                )
             )
-        )
-        is not None
-    ]
+            is not None
+        ]
 
 
 def _ticket_of(conversation: Conversation, *, occasion: str, occasion_id: int) -> int | None:
