@@ -184,3 +184,19 @@ def test_the_summary_gives_average_and_distribution_by_channel_department_and_ag
         organization=tenant_a.organization, since=now - timedelta(days=400), until=now - timedelta(days=300)
     )
     assert (nothing.answered, nothing.average, nothing.response_rate) == (0, None, None)
+
+
+def test_the_api_reads_and_writes_the_setting_for_admins_of_the_organization(
+    tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    from tests.conftest import api_client_for
+
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
+    admin = api_client_for(tenant_a.admin)
+    url = f"/api/v1/channels/{channel.pk}/"
+    assert admin.get(url).json()["asks_for_rating"] is False
+    assert api_client_for(tenant_b.admin).patch(url, {"asks_for_rating": True}, format="json").status_code == 404
+    assert admin.patch(url, {"asks_for_rating": True}, format="json").json()["asks_for_rating"] is True
+    assert admin.patch(url, {"name": "Renamed"}, format="json").json()["asks_for_rating"] is True
+    channel.refresh_from_db()
+    assert channel.asks_for_rating is True
