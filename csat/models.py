@@ -68,6 +68,10 @@ class Survey(models.Model):
         ]
         indexes = [
             models.Index(fields=["conversation", "-asked_at"], name="csat_survey_conversation_idx"),
+            # Reports: the surveys asked in a period.
+            models.Index(fields=["organization", "asked_at"], name="csat_survey_asked_idx"),
+            # The sweep: surveys still waiting for their answer.
+            models.Index(fields=["asked_at"], condition=models.Q(status="sent"), name="csat_survey_open_idx"),
             # Reports: the answers of a period.
             models.Index(
                 fields=["organization", "answered_at"],
