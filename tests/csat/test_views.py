@@ -200,3 +200,17 @@ def test_the_api_reads_and_writes_the_setting_for_admins_of_the_organization(
     assert admin.patch(url, {"name": "Renamed"}, format="json").json()["asks_for_rating"] is True
     channel.refresh_from_db()
     assert channel.asks_for_rating is True
+
+
+def test_the_transcript_shows_the_choices_offered_under_the_question(
+    tenant_a: Tenant, web_client_for: Any, sends: mock.MagicMock
+) -> None:
+    from messenger.services.conversations import state
+
+    desk = make_desk(tenant_a)
+    state.conversation_close(
+        organization=tenant_a.organization, acting_user=tenant_a.agent.user, conversation=desk.conversation
+    )
+    page = web_client_for(tenant_a.agent).get(f"/o/alpha/inbox/{desk.conversation.pk}/").content.decode()
+    assert 'aria-label="Choices offered"' in page
+    assert "5 · Excellent" in page and "1 · Poor" in page
