@@ -285,3 +285,19 @@ def test_a_tap_naming_another_organizations_survey_never_touches_it(
     ours = survey_of(asked)
     assert (theirs.score, theirs.answer_id, theirs.comment) == (None, None, "")
     assert ours.score is None
+
+
+@pytest.mark.django_db
+def test_a_tap_whose_reading_could_not_be_queued_is_read_by_the_sweep(
+    asked: Desk, client: Client, django_capture_on_commit_callbacks: Any, answer_tasks: mock.MagicMock
+) -> None:
+    survey = survey_of(asked)
+    answer_tasks.side_effect = ConnectionError("broker down")
+    message = tap(
+        client, django_capture_on_commit_callbacks, payload=answer_payload(survey_id=survey.pk, score=3), mid="m_3"
+    )
+    survey.refresh_from_db()
+    assert survey.score is None  # nothing read yet; the POST was answered 200 all the same
+    assert services.surveys_sweep() == 1
+    survey.refresh_from_db()
+    assert (survey.score, survey.answer_id) == (3, message.pk)

@@ -195,3 +195,23 @@ def test_a_close_that_cannot_ask_still_closes(desk: Desk) -> None:
         close(desk)
     assert Conversation.objects.get(pk=desk.conversation.pk).state == "closed"
     assert not Survey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_question_still_queued_when_the_window_closes_fails_and_is_never_tagged(desk: Desk) -> None:
+    from messenger.services.sending import delivery
+
+    close(desk)
+    [question] = questions(desk)
+    # The worker picks it up after the customer's 24 hours have run out.
+    Conversation.objects.filter(pk=desk.conversation.pk).update(
+        last_inbound_at=desk.conversation.last_inbound_at - timedelta(hours=24)
+    )
+    assert delivery.message_deliver(message_id=question.pk) is None
+    question.refresh_from_db()
+    assert (question.status, question.error_code, question.tag, question.mid) == (
+        MessageStatus.FAILED,
+        "reply_window_closed",
+        "",
+        None,
+    )
