@@ -4,7 +4,8 @@
     POST   /api/v1/channels/                         create (multipart with `icon`, or JSON)
     GET    /api/v1/channels/{id}/                    retrieve
     PATCH  /api/v1/channels/{id}/                    name, department_id, icon (multipart; "" clears),
-                                                     assignment_mode (off, round_robin, least_loaded)
+                                                     assignment_mode (off, round_robin, least_loaded),
+                                                     asks_for_rating (true/false)
     DELETE /api/v1/channels/{id}/                    soft delete
     POST   /api/v1/channels/{id}/disable/            stop sending and receiving
     POST   /api/v1/channels/{id}/enable/
@@ -83,6 +84,7 @@ class ChannelSerializer(serializers.ModelSerializer):
             "department_name",
             "is_enabled",
             "assignment_mode",
+            "asks_for_rating",
             "pages",
             "created_at",
             "updated_at",
@@ -116,6 +118,9 @@ class ChannelUpdateSerializer(serializers.Serializer):
     # Checked by the service (400 invalid_assignment_mode): off, round_robin or least_loaded.
     assignment_mode = serializers.CharField(
         required=False, help_text="Automatic assignment: off, round_robin or least_loaded."
+    )
+    asks_for_rating = serializers.BooleanField(
+        required=False, help_text="Ask customers for a rating when an agent closes or resolves."
     )
 
 
@@ -197,6 +202,7 @@ class ChannelViewSet(
             name=data.get("name"),
             department_id=data.get("department_id"),
             assignment_mode=data.get("assignment_mode"),
+            asks_for_rating=data.get("asks_for_rating"),
             **changes,
         )
         return self._render(channel)

@@ -86,6 +86,15 @@ class ChannelForm(StyledForm):
     department = IdChoiceField(label=_("Department"), choices=())
     # Shown on the edit page only (a new channel starts with assignment off).
     assignment_mode = assignment_mode_field()
+    # Shown on the edit page only (a new channel starts without ratings).
+    asks_for_rating = forms.BooleanField(
+        label=_("Ask customers for a rating"),
+        required=False,
+        help_text=_(
+            "When an agent closes a conversation or resolves its ticket, the customer is asked to rate the "
+            "answer from 1 to 5, only while Messenger's 24-hour window is open."
+        ),
+    )
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -36,6 +36,9 @@ class Channel(models.Model):
     assignment_mode = models.CharField(
         _("automatic assignment"), max_length=20, choices=AssignmentMode.choices, default=AssignmentMode.OFF
     )
+    # When an agent closes a conversation (or resolves its ticket), the customer is asked for a
+    # rating (csat), inside the 24-hour window only.
+    asks_for_rating = models.BooleanField(_("ask customers for a rating"), default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -144,9 +144,11 @@ def channel_update(
     department_id: int | None = None,
     icon: Any = _UNSET,
     assignment_mode: str | None = None,
+    asks_for_rating: bool | None = None,
 ) -> Channel:
     """Rename, move to another department, replace or clear (icon=None) the icon, change how
-    its conversations are assigned (``channel_assignment_mode_set``).
+    its conversations are assigned (``channel_assignment_mode_set``), whether its customers are
+    asked for a rating (None: unchanged).
 
     Moving to another department moves what is filed under the channel with it, in this
     transaction: the kind's conversations (and so their future tickets) follow the channel
@@ -184,6 +186,9 @@ def channel_update(
         else:
             channel.icon.save(icon_file.name or "icon.png", icon_file, save=False)
         fields.append("icon")
+    if asks_for_rating is not None and asks_for_rating != channel.asks_for_rating:
+        channel.asks_for_rating = asks_for_rating
+        fields.append("asks_for_rating")
     if fields:
         channel.save(update_fields=[*fields, "updated_at"])
     if assignment_mode is not None:

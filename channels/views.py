@@ -145,7 +145,12 @@ def channel_create(request: TenantRequest) -> HttpResponse:
 def channel_edit(request: TenantRequest, channel_id: int) -> HttpResponse:
     organization = request.organization
     channel = selectors.channel_get(organization=organization, channel_id=channel_id)
-    initial = {"name": channel.name, "department": channel.department_id, "assignment_mode": channel.assignment_mode}
+    initial = {
+        "name": channel.name,
+        "department": channel.department_id,
+        "assignment_mode": channel.assignment_mode,
+        "asks_for_rating": channel.asks_for_rating,
+    }
     form = ChannelForm(request.POST or None, request.FILES or None, organization=organization, initial=initial)
     status = 200
     if request.method == "POST":
@@ -163,6 +168,7 @@ def channel_edit(request: TenantRequest, channel_id: int) -> HttpResponse:
                     name=form.cleaned_data["name"],
                     department_id=form.cleaned_data["department"],
                     assignment_mode=form.cleaned_data["assignment_mode"] or None,
+                    asks_for_rating=form.cleaned_data["asks_for_rating"],
                     **changes,
                 )
             except NotFound:

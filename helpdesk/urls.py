@@ -83,6 +83,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/settings/", include("sla.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
+    path("o/<slug:org_slug>/ratings/", include("csat.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
     path("o/<slug:org_slug>/reports/", include("reports.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),

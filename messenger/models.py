@@ -279,6 +279,9 @@ class Message(models.Model):
     attachments_tried_at = models.DateTimeField(null=True, blank=True)
     sticker_id = models.CharField(max_length=40, blank=True)
     quick_reply_payload = models.CharField(max_length=1000, blank=True)
+    # Outbound: the quick replies offered under the text ([{"content_type": "text", "title",
+    # "payload"}], as the Send API takes them); NULL for every other message.
+    quick_replies = models.JSONField(null=True, blank=True, default=None)
     reply_to_mid = models.CharField(max_length=255, blank=True)
     postback_title = models.CharField(max_length=1000, blank=True)
     postback_payload = models.CharField(max_length=1000, blank=True)

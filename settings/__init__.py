@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "messenger",
     "messenger.sandbox",
     "tickets",
+    "csat",
     "canned",
     "home",
     "reports",
@@ -294,6 +295,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Customer ratings: comments written after an answer, and taps whose reading was not queued.
+    "csat-sweep": {"task": "csat.sweep", "schedule": 5 * 60, "options": {"expires": 4 * 60}},
 }
 
 # --- Auth, sessions, security ----------------------------------------------------------------

@@ -39,6 +39,7 @@ APPS = (
     "sla",
     "messenger",
     "tickets",
+    "csat",
     "canned",
     "home",
     "reports",

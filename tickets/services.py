@@ -32,6 +32,7 @@ from channels.models import TICKET_DELAY_DEFAULT_MINUTES
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
+from helpdesk.signals import TICKET_RESOLVED, conversation_finished_send
 from labels import links as label_links
 from labels.models import Label
 from live.publish import ticket_publish
@@ -710,6 +711,17 @@ def ticket_update(
         TicketEvent.objects.bulk_create(events)
         for what in dict.fromkeys(_FIELD_CHANGES[field] for field in fields if field in _FIELD_CHANGES):
             ticket_publish(ticket, what=what)
+        resolved = [
+            e for e in events if e.kind == TicketEvent.Kind.STATE_CHANGED and e.data["to"] == TicketState.RESOLVED
+        ]
+        if resolved:
+            # Each resolution is its own occasion (a ticket reopened and resolved again is asked again).
+            conversation_finished_send(
+                organization_id=organization.pk,
+                acting_user_id=getattr(acting_user, "pk", None),
+                occasion=TICKET_RESOLVED,
+                occasion_ids={ticket.conversation_id: resolved[0].pk},
+            )
     return ticket
 
 

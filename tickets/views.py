@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -135,6 +135,7 @@ def _ticket_page(
             "subject_form": subject_form or TicketSubjectForm(initial={"subject": ticket.subject}),
             "transitions": [TicketState(state) for state in ticket.allowed_states],
             "conversation_url": conversation_url(organization, ticket.conversation_id),
+            "rating_url": _optional_url("csat:ticket_rating", org_slug=organization.slug, ticket_id=ticket.pk),
             "reply_window": reply_window(ticket.conversation.last_inbound_at),
             "reply_text": reply_text,
             "reply_error": reply_error,
@@ -185,6 +186,14 @@ def ticket_labels_context(request: TenantRequest, ticket: Ticket) -> dict[str, A
 
 def _ticket(request: TenantRequest, ticket_id: int) -> Ticket:
     return selectors.ticket_get(organization=request.organization, membership=request.membership, ticket_id=ticket_id)
+
+
+def _optional_url(name: str, **kwargs: Any) -> str:
+    """A URL of a higher layer (csat), or "" while that layer is not installed."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return ""
 
 
 @member_required

@@ -65,10 +65,13 @@ def _message_event(
     text: str | None,
     attachments: list[dict[str, Any]] | None,
     moment_ms: int,
+    quick_reply_payload: str | None = None,
 ) -> dict[str, Any]:
     message: dict[str, Any] = {"mid": mid}
     if text is not None:
         message["text"] = text
+    if quick_reply_payload is not None:
+        message["quick_reply"] = {"payload": quick_reply_payload}
     if attachments:
         message["attachments"] = attachments
         sticker_ids = [a["payload"]["sticker_id"] for a in attachments if "sticker_id" in (a.get("payload") or {})]
@@ -85,8 +88,10 @@ def sandbox_customer_message(
     attachments: list[dict[str, Any]] | None = None,
     timestamp_ms: int | None = None,
     webhook_url: str | None = None,
+    quick_reply_payload: str | None = None,
 ) -> dict[str, Any]:
-    """The customer writes to the page: moves the sandbox's window clock, then posts the
+    """The customer writes to the page (``quick_reply_payload``: taps a quick reply, whose
+    title is the ``text``): moves the sandbox's window clock, then posts the
     signed ``messages`` webhook. Returns ``{"payload", "status", "mid"}`` (status 0: the
     product could not be reached). ``timestamp_ms`` backdates the message (for windows)."""
     if text is None and not attachments:
@@ -97,7 +102,13 @@ def sandbox_customer_message(
     sent_at = datetime.fromtimestamp(moment_ms / 1000, tz=now.tzinfo)
     mid = webhooks.new_mid()
     event = _message_event(
-        page_id=page_id, sender=_sender(customer), mid=mid, text=text, attachments=attachments, moment_ms=moment_ms
+        page_id=page_id,
+        sender=_sender(customer),
+        mid=mid,
+        text=text,
+        attachments=attachments,
+        moment_ms=moment_ms,
+        quick_reply_payload=quick_reply_payload,
     )
     with transaction.atomic():
         record = SandboxCustomerMessage.objects.create(

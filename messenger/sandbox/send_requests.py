@@ -12,6 +12,8 @@ from messenger.sandbox import errors
 MAX_TEXT_LENGTH = 2000
 MAX_METADATA_LENGTH = 1000
 MAX_QUICK_REPLIES = 13
+MAX_QUICK_REPLY_TITLE = 20
+MAX_QUICK_REPLY_PAYLOAD = 1000
 ATTACHMENT_TYPES = frozenset({"image", "video", "audio", "file", "template"})
 
 
@@ -93,8 +95,26 @@ def _check_message(message: object) -> None:
     else:
         _check_attachment(attachment)
     quick_replies = message.get("quick_replies")
-    if quick_replies is not None and (not isinstance(quick_replies, list) or len(quick_replies) > MAX_QUICK_REPLIES):
-        raise errors.invalid_parameter(f"param message[quick_replies] must have at most {MAX_QUICK_REPLIES} items")
+    if quick_replies is not None:
+        if not isinstance(quick_replies, list) or not quick_replies or len(quick_replies) > MAX_QUICK_REPLIES:
+            raise errors.invalid_parameter(f"param message[quick_replies] must have 1 to {MAX_QUICK_REPLIES} items")
+        for quick_reply in quick_replies:
+            _check_quick_reply(quick_reply)
+
+
+def _check_quick_reply(quick_reply: object) -> None:
+    """A text quick reply: a title of at most 20 characters and a payload of at most 1,000."""
+    if not isinstance(quick_reply, dict) or quick_reply.get("content_type") != "text":
+        raise errors.invalid_parameter("param message[quick_replies][content_type] must be text")
+    title, payload = quick_reply.get("title"), quick_reply.get("payload")
+    if not isinstance(title, str) or not title or len(title) > MAX_QUICK_REPLY_TITLE:
+        raise errors.invalid_parameter(
+            f"param message[quick_replies][title] must be 1 to {MAX_QUICK_REPLY_TITLE} characters"
+        )
+    if not isinstance(payload, str) or not payload or len(payload) > MAX_QUICK_REPLY_PAYLOAD:
+        raise errors.invalid_parameter(
+            f"param message[quick_replies][payload] must be 1 to {MAX_QUICK_REPLY_PAYLOAD} characters"
+        )
 
 
 def _check_attachment(attachment: object) -> None:

@@ -95,6 +95,9 @@ def render_conversation_page(
             "contact_tickets_url": _optional_url(
                 "tickets:contact_tickets", org_slug=organization.slug, contact_id=conversation.contact_id
             ),
+            "rating_url": _optional_url(
+                "csat:conversation_rating", org_slug=organization.slug, conversation_id=conversation.pk
+            ),
             "draft": draft,
             "composer_mode": composer_mode,
             "seen_at": seen_at or timezone.now().isoformat(),

@@ -36,7 +36,14 @@ from messenger.services.attachments.caps import attachments_cap, downloadable_me
 from messenger.services.contacts import contact_fallback_name
 from messenger.webhook import parsed
 from messenger.webhook.conversations import ConversationBump, conversations_bump
-from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, message_reason
+from messenger.webhook.outcomes import (
+    BatchResult,
+    ConversationChanged,
+    CustomerWrote,
+    Outcome,
+    QuickReplied,
+    message_reason,
+)
 from messenger.webhook.parsed import Content, ParsedEvent
 from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
 from messenger.webhook.sql import insert_rows
@@ -184,6 +191,15 @@ def messages_store(
         )
         if not hidden:
             touched[message.columns["conversation_id"]].append(message)
+            if message.inbound and message.columns["quick_reply_payload"]:
+                result.quick_replied.append(
+                    QuickReplied(
+                        message.columns["organization_id"],
+                        message.columns["conversation_id"],
+                        inserted[message.key],
+                        message.columns["quick_reply_payload"],
+                    )
+                )
     if touched:
         routes = {placed[(item.route.page_pk, item.event.customer_id)].conversation_id: item.route for item in creating}
         reopened = conversations_bump(

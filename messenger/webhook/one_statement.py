@@ -23,7 +23,14 @@ from messenger.webhook import one_statement_sql
 from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
 from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS
-from messenger.webhook.outcomes import BatchResult, ConversationChanged, CustomerWrote, Outcome, customer_wrote_merge
+from messenger.webhook.outcomes import (
+    BatchResult,
+    ConversationChanged,
+    CustomerWrote,
+    Outcome,
+    QuickReplied,
+    customer_wrote_merge,
+)
 from messenger.webhook.parsed import ParsedEvent
 from messenger.webhook.route import creates_message, log_if_unknown_kind, repeated_deliveries
 from messenger.webhook.sql import connection_for
@@ -95,6 +102,12 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
             if d.customer_wrote and d.conversation_id and d.channel_id and d.department_id and d.sent_at
         ]
     )
+    result.quick_replied = [
+        QuickReplied(d.organization_id, d.conversation_id, d.message_id, row["quick_reply_payload"])
+        for d, row in zip(decided, rows, strict=True)
+        if row.get("quick_reply_payload") and row[INBOUND] and d.shown
+        if d.organization_id and d.conversation_id and d.message_id
+    ]
     result.changed = sorted(
         {
             ConversationChanged(

@@ -94,6 +94,17 @@ class ConversationChanged:
     assignee_id: int | None
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class QuickReplied:
+    """A customer's message stored and shown that carries a quick reply's payload (a tap on one
+    of the buttons a message of the page offered): told to the apps above after commit."""
+
+    organization_id: int
+    conversation_id: int
+    message_id: int
+    payload: str
+
+
 @dataclass
 class BatchResult:
     """What became of each event (aligned with the input) and what to do after commit."""
@@ -105,6 +116,7 @@ class BatchResult:
     download_message_ids: list[int] = field(default_factory=list)
     customer_wrote: list[CustomerWrote] = field(default_factory=list)
     changed: list[ConversationChanged] = field(default_factory=list)
+    quick_replied: list[QuickReplied] = field(default_factory=list)
 
 
 def message_reason_sql(flags: dict[str, str]) -> str:

@@ -30,6 +30,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk.signals import quick_replies_received
 from live.publish import conversation_changed, publish
 from messenger.models import WebhookEvent, WebhookOutcome
 from messenger.webhook import parsing
@@ -112,6 +113,16 @@ def followups_on_commit(result: BatchResult) -> None:
         transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
     if result.customer_wrote:
         transaction.on_commit(partial(routing_enqueue, customer_wrote=list(result.customer_wrote)), robust=True)
+    if result.quick_replied:
+        # Rare (a tap on a button the page offered): the apps above decide after commit what it
+        # answers (csat records a rating), off the webhook's path.
+        quick_replied = [
+            (item.organization_id, item.conversation_id, item.message_id, item.payload)
+            for item in sorted(set(result.quick_replied))
+        ]
+        transaction.on_commit(
+            partial(quick_replies_received.send_robust, sender=None, quick_replies=quick_replied), robust=True
+        )
     if result.new_contact_ids or result.announce_conversation_ids:
         transaction.on_commit(
             partial(

@@ -214,6 +214,10 @@ def _stored() -> dict[str, Any]:
 # --------------------------------------------------------------------------- playing POSTs
 
 
+def stored_as(item: outcomes.QuickReplied) -> tuple[str, int, int]:
+    return (item.payload, item.organization_id, item.conversation_id)
+
+
 def _followups_named(result: outcomes.BatchResult) -> dict[str, list[tuple[str, ...]]]:
     """What a POST queued after commit (files to download, profiles to fetch, new
     conversations to announce), by natural key."""
@@ -265,6 +269,14 @@ def _followups_named(result: outcomes.BatchResult) -> dict[str, list[tuple[str, 
         "downloads": sorted(messages[pk] for pk in result.download_message_ids),
         "profiles": sorted(contacts[pk] for pk in result.new_contact_ids),
         "announced": sorted(conversations[pk] for pk in result.announce_conversation_ids),
+        # Customers' quick-reply taps told to the apps above (csat reads the ratings among them).
+        "quick replies": sorted(
+            (page_id, mid, item.payload, (payload, organization_id, conversation_id) == stored_as(item))
+            for item in result.quick_replied
+            for page_id, mid, payload, organization_id, conversation_id in Message.objects.filter(
+                pk=item.message_id
+            ).values_list("page__page_id", "mid", "quick_reply_payload", "organization_id", "conversation_id")
+        ),
     }
 
 
@@ -581,6 +593,7 @@ def test_files_sent_to_a_disabled_channel_do_not_use_up_the_files_kept_of_a_post
             "downloads": [(PAGE_A, "m_photo")],
             "profiles": [],
             "announced": [],
+            "quick replies": [],
         }
     ]
     assert as_it_runs == step_by_step

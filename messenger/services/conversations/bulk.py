@@ -288,7 +288,7 @@ def _set_state(
     unchanged = [c for c in conversations if c.state == to]
     if changed:
         Conversation.objects.filter(pk__in=_ids(changed)).update(**state.state_changes(to))
-        events_record(
+        events = events_record(
             organization=organization,
             kind=state.TRANSITION_EVENTS[to],
             acting_user=acting_user,
@@ -296,4 +296,10 @@ def _set_state(
         )
         conversations_told(changed, what=STATE)
         state.state_changed(organization=organization, conversations=changed, to=to)
+        if to == ConversationState.CLOSED:
+            state.closed_by_agent(
+                organization=organization,
+                acting_user=acting_user,
+                close_events={event.conversation_id: event.pk for event in events},
+            )
     return BulkResult(action, _ids(changed), _ids(unchanged))

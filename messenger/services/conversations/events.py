@@ -37,14 +37,14 @@ def event_record(*, conversation: Conversation, kind: str, acting_user: Any, **d
 
 def events_record(
     *, organization: Organization, kind: str, acting_user: Any, data_by_conversation: dict[int, dict[str, Any]]
-) -> None:
+) -> list[ConversationEvent]:
     """``event_record`` for many conversations at once (a bulk action): one INSERT, one
-    system line per conversation, each with its own data. The caller tells the pages
+    system line per conversation, each with its own data, returned with their ids. The caller tells the pages
     (messenger.conversation_changes), knowing the conversations as they are now."""
     if not data_by_conversation:
-        return
+        return []
     actor = _actor(acting_user)
-    ConversationEvent.objects.bulk_create(
+    return ConversationEvent.objects.bulk_create(
         [
             ConversationEvent(
                 organization=organization, conversation_id=conversation_id, kind=kind, actor=actor, data=data

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import InvalidTransition
 from helpdesk.models import Organization
+from helpdesk.signals import CONVERSATION_CLOSED, conversation_finished_send
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing.drain import rooms_freed
 from messenger.routing.rules import ASSIGNING_MODES
@@ -68,11 +69,22 @@ def _set_state(*, organization: Organization, acting_user: Any, conversation: Co
             else _("The conversation is already open.")
         )
     conversation.state = to
-    event_record(conversation=conversation, kind=TRANSITION_EVENTS[to], acting_user=acting_user)
+    event = event_record(conversation=conversation, kind=TRANSITION_EVENTS[to], acting_user=acting_user)
     if to == ConversationState.CLOSED:
         conversation.queued_at = None
     state_changed(organization=organization, conversations=[conversation], to=to)
+    if to == ConversationState.CLOSED:
+        closed_by_agent(organization=organization, acting_user=acting_user, close_events={conversation.pk: event.pk})
     return conversation
+
+
+def closed_by_agent(*, organization: Organization, acting_user: Any, close_events: dict[int, int]) -> None:
+    """Tell the apps above (helpdesk.signals.conversation_finished) that an agent closed these
+    conversations: {conversation id: its close's event id}. Inside the closing transaction."""
+    user_id = getattr(acting_user, "pk", None) if getattr(acting_user, "is_authenticated", False) else None
+    conversation_finished_send(
+        organization_id=organization.pk, acting_user_id=user_id, occasion=CONVERSATION_CLOSED, occasion_ids=close_events
+    )
 
 
 @transaction.atomic

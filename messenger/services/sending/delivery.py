@@ -60,6 +60,8 @@ def _graph_message(message: Message) -> dict[str, Any]:
                 "payload": {"attachment_id": attachment["attachment_id"]},
             }
         }
+    if message.quick_replies:
+        return {"text": message.text, "quick_replies": message.quick_replies}
     return {"text": message.text}
 
 

@@ -128,6 +128,7 @@ def _message_queue(
     text: str,
     attachments: list[dict[str, Any]],
     source: str = MessageSource.AGENT,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> Message:
     """The queued row, the conversation's last activity, and the task after commit. An
     agent's reply answers the customer, who waits no more (``Conversation.waiting_since``);
@@ -143,6 +144,7 @@ def _message_queue(
         status=MessageStatus.QUEUED,
         text=text,
         attachments=attachments,
+        quick_replies=quick_replies or None,
         sent_at=now,
         author=acting_user if getattr(acting_user, "is_authenticated", False) else None,
         idempotency_key=Message.new_idempotency_key(),
@@ -170,14 +172,20 @@ def _message_queue(
 
 
 def automatic_message_queue(
-    *, organization: Organization, conversation: Conversation, text: str, now: datetime | None = None
+    *,
+    organization: Organization,
+    conversation: Conversation,
+    text: str,
+    now: datetime | None = None,
+    quick_replies: list[dict[str, str]] | None = None,
 ) -> Message:
     """Store a message the product sends by itself (``MessageSource.AUTOMATIC``, no author) as
     queued, sent after commit through the same task and exactly-once claim as an agent's reply.
 
     Only inside the 24-hour window and as ``RESPONSE``, never tagged (``outbound_window_check``,
     asked here and again by the delivery). It does not answer the customer: the conversation's
-    waiting time is left alone.
+    waiting time is left alone. ``quick_replies``: the Send API's buttons under the text (a
+    rating's 1 to 5).
     """
     if conversation.organization_id != organization.pk:
         raise NotFound
@@ -192,6 +200,7 @@ def automatic_message_queue(
             text=text,
             attachments=[],
             source=MessageSource.AUTOMATIC,
+            quick_replies=quick_replies,
         )
 
 
