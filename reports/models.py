@@ -9,9 +9,9 @@ measured from the customer's first message:
 - ``first_response_at``/``first_responder``: the first human reply after it (an agent's in the
   helpdesk or one made in Facebook's own inbox; automatic replies do not count; failed sends
   neither);
-- ``unanswered_since``: the customer's last message when no human reply followed it. The
-  conversation is *lost to a closed window* once 7 days have passed since then
-  (messenger.reply_window.HUMAN_AGENT_WINDOW): computed when read, so a fact never ages;
+- ``unanswered_since``: the customer's last message when no human reply followed it. Whether
+  the conversation was *lost to a closed window* is not decided here: the reports count the
+  ``messenger.models.WindowLoss`` rows the window-alerts job writes (one rule, one place);
 - ``resolved_at``: the first time one of its tickets was resolved.
 
 ``source_*`` columns are what the job compares to find the conversations that changed.

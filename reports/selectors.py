@@ -34,8 +34,7 @@ from channels.models import Channel
 from helpdesk import datetimes
 from helpdesk.exceptions import InvalidInput, InvalidPeriod, NotFound
 from helpdesk.models import Department, Membership, Organization
-from messenger.models import Conversation
-from messenger.reply_window import HUMAN_AGENT_WINDOW
+from messenger.models import Conversation, WindowLoss
 from reports.models import ConversationFact, FactsWatermark
 
 MAX_PERIOD = timedelta(days=731)  # two years, a leap day included
@@ -164,7 +163,6 @@ def _params(query: ReportQuery) -> dict[str, Any]:
         "start": start,
         "end": end,
         "now": query.now,
-        "lost_after": HUMAN_AGENT_WINDOW,
         "user": query.membership.user_id,
     }
 
@@ -264,6 +262,13 @@ def _percentile(fraction: float, expression: str, name: str) -> str:
     return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {_seconds(expression)}) AS {name}"
 
 
+# Lost to a closed window: what the window-alerts job recorded (messenger.models.WindowLoss,
+# written by messenger.services.window_alerts as messenger.window_alerts defines it), never a
+# second rule here. The unique (conversation, inbound_at) index answers each row's question.
+_LOST = (
+    f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {WindowLoss._meta.db_table} w"
+    " WHERE w.conversation_id = f.conversation_id))"
+)
 _FIRST_RESPONSE = "f.first_response_at - f.received_at"
 _RESOLUTION = "f.resolved_at - f.received_at"
 
@@ -275,7 +280,7 @@ REPORTS: dict[str, Report] = {
             title=_("Conversations"),
             description=_(
                 "Conversations by when the customer first wrote: answered by a person, never answered, and lost "
-                "to a closed window (the customer's last message was not answered within 7 days)."
+                "to a closed window (a customer's message still unanswered when its 7-day window closed)."
             ),
             metrics=(
                 Metric("received", _("Received"), Unit.COUNT, "count(*)"),
@@ -287,7 +292,7 @@ REPORTS: dict[str, Report] = {
                     "lost",
                     _("Lost to a closed window"),
                     Unit.COUNT,
-                    "count(*) FILTER (WHERE f.unanswered_since + %(lost_after)s <= %(now)s)",
+                    _LOST,
                 ),
             ),
             groups=(Group.DAY, Group.WEEK, Group.CHANNEL, Group.DEPARTMENT, Group.AGENT),
