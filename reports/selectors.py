@@ -266,7 +266,7 @@ def _percentile(fraction: float, expression: str, name: str) -> str:
 # written by messenger.services.window_alerts as messenger.window_alerts defines it), never a
 # second rule here. The unique (conversation, inbound_at) index answers each row's question.
 _LOST = (
-    f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {WindowLoss._meta.db_table} w"
+    f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {WindowLoss._meta.db_table} w"  # noqa: S608 (the table name is the model's)
     " WHERE w.conversation_id = f.conversation_id))"
 )
 _FIRST_RESPONSE = "f.first_response_at - f.received_at"
