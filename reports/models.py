@@ -12,7 +12,13 @@ measured from the customer's first message:
 - ``unanswered_since``: the customer's last message when no human reply followed it. Whether
   the conversation was *lost to a closed window* is not decided here: the reports count the
   ``messenger.models.WindowLoss`` rows the window-alerts job writes (one rule, one place);
-- ``resolved_at``: the first time one of its tickets was resolved.
+- ``resolved_at``: the first time one of its tickets was resolved;
+- ``first_response_seconds``/``resolution_seconds``: the same two times counted in the clock
+  of the SLA policy that applies (the department's business hours when the policy says so,
+  else the wall clock; sla.clocks), computed once by the job, never per request;
+- ``first_response_due_at``: when the policy's first response target fell due (from
+  ``received_at``), ``resolution_due_at``: its first ticket's resolution target, as the SLA
+  sweep kept it (None: no target). Met or breached is read against these, so a fact never ages.
 
 ``source_*`` columns are what the job compares to find the conversations that changed.
 """
@@ -43,6 +49,10 @@ class ConversationFact(models.Model):
     )
     unanswered_since = models.DateTimeField(null=True)
     resolved_at = models.DateTimeField(null=True)
+    first_response_seconds = models.FloatField(null=True)
+    resolution_seconds = models.FloatField(null=True)
+    first_response_due_at = models.DateTimeField(null=True)
+    resolution_due_at = models.DateTimeField(null=True)
     source_last_message_at = models.DateTimeField(null=True)
     source_tickets_updated_at = models.DateTimeField(null=True)
     refreshed_at = models.DateTimeField()

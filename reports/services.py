@@ -18,6 +18,9 @@ from django.utils import timezone
 from helpdesk.models import Organization
 from messenger.models import Conversation, Direction, Message, MessageSource, MessageStatus
 from reports.models import ConversationFact, FactsWatermark
+from sla import clocks
+from sla.models import SlaClock, SlaTarget
+from sla.selectors import PolicyBook, policy_book
 from tickets.models import Ticket, TicketEvent, TicketState
 
 BATCH_SIZE = 5_000
@@ -137,9 +140,68 @@ def facts_refresh(
         "resolved": TicketState.RESOLVED.value,
     }
     for start in range(0, len(ids), batch_size):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_UPSERT_SQL, {**params, "ids": ids[start : start + batch_size]})
-            written += cursor.rowcount
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_UPSERT_SQL, {**params, "ids": batch})
+                written += cursor.rowcount
+            _sla_facts_refresh(batch)
     if organization is None:
         FactsWatermark.objects.update_or_create(pk=1, defaults={"refreshed_at": now})
     return written
+
+
+_SLA_FIELDS = ("first_response_seconds", "resolution_seconds", "first_response_due_at", "resolution_due_at")
+
+
+def _sla_facts_refresh(ids: list[int]) -> int:
+    """The batch's times in the clock of their SLA policy and their targets' due times: the
+    policies and business hours read once for the batch (sla.selectors.policy_book), the first
+    response target from the customer's first message (sla.clocks), the resolution target as
+    the tickets' SLA sweep kept it on the conversation's first ticket. Writes only the rows
+    whose figures differ; answers how many."""
+    facts = list(ConversationFact.objects.filter(pk__in=ids).order_by("pk"))
+    if not facts:
+        return 0
+    book = policy_book(organizations=Organization.objects.filter(pk__in={fact.organization_id for fact in facts}))
+    resolution_due: dict[int, datetime | None] = {}
+    for conversation_id, due_at in (
+        Ticket.objects.filter(conversation_id__in=ids)
+        .order_by("conversation_id", "created_at", "pk")
+        .values_list("conversation_id", "sla_due_at")
+    ):
+        resolution_due.setdefault(conversation_id, due_at)
+    changed = []
+    for fact in facts:
+        figures = _sla_figures(fact, book=book, resolution_due_at=resolution_due.get(fact.pk))
+        if any(getattr(fact, name) != value for name, value in figures.items()):
+            for name, value in figures.items():
+                setattr(fact, name, value)
+            changed.append(fact)
+    ConversationFact.objects.bulk_update(changed, _SLA_FIELDS)
+    return len(changed)
+
+
+def _sla_figures(fact: ConversationFact, *, book: PolicyBook, resolution_due_at: datetime | None) -> dict[str, Any]:
+    policy = book.policy(department_id=fact.department_id, channel_id=fact.channel_id)
+    schedule = None
+    if policy is not None and policy.clock == SlaClock.BUSINESS_HOURS:
+        schedule = book.schedules.get(fact.department_id)
+
+    def seconds(end: datetime | None) -> float | None:
+        if end is None:
+            return None
+        return round(clocks.minutes_between(start=fact.received_at, end=end, schedule=schedule) * 60, 3)
+
+    first_response = book.times(
+        department_id=fact.department_id,
+        channel_id=fact.channel_id,
+        target=SlaTarget.FIRST_RESPONSE,
+        start=fact.received_at,
+    )
+    return {
+        "first_response_seconds": seconds(fact.first_response_at),
+        "resolution_seconds": seconds(fact.resolved_at),
+        "first_response_due_at": first_response.due_at,
+        "resolution_due_at": resolution_due_at,
+    }
