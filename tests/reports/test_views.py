@@ -28,7 +28,7 @@ def test_every_report_page_shows_its_chart_and_table(dataset: Dataset, web_clien
     response = web_client_for(dataset.tenant.admin).get(_url(dataset.tenant, name), MARCH)
 
     assert response.status_code == 200
-    if name in {"conversations", "response-times"}:
+    if name in {"conversations", "response-times", "sla"}:
         body = response.content.decode()
         assert '<svg class="hd-chart" role="img"' in body
         assert "<title id=" in body and "<desc id=" in body
@@ -183,7 +183,12 @@ def test_the_api_answers_404_for_an_unknown_report(dataset: Dataset) -> None:
 
 @pytest.mark.parametrize(
     ("name", "admin_queries", "agent_queries"),
-    [("conversations", 3, 4), ("canned-responses", 3, 3), ("availability", 3, 3)],
+    [
+        ("conversations", 3, 4),
+        ("sla", 3, 4),
+        ("canned-responses", 3, 3),
+        ("availability", 3, 3),
+    ],
 )
 def test_a_report_is_a_fixed_number_of_queries(
     dataset: Dataset, name: str, admin_queries: int, agent_queries: int
