@@ -18,7 +18,9 @@ measured from the customer's first message:
   else the wall clock; sla.clocks), computed once by the job, never per request;
 - ``first_response_due_at``: when the policy's first response target fell due (from
   ``received_at``), ``resolution_due_at``: its first ticket's resolution target, as the SLA
-  sweep kept it (None: no target). Met or breached is read against these, so a fact never ages.
+  sweep kept it (None: no target); ``next_response_*``: the waits after the first reply, each
+  against the next response target from its start. Met or breached is read against these, so
+  a fact never ages.
 
 ``source_*`` columns are what the job compares to find the conversations that changed.
 """
@@ -52,6 +54,11 @@ class ConversationFact(models.Model):
     first_response_seconds = models.FloatField(null=True)
     resolution_seconds = models.FloatField(null=True)
     first_response_due_at = models.DateTimeField(null=True)
+    # Next responses (each wait of the customer after the first reply): how many met and
+    # breached their target, and the due time of the wait still running (None: none).
+    next_response_met = models.PositiveIntegerField(db_default=0)
+    next_response_breached = models.PositiveIntegerField(db_default=0)
+    next_response_due_at = models.DateTimeField(null=True)
     resolution_due_at = models.DateTimeField(null=True)
     source_last_message_at = models.DateTimeField(null=True)
     source_tickets_updated_at = models.DateTimeField(null=True)

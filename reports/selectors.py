@@ -286,6 +286,8 @@ _RESOLUTION = "f.resolution_seconds"
 # without a target count in neither.
 _FIRST_RESPONSE_MET = "f.first_response_at <= f.first_response_due_at"
 _FIRST_RESPONSE_BREACHED = "COALESCE(f.first_response_at, %(now)s) > f.first_response_due_at"
+_NEXT_RESPONSE_MET = "sum(f.next_response_met)"
+_NEXT_RESPONSE_BREACHED = "(sum(f.next_response_breached) + count(*) FILTER (WHERE f.next_response_due_at < %(now)s))"
 _RESOLUTION_MET = "f.resolved_at <= f.resolution_due_at"
 _RESOLUTION_BREACHED = "COALESCE(f.resolved_at, %(now)s) > f.resolution_due_at"
 
@@ -399,9 +401,9 @@ REPORTS: dict[str, Report] = {
             name="sla",
             title=_("SLA achievement"),
             description=_(
-                "First responses and resolutions of the conversations the customer first wrote in the period, "
-                "met or breached against the SLA policy's targets (those without a target are left out); "
-                "one still waiting past its due time counts as breached."
+                "First responses, next responses and resolutions of the conversations the customer first wrote "
+                "in the period, met or breached against the SLA policy's targets (those without a target are "
+                "left out); one still waiting past its due time counts as breached."
             ),
             metrics=(
                 Metric(
@@ -421,6 +423,20 @@ REPORTS: dict[str, Report] = {
                     _("First response achieved"),
                     Unit.PERCENT,
                     _achievement(_FIRST_RESPONSE_MET, _FIRST_RESPONSE_BREACHED, "first_response_achieved"),
+                ),
+                Metric("next_response_met", _("Next responses met"), Unit.COUNT, f"{_NEXT_RESPONSE_MET}::int"),
+                Metric(
+                    "next_response_breached",
+                    _("Next responses breached"),
+                    Unit.COUNT,
+                    f"{_NEXT_RESPONSE_BREACHED}::int",
+                ),
+                Metric(
+                    "next_response_achieved",
+                    _("Next responses achieved"),
+                    Unit.PERCENT,
+                    f"round(100.0 * {_NEXT_RESPONSE_MET}"
+                    f" / NULLIF({_NEXT_RESPONSE_MET} + {_NEXT_RESPONSE_BREACHED}, 0), 1) AS next_response_achieved",
                 ),
                 Metric("resolution_met", _("Resolution met"), Unit.COUNT, f"count(*) FILTER (WHERE {_RESOLUTION_MET})"),
                 Metric(

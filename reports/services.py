@@ -9,10 +9,12 @@ short is finished by the next one. The webhook path is untouched: it writes noth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.models import Organization
@@ -151,7 +153,55 @@ def facts_refresh(
     return written
 
 
-_SLA_FIELDS = ("first_response_seconds", "resolution_seconds", "first_response_due_at", "resolution_due_at")
+_SLA_FIELDS = (
+    "first_response_seconds",
+    "resolution_seconds",
+    "first_response_due_at",
+    "resolution_due_at",
+    "next_response_met",
+    "next_response_breached",
+    "next_response_due_at",
+)
+
+
+@dataclass
+class _NextResponses:
+    met: int = 0
+    breached: int = 0
+    running_due_at: datetime | None = None
+
+
+def _next_responses(
+    fact: ConversationFact, messages: list[tuple[str, datetime]], *, book: PolicyBook
+) -> _NextResponses:
+    """Each wait after the first human reply (from the customer's oldest message nobody
+    answered yet to the next human reply) against the next response target from its start."""
+    found = _NextResponses()
+    answered = False
+    wait_start: datetime | None = None
+
+    def due(start: datetime) -> datetime | None:
+        return book.times(
+            department_id=fact.department_id, channel_id=fact.channel_id, target=SlaTarget.NEXT_RESPONSE, start=start
+        ).due_at
+
+    for direction, at in messages:
+        if direction == Direction.INBOUND:
+            if answered and wait_start is None:
+                wait_start = at
+        elif at >= fact.received_at:
+            if answered and wait_start is not None:
+                due_at = due(wait_start)
+                if due_at is not None:
+                    if at <= due_at:
+                        found.met += 1
+                    else:
+                        found.breached += 1
+                wait_start = None
+            answered = True
+    if wait_start is not None:
+        found.running_due_at = due(wait_start)
+    return found
 
 
 def _sla_facts_refresh(ids: list[int]) -> int:
@@ -171,9 +221,35 @@ def _sla_facts_refresh(ids: list[int]) -> int:
         .values_list("conversation_id", "sla_due_at")
     ):
         resolution_due.setdefault(conversation_id, due_at)
+    # The customers' messages and the human replies sent, in order (only where a policy has a
+    # next response target: the others need none of them).
+    with_target = [
+        fact.pk
+        for fact in facts
+        if (policy := book.policy(department_id=fact.department_id, channel_id=fact.channel_id)) is not None
+        and policy.next_response_minutes
+    ]
+    messages: dict[int, list[tuple[str, datetime]]] = {}
+    if with_target:
+        for conversation_id, direction, sent_at in (
+            Message.objects.filter(conversation_id__in=with_target)
+            .filter(
+                Q(direction=Direction.INBOUND)
+                | (Q(direction=Direction.OUTBOUND, source__in=HUMAN_SOURCES) & ~Q(status__in=NOT_SENT))
+            )
+            .order_by("conversation_id", "sent_at", "pk")
+            .values_list("conversation_id", "direction", "sent_at")
+        ):
+            messages.setdefault(conversation_id, []).append((direction, sent_at))
     changed = []
     for fact in facts:
         figures = _sla_figures(fact, book=book, resolution_due_at=resolution_due.get(fact.pk))
+        next_responses = _next_responses(fact, messages.get(fact.pk, []), book=book)
+        figures.update(
+            next_response_met=next_responses.met,
+            next_response_breached=next_responses.breached,
+            next_response_due_at=next_responses.running_due_at,
+        )
         if any(getattr(fact, name) != value for name, value in figures.items()):
             for name, value in figures.items():
                 setattr(fact, name, value)

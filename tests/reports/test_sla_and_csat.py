@@ -1,8 +1,9 @@
 """SLA achievement, response times in business hours and customer satisfaction, against the
 hand-computed dataset of conftest.py (Asia/Tokyo; DAY1 is Monday 2 March 2026).
 
-SLA policy of Support (channel Front), first response target 3 minutes (180 s); resolution
-targets as the tickets' SLA sweep kept them (``sla_due_at``):
+SLA policy of Support (channel Front), wall clock: first response target 3 minutes (180 s),
+next response target 60 minutes; resolution targets as the tickets' SLA sweep kept them
+(``sla_due_at``):
 
 | conv | first reply       | first response | ticket resolved | resolution due | resolution |
 |------|-------------------|----------------|-----------------|----------------|------------|
@@ -12,6 +13,10 @@ targets as the tickets' SLA sweep kept them (``sla_due_at``):
 | c4   | +600 s            | breached       | —               | —              | —          |
 | c5   | never, due passed | breached       | —               | —              | —          |
 | c6   | (Back, Sales: a 3-day target of its channel) still running at NOW   | —          |
+
+Next responses (waits after the first reply): c1 wrote again at 09:30, answered 09:45 (met);
+c2 wrote again at 11:00, answered 12:30 (breached); c4 wrote again at 12:00 on day 2, still
+unanswered at NOW (breached: due 13:00).
 
 Ratings (csat.Survey), by when the customer answered:
 
@@ -45,7 +50,7 @@ from reports.models import ConversationFact
 from reports.selectors import Group, Period
 from sla.models import SlaClock, SlaPolicy
 from tests.conftest import Tenant, api_client_for
-from tests.reports.conftest import DAY1, NOW, Dataset
+from tests.reports.conftest import DAY1, NOW, Dataset, _inbound, _reply
 from tickets.models import Ticket
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
@@ -78,7 +83,13 @@ def _ticket_due(conversation: Conversation, due_at: datetime) -> None:
 @pytest.fixture
 def with_sla(dataset: Dataset) -> Dataset:
     organization = dataset.tenant.organization
-    SlaPolicy.objects.create(organization=organization, department=dataset.tenant.department, first_response_minutes=3)
+    SlaPolicy.objects.create(
+        organization=organization,
+        department=dataset.tenant.department,
+        first_response_minutes=3,
+        next_response_minutes=60,
+        clock=SlaClock.WALL_CLOCK,
+    )
     SlaPolicy.objects.create(
         organization=organization,
         department=dataset.back.department,
@@ -86,9 +97,11 @@ def with_sla(dataset: Dataset) -> Dataset:
         first_response_minutes=3 * 24 * 60,
         clock=SlaClock.WALL_CLOCK,
     )
-    # Wall clock for Support: without business hours in use a business-hours policy counts
-    # around the clock too; say it outright.
-    SlaPolicy.objects.filter(department=dataset.tenant.department).update(clock=SlaClock.WALL_CLOCK)
+    c1, c2 = dataset.conversations["c1"], dataset.conversations["c2"]
+    _inbound(c1, DAY1 + timedelta(hours=9, minutes=30))
+    _reply(c1, DAY1 + timedelta(hours=9, minutes=45))
+    _inbound(c2, DAY1 + timedelta(hours=11))
+    _reply(c2, DAY1 + timedelta(hours=12, minutes=30), author=dataset.tenant.agent.user)
     _ticket_due(dataset.conversations["c1"], DAY1 + timedelta(hours=9, seconds=5400))
     _ticket_due(dataset.conversations["c2"], DAY1 + timedelta(hours=10, seconds=3600))
     _refresh(dataset)
@@ -99,6 +112,9 @@ NO_TARGET = {
     "first_response_met": 0,
     "first_response_breached": 0,
     "first_response_achieved": None,
+    "next_response_met": 0,
+    "next_response_breached": 0,
+    "next_response_achieved": None,
     "resolution_met": 0,
     "resolution_breached": 0,
     "resolution_achieved": None,
@@ -107,17 +123,27 @@ NO_TARGET = {
 
 def test_sla_achievement_by_day(with_sla: Dataset) -> None:
     assert _table(with_sla, "sla", Group.DAY) == {
-        # c1 and c2 answered within 180 s, c3 not; c1 resolved in time, c2 late.
+        # c1 and c2 answered within 180 s, c3 not; c1 answered again in time, c2 not; c1
+        # resolved in time, c2 late.
         "2026-03-02": {
             "first_response_met": 2,
             "first_response_breached": 1,
             "first_response_achieved": 66.7,
+            "next_response_met": 1,
+            "next_response_breached": 1,
+            "next_response_achieved": 50.0,
             "resolution_met": 1,
             "resolution_breached": 1,
             "resolution_achieved": 50.0,
         },
-        # c4 answered after 600 s; c5 never, its due time long past.
-        "2026-03-03": {**NO_TARGET, "first_response_breached": 2, "first_response_achieved": 0.0},
+        # c4 answered after 600 s, then not again; c5 never, its due time long past.
+        "2026-03-03": {
+            **NO_TARGET,
+            "first_response_breached": 2,
+            "first_response_achieved": 0.0,
+            "next_response_breached": 1,
+            "next_response_achieved": 0.0,
+        },
         # c6's 3-day target runs until a day after NOW: neither met nor breached yet.
         "2026-03-09": NO_TARGET,
     }
@@ -135,6 +161,9 @@ def test_sla_achievement_by_department_and_agent(with_sla: Dataset) -> None:
         "first_response_met": 2,
         "first_response_breached": 3,
         "first_response_achieved": 40.0,
+        "next_response_met": 1,
+        "next_response_breached": 2,
+        "next_response_achieved": 33.3,
         "resolution_met": 1,
         "resolution_breached": 1,
         "resolution_achieved": 50.0,
@@ -154,6 +183,9 @@ def test_an_agent_sees_only_their_own_sla_figures(with_sla: Dataset) -> None:
             "first_response_met": 2,
             "first_response_breached": 1,
             "first_response_achieved": 66.7,
+            "next_response_met": 1,
+            "next_response_breached": 1,
+            "next_response_achieved": 50.0,
             "resolution_met": 1,
             "resolution_breached": 1,
             "resolution_achieved": 50.0,
@@ -304,9 +336,9 @@ def test_the_csv_and_page_hold_the_sla_and_csat_figures(with_sla: Dataset, web_c
     body = client.get(f"/o/{slug}/reports/sla/csv/", {**MARCH_QUERY, "group": "department"}).content.decode()
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0][0:4] == ["Department", "First response met", "First response breached", "First response achieved"]
-    assert rows[1] == ["Support", "2", "3", "40.0", "1", "1", "50.0"]
+    assert rows[1] == ["Support", "2", "3", "40.0", "1", "2", "33.3", "1", "1", "50.0"]
     page = client.get(f"/o/{slug}/reports/sla/", {**MARCH_QUERY, "group": "department"})
-    assert page.context["rows"][0] == ("Support", ["2", "3", "40.0 %", "1", "1", "50.0 %"])
+    assert page.context["rows"][0] == ("Support", ["2", "3", "40.0 %", "1", "2", "33.3 %", "1", "1", "50.0 %"])
 
 
 def test_the_sla_page_is_in_japanese(with_sla: Dataset, web_client_for: Any) -> None:
