@@ -40,8 +40,11 @@ _FACT = ConversationFact._meta.db_table
 
 _CHANGED_SQL = f"""
 WITH ticket_changes AS (
-    SELECT conversation_id, max(updated_at) AS updated_at FROM {_TICKET}
-    {{ticket_scope}} GROUP BY conversation_id
+    -- The first ticket's resolution due time too: the tickets' SLA sweep sets it without
+    -- touching updated_at.
+    SELECT conversation_id, max(updated_at) AS updated_at,
+        (array_agg(sla_due_at ORDER BY created_at, id))[1] AS sla_due_at
+    FROM {_TICKET} {{ticket_scope}} GROUP BY conversation_id
 )
 SELECT c.id FROM {_CONVERSATION} c
 LEFT JOIN {_FACT} f ON f.conversation_id = c.id
@@ -53,6 +56,7 @@ WHERE c.last_inbound_at IS NOT NULL {{conversation_scope}} AND (
     OR f.channel_id <> c.channel_id
     OR f.department_id <> c.department_id
     OR f.source_tickets_updated_at IS DISTINCT FROM t.updated_at
+    OR f.resolution_due_at IS DISTINCT FROM t.sla_due_at
 )
 ORDER BY c.id
 """  # noqa: S608 (table names from the models, figures from REPORTS)
@@ -164,6 +168,15 @@ _SLA_FIELDS = (
 )
 
 
+_SLA_TYPES = ("float8", "float8", "timestamptz", "timestamptz", "int", "int", "timestamptz")
+_SLA_UPDATE_SQL = f"""
+UPDATE {_FACT} f SET {", ".join(f"{name} = v.{name}" for name in _SLA_FIELDS)}
+FROM unnest(%s::bigint[], {", ".join(f"%s::{kind}[]" for kind in _SLA_TYPES)})
+    AS v(conversation_id, {", ".join(_SLA_FIELDS)})
+WHERE f.conversation_id = v.conversation_id
+"""  # noqa: S608 (table and column names from the model)
+
+
 @dataclass
 class _NextResponses:
     met: int = 0
@@ -254,7 +267,13 @@ def _sla_facts_refresh(ids: list[int]) -> int:
             for name, value in figures.items():
                 setattr(fact, name, value)
             changed.append(fact)
-    ConversationFact.objects.bulk_update(changed, _SLA_FIELDS)
+    if changed:
+        # One UPDATE … FROM unnest(arrays): bulk_update's CASE per row grows with the batch squared.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SLA_UPDATE_SQL,
+                [[fact.pk for fact in changed], *([getattr(fact, name) for fact in changed] for name in _SLA_FIELDS)],
+            )
     return len(changed)
 
 

@@ -356,3 +356,13 @@ def test_the_csat_report_is_a_fixed_number_of_queries(rated: Dataset, role: str,
     with CaptureQueriesContext(connection) as queries:
         _table(rated, "csat", Group.AGENT, membership=getattr(rated.tenant, role))
     assert len(queries) == expected
+
+
+def test_a_ticket_timed_by_the_sla_sweep_later_is_refreshed_by_the_next_run(with_sla: Dataset) -> None:
+    # The tickets' sweep writes sla_due_at without touching the ticket's updated_at.
+    _ticket_due(with_sla.conversations["c1"], DAY1 + timedelta(hours=9, seconds=1800))
+
+    assert services.facts_refresh(organization=with_sla.tenant.organization, now=NOW) == 0  # the count is the upsert's
+    fact = ConversationFact.objects.get(conversation=with_sla.conversations["c1"])
+    assert fact.resolution_due_at == DAY1 + timedelta(hours=9, seconds=1800)
+    assert _table(with_sla, "sla", Group.WEEK)["2026-03-02"]["resolution_breached"] == 2
