@@ -116,6 +116,19 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
         )
         for n, channel in enumerate(channels)
     ]
+    # SLA targets in every department (wall clock): the facts job times first and next
+    # responses against them.
+    from sla.models import SlaClock, SlaPolicy
+
+    for department in departments:
+        SlaPolicy.objects.create(
+            organization=organization,
+            department=department,
+            first_response_minutes=30,
+            next_response_minutes=60,
+            resolution_minutes=720,
+            clock=SlaClock.WALL_CLOCK,
+        )
     _token, admin_key = api_token_create(membership=admin, name="bench")
     _token, agent_key = api_token_create(membership=agents[0], name="bench")
     page_ids = ",".join(str(p.pk) for p in pages)
@@ -181,10 +194,11 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             WITH made AS (
                 INSERT INTO tickets_ticket (organization_id, department_id, channel_id, conversation_id, contact_id,
                     subject, description, state, priority, assignee_id, origin, first_message_id, last_message_id,
-                    message_count, created_at, updated_at)
+                    message_count, created_at, updated_at, sla_started_at, sla_due_at)
                 SELECT {org}, cv.department_id, cv.channel_id, cv.id, cv.contact_id, 'Help', '', 'resolved',
                        'normal', cv.assignee_id, 'manual', 1, 1, 0, cv.created_at,
-                       cv.created_at + (1 + cv.id % 24) * interval '1 hour'
+                       cv.created_at + (1 + cv.id % 24) * interval '1 hour', cv.created_at,
+                       cv.created_at + interval '12 hours'
                 FROM messenger_conversation cv WHERE cv.organization_id = {org} AND cv.id % 5 = 0
                 RETURNING id, updated_at
             )
@@ -212,6 +226,30 @@ def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
             ) r ON true
             CROSS JOIN LATERAL (SELECT cv.id AS n) k
             WHERE cv.organization_id = {org}
+            """
+        )
+        # A rating for each conversation with a ticket (scores 1 to 5 in turn), answered an
+        # hour after it began; the never-answered open conversations whose 7-day window closed
+        # kept as lost, as the window-alerts job would.
+        cursor.execute(
+            f"""
+            INSERT INTO csat_survey (organization_id, conversation_id, channel_id, department_id, agent_id,
+                occasion, occasion_id, status, not_sent_reason, language, asked_at, score, answered_at, comment)
+            SELECT {org}, cv.id, cv.channel_id, cv.department_id, cv.assignee_id, 'conversation_closed', cv.id,
+                   'sent', '', 'en', cv.created_at + interval '50 minutes', 1 + (cv.id / 5) % 5,
+                   cv.created_at + interval '1 hour', ''
+            FROM messenger_conversation cv WHERE cv.organization_id = {org} AND cv.id % 5 = 0
+            """
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO messenger_windowloss (organization_id, conversation_id, channel_id, department_id,
+                assignee_id, inbound_at, lost_at, created_at)
+            SELECT {org}, cv.id, cv.channel_id, cv.department_id, cv.assignee_id, cv.last_inbound_at,
+                   cv.last_inbound_at + interval '7 days', now()
+            FROM messenger_conversation cv
+            WHERE cv.organization_id = {org} AND cv.id % 10 = 0 AND cv.state = 'open'
+                AND cv.last_inbound_at + interval '7 days' <= now()
             """
         )
         # Every agent online eight hours a day, from a time that depends on the agent.

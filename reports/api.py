@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from helpdesk.api import OrganizationAPIView
 from helpdesk.drf import ErrorSerializer
 from reports import selectors
-from reports.selectors import GROUP_LABELS, Group
+from reports.selectors import GROUP_LABELS, Group, Unit
 
 
 class ReportInputSerializer(serializers.Serializer):
@@ -39,7 +39,7 @@ class ReportSerializer(serializers.Serializer):
         fields={
             "name": serializers.CharField(),
             "label": serializers.CharField(),
-            "unit": serializers.ChoiceField(choices=["count", "seconds"]),
+            "unit": serializers.ChoiceField(choices=[unit.value for unit in Unit]),
         },
         many=True,
     )

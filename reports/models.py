@@ -9,10 +9,18 @@ measured from the customer's first message:
 - ``first_response_at``/``first_responder``: the first human reply after it (an agent's in the
   helpdesk or one made in Facebook's own inbox; automatic replies do not count; failed sends
   neither);
-- ``unanswered_since``: the customer's last message when no human reply followed it. The
-  conversation is *lost to a closed window* once 7 days have passed since then
-  (messenger.reply_window.HUMAN_AGENT_WINDOW): computed when read, so a fact never ages;
-- ``resolved_at``: the first time one of its tickets was resolved.
+- ``unanswered_since``: the customer's last message when no human reply followed it. Whether
+  the conversation was *lost to a closed window* is not decided here: the reports count the
+  ``messenger.models.WindowLoss`` rows the window-alerts job writes (one rule, one place);
+- ``resolved_at``: the first time one of its tickets was resolved;
+- ``first_response_seconds``/``resolution_seconds``: the same two times counted in the clock
+  of the SLA policy that applies (the department's business hours when the policy says so,
+  else the wall clock; sla.clocks), computed once by the job, never per request;
+- ``first_response_due_at``: when the policy's first response target fell due (from
+  ``received_at``), ``resolution_due_at``: its first ticket's resolution target, as the SLA
+  sweep kept it (None: no target); ``next_response_*``: the waits after the first reply, each
+  against the next response target from its start. Met or breached is read against these, so
+  a fact never ages.
 
 ``source_*`` columns are what the job compares to find the conversations that changed.
 """
@@ -43,6 +51,15 @@ class ConversationFact(models.Model):
     )
     unanswered_since = models.DateTimeField(null=True)
     resolved_at = models.DateTimeField(null=True)
+    first_response_seconds = models.FloatField(null=True)
+    resolution_seconds = models.FloatField(null=True)
+    first_response_due_at = models.DateTimeField(null=True)
+    # Next responses (each wait of the customer after the first reply): how many met and
+    # breached their target, and the due time of the wait still running (None: none).
+    next_response_met = models.PositiveIntegerField(db_default=0)
+    next_response_breached = models.PositiveIntegerField(db_default=0)
+    next_response_due_at = models.DateTimeField(null=True)
+    resolution_due_at = models.DateTimeField(null=True)
     source_last_message_at = models.DateTimeField(null=True)
     source_tickets_updated_at = models.DateTimeField(null=True)
     refreshed_at = models.DateTimeField()

@@ -44,6 +44,10 @@ def value_text(value: float | int | None, unit: Unit) -> str:
         return "—"
     if unit == Unit.SECONDS:
         return duration_text(value)
+    if unit == Unit.PERCENT:
+        return f"{number_format(value, decimal_pos=1)} %"  # a figure and a sign: the same in every language
+    if unit == Unit.SCORE:
+        return number_format(value, decimal_pos=2)
     return number_format(value, force_grouping=True)
 
 

@@ -31,11 +31,11 @@ from availability.models import AvailabilityChange, Status
 from canned.models import CannedResponse, CannedResponseUse
 from channels import visibility
 from channels.models import Channel
+from csat.models import Survey
 from helpdesk import datetimes
 from helpdesk.exceptions import InvalidInput, InvalidPeriod, NotFound
 from helpdesk.models import Department, Membership, Organization
-from messenger.models import Conversation
-from messenger.reply_window import HUMAN_AGENT_WINDOW
+from messenger.models import Conversation, WindowLoss
 from reports.models import ConversationFact, FactsWatermark
 
 MAX_PERIOD = timedelta(days=731)  # two years, a leap day included
@@ -68,6 +68,10 @@ GROUP_LABELS: dict[Group, Promise] = {
 class Unit(StrEnum):
     COUNT = "count"
     SECONDS = "seconds"
+    # A share of 100 (SLA achievement).
+    PERCENT = "percent"
+    # An average of scores (CSAT, 1 to 5).
+    SCORE = "score"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,6 @@ def _params(query: ReportQuery) -> dict[str, Any]:
         "start": start,
         "end": end,
         "now": query.now,
-        "lost_after": HUMAN_AGENT_WINDOW,
         "user": query.membership.user_id,
     }
 
@@ -175,6 +178,17 @@ def _run(sql: str, params: dict[str, Any]) -> list[tuple[Any, Sequence[Any]]]:
         return [(row[0], row[1:]) for row in cursor.fetchall()]
 
 
+def _channel_scope(query: ReportQuery, params: dict[str, Any], alias: str) -> str:
+    """An agent's rows: only of the channels they see (one query; none for all of them)."""
+    channels = visibility.visible_channel_ids(organization=query.organization, membership=query.membership)
+    if channels is None:
+        return ""
+    params["channels"] = list(
+        Channel.objects.filter(organization=query.organization, pk__in=channels).values_list("pk", flat=True)
+    )
+    return f" AND {alias}.channel_id = ANY(%(channels)s)"
+
+
 def _fact_rows(report: Report, query: ReportQuery) -> list[tuple[Any, Sequence[Any]]]:
     fact = ConversationFact._meta.db_table
     key = {
@@ -183,15 +197,7 @@ def _fact_rows(report: Report, query: ReportQuery) -> list[tuple[Any, Sequence[A
         Group.AGENT: "f.assignee_id",
     }.get(query.group) or _bucket_sql(query.group, time_column="f.received_at")
     params = _params(query)
-    scope = ""
-    if not query.membership.is_admin:
-        scope = "AND f.assignee_id = %(user)s"
-        channels = visibility.visible_channel_ids(organization=query.organization, membership=query.membership)
-        if channels is not None:
-            params["channels"] = list(
-                Channel.objects.filter(organization=query.organization, pk__in=channels).values_list("pk", flat=True)
-            )
-            scope += " AND f.channel_id = ANY(%(channels)s)"
+    scope = "" if query.membership.is_admin else "AND f.assignee_id = %(user)s" + _channel_scope(query, params, "f")
     aggregates = ", ".join(metric.sql for metric in report.metrics)
     sql = f"""
         SELECT {key} AS key, {aggregates} FROM {fact} f
@@ -261,11 +267,68 @@ def _seconds(expression: str) -> str:
 
 
 def _percentile(fraction: float, expression: str, name: str) -> str:
-    return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {_seconds(expression)}) AS {name}"
+    """`expression`: seconds."""
+    return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {expression}) AS {name}"
 
 
-_FIRST_RESPONSE = "f.first_response_at - f.received_at"
-_RESOLUTION = "f.resolved_at - f.received_at"
+# Lost to a closed window: what the window-alerts job recorded (messenger.models.WindowLoss,
+# written by messenger.services.window_alerts as messenger.window_alerts defines it), never a
+# second rule here. The unique (conversation, inbound_at) index answers each row's question.
+_LOST = (
+    f"count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {WindowLoss._meta.db_table} w"  # noqa: S608 (the table name is the model's)
+    " WHERE w.conversation_id = f.conversation_id))"
+)
+# In the clock of the SLA policy (business hours where it says so), computed by the facts job.
+_FIRST_RESPONSE = "f.first_response_seconds"
+_RESOLUTION = "f.resolution_seconds"
+
+# A target met: done by its due time; breached: done later, or still not done at `now`. Facts
+# without a target count in neither.
+_FIRST_RESPONSE_MET = "f.first_response_at <= f.first_response_due_at"
+_FIRST_RESPONSE_BREACHED = "COALESCE(f.first_response_at, %(now)s) > f.first_response_due_at"
+_NEXT_RESPONSE_MET = "sum(f.next_response_met)"
+_NEXT_RESPONSE_BREACHED = "(sum(f.next_response_breached) + count(*) FILTER (WHERE f.next_response_due_at < %(now)s))"
+_RESOLUTION_MET = "f.resolved_at <= f.resolution_due_at"
+_RESOLUTION_BREACHED = "COALESCE(f.resolved_at, %(now)s) > f.resolution_due_at"
+
+
+def _achievement(met: str, breached: str, name: str) -> str:
+    return (
+        f"round(100.0 * count(*) FILTER (WHERE {met})"
+        f" / NULLIF(count(*) FILTER (WHERE {met} OR {breached}), 0), 1) AS {name}"
+    )
+
+
+def _csat_rows(report: Report, query: ReportQuery) -> list[tuple[Any, Sequence[Any]]]:
+    """The ratings answered in the period (csat.models.Survey: by the time of the answer, where
+    the conversation stood and who closed it then), read on csat's (organization, answered_at)
+    index. An agent sees the ratings of the conversations they closed, within the channels
+    they see."""
+    survey = Survey._meta.db_table
+    key = {
+        Group.CHANNEL: "s.channel_id",
+        Group.DEPARTMENT: "s.department_id",
+        Group.AGENT: "s.agent_id",
+    }.get(query.group) or _bucket_sql(query.group, time_column="s.answered_at")
+    params = _params(query)
+    scope = "" if query.membership.is_admin else "AND s.agent_id = %(user)s" + _channel_scope(query, params, "s")
+    aggregates = ", ".join(metric.sql for metric in report.metrics)
+    sql = f"""
+        SELECT {key} AS key, {aggregates} FROM {survey} s
+        WHERE s.organization_id = %(organization)s AND s.score IS NOT NULL
+            AND s.answered_at >= %(start)s AND s.answered_at < %(end)s {scope}
+        GROUP BY 1 ORDER BY 1
+    """  # noqa: S608 (table names from the models, figures from REPORTS)
+    return _run(sql, params)
+
+
+# The distribution's columns (lazy texts: one msgid each, not a formatted one per request).
+_SCORE_LABELS = {1: _("Rated 1"), 2: _("Rated 2"), 3: _("Rated 3"), 4: _("Rated 4"), 5: _("Rated 5")}
+
+
+def _score_count(score: int) -> Metric:
+    return Metric(f"score_{score}", _SCORE_LABELS[score], Unit.COUNT, f"count(*) FILTER (WHERE s.score = {score})")
+
 
 REPORTS: dict[str, Report] = {
     report.name: report
@@ -275,7 +338,7 @@ REPORTS: dict[str, Report] = {
             title=_("Conversations"),
             description=_(
                 "Conversations by when the customer first wrote: answered by a person, never answered, and lost "
-                "to a closed window (the customer's last message was not answered within 7 days)."
+                "to a closed window (a customer's message still unanswered when its 7-day window closed)."
             ),
             metrics=(
                 Metric("received", _("Received"), Unit.COUNT, "count(*)"),
@@ -287,7 +350,7 @@ REPORTS: dict[str, Report] = {
                     "lost",
                     _("Lost to a closed window"),
                     Unit.COUNT,
-                    "count(*) FILTER (WHERE f.unanswered_since + %(lost_after)s <= %(now)s)",
+                    _LOST,
                 ),
             ),
             groups=(Group.DAY, Group.WEEK, Group.CHANNEL, Group.DEPARTMENT, Group.AGENT),
@@ -299,7 +362,8 @@ REPORTS: dict[str, Report] = {
             title=_("Response times"),
             description=_(
                 "First response time (from the customer's first message to the first reply of a person) and "
-                "resolution time (to the first resolution of its ticket), in wall-clock time."
+                "resolution time (to the first resolution of its ticket), in business hours where the SLA "
+                "policy counts business hours, else in wall-clock time."
             ),
             metrics=(
                 Metric("answered", _("Answered"), Unit.COUNT, "count(f.first_response_at)"),
@@ -332,6 +396,81 @@ REPORTS: dict[str, Report] = {
             groups=(Group.DAY, Group.WEEK, Group.CHANNEL, Group.DEPARTMENT, Group.AGENT),
             rows=_fact_rows,
             chart_metric="first_response_median",
+        ),
+        Report(
+            name="sla",
+            title=_("SLA achievement"),
+            description=_(
+                "First responses, next responses and resolutions of the conversations the customer first wrote "
+                "in the period, met or breached against the SLA policy's targets (those without a target are "
+                "left out); one still waiting past its due time counts as breached."
+            ),
+            metrics=(
+                Metric(
+                    "first_response_met",
+                    _("First response met"),
+                    Unit.COUNT,
+                    f"count(*) FILTER (WHERE {_FIRST_RESPONSE_MET})",
+                ),
+                Metric(
+                    "first_response_breached",
+                    _("First response breached"),
+                    Unit.COUNT,
+                    f"count(*) FILTER (WHERE {_FIRST_RESPONSE_BREACHED})",
+                ),
+                Metric(
+                    "first_response_achieved",
+                    _("First response achieved"),
+                    Unit.PERCENT,
+                    _achievement(_FIRST_RESPONSE_MET, _FIRST_RESPONSE_BREACHED, "first_response_achieved"),
+                ),
+                Metric("next_response_met", _("Next responses met"), Unit.COUNT, f"{_NEXT_RESPONSE_MET}::int"),
+                Metric(
+                    "next_response_breached",
+                    _("Next responses breached"),
+                    Unit.COUNT,
+                    f"{_NEXT_RESPONSE_BREACHED}::int",
+                ),
+                Metric(
+                    "next_response_achieved",
+                    _("Next responses achieved"),
+                    Unit.PERCENT,
+                    f"round(100.0 * {_NEXT_RESPONSE_MET}"
+                    f" / NULLIF({_NEXT_RESPONSE_MET} + {_NEXT_RESPONSE_BREACHED}, 0), 1) AS next_response_achieved",
+                ),
+                Metric("resolution_met", _("Resolution met"), Unit.COUNT, f"count(*) FILTER (WHERE {_RESOLUTION_MET})"),
+                Metric(
+                    "resolution_breached",
+                    _("Resolution breached"),
+                    Unit.COUNT,
+                    f"count(*) FILTER (WHERE {_RESOLUTION_BREACHED})",
+                ),
+                Metric(
+                    "resolution_achieved",
+                    _("Resolution achieved"),
+                    Unit.PERCENT,
+                    _achievement(_RESOLUTION_MET, _RESOLUTION_BREACHED, "resolution_achieved"),
+                ),
+            ),
+            groups=(Group.DAY, Group.WEEK, Group.CHANNEL, Group.DEPARTMENT, Group.AGENT),
+            rows=_fact_rows,
+            chart_metric="first_response_achieved",
+        ),
+        Report(
+            name="csat",
+            title=_("Customer satisfaction"),
+            description=_(
+                "Ratings customers gave (1 to 5) by when they answered: the average and how many of each score, "
+                "where the conversation stood and who closed it then."
+            ),
+            metrics=(
+                Metric("ratings", _("Ratings"), Unit.COUNT, "count(*)"),
+                Metric("average", _("Average rating"), Unit.SCORE, "round(avg(s.score), 2) AS average"),
+                *(_score_count(score) for score in (1, 2, 3, 4, 5)),
+            ),
+            groups=(Group.DAY, Group.WEEK, Group.CHANNEL, Group.DEPARTMENT, Group.AGENT),
+            rows=_csat_rows,
+            chart_metric="average",
         ),
         Report(
             name="canned-responses",

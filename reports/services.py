@@ -9,15 +9,20 @@ short is finished by the next one. The webhook path is untouched: it writes noth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.models import Organization
 from messenger.models import Conversation, Direction, Message, MessageSource, MessageStatus
 from reports.models import ConversationFact, FactsWatermark
+from sla import clocks
+from sla.models import SlaClock, SlaTarget
+from sla.selectors import PolicyBook, policy_book
 from tickets.models import Ticket, TicketEvent, TicketState
 
 BATCH_SIZE = 5_000
@@ -35,8 +40,11 @@ _FACT = ConversationFact._meta.db_table
 
 _CHANGED_SQL = f"""
 WITH ticket_changes AS (
-    SELECT conversation_id, max(updated_at) AS updated_at FROM {_TICKET}
-    {{ticket_scope}} GROUP BY conversation_id
+    -- The first ticket's resolution due time too: the tickets' SLA sweep sets it without
+    -- touching updated_at.
+    SELECT conversation_id, max(updated_at) AS updated_at,
+        (array_agg(sla_due_at ORDER BY created_at, id))[1] AS sla_due_at
+    FROM {_TICKET} {{ticket_scope}} GROUP BY conversation_id
 )
 SELECT c.id FROM {_CONVERSATION} c
 LEFT JOIN {_FACT} f ON f.conversation_id = c.id
@@ -48,6 +56,7 @@ WHERE c.last_inbound_at IS NOT NULL {{conversation_scope}} AND (
     OR f.channel_id <> c.channel_id
     OR f.department_id <> c.department_id
     OR f.source_tickets_updated_at IS DISTINCT FROM t.updated_at
+    OR f.resolution_due_at IS DISTINCT FROM t.sla_due_at
 )
 ORDER BY c.id
 """  # noqa: S608 (table names from the models, figures from REPORTS)
@@ -137,9 +146,157 @@ def facts_refresh(
         "resolved": TicketState.RESOLVED.value,
     }
     for start in range(0, len(ids), batch_size):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_UPSERT_SQL, {**params, "ids": ids[start : start + batch_size]})
-            written += cursor.rowcount
+        batch = ids[start : start + batch_size]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_UPSERT_SQL, {**params, "ids": batch})
+                written += cursor.rowcount
+            _sla_facts_refresh(batch)
     if organization is None:
         FactsWatermark.objects.update_or_create(pk=1, defaults={"refreshed_at": now})
     return written
+
+
+_SLA_FIELDS = (
+    "first_response_seconds",
+    "resolution_seconds",
+    "first_response_due_at",
+    "resolution_due_at",
+    "next_response_met",
+    "next_response_breached",
+    "next_response_due_at",
+)
+
+
+_SLA_TYPES = ("float8", "float8", "timestamptz", "timestamptz", "int", "int", "timestamptz")
+_SLA_UPDATE_SQL = f"""
+UPDATE {_FACT} f SET {", ".join(f"{name} = v.{name}" for name in _SLA_FIELDS)}
+FROM unnest(%s::bigint[], {", ".join(f"%s::{kind}[]" for kind in _SLA_TYPES)})
+    AS v(conversation_id, {", ".join(_SLA_FIELDS)})
+WHERE f.conversation_id = v.conversation_id
+"""  # noqa: S608 (table and column names from the model)
+
+
+@dataclass
+class _NextResponses:
+    met: int = 0
+    breached: int = 0
+    running_due_at: datetime | None = None
+
+
+def _next_responses(
+    fact: ConversationFact, messages: list[tuple[str, datetime]], *, book: PolicyBook
+) -> _NextResponses:
+    """Each wait after the first human reply (from the customer's oldest message nobody
+    answered yet to the next human reply) against the next response target from its start."""
+    found = _NextResponses()
+    answered = False
+    wait_start: datetime | None = None
+
+    def due(start: datetime) -> datetime | None:
+        return book.times(
+            department_id=fact.department_id, channel_id=fact.channel_id, target=SlaTarget.NEXT_RESPONSE, start=start
+        ).due_at
+
+    for direction, at in messages:
+        if direction == Direction.INBOUND:
+            if answered and wait_start is None:
+                wait_start = at
+        elif at >= fact.received_at:
+            if answered and wait_start is not None:
+                due_at = due(wait_start)
+                if due_at is not None:
+                    if at <= due_at:
+                        found.met += 1
+                    else:
+                        found.breached += 1
+                wait_start = None
+            answered = True
+    if wait_start is not None:
+        found.running_due_at = due(wait_start)
+    return found
+
+
+def _sla_facts_refresh(ids: list[int]) -> int:
+    """The batch's times in the clock of their SLA policy and their targets' due times: the
+    policies and business hours read once for the batch (sla.selectors.policy_book), the first
+    response target from the customer's first message (sla.clocks), the resolution target as
+    the tickets' SLA sweep kept it on the conversation's first ticket. Writes only the rows
+    whose figures differ; answers how many."""
+    facts = list(ConversationFact.objects.filter(pk__in=ids).order_by("pk"))
+    if not facts:
+        return 0
+    book = policy_book(organizations=Organization.objects.filter(pk__in={fact.organization_id for fact in facts}))
+    resolution_due: dict[int, datetime | None] = {}
+    for conversation_id, due_at in (
+        Ticket.objects.filter(conversation_id__in=ids)
+        .order_by("conversation_id", "created_at", "pk")
+        .values_list("conversation_id", "sla_due_at")
+    ):
+        resolution_due.setdefault(conversation_id, due_at)
+    # The customers' messages and the human replies sent, in order (only where a policy has a
+    # next response target: the others need none of them).
+    with_target = [
+        fact.pk
+        for fact in facts
+        if (policy := book.policy(department_id=fact.department_id, channel_id=fact.channel_id)) is not None
+        and policy.next_response_minutes
+    ]
+    messages: dict[int, list[tuple[str, datetime]]] = {}
+    if with_target:
+        for conversation_id, direction, sent_at in (
+            Message.objects.filter(conversation_id__in=with_target)
+            .filter(
+                Q(direction=Direction.INBOUND)
+                | (Q(direction=Direction.OUTBOUND, source__in=HUMAN_SOURCES) & ~Q(status__in=NOT_SENT))
+            )
+            .order_by("conversation_id", "sent_at", "pk")
+            .values_list("conversation_id", "direction", "sent_at")
+        ):
+            messages.setdefault(conversation_id, []).append((direction, sent_at))
+    changed = []
+    for fact in facts:
+        figures = _sla_figures(fact, book=book, resolution_due_at=resolution_due.get(fact.pk))
+        next_responses = _next_responses(fact, messages.get(fact.pk, []), book=book)
+        figures.update(
+            next_response_met=next_responses.met,
+            next_response_breached=next_responses.breached,
+            next_response_due_at=next_responses.running_due_at,
+        )
+        if any(getattr(fact, name) != value for name, value in figures.items()):
+            for name, value in figures.items():
+                setattr(fact, name, value)
+            changed.append(fact)
+    if changed:
+        # One UPDATE … FROM unnest(arrays): bulk_update's CASE per row grows with the batch squared.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SLA_UPDATE_SQL,
+                [[fact.pk for fact in changed], *([getattr(fact, name) for fact in changed] for name in _SLA_FIELDS)],
+            )
+    return len(changed)
+
+
+def _sla_figures(fact: ConversationFact, *, book: PolicyBook, resolution_due_at: datetime | None) -> dict[str, Any]:
+    policy = book.policy(department_id=fact.department_id, channel_id=fact.channel_id)
+    schedule = None
+    if policy is not None and policy.clock == SlaClock.BUSINESS_HOURS:
+        schedule = book.schedules.get(fact.department_id)
+
+    def seconds(end: datetime | None) -> float | None:
+        if end is None:
+            return None
+        return round(clocks.minutes_between(start=fact.received_at, end=end, schedule=schedule) * 60, 3)
+
+    first_response = book.times(
+        department_id=fact.department_id,
+        channel_id=fact.channel_id,
+        target=SlaTarget.FIRST_RESPONSE,
+        start=fact.received_at,
+    )
+    return {
+        "first_response_seconds": seconds(fact.first_response_at),
+        "resolution_seconds": seconds(fact.resolved_at),
+        "first_response_due_at": first_response.due_at,
+        "resolution_due_at": resolution_due_at,
+    }

@@ -11,6 +11,8 @@ Sales). ``DAY1`` is 2 March 2026 in Tokyo; ``NOW`` is 11 March, 12:00 Tokyo.
 | c4   | Front   | admin  | day 2 09:00, again 12:00       | +600 s                    | 12:00 never answered: lost |
 | c5   | Front   | —      | day 2 10:00                    | never (a failed reply)    | lost        |
 | c6   | Back    | —      | day 9 (2 days before NOW)      | never                     | window still open |
+
+"Lost" is what the window-alerts job recorded (WindowLoss), run at NOW: c4 and c5.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 
 from availability.models import AvailabilityChange, ChangeReason, Status
 from canned.models import CannedResponse, CannedResponseUse, CannedScope
 from channels.models import Channel
 from messenger.models import Conversation, Direction, MessageSource, MessageStatus
+from messenger.services import window_alerts
 from reports import services
 from tests import factories
 from tests.conftest import Tenant
@@ -50,13 +55,22 @@ def _conversation(channel: Channel, *, assignee: object = None) -> Conversation:
 
 def _inbound(conversation: Conversation, at: datetime) -> None:
     factories.make_message(conversation, sent_at=at)
-    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=at, last_message_at=at)
+    # The customer waits from their oldest unanswered message (as the webhook keeps it).
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_inbound_at=at, last_message_at=at, waiting_since=Coalesce("waiting_since", Value(at))
+    )
 
 
 def _reply(conversation: Conversation, at: datetime, **fields: object) -> None:
     author = fields.pop("author", conversation.assignee)
     factories.make_message(conversation, direction=Direction.OUTBOUND, sent_at=at, author=author, **fields)
-    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=at)
+    answered = fields.get("source", MessageSource.AGENT) in {MessageSource.AGENT, MessageSource.EXTERNAL} and (
+        fields.get("status") != MessageStatus.FAILED
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_at=at,
+        **({"waiting_since": None, "first_answered_at": Coalesce("first_answered_at", Value(at))} if answered else {}),
+    )
 
 
 def _resolve(conversation: Conversation, at: datetime) -> None:
@@ -164,6 +178,8 @@ def build(tenant: Tenant) -> Dataset:
         )
         CannedResponseUse.objects.filter(pk=use.pk).update(used_at=at)
 
+    # The window-alerts job at NOW keeps c4 and c5 as lost (their 7-day windows closed).
+    window_alerts.window_alerts_send(now=NOW)
     services.facts_refresh(organization=organization, now=NOW)
     return Dataset(tenant, front, back, {"c1": c1, "c2": c2, "c3": c3, "c4": c4, "c5": c5, "c6": c6})
 
