@@ -25,7 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helpdesk_bench"
 # The benchmarks of record, in the order they run: each ends with its summary line.
-BENCHMARKS = ("downloads", "inbox", "live", "reports", "routing", "soak", "tickets", "tokens", "webhook", "window_alerts")
+BENCHMARKS = (
+    "downloads",
+    "inbox",
+    "live",
+    "reports",
+    "routing",
+    "soak",
+    "tickets",
+    "tokens",
+    "webhook",
+    "window_alerts",
+)
 # The other modules of bench/: this runner, the benchmarks' helpers, and tools run by hand.
 NOT_BENCHMARKS = ("__init__", "proc", "run", "settings", "urls", "webhook_profile")
 

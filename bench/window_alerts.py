@@ -129,7 +129,8 @@ def run(*, conversations: int) -> bool:
         and second_seconds < SECOND_RUN_BUDGET_SECONDS
     )
     print(
-        f"window_alerts: {'PASS' if ok else 'FAIL'} {conversations:,} open conversations over {DAYS} days; first run flagged"
+        f"window_alerts: {'PASS' if ok else 'FAIL'} {conversations:,} open conversations over {DAYS} days;"
+        f" first run flagged"
         f" {first.alerted:,} and kept {first.lost:,} lost in {first_seconds:.2f} s (budget"
         f" {FIRST_RUN_BUDGET_SECONDS:.0f} s); second run changed {second.total} in {second_seconds:.3f} s (budget"
         f" {SECOND_RUN_BUDGET_SECONDS:.0f} s); a minute later {minute_seconds:.3f} s; data generated in"
