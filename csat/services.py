@@ -24,7 +24,6 @@ that was asked nothing, stays an ordinary message: nothing here reads it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -37,6 +36,7 @@ from csat.models import Survey, SurveyOccasion, SurveyStatus
 from helpdesk.exceptions import HelpdeskError
 from messenger.models import Conversation, Direction, Message, MessageKind, MessageSource
 from messenger.services.sending import replies, reply_rules
+from messenger.webhook.route import RATING_PAYLOAD, RATING_PAYLOAD_PREFIX
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,9 @@ COMMENT_WITHIN = timedelta(days=1)
 SCORES = (1, 2, 3, 4, 5)
 # Messenger cuts a quick reply's title at 20 characters.
 QUICK_REPLY_TITLE_MAX = 20
-PAYLOAD_PREFIX = "CSAT:"
-_PAYLOAD = re.compile(r"^CSAT:(\d{1,18}):([1-5])$")
+# The form is the webhook's (it stores a tap of this form as asking for no answer).
+PAYLOAD_PREFIX = RATING_PAYLOAD_PREFIX
+_PAYLOAD = RATING_PAYLOAD
 
 
 def answer_payload(*, survey_id: int, score: int) -> str:
