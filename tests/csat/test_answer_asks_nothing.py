@@ -15,6 +15,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from csat.models import Survey
@@ -187,3 +188,29 @@ def test_another_quick_reply_reopens_the_closed_conversation_as_before(
     )
     assert [[item.conversation_id for item in told] for told in webhook.routed] == [[conversation.pk]]
     assert Survey.objects.get(conversation=conversation).score is None
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one statement is PostgreSQL's")
+def test_a_rating_tap_costs_the_one_statement_no_query_more_than_a_text(
+    closed: Desk, client: Client, answer_tasks: mock.MagicMock
+) -> None:
+    survey = Survey.objects.get(conversation=closed.conversation)
+
+    def post(message: dict[str, Any]) -> int:
+        item = {
+            "sender": {"id": PSID_A},
+            "recipient": {"id": PAGE_A},
+            "timestamp": 1_800_000_000_000,
+            "message": message,
+        }
+        with CaptureQueriesContext(connection) as queries:
+            assert post_webhook(client, page_body((PAGE_A, [item]))).status_code == 200
+        return len(queries)
+
+    payload = answer_payload(survey_id=survey.pk, score=5)
+    tap = post({"mid": "m_tap", "text": "5 · Excellent", "quick_reply": {"payload": payload}})
+    text = post({"mid": "m_text", "text": "Thanks!"})
+    assert tap == text
+    assert Conversation.objects.get(pk=closed.conversation.pk).state == ConversationState.OPEN  # by the text
