@@ -18,7 +18,9 @@ own messages, so that the task run on a tap, the periodic sweep and a second run
   of their last one.
 
 A quick reply naming a survey of another conversation (or organization), or a conversation
-that was asked nothing, stays an ordinary message: nothing here reads it.
+that was asked nothing, is recorded nowhere: nothing here reads it. Like every tap of the
+rating's form, the webhook stores it as asking for no answer (messenger.webhook.route.
+is_rating_answer: it reopens nothing); the comment after a tap is an ordinary message.
 """
 
 from __future__ import annotations
