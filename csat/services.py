@@ -18,13 +18,14 @@ own messages, so that the task run on a tap, the periodic sweep and a second run
   of their last one.
 
 A quick reply naming a survey of another conversation (or organization), or a conversation
-that was asked nothing, stays an ordinary message: nothing here reads it.
+that was asked nothing, is recorded nowhere: nothing here reads it. Like every tap of the
+rating's form, the webhook stores it as asking for no answer (messenger.webhook.route.
+is_rating_answer: it reopens nothing); the comment after a tap is an ordinary message.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -37,6 +38,7 @@ from csat.models import Survey, SurveyOccasion, SurveyStatus
 from helpdesk.exceptions import HelpdeskError
 from messenger.models import Conversation, Direction, Message, MessageKind, MessageSource
 from messenger.services.sending import replies, reply_rules
+from messenger.webhook.route import RATING_PAYLOAD, RATING_PAYLOAD_PREFIX
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -47,8 +49,9 @@ COMMENT_WITHIN = timedelta(days=1)
 SCORES = (1, 2, 3, 4, 5)
 # Messenger cuts a quick reply's title at 20 characters.
 QUICK_REPLY_TITLE_MAX = 20
-PAYLOAD_PREFIX = "CSAT:"
-_PAYLOAD = re.compile(r"^CSAT:(\d{1,18}):([1-5])$")
+# The form is the webhook's (it stores a tap of this form as asking for no answer).
+PAYLOAD_PREFIX = RATING_PAYLOAD_PREFIX
+_PAYLOAD = RATING_PAYLOAD
 
 
 def answer_payload(*, survey_id: int, score: int) -> str:

@@ -20,7 +20,8 @@ from messenger.webhook.sql import column, column_of, connection_for
 def conversation_bump_assignments(quote: Callable[[str], str], target: str, values: str) -> str:
     """SET clause from the batch's values for one conversation, the columns of `values` (an
     SQL row alias) named as ConversationBump's fields: its latest message time and preview,
-    the customer's last and first message times and how many they wrote (NULL, 0: none), the
+    the customer's last message that opens the reply window (a rating's answer too), their
+    last and first messages that ask for an answer and how many (NULL, 0: none), the
     latest answer sent outside the helpdesk (NULL: none). The last placeholder is updated_at.
     Both ways of storing use it.
 
@@ -33,6 +34,7 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
     """
     last_at, preview, last_in, wrote = (f"{values}.{name}" for name in ("last_at", "preview", "last_in", "wrote"))
     first_in, answered, assign_on = f"{values}.first_in", f"{values}.answered", f"{values}.assign_on"
+    last_wrote = f"{values}.last_wrote"
     field = Conversation._meta.get_field
 
     def col(name: str) -> str:
@@ -53,7 +55,7 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
         f"{col('state')} = CASE WHEN {wrote} > 0 THEN '{ConversationState.OPEN}' "
         f"ELSE {target}.{col('state')} END, "
         f"{col('waiting_since')} = CASE WHEN {answered} IS NOT NULL AND "
-        f"{answered} >= COALESCE({last_in}, {waiting_since}, {answered}) THEN NULL "
+        f"{answered} >= COALESCE({last_wrote}, {waiting_since}, {answered}) THEN NULL "
         f"WHEN {first_in} IS NOT NULL THEN COALESCE({waiting_since}, {first_in}) ELSE {waiting_since} END, "
         f"{col('queued_at')} = CASE WHEN {reopened} AND {assign_on} AND {target}.{col('assignee')} IS NULL "
         f"THEN COALESCE({queued_at}, {first_in}) ELSE {queued_at} END, "
@@ -68,23 +70,33 @@ class ConversationBump:
     conversation_id: int
     last_at: datetime  # its latest message's time...
     preview: str  # ...and preview
-    last_in: datetime | None  # the customer's last message (None: the customer wrote nothing)
-    wrote: int  # how many the customer wrote
+    last_in: datetime | None  # the customer's last message, a rating's answer too (None: none)
+    last_wrote: datetime | None  # the customer's last message that asks for an answer (None: none)
+    wrote: int  # how many the customer wrote (that ask for an answer)
     first_in: datetime | None  # the customer's first message (None: the customer wrote nothing)
     answered: datetime | None  # the latest answer sent outside the helpdesk (None: none)
     assign_on: bool  # its page's channel assigns conversations by itself
 
 
 # The columns of a bump as SQL values, in ConversationBump's order after the id.
-BUMP_COLUMNS = ("last_at", "preview", "last_in", "wrote", "first_in", "answered", "assign_on")
-_BUMP_TYPES = ("timestamptz", "varchar", "timestamptz", "integer", "timestamptz", "timestamptz", "boolean")
+BUMP_COLUMNS = ("last_at", "preview", "last_in", "last_wrote", "wrote", "first_in", "answered", "assign_on")
+_BUMP_TYPES = (
+    "timestamptz",
+    "varchar",
+    "timestamptz",
+    "timestamptz",
+    "integer",
+    "timestamptz",
+    "timestamptz",
+    "boolean",
+)
 
 
 def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
     """One UPDATE for all touched conversations; a reopening writes its system line.
     Returns the ids of the conversations the customer reopened."""
     aggregates = [
-        (b.conversation_id, b.last_at, b.preview, b.last_in, b.wrote, b.first_in, b.answered, b.assign_on)
+        (b.conversation_id, b.last_at, b.preview, b.last_in, b.last_wrote, b.wrote, b.first_in, b.answered, b.assign_on)
         for b in sorted(bumps, key=lambda b: b.conversation_id)
     ]
     connection = connection_for(Conversation)
@@ -94,12 +106,23 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
     date_field = Conversation._meta.get_field("last_message_at")
     preview_field = Conversation._meta.get_field("last_message_preview")
     params: list[Any] = []
-    for conversation_id, last_at, preview, last_in, wrote_count, first_in, answered, assign_on in aggregates:
+    for (
+        conversation_id,
+        last_at,
+        preview,
+        last_in,
+        last_wrote,
+        wrote_count,
+        first_in,
+        answered,
+        assign_on,
+    ) in aggregates:
         params += [
             conversation_id,
             date_field.get_db_prep_save(last_at, connection),
             preview_field.get_db_prep_save(preview, connection),
             date_field.get_db_prep_save(last_in, connection),
+            date_field.get_db_prep_save(last_wrote, connection),
             wrote_count,
             date_field.get_db_prep_save(first_in, connection),
             date_field.get_db_prep_save(answered, connection),
@@ -126,7 +149,7 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
         else:
             # SQLite runs one writer at a time: what is read here is what the UPDATE changes.
             cursor.execute(f"SELECT {pk}, {organization}, {state} FROM {name} WHERE {pk} IN ({id_list})", ids)  # noqa: S608
-            wrote_by_id = {a[0]: a[4] for a in aggregates}
+            wrote_by_id = {a[0]: a[5] for a in aggregates}
             before = [row for row in cursor.fetchall() if wrote_by_id[row[0]] > 0]
             # SQLite names a VALUES list's columns column1, column2…: a subquery names them.
             assignments = conversation_bump_assignments(quote, "c", "v")

@@ -45,10 +45,11 @@ from messenger.webhook.outcomes import (
     message_reason,
 )
 from messenger.webhook.parsed import Content, ParsedEvent
-from messenger.webhook.route import Customer, Route, RoutedEvent, repeated_deliveries
+from messenger.webhook.route import Customer, Route, RoutedEvent, is_rating_answer, repeated_deliveries
 from messenger.webhook.sql import insert_rows
 
-# Customer-originated kinds that count as "the customer wrote": unread, reply window, reopening.
+# Customer-originated kinds that open Messenger's reply window and, unless they answer a rating
+# (route.is_rating_answer), count as "the customer wrote": unread, waiting, reopening, routing.
 _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKind.STICKER, MessageKind.POSTBACK})
 
 
@@ -59,9 +60,10 @@ class NewMessage:
     index: int  # the event's place in its POST
     columns: dict[str, Any]  # its Message fields by attname, as insert_rows takes them
     inbound: bool
-    customer_wrote: bool  # it counts as the customer writing (unread, reply window, reopening)
+    customer_wrote: bool  # it counts as the customer writing (unread, waiting, reopening, routing)
     answers: bool  # an answer sent outside the helpdesk (an echo): the customer waits no more
     preview: str = ""  # in its organization's language, once placed
+    opens_window: bool = False  # the customer's, it opens Messenger's reply window (last_inbound_at)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -135,8 +137,14 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
         "postback_payload": content.postback_payload,
         "sent_at": event.occurred_at or received_at,
     }
+    opens_window = inbound and content.kind in _CUSTOMER_WROTE
     return NewMessage(
-        index, columns, inbound=inbound, customer_wrote=inbound and content.kind in _CUSTOMER_WROTE, answers=not inbound
+        index,
+        columns,
+        inbound=inbound,
+        customer_wrote=opens_window and not is_rating_answer(content.quick_reply_payload),
+        answers=not inbound,
+        opens_window=opens_window,
     )
 
 
@@ -354,7 +362,8 @@ def _bump(conversation_id: int, messages: list[NewMessage], *, assign_on: bool) 
         conversation_id=conversation_id,
         last_at=latest.columns["sent_at"],
         preview=latest.preview,
-        last_in=max(wrote, default=None),
+        last_in=max((m.columns["sent_at"] for m in messages if m.opens_window), default=None),
+        last_wrote=max(wrote, default=None),
         wrote=len(wrote),
         first_in=min(wrote, default=None),
         answered=max((m.columns["sent_at"] for m in messages if m.answers), default=None),

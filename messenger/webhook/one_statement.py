@@ -22,7 +22,7 @@ from messenger.services.attachments.caps import attachments_cap, attachments_ove
 from messenger.webhook import one_statement_sql
 from messenger.webhook.eventlog import stored_payload
 from messenger.webhook.messages import message_new
-from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS
+from messenger.webhook.one_statement_sql import ANSWERS, COUNTS, INBOUND, PREVIEW, PREVIEWS, WINDOW
 from messenger.webhook.outcomes import (
     BatchResult,
     ConversationChanged,
@@ -66,6 +66,7 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
             message = message_new(index, event, received_at=received_at)
             row.update(message.columns, creates=True, customer=event.customer_id, again=index in repeats)
             row[INBOUND], row[COUNTS], row[ANSWERS] = message.inbound, message.customer_wrote, message.answers
+            row[WINDOW] = message.opens_window
             previews = message.previews()
             if len(set(previews.values())) == 1:  # it has text, or reads alike in every language
                 row[PREVIEW] = next(iter(previews.values()))

@@ -94,12 +94,16 @@ MESSAGE_FIELDS = tuple(name for name in EVENT_COLUMNS if name != "mid")
 # language), whether the customer wrote it (unread, reply window, reopening), whether it is
 # inbound (a blocked customer's inbound messages are stored hidden).
 PREVIEW, PREVIEWS, COUNTS, INBOUND, ANSWERS = "preview", "previews", "counts", "inbound", "answers"
+# Whether it opens Messenger's reply window (the customer's; a rating's answer too, which does
+# not count: route.is_rating_answer).
+WINDOW = "window"
 MESSAGE_EXTRA = (
     (PREVIEW, "text"),
     (PREVIEWS, "jsonb"),
     (COUNTS, "boolean"),
     (INBOUND, "boolean"),
     (ANSWERS, "boolean"),
+    (WINDOW, "boolean"),
 )
 
 
@@ -228,7 +232,8 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         "AND ins.mid = r.mid WHERE NOT r.again), ",
         f"agg AS (SELECT conversation_id AS id, max(sent_at) AS last_at, "
         f"(array_agg(the_preview ORDER BY sent_at DESC, ord DESC))[1] AS preview, "
-        f"max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_in, count(*) FILTER (WHERE {q(COUNTS)}) AS wrote, "
+        f"max(sent_at) FILTER (WHERE {q(WINDOW)}) AS last_in, max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_wrote, "
+        f"count(*) FILTER (WHERE {q(COUNTS)}) AS wrote, "
         f"min(sent_at) FILTER (WHERE {q(COUNTS)}) AS first_in, max(sent_at) FILTER (WHERE {q(ANSWERS)}) AS answered, "
         f"bool_or(assignment_on) AS assign_on "
         f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",

@@ -10,6 +10,10 @@ on PostgreSQL). The rules that decide from a route whether an event is ignored a
 there and both ways follow; tests/messenger/test_webhook_paths_agree.py proves that what is
 stored does not depend on the way taken.
 
+What a customer's message asks of the helpdesk is stated here too: a tap on a rating's
+quick reply (`is_rating_answer`) is stored and shown but asks for nothing (the conversation
+stays closed, nobody is waiting, nothing unread); `messages.message_new` asks it for both ways.
+
 Within a POST, Facebook's time order decides (delivery order is not guaranteed), and of
 several deliveries of one message the first in that order is the one stored
 (`repeated_deliveries`).
@@ -18,6 +22,7 @@ several deliveries of one message the first in that order is the one stored
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -299,6 +304,20 @@ def is_own_echo(event: ParsedEvent) -> bool:
         and bool(event.detail.app_id)
         and event.detail.app_id == settings.FB_APP_ID
     )
+
+
+# A tap on one of the quick replies of a rating's question (csat): `CSAT:<survey id>:<score>`.
+RATING_PAYLOAD_PREFIX = "CSAT:"
+RATING_PAYLOAD = re.compile(r"^CSAT:(\d{1,18}):([1-5])$")
+
+
+def is_rating_answer(quick_reply_payload: str) -> bool:
+    """A customer's message that answers a rating: it opens Messenger's reply window like any
+    message of theirs, but asks for no answer, so it reopens nothing, starts no wait, counts
+    as nothing unread and routes nothing (whether it names a survey that was asked is
+    csat's to read after commit; the form alone decides here, without a query). A comment
+    written after it is an ordinary message."""
+    return RATING_PAYLOAD.match(quick_reply_payload or "") is not None
 
 
 def creates_message(event: ParsedEvent) -> bool:

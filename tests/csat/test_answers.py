@@ -245,7 +245,7 @@ def test_a_tap_more_than_a_day_after_the_asking_is_an_ordinary_message(
 
 
 @pytest.mark.django_db
-def test_a_rating_for_a_conversation_asked_nothing_is_an_ordinary_message(
+def test_a_rating_for_a_conversation_asked_nothing_is_recorded_nowhere_and_asks_for_nothing(
     tenant_a: Tenant,
     client: Client,
     django_capture_on_commit_callbacks: Any,
@@ -260,8 +260,11 @@ def test_a_rating_for_a_conversation_asked_nothing_is_an_ordinary_message(
     assert not Survey.objects.exists()
     conversation = Conversation.objects.get(pk=desk.conversation.pk)
     assert (message.kind, message.is_hidden, message.text) == (MessageKind.TEXT, False, "5 · Excellent")
-    assert (conversation.last_message_preview, conversation.unread_count) == ("5 · Excellent", 1)
+    # Shown in the transcript and opening the reply window; its form alone (no survey is read
+    # on the webhook's path) makes it ask for no answer: nothing unread, nobody waiting.
+    assert (conversation.last_message_preview, conversation.unread_count) == ("5 · Excellent", 0)
     assert conversation.last_inbound_at == message.sent_at
+    assert conversation.waiting_since is None
 
 
 @pytest.mark.django_db

@@ -380,12 +380,19 @@ class Draw:
         return self(st.sampled_from([*WORLD_MIDS, *self.mids_sent.get(page_id, []), "m_never_seen"]))
 
 
+# Rating taps (messenger.webhook.route.is_rating_answer), and one payload of the prefix that is none.
+_RATING_PAYLOADS = ("CSAT:12:4", "CSAT:7:1", "CSAT:12:9")
+RATING_TAP = "CSAT:12:5"
+
+
 def _sender(customer: str) -> dict[str, str]:
     return {"user_ref": customer} if customer == GUEST else {"id": customer}
 
 
-def _message_body(draw: Draw, mid: str) -> dict[str, Any]:
-    shape = draw(st.sampled_from(["text", "attachments", "many attachments", "sticker", "quick reply", "reply to"]))
+def _message_body(draw: Draw, mid: str, *, shape: str | None = None) -> dict[str, Any]:
+    shape = shape or draw(
+        st.sampled_from(["text", "attachments", "many attachments", "sticker", "quick reply", "reply to"])
+    )
     message: dict[str, Any] = {"mid": mid}
     if shape in ("attachments", "many attachments"):
         count = draw(st.integers(1, 3) if shape == "attachments" else st.integers(9, 30))
@@ -410,19 +417,24 @@ def _message_body(draw: Draw, mid: str) -> dict[str, Any]:
         message["text"] = draw(st.sampled_from(["hi", "Where is   my order?", "  ", "ありがとう"]))
         if shape == "quick reply":
             message["quick_reply"] = {"payload": "TRACK_ORDER"}
+        elif shape == "rating":
+            # A tap on a rating's quick reply asks for nothing (no reopening, no wait, nothing
+            # unread); a payload that only looks like one is an ordinary quick reply.
+            message["quick_reply"] = {"payload": draw(st.sampled_from(_RATING_PAYLOADS))}
         elif shape == "reply to":
             message["reply_to"] = {"mid": draw.target_mid("any")}
     return message
 
 
 def _creating_item(draw: Draw, page_id: str, customer: str) -> dict[str, Any]:
-    """A message, an echo, a postback or a referral (each becomes a message row)."""
-    kind = draw(st.sampled_from(["message", "message", "echo", "postback", "referral"]))
+    """A message (now and then a rating's tap), an echo, a postback or a referral (each becomes
+    a message row)."""
+    kind = draw(st.sampled_from(["message", "message", "echo", "postback", "referral", "rating"]))
     timestamp = draw(_TIMESTAMPS)
     envelope: dict[str, Any] = {"sender": _sender(customer), "recipient": {"id": page_id}, "timestamp": timestamp}
     mid = draw.fresh_mid()
-    if kind == "message":
-        item = {**envelope, "message": _message_body(draw, mid)}
+    if kind in ("message", "rating"):
+        item = {**envelope, "message": _message_body(draw, mid, shape="rating" if kind == "rating" else None)}
     elif kind == "echo":
         # Written in Facebook's inbox (no app), by another app, or by this one (not always known here).
         app = draw(st.sampled_from(["page inbox", "other app", "this app"]))
@@ -641,7 +653,8 @@ class RoutingModel:
 
     messages: dict[tuple[str, str], bool] = field(default_factory=dict)  # (page, mid) → hidden
     log: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # page, outcome, reason, slug
-    wrote: dict[tuple[str, str], int] = field(default_factory=dict)  # (page, customer) → visible messages
+    # (page, customer) → visible messages that ask for an answer (a rating's tap does not)
+    wrote: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for page_id in _PAGE_HOME:
@@ -670,13 +683,14 @@ class RoutingModel:
         self.messages[(page_id, mid)] = hidden
         if hidden:
             return "stored", "contact_blocked"
-        self.wrote[(page_id, customer)] = self.wrote.get((page_id, customer), 0) + 1
+        if item[kind].get("quick_reply", {}).get("payload") != RATING_TAP:
+            self.wrote[(page_id, customer)] = self.wrote.get((page_id, customer), 0) + 1
         return "stored", "standby" if standby else ""
 
 
 def _draw_routing_posts(draw: Draw) -> list[dict[str, Any]]:
-    """Messages and postbacks (text only: the caps are not modelled) from known, blocked and
-    new customers, repeats, kinds ignored as parsed; on every kind of page."""
+    """Messages, rating taps and postbacks (text only: the caps are not modelled) from known,
+    blocked and new customers, repeats, kinds ignored as parsed; on every kind of page."""
     posts = []
     for _ in range(draw(st.integers(1, 3))):
         entries: list[dict[str, Any]] = []
@@ -684,7 +698,9 @@ def _draw_routing_posts(draw: Draw) -> list[dict[str, Any]]:
             page_id = draw(st.sampled_from(_PAGES_WEIGHTED))
             items: list[dict[str, Any]] = []
             for _ in range(draw(st.integers(1, 4))):
-                choice = draw(st.sampled_from(["message", "message", "postback", "again", "again", "ignored"]))
+                choice = draw(
+                    st.sampled_from(["message", "message", "rating", "postback", "again", "again", "ignored"])
+                )
                 earlier = draw.sent.get(page_id, [])
                 customer = draw(st.sampled_from((KNOWN, BLOCKED, CLOSED, NO_CONVERSATION, NEW)))
                 envelope = {"sender": {"id": customer}, "recipient": {"id": page_id}, "timestamp": draw(_TIMESTAMPS)}
@@ -697,6 +713,9 @@ def _draw_routing_posts(draw: Draw) -> list[dict[str, Any]]:
                     mid = draw.fresh_mid()
                     if choice == "message":
                         item = {**envelope, "message": {"mid": mid, "text": "hi"}}
+                    elif choice == "rating":
+                        rating = {"mid": mid, "text": "5 · Excellent", "quick_reply": {"payload": RATING_TAP}}
+                        item = {**envelope, "message": rating}
                     else:
                         item = {**envelope, "postback": {"mid": mid, "title": "Track", "payload": "TRACK"}}
                     draw.remember(page_id, item, mid)
@@ -753,7 +772,8 @@ def _routed(tenants: tuple[Tenant, Tenant], posts: list[dict[str, Any]], *, one_
 def test_the_webhook_routes_as_the_rules_say(tenant_a: Tenant, tenant_b: Tenant, one_statement: bool) -> None:
     """On SQLite too: the step-by-step path's routing against the rules (unknown or unlinked
     page ignored, disabled or deleted channel not stored, blocked customer stored hidden, a mid
-    stored once, standby said so), each with its reason and organization."""
+    stored once, standby said so, a rating's tap stored but neither unread nor reopening), each
+    with its reason and organization."""
 
     @hypothesis_settings(
         max_examples=25,
