@@ -33,7 +33,7 @@ from channels import visibility
 from channels.models import Channel
 from csat.models import Survey
 from helpdesk import datetimes
-from helpdesk.exceptions import InvalidInput, InvalidPeriod, NotFound
+from helpdesk.exceptions import InvalidInput, InvalidPeriod, NotFound, ReportsUnavailable
 from helpdesk.models import Department, Membership, Organization
 from messenger.models import Conversation, WindowLoss
 from reports.models import ConversationFact, FactsWatermark
@@ -541,6 +541,12 @@ def _label(group: Group, key: Any, names: dict[Any, str]) -> str:
     return names.get(key, str(key))
 
 
+def reports_available() -> bool:
+    """Reports and their facts job use PostgreSQL (percentile_cont, INSERT … ON CONFLICT … FROM
+    unnest): with the embedded SQLite defaults they are unavailable, and say so."""
+    return connection.vendor == "postgresql"
+
+
 def report_table(
     *,
     organization: Organization,
@@ -552,6 +558,8 @@ def report_table(
 ) -> ReportTable:
     """The report's rows over the period: three queries (the figures, the rows' names, the
     facts' freshness), and one more for an agent (the channels they see)."""
+    if not reports_available():
+        raise ReportsUnavailable
     query = ReportQuery(organization, membership, period, group, now or timezone.now())
     raw = report.rows(report, query)
     names = _names(organization, group, [key for key, _values in raw])

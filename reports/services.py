@@ -132,7 +132,10 @@ def facts_refresh(
 ) -> int:
     """Brings the facts of every changed conversation (of one organization, or all) up to
     date; answers how many rows were written. Safe to run twice, and at once with itself
-    (the upsert settles a race; the later writer's facts are as fresh)."""
+    (the upsert settles a race; the later writer's facts are as fresh). Nothing on a database
+    other than PostgreSQL: the reports are unavailable there (reports.selectors)."""
+    if connection.vendor != "postgresql":
+        return 0
     now = now or timezone.now()
     ids = changed_conversation_ids(organization=organization)
     written = 0

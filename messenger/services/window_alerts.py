@@ -250,6 +250,27 @@ def _lose_batch(*, now: datetime, after: Keyset) -> tuple[int, Keyset]:
             :LOSS_BATCH
         ]
     )
+    if connection.vendor != "postgresql":
+        # The embedded defaults (SQLite: one writer at a time) keep the same rows through the ORM.
+        # Closed windows: every row has its last_inbound_at (the filter above).
+        found: list[tuple[int, int, int, int, int | None, datetime]] = list(closed)  # type: ignore[arg-type]
+        WindowLoss.objects.bulk_create(
+            [
+                WindowLoss(
+                    organization_id=organization_id,
+                    conversation_id=conversation_id,
+                    channel_id=channel_id,
+                    department_id=department_id,
+                    assignee_id=assignee_id,
+                    inbound_at=inbound_at,
+                    lost_at=inbound_at + LOST_AFTER,
+                )
+                for organization_id, conversation_id, channel_id, department_id, assignee_id, inbound_at in found
+            ],
+            ignore_conflicts=True,
+        )
+        kept_rows = sorted((row[5], row[1]) for row in found)
+        return len(kept_rows), _next(kept_rows, batch=LOSS_BATCH)
     sql, params = closed.query.sql_with_params()
     table = WindowLoss._meta.db_table
     parameters: list[Any] = [LOST_AFTER, now, *params]

@@ -11,7 +11,9 @@ from messenger.models import Conversation, Direction
 from reports import services, tasks
 from reports.models import ConversationFact, FactsWatermark
 from tests import factories
-from tests.reports.conftest import NOW, Dataset, _resolve
+from tests.reports.conftest import NOW, POSTGRES_ONLY, Dataset, _resolve
+
+pytestmark = POSTGRES_ONLY
 
 
 def test_a_second_run_changes_nothing(dataset: Dataset) -> None:

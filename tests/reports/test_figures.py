@@ -10,7 +10,9 @@ from helpdesk.exceptions import InvalidPeriod
 from helpdesk.models import Membership
 from reports import selectors
 from reports.selectors import Group, Period
-from tests.reports.conftest import NOW, Dataset
+from tests.reports.conftest import NOW, POSTGRES_ONLY, Dataset
+
+pytestmark = POSTGRES_ONLY
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 

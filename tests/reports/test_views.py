@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from reports import selectors
 from tests.conftest import Tenant, api_client_for
-from tests.reports.conftest import Dataset
+from tests.reports.conftest import POSTGRES_ONLY, Dataset
+
+pytestmark = POSTGRES_ONLY
 
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 # Every page's own (session, user, member, the nav's badges: 7) and the report's three.
