@@ -132,37 +132,39 @@ def organization_update(
     organization.language = _checked_language(language)
     organization.time_zone = _checked_time_zone(time_zone)
     fields = ["name", "language", "time_zone"]
-    if unassigned_alert_minutes is not None:
-        if not UNASSIGNED_ALERT_MIN_MINUTES <= unassigned_alert_minutes <= UNASSIGNED_ALERT_MAX_MINUTES:
-            message = _("Between %(min)d and %(max)d minutes.") % {
-                "min": UNASSIGNED_ALERT_MIN_MINUTES,
-                "max": UNASSIGNED_ALERT_MAX_MINUTES,
-            }
-            raise InvalidInput(message, details={"unassigned_alert_minutes": [message]})
-        organization.unassigned_alert_minutes = unassigned_alert_minutes
-        fields.append("unassigned_alert_minutes")
-    if response_window_alert_minutes is not None:
-        if not RESPONSE_WINDOW_ALERT_MIN_MINUTES <= response_window_alert_minutes <= RESPONSE_WINDOW_ALERT_MAX_MINUTES:
-            message = _("Between %(min)d and %(max)d minutes.") % {
-                "min": RESPONSE_WINDOW_ALERT_MIN_MINUTES,
-                "max": RESPONSE_WINDOW_ALERT_MAX_MINUTES,
-            }
-            raise InvalidInput(message, details={"response_window_alert_minutes": [message]})
-        organization.response_window_alert_minutes = response_window_alert_minutes
-        fields.append("response_window_alert_minutes")
-    if human_agent_window_alert_hours is not None:
-        if (
-            not HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS
-            <= human_agent_window_alert_hours
-            <= HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS
-        ):
-            message = _("Between %(min)d and %(max)d hours.") % {
-                "min": HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
-                "max": HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
-            }
-            raise InvalidInput(message, details={"human_agent_window_alert_hours": [message]})
-        organization.human_agent_window_alert_hours = human_agent_window_alert_hours
-        fields.append("human_agent_window_alert_hours")
+    limits = (
+        (
+            "unassigned_alert_minutes",
+            unassigned_alert_minutes,
+            UNASSIGNED_ALERT_MIN_MINUTES,
+            UNASSIGNED_ALERT_MAX_MINUTES,
+        ),
+        (
+            "response_window_alert_minutes",
+            response_window_alert_minutes,
+            RESPONSE_WINDOW_ALERT_MIN_MINUTES,
+            RESPONSE_WINDOW_ALERT_MAX_MINUTES,
+        ),
+        (
+            "human_agent_window_alert_hours",
+            human_agent_window_alert_hours,
+            HUMAN_AGENT_WINDOW_ALERT_MIN_HOURS,
+            HUMAN_AGENT_WINDOW_ALERT_MAX_HOURS,
+        ),
+    )
+    for field, value, low, high in limits:
+        if value is None:
+            continue
+        if not low <= value <= high:
+            words = (
+                _("Between %(min)d and %(max)d hours.")
+                if field.endswith("_hours")
+                else _("Between %(min)d and %(max)d minutes.")
+            )
+            message = words % {"min": low, "max": high}
+            raise InvalidInput(message, details={field: [message]})
+        setattr(organization, field, value)
+        fields.append(field)
     organization.save(update_fields=fields)
     return organization
 
