@@ -31,6 +31,7 @@ BENCHMARKS = (
     "live",
     "reports",
     "routing",
+    "sla",
     "soak",
     "tickets",
     "tokens",

@@ -149,15 +149,21 @@ def next_opening(schedule: Schedule, at: datetime) -> datetime | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _sorted_day_periods(schedule: Schedule, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    # Cached: the SLA sweep walks the same few days of one schedule for thousands of waits.
+    return tuple(sorted(_day_periods(schedule, _zone(schedule.time_zone), day)))
+
+
 def open_periods(schedule: Schedule, since: datetime) -> Iterator[tuple[datetime, datetime]]:
     """The open intervals from ``since`` on, in order, in UTC, the first one cut to start at
     ``since`` when it is open then (touching intervals, such as an overnight shift, come one
     after the other). Ends when a reach of the schedule (see `_reach_days`) holds no interval
     at all: a schedule that is never open yields nothing."""
-    zone, today = _local_day(schedule, since)
+    today = _local_day(schedule, since)[1]
     day, empty_days, reach = today - timedelta(days=1), 0, _reach_days(schedule)
     while empty_days <= reach:
-        periods = sorted(_day_periods(schedule, zone, day))
+        periods = _sorted_day_periods(schedule, day)
         empty_days = 0 if periods else empty_days + 1
         for start, end in periods:
             if end > since:

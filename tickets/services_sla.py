@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from helpdesk.models import Notification, Organization
 from messenger import notification_texts
-from messenger.services.sla import BATCH, BREACH_NOTICE_WINDOW, SweepResult
+from messenger.services.sla import BATCH, BREACH_NOTICE_WINDOW, SweepResult, sla_breaches_mark, sla_times_write
 from sla.models import SlaTarget
 from sla.selectors import policy_book
 from sla.services import SlaAlert, sla_alerts_send
@@ -61,7 +61,7 @@ def _time_batch(now: datetime) -> int:
             start=row.created_at,
         )
         row.sla_started_at, row.sla_warn_at, row.sla_due_at = row.created_at, times.warn_at, times.due_at
-    Ticket.objects.bulk_update(rows, ["sla_started_at", "sla_warn_at", "sla_due_at"])
+    sla_times_write(Ticket, rows)
     return len(rows)
 
 
@@ -115,10 +115,7 @@ def _breach_batch(now: datetime) -> int:
     )
     if not rows:
         return 0
-    for row in rows:
-        row.sla_breached_at = row.sla_due_at
-        row.sla_warned_at = row.sla_warned_at or now
-    Ticket.objects.bulk_update(rows, ["sla_breached_at", "sla_warned_at"])
+    sla_breaches_mark(Ticket.objects.filter(pk__in=[row.pk for row in rows]), now=now)
     _send(
         [row for row in rows if row.sla_due_at is not None and row.sla_due_at > now - BREACH_NOTICE_WINDOW],
         kind=Notification.Kind.SLA_BREACHED,
