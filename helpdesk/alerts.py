@@ -3,7 +3,8 @@
 Events: a new conversation in the member's queue or views, a customer's message in a
 conversation assigned to them, a mention of them in a note, a conversation left unassigned
 longer than the organization's time (admins), a Messenger reply window about to close on a
-customer nobody answered (its assignee, else its department's admins). Ways: in the app (a Notification row, the
+customer nobody answered (its assignee, else its department's admins), an SLA target at risk
+or breached (the same people). Ways: in the app (a Notification row, the
 bell), a desktop notification and a sound (the page, helpdesk/static/helpdesk/alerts.js),
 and email. One rule, one place: every writer of notices and emails asks `wanting` here.
 
@@ -23,7 +24,8 @@ CUSTOMER_MESSAGE = "customer_message"
 MENTION = "mention"
 UNASSIGNED_TOO_LONG = "unassigned_too_long"
 WINDOW_CLOSING = "window_closing"
-EVENTS = (NEW_CONVERSATION, CUSTOMER_MESSAGE, MENTION, UNASSIGNED_TOO_LONG, WINDOW_CLOSING)
+SLA = "sla"
+EVENTS = (NEW_CONVERSATION, CUSTOMER_MESSAGE, MENTION, UNASSIGNED_TOO_LONG, WINDOW_CLOSING, SLA)
 # Only admins are told of conversations unassigned too long.
 ADMIN_EVENTS = frozenset({UNASSIGNED_TOO_LONG})
 
@@ -40,6 +42,8 @@ EVENT_OF_KIND: dict[str, str] = {
     Notification.Kind.MENTION: MENTION,
     Notification.Kind.UNASSIGNED_TOO_LONG: UNASSIGNED_TOO_LONG,
     Notification.Kind.WINDOW_CLOSING: WINDOW_CLOSING,
+    Notification.Kind.SLA_AT_RISK: SLA,
+    Notification.Kind.SLA_BREACHED: SLA,
 }
 
 _DEFAULTS = AlertPreferences()

@@ -243,6 +243,7 @@ class PreferencesForm(StyledForm):
             alerts.MENTION: _("A mention of me in a note"),
             alerts.UNASSIGNED_TOO_LONG: _("A conversation left unassigned too long"),
             alerts.WINDOW_CLOSING: _("A reply window about to close on an unanswered customer"),
+            alerts.SLA: _("An SLA target at risk or breached"),
         }
         cast(forms.MultipleChoiceField, self.fields["alert_events"]).choices = [
             (event, event_labels[event]) for event in alerts.EVENTS if is_admin or event not in alerts.ADMIN_EVENTS

@@ -309,6 +309,7 @@ class AlertPreferences(models.Model):
     mention = models.BooleanField(_("a mention of me in a note"), default=True)
     unassigned_too_long = models.BooleanField(_("a conversation unassigned too long (admins)"), default=True)
     window_closing = models.BooleanField(_("a reply window closing on an unanswered customer"), default=True)
+    sla = models.BooleanField(_("an SLA target at risk or breached"), default=True)
     # Ways.
     in_app = models.BooleanField(_("in the app (the bell)"), default=True)
     desktop = models.BooleanField(_("desktop notification"), default=True)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import send_mail, send_mass_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -783,3 +783,20 @@ def email_send_later(*, subject: str, body: str, to: list[str]) -> None:
                 logger.exception("an email could not be sent")
 
     transaction.on_commit(dispatch)
+
+
+Mail = tuple[str, str, str, list[str]]
+
+
+def mails_send_after_commit(mails: list[Mail]) -> None:
+    """send_mass_mail once the transaction commits; a mail failure is logged, not raised
+    (the in-app notice exists already, and the mail server may be down)."""
+
+    def send() -> None:
+        try:
+            send_mass_mail(tuple(mails), fail_silently=False)
+        except Exception:
+            logger.exception("Sending %d alert emails failed", len(mails))
+
+    if mails:
+        transaction.on_commit(send)

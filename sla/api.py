@@ -25,7 +25,29 @@ from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import ErrorSerializer, IdField
 from helpdesk.models import Membership
 from sla import selectors, services
-from sla.models import SlaClock, SlaPolicy
+from sla.models import SlaClock, SlaPolicy, SlaTarget
+from sla.state import SlaState, SlaStatus
+
+
+class SlaStateSerializer(serializers.Serializer[Any]):
+    """The running target of a conversation (its customer's wait) or a ticket (resolution)."""
+
+    target = serializers.ChoiceField(choices=SlaTarget.choices)
+    status = serializers.ChoiceField(choices=[status.value for status in SlaStatus])
+    due_at = serializers.DateTimeField()
+    seconds_left = serializers.IntegerField(help_text="Until it falls due; negative once overdue.")
+
+
+def sla_state_data(state: SlaState | None) -> dict[str, Any] | None:
+    """What the conversations and tickets APIs give as `sla` (null: no running target)."""
+    if state is None:
+        return None
+    return {
+        "target": state.target,
+        "status": state.status.value,
+        "due_at": serializers.DateTimeField().to_representation(state.due_at),
+        "seconds_left": int(state.time_left.total_seconds()),
+    }
 
 
 class SlaPolicySerializer(serializers.ModelSerializer):

@@ -10,15 +10,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from channels.models import Channel
+from helpdesk import alerts
 from helpdesk.exceptions import InvalidInput, NotFound
 from helpdesk.models import Department, Membership, Organization, Role
-from helpdesk.services import Notice, notifications_create_many
+from helpdesk.notifications import notification_words, reading_as
+from helpdesk.services import Mail, Notice, mails_send_after_commit, notifications_create_many
 from sla.models import TARGET_MAX_MINUTES, TARGET_MIN_MINUTES, SlaClock, SlaPolicy, SlaTarget
 
 
@@ -173,10 +176,39 @@ def sla_alerts_send(*, organization: Organization, alerts: list[SlaAlert]) -> in
                 dedupe_key=f"sla:{alert.kind}:{alert.subject_key}",
             )
         )
-    return sum(
+    fresh = sum(
         notifications_create_many(organization=organization, kind=kind, notices=kind_notices)
         for kind, kind_notices in notices.items()
     )
+    mails_send_after_commit(_alert_mails(organization=organization, notices=notices))
+    return fresh
+
+
+def _alert_mails(*, organization: Organization, notices: dict[str, list[Notice]]) -> list[Mail]:
+    """The notices as emails to those who want SLA alerts by email, each in their language
+    and time zone. The sweeps mark each target warned or breached as they tell of it, so a
+    target is mailed once, as it is noticed once."""
+    user_ids = {user_id for kind_notices in notices.values() for notice in kind_notices for user_id in notice.user_ids}
+    mailing = alerts.wanting(organization=organization, user_ids=user_ids, event=alerts.SLA, way=alerts.EMAIL)
+    members = {
+        member.user_id: member
+        for member in Membership.objects.filter(
+            organization=organization, user_id__in=mailing, is_active=True
+        ).select_related("user", "organization")
+        if member.user.email
+    }
+    mails: list[Mail] = []
+    for kind, kind_notices in notices.items():
+        for notice in kind_notices:
+            for user_id in notice.user_ids:
+                member = members.get(user_id)
+                if member is None:
+                    continue
+                with reading_as(language=member.reading_language, time_zone=member.reading_time_zone):
+                    text = notification_words(kind, notice.params or {})
+                body = f"{text.body}\n\n{settings.PUBLIC_URL}{notice.url}\n"
+                mails.append((text.title, body, settings.DEFAULT_FROM_EMAIL, [member.user.email]))
+    return mails
 
 
 def target_name(target: str) -> str:

@@ -22,6 +22,7 @@ from labels import selectors as label_selectors
 from labels.api import LabelBriefSerializer, label_brief
 from messenger.api.pagination import MessageCursorPagination
 from messenger.api.serializers import MessageSerializer
+from sla.api import SlaStateSerializer, sla_state_data
 from sla.state import SlaStatus
 from tickets import selectors, services
 from tickets.models import SUBJECT_MAX_LENGTH, Ticket, TicketPriority, TicketState
@@ -56,6 +57,10 @@ class TicketSerializer(serializers.ModelSerializer):
     contact = serializers.SerializerMethodField()
     assignee = serializers.SerializerMethodField()
     labels = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField(
+        help_text="The resolution target against the SLA policy; null when there is none, the ticket is "
+        "resolved or closed, or the minute's job has not timed it yet."
+    )
 
     class Meta:
         model = Ticket
@@ -78,6 +83,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "labels",
+            "sla",
         ]
         extra_kwargs = {
             "follow_up_of": {"help_text": _("The ticket of the conversation's previous part.")},
@@ -94,6 +100,10 @@ class TicketSerializer(serializers.ModelSerializer):
     @extend_schema_field(TicketUserSerializer(allow_null=True))
     def get_assignee(self, ticket: Ticket) -> dict[str, Any] | None:
         return _user_ref(ticket.assignee)
+
+    @extend_schema_field(SlaStateSerializer(allow_null=True))
+    def get_sla(self, ticket: Ticket) -> dict[str, Any] | None:
+        return sla_state_data(ticket.resolution_sla())
 
     @extend_schema_field(LabelBriefSerializer(many=True))
     def get_labels(self, ticket: Ticket) -> list[dict[str, Any]]:

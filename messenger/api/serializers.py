@@ -21,6 +21,7 @@ from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
 from messenger.send_failures import send_failure
 from messenger.services.sending import reply_rules
+from sla.api import SlaStateSerializer, sla_state_data
 
 
 class ReplyWindowSerializer(serializers.Serializer):
@@ -108,6 +109,10 @@ class ConversationSerializer(serializers.ModelSerializer):
     assignee = serializers.SerializerMethodField()
     reply_window = serializers.SerializerMethodField()
     labels = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField(
+        help_text="The customer's wait against the SLA policy (first or next response); null when nobody "
+        "waits, there is no target, or the minute's job has not timed this wait yet."
+    )
 
     class Meta:
         model = Conversation
@@ -128,6 +133,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "queued_at",
             "created_at",
             "labels",
+            "sla",
         ]
         extra_kwargs = {
             "waiting_since": {
@@ -152,6 +158,10 @@ class ConversationSerializer(serializers.ModelSerializer):
     @extend_schema_field(ReplyWindowSerializer)
     def get_reply_window(self, conversation: Conversation) -> dict[str, Any]:
         return _window_data(conversation)
+
+    @extend_schema_field(SlaStateSerializer(allow_null=True))
+    def get_sla(self, conversation: Conversation) -> dict[str, Any] | None:
+        return sla_state_data(conversation.response_sla())
 
     @extend_schema_field(LabelBriefSerializer(many=True))
     def get_labels(self, conversation: Conversation) -> list[dict[str, Any]]:

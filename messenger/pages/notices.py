@@ -16,14 +16,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.mail import send_mass_mail
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.models import Notification, Organization
 from helpdesk.notifications import notification_words, reading_as
 from helpdesk.services import Reader, admin_readers, notification_create
+from helpdesk.services import mails_send_after_commit as send_mails_after_commit
 from messenger import notification_texts
 from messenger.models import FacebookPage
 
@@ -91,20 +90,6 @@ def _mail(notice: AdminNotice, admin: Reader, *, link: str) -> tuple[str, str, s
     with reading_as(language=admin.language, time_zone=admin.time_zone):
         text = notification_words(notice.kind, notice.params)
     return (text.title, f"{text.body}\n\n{link}\n", settings.DEFAULT_FROM_EMAIL, [admin.email])
-
-
-def send_mails_after_commit(mails: list[tuple[str, str, str, list[str]]]) -> None:
-    """send_mass_mail once the transaction commits; a mail failure is logged, not raised
-    (the in-app notice exists already, and the mail server may be down)."""
-
-    def send() -> None:
-        try:
-            send_mass_mail(tuple(mails), fail_silently=False)
-        except Exception:
-            logger.exception("Sending %d admin emails failed", len(mails))
-
-    if mails:
-        transaction.on_commit(send)
 
 
 def notify_reauthorization_required(*, pages: Iterable[Mapping[str, Any]], reason: str, email: bool = False) -> int:

@@ -27,11 +27,10 @@ from helpdesk.exceptions import InvalidInput, MentionNotAllowed, NoteEmpty, Note
 from helpdesk.models import Membership, Notification, Organization
 from helpdesk.names import name_parts, user_name
 from helpdesk.notifications import notification_words, reading_as
-from helpdesk.services import Reader, notification_create
+from helpdesk.services import Reader, mails_send_after_commit, notification_create
 from messenger import mentions, notification_texts, selectors
 from messenger.conversation_changes import NOTE, conversation_told
 from messenger.models import Conversation, Note, NoteMention
-from messenger.pages.notices import send_mails_after_commit
 
 NOTE_MAX_LENGTH = 5000
 # What a notice quotes of the note.
@@ -163,4 +162,4 @@ def _notify(
         mails.append(
             (text.title, f"{text.body}\n\n{settings.PUBLIC_URL}{url}\n", settings.DEFAULT_FROM_EMAIL, [reader.email])
         )
-    send_mails_after_commit(mails)
+    mails_send_after_commit(mails)

@@ -30,10 +30,9 @@ from django.utils import timezone
 from helpdesk import alerts
 from helpdesk.models import Membership, Notification, Organization, Role
 from helpdesk.notifications import notification_words, reading_as
-from helpdesk.services import notification_create
+from helpdesk.services import mails_send_after_commit, notification_create
 from messenger import notification_texts
 from messenger.models import Conversation, ConversationEvent, ConversationState, UnassignedAlert
-from messenger.pages.notices import send_mails_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ def _send_batch(*, now: datetime, minutes: int) -> int:
     mails: list[tuple[str, str, str, list[str]]] = []
     for conversations in by_organization.values():
         mails.extend(_tell_admins(organization=conversations[0].organization, conversations=conversations))
-    send_mails_after_commit(mails)
+    mails_send_after_commit(mails)
     return len(rows)
 
 

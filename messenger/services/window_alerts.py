@@ -28,18 +28,15 @@ from django.utils import timezone
 from helpdesk import alerts
 from helpdesk.models import Membership, Notification, Organization, Role
 from helpdesk.notifications import notification_words, reading_as
-from helpdesk.services import Notice, notifications_create_many
+from helpdesk.services import Mail, Notice, mails_send_after_commit, notifications_create_many
 from messenger import conversation_changes, notification_texts
 from messenger.models import Conversation, ConversationState, WindowAlert, WindowLoss
-from messenger.pages.notices import send_mails_after_commit
 from messenger.reply_window import InboundRange
 from messenger.window_alerts import LOST_AFTER, WINDOW_OF_STATE, AlertLeads, closed_until, closing_ranges
 
 BATCH = 200
 # Keeping a loss is one row written and nobody told: one INSERT … SELECT per batch.
 LOSS_BATCH = 10_000
-
-Mail = tuple[str, str, str, list[str]]
 
 
 @dataclass(frozen=True)
@@ -154,7 +151,7 @@ def _alert_batch(*, window: InboundRange, minutes: int, hours: int, after: Keyse
                 length=window.length,
             )
         )
-    send_mails_after_commit(mails)
+    mails_send_after_commit(mails)
     conversation_changes.conversations_told(rows, what=conversation_changes.WINDOW_CLOSING)
     return len(rows), _next([(cast(datetime, row.last_inbound_at), row.pk) for row in rows])
 

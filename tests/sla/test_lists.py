@@ -143,3 +143,34 @@ def test_the_tickets_list_costs_the_same_queries_with_sla_times(
     with django_assert_num_queries(QUERIES_TICKETS):
         response = client.get(TICKETS)
     assert response.content.decode().count("hd-sla hd-sla-") == rows
+
+
+def test_the_conversations_api_gives_each_wait_its_sla_state(desk: Desk, three: Any) -> None:
+    rows = api_client_for(desk.tenant.agent).get("/api/v1/conversations/").json()["results"]
+    by_id = {row["id"]: row["sla"] for row in rows}
+    calm, risky, late = (by_id[three[name].pk] for name in ("Calm", "Risky", "Late"))
+    assert (calm["status"], risky["status"], late["status"]) == ("on_track", "at_risk", "breached")
+    assert calm["target"] == "first_response"
+    assert 7000 < calm["seconds_left"] <= 7200
+    assert -5400 - 60 < late["seconds_left"] <= -5400
+    assert datetime.fromisoformat(late["due_at"]) < timezone.now()
+
+
+def test_the_conversations_api_gives_no_sla_state_to_an_untimed_or_answered_wait(desk: Desk) -> None:
+    waiting = desk.waiting(timezone.now() - timedelta(minutes=5), name="Untimed")
+    answered = desk.waiting(timezone.now() - timedelta(minutes=5), name="Answered")
+    _timed(answered, due_in=timedelta(hours=1))
+    Conversation.objects.filter(pk=answered.pk).update(waiting_since=None)
+    detail = api_client_for(desk.tenant.agent).get(f"/api/v1/conversations/{waiting.pk}/").json()
+    assert detail["sla"] is None
+    assert api_client_for(desk.tenant.agent).get(f"/api/v1/conversations/{answered.pk}/").json()["sla"] is None
+
+
+def test_the_tickets_api_gives_each_ticket_its_resolution_sla(desk: Desk, tickets: Any) -> None:
+    client = api_client_for(desk.tenant.admin)
+    rows = {row["id"]: row["sla"] for row in client.get("/api/v1/tickets/").json()["results"]}
+    assert rows[tickets["Risky"].pk]["status"] == "at_risk"
+    assert rows[tickets["Late"].pk]["target"] == "resolution"
+    assert rows[tickets["Late"].pk]["seconds_left"] < -86400
+    detail = client.get(f"/api/v1/tickets/{tickets['Calm'].pk}/").json()
+    assert detail["sla"]["status"] == "on_track"
