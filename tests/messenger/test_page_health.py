@@ -14,11 +14,13 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from channels.models import Channel
 from helpdesk.models import Notification
-from messenger import tasks
+from helpdesk.notifications import notification_words
+from messenger import notification_texts, tasks
+from messenger.client import graph_client
 from messenger.graph import SUBSCRIBED_FIELDS
 from messenger.models import FacebookPage, PageActivityHour, PageStatus, SubscriptionState
 from messenger.pages import health
@@ -136,8 +138,6 @@ def test_the_sandbox_control_drops_the_subscription_and_graph_says_so(
     settings.GRAPH_SANDBOX = True
     response = client.post("/sandbox/controls/subscription/drop/", {"page": DEMO_PAGE})
     assert response.status_code == 302
-    from messenger.client import graph_client
-
     token = sandbox_page_token_issue(page_id=DEMO_PAGE)
     assert graph_client().subscribed_apps(page_id=DEMO_PAGE, page_token=token) == []
     graph_client().subscribe_app(page_id=DEMO_PAGE, page_token=token)
@@ -341,3 +341,15 @@ def test_the_api_gives_each_pages_health_and_not_to_another_organization(
     assert data["health"]["is_silent"] is True
     assert data["health"]["last_event_at"] is not None and data["health"]["resubscribed_at"] is not None
     assert api_client_for(tenant_b.admin).get(f"/api/v1/channels/{channel.pk}/pages/").status_code == 404
+
+
+def test_the_notices_are_written_in_the_readers_language() -> None:
+    silent = notification_texts.page_silent_params(page="Shop page", last_event_at=None, expected=18)
+    dropped = notification_texts.page_subscription_dropped_params(page="Shop page", resubscribed=True)
+    with translation.override("ja"):
+        silent_words = notification_words(Notification.Kind.PAGE_SILENT, silent)
+        dropped_words = notification_words(Notification.Kind.PAGE_SUBSCRIPTION_DROPPED, dropped)
+    assert silent_words.title == "Facebook ページ「Shop page」が無音です"
+    assert "まだイベントを受信していません。" in silent_words.body and "18 件" in silent_words.body
+    assert dropped_words.title == "Facebook がページ「Shop page」の購読を解除しました"
+    assert "再購読しました" in dropped_words.body
