@@ -55,6 +55,19 @@ from helpdesk.models import Membership
 from helpdesk.selectors import department_get, department_list
 
 
+class PageHealthSerializer(serializers.Serializer):
+    last_event_at = serializers.DateTimeField(allow_null=True)
+    last_sent_at = serializers.DateTimeField(allow_null=True)
+    subscription = serializers.ChoiceField(choices=["unknown", "subscribed", "resubscribed", "dropped"])
+    subscription_checked_at = serializers.DateTimeField(allow_null=True)
+    resubscribed_at = serializers.DateTimeField(allow_null=True)
+    is_silent = serializers.SerializerMethodField()
+    silent_since = serializers.DateTimeField(allow_null=True)
+
+    def get_is_silent(self, health: Any) -> bool:
+        return health.silent_since is not None
+
+
 class LinkedPageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     page_id = serializers.CharField(source="external_id")
@@ -65,6 +78,7 @@ class LinkedPageSerializer(serializers.Serializer):
     token_expires_at = serializers.DateTimeField(allow_null=True)
     reauthorize_by = serializers.DateTimeField(allow_null=True)
     unlinked_at = serializers.DateTimeField(allow_null=True)
+    health = PageHealthSerializer(allow_null=True)
 
 
 class ChannelSerializer(serializers.ModelSerializer):

@@ -25,6 +25,21 @@ ChannelChange = Literal["disabled", "enabled", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)
+class PageHealth:
+    """Whether the kind's platform still delivers the page's events, as last seen."""
+
+    last_event_at: datetime | None
+    last_sent_at: datetime | None
+    # "unknown", "subscribed", "resubscribed" or "dropped", with its words.
+    subscription: str
+    subscription_label: str
+    subscription_checked_at: datetime | None
+    resubscribed_at: datetime | None
+    # Set while the page receives unusually nothing.
+    silent_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class LinkedPage:
     """One page (account) linked to a channel, as the settings pages and the API show it.
 
@@ -43,6 +58,7 @@ class LinkedPage:
     token_expires_at: datetime | None
     reauthorize_by: datetime | None
     unlinked_at: datetime | None
+    health: PageHealth | None = None
 
     @property
     def is_linked(self) -> bool:

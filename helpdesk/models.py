@@ -264,6 +264,8 @@ class Notification(models.Model):
         WINDOW_CLOSING = "window_closing", _("Reply window closing")
         SLA_AT_RISK = "sla_at_risk", _("SLA target at risk")
         SLA_BREACHED = "sla_breached", _("SLA target breached")
+        PAGE_SUBSCRIPTION_DROPPED = "page_subscription_dropped", _("Page subscription dropped")
+        PAGE_SILENT = "page_silent", _("Page is silent")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

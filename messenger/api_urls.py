@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
+from messenger.api.avatars import ContactAvatarView
 from messenger.api.conversations import ConversationViewSet
 from messenger.api.messages import MessageViewSet
 from messenger.api.notes import ConversationNoteViewSet
@@ -24,4 +25,5 @@ urlpatterns += [
         ConversationNoteViewSet.as_view({"get": "list", "post": "create"}),
         name="conversation-notes",
     ),
+    path("contacts/<id:contact_id>/avatar/", ContactAvatarView.as_view(), name="contact-avatar"),
 ]

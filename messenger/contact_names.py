@@ -1,6 +1,7 @@
 """The name a contact is shown with.
 
-Facebook's name when it gave one. Until then (or when it gives none) the webhook stores a
+Facebook's name when it gave one, unless it is a placeholder ("John Doe", "Facebook User"…:
+`is_placeholder_name`), which is never shown as a name. Until then (or when it gives none) the webhook stores a
 placeholder made from the end of the customer's id ("Messenger customer 0003", in the
 language of the moment: messenger.services.contacts.contact_fallback_name); that placeholder,
 wherever it was copied (notices, system lines), is shown as a friendlier, translated one in
@@ -25,6 +26,44 @@ STORED_PLACEHOLDERS = {
     False: gettext_noop("Messenger customer %(suffix)s"),
     True: gettext_noop("Website visitor %(suffix)s"),
 }
+
+
+# Names that stand for nobody: what Facebook and test tools give for a profile without one
+# (compared case-insensitively, spaces and dots ignored).
+PLACEHOLDER_NAMES = frozenset(
+    {
+        "johndoe",
+        "janedoe",
+        "jdoe",
+        "facebookuser",
+        "messengeruser",
+        "user",
+        "unknown",
+        "unknownuser",
+        "anonymous",
+        "anonymoususer",
+        "noname",
+        "none",
+        "null",
+        "undefined",
+        "n/a",
+        "na",
+        "-",
+        "testuser",
+        "名無し",
+        "匿名",
+        "不明",
+    }
+)
+
+
+def is_placeholder_name(name: str) -> bool:
+    """True for an empty name, a known placeholder, or a name the product stored for an
+    unnamed customer (in any language)."""
+    squeezed = "".join(ch for ch in name.casefold() if not ch.isspace() and ch not in "._·")
+    if not squeezed or squeezed in PLACEHOLDER_NAMES:
+        return True
+    return any(pattern.match(name.strip()) for pattern, _is_guest in _placeholder_patterns())
 
 
 def placeholder_suffix(psid: str) -> str:
@@ -61,13 +100,17 @@ def shown_name(name: str) -> str:
         found = pattern.match(name)
         if found:
             return unnamed_contact_name(suffix=found["suffix"], is_guest=is_guest)
+    if name and is_placeholder_name(name):
+        return _("Unnamed customer")
     return name
 
 
 def contact_name(contact: Contact) -> str:
     """The name a contact is shown with, in the active language (and its name order)."""
-    if contact.first_name or contact.last_name:
+    if (contact.first_name or contact.last_name) and not is_placeholder_name(
+        f"{contact.first_name} {contact.last_name}"
+    ):
         return person_name(contact.first_name, contact.last_name)
-    if not contact.display_name:
+    if is_placeholder_name(contact.display_name):
         return unnamed_contact_name(suffix=placeholder_suffix(contact.psid), is_guest=contact.is_guest)
-    return shown_name(contact.display_name)
+    return contact.display_name

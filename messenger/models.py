@@ -43,6 +43,15 @@ class ReauthorizationReason(models.TextChoices):
     USER_INACTIVE = "user_inactive", _("The authorizing person has not used Facebook for 90 days")
 
 
+class SubscriptionState(models.TextChoices):
+    """What the daily check of the page's `subscribed_apps` found (messenger.pages.health)."""
+
+    UNKNOWN = "unknown", _("Not checked yet")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    RESUBSCRIBED = "resubscribed", _("Dropped by Facebook, subscribed again")
+    DROPPED = "dropped", _("Dropped by Facebook, not subscribed again yet")
+
+
 class FacebookPage(models.Model):
     """One linking of a Facebook Page to a channel.
 
@@ -64,6 +73,19 @@ class FacebookPage(models.Model):
     # The expiry the admins were last warned about, so that each expiry is announced once.
     expiry_warned_for = models.DateTimeField(null=True, blank=True)
     unlinked_at = models.DateTimeField(null=True, blank=True)
+    # Page health (messenger.pages.health): the app's webhook subscription as last checked,
+    # when Facebook was last found to have dropped it and when it was subscribed again.
+    subscription_state = models.CharField(
+        max_length=12, choices=SubscriptionState.choices, default=SubscriptionState.UNKNOWN
+    )
+    subscription_checked_at = models.DateTimeField(null=True, blank=True)
+    subscription_dropped_at = models.DateTimeField(null=True, blank=True)
+    resubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The latest webhook event for the page and the latest message sent through it, written
+    # at most once a minute; `silent_since` is set while the page is unusually quiet.
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    silent_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +103,24 @@ class FacebookPage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.page_id})"
+
+
+class PageActivityHour(models.Model):
+    """How many webhook events arrived for a page in one hour (UTC, the hour's start): counted
+    when they are received, so that "is this page unusually silent?" reads a few rows of its
+    own history instead of the messages."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Leads the unique constraint: no index of its own.
+    page = models.ForeignKey(FacebookPage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "hour"], name="page_activity_hour_unique")]
+
+    def __str__(self) -> str:
+        return f"page {self.page_id} {self.hour:%Y-%m-%d %H}:00 {self.events}"
 
 
 class Contact(models.Model):
@@ -103,13 +143,33 @@ class Contact(models.Model):
     # response is sent in the contact's language when it has one.
     locale = models.CharField(max_length=20, blank=True)
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Facebook gave no name (nothing, an error, privacy): asked again at this time, with a
+    # growing delay (messenger.services.contacts.PROFILE_RETRY_DELAYS); None once named.
+    profile_attempts = models.PositiveSmallIntegerField(default=0)
+    profile_retry_at = models.DateTimeField(null=True, blank=True)
+    # The profile picture copied into the default storage (Facebook's URLs expire), served by
+    # messenger.views.avatars to members who may see the contact; refreshed weekly.
+    avatar_stored_name = models.CharField(max_length=300, blank=True)
+    avatar_fetched_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["page", "psid"], name="contact_unique_per_page")]
-        indexes = [models.Index(fields=["organization", "display_name"])]
+        indexes = [
+            models.Index(fields=["organization", "display_name"]),
+            models.Index(
+                fields=["profile_retry_at"],
+                condition=models.Q(profile_retry_at__isnull=False),
+                name="contact_profile_retry_idx",
+            ),
+            models.Index(
+                fields=["avatar_fetched_at"],
+                condition=models.Q(avatar_fetched_at__isnull=False),
+                name="contact_avatar_fetched_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.psid

@@ -103,6 +103,51 @@ def token_expiring(params: Mapping[str, Any]) -> NotificationText:
     )
 
 
+def page_subscription_dropped_params(*, page: str, resubscribed: bool) -> dict[str, Any]:
+    return {"page": page, "resubscribed": resubscribed}
+
+
+def page_subscription_dropped(params: Mapping[str, Any]) -> NotificationText:
+    if params.get("resubscribed"):
+        body = _(
+            "Facebook had stopped sending this Page’s messages to the helpdesk (it does so after "
+            "about an hour of failed deliveries). The helpdesk subscribed again; messages sent "
+            "meanwhile may be missing."
+        )
+    else:
+        body = _(
+            "Facebook had stopped sending this Page’s messages to the helpdesk, and subscribing "
+            "again failed. It is tried again daily; re-authorizing the Page also subscribes it."
+        )
+    return NotificationText(
+        title=_("Facebook dropped the subscription of Page “%(page)s”") % {"page": params["page"]},
+        body=body,
+    )
+
+
+def page_silent_params(*, page: str, last_event_at: datetime | None, expected: int) -> dict[str, Any]:
+    return {"page": page, "last_event": last_event_at.isoformat() if last_event_at else None, "expected": expected}
+
+
+def page_silent(params: Mapping[str, Any]) -> NotificationText:
+    last_event = params.get("last_event")
+    if last_event:
+        last = _("Last event received: %(when)s.") % {
+            "when": datetimes.datetime_text(datetime.fromisoformat(str(last_event)))
+        }
+    else:
+        last = _("No event has been received yet.")
+    return NotificationText(
+        title=_("Facebook Page “%(page)s” is silent") % {"page": params["page"]},
+        body=_(
+            "%(last)s At this time of the week it usually receives about %(expected)s events. "
+            "Check on the channel page that the Page is subscribed and its token is valid, that "
+            "the app was not removed from the Page, and whether Facebook reports an outage."
+        )
+        % {"last": last, "expected": params.get("expected", 0)},
+    )
+
+
 def mention_params(*, author: dict[str, str], contact: Contact, excerpt: str) -> dict[str, Any]:
     """``author``: helpdesk.names.name_parts of the note's writer; ``excerpt``: the note's
     beginning (a notice shows a line, the note is in the conversation)."""

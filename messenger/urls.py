@@ -8,6 +8,7 @@ from messenger import oauth
 from messenger.views import (
     alerts,
     attachments,
+    avatars,
     bulk,
     conversation,
     conversation_actions,
@@ -73,6 +74,7 @@ urlpatterns += [
         attachments.message_attachment,
         name="message_attachment",
     ),
+    path("inbox/contacts/<id:contact_id>/avatar/", avatars.contact_avatar, name="contact_avatar"),
     # Linking Facebook Pages through Facebook Login (messenger.oauth); Facebook's callback is
     # app-level (messenger.oauth_urls).
     path("messenger/channels/<id:channel_id>/pages/link/", oauth.page_link, name="page_link"),

@@ -216,6 +216,7 @@ CELERY_TASK_ROUTES = {
     "messenger.sending.send_message": {"queue": "sending"},
     "messenger.sending.send_sender_action": {"queue": "sending"},
     "messenger.attachments.download": {"queue": "downloads"},
+    "messenger.contacts.avatar_copy": {"queue": "downloads"},
     "messenger.routing.route_conversations": {"queue": "routing"},
     "messenger.routing.drain_agent": {"queue": "routing"},
     "messenger.routing.drain_channel": {"queue": "routing"},
@@ -227,6 +228,29 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Pages whose authorization runs out are flagged, and their admins told, ahead of time.
     "messenger-token-expiry-sweep": {"task": "messenger.pages.token_expiry_sweep", "schedule": 60 * 60},
+    # Page health (messenger.pages.health): each linked page's webhook subscription checked
+    # daily and renewed when Facebook dropped it; pages unusually silent flagged hourly.
+    "messenger-page-subscription-check": {
+        "task": "messenger.pages.subscription_check",
+        "schedule": crontab(hour=4, minute=41),
+    },
+    "messenger-page-silence-check": {
+        "task": "messenger.pages.silence_check",
+        "schedule": 60 * 60,
+        "options": {"expires": 55 * 60},
+    },
+    # Contact profiles: names Facebook did not give asked again on their schedule (hourly);
+    # each profile picture copied again a week after its last copy (messenger.services.contacts).
+    "messenger-contact-profiles-retry": {
+        "task": "messenger.contacts.profiles_retry",
+        "schedule": 60 * 60,
+        "options": {"expires": 55 * 60},
+    },
+    "messenger-contact-avatars-refresh": {
+        "task": "messenger.contacts.avatars_refresh",
+        "schedule": 60 * 60,
+        "options": {"expires": 55 * 60},
+    },
     # Members without input for their organization's idle time go away; those without an open
     # tab (no heartbeat for three minutes) go offline.
     "availability-sweep": {
@@ -526,6 +550,8 @@ NOTIFICATION_TEXTS = {
     "window_closing": "messenger.notification_texts.window_closing",
     "sla_at_risk": "messenger.notification_texts.sla_at_risk",
     "sla_breached": "messenger.notification_texts.sla_breached",
+    "page_subscription_dropped": "messenger.notification_texts.page_subscription_dropped",
+    "page_silent": "messenger.notification_texts.page_silent",
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from helpdesk.drf import IdField
 from helpdesk.models import Organization
 from labels.api import LabelBriefSerializer, label_brief
 from messenger import selectors
+from messenger.contact_names import contact_name
 from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
 from messenger.send_failures import send_failure
@@ -48,7 +49,16 @@ class ContactBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     psid = serializers.CharField(help_text="The customer's page-scoped id.")
     display_name = serializers.CharField()
-    avatar_url = serializers.CharField()
+    name = serializers.CharField(
+        help_text="The name to show, in the request's language: Facebook's name, or a localized "
+        "'unnamed customer' when Facebook gave none (placeholders such as 'John Doe' are not names)."
+    )
+    avatar_url = serializers.CharField(
+        help_text="Facebook's profile picture URL as last given (it expires); see `avatar`."
+    )
+    avatar = serializers.CharField(
+        allow_null=True, help_text="The API path of the picture kept by the helpdesk, or null."
+    )
     is_blocked = serializers.BooleanField()
     is_guest = serializers.BooleanField()
 
@@ -78,7 +88,9 @@ def _contact_data(contact: Any) -> dict[str, Any]:
         "id": contact.pk,
         "psid": contact.psid,
         "display_name": contact.display_name,
+        "name": contact_name(contact),
         "avatar_url": contact.avatar_url,
+        "avatar": reverse("contact-avatar", kwargs={"contact_id": contact.pk}) if contact.avatar_stored_name else None,
         "is_blocked": contact.is_blocked,
         "is_guest": contact.is_guest,
     }

@@ -45,7 +45,7 @@ from messenger.graph.errors import (
     token_invalid_reason,
 )
 from messenger.graph.login import LOGIN_SCOPES, MAX_PAGES, PAGE_FIELDS, PageAccount, TokenInfo, UserToken, dialog_url
-from messenger.graph.pages import PROFILE_FIELDS, SUBSCRIBED_FIELDS, Profile
+from messenger.graph.pages import PROFILE_FIELDS, SUBSCRIBED_FIELDS, AppSubscription, Profile
 from messenger.graph.send_api import (
     ALLOWED_MESSAGE_TAGS,
     MESSAGING_TYPES,
@@ -72,6 +72,7 @@ __all__ = [
     "UPLOAD_ATTACHMENT_TYPES",
     "WINDOW_SUBCODES",
     "AppNotLiveError",
+    "AppSubscription",
     "GraphClient",
     "GraphConnectionError",
     "GraphError",

@@ -21,7 +21,7 @@ SUBSCRIBED_FIELDS: tuple[str, ...] = (
     "message_reactions",
     "message_edits",
 )
-PROFILE_FIELDS = "first_name,last_name,profile_pic"
+PROFILE_FIELDS = "name,first_name,last_name,profile_pic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,16 @@ class Profile:
     first_name: str
     last_name: str
     profile_pic: str | None
+    # The whole name as Facebook writes it; some profiles give it without the parts.
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSubscription:
+    """One app subscribed to a page, with the webhook fields it receives."""
+
+    app_id: str
+    fields: tuple[str, ...]
 
 
 class PageCalls(GraphTransport):
@@ -46,6 +56,24 @@ class PageCalls(GraphTransport):
         url = self._url(f"{page_id}/subscribed_apps")
         self._require_success(self._request("POST", url, params), "subscribe")
 
+    def subscribed_apps(self, *, page_id: str, page_token: str) -> list[AppSubscription]:
+        """``GET /{page-id}/subscribed_apps``: the apps Facebook delivers the page's events to."""
+        payload = self._get(self._url(f"{page_id}/subscribed_apps"), {"access_token": page_token})
+        apps = payload.get("data")
+        if not isinstance(apps, list):
+            raise GraphError("subscribed_apps did not answer a list")
+        return [
+            AppSubscription(
+                app_id=str(app.get("id") or ""),
+                fields=tuple(
+                    str(field.get("name") if isinstance(field, dict) else field)
+                    for field in app.get("subscribed_fields") or ()
+                ),
+            )
+            for app in apps
+            if isinstance(app, dict)
+        ]
+
     def unsubscribe_app(self, *, page_id: str, page_token: str) -> None:
         url = self._url(f"{page_id}/subscribed_apps")
         payload = self._request("DELETE", url, {"access_token": page_token})
@@ -59,6 +87,7 @@ class PageCalls(GraphTransport):
             first_name=str(payload.get("first_name") or ""),
             last_name=str(payload.get("last_name") or ""),
             profile_pic=str_or_none(payload.get("profile_pic")),
+            name=str(payload.get("name") or ""),
         )
 
     @staticmethod

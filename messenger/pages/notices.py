@@ -122,3 +122,40 @@ def notify_expiring(pages: Iterable[tuple[FacebookPage, datetime]]) -> int:
         )
 
     return admins_notify(pages, organization_id=lambda item: item[0].organization_id, compose=compose, email=True)
+
+
+def notify_subscription_dropped(pages: Iterable[Mapping[str, Any]]) -> int:
+    """Facebook had dropped the app's subscription to the page (rows with pk, organization_id,
+    channel_id, name, dropped_at and resubscribed): in-app and by email, once per drop."""
+
+    def compose(organization: Organization, row: Mapping[str, Any]) -> AdminNotice:
+        dropped_at: datetime = row["dropped_at"]
+        return AdminNotice(
+            kind=Notification.Kind.PAGE_SUBSCRIPTION_DROPPED,
+            params=notification_texts.page_subscription_dropped_params(
+                page=row["name"], resubscribed=bool(row["resubscribed"])
+            ),
+            channel_id=row["channel_id"],
+            dedupe_key=f"page-subscription-dropped:{row['pk']}:{dropped_at.timestamp():.6f}",
+        )
+
+    return admins_notify(pages, organization_id=lambda row: row["organization_id"], compose=compose, email=True)
+
+
+def notify_silent(pages: Iterable[Mapping[str, Any]]) -> int:
+    """The page has received nothing for an unusual time (rows with pk, organization_id,
+    channel_id, name, silent_since, last_event_at and expected): in-app and by email, once
+    per silence."""
+
+    def compose(organization: Organization, row: Mapping[str, Any]) -> AdminNotice:
+        silent_since: datetime = row["silent_since"]
+        return AdminNotice(
+            kind=Notification.Kind.PAGE_SILENT,
+            params=notification_texts.page_silent_params(
+                page=row["name"], last_event_at=row["last_event_at"], expected=int(row["expected"])
+            ),
+            channel_id=row["channel_id"],
+            dedupe_key=f"page-silent:{row['pk']}:{silent_since.timestamp():.6f}",
+        )
+
+    return admins_notify(pages, organization_id=lambda row: row["organization_id"], compose=compose, email=True)

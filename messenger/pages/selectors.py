@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import F
 
-from channels.kinds import LinkedPage, ReauthorizationAlert
+from channels.kinds import LinkedPage, PageHealth, ReauthorizationAlert
 from channels.models import Channel
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Organization
@@ -31,6 +31,15 @@ def linked_page(page: FacebookPage) -> LinkedPage:
         token_expires_at=page.token_expires_at,
         reauthorize_by=reauthorize_by(page),
         unlinked_at=page.unlinked_at,
+        health=PageHealth(
+            last_event_at=page.last_event_at,
+            last_sent_at=page.last_sent_at,
+            subscription=page.subscription_state,
+            subscription_label=str(page.get_subscription_state_display()),
+            subscription_checked_at=page.subscription_checked_at,
+            resubscribed_at=page.resubscribed_at,
+            silent_since=page.silent_since,
+        ),
     )
 
 
@@ -46,6 +55,12 @@ _PAGE_COLUMNS = (
     "token_expires_at",
     "unlinked_at",
     "created_at",
+    "subscription_state",
+    "subscription_checked_at",
+    "resubscribed_at",
+    "last_event_at",
+    "last_sent_at",
+    "silent_since",
 )
 
 

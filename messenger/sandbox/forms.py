@@ -73,7 +73,8 @@ class PageActionForm(StyledForm):
 
 
 class CustomerCreateForm(StyledForm):
-    first_name = forms.CharField(label=_("First name"), max_length=100)
+    # Both may be empty (a profile without a name), or a placeholder such as "John Doe".
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
     has_profile = forms.BooleanField(label=_("Profile visible to the page"), required=False, initial=True)
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from messenger.sandbox.models import SandboxSubscription, SandboxToken, SandboxUser
+from messenger.sandbox.models import SandboxPage, SandboxSubscription, SandboxToken, SandboxUser
 from messenger.sandbox.tokens import SUBCODE_APP_REMOVED, app_removed_message
 
 
@@ -61,3 +61,10 @@ def sandbox_password_change(*, user: SandboxUser) -> None:
     """Tokens issued before now fail with 190/460."""
     SandboxUser.objects.filter(pk=user.pk).update(password_generation=F("password_generation") + 1)
     user.refresh_from_db()
+
+
+def sandbox_subscription_drop(*, page: SandboxPage) -> bool:
+    """What Facebook does after about an hour of failed webhook deliveries: the app is no
+    longer subscribed to the page (``GET /{page-id}/subscribed_apps`` lists nothing) until it
+    calls ``POST /{page-id}/subscribed_apps`` again."""
+    return bool(SandboxSubscription.objects.filter(page=page).delete()[0])

@@ -57,6 +57,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("controls/password/change/", controls.password_change, name="controls_password_change"),
     path("controls/failures/", controls.failures_script, name="controls_failures_script"),
     path("controls/failures/clear/", controls.failures_clear, name="controls_failures_clear"),
+    path("controls/subscription/drop/", controls.subscription_drop, name="controls_subscription_drop"),
     path("controls/webhooks/flush/", controls.webhooks_flush, name="controls_webhooks_flush"),
     path("controls/reset/", controls.reset, name="controls_reset"),
     # The customer simulator

@@ -17,11 +17,23 @@ Conventions (STYLE.md, "Tasks and services without cycles"):
 
 from __future__ import annotations
 
-from messenger.tasks import alerts, attachments, out_of_hours, pages, routing, search, sending, sla, webhook
+from messenger.tasks import (
+    alerts,
+    attachments,
+    contacts,
+    out_of_hours,
+    pages,
+    routing,
+    search,
+    sending,
+    sla,
+    webhook,
+)
 from messenger.tasks.alerts import unassigned_sweep, window_sweep
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
+from messenger.tasks.contacts import contact_avatar_copy, contacts_avatars_refresh, contacts_profiles_retry
 from messenger.tasks.out_of_hours import out_of_hours_reply
-from messenger.tasks.pages import token_expiry_sweep
+from messenger.tasks.pages import page_silence_check, page_subscription_check, token_expiry_sweep
 from messenger.tasks.routing import drain_agent, drain_organization, route_conversations, routing_sweep
 from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
@@ -38,12 +50,18 @@ __all__ = [
     "alerts",
     "attachments",
     "attachments_download",
+    "contact_avatar_copy",
+    "contacts",
+    "contacts_avatars_refresh",
+    "contacts_profiles_retry",
     "conversations_sla_sweep",
     "drain_agent",
     "drain_organization",
     "message_search_index",
     "out_of_hours",
     "out_of_hours_reply",
+    "page_silence_check",
+    "page_subscription_check",
     "pages",
     "route_conversations",
     "routing",

@@ -1,4 +1,4 @@
-"""Tasks of page authorization (messenger.pages): the tokens' expiry sweep."""
+"""Tasks of linked pages (messenger.pages): the tokens' expiry sweep, and page health."""
 
 from __future__ import annotations
 
@@ -16,3 +16,24 @@ def token_expiry_sweep() -> dict[str, int]:
     from messenger.pages import sweeps
 
     return asdict(sweeps.token_expiry_sweep())
+
+
+PAGE_SUBSCRIPTION_CHECK = "messenger.pages.subscription_check"
+PAGE_SILENCE_CHECK = "messenger.pages.silence_check"
+
+
+@shared_task(name=PAGE_SUBSCRIPTION_CHECK, ignore_result=True)
+def page_subscription_check() -> dict[str, int]:
+    """Daily (CELERY_BEAT_SCHEDULE): each linked page's webhook subscription asked, renewed
+    when Facebook dropped it (messenger.pages.health)."""
+    from messenger.pages import health
+
+    return asdict(health.pages_subscription_check())
+
+
+@shared_task(name=PAGE_SILENCE_CHECK, ignore_result=True)
+def page_silence_check() -> dict[str, int]:
+    """Hourly: pages unusually silent flagged, their admins told once (messenger.pages.health)."""
+    from messenger.pages import health
+
+    return asdict(health.pages_silence_check())

@@ -37,7 +37,7 @@ from messenger.conversation_order import DEFAULT_VIEW, ConversationSort, Convers
 from messenger.models import Conversation, ConversationState, MessageStatus
 from messenger.reply_window import remaining_text, reply_window
 from messenger.services.conversations import read_state
-from messenger.views.attachments import safe_url
+from messenger.views.avatars import kept_avatar_url
 from messenger.views.polling import POLL_SECONDS, digest
 from messenger.views.saved_views import saved_views_context
 from messenger.window_alerts import AlertLeads, conversation_window_closing
@@ -145,7 +145,7 @@ def _rows(
                 url=conversation_url.replace("/0/", f"/{conversation.pk}/") + suffix,
                 name=name,
                 initial=name[:1].upper() or "?",
-                avatar_url=safe_url(contact.avatar_url),
+                avatar_url=kept_avatar_url(contact, organization_slug=organization_slug),
                 channel_name=channel.name,
                 channel_icon_url=icon_url(channel, organization_slug=organization_slug),
                 channel_deleted=channel.deleted_at is not None,

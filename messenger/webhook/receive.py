@@ -33,6 +33,7 @@ from django.utils import timezone
 from helpdesk.signals import quick_replies_received
 from live.publish import conversation_changed, publish
 from messenger.models import WebhookEvent, WebhookOutcome
+from messenger.pages.health import page_activity_record
 from messenger.webhook import parsing
 from messenger.webhook.apply import batch_apply
 from messenger.webhook.eventlog import events_record, logged_reason, pending_reason, pending_was_standby
@@ -60,6 +61,7 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
     raw events are still committed, as pending, for the periodic job to retry.
     """
     events = parsing.parse_body(body, received_at=received_at)
+    _activity_record(events, received_at=received_at)
     if one_statement_applies(events):
         try:
             result = store_in_one_statement(events, received_at=received_at)
@@ -87,6 +89,17 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
     with transaction.atomic():
         events_record(events, outcomes, received_at=received_at)
     return BatchResult(outcomes)
+
+
+def _activity_record(events: Sequence[ParsedEvent], *, received_at: datetime) -> None:
+    """Page health's counters (messenger.pages.health): Facebook delivered these events, whatever
+    becomes of them. Never in the way of storing them."""
+    try:
+        page_activity_record(page_ids=(event.page_id for event in events), received_at=received_at)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("webhook: counting the pages' events failed")
 
 
 def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult:

@@ -169,6 +169,7 @@ def test_pages_are_listed_and_removed(admin_api: Any, tenant_a: Tenant) -> None:
         "token_expires_at",
         "reauthorize_by",
         "unlinked_at",
+        "health",
     }
     removed = admin_api.delete(f"/api/v1/channels/{channel.pk}/pages/{page.pk}/")
     assert removed.status_code == 200

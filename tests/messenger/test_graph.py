@@ -305,6 +305,28 @@ def test_list_pages_with_a_malformed_body_raises_a_graph_error(client: GraphClie
         client.list_pages(user_token=USER_TOKEN)
 
 
+def test_subscribed_apps_lists_each_app_with_its_fields(client: GraphClient, graph_server: GraphServer) -> None:
+    graph_server.answer(
+        200,
+        {
+            "data": [
+                {"id": "111", "name": "Ours", "subscribed_fields": ["messages", "message_echoes"]},
+                # Some answers give each field as an object.
+                {"id": "222", "name": "Another", "subscribed_fields": [{"name": "messages", "version": "v21.0"}]},
+            ]
+        },
+    )
+
+    apps = client.subscribed_apps(page_id="555", page_token=PAGE_TOKEN)
+
+    (request,) = graph_server.requests
+    assert (request.method, request.path) == ("GET", "/v21.0/555/subscribed_apps")
+    assert [(app.app_id, app.fields) for app in apps] == [
+        ("111", ("messages", "message_echoes")),
+        ("222", ("messages",)),
+    ]
+
+
 def test_subscribe_app_posts_every_webhook_field_with_the_page_token(
     client: GraphClient, graph_server: GraphServer, sleeps: list[float]
 ) -> None:
@@ -466,7 +488,7 @@ def test_get_profile_asks_for_names_and_picture(client: GraphClient, graph_serve
     (request,) = graph_server.requests
     assert (request.method, request.path) == ("GET", "/v21.0/77")
     assert request.query == {
-        "fields": "first_name,last_name,profile_pic",
+        "fields": "name,first_name,last_name,profile_pic",
         "access_token": PAGE_TOKEN,
     }
     assert (profile.first_name, profile.last_name, profile.profile_pic) == (

@@ -93,7 +93,9 @@ def test_the_list_shows_the_agents_conversations_with_their_details(
     assert "山田 花子" in html
     assert "Support chat" in html
     assert "荷物が届きません" in html
-    assert "https://cdn.example/a.jpg" in html
+    # Facebook's picture URL expires and is never put in a page: no kept copy, initials.
+    assert "https://cdn.example/a.jpg" not in html
+    assert '<span class="hd-avatar" aria-hidden="true">山</span>' in html
     assert '2<span class="visually-hidden"> unread</span>' in html
     assert "Reply window: 21 h left" in html
     assert "Not yours" not in html and "sales question" not in html

@@ -156,6 +156,24 @@ def test_the_simulator_creates_customers(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_simulator_creates_a_customer_without_a_name_whose_profile_has_none(sandbox: Sandbox) -> None:
+    existing = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="K", last_name="L")
+    session, url, csrf = _simulator_session(sandbox, existing.psid)
+    response = session.post(
+        f"{url}customers/",
+        data={"csrfmiddlewaretoken": csrf, "first_name": "", "last_name": "", "has_profile": "on"},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    nameless = SandboxCustomer.objects.exclude(pk=existing.pk).get()
+    assert f"psid={nameless.psid}" in response.url
+    token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
+    profile = sandbox.client.get_profile(psid=nameless.psid, page_token=token)
+    assert (profile.name, profile.first_name, profile.last_name) == ("", "", "")
+    assert profile.profile_pic is not None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_profiles_are_served_and_a_customer_without_one_is_2018218(sandbox: Sandbox) -> None:
     token = people.sandbox_page_token_issue(page_id=sandbox.page.page_id)
     visible = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Nia", last_name="Oh")
@@ -163,7 +181,7 @@ def test_profiles_are_served_and_a_customer_without_one_is_2018218(sandbox: Sand
         page_id=sandbox.page.page_id, first_name="Pat", last_name="Q", has_profile=False
     )
     profile = sandbox.client.get_profile(psid=visible.psid, page_token=token)
-    assert (profile.first_name, profile.last_name) == ("Nia", "Oh")
+    assert (profile.first_name, profile.last_name, profile.name) == ("Nia", "Oh", "Nia Oh")
     assert profile.profile_pic is not None
     assert requests.get(profile.profile_pic, timeout=5).content.startswith(b"\x89PNG")
     with pytest.raises(NoProfileError):

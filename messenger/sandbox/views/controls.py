@@ -97,6 +97,14 @@ def _script_failures(data: dict[str, Any]) -> str:
     }
 
 
+def _drop_subscription(data: dict[str, Any]) -> str:
+    if revocations.sandbox_subscription_drop(page=data["page"]):
+        return _("Facebook dropped the app's subscription to %(page)s, as after an hour of failed deliveries.") % {
+            "page": data["page"].name
+        }
+    return _("The app was not subscribed to %(page)s.") % {"page": data["page"].name}
+
+
 def _clear_failures(data: dict[str, Any]) -> str:
     data["page"].scripted_failures.all().delete()
     return _("No more scripted failures for %(page)s.") % {"page": data["page"].name}
@@ -122,5 +130,6 @@ app_remove = _control(UserActionForm, _remove_app)
 password_change = _control(UserActionForm, _change_password)
 failures_script = _control(FailureScriptForm, _script_failures)
 failures_clear = _control(PageActionForm, _clear_failures)
+subscription_drop = _control(PageActionForm, _drop_subscription)
 webhooks_flush = _control(_NoFields, _flush)
 reset = _control(_NoFields, _reset)

@@ -133,7 +133,7 @@ def simulator_customer_create(request: HttpRequest, page_id: str) -> HttpRespons
     page = _page_or_404(page_id)
     form = CustomerCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("A customer needs a first name."))
+        messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
         return redirect("sandbox:simulator", page_id=page.page_id)
     customer = customers.sandbox_customer_create(
         page_id=page.page_id,

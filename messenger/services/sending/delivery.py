@@ -25,6 +25,7 @@ from messenger.conversation_changes import STATUS, conversation_told
 from messenger.crypto import TokenDecryptionError
 from messenger.graph import GraphClient, GraphError, GraphTimeoutError, SendResult
 from messenger.models import Conversation, Direction, Message, MessageStatus
+from messenger.pages.health import page_sent_record
 from messenger.services.sending.failures import failure_code
 from messenger.services.sending.reply_rules import conversation_reply_check, outbound_window_check
 from messenger.tasks import sending as sending_tasks
@@ -182,6 +183,7 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
     except IntegrityError:
         # The echo was stored as a row of its own with this mid; ours is still the one sent.
         sent.update(status=MessageStatus.SENT, error_code="", error_message="", status_changed_at=done)
+    page_sent_record(page_pk=page.pk, sent_at=done)
     conversation_told(conversation, what=STATUS)
     return None
 
