@@ -32,7 +32,12 @@ class _AdminsOnly(OrganizationAPIView):
             raise exceptions.PermissionDenied(_("Only admins can do this."))
 
 
-class ContactExportView(_AdminsOnly):
+class _ContactAction(OrganizationAPIView):
+    # The contact is looked up first (404 for whoever does not see it), then admins only (403).
+    admin_only_writes = False
+
+
+class ContactExportView(_ContactAction):
     @extend_schema(
         operation_id="contact_export",
         request=None,
@@ -61,7 +66,7 @@ class ContactEraseOutputSerializer(serializers.Serializer):
     files = serializers.IntegerField()
 
 
-class ContactEraseView(_AdminsOnly):
+class ContactEraseView(_ContactAction):
     @extend_schema(
         operation_id="contact_erase",
         request=ContactEraseInputSerializer,

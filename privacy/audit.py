@@ -14,6 +14,7 @@ from typing import Any
 from auditlog.registry import auditlog
 from django.apps import apps
 from django.http import HttpRequest, HttpResponse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from privacy.audit_context import current_request
@@ -38,6 +39,22 @@ AUDITED_MODELS: dict[str, list[str]] = {
         "updated_at",
     ],
     "sla.SlaPolicy": ["created_at", "updated_at"],
+}
+
+# What each audited (or event) object is called, in the reader's language.
+OBJECT_LABELS = {
+    "helpdesk.organization": _("Organization"),
+    "helpdesk.department": _("Department"),
+    "helpdesk.membership": _("Member"),
+    "helpdesk.invitation": _("Invitation"),
+    "helpdesk.apitoken": _("API token"),
+    "channels.channel": _("Channel"),
+    "channels.agentchannel": _("Agent of a channel"),
+    "channels.departmentsettings": _("Department settings"),
+    "messenger.facebookpage": _("Facebook Page"),
+    "messenger.contact": _("Contact"),
+    "sla.slapolicy": _("SLA policy"),
+    "privacy.datadeletionrequest": _("Data deletion request"),
 }
 
 # Events that are not a change of one row: stored as a code, rendered in the reader's language.
@@ -89,8 +106,8 @@ def entry_action_label(entry: AuditEntry) -> str:
 
 
 def entry_object_label(entry: AuditEntry) -> str:
-    model = entry.content_type.model_class() if entry.content_type_id else None
-    kind = str(model._meta.verbose_name) if model is not None else ""
+    content_type = entry.content_type
+    kind = str(OBJECT_LABELS.get(f"{content_type.app_label}.{content_type.model}", capfirst(content_type.name)))
     return f"{kind}: {entry.object_repr}" if kind else entry.object_repr
 
 

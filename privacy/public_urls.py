@@ -11,5 +11,5 @@ app_name = "privacy_public"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.data_deletion_callback, name="data_deletion_callback"),
-    path("<str:code>/", views.data_deletion_status, name="data_deletion_status"),
+    path("<slug:code>/", views.data_deletion_status, name="data_deletion_status"),
 ]

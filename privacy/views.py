@@ -8,6 +8,7 @@ from datetime import date
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,8 +20,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from helpdesk.drf import error_body
-from helpdesk.exceptions import HelpdeskError
-from helpdesk.tenancy import TenantRequest, admin_required
+from helpdesk.exceptions import HelpdeskError, NotFound
+from helpdesk.tenancy import TenantRequest, admin_required, member_required
+from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
 from messenger.models import Contact
 from privacy import contact_data, deletion, selectors
@@ -62,12 +64,13 @@ class EraseForm(forms.Form):
     typed_name = forms.CharField(required=False, max_length=200, label=_("Or type the contact's name"))
 
 
-@admin_required
+@member_required
 @never_cache
 @require_http_methods(["GET", "POST"])
 def contact_data_page(request: TenantRequest, contact_id: int) -> HttpResponse:
-    """A contact's data: export it, or erase it (with confirmation)."""
-    contact = _contact_or_404(request, contact_id)
+    """A contact's data: export it, or erase it (with confirmation). Whoever does not see the
+    contact gets 404; an agent who does sees that only admins may act (and 403 on a POST)."""
+    contact = _contact_or_404(request, contact_id, admin=request.method == "POST")
     form = EraseForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -95,12 +98,17 @@ def contact_data_page(request: TenantRequest, contact_id: int) -> HttpResponse:
     return render(
         request,
         "privacy/contact_data.html",
-        {"contact": contact, "contact_label": contact_name(contact), "form": form},
+        {
+            "contact": contact,
+            "contact_label": contact_name(contact),
+            "form": form,
+            "may_act": request.membership.is_admin,
+        },
         status=status,
     )
 
 
-@admin_required
+@member_required
 @never_cache
 @require_POST
 def contact_export_download(request: TenantRequest, contact_id: int) -> HttpResponse:
@@ -111,13 +119,17 @@ def contact_export_download(request: TenantRequest, contact_id: int) -> HttpResp
     return response
 
 
-def _contact_or_404(request: TenantRequest, contact_id: int) -> Contact:
+def _contact_or_404(request: TenantRequest, contact_id: int, *, admin: bool = True) -> Contact:
+    """The contact if the member sees it (else 404); with `admin`, only for admins (else 403)."""
     try:
-        return contact_data.contact_for_admin(
+        contact = messenger_selectors.contact_get(
             organization=request.organization, membership=request.membership, contact_id=contact_id
         )
-    except HelpdeskError as error:
+    except NotFound as error:
         raise Http404 from error
+    if admin and not request.membership.is_admin:
+        raise PermissionDenied
+    return contact
 
 
 class AuditFilterForm(forms.Form):

@@ -67,6 +67,10 @@ FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("live.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
     ("csat.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("privacy.apps", "privacy.audit"): (
+        "registers the audited models with django-auditlog in ready(): its module imports models, which "
+        "cannot load before the registry"
+    ),
     ("csat.apps", "csat.receivers"): (
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
         "load before the registry"

@@ -79,7 +79,9 @@ def test_the_export_is_a_zip_with_the_json_and_the_files(tenant_a: Tenant, custo
     response = api_client_for(tenant_a.admin).post(f"/api/v1/contacts/{customer['contact'].pk}/export/")
 
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content))
+    archive = zipfile.ZipFile(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    )
     document = json.loads(archive.read("contact.json"))
     assert document["profile"]["first_name"] == "Hanako" and document["profile"]["psid"] == customer["contact"].psid
     [conversation] = document["conversations"]
@@ -158,8 +160,13 @@ def test_another_organizations_contact_is_not_found_and_agents_are_refused(
     tenant_a: Tenant, tenant_b: Tenant, customer: dict[str, Any]
 ) -> None:
     contact_id = customer["contact"].pk
-    for path in (f"/api/v1/contacts/{contact_id}/export/", f"/api/v1/contacts/{contact_id}/erase/"):
+    paths = (f"/api/v1/contacts/{contact_id}/export/", f"/api/v1/contacts/{contact_id}/erase/")
+    for path in paths:
         assert api_client_for(tenant_b.admin).post(path, {"confirm": True}, format="json").status_code == 404
+        # An agent who does not see the customer learns nothing; one who does is refused.
+        assert api_client_for(tenant_a.agent).post(path, {"confirm": True}, format="json").status_code == 404
+    factories.associate(tenant_a.agent, customer["page"].channel)
+    for path in paths:
         assert api_client_for(tenant_a.agent).post(path, {"confirm": True}, format="json").status_code == 403
     assert Message.objects.filter(text=SECRET_WORDS).exists()
     assert not AuditEntry.objects.filter(event__startswith="contact_").exists()
@@ -182,7 +189,12 @@ def test_the_conversation_page_links_admins_to_the_customers_data(
     export = client.post(f"{data_url}export/")
     assert export.status_code == 200 and export["Content-Type"] == "application/zip"
 
+    factories.associate(tenant_a.agent, customer["page"].channel)
     client.force_login(tenant_a.agent.user)
-    assert client.get(data_url).status_code == 403
+    agent_page = client.get(data_url)
+    assert agent_page.status_code == 200 and "Only admins can export or erase" in agent_page.content.decode()
+    assert "Export the data" not in agent_page.content.decode()
+    assert client.post(data_url, {"confirm": "on"}).status_code == 403
+    assert client.post(f"{data_url}export/").status_code == 403
     client.force_login(tenant_b.admin.user)
     assert client.get(f"/o/bravo/contacts/{customer['contact'].pk}/data/").status_code == 404
