@@ -41,6 +41,9 @@ AUDITED_MODELS: dict[str, list[str]] = {
     "sla.SlaPolicy": ["created_at", "updated_at"],
 }
 
+# Many-to-many fields whose additions and removals are logged too.
+M2M_FIELDS = {"helpdesk.Membership": {"departments"}, "helpdesk.Invitation": {"departments"}}
+
 # What each audited (or event) object is called, in the reader's language.
 OBJECT_LABELS = {
     "helpdesk.organization": _("Organization"),
@@ -75,7 +78,7 @@ def register_audited_models() -> None:
     for label, excluded in AUDITED_MODELS.items():
         model = apps.get_model(label)
         if not auditlog.contains(model):
-            auditlog.register(model, exclude_fields=excluded)
+            auditlog.register(model, exclude_fields=excluded, m2m_fields=M2M_FIELDS.get(label, set()))
 
 
 def audit_event(

@@ -45,6 +45,9 @@ def test_changes_made_through_the_api_name_the_actor_and_the_address(tenant_a: T
     assert policy.status_code == 201, policy.content
     role = client.patch(f"/api/v1/members/{tenant_a.agent.pk}/", {"role": "admin"}, format="json", **headers)
     assert role.status_code == 200, role.content
+    sales = department.json()["id"]
+    moved = client.patch(f"/api/v1/members/{tenant_a.agent.pk}/", {"department_ids": [sales]}, format="json", **headers)
+    assert moved.status_code == 200, moved.content
 
     for model in ("channel", "department", "slapolicy"):
         entry = _entries(tenant_a, model)[-1]
@@ -54,6 +57,10 @@ def test_changes_made_through_the_api_name_the_actor_and_the_address(tenant_a: T
         e for e in _entries(tenant_a, "membership") if e.action == AuditEntry.Action.UPDATE and "role" in e.changes
     ]
     assert role_change.changes["role"] == ["agent", "admin"] and role_change.actor_id == tenant_a.admin.user_id
+    department_changes = [
+        e.changes["departments"] for e in _entries(tenant_a, "membership") if "departments" in e.changes
+    ]
+    assert {"type": "m2m", "operation": "add", "objects": ["Sales"]} in department_changes
 
 
 def test_invitations_api_tokens_and_pages_are_logged_without_their_secrets(tenant_a: Tenant) -> None:
