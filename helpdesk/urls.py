@@ -87,8 +87,11 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("canned.urls")),
     path("o/<slug:org_slug>/reports/", include("reports.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
+    path("o/<slug:org_slug>/", include("privacy.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
+    # Meta's Data Deletion Request URL (public; its signed request is the credential).
+    path("messenger/data-deletion/", include("privacy.public_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
@@ -108,6 +111,7 @@ urlpatterns = [
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("canned.api_urls")),
     path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("privacy.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

@@ -41,6 +41,9 @@ class ReauthorizationReason(models.TextChoices):
     SESSION_INVALID = "session_invalid", _("The authorizing person logged out of Facebook or their session ended")
     PAGE_ROLE_LOST = "page_role_lost", _("The authorizing person no longer has a role on the Page")
     USER_INACTIVE = "user_inactive", _("The authorizing person has not used Facebook for 90 days")
+    # Meta's data deletion callback: the person who authorized the page removed the app and
+    # asked for their data to be deleted (privacy.deletion).
+    DATA_DELETION = "data_deletion", _("The authorizing person asked Facebook to delete their data")
 
 
 class SubscriptionState(models.TextChoices):
@@ -68,6 +71,9 @@ class FacebookPage(models.Model):
     token_expires_at = models.DateTimeField(null=True, blank=True)
     authorized_at = models.DateTimeField(null=True, blank=True)
     token_checked_at = models.DateTimeField(null=True, blank=True)
+    # The app-scoped Facebook user id of the person whose Facebook Login gave the current token
+    # (debug_token's user_id): Meta's data deletion callback names that person.
+    authorized_by_facebook_user = models.CharField(max_length=40, blank=True, db_index=True)
     status = models.CharField(max_length=30, choices=PageStatus.choices, default=PageStatus.ACTIVE)
     reauthorization_reason = models.CharField(max_length=30, choices=ReauthorizationReason.choices, blank=True)
     # The expiry the admins were last warned about, so that each expiry is announced once.

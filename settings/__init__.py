@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "home",
     "reports",
     "live",
+    "auditlog",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "helpdesk.tenancy.OrganizationMiddleware",
+    # Who did what, from which address, for the audit log (privacy.audit).
+    "privacy.audit.AuditMiddleware",
     # Turns a locked sign-in into helpdesk.throttle.lockout_response; axes wants it last.
     "axes.middleware.AxesMiddleware",
 ]
@@ -469,6 +473,13 @@ FB_GRAPH_URL = env.str("FB_GRAPH_URL", f"{_sandbox_base}/graph" if GRAPH_SANDBOX
 FB_DIALOG_URL = env.str("FB_DIALOG_URL", f"{_sandbox_base}/dialog" if GRAPH_SANDBOX else "https://www.facebook.com")
 FB_GRAPH_VERSION = env.str("FB_GRAPH_VERSION", "v21.0")
 FB_GRAPH_TIMEOUT = float(env.str("FB_GRAPH_TIMEOUT", "10"))
+# The audit log (django-auditlog) writes its entries to the organization-scoped model of privacy.
+AUDITLOG_LOGENTRY_MODEL = "privacy.AuditEntry"
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+# django-auditlog's own (swapped-out) table is never created: its migrations would make it anyway.
+MIGRATION_MODULES = {"auditlog": None}
+# Where the sandbox posts Meta's data deletion callback (the product's Data Deletion Request URL).
+SANDBOX_DATA_DELETION_URL = env.str("SANDBOX_DATA_DELETION_URL", f"{PUBLIC_URL}/messenger/data-deletion/")
 SANDBOX_WEBHOOK_URL = env.str("SANDBOX_WEBHOOK_URL", f"{PUBLIC_URL}/webhooks/messenger/")  # where the sandbox posts
 # Fernet keys (comma-separated, newest first) for page tokens at rest; old keys still decrypt.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS") or (

@@ -29,6 +29,7 @@ PACKAGES = (
     "canned",
     "home",
     "reports",
+    "privacy",
 )
 # helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports:
 # a module imports its own app and those below it
@@ -48,6 +49,7 @@ LAYERS = {
     "canned": 10,
     "home": 11,
     "reports": 12,
+    "privacy": 14,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
@@ -65,6 +67,10 @@ FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("live.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
     ("csat.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("privacy.apps", "privacy.audit"): (
+        "registers the audited models with django-auditlog in ready(): its module imports models, which "
+        "cannot load before the registry"
+    ),
     ("csat.apps", "csat.receivers"): (
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
         "load before the registry"

@@ -8,7 +8,10 @@ States (`status`) and the transitions between them:
   expiring soon → active again when the token was renewed;
 - any → re-authorization required with a reason: the deadline passed, Facebook refused the
   token (compare-and-set on the refused token), or the page was removed (unlinked);
-- re-authorization required → active, by a new pass through Facebook Login.
+- re-authorization required → active, by a new pass through Facebook Login;
+- any linked page → re-authorization required, reason "data deletion", its token and the
+  record of who authorized it erased, when the person who authorized it asks Meta to delete
+  their data (the data deletion callback, privacy.deletion).
 
 Every change of a page's `status` and `reauthorization_reason` is one of the functions below
 (tests/messenger/test_page_status_writers.py keeps it so), and so is the token, expiry and
@@ -49,9 +52,13 @@ def page_authorization_mark_linked(*, page: FacebookPage, page_token: str, now: 
     page.save()
 
 
-def page_authorization_mark_active(*, page: FacebookPage, token_expires_at: datetime | None, now: datetime) -> None:
-    """The linked page's token checked and the app subscribed to it: the page works."""
+def page_authorization_mark_active(
+    *, page: FacebookPage, token_expires_at: datetime | None, now: datetime, authorized_by: str | None = None
+) -> None:
+    """The linked page's token checked and the app subscribed to it: the page works.
+    `authorized_by`: the Facebook user id the token check named (who linked it)."""
     FacebookPage.objects.filter(pk=page.pk).update(
+        authorized_by_facebook_user=(authorized_by or "")[:40],
         status=PageStatus.ACTIVE,
         reauthorization_reason="",
         token_expires_at=token_expires_at,
@@ -62,12 +69,18 @@ def page_authorization_mark_active(*, page: FacebookPage, token_expires_at: date
 
 
 def page_authorization_renew(
-    *, page: FacebookPage, page_token: str, token_expires_at: datetime | None, now: datetime
+    *,
+    page: FacebookPage,
+    page_token: str,
+    token_expires_at: datetime | None,
+    now: datetime,
+    authorized_by: str | None = None,
 ) -> None:
     """A new pass through Facebook Login: the new token, active again, its new expiry; a page
     removed from its channel is linked to it again (IntegrityError when another channel holds
     it). Saves the whole page, so a new name set by the caller is kept too."""
     page.access_token_encrypted = encrypt_token(page_token)
+    page.authorized_by_facebook_user = (authorized_by or "")[:40]
     page.token_expires_at = token_expires_at
     page.authorized_at = now
     page.token_checked_at = now
@@ -118,6 +131,31 @@ def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reas
             reason=reason,
         )
     return bool(updated)
+
+
+def pages_authorization_forget_person(*, facebook_user_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Meta's data deletion callback for the person with this app-scoped id: every page whose
+    token their Facebook Login gave loses that token and the record of who authorized it, and
+    linked ones need re-authorization (reason "data deletion"); their admins are told in-app
+    and by email. Returns the pages changed (NOTICE_FIELDS); a second call changes nothing."""
+    if not facebook_user_id:
+        return []
+    with transaction.atomic():
+        pages = list(
+            FacebookPage.objects.select_for_update()
+            .filter(authorized_by_facebook_user=facebook_user_id)
+            .values(*NOTICE_FIELDS, "unlinked_at")
+        )
+        FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
+            access_token_encrypted="", authorized_by_facebook_user="", updated_at=now
+        )
+        linked = [row for row in pages if row["unlinked_at"] is None]
+        FacebookPage.objects.filter(pk__in=[row["pk"] for row in linked]).update(
+            status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=ReauthorizationReason.DATA_DELETION
+        )
+        if linked:
+            notify_reauthorization_required(pages=linked, reason=ReauthorizationReason.DATA_DELETION, email=True)
+    return pages
 
 
 def pages_authorization_mark_refused(

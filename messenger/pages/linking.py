@@ -102,7 +102,9 @@ def pages_link(
             logger.warning("Linking page %s: %s", account.id, type(error).__name__)
             outcomes.append(LinkOutcome(account.id, account.name, False, _graph_failure_message(error), page.pk))
             continue
-        page_authorization_mark_active(page=page, token_expires_at=info.expires_at, now=timezone.now())
+        page_authorization_mark_active(
+            page=page, token_expires_at=info.expires_at, now=timezone.now(), authorized_by=info.user_id
+        )
         outcomes.append(LinkOutcome(account.id, account.name, True, page_pk=page.pk))
     return outcomes
 
@@ -160,7 +162,11 @@ def page_reauthorize(
         try:
             with transaction.atomic():
                 page_authorization_renew(
-                    page=page, page_token=account.access_token, token_expires_at=info.expires_at, now=now
+                    page=page,
+                    page_token=account.access_token,
+                    token_expires_at=info.expires_at,
+                    now=now,
+                    authorized_by=info.user_id,
                 )
         except IntegrityError:
             raise PageAlreadyLinked(_already_linked_message(organization, page.page_id, page.name)) from None

@@ -54,6 +54,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("controls/tokens/expire/", controls.tokens_expire, name="controls_tokens_expire"),
     path("controls/permissions/revoke/", controls.permission_revoke, name="controls_permission_revoke"),
     path("controls/app/remove/", controls.app_remove, name="controls_app_remove"),
+    path("controls/app/remove-and-delete/", controls.data_deletion_request, name="controls_data_deletion_request"),
     path("controls/password/change/", controls.password_change, name="controls_password_change"),
     path("controls/failures/", controls.failures_script, name="controls_failures_script"),
     path("controls/failures/clear/", controls.failures_clear, name="controls_failures_clear"),

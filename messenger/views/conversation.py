@@ -98,6 +98,12 @@ def render_conversation_page(
             "rating_url": _optional_url(
                 "csat:conversation_rating", org_slug=organization.slug, conversation_id=conversation.pk
             ),
+            # A customer's data on request (export, erase): admins only, in the privacy layer.
+            "contact_data_url": _optional_url(
+                "privacy:contact_data", org_slug=organization.slug, contact_id=conversation.contact_id
+            )
+            if membership.is_admin
+            else "",
             "draft": draft,
             "composer_mode": composer_mode,
             "seen_at": seen_at or timezone.now().isoformat(),

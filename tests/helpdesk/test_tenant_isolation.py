@@ -33,6 +33,9 @@ PUBLIC_PREFIXES = (
     "api/schema/",
     "api/docs/",
     "webhooks/",  # Facebook calls them; verified by signature, routed by page id
+    # Meta's data deletion callback (its signed request is the credential) and its status
+    # page (an unguessable confirmation code; tests/privacy/test_data_deletion.py).
+    "messenger/data-deletion/",
     "sandbox/",  # the local Graph API stand-in (development only)
     "static/",
     "media/",

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from messenger.sandbox import bootstrap, revocations, selectors, send_failures, webhooks
+from messenger.sandbox import bootstrap, deletions, revocations, selectors, send_failures, webhooks
 from messenger.sandbox.forms import (
     FailureScriptForm,
     PageActionForm,
@@ -74,6 +74,20 @@ def _remove_app(data: dict[str, Any]) -> str:
     return _("%(name)s removed the app: their tokens fail with 190/458.") % {"name": data["user"].name}
 
 
+def _request_deletion(data: dict[str, Any]) -> str:
+    result = deletions.sandbox_data_deletion_request(user=data["user"])
+    if result.status != 200:
+        return _("%(name)s removed the app; the data deletion callback was refused or failed (HTTP %(status)s).") % {
+            "name": data["user"].name,
+            "status": result.status,
+        }
+    return _("%(name)s removed the app and asked for deletion: confirmation code %(code)s, status page %(url)s.") % {
+        "name": data["user"].name,
+        "code": result.confirmation_code,
+        "url": result.status_url,
+    }
+
+
 def _change_password(data: dict[str, Any]) -> str:
     revocations.sandbox_password_change(user=data["user"])
     return _("%(name)s changed their password: older tokens fail with 190/460.") % {"name": data["user"].name}
@@ -127,6 +141,7 @@ def _reset(data: dict[str, Any]) -> str:
 tokens_expire = _control(TokensExpireForm, _expire)
 permission_revoke = _control(PermissionRevokeForm, _revoke)
 app_remove = _control(UserActionForm, _remove_app)
+data_deletion_request = _control(UserActionForm, _request_deletion)
 password_change = _control(UserActionForm, _change_password)
 failures_script = _control(FailureScriptForm, _script_failures)
 failures_clear = _control(PageActionForm, _clear_failures)

@@ -1,0 +1,137 @@
+"""The audit log: who changed channels, pages, members, roles, departments, SLA policies,
+invitations and API tokens, with the time, the actor and the client's address; scoped to
+the organization, searchable, never holding a secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from helpdesk.models import ApiToken, Membership, Role
+from helpdesk.services import api_token_create, invitation_create, member_update
+from messenger.models import FacebookPage
+from privacy.models import AuditEntry
+from tests import factories
+from tests.conftest import Tenant, api_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _entries(tenant: Tenant, model: str) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(organization=tenant.organization, content_type__model=model).order_by("pk"))
+
+
+def test_changes_made_through_the_api_name_the_actor_and_the_address(tenant_a: Tenant, settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    client = api_client_for(tenant_a.admin)
+    headers = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+
+    channel = client.post(
+        "/api/v1/channels/", {"name": "Shop chat", "department_id": tenant_a.department.pk}, **headers
+    )
+    assert channel.status_code == 201, channel.content
+    department = client.post("/api/v1/departments/", {"name": "Sales"}, format="json", **headers)
+    assert department.status_code == 201
+    policy = client.post(
+        "/api/v1/sla-policies/",
+        {"department": tenant_a.department.pk, "first_response_minutes": 30},
+        format="json",
+        **headers,
+    )
+    assert policy.status_code == 201, policy.content
+    role = client.patch(f"/api/v1/members/{tenant_a.agent.pk}/", {"role": "admin"}, format="json", **headers)
+    assert role.status_code == 200, role.content
+    sales = department.json()["id"]
+    moved = client.patch(f"/api/v1/members/{tenant_a.agent.pk}/", {"department_ids": [sales]}, format="json", **headers)
+    assert moved.status_code == 200, moved.content
+
+    for model in ("channel", "department", "slapolicy"):
+        entry = _entries(tenant_a, model)[-1]
+        assert entry.action == AuditEntry.Action.CREATE
+        assert (entry.actor_id, entry.remote_addr) == (tenant_a.admin.user_id, "198.51.100.7")
+    [role_change] = [
+        e for e in _entries(tenant_a, "membership") if e.action == AuditEntry.Action.UPDATE and "role" in e.changes
+    ]
+    assert role_change.changes["role"] == ["agent", "admin"] and role_change.actor_id == tenant_a.admin.user_id
+    department_changes = [
+        e.changes["departments"] for e in _entries(tenant_a, "membership") if "departments" in e.changes
+    ]
+    assert {"type": "m2m", "operation": "add", "objects": ["Sales"]} in department_changes
+
+
+def test_invitations_api_tokens_and_pages_are_logged_without_their_secrets(tenant_a: Tenant) -> None:
+    _invitation, invitation_token = invitation_create(
+        organization=tenant_a.organization, acting_user=tenant_a.admin.user, email="new@example.com"
+    )
+    token, key = api_token_create(membership=tenant_a.admin, name="CI")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department)
+    page = factories.make_page(channel, token="EAAG-secret-page-token", authorized_by_facebook_user="777")
+    page.name = "Renamed page"
+    page.save()
+
+    assert _entries(tenant_a, "invitation") and _entries(tenant_a, "facebookpage")
+    assert [entry.action for entry in _entries(tenant_a, "apitoken")] == [
+        AuditEntry.Action.CREATE,
+        AuditEntry.Action.UPDATE,
+    ]
+    everything = json.dumps(list(AuditEntry.objects.values()), default=str)
+    for secret in (invitation_token, key, token.key_hash, "access_token_encrypted", "token_hash", "key_hash", "777"):
+        assert secret not in everything
+    assert FacebookPage.objects.get(pk=page.pk).access_token_encrypted not in everything
+
+
+def test_an_admin_sees_only_their_organizations_entries(tenant_a: Tenant, tenant_b: Tenant, client: Client) -> None:
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Alpha only channel")
+    factories.make_channel(tenant_b.organization, tenant_b.department, name="Bravo only channel")
+
+    listing = api_client_for(tenant_a.admin).get("/api/v1/audit-log/", {"q": "only channel"})
+    assert listing.status_code == 200
+    assert [row["object"] for row in listing.json()["results"]] == ["Channel: Alpha only channel"]
+
+    client.force_login(tenant_b.admin.user)
+    page = client.get("/o/bravo/settings/audit-log/", {"q": "only channel"}).content.decode()
+    assert "Bravo only channel" in page and "Alpha only channel" not in page
+
+
+def test_the_log_is_searched_by_actor_action_object_and_text_and_filtered_by_date(
+    tenant_a: Tenant, client: Client
+) -> None:
+    member_update(
+        organization=tenant_a.organization, acting_user=tenant_a.admin.user, membership=tenant_a.agent, role=Role.ADMIN
+    )
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Weekend desk")
+    AuditEntry.objects.filter(content_type__model="channel", object_pk=str(channel.pk)).update(
+        actor=tenant_a.admin.user
+    )
+    api = api_client_for(tenant_a.admin)
+
+    def objects(**params: Any) -> list[str]:
+        response = api.get("/api/v1/audit-log/", params)
+        assert response.status_code == 200
+        return [row["object"] for row in response.json()["results"]]
+
+    assert objects(q="Weekend") == ["Channel: Weekend desk"]
+    assert "Channel: Weekend desk" in objects(q=tenant_a.admin.user.username)
+    assert any(name.startswith("Member: ") for name in objects(q="admin"))  # the role's new value
+    today = timezone.localdate()
+    assert "Channel: Weekend desk" in objects(date_from=today.isoformat(), date_to=today.isoformat())
+    assert objects(date_to="2000-01-01") == []
+    assert api.get("/api/v1/audit-log/", {"date_from": "yesterday"}).status_code == 400
+
+    client.force_login(tenant_a.admin.user)
+    page = client.get("/o/alpha/settings/audit-log/", {"q": "Weekend"}, HTTP_ACCEPT_LANGUAGE="ja")
+    assert page.status_code == 200 and "Weekend desk" in page.content.decode()
+
+
+def test_agents_may_not_read_the_audit_log(tenant_a: Tenant, client: Client) -> None:
+    assert api_client_for(tenant_a.agent).get("/api/v1/audit-log/").status_code == 403
+    client.force_login(tenant_a.agent.user)
+    assert client.get("/o/alpha/settings/audit-log/").status_code == 403
+    assert Membership.objects.filter(pk=tenant_a.agent.pk, role=Role.AGENT).exists()
