@@ -264,6 +264,7 @@ class Notification(models.Model):
         WINDOW_CLOSING = "window_closing", _("Reply window closing")
         SLA_AT_RISK = "sla_at_risk", _("SLA target at risk")
         SLA_BREACHED = "sla_breached", _("SLA target breached")
+        WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled", _("Webhook endpoint disabled")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

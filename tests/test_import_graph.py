@@ -29,8 +29,10 @@ PACKAGES = (
     "canned",
     "home",
     "reports",
+    "outgoing",
 )
-# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports:
+# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports
+# ← outgoing:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -48,6 +50,7 @@ LAYERS = {
     "canned": 10,
     "home": 11,
     "reports": 12,
+    "outgoing": 13,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
@@ -65,6 +68,11 @@ FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("live.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
     ("csat.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("outgoing.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("outgoing.apps", "outgoing.receivers"): (
+        "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
+        "load before the registry"
+    ),
     ("csat.apps", "csat.receivers"): (
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
         "load before the registry"

@@ -32,6 +32,7 @@ from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import signals
 from helpdesk.models import Notification, Organization
 from messenger import notification_texts
 from messenger.models import Conversation, ConversationState
@@ -179,6 +180,13 @@ def _breach_batch(now: datetime, after: int) -> tuple[int, int]:
         row.sla_breached_at = row.sla_due_at
         row.sla_warned_at = row.sla_warned_at or now
     Conversation.objects.bulk_update(rows, ["sla_breached_at", "sla_warned_at"])
+    by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for row in rows:
+        by_organization[row.organization_id].append((row.pk, row.pk))
+    for organization_id, subjects in by_organization.items():
+        signals.domain_events_send(
+            organization_id=organization_id, type=signals.SLA_BREACHED, resource=signals.CONVERSATION, subjects=subjects
+        )
     _send(
         [
             (row.organization, _alert(row, kind=Notification.Kind.SLA_BREACHED))
