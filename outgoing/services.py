@@ -1,8 +1,9 @@
 """Outgoing webhooks: registering endpoints, writing events to the outbox, delivering them.
 
 Delivery rules (one place):
-- one sender per endpoint at a time (a lease on its row); a batch goes out over a few
-  parallel connections, at most one delivery per conversation in it, and a delivery waits while
+- one sender per endpoint at a time (a lease on its row); each run starts with one delivery
+  (a dead endpoint costs one timeout, never a batch's worth), then batches go out over parallel
+  connections, at most one delivery per conversation in a batch, and a delivery waits while
   an earlier one of the same conversation to the same endpoint is still pending (order);
 - a failed attempt is tried again after an exponential backoff with jitter, for a day, then
   given up; the endpoint itself pauses after a failure (one probe at a time while it fails),
@@ -37,6 +38,7 @@ from outgoing import payloads, tasks
 from outgoing.addresses import EXCERPT_BYTES, EndpointNotAllowed, delivery_policy, endpoint_target
 from outgoing.models import Delivery, DeliveryState, EventType, OutgoingEvent, WebhookEndpoint
 from outgoing.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, secret_new, signature_header
+from outgoing.sql import rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,9 @@ DISABLE_AFTER = timedelta(days=1)
 LEASE_SECONDS = 60
 # A sender stops after this long and hands over to a new task (other endpoints get a turn).
 RUN_SECONDS = 20.0
-BATCH = 64
-CONNECTIONS = 8
+# A batch goes out at once over as many connections: it never lasts longer than one timeout.
+CONNECTIONS = 32
+BATCH = CONNECTIONS
 FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_SECONDS = 3600.0
 MAX_PAUSE_SECONDS = 300.0
@@ -337,19 +340,21 @@ def _record(endpoint: WebhookEndpoint, results: list[tuple[Delivery, Answer]], *
                 delivery.finished_at = now
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=retry_seconds(delivery.attempts))
-    Delivery.objects.bulk_update(
-        [delivery for delivery, _answer in results],
-        [
-            "attempts",
-            "last_attempt_at",
-            "status_code",
-            "response_ms",
-            "response_excerpt",
-            "error",
-            "state",
-            "finished_at",
-            "next_attempt_at",
-        ],
+    columns = (
+        "attempts",
+        "last_attempt_at",
+        "status_code",
+        "response_ms",
+        "response_excerpt",
+        "error",
+        "state",
+        "finished_at",
+        "next_attempt_at",
+    )
+    rows_update(
+        Delivery,
+        columns,
+        [(delivery.pk, *(getattr(delivery, column) for column in columns)) for delivery, _answer in results],
     )
     if failed and not any(answer.ok for _delivery, answer in results):
         endpoint.consecutive_failures += 1
@@ -372,6 +377,9 @@ def _refused(endpoint: WebhookEndpoint, deliveries: list[Delivery], reason: str)
     return [(delivery, Answer(None, 0, "", f"endpoint_not_allowed: {reason}"[:200])) for delivery in deliveries]
 
 
+BUSY = -1.0  # endpoint_deliver: another sender holds the endpoint
+
+
 def endpoint_deliver(
     *,
     endpoint_id: int,
@@ -379,8 +387,8 @@ def endpoint_deliver(
     run_seconds: float = RUN_SECONDS,
 ) -> float | None:
     """Send the endpoint's due deliveries until none is due, it fails or the run's time is up.
-    Returns in how many seconds to run again (None: nothing waiting soon). Safe to run twice
-    at once: the second finds the lease taken and does nothing."""
+    Returns in how many seconds to run again (None: nothing waiting; BUSY: another sender
+    holds it). Safe to run twice at once: the second finds the lease taken and does nothing."""
     started = now()
     taken = (
         WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
@@ -388,22 +396,24 @@ def endpoint_deliver(
         .update(lease_until=started + timedelta(seconds=LEASE_SECONDS))
     )
     if not taken:
-        return None
+        return BUSY
     cache.delete(_kick_key(endpoint_id))
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
     target: netfetch.Target | None = None
     pool: urllib3.HTTPConnectionPool | None = None
     try:
         with ThreadPoolExecutor(max_workers=CONNECTIONS, thread_name_prefix="outgoing") as executor:
+            probe = True
             while True:
                 moment = now()
                 if (moment - started).total_seconds() > run_seconds:
                     return 0.0
                 if endpoint.paused_until is not None and endpoint.paused_until > moment:
                     return (endpoint.paused_until - moment).total_seconds()
-                # While it fails, one probe at a time; the backlog goes once it answers again.
-                limit = 1 if endpoint.consecutive_failures else BATCH
-                deliveries = _due(endpoint, now=moment, limit=limit)
+                # First one delivery alone (a failing or dead endpoint costs one timeout),
+                # then the backlog in parallel batches once it answers.
+                deliveries = _due(endpoint, now=moment, limit=1 if probe else BATCH)
+                probe = False
                 if not deliveries:
                     return _next_due_in(endpoint, now=moment)
                 payloads.bodies_write([delivery.event_id for delivery in deliveries])
@@ -451,6 +461,9 @@ def endpoint_deliver_and_follow(*, endpoint_id: int) -> None:
     """The task's body: deliver, then queue the next run when more is due within the sweep's
     period (later ones are the sweep's), or when events were committed while it ran."""
     again = endpoint_deliver(endpoint_id=endpoint_id)
+    if again == BUSY:
+        # The sender that holds it looks for a new mark when it is done.
+        return
     if cache.get(_kick_key(endpoint_id)) is not None:
         cache.delete(_kick_key(endpoint_id))
         again = 0.0

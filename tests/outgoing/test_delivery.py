@@ -141,17 +141,19 @@ def test_a_later_event_of_a_conversation_waits_for_the_earlier_one(
 ) -> None:
     endpoint = _endpoint(tenant_a, receiver)
     first_conversation, other_conversation = _conversation(tenant_a), _conversation(tenant_a)
+    other = _emit(other_conversation, signals.CONVERSATION_CLOSED)
     first = _emit(first_conversation, signals.CONVERSATION_ASSIGNED)
     second = _emit(first_conversation, signals.CONVERSATION_CLOSED)
-    other = _emit(other_conversation, signals.CONVERSATION_CLOSED)
     receiver.failures[str(first.public_id)] = 1
     start = timezone.now()
 
     _deliver(endpoint, start)
     sent = [request.headers["x-helpdesk-event-id"] for request in receiver.requests]
-    # The other conversation is not held up; the first one's second event waits.
-    assert sorted(sent) == sorted([str(first.public_id), str(other.public_id)])
+    # The other conversation's event went; the first one's second event waits for the first.
+    assert sent == [str(other.public_id), str(first.public_id)]
     assert Delivery.objects.get(event=second).attempts == 0
+    _deliver(endpoint, start + timedelta(seconds=2))  # the endpoint's pause is over, not the event's backoff
+    assert len(receiver.requests) == 2
 
     _deliver(endpoint, start + timedelta(minutes=1))
     sent = [request.headers["x-helpdesk-event-id"] for request in receiver.requests]
