@@ -22,9 +22,18 @@ def domain_events(
     subjects: list[tuple[int, int | None]],
     **kwargs: Any,
 ) -> None:
-    # The change itself never fails because its webhook could not be written (own savepoint).
+    # The change itself never fails because its webhook could not be written (own savepoint,
+    # taken only when an endpoint wants the event: one query otherwise).
     try:
-        with transaction.atomic():
-            services.events_record(organization_id=organization_id, type=type, resource=resource, subjects=subjects)
+        endpoint_ids = services.endpoints_wanting(organization_id=organization_id, type=type)
+        if endpoint_ids:
+            with transaction.atomic():
+                services.events_record(
+                    organization_id=organization_id,
+                    type=type,
+                    resource=resource,
+                    subjects=subjects,
+                    endpoint_ids=endpoint_ids,
+                )
     except Exception:
         logger.exception("could not write the %s webhook events of organization %s", type, organization_id)

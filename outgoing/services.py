@@ -162,18 +162,32 @@ def delivery_send_again(*, organization: Organization, delivery: Delivery, now: 
 # --------------------------------------------------------------------------- the outbox
 
 
-def events_record(*, organization_id: int, type: str, resource: str, subjects: Sequence[tuple[int, int | None]]) -> int:
-    """Write the events, and a delivery per endpoint that wants them, in the caller's
-    transaction; the endpoints' senders are woken after commit. Returns the deliveries written."""
+def endpoints_wanting(*, organization_id: int, type: str) -> list[int]:
+    """The organization's enabled endpoints that want this event type (one query)."""
     # A handful of endpoints per organization: their event lists are read here (a JSON
     # "contains" lookup is not one every database has).
-    endpoint_ids = [
+    return [
         pk
         for pk, wanted in WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True)
         .values_list("pk", "events")
         .order_by("pk")
         if type in wanted
     ]
+
+
+def events_record(
+    *,
+    organization_id: int,
+    type: str,
+    resource: str,
+    subjects: Sequence[tuple[int, int | None]],
+    endpoint_ids: Sequence[int] | None = None,
+) -> int:
+    """Write the events, and a delivery per endpoint that wants them, in the caller's
+    transaction; the endpoints' senders are woken after commit. Returns the deliveries written."""
+    if endpoint_ids is None:
+        endpoint_ids = endpoints_wanting(organization_id=organization_id, type=type)
+    endpoint_ids = list(endpoint_ids)
     if not endpoint_ids or not subjects:
         return 0
     now = timezone.now()
