@@ -29,6 +29,7 @@ BENCHMARKS = (
     "downloads",
     "inbox",
     "live",
+    "outgoing",
     "reports",
     "routing",
     "sla",

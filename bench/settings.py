@@ -14,3 +14,7 @@ LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]  # noqa: F405
 # is (a test/benchmark setting; the product never reads it from the environment).
 if os.environ.get("BENCH_ATTACHMENT_CDN"):
     ATTACHMENT_FETCH_TEST_PREFIXES = [os.environ["BENCH_ATTACHMENT_CDN"]]
+# bench/outgoing.py only: its local receivers (http on 127.0.0.1) are delivered to as they are
+# (a test/benchmark setting; the product never reads it from the environment).
+if os.environ.get("BENCH_OUTGOING_RECEIVERS"):
+    OUTGOING_WEBHOOK_TEST_PREFIXES = os.environ["BENCH_OUTGOING_RECEIVERS"].split(",")

@@ -266,6 +266,7 @@ class Notification(models.Model):
         SLA_BREACHED = "sla_breached", _("SLA target breached")
         PAGE_SUBSCRIPTION_DROPPED = "page_subscription_dropped", _("Page subscription dropped")
         PAGE_SILENT = "page_silent", _("Page is silent")
+        WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled", _("Webhook endpoint disabled")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

@@ -305,9 +305,11 @@ def vet_url(url: str, *, policy: FetchPolicy) -> Target:
 # --------------------------------------------------------------------------- fetching
 
 
-def connection_pool(target: Target, *, policy: FetchPolicy, address: str | None = None) -> urllib3.HTTPConnectionPool:
-    """A pool of one connection to a checked address (the first unless told); TLS names and
-    verifies the host."""
+def connection_pool(
+    target: Target, *, policy: FetchPolicy, address: str | None = None, maxsize: int = 1
+) -> urllib3.HTTPConnectionPool:
+    """A pool of `maxsize` connections to a checked address (the first unless told); TLS names
+    and verifies the host."""
     address = address or target.address
     assert address in target.addresses
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
@@ -316,14 +318,14 @@ def connection_pool(target: Target, *, policy: FetchPolicy, address: str | None 
             address,
             target.port,
             timeout=timeout,
-            maxsize=1,
+            maxsize=maxsize,
             retries=False,
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
             server_hostname=target.host,
             assert_hostname=target.host,
         )
-    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, maxsize=1, retries=False)
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, maxsize=maxsize, retries=False)
 
 
 def _open(target: Target, *, policy: FetchPolicy) -> tuple[urllib3.HTTPConnectionPool, urllib3.BaseHTTPResponse]:

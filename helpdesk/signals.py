@@ -45,3 +45,47 @@ def conversation_finished_send(
             occasion=occasion,
             occasion_ids=dict(occasion_ids),
         )
+
+
+# Something an API client may want to hear of happened (outgoing webhooks listen): sent inside
+# the transaction of the change, so that the outbox row commits (or not) with it.
+# organization_id, type (one of EVENT_TYPES), resource (one of RESOURCES),
+# subjects: [(resource id, conversation id or None)]
+domain_events = Signal()
+
+EVENT_TYPES = (
+    "conversation.created",
+    "conversation.assigned",
+    "conversation.closed",
+    "message.received",
+    "message.sent",
+    "message.failed",
+    "ticket.created",
+    "ticket.updated",
+    "sla.breached",
+    "page.needs_reauthorization",
+)
+(
+    CONVERSATION_CREATED,
+    CONVERSATION_ASSIGNED,
+    CONVERSATION_CLOSED,
+    MESSAGE_RECEIVED,
+    MESSAGE_SENT,
+    MESSAGE_FAILED,
+    TICKET_CREATED,
+    TICKET_UPDATED,
+    SLA_BREACHED,
+    PAGE_NEEDS_REAUTHORIZATION,
+) = EVENT_TYPES
+
+
+RESOURCES = ("conversation", "message", "ticket", "page")
+CONVERSATION, MESSAGE, TICKET, PAGE = RESOURCES
+
+
+def domain_events_send(
+    *, organization_id: int, type: str, resource: str, subjects: Iterable[tuple[int, int | None]]
+) -> None:
+    wanted = list(dict.fromkeys(subjects))
+    if wanted and domain_events.receivers:
+        domain_events.send(sender=None, organization_id=organization_id, type=type, resource=resource, subjects=wanted)

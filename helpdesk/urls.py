@@ -81,6 +81,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/settings/", include("channels.urls")),
     path("o/<slug:org_slug>/settings/", include("labels.urls")),
     path("o/<slug:org_slug>/settings/", include("sla.urls")),
+    path("o/<slug:org_slug>/settings/", include("outgoing.urls")),
     path("o/<slug:org_slug>/", include("messenger.urls")),
     path("o/<slug:org_slug>/tickets/", include("tickets.urls")),
     path("o/<slug:org_slug>/ratings/", include("csat.urls")),
@@ -112,6 +113,7 @@ urlpatterns = [
     path("api/v1/", include("canned.api_urls")),
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
+    path("api/v1/", include("outgoing.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

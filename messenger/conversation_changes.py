@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from helpdesk import signals
 from live.publish import conversation_changed, publish
 from messenger.models import ConversationEvent
 
@@ -44,6 +45,30 @@ SYSTEM_LINE_CHANGES: dict[str, str] = {
 
 def system_line_change(kind: str) -> str:
     return SYSTEM_LINE_CHANGES.get(kind, EVENT)
+
+
+# The system lines that API clients hear of (outgoing webhooks, helpdesk.signals.domain_events).
+SIGNALLED_KINDS: dict[str, str] = {
+    _Kind.ASSIGNED: signals.CONVERSATION_ASSIGNED,
+    _Kind.CLOSED: signals.CONVERSATION_CLOSED,
+}
+
+
+def conversations_signalled(*, organization_id: int, type: str, conversation_ids: Iterable[int]) -> None:
+    """Tell the apps above (in the transaction of the change) that these conversations changed."""
+    signals.domain_events_send(
+        organization_id=organization_id,
+        type=type,
+        resource=signals.CONVERSATION,
+        subjects=[(conversation_id, conversation_id) for conversation_id in conversation_ids],
+    )
+
+
+def system_lines_signalled(*, organization_id: int, kind: str, conversation_ids: Iterable[int]) -> None:
+    """`conversations_signalled` for system lines of a kind API clients hear of."""
+    type = SIGNALLED_KINDS.get(kind)
+    if type is not None:
+        conversations_signalled(organization_id=organization_id, type=type, conversation_ids=conversation_ids)
 
 
 class _AsItIs:

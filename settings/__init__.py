@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "canned",
     "home",
     "reports",
+    "outgoing",
     "live",
     "auditlog",
     "privacy",
@@ -214,6 +215,8 @@ CELERY_TASK_QUEUES = (
     Queue("sending", routing_key="sending"),
     Queue("downloads", routing_key="downloads"),
     Queue("routing", routing_key="routing"),
+    # Outgoing webhooks: a slow or dead endpoint of a customer never delays anything else.
+    Queue("outgoing", routing_key="outgoing"),
 )
 # By task name (`<app>.<area>.<action>`, see messenger/tasks/__init__.py); unlisted tasks go to "celery".
 CELERY_TASK_ROUTES = {
@@ -226,6 +229,8 @@ CELERY_TASK_ROUTES = {
     "messenger.routing.drain_channel": {"queue": "routing"},
     "messenger.routing.drain_organization": {"queue": "routing"},
     "messenger.routing.out_of_hours_reply": {"queue": "routing"},
+    "outgoing.deliver": {"queue": "outgoing"},
+    "outgoing.sweep": {"queue": "outgoing"},
 }
 # Every periodic job, by task name. A job with `expires` shorter than its period is dropped
 # when no worker started it in time: the next run does its work.
@@ -325,6 +330,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Customer ratings: comments written after an answer, and taps whose reading was not queued.
     "csat-sweep": {"task": "csat.sweep", "schedule": 5 * 60, "options": {"expires": 4 * 60}},
+    # Outgoing webhooks: deliveries due again (backoff) handed to the endpoints' senders, endpoints
+    # failing for a day disabled (outgoing.services).
+    "outgoing-sweep": {"task": "outgoing.sweep", "schedule": 15.0, "options": {"expires": 14}},
 }
 
 # --- Auth, sessions, security ----------------------------------------------------------------
@@ -501,6 +509,14 @@ ATTACHMENT_HOST_SUFFIXES = env.list(
 # Tests and benchmarks only (bench/settings.py): URL prefixes the downloader fetches as they
 # are, loopback and http included. Never read from the environment; ignored in production.
 ATTACHMENT_FETCH_TEST_PREFIXES: list[str] = []
+
+# --- Outgoing webhooks (outgoing) -----------------------------------------------------------
+# Endpoints must be https in production; elsewhere http is allowed too (the addresses are
+# checked all the same: public addresses only, see helpdesk.netfetch).
+OUTGOING_WEBHOOKS_HTTPS_ONLY = env.bool("OUTGOING_WEBHOOKS_HTTPS_ONLY", PRODUCTION)
+# Benchmarks only (bench/settings.py): address prefixes delivered to as they are (loopback and
+# http included). Never read from the environment; ignored in production.
+OUTGOING_WEBHOOK_TEST_PREFIXES: list[str] = []
 # Threads (each with its own database connection) of one idle-chat sweep on PostgreSQL.
 TICKET_SWEEP_WORKERS = env.int("TICKET_SWEEP_WORKERS", 2)
 
@@ -563,6 +579,7 @@ NOTIFICATION_TEXTS = {
     "sla_breached": "messenger.notification_texts.sla_breached",
     "page_subscription_dropped": "messenger.notification_texts.page_subscription_dropped",
     "page_silent": "messenger.notification_texts.page_silent",
+    "webhook_endpoint_disabled": "outgoing.notification_texts.endpoint_disabled",
 }
 
 # --- Logging --------------------------------------------------------------------------------

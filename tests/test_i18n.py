@@ -44,6 +44,7 @@ APPS = (
     "home",
     "reports",
     "privacy",
+    "outgoing",
 )
 SKIPPED_PARTS = {"migrations", "sandbox", "tests", "bench", "__pycache__"}
 

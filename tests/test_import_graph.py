@@ -29,9 +29,11 @@ PACKAGES = (
     "canned",
     "home",
     "reports",
+    "outgoing",
     "privacy",
 )
-# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports:
+# helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports
+# ← outgoing ← privacy:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -49,6 +51,7 @@ LAYERS = {
     "canned": 10,
     "home": 11,
     "reports": 12,
+    "outgoing": 13,
     "privacy": 14,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
@@ -70,6 +73,11 @@ FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
     ("privacy.apps", "privacy.audit"): (
         "registers the audited models with django-auditlog in ready(): its module imports models, which "
         "cannot load before the registry"
+    ),
+    ("outgoing.apps", "helpdesk.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("outgoing.apps", "outgoing.receivers"): (
+        "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
+        "load before the registry"
     ),
     ("csat.apps", "csat.receivers"): (
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from channels import selectors as channel_selectors
 from channels import visibility
 from channels.models import TICKET_DELAY_DEFAULT_MINUTES
+from helpdesk import signals
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
@@ -214,6 +215,7 @@ def _convert(
         for ticket_id, row in zip(new_ids, ticket_rows, strict=True)
     ]
     tickets_told(made, what=TICKET_CREATED)
+    _signalled(signals.TICKET_CREATED, ((ref.organization_id, ref.pk, ref.conversation_id) for ref in made))
     # The conversation's transcript has its `converted` line.
     conversation_rows_told(
         ((row[_ORGANIZATION], row[_CHANNEL], row[_CONVERSATION], row[_ASSIGNEE]) for row in ticket_rows), what=STATE
@@ -272,6 +274,17 @@ def _ticket_row(chat: _Chat, *, now: Any, origin: str, created_by_id: int | None
         now,
         now,
     )
+
+
+def _signalled(type: str, tickets: Iterable[tuple[int, int, int | None]]) -> None:
+    """Tell the apps above (outgoing webhooks) of these tickets: (organization id, ticket id, conversation id)."""
+    by_organization: dict[int, list[tuple[int, int | None]]] = {}
+    for organization_id, ticket_id, conversation_id in tickets:
+        by_organization.setdefault(organization_id, []).append((ticket_id, conversation_id))
+    for organization_id, subjects in by_organization.items():
+        signals.domain_events_send(
+            organization_id=organization_id, type=type, resource=signals.TICKET, subjects=subjects
+        )
 
 
 def _write_converted_events(ticket_ids: Sequence[int]) -> None:
@@ -711,6 +724,7 @@ def ticket_update(
         TicketEvent.objects.bulk_create(events)
         for what in dict.fromkeys(_FIELD_CHANGES[field] for field in fields if field in _FIELD_CHANGES):
             ticket_publish(ticket, what=what)
+        _signalled(signals.TICKET_UPDATED, [(organization.pk, ticket.pk, ticket.conversation_id)])
         resolved = [
             e for e in events if e.kind == TicketEvent.Kind.STATE_CHANGED and e.data["to"] == TicketState.RESOLVED
         ]

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from availability.models import Availability, Status
 from channels.models import AgentChannel, Channel
+from helpdesk import signals
 from helpdesk.models import Organization
-from messenger.conversation_changes import ASSIGNMENT, conversation_rows_told
+from messenger.conversation_changes import ASSIGNMENT, conversation_rows_told, conversations_signalled
 from messenger.models import Contact, Conversation, ConversationEvent, ConversationState
 from messenger.routing import rules
 from messenger.routing.candidates import channel_candidates, default_capacity, open_loads
@@ -186,6 +187,11 @@ def _assignments_write(
         ((organization.pk, channel.pk, conversation_id, seat.user_id) for conversation_id, seat in given),
         what=ASSIGNMENT,
     )
+    conversations_signalled(
+        organization_id=organization.pk,
+        type=signals.CONVERSATION_ASSIGNED,
+        conversation_ids=[conversation_id for conversation_id, _seat in given],
+    )
     last = {seat.membership_id: now + timedelta(microseconds=n) for n, (_c, seat) in enumerate(given)}
     AgentChannel.objects.filter(organization=organization, channel=channel, membership_id__in=list(last)).update(
         last_assigned_at=Case(*(When(membership_id=m, then=Value(at)) for m, at in last.items()))
@@ -236,4 +242,7 @@ def assignment_write(
         organization=organization, membership_id=membership_id, channel_id__in=list(channel_ids)
     ).update(last_assigned_at=now)
     conversation_rows_told(((organization.pk, channel_id, pk, user.pk) for pk, channel_id in claimed), what=ASSIGNMENT)
+    conversations_signalled(
+        organization_id=organization.pk, type=signals.CONVERSATION_ASSIGNED, conversation_ids=conversation_ids
+    )
     return len(conversation_ids)

@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from helpdesk import signals
 from helpdesk.models import Notification, Organization
 from messenger import notification_texts
 from messenger.models import Conversation, ConversationState
@@ -187,6 +188,13 @@ def _breach_batch(now: datetime, after: int) -> tuple[int, int]:
         return 0, after
     # One UPDATE from the rows' own columns (bulk_update's CASE per row costs ~1 ms a row).
     sla_breaches_mark(Conversation.objects.filter(pk__in=[row.pk for row in rows]), now=now)
+    by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for row in rows:
+        by_organization[row.organization_id].append((row.pk, row.pk))
+    for organization_id, subjects in by_organization.items():
+        signals.domain_events_send(
+            organization_id=organization_id, type=signals.SLA_BREACHED, resource=signals.CONVERSATION, subjects=subjects
+        )
     _send(
         [
             (row.organization, _alert(row, kind=Notification.Kind.SLA_BREACHED))

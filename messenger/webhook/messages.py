@@ -199,6 +199,10 @@ def messages_store(
         )
         if not hidden:
             touched[message.columns["conversation_id"]].append(message)
+            if message.inbound:
+                result.received.append(
+                    (message.columns["organization_id"], message.columns["conversation_id"], inserted[message.key])
+                )
             if message.inbound and message.columns["quick_reply_payload"]:
                 result.quick_replied.append(
                     QuickReplied(
@@ -226,6 +230,7 @@ def messages_store(
             customer, route = by_conversation[conversation_id], routes[conversation_id]
             if conversation_id in new_conversation_ids:
                 whats = {CREATED}
+                result.created.append((route.organization_id, conversation_id))
             else:
                 whats = {CUSTOMER_MESSAGE if m.inbound else AGENT_MESSAGE for m in touched_by}
             result.changed.extend(

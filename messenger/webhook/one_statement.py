@@ -109,6 +109,11 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
         if row.get("quick_reply_payload") and row[INBOUND] and d.shown
         if d.organization_id and d.conversation_id and d.message_id
     ]
+    result.received = [
+        (d.organization_id, d.conversation_id, d.message_id)
+        for d, row in zip(decided, rows, strict=True)
+        if row.get(INBOUND) and d.shown and d.organization_id and d.conversation_id and d.message_id
+    ]
     result.changed = sorted(
         {
             ConversationChanged(

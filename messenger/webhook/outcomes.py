@@ -117,6 +117,10 @@ class BatchResult:
     customer_wrote: list[CustomerWrote] = field(default_factory=list)
     changed: list[ConversationChanged] = field(default_factory=list)
     quick_replied: list[QuickReplied] = field(default_factory=list)
+    # Customers' messages stored and shown: (organization id, conversation id, message id).
+    received: list[tuple[int, int, int]] = field(default_factory=list)
+    # Conversations the batch started: (organization id, conversation id).
+    created: list[tuple[int, int]] = field(default_factory=list)
 
 
 def message_reason_sql(flags: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ them again later; `webhook_events_prune` keeps the log to its retention.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk import signals
 from helpdesk.signals import quick_replies_received
 from live.publish import conversation_changed, publish
 from messenger.models import WebhookEvent, WebhookOutcome
@@ -122,6 +124,7 @@ def followups_on_commit(result: BatchResult) -> None:
             )
             for change in sorted(set(result.changed))
         )
+    _signalled(result)
     if result.download_message_ids:
         transaction.on_commit(partial(attachments_enqueue, message_ids=list(result.download_message_ids)), robust=True)
     if result.customer_wrote:
@@ -144,6 +147,31 @@ def followups_on_commit(result: BatchResult) -> None:
                 conversation_ids=list(result.announce_conversation_ids),
             ),
             robust=True,
+        )
+
+
+def _signalled(result: BatchResult) -> None:
+    """Tell the apps above (outgoing webhooks) of new conversations and customers' messages, in
+    the batch's transaction (the one statement's committed already: just after it)."""
+    created: dict[int, list[int]] = defaultdict(list)
+    for organization_id, conversation_id in result.created:
+        created[organization_id].append(conversation_id)
+    for organization_id, conversation_ids in created.items():
+        signals.domain_events_send(
+            organization_id=organization_id,
+            type=signals.CONVERSATION_CREATED,
+            resource=signals.CONVERSATION,
+            subjects=[(pk, pk) for pk in conversation_ids],
+        )
+    received: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for organization_id, conversation_id, message_id in result.received:
+        received[organization_id].append((message_id, conversation_id))
+    for organization_id, subjects in received.items():
+        signals.domain_events_send(
+            organization_id=organization_id,
+            type=signals.MESSAGE_RECEIVED,
+            resource=signals.MESSAGE,
+            subjects=sorted(subjects),
         )
 
 

@@ -57,6 +57,7 @@ class Command(BaseCommand):
                     ("sending", "sending", 2),
                     ("downloads", "downloads", 2),
                     ("routing", "routing", 2),
+                    ("outgoing", "outgoing", 4),
                 )
             },
             "beat": [

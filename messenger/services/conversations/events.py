@@ -8,7 +8,7 @@ from typing import Any
 from helpdesk.exceptions import ChannelDeleted, NotFound
 from helpdesk.models import Organization
 from helpdesk.names import name_parts
-from messenger.conversation_changes import conversation_told, system_line_change
+from messenger.conversation_changes import conversation_told, system_line_change, system_lines_signalled
 from messenger.models import Conversation, ConversationEvent
 
 
@@ -32,6 +32,7 @@ def event_record(*, conversation: Conversation, kind: str, acting_user: Any, **d
         data=data,
     )
     conversation_told(conversation, what=system_line_change(kind))
+    system_lines_signalled(organization_id=conversation.organization_id, kind=kind, conversation_ids=[conversation.pk])
     return event
 
 
@@ -44,6 +45,7 @@ def events_record(
     if not data_by_conversation:
         return []
     actor = _actor(acting_user)
+    system_lines_signalled(organization_id=organization.pk, kind=kind, conversation_ids=list(data_by_conversation))
     return ConversationEvent.objects.bulk_create(
         [
             ConversationEvent(

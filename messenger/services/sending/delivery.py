@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from helpdesk import signals
 from helpdesk.exceptions import HelpdeskError
 from helpdesk.files import OCTET_STREAM
 from messenger.client import call_with_page
@@ -91,11 +92,22 @@ def _attachment_upload(*, message: Message, client: GraphClient, page_token: str
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(attachments=attachments)
 
 
+def _signalled(message: Message, type: str) -> None:
+    signals.domain_events_send(
+        organization_id=message.organization_id,
+        type=type,
+        resource=signals.MESSAGE,
+        subjects=[(message.pk, message.conversation_id)],
+    )
+
+
 def _fail(message: Message, *, code: str, text: str, now: datetime) -> None:
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+    failed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, error_code=code[:60], error_message=text[:500], status_changed_at=now
     )
     conversation_told(message.conversation, what=STATUS)
+    if failed:
+        _signalled(message, signals.MESSAGE_FAILED)
 
 
 def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int = SEND_MAX_RETRIES) -> float | None:
@@ -185,6 +197,7 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
         sent.update(status=MessageStatus.SENT, error_code="", error_message="", status_changed_at=done)
     page_sent_record(page_pk=page.pk, sent_at=done)
     conversation_told(conversation, what=STATUS)
+    _signalled(message, signals.MESSAGE_SENT)
     return None
 
 

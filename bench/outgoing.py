@@ -1,0 +1,274 @@
+"""Bench of outgoing webhooks: events written at a steady rate (default 1,000 a second for
+60 s) for three endpoints on local receivers, two healthy and one dead (it accepts the
+connection and never answers: every try costs the full timeout) or refusing connections.
+Celery workers of the `outgoing` queue deliver, as in production.
+
+Targets: the delivery p99 to the healthy endpoints under 2 s (from the event's time to its
+arrival); the dead one does not slow them; nothing lost (every event reaches both healthy
+endpoints); nothing delivered twice under another id (a retry keeps the id, and a duplicate
+has the same body); per conversation, the healthy endpoints receive events in their order.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_outgoing .venv/bin/python bench/outgoing.py
+
+Smaller runs on a busy machine: BENCH_OUTGOING_EVENTS=2000 BENCH_OUTGOING_RATE=200.
+BENCH_OUTGOING_DEAD=refused makes the third endpoint refuse connections instead. Prints one
+line starting with `outgoing:`; exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EVENTS = int(os.environ.get("BENCH_OUTGOING_EVENTS", "60000"))
+RATE = float(os.environ.get("BENCH_OUTGOING_RATE", "1000"))
+DEAD_MODE = os.environ.get("BENCH_OUTGOING_DEAD", "slow")
+WORKER_THREADS = int(os.environ.get("BENCH_OUTGOING_WORKER_THREADS", "4"))
+CONVERSATIONS = 500
+TICK_SECONDS = 0.05  # the events of a tick are written in one transaction (a webhook POST's worth)
+P99_BUDGET_SECONDS = 2.0
+DRAIN_TIMEOUT_SECONDS = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Receiver:
+    """A healthy endpoint: answers 200 at once, records (event id, arrival time, body)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = _free_port()
+        self.arrivals: list[tuple[str, float, bytes]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                arrived = time.time()
+                with receiver.lock:
+                    receiver.arrivals.append((self.headers.get("X-Helpdesk-Event-Id", ""), arrived, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook/{self.name}"
+
+
+class DeadReceiver:
+    """Listens and never accepts (`slow`: each try waits for the whole timeout), or nothing
+    listens at all (`refused`)."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.sock: socket.socket | None = None
+        if DEAD_MODE == "slow":
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", self.port))
+            self.sock.listen(1024)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook/dead"
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> int:
+    healthy = [Receiver("a"), Receiver("b")]
+    dead = DeadReceiver()
+    prefixes = [f"http://127.0.0.1:{r.port}/" for r in healthy] + [f"http://127.0.0.1:{dead.port}/"]
+    os.environ["BENCH_OUTGOING_RECEIVERS"] = ",".join(prefixes)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+
+    import django
+
+    django.setup()
+
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from helpdesk import signals
+    from helpdesk.models import Role
+    from messenger.models import Conversation
+    from outgoing import services
+    from outgoing.models import Delivery, DeliveryState, OutgoingEvent
+    from tests import factories
+
+    call_command("migrate", "--noinput", verbosity=0)
+    organization = factories.make_org("bench-outgoing")
+    department = factories.make_department(organization, "Support")
+    admin = factories.make_member(organization, role=Role.ADMIN, username="bench-out-admin", departments=[department])
+    page = factories.make_page(factories.make_channel(organization, department))
+    conversations: list[Conversation] = [factories.make_conversation(page) for _ in range(CONVERSATIONS)]
+    endpoints = [
+        services.endpoint_create(
+            organization=organization, acting_user=admin.user, url=r.url, events=[signals.CONVERSATION_CLOSED]
+        )
+        for r in [*healthy, dead]
+    ]
+    healthy_ids = {endpoints[0].pk: healthy[0], endpoints[1].pk: healthy[1]}
+
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "helpdesk",
+            "worker",
+            "--queues=outgoing",
+            "--hostname=outgoing-bench@%h",
+            "--pool=threads",
+            f"--concurrency={WORKER_THREADS}",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    stop_sweeping = threading.Event()
+
+    def sweeping() -> None:
+        # The beat job's part (retries, a paused endpoint's next probe), every 5 s.
+        while not stop_sweeping.wait(5.0):
+            try:
+                services.outgoing_sweep()
+            except Exception as error:  # a bench keeps going; the figures tell
+                print(f"sweep failed: {error}", file=sys.stderr)
+
+    sweeper = threading.Thread(target=sweeping, daemon=True)
+    try:
+        time.sleep(3.0)  # the worker starts
+        sweeper.start()
+        per_tick = max(1, round(RATE * TICK_SECONDS))
+        written = 0
+        started = time.monotonic()
+        behind = 0.0
+        while written < EVENTS:
+            tick_at = started + (written / per_tick) * TICK_SECONDS
+            pause = tick_at - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            else:
+                behind = max(behind, -pause)
+            count = min(per_tick, EVENTS - written)
+            # Round robin over the conversations: each gets an event every CONVERSATIONS events.
+            subjects = [(c.pk, c.pk) for c in (conversations[(written + n) % CONVERSATIONS] for n in range(count))]
+            with transaction.atomic():
+                signals.domain_events_send(
+                    organization_id=organization.pk,
+                    type=signals.CONVERSATION_CLOSED,
+                    resource=signals.CONVERSATION,
+                    subjects=subjects,
+                )
+            written += count
+        write_seconds = time.monotonic() - started
+
+        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if not Delivery.objects.filter(endpoint_id__in=list(healthy_ids), state=DeliveryState.PENDING).exists():
+                break
+            time.sleep(0.5)
+        drained_after = time.monotonic() - started - write_seconds
+    finally:
+        stop_sweeping.set()
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+    events = {
+        str(public_id): (pk, conversation_id, created_at)
+        for public_id, pk, conversation_id, created_at in OutgoingEvent.objects.values_list(
+            "public_id", "pk", "conversation_id", "created_at"
+        )
+    }
+    latencies: list[float] = []
+    lost = duplicates = foreign = out_of_order = mismatched = 0
+    for receiver in healthy_ids.values():
+        seen: dict[str, bytes] = {}
+        last_by_conversation: dict[int, int] = defaultdict(int)
+        for event_id, arrived, body in receiver.arrivals:
+            known = events.get(event_id)
+            if known is None or json.loads(body)["id"] != event_id:
+                foreign += 1
+                continue
+            pk, conversation_id, created_at = known
+            if event_id in seen:
+                duplicates += 1
+                mismatched += seen[event_id] != body
+                continue
+            seen[event_id] = body
+            latencies.append(arrived - datetime.timestamp(created_at))
+            if pk < last_by_conversation[conversation_id]:
+                out_of_order += 1
+            last_by_conversation[conversation_id] = pk
+        lost += len(events) - len(seen)
+    dead_tries = Delivery.objects.filter(endpoint=endpoints[2]).exclude(attempts=0).values_list("attempts", flat=True)
+    dead_attempts = sum(dead_tries)
+    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    achieved_rate = EVENTS / write_seconds if write_seconds else 0.0
+    print(
+        f"events {len(events)} written in {write_seconds:.1f} s ({achieved_rate:.0f}/s, "
+        f"at most {behind:.2f} s behind); "
+        f"healthy endpoints drained {drained_after:.1f} s after the last event"
+    )
+    print(
+        f"delivery to the healthy endpoints: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+        f"({len(latencies)} deliveries); lost {lost}, duplicates {duplicates} (same id; {mismatched} with another "
+        f"body), unknown ids {foreign}, out of order {out_of_order}"
+    )
+    print(f"dead endpoint ({DEAD_MODE}): {dead_attempts} tries in all, the others were not held up")
+    met = (
+        p99 < P99_BUDGET_SECONDS
+        and lost == 0
+        and foreign == 0
+        and mismatched == 0
+        and out_of_order == 0
+        and achieved_rate >= RATE * 0.9
+    )
+    print(
+        f"outgoing: {'PASS' if met else 'FAIL'} {len(events)} events at {achieved_rate:.0f}/s to 3 endpoints "
+        f"(one {DEAD_MODE}): healthy p99 {p99 * 1000:.0f} ms (budget {P99_BUDGET_SECONDS * 1000:.0f}), "
+        f"lost {lost}, duplicates {duplicates} (same id), out of order {out_of_order}"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,551 @@
+"""Outgoing webhooks: registering endpoints, writing events to the outbox, delivering them.
+
+Delivery rules (one place):
+- one sender per endpoint at a time (a lease on its row); each run starts with one delivery
+  (a dead endpoint costs one timeout, never a batch's worth), then batches go out over parallel
+  connections, at most one delivery per conversation in a batch, and a delivery waits while
+  an earlier one of the same conversation to the same endpoint is still pending (order);
+- a failed attempt is tried again after an exponential backoff with jitter, for a day, then
+  given up; the endpoint itself pauses after a failure (one probe at a time while it fails),
+  so a dead endpoint holds one worker for at most one timeout, never the others;
+- an endpoint failing for a whole day is disabled and its organization's admins are told.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import urllib3
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk import netfetch
+from helpdesk.exceptions import InvalidInput
+from helpdesk.models import Membership, Organization, Role
+from helpdesk.services import Notice, notifications_create_many
+from outgoing import payloads, tasks
+from outgoing.addresses import EXCERPT_BYTES, EndpointNotAllowed, delivery_policy, endpoint_target
+from outgoing.models import Delivery, DeliveryState, EventType, OutgoingEvent, WebhookEndpoint
+from outgoing.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, secret_new, signature_header
+from outgoing.sql import rows_update
+
+logger = logging.getLogger(__name__)
+
+RETRY_FOR = timedelta(days=1)
+DISABLE_AFTER = timedelta(days=1)
+LEASE_SECONDS = 60
+# A sender stops after this long and hands over to a new task (other endpoints get a turn).
+RUN_SECONDS = 20.0
+# A batch goes out at once over as many connections: it never lasts longer than one timeout.
+CONNECTIONS = 32
+BATCH = CONNECTIONS
+FIRST_RETRY_SECONDS = 10.0
+MAX_RETRY_SECONDS = 3600.0
+MAX_PAUSE_SECONDS = 300.0
+DESCRIPTION_MAX = 200
+URL_MAX = 500
+KICK_SECONDS = 30
+NOTIFICATION_KIND = "webhook_endpoint_disabled"
+DISABLED_FAILING = "failing"
+
+
+class InvalidEventTypes(InvalidInput):
+    code = "invalid_event_types"
+    default_message = _("Choose at least one event among the known ones.")
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+def _events_clean(events: Iterable[Any]) -> list[str]:
+    chosen = [str(event) for event in events]
+    if not chosen or any(event not in EventType.values for event in chosen):
+        raise InvalidEventTypes(details={"known": list(EventType.values)})
+    return [event for event in EventType.values if event in chosen]
+
+
+def _url_clean(url: str) -> str:
+    url = url.strip()
+    if not url or len(url) > URL_MAX:
+        raise EndpointNotAllowed()
+    endpoint_target(url)
+    return url
+
+
+@transaction.atomic
+def endpoint_create(
+    *, organization: Organization, acting_user: Any, url: str, events: Iterable[Any], description: str = ""
+) -> WebhookEndpoint:
+    return WebhookEndpoint.objects.create(
+        organization=organization,
+        url=_url_clean(url),
+        events=_events_clean(events),
+        description=description.strip()[:DESCRIPTION_MAX],
+        secret=secret_new(),
+        created_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+    )
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    organization: Organization,
+    endpoint: WebhookEndpoint,
+    url: str | None = None,
+    events: Iterable[Any] | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> WebhookEndpoint:
+    assert endpoint.organization_id == organization.pk
+    if url is not None:
+        endpoint.url = _url_clean(url)
+    if events is not None:
+        endpoint.events = _events_clean(events)
+    if description is not None:
+        endpoint.description = description.strip()[:DESCRIPTION_MAX]
+    if enabled is not None and enabled != endpoint.enabled:
+        endpoint.enabled = enabled
+        endpoint.disabled_at = None if enabled else timezone.now()
+        endpoint.disabled_reason = ""
+        # Turned on again: its failures so far count no more.
+        endpoint.failing_since, endpoint.consecutive_failures, endpoint.paused_until = None, 0, None
+    endpoint.save()
+    if endpoint.enabled:
+        transaction.on_commit(lambda: endpoints_kick([endpoint.pk]))
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_secret_rotate(*, organization: Organization, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret at once: deliveries from now on are signed with it."""
+    assert endpoint.organization_id == organization.pk
+    endpoint.secret = secret_new()
+    endpoint.save(update_fields=["secret", "updated_at"])
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, organization: Organization, endpoint: WebhookEndpoint) -> None:
+    assert endpoint.organization_id == organization.pk
+    endpoint.delete()
+
+
+@transaction.atomic
+def delivery_send_again(*, organization: Organization, delivery: Delivery, now: datetime | None = None) -> Delivery:
+    """The same event (same id, same body) to the same endpoint once more, now (after the
+    conversation's earlier pending deliveries)."""
+    assert delivery.organization_id == organization.pk
+    now = now or timezone.now()
+    again = Delivery.objects.create(
+        organization=organization,
+        endpoint_id=delivery.endpoint_id,
+        event_id=delivery.event_id,
+        conversation_id=delivery.conversation_id,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    transaction.on_commit(lambda: endpoints_kick([delivery.endpoint_id]))
+    return again
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def endpoints_wanting(*, organization_id: int, type: str) -> list[int]:
+    """The organization's enabled endpoints that want this event type (one query)."""
+    # A handful of endpoints per organization: their event lists are read here (a JSON
+    # "contains" lookup is not one every database has).
+    return [
+        pk
+        for pk, wanted in WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True)
+        .values_list("pk", "events")
+        .order_by("pk")
+        if type in wanted
+    ]
+
+
+def events_record(
+    *,
+    organization_id: int,
+    type: str,
+    resource: str,
+    subjects: Sequence[tuple[int, int | None]],
+    endpoint_ids: Sequence[int] | None = None,
+) -> int:
+    """Write the events, and a delivery per endpoint that wants them, in the caller's
+    transaction; the endpoints' senders are woken after commit. Returns the deliveries written."""
+    if endpoint_ids is None:
+        endpoint_ids = endpoints_wanting(organization_id=organization_id, type=type)
+    endpoint_ids = list(endpoint_ids)
+    if not endpoint_ids or not subjects:
+        return 0
+    now = timezone.now()
+    events = OutgoingEvent.objects.bulk_create(
+        [
+            OutgoingEvent(
+                organization_id=organization_id,
+                type=type,
+                resource=resource,
+                resource_id=resource_id,
+                conversation_id=conversation_id,
+            )
+            for resource_id, conversation_id in subjects
+        ]
+    )
+    if any(event.pk is None for event in events):  # a database that does not return ids
+        public_ids = [event.public_id for event in events]
+        events = list(OutgoingEvent.objects.filter(public_id__in=public_ids).order_by("pk"))
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                organization_id=organization_id,
+                endpoint_id=endpoint_id,
+                event_id=event.pk,
+                conversation_id=event.conversation_id,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for event in events
+            for endpoint_id in endpoint_ids
+        ]
+    )
+    transaction.on_commit(lambda: endpoints_kick(endpoint_ids), robust=True)
+    return len(events) * len(endpoint_ids)
+
+
+def _kick_key(endpoint_id: int) -> str:
+    return f"outgoing:kick:{endpoint_id}"
+
+
+def endpoints_kick(endpoint_ids: Iterable[int], *, countdown: float | None = None) -> None:
+    """Wake the endpoints' senders: one task queued per endpoint however many events commit
+    while it waits (the sender clears the mark as it starts)."""
+    for endpoint_id in endpoint_ids:
+        if countdown is None and not cache.add(_kick_key(endpoint_id), 1, timeout=KICK_SECONDS):
+            continue
+        try:
+            if countdown is None:
+                tasks.deliver.delay(endpoint_id)
+            else:
+                tasks.deliver.apply_async((endpoint_id,), countdown=countdown)
+        except Exception:
+            # The broker is away: the sweep (every 15 s) wakes the endpoint later.
+            cache.delete(_kick_key(endpoint_id))
+            logger.warning("could not queue the deliveries of webhook endpoint %s", endpoint_id, exc_info=True)
+
+
+# --------------------------------------------------------------------------- delivering
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int | None
+    ms: int
+    excerpt: str
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+def retry_seconds(attempts: int) -> float:
+    """After the n-th failed attempt: 10 s, 20 s, 40 s … up to an hour, ±25 % jitter."""
+    base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    return base * random.uniform(0.75, 1.25)  # noqa: S311 (jitter, not a secret)
+
+
+def pause_seconds(consecutive_failures: int) -> float:
+    """How long a failing endpoint rests before the next probe: 1 s, 2 s, 4 s … 5 minutes, jittered."""
+    return min(MAX_PAUSE_SECONDS, 2.0 ** min(consecutive_failures - 1, 12)) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
+
+
+def _post(pool: urllib3.HTTPConnectionPool, target: netfetch.Target, secret: str, event: OutgoingEvent) -> Answer:
+    body = event.body.encode()
+    headers = {
+        "Host": target.host_header,
+        "User-Agent": delivery_policy().user_agent,
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=int(time.time()), body=body),
+        EVENT_ID_HEADER: str(event.public_id),
+    }
+    started = time.monotonic()
+    try:
+        response = pool.urlopen(
+            "POST",
+            target.request_target,
+            body=body,
+            headers=headers,
+            redirect=False,
+            retries=False,
+            preload_content=False,
+            assert_same_host=False,
+        )
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        return Answer(None, int((time.monotonic() - started) * 1000), "", type(error).__name__[:200])
+    try:
+        excerpt = response.read(EXCERPT_BYTES, decode_content=False)
+        if response.read(1, decode_content=False):
+            response.close()  # more than we keep: not worth reading to reuse the connection
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        return Answer(response.status, int((time.monotonic() - started) * 1000), "", type(error).__name__[:200])
+    finally:
+        response.release_conn()
+    return Answer(
+        response.status,
+        int((time.monotonic() - started) * 1000),
+        excerpt.decode("utf-8", "replace"),
+        "",
+    )
+
+
+def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Delivery]:
+    """The endpoint's due deliveries, oldest first, each the first pending one of its conversation."""
+    candidates = list(
+        Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by(
+            "pk"
+        )[: limit * 4]
+    )
+    conversation_ids = {d.conversation_id for d in candidates if d.conversation_id is not None}
+    first = dict(
+        Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, conversation_id__in=conversation_ids)
+        .values("conversation_id")
+        .annotate(first=Min("pk"))
+        .values_list("conversation_id", "first")
+        .order_by()
+    )
+    due: list[Delivery] = []
+    for delivery in candidates:
+        if delivery.conversation_id is None or first.get(delivery.conversation_id) == delivery.pk:
+            due.append(delivery)
+            if len(due) == limit:
+                break
+    return due
+
+
+def _record(endpoint: WebhookEndpoint, results: list[tuple[Delivery, Answer]], *, now: datetime) -> bool:
+    """Store the attempts; returns whether the endpoint failed (it pauses)."""
+    failed = False
+    for delivery, answer in results:
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.status_code = answer.status
+        delivery.response_ms = answer.ms
+        delivery.response_excerpt = answer.excerpt
+        delivery.error = answer.error
+        if answer.ok:
+            delivery.state = DeliveryState.SUCCEEDED
+            delivery.finished_at = now
+        else:
+            failed = True
+            if now - delivery.created_at >= RETRY_FOR:
+                delivery.state = DeliveryState.FAILED
+                delivery.finished_at = now
+            else:
+                delivery.next_attempt_at = now + timedelta(seconds=retry_seconds(delivery.attempts))
+    columns = (
+        "attempts",
+        "last_attempt_at",
+        "status_code",
+        "response_ms",
+        "response_excerpt",
+        "error",
+        "state",
+        "finished_at",
+        "next_attempt_at",
+    )
+    rows_update(
+        Delivery,
+        columns,
+        [(delivery.pk, *(getattr(delivery, column) for column in columns)) for delivery, _answer in results],
+    )
+    if failed and not any(answer.ok for _delivery, answer in results):
+        endpoint.consecutive_failures += 1
+        endpoint.failing_since = endpoint.failing_since or now
+        endpoint.paused_until = now + timedelta(seconds=pause_seconds(endpoint.consecutive_failures))
+    else:
+        endpoint.consecutive_failures, endpoint.failing_since, endpoint.paused_until = 0, None, None
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        consecutive_failures=endpoint.consecutive_failures,
+        failing_since=endpoint.failing_since,
+        paused_until=endpoint.paused_until,
+    )
+    if endpoint.failing_since is not None and now - endpoint.failing_since >= DISABLE_AFTER:
+        endpoints_disable_failing(now=now, endpoint_ids=[endpoint.pk])
+        return True
+    return failed
+
+
+def _refused(endpoint: WebhookEndpoint, deliveries: list[Delivery], reason: str) -> list[tuple[Delivery, Answer]]:
+    return [(delivery, Answer(None, 0, "", f"endpoint_not_allowed: {reason}"[:200])) for delivery in deliveries]
+
+
+BUSY = -1.0  # endpoint_deliver: another sender holds the endpoint
+
+
+def endpoint_deliver(
+    *,
+    endpoint_id: int,
+    now: Callable[[], datetime] = timezone.now,
+    run_seconds: float = RUN_SECONDS,
+) -> float | None:
+    """Send the endpoint's due deliveries until none is due, it fails or the run's time is up.
+    Returns in how many seconds to run again (None: nothing waiting; BUSY: another sender
+    holds it). Safe to run twice at once: the second finds the lease taken and does nothing."""
+    started = now()
+    taken = (
+        WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=started))
+        .update(lease_until=started + timedelta(seconds=LEASE_SECONDS))
+    )
+    if not taken:
+        return BUSY
+    cache.delete(_kick_key(endpoint_id))
+    endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+    target: netfetch.Target | None = None
+    pool: urllib3.HTTPConnectionPool | None = None
+    try:
+        with ThreadPoolExecutor(max_workers=CONNECTIONS, thread_name_prefix="outgoing") as executor:
+            probe = True
+            while True:
+                moment = now()
+                if (moment - started).total_seconds() > run_seconds:
+                    return 0.0
+                if endpoint.paused_until is not None and endpoint.paused_until > moment:
+                    return (endpoint.paused_until - moment).total_seconds()
+                # First one delivery alone (a failing or dead endpoint costs one timeout),
+                # then the backlog in parallel batches once it answers.
+                deliveries = _due(endpoint, now=moment, limit=1 if probe else BATCH)
+                probe = False
+                if not deliveries:
+                    return _next_due_in(endpoint, now=moment)
+                payloads.bodies_write([delivery.event_id for delivery in deliveries])
+                events = {e.pk: e for e in OutgoingEvent.objects.filter(pk__in=[d.event_id for d in deliveries])}
+                try:
+                    checked = endpoint_target(endpoint.url)
+                except EndpointNotAllowed as refusal:
+                    reason = str((refusal.details or {}).get("reason", ""))
+                    results = _refused(endpoint, deliveries, reason)
+                else:
+                    if pool is None or target is None or checked.addresses != target.addresses:
+                        if pool is not None:
+                            pool.close()
+                        target = checked
+                        pool = netfetch.connection_pool(target, policy=delivery_policy(), maxsize=CONNECTIONS)
+                    answers = list(
+                        executor.map(
+                            partial(_post, pool, target, endpoint.secret),
+                            [events[delivery.event_id] for delivery in deliveries],
+                        )
+                    )
+                    results = list(zip(deliveries, answers, strict=True))
+                if _record(endpoint, results, now=now()):
+                    endpoint.refresh_from_db()
+                    if not endpoint.enabled:
+                        return None
+    finally:
+        if pool is not None:
+            pool.close()
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(lease_until=None)
+
+
+def _next_due_in(endpoint: WebhookEndpoint, *, now: datetime) -> float | None:
+    next_at = (
+        Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING)
+        .aggregate(at=Min("next_attempt_at"))
+        .get("at")
+    )
+    if next_at is None:
+        return None
+    return max(0.0, (next_at - now).total_seconds())
+
+
+def endpoint_deliver_and_follow(*, endpoint_id: int) -> None:
+    """The task's body: deliver, then queue the next run when more is due within the sweep's
+    period (later ones are the sweep's), or when events were committed while it ran."""
+    again = endpoint_deliver(endpoint_id=endpoint_id)
+    if again == BUSY:
+        # The sender that holds it looks for a new mark when it is done.
+        return
+    if cache.get(_kick_key(endpoint_id)) is not None:
+        cache.delete(_kick_key(endpoint_id))
+        again = 0.0
+    if again is not None and again < 15:
+        endpoints_kick([endpoint_id], countdown=max(0.0, again))
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+def endpoints_disable_failing(*, now: datetime | None = None, endpoint_ids: Sequence[int] | None = None) -> int:
+    """Disable endpoints that failed for a whole day; their organization's admins are told once."""
+    now = now or timezone.now()
+    rows = WebhookEndpoint.objects.filter(
+        enabled=True, failing_since__isnull=False, failing_since__lte=now - DISABLE_AFTER
+    )
+    if endpoint_ids is not None:
+        rows = rows.filter(pk__in=endpoint_ids)
+    disabled = 0
+    for endpoint in rows.select_related("organization"):
+        with transaction.atomic():
+            changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, enabled=True).update(
+                enabled=False, disabled_at=now, disabled_reason=DISABLED_FAILING
+            )
+            if not changed:
+                continue
+            disabled += 1
+            _tell_admins(endpoint, now=now)
+    return disabled
+
+
+def _tell_admins(endpoint: WebhookEndpoint, *, now: datetime) -> None:
+    organization = endpoint.organization
+    admin_ids = list(
+        Membership.objects.filter(organization=organization, role=Role.ADMIN, is_active=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    notifications_create_many(
+        organization=organization,
+        kind=NOTIFICATION_KIND,
+        notices=[
+            Notice(
+                user_ids=admin_ids,
+                dedupe_key=f"webhook-disabled:{endpoint.pk}:{now.isoformat()}",
+                params={"endpoint_id": endpoint.pk, "url": endpoint.url, "since": endpoint.failing_since.isoformat()}
+                if endpoint.failing_since
+                else {"endpoint_id": endpoint.pk, "url": endpoint.url, "since": now.isoformat()},
+                url=f"/o/{organization.slug}/settings/webhooks/{endpoint.pk}/",
+            )
+        ],
+    )
+
+
+def outgoing_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Every 15 s: give up deliveries pending for more than a day, disable endpoints failing
+    for a day, and wake the senders of endpoints with deliveries due (retries)."""
+    now = now or timezone.now()
+    given_up = Delivery.objects.filter(state=DeliveryState.PENDING, created_at__lte=now - RETRY_FOR).update(
+        state=DeliveryState.FAILED, finished_at=now
+    )
+    disabled = endpoints_disable_failing(now=now)
+    due = list(
+        Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now, endpoint__enabled=True)
+        .filter(Q(endpoint__paused_until__isnull=True) | Q(endpoint__paused_until__lte=now))
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+        .order_by()
+    )
+    endpoints_kick(due)
+    return {"given_up": given_up, "disabled": disabled, "woken": len(due)}
