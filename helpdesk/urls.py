@@ -86,6 +86,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/ratings/", include("csat.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
     path("o/<slug:org_slug>/reports/", include("reports.urls")),
+    path("o/<slug:org_slug>/contacts/", include("contacts.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
@@ -108,6 +109,7 @@ urlpatterns = [
     path("api/v1/", include("tickets.api_urls")),
     path("api/v1/", include("canned.api_urls")),
     path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("contacts.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

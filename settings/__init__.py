@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "canned",
     "home",
     "reports",
+    "contacts",
     "live",
 ]
 

@@ -43,6 +43,7 @@ APPS = (
     "canned",
     "home",
     "reports",
+    "contacts",
 )
 SKIPPED_PARTS = {"migrations", "sandbox", "tests", "bench", "__pycache__"}
 

@@ -29,6 +29,7 @@ PACKAGES = (
     "canned",
     "home",
     "reports",
+    "contacts",
 )
 # helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports:
 # a module imports its own app and those below it
@@ -48,6 +49,7 @@ LAYERS = {
     "canned": 10,
     "home": 11,
     "reports": 12,
+    "contacts": 15,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}
