@@ -137,9 +137,10 @@ class ContactViewSet(mixins.ListModelMixin, OrganizationViewSet):
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str) -> Response:
         """Merge with another contact of the same person (both must be contacts you see)."""
+        # The contact first: one the caller does not see is 404 whatever the body.
+        contact = self._contact(pk)
         payload = MergeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        contact = self._contact(pk)
         other = self._contact(payload.validated_data["contact_id"])
         services.contacts_merge(
             organization=self.organization,

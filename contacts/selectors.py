@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from contacts.models import ContactNote, PersonContact
-from helpdesk.converters import parse_id
+from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
@@ -27,7 +27,7 @@ def contact_list(*, organization: Organization, membership: Membership, query: s
     contacts = Contact.objects.filter(
         messenger_selectors.contact_visible_filter(organization=organization, membership=membership)
     )
-    query = query.strip()[:SEARCH_MAX_LENGTH]
+    query = search_term(query, max_length=SEARCH_MAX_LENGTH)
     if query:
         contacts = contacts.filter(
             Q(display_name__icontains=query)

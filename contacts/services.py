@@ -35,7 +35,8 @@ class NotNoteAuthor(PermissionDenied):
 
 
 def _note_text(text: Any) -> str:
-    text = str(text or "").strip()
+    # PostgreSQL text cannot hold a NUL character; a form post can.
+    text = str(text or "").replace("\x00", "").strip()
     if not text or len(text) > NOTE_MAX_LENGTH:
         raise InvalidNote
     return text

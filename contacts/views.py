@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import selectors, services
+from helpdesk.converters import search_term
 from helpdesk.exceptions import HelpdeskError, http_errors
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger.models import Contact
@@ -29,7 +30,7 @@ def _back(request: TenantRequest, contact: Contact) -> HttpResponse:
 @member_required
 @require_GET
 def contact_list(request: TenantRequest) -> HttpResponse:
-    query = (request.GET.get("q") or "").strip()[: selectors.SEARCH_MAX_LENGTH]
+    query = search_term(request.GET.get("q"), max_length=selectors.SEARCH_MAX_LENGTH)
     contacts = selectors.contact_list(organization=request.organization, membership=request.membership, query=query)
     page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "contacts/list.html", {"page": page, "query": query})
@@ -47,7 +48,7 @@ def contact_detail(request: TenantRequest, contact_id: int) -> HttpResponse:
 def _detail_context(request: TenantRequest, contact: Contact) -> dict[str, Any]:
     organization, membership = request.organization, request.membership
     person_contacts = selectors.person_contact_list(organization=organization, membership=membership, contact=contact)
-    merge_query = (request.GET.get("merge_q") or "").strip()[: selectors.SEARCH_MAX_LENGTH]
+    merge_query = search_term(request.GET.get("merge_q"), max_length=selectors.SEARCH_MAX_LENGTH)
     return {
         "contact": contact,
         "person_contacts": person_contacts,

@@ -173,7 +173,7 @@ class ConversationFilters:
             window_closing=params.get("window") == "closing",
             sla=sla_status_parse(params.get("sla")),
             referral=referral_filter_parse(params.get("referral")),
-            ref=str(params.get("ref") or "").strip()[:MAX_REF],
+            ref=search_term(params.get("ref"), max_length=MAX_REF),
         )
 
     def as_params(self) -> dict[str, str]:

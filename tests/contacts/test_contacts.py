@@ -276,3 +276,20 @@ def test_the_schema_lists_the_contacts_endpoints(client: Client) -> None:
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     for path in ("/api/v1/contacts/", "/api/v1/contacts/{id}/merge/", "/api/v1/contacts/{contact_id}/notes/"):
         assert path in schema
+
+
+def test_the_list_reads_a_fixed_number_of_queries(
+    client: Client, desk: Desk, django_assert_max_num_queries: Any
+) -> None:
+    page = desk.seen.page
+    for n in range(10):
+        factories.make_conversation(page, factories.make_contact(page, display_name=f"Many {n}"))
+    api = api_client_for(desk.tenant.agent)
+    api.get("/api/v1/contacts/")  # warms the token and membership caches
+    with django_assert_max_num_queries(8):
+        rows = api.get("/api/v1/contacts/").json()["results"]
+    assert len(rows) == 11
+    client.force_login(desk.tenant.agent.user)
+    _list(client, desk)
+    with django_assert_max_num_queries(14):
+        assert _list(client, desk).count("hd-contact-link") == 11

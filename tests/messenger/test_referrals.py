@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -15,6 +17,7 @@ from django.utils import translation
 from helpdesk.models import Membership
 from messenger.models import Conversation, ConversationReferral, FacebookPage, Message, ReferralKind
 from messenger.referrals import referral_in_item, referral_parse
+from messenger.webhook import receive
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 from tests.messenger.fixtures import (
@@ -117,7 +120,17 @@ def test_a_message_after_an_ad_in_an_existing_conversation_is_recorded(
         "ad_id": "777",
         "ads_context_data": {"ad_title": "Spring sale"},
     }
-    _post(client, page_body((PAGE_ID, [item])), django_capture_on_commit_callbacks)
+    stored_in_one_statement: list[Any] = []
+    original = receive.store_in_one_statement
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        stored_in_one_statement.append(original(*args, **kwargs))
+        return stored_in_one_statement[-1]
+
+    with mock.patch.object(receive, "store_in_one_statement", spy):
+        _post(client, page_body((PAGE_ID, [item])), django_capture_on_commit_callbacks)
+    if connection.vendor == "postgresql":
+        assert len(stored_in_one_statement) == 1 and stored_in_one_statement[0] is not None
     referral = _only_referral()
     assert referral.message == Message.objects.get(mid="m_after_ad")
     assert (referral.kind, referral.ad_title) == (ReferralKind.AD, "Spring sale")
