@@ -87,6 +87,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/ratings/", include("csat.urls")),
     path("o/<slug:org_slug>/", include("canned.urls")),
     path("o/<slug:org_slug>/reports/", include("reports.urls")),
+    path("o/<slug:org_slug>/contacts/", include("contacts.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
     path("o/<slug:org_slug>/", include("privacy.urls")),
     path("webhooks/messenger/", include("messenger.webhook_urls")),
@@ -114,6 +115,7 @@ urlpatterns = [
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("outgoing.api_urls")),
+    path("api/v1/", include("contacts.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext_lazy
 from channels.models import Channel
 from helpdesk.models import Department, Membership, Organization
 from labels.models import Label
+from messenger.referrals import referral_text
 from sla.models import SlaTarget
 from sla.state import SlaState, sla_state
 
@@ -708,3 +709,59 @@ class WindowLoss(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} lost at {self.lost_at}"
+
+
+class ReferralKind(models.TextChoices):
+    """Where a customer came from, as the product groups Facebook's referral sources."""
+
+    AD = "ad", _("Ad")
+    LINK = "link", _("m.me link")
+    PLUGIN = "plugin", _("Chat plugin")
+    OTHER = "other", _("Other")
+
+
+class ConversationReferral(models.Model):
+    """A referral Facebook told about (an m.me link's `ref`, a click-to-Messenger ad, the chat
+    plugin, a postback's referral), recorded against the conversation it opened or re-entered.
+
+    One row per webhook message that carried it (the message's unique id holds it once,
+    whichever storage path the webhook took). Kept apart from Conversation so that the
+    webhook writes nothing more for the messages that carry none; routing rules and the
+    inbox's filter read it through its indexes.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="referrals", db_index=False)
+    # The message (of kind referral, postback or text) that carried it.
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="referral")
+    kind = models.CharField(max_length=10, choices=ReferralKind.choices)
+    # As Facebook sent them: source (SHORTLINK, ADS, CUSTOMER_CHAT_PLUGIN…) and type (OPEN_THREAD).
+    source = models.CharField(max_length=40, blank=True)
+    referral_type = models.CharField(max_length=40, blank=True)
+    ref = models.CharField(max_length=250, blank=True)
+    ad_id = models.CharField(max_length=64, blank=True)
+    ad_title = models.CharField(max_length=250, blank=True)
+    referer_uri = models.CharField(max_length=1000, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["conversation", "-occurred_at"], name="referral_conversation_idx"),
+            models.Index(fields=["organization", "kind", "conversation"], name="referral_kind_idx"),
+            models.Index(fields=["organization", "ref", "conversation"], name="referral_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref or self.ad_id}"
+
+    @property
+    def text(self) -> str:
+        """The card's sentence in the active language ("Came from the ad 'Spring sale'")."""
+        return referral_text(
+            kind=self.kind,
+            ref=self.ref,
+            ad_id=self.ad_id,
+            ad_title=self.ad_title,
+            referer_uri=self.referer_uri,
+            source=self.source,
+        )

@@ -33,12 +33,14 @@ from messenger.models import (
     Conversation,
     ConversationEvent,
     ConversationLabel,
+    ConversationReferral,
     ConversationState,
     Direction,
     Message,
     MessageSource,
     Note,
     NoteMention,
+    ReferralKind,
     WindowLoss,
 )
 from messenger.services import search
@@ -53,6 +55,9 @@ TRANSCRIPT_LIMIT = 150
 MAX_PAGE_SIZE = 100
 # At most this many labels in one filter (each is one probe of the conversation_label index).
 MAX_FILTER_LABELS = 10
+# The `referral` filter's value for "came through any referral".
+REFERRAL_ANY = "any"
+MAX_REF = 250
 
 
 def _as_id(value: Any) -> int:
@@ -144,6 +149,10 @@ class ConversationFilters:
     window_closing: bool = False
     # The SLA of the customer's wait (param `sla`: on_track, at_risk, breached).
     sla: SlaStatus | None = None
+    # Where the customer came from (param `referral`: ad, link, plugin, other, or any) and an
+    # m.me link's or ad's `ref` (param `ref`, exact).
+    referral: str = ""
+    ref: str = ""
 
     @classmethod
     def from_params(cls, params: Any, *, strict: bool = False) -> ConversationFilters:
@@ -163,6 +172,8 @@ class ConversationFilters:
             label_ids=_label_ids(params),
             window_closing=params.get("window") == "closing",
             sla=sla_status_parse(params.get("sla")),
+            referral=referral_filter_parse(params.get("referral")),
+            ref=search_term(params.get("ref"), max_length=MAX_REF),
         )
 
     def as_params(self) -> dict[str, str]:
@@ -189,6 +200,10 @@ class ConversationFilters:
             params["window"] = "closing"
         if self.sla:
             params["sla"] = self.sla.value
+        if self.referral:
+            params["referral"] = self.referral
+        if self.ref:
+            params["ref"] = self.ref
         return params
 
     @property
@@ -203,6 +218,8 @@ class ConversationFilters:
             or self.label_ids
             or self.window_closing
             or self.sla
+            or self.referral
+            or self.ref
         )
 
 
@@ -251,6 +268,8 @@ def conversation_filter(
                 "conversation_id"
             )
         )
+    if filters.referral or filters.ref:
+        condition &= referral_filter(organization=organization, referral=filters.referral, ref=filters.ref)
     if filters.search:
         # Each side found once through its trigram index on PostgreSQL (names: migration 0006;
         # message texts: their copy, messenger.services.search), rather than looked up
@@ -260,6 +279,23 @@ def conversation_filter(
             organization=organization, term=filters.search, copied_until=search_copied_until
         )
     return condition
+
+
+def referral_filter_parse(value: Any) -> str:
+    """The `referral` parameter: a kind (ReferralKind) or "any"; anything else is no filter."""
+    value = str(value or "").strip().lower()
+    return value if value == REFERRAL_ANY or value in ReferralKind.values else ""
+
+
+def referral_filter(*, organization: Organization, referral: str = "", ref: str = "") -> Q:
+    """Conversations a customer entered through a referral of this kind ("any": any kind)
+    and/or with this `ref`: one semi-join on the referral's (organization, kind|ref) index."""
+    referrals = ConversationReferral.objects.filter(organization=organization)
+    if referral and referral != REFERRAL_ANY:
+        referrals = referrals.filter(kind=referral)
+    if ref:
+        referrals = referrals.filter(ref=ref)
+    return Q(pk__in=referrals.values("conversation_id"))
 
 
 def sla_filter(status: SlaStatus, *, now: datetime) -> Q:
@@ -525,6 +561,20 @@ def message_get(*, organization: Organization, membership: Membership, message_i
     if message is None:
         raise NotFound
     return message
+
+
+# --- Referrals ---------------------------------------------------------------------------------
+
+
+def conversation_referral_list(
+    *, organization: Organization, conversation: Conversation, limit: int = 5
+) -> list[ConversationReferral]:
+    """Where the customer came from in this conversation, newest first (the card)."""
+    return list(
+        ConversationReferral.objects.filter(organization=organization, conversation=conversation).order_by(
+            "-occurred_at", "-pk"
+        )[:limit]
+    )
 
 
 # --- Contacts ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "home",
     "reports",
     "outgoing",
+    "contacts",
     "live",
     "auditlog",
     "privacy",

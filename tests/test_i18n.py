@@ -45,6 +45,7 @@ APPS = (
     "reports",
     "privacy",
     "outgoing",
+    "contacts",
 )
 SKIPPED_PARTS = {"migrations", "sandbox", "tests", "bench", "__pycache__"}
 

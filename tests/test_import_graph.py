@@ -31,9 +31,10 @@ PACKAGES = (
     "reports",
     "outgoing",
     "privacy",
+    "contacts",
 )
 # helpdesk ← availability ← channels ← live ← labels ← sla ← messenger ← tickets ← csat ← canned ← home ← reports
-# ← outgoing ← privacy:
+# ← outgoing ← privacy ← contacts:
 # a module imports its own app and those below it
 # (home, the home page, reads all of them).
 # `settings` is read by Django through django.conf and imports nothing of the apps.
@@ -53,6 +54,7 @@ LAYERS = {
     "reports": 12,
     "outgoing": 13,
     "privacy": 14,
+    "contacts": 15,
 }
 # Packages (or modules) that import nothing of the project outside themselves.
 STANDALONE = {"messenger.graph"}

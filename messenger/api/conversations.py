@@ -60,6 +60,14 @@ FILTER_PARAMETERS = [
         "with every one of them. A label of another organization matches nothing.",
     ),
     OpenApiParameter(
+        "referral",
+        str,
+        enum=["any", "ad", "link", "plugin", "other"],
+        description="Only conversations the customer entered through a referral: an ad, an m.me link, the chat "
+        "plugin, another source, or `any` of them (messenger.referrals). Anything else: no filter.",
+    ),
+    OpenApiParameter("ref", str, description="Only conversations entered through an m.me link or ad with this `ref`."),
+    OpenApiParameter(
         "view",
         str,
         enum=[v.value for v in ConversationView],

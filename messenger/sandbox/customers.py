@@ -145,3 +145,48 @@ def sandbox_customer_read(*, page_id: str, psid: str, webhook_url: str | None = 
     }
     payload = webhooks.page_envelope(page_id=page_id, events=[event], time_ms=watermark)
     return {"payload": payload, "status": webhooks.sandbox_webhook_post(payload=payload, webhook_url=webhook_url)}
+
+
+# Facebook's referral sources the simulator can send.
+REFERRAL_SOURCES = ("SHORTLINK", "ADS", "CUSTOMER_CHAT_PLUGIN")
+
+
+def sandbox_customer_referral(
+    *,
+    page_id: str,
+    psid: str,
+    source: str = "SHORTLINK",
+    ref: str = "",
+    ad_id: str = "",
+    ad_title: str = "",
+    referer_uri: str = "",
+    postback: bool = False,
+    webhook_url: str | None = None,
+) -> dict[str, Any]:
+    """The customer opens the thread from an m.me link (``source="SHORTLINK"``, its ``ref``),
+    a click-to-Messenger ad (``"ADS"``, ``ad_id``, ``ad_title`` as ads_context_data) or the
+    chat plugin (``"CUSTOMER_CHAT_PLUGIN"``, ``referer_uri``): posts the ``messaging_referrals``
+    webhook, or with ``postback`` a Get Started postback carrying the referral (how a new
+    thread arrives). Returns ``{"payload", "status"}``."""
+    customer = SandboxCustomer.objects.get(page__page_id=page_id, psid=psid)
+    now_ms = webhooks.timestamp_ms(timezone.now())
+    referral: dict[str, Any] = {"source": source, "type": "OPEN_THREAD"}
+    if ref:
+        referral["ref"] = ref
+    if ad_id:
+        referral["ad_id"] = ad_id
+        referral["ads_context_data"] = {"ad_title": ad_title} if ad_title else {}
+    if referer_uri:
+        referral["referer_uri"] = referer_uri
+    event: dict[str, Any] = {"sender": _sender(customer), "recipient": {"id": page_id}, "timestamp": now_ms}
+    if postback:
+        event["postback"] = {
+            "mid": webhooks.new_mid(),
+            "title": "Get Started",
+            "payload": "GET_STARTED",
+            "referral": referral,
+        }
+    else:
+        event["referral"] = referral
+    payload = webhooks.page_envelope(page_id=page_id, events=[event], time_ms=now_ms)
+    return {"payload": payload, "status": webhooks.sandbox_webhook_post(payload=payload, webhook_url=webhook_url)}

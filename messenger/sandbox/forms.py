@@ -94,5 +94,16 @@ class CustomerSendForm(StyledForm):
         return cleaned
 
 
+class CustomerReferralForm(StyledForm):
+    SOURCES = [("SHORTLINK", _("m.me link")), ("ADS", _("Ad")), ("CUSTOMER_CHAT_PLUGIN", _("Chat plugin"))]
+
+    psid = forms.CharField(max_length=32, widget=forms.HiddenInput)
+    source = forms.ChoiceField(label=_("Came from"), choices=SOURCES, initial="SHORTLINK")
+    ref = forms.CharField(label=_("ref"), max_length=250, required=False)
+    ad_id = forms.CharField(label=_("Ad ID"), max_length=64, required=False)
+    ad_title = forms.CharField(label=_("Ad title"), max_length=250, required=False)
+    postback = forms.BooleanField(label=_("As a Get Started postback"), required=False)
+
+
 class CustomerReadForm(StyledForm):
     psid = forms.CharField(max_length=32, widget=forms.HiddenInput)

@@ -66,5 +66,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("simulator/<str:page_id>/thread/", simulator.simulator_thread, name="simulator_thread"),
     path("simulator/<str:page_id>/send/", simulator.simulator_send, name="simulator_send"),
     path("simulator/<str:page_id>/read/", simulator.simulator_read, name="simulator_read"),
+    path("simulator/<str:page_id>/referral/", simulator.simulator_referral, name="simulator_referral"),
     path("simulator/<str:page_id>/customers/", simulator.simulator_customer_create, name="simulator_customer_create"),
 ]

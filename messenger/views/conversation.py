@@ -104,6 +104,10 @@ def render_conversation_page(
             )
             if membership.is_admin
             else "",
+            "referrals": selectors.conversation_referral_list(organization=organization, conversation=conversation),
+            "contact_page_url": _optional_url(
+                "contacts:detail", org_slug=organization.slug, contact_id=conversation.contact_id
+            ),
             "draft": draft,
             "composer_mode": composer_mode,
             "seen_at": seen_at or timezone.now().isoformat(),

@@ -7,6 +7,8 @@ Facebook gets its 200, log each event's outcome, and leave the follow-ups for af
     route.batch_route             the routing rules, in Python,
     apply.batch_apply             and the batch applied step by step, set-based
     eventlog.events_record        the event log (one INSERT)
+    referrals                     where customers came from (ads, m.me links): after commit,
+                                  read back from the stored messages
     followups                     profiles, new-conversation notices, downloads, routing
                                   (assignment, the out-of-hours reply): after commit
     live.publish                  the conversations changed, told to the pages: after commit
@@ -43,6 +45,7 @@ from messenger.webhook.followups import attachments_enqueue, followups_enqueue, 
 from messenger.webhook.one_statement import one_statement_applies, store_in_one_statement
 from messenger.webhook.outcomes import REASON_GAVE_UP, BatchResult, Outcome
 from messenger.webhook.parsed import ParsedEvent
+from messenger.webhook.referrals import referrals_on_commit
 from messenger.webhook.route import batch_route, routing_read
 
 logger = logging.getLogger(__name__)
@@ -75,6 +78,7 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
         if result is not None:
             # The statement committed by itself.
             followups_on_commit(result)
+            referrals_on_commit(events, received_at=received_at)
             return result
     batch = batch_route(events, routing_read(events))
     try:
@@ -82,6 +86,7 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
             result = batch_apply(batch, received_at=received_at)
             events_record(events, result.outcomes, received_at=received_at)
             followups_on_commit(result)
+            referrals_on_commit(events, received_at=received_at)
         return result
     except (OperationalError, InterfaceError):
         raise
@@ -106,7 +111,9 @@ def _activity_record(events: Sequence[ParsedEvent], *, received_at: datetime) ->
 
 def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult:
     """Apply parsed events (the retry of pending ones). Runs inside the caller's transaction."""
-    return batch_apply(batch_route(events, routing_read(events)), received_at=received_at)
+    result = batch_apply(batch_route(events, routing_read(events)), received_at=received_at)
+    referrals_on_commit(events, received_at=received_at)
+    return result
 
 
 def followups_on_commit(result: BatchResult) -> None:

@@ -216,3 +216,37 @@ def test_a_file_is_sent_with_an_address_the_sandbox_serves(sandbox: Sandbox, rec
     assert served.status_code == 200
     assert served.headers["content-type"].startswith("text/plain")
     assert served.text.startswith("Order")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simulator_sends_a_referral_from_an_ad_or_a_link(sandbox: Sandbox, receiver: Receiver) -> None:
+    customer = customers.sandbox_customer_create(page_id=sandbox.page.page_id, first_name="Ivy", last_name="Ko")
+    session, url, csrf = _simulator_session(sandbox, customer.psid)
+    assert "Send the referral" in session.get(url, params={"psid": customer.psid}, timeout=5).text
+    response = session.post(
+        f"{url}referral/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "psid": customer.psid,
+            "source": "ADS",
+            "ad_id": "777",
+            "ad_title": "Spring sale",
+        },
+        timeout=5,
+    )
+    assert response.status_code == 200  # followed back to the simulator
+    event = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]
+    assert event["sender"] == {"id": customer.psid}
+    assert event["referral"] == {
+        "source": "ADS",
+        "type": "OPEN_THREAD",
+        "ad_id": "777",
+        "ads_context_data": {"ad_title": "Spring sale"},
+    }
+
+    result = customers.sandbox_customer_referral(
+        page_id=sandbox.page.page_id, psid=customer.psid, source="SHORTLINK", ref="spring", postback=True
+    )
+    event = _verified(receiver.posts()[-1])["entry"][0]["messaging"][0]
+    assert event["postback"]["referral"] == {"source": "SHORTLINK", "type": "OPEN_THREAD", "ref": "spring"}
+    assert result["status"] == 200

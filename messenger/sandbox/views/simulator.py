@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.files import file_response
 from messenger.sandbox import customers, images, selectors, webhooks
-from messenger.sandbox.forms import CustomerCreateForm, CustomerReadForm, CustomerSendForm
+from messenger.sandbox.forms import CustomerCreateForm, CustomerReadForm, CustomerReferralForm, CustomerSendForm
 from messenger.sandbox.models import SandboxCustomer, SandboxPage, SandboxUpload
 from messenger.sandbox.views._common import is_htmx, sandbox_only
 
@@ -60,6 +60,7 @@ def simulator(request: HttpRequest, page_id: str) -> HttpResponse:
         "pages": SandboxPage.objects.order_by("page_id"),
         "create_form": CustomerCreateForm(),
         "send_form": CustomerSendForm(initial={"psid": psid}),
+        "referral_form": CustomerReferralForm(initial={"psid": psid}),
         "subscription": getattr(page, "subscription", None),
     }
     return render(request, "sandbox/simulator.html", context)
@@ -124,6 +125,32 @@ def simulator_read(request: HttpRequest, page_id: str) -> HttpResponse:
     customers.sandbox_customer_read(page_id=page.page_id, psid=customer.psid)
     if is_htmx(request):
         return _thread_response(request, page, customer)
+    return redirect(_simulator_url(page, customer.psid))
+
+
+@sandbox_only
+@require_POST
+def simulator_referral(request: HttpRequest, page_id: str) -> HttpResponse:
+    """The customer arrives from an m.me link, an ad or the chat plugin (a referral webhook)."""
+    page = _page_or_404(page_id)
+    form = CustomerReferralForm(request.POST)
+    customer = _customer_or_404(page, form.data.get("psid"))
+    if form.is_valid():
+        result = customers.sandbox_customer_referral(
+            page_id=page.page_id,
+            psid=customer.psid,
+            source=form.cleaned_data["source"],
+            ref=form.cleaned_data["ref"],
+            ad_id=form.cleaned_data["ad_id"] or ("120200000000001" if form.cleaned_data["source"] == "ADS" else ""),
+            ad_title=form.cleaned_data["ad_title"],
+            referer_uri="https://shop.example.com/" if form.cleaned_data["source"] == "CUSTOMER_CHAT_PLUGIN" else "",
+            postback=form.cleaned_data["postback"],
+        )
+        status = result["status"]
+        if not 200 <= status < 300:
+            messages.warning(
+                request, _("The product's webhook answered %(status)s.") % {"status": status or _("nothing")}
+            )
     return redirect(_simulator_url(page, customer.psid))
 
 
