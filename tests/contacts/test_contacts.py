@@ -293,3 +293,13 @@ def test_the_list_reads_a_fixed_number_of_queries(
     _list(client, desk)
     with django_assert_max_num_queries(14):
         assert _list(client, desk).count("hd-contact-link") == 11
+
+
+def test_admins_reach_the_contacts_data_export_and_erase_from_the_contact_page(client: Client, desk: Desk) -> None:
+    data_url = reverse(
+        "privacy:contact_data", kwargs={"org_slug": desk.tenant.organization.slug, "contact_id": desk.seen.pk}
+    )
+    client.force_login(desk.tenant.admin.user)
+    assert f'href="{data_url}"' in client.get(_detail_url(desk, desk.seen)).content.decode()
+    client.force_login(desk.tenant.agent.user)
+    assert data_url not in client.get(_detail_url(desk, desk.seen)).content.decode()
