@@ -5,6 +5,8 @@
     GET    /api/v1/availability/             every active member's status (admins)
     GET    /api/v1/availability/{id}/        one member's (admins)
     PATCH  /api/v1/availability/{id}/        {"status"?, "capacity"?} (admins; capacity null: the default)
+    GET    /api/v1/availability/settings/    the organization's rules (admins)
+    PATCH  /api/v1/availability/settings/    {"default_capacity"?, "idle_minutes"?, …} (admins)
 
 400 `invalid_status` for another status, 400 `invalid_capacity` for a capacity outside 1–100.
 """
@@ -165,3 +167,44 @@ class MemberAvailabilityView(_AdminOnly):
                 membership=member, status=data["status"], reason=ChangeReason.ADMIN, acting_user=request.user
             )
         return self._answer(member)
+
+
+class AvailabilitySettingsSerializer(serializers.Serializer):
+    default_capacity = serializers.IntegerField(help_text="Open conversations an agent may hold at once (1–100).")
+    idle_minutes = serializers.IntegerField(help_text="Minutes without activity before an online agent is away.")
+    requeue_when_offline = serializers.BooleanField(
+        help_text="Whether an offline agent's open conversations return to the queue."
+    )
+    offline_grace_minutes = serializers.IntegerField(help_text="Minutes offline before they return (0–1440).")
+
+
+class AvailabilitySettingsUpdateSerializer(serializers.Serializer):
+    # The ranges are the service's (availability.services.availability_settings_update).
+    default_capacity = serializers.IntegerField(required=False)
+    idle_minutes = serializers.IntegerField(required=False)
+    requeue_when_offline = serializers.BooleanField(required=False)
+    offline_grace_minutes = serializers.IntegerField(required=False)
+
+
+class AvailabilitySettingsView(_AdminOnly):
+    """The organization's availability rules (admins), as on the Availability settings page.
+    A PATCH changes the fields it names: 400 `invalid_capacity` or `invalid` (field in `details`)."""
+
+    @extend_schema(responses={200: AvailabilitySettingsSerializer})
+    def get(self, request: Request) -> Response:
+        rules = services.availability_settings_get(organization=self.organization)
+        return Response(AvailabilitySettingsSerializer(rules).data)
+
+    @extend_schema(
+        request=AvailabilitySettingsUpdateSerializer,
+        responses={200: AvailabilitySettingsSerializer, 400: _INVALID},
+    )
+    def patch(self, request: Request) -> Response:
+        payload = AvailabilitySettingsUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        rules = services.availability_settings_get(organization=self.organization)
+        current = AvailabilitySettingsSerializer(rules).data
+        rules = services.availability_settings_update(
+            organization=self.organization, acting_user=request.user, **{**current, **payload.validated_data}
+        )
+        return Response(AvailabilitySettingsSerializer(rules).data)

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, pagination, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +21,8 @@ from canned.models import SHORTCUT_MAX_LENGTH, TITLE_MAX_LENGTH, CannedResponse,
 from canned.variables import VARIABLES
 from helpdesk.api import OrganizationAPIView, OrganizationViewSet
 from helpdesk.drf import ErrorSerializer, IdField
+from helpdesk.exceptions import NotFound
+from helpdesk.files import file_response
 from helpdesk.models import Membership
 from messenger import selectors as messenger_selectors
 
@@ -41,6 +47,10 @@ class CannedAttachmentSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     content_type = serializers.CharField()
     type = serializers.CharField()
+
+
+class CannedAttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The file (multipart/form-data).")
 
 
 class CannedResponseSerializer(serializers.ModelSerializer):
@@ -174,6 +184,59 @@ class CannedResponseViewSet(mixins.ListModelMixin, OrganizationViewSet):
             organization=self.organization, membership=self.membership, canned_response=canned_response
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Add a file to the canned response",
+        description="multipart/form-data, field `file`: checked as an agent's outbound file (400 "
+        "`invalid_attachment` and the like); at most three files per response (400 `invalid`).",
+        request={"multipart/form-data": CannedAttachmentUploadSerializer},
+        responses={201: CannedResponseSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="attachments", parser_classes=[MultiPartParser])
+    def attachments(self, request: Request, pk: str) -> Response:
+        canned_response = selectors.canned_get(organization=self.organization, membership=self.membership, canned_id=pk)
+        payload = CannedAttachmentUploadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.canned_attachment_add(
+            organization=self.organization,
+            membership=self.membership,
+            canned_response=canned_response,
+            upload=payload.validated_data["file"],
+        )
+        return self._output(canned_response, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Download one of the canned response's files",
+        description="Served as every kept file: the type read from its bytes, inline only for raster images.",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]},
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        summary="Remove a file from the canned response",
+        responses={204: None, 403: ERRORS[403], 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get", "delete"], url_path="attachments/<id:attachment_id>")
+    def attachment(self, request: Request, pk: str, attachment_id: int) -> Any:
+        canned_response = selectors.canned_get(organization=self.organization, membership=self.membership, canned_id=pk)
+        if request.method == "DELETE":
+            services.canned_attachment_remove(
+                organization=self.organization,
+                membership=self.membership,
+                canned_response=canned_response,
+                attachment_id=attachment_id,
+            )
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        attachment = selectors.canned_attachment_get(
+            organization=self.organization, membership=self.membership, attachment_id=attachment_id
+        )
+        if attachment.canned_response_id != canned_response.pk:
+            raise NotFound
+        try:
+            handle = default_storage.open(attachment.stored_name, "rb")
+        except (FileNotFoundError, OSError):
+            raise NotFound from None
+        return file_response(handle, file_name=attachment.title)
 
 
 class RenderedAttachmentSerializer(serializers.Serializer):

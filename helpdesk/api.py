@@ -8,9 +8,12 @@ its rows through `scoped_queryset(organization=…, membership=…)`, which call
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from django.db import transaction
 from django.db.models import QuerySet
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -20,11 +23,32 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpdesk import selectors, services
+from helpdesk import alerts, selectors, services
 from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
-from helpdesk.exceptions import NotFound
-from helpdesk.models import Department, Invitation, InvitationStatus, Membership, Notification, Organization, Role
+from helpdesk.exceptions import NotFound, RateLimited
+from helpdesk.idempotency import (
+    HEADER as IDEMPOTENCY_HEADER,
+)
+from helpdesk.idempotency import (
+    Claim,
+    Replay,
+    caller_scope,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+)
+from helpdesk.models import (
+    ApiToken,
+    Department,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Notification,
+    Organization,
+    Role,
+)
 from helpdesk.notifications import notification_text
+from helpdesk.ratelimit import RateLimitState, rate_limit_hit, rate_limit_identity
 from helpdesk.tenancy import activate_for, resolve_api_membership
 
 # --- The organization-scoped base --------------------------------------------------------
@@ -48,10 +72,19 @@ else:
 
 
 class _OrganizationScope(_ScopeBase):
-    """Resolves the organization once per request; admin-only writes unless a view says otherwise."""
+    """Resolves the organization once per request; admin-only writes unless a view says otherwise.
+
+    Every view of the API derives from it, so that it also gives every one, without a line of
+    its own, the rate limit of its caller (helpdesk.ratelimit: counted once authenticated,
+    `RateLimit-*` headers on every answer) and `Idempotency-Key` on its POSTs
+    (helpdesk.idempotency: claimed once the organization is known and the request allowed,
+    the final answer stored).
+    """
 
     admin_only_writes: ClassVar[bool] = True
     _resolved_membership: Membership | None = None
+    _rate_limit: RateLimitState | None = None
+    _idempotency_claim: Claim | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,6 +98,11 @@ class _OrganizationScope(_ScopeBase):
         self._resolved_membership = resolve_api_membership(request)
         if self._resolved_membership is not None:
             activate_for(self._resolved_membership)
+        identity = rate_limit_identity(user=request.user, auth=request.auth)
+        if identity is not None:
+            self._rate_limit = rate_limit_hit(identity=identity)
+            if self._rate_limit is not None and self._rate_limit.exceeded:
+                raise RateLimited
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -76,6 +114,45 @@ class _OrganizationScope(_ScopeBase):
         tenant.membership = membership
         if self.admin_only_writes and request.method not in SAFE_METHODS and not membership.is_admin:
             raise exceptions.PermissionDenied(_("Only admins can change this."))
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if request.method == "POST" and key is not None:
+            self._idempotency_claim = idempotency_claim(
+                organization=membership.organization,
+                scope=caller_scope(user=request.user, auth=request.auth),
+                key=key,
+                method=request.method,
+                path=request.get_full_path(),
+                body=_request_body(request),
+            )
+
+    def handle_exception(self, exc: Exception) -> Any:
+        if isinstance(exc, Replay):
+            return exc.response
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            # An error that becomes a 500: the key is released, the retry runs again.
+            if self._idempotency_claim is not None:
+                idempotency_release(claim=self._idempotency_claim)
+                self._idempotency_claim = None
+            raise
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._rate_limit is not None:
+            for name, value in self._rate_limit.headers().items():
+                response[name] = value
+            if self._rate_limit.exceeded:
+                response["Retry-After"] = str(self._rate_limit.reset_seconds)
+        claim, self._idempotency_claim = self._idempotency_claim, None
+        if claim is not None:
+            if getattr(response, "streaming", False):
+                idempotency_release(claim=claim)
+            else:
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()
+                idempotency_complete(claim=claim, response=response)
+        return response
 
     @property
     def organization(self) -> Organization:
@@ -90,6 +167,27 @@ class _OrganizationScope(_ScopeBase):
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.scoped_queryset(organization=self.organization, membership=self.membership)
+
+
+def _request_body(request: Request) -> bytes:
+    """The raw body, or (when Django has already parsed a multipart body from its stream, as
+    the CSRF check of a session does) the parsed fields and files' digests in a stable order."""
+    try:
+        return bytes(request.body)
+    except RawPostDataException:
+        pass
+    digest = hashlib.sha256()
+    data: Any = request.data
+    for name in sorted(data.keys()):
+        for value in data.getlist(name) if hasattr(data, "getlist") else [data[name]]:
+            digest.update(f"{name}\0".encode())
+            if hasattr(value, "chunks"):
+                for chunk in value.chunks():
+                    digest.update(chunk)
+            else:
+                digest.update(str(value).encode())
+            digest.update(b"\0")
+    return digest.digest()
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -338,3 +436,173 @@ class NotificationViewSet(mixins.ListModelMixin, OrganizationViewSet):
             notification_ids=payload.validated_data.get("ids"),
         )
         return Response({"marked": marked})
+
+
+# --- The organization's settings ------------------------------------------------------------
+
+
+class OrganizationSettingsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.CharField(read_only=True)
+    language = serializers.CharField(help_text="One of the product's languages: en or ja.")
+    time_zone = serializers.CharField(help_text="An IANA time zone name, such as Asia/Tokyo.")
+    unassigned_alert_minutes = serializers.IntegerField(
+        help_text="Admins are told of a conversation unassigned this long (1–1440)."
+    )
+    response_window_alert_minutes = serializers.IntegerField(
+        help_text="Minutes before the 24-hour reply window closes an unanswered conversation is flagged (5–1380)."
+    )
+    human_agent_window_alert_hours = serializers.IntegerField(
+        help_text="Hours before the 7-day human-agent window closes an unanswered conversation is flagged (1–144)."
+    )
+
+
+class OrganizationSettingsUpdateSerializer(serializers.Serializer):
+    # Checked by the service (helpdesk.services.organization_update), the one place of the rules.
+    name = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    language = serializers.CharField(required=False, allow_blank=True)
+    time_zone = serializers.CharField(required=False, allow_blank=True)
+    unassigned_alert_minutes = serializers.IntegerField(required=False)
+    response_window_alert_minutes = serializers.IntegerField(required=False)
+    human_agent_window_alert_hours = serializers.IntegerField(required=False)
+
+
+def _organization_settings(organization: Organization) -> dict[str, Any]:
+    return OrganizationSettingsSerializer(organization).data
+
+
+class OrganizationSettingsView(OrganizationAPIView):
+    """The organization's name, language, time zone and alert limits (admins only), as on the
+    Organization settings page. A PATCH changes the fields it names; bad values: 400 `invalid`
+    with the field in `details`."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not self.membership.is_admin:
+            raise exceptions.PermissionDenied(_("Only admins can change this."))
+
+    @extend_schema(responses={200: OrganizationSettingsSerializer, 403: ErrorSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(_organization_settings(self.organization))
+
+    @extend_schema(
+        request=OrganizationSettingsUpdateSerializer,
+        responses={200: OrganizationSettingsSerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+    )
+    def patch(self, request: Request) -> Response:
+        payload = OrganizationSettingsUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        organization = self.organization
+        changes = payload.validated_data
+        services.organization_update(
+            organization=organization,
+            acting_user=request.user,
+            name=changes.get("name", organization.name),
+            language=changes.get("language", organization.language),
+            time_zone=changes.get("time_zone", organization.time_zone),
+            unassigned_alert_minutes=changes.get("unassigned_alert_minutes"),
+            response_window_alert_minutes=changes.get("response_window_alert_minutes"),
+            human_agent_window_alert_hours=changes.get("human_agent_window_alert_hours"),
+        )
+        return Response(_organization_settings(organization))
+
+
+# --- The caller's preferences ---------------------------------------------------------------
+
+
+class PreferencesSerializer(serializers.Serializer):
+    language = serializers.CharField(help_text="The member's own language; empty: the organization's.")
+    time_zone = serializers.CharField(help_text="The member's own time zone; empty: the organization's.")
+    alert_events = serializers.ListField(
+        child=serializers.ChoiceField(choices=alerts.EVENTS),
+        help_text="What the member is alerted of. `unassigned_too_long` is offered to admins only: an agent's "
+        "is kept as it was.",
+    )
+    alert_ways = serializers.ListField(
+        child=serializers.ChoiceField(choices=alerts.WAYS), help_text="How the member is alerted."
+    )
+
+
+class PreferencesUpdateSerializer(serializers.Serializer):
+    # Language and time zone are checked by the service (400 `invalid`).
+    language = serializers.CharField(required=False, allow_blank=True)
+    time_zone = serializers.CharField(required=False, allow_blank=True)
+    alert_events = serializers.ListField(child=serializers.ChoiceField(choices=alerts.EVENTS), required=False)
+    alert_ways = serializers.ListField(child=serializers.ChoiceField(choices=alerts.WAYS), required=False)
+
+
+def _preferences(membership: Membership) -> dict[str, Any]:
+    choices = alerts.choices_of(membership)
+    return {
+        "language": membership.language,
+        "time_zone": membership.time_zone,
+        "alert_events": [event for event in alerts.EVENTS if event in choices.events],
+        "alert_ways": [way for way in alerts.WAYS if way in choices.ways],
+    }
+
+
+class MyPreferencesView(OrganizationAPIView):
+    """The caller's own language, time zone and alert choices, as on the Preferences page."""
+
+    admin_only_writes = False
+
+    @extend_schema(responses={200: PreferencesSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(_preferences(self.membership))
+
+    @extend_schema(request=PreferencesUpdateSerializer, responses={200: PreferencesSerializer, 400: ErrorSerializer})
+    def patch(self, request: Request) -> Response:
+        payload = PreferencesUpdateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        changes = payload.validated_data
+        membership = self.membership
+        with transaction.atomic():
+            if "language" in changes or "time_zone" in changes:
+                services.membership_preferences_update(
+                    membership=membership,
+                    language=changes.get("language", membership.language),
+                    time_zone=changes.get("time_zone", membership.time_zone),
+                )
+            if "alert_events" in changes or "alert_ways" in changes:
+                choices = alerts.choices_of(membership)
+                services.membership_alert_preferences_update(
+                    membership=membership,
+                    events=changes.get("alert_events", choices.events),
+                    ways=changes.get("alert_ways", choices.ways),
+                )
+        return Response(_preferences(membership))
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """A token of the caller's: never its key, which is shown once, on the page that creates it."""
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, OrganizationViewSet):
+    """The caller's own API tokens in this organization, and revoking one of them.
+
+    Tokens are created on the API tokens page only: a token that could make tokens would
+    outlive its own revocation."""
+
+    serializer_class = ApiTokenSerializer
+    pagination_class = CursorPagination
+    admin_only_writes = False
+
+    def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
+        return selectors.api_token_list(membership=membership)
+
+    @extend_schema(
+        summary="Revoke one of your tokens",
+        description="It stops working at once, also when it is the token of this request. 404 for a token "
+        "of anyone else, or one already revoked.",
+        responses={204: None, 404: ErrorSerializer},
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.api_token_revoke(membership=self.membership, token_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -322,3 +322,33 @@ class InvalidLabelColor(InvalidInput):
 
     code = "invalid_label_color"
     default_message = _("Choose one of the palette's colours.")
+
+
+class IdempotencyKeyInvalid(InvalidInput):
+    """An `Idempotency-Key` header that is empty or longer than 255 characters."""
+
+    code = "idempotency_key_invalid"
+    default_message = _("The Idempotency-Key header must be 1 to 255 characters long.")
+
+
+class IdempotencyKeyReused(HelpdeskError):
+    """The same `Idempotency-Key` sent again with another method, path or body."""
+
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = _("This Idempotency-Key was already used for a different request.")
+
+
+class IdempotencyKeyInProgress(Conflict):
+    """A request with this `Idempotency-Key` is still being answered (a concurrent retry)."""
+
+    code = "idempotency_key_in_progress"
+    default_message = _("A request with this Idempotency-Key is still in progress; retry later.")
+
+
+class RateLimited(HelpdeskError):
+    """More API requests in the current window than the caller's limit (helpdesk.ratelimit)."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = _("Too many requests; retry after the time in the Retry-After header.")

@@ -322,3 +322,29 @@ class AlertPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"alerts of {self.membership_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A POST to the API sent with an `Idempotency-Key` header, and the answer it got
+    (helpdesk.idempotency). One per key and caller (`scope`: the API token, or the user of a
+    session) within an organization; kept IDEMPOTENCY_KEY_RETENTION_HOURS."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Empty while the first request is being answered.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+    response_body = models.BinaryField(default=b"")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "scope", "key"], name="idempotency_key_unique_per_caller")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -180,8 +180,12 @@ def membership_preferences_update(*, membership: Membership, language: str, time
 
 @transaction.atomic
 def membership_alert_preferences_update(*, membership: Membership, events: Iterable[str], ways: Iterable[str]) -> None:
-    """Which events the member is alerted of, and which ways (helpdesk.alerts)."""
+    """Which events the member is alerted of, and which ways (helpdesk.alerts). The events
+    only admins are offered (alerts.ADMIN_EVENTS) are kept as they were for an agent: they
+    matter again if the agent becomes an admin."""
     events, ways = set(events), set(ways)
+    if not membership.is_admin:
+        events = (events - alerts.ADMIN_EVENTS) | (alerts.choices_of(membership).events & alerts.ADMIN_EVENTS)
     unknown = (events - set(alerts.EVENTS)) | (ways - set(alerts.WAYS))
     if unknown:
         raise InvalidInput(_("Unknown alert: %(names)s.") % {"names": ", ".join(sorted(unknown))})

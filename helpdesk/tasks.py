@@ -25,3 +25,14 @@ def email_send(subject: str, body: str, to: list[str]) -> None:
     from helpdesk import services
 
     services.email_send(subject=subject, body=body, to=to)
+
+
+IDEMPOTENCY_KEYS_PRUNE = "helpdesk.idempotency.prune"
+
+
+@shared_task(name=IDEMPOTENCY_KEYS_PRUNE, ignore_result=True)
+def idempotency_keys_prune() -> None:
+    """Delete the API's Idempotency-Keys past their retention (safe to run twice)."""
+    from helpdesk import idempotency
+
+    idempotency.idempotency_keys_prune()

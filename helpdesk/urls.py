@@ -19,6 +19,7 @@ router.register("departments", api.DepartmentViewSet, basename="department")
 router.register("members", api.MemberViewSet, basename="member")
 router.register("invitations", api.InvitationViewSet, basename="invitation")
 router.register("notifications", api.NotificationViewSet, basename="notification")
+router.register("api-tokens", api.ApiTokenViewSet, basename="api-token")
 
 api_urlpatterns = [
     path(
@@ -26,6 +27,8 @@ api_urlpatterns = [
         api.NotificationViewSet.as_view({"post": "mark_read"}),
         name="notification-mark-read",
     ),
+    path("organization/", api.OrganizationSettingsView.as_view(), name="organization-settings"),
+    path("me/preferences/", api.MyPreferencesView.as_view(), name="my-preferences"),
     *router.urls,
 ]
 
@@ -116,6 +119,7 @@ urlpatterns = [
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("outgoing.api_urls")),
     path("api/v1/", include("contacts.api_urls")),
+    path("api/v1/", include("csat.api_urls")),
 ]
 
 if settings.GRAPH_SANDBOX:

@@ -497,9 +497,6 @@ def preferences(request: TenantRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         events = set(form.cleaned_data["alert_events"])
-        if not membership.is_admin:
-            # Not offered to agents: kept as it was (it matters again if they become admins).
-            events |= choices.events & alerts.ADMIN_EVENTS
         try:
             services.membership_preferences_update(
                 membership=membership,

@@ -334,6 +334,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Outgoing webhooks: deliveries due again (backoff) handed to the endpoints' senders, endpoints
     # failing for a day disabled (outgoing.services).
     "outgoing-sweep": {"task": "outgoing.sweep", "schedule": 15.0, "options": {"expires": 14}},
+    # The API's Idempotency-Keys older than IDEMPOTENCY_KEY_RETENTION_HOURS are deleted (hourly).
+    "helpdesk-idempotency-keys-prune": {
+        "task": "helpdesk.idempotency.prune",
+        "schedule": crontab(minute=41),
+    },
 }
 
 # --- Auth, sessions, security ----------------------------------------------------------------
@@ -445,6 +450,14 @@ REST_FRAMEWORK = {
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# Requests per window of each API token, and of each user calling the API with a session
+# (helpdesk.ratelimit); counted in the cache, not limited while it is down.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", 600)
+API_RATE_LIMIT_WINDOW_SECONDS = env.int("API_RATE_LIMIT_WINDOW_SECONDS", 60)
+# `Idempotency-Key` of the API's POSTs (helpdesk.idempotency): how long a key and its answer
+# are kept, and after how long a request that never answered is taken to have crashed.
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)
+IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", 300)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",
     "DESCRIPTION": "Messenger conversations, channels and tickets of one organization.",

@@ -20,8 +20,11 @@ from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership, Organization
 from labels import selectors as label_selectors
 from labels.api import LabelBriefSerializer, label_brief
+from messenger import selectors as messenger_selectors
+from messenger.api.notes import NOTE_ERRORS, NoteCreateSerializer, NotePagination, NoteSerializer
 from messenger.api.pagination import MessageCursorPagination
 from messenger.api.serializers import MessageSerializer
+from messenger.services import notes
 from sla.api import SlaStateSerializer, sla_state_data
 from sla.state import SlaStatus
 from tickets import selectors, services
@@ -176,6 +179,22 @@ class TicketUpdateSerializer(serializers.Serializer):
     assignee = IdField(required=False, allow_null=True, min_value=1, help_text=_("A user id."))
 
 
+class TicketReplySerializer(serializers.Serializer):
+    text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The reply (Messenger's limit applies: 400 `message_too_long`).",
+    )
+    kept_files = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        required=False,
+        max_length=10,
+        help_text="Tokens of kept files (a rendered canned response's attachments), each sent as its own message "
+        "before the text.",
+    )
+
+
 class TicketLabelRefSerializer(serializers.Serializer):
     label = IdField(help_text=_("The id of one of the organization's labels (GET /api/v1/labels/)."))  # type: ignore[assignment]
 
@@ -277,16 +296,73 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
         return Response(TicketDetailSerializer(ticket).data)
 
     @extend_schema(
+        methods=["GET"],
         summary="The ticket's messages (its part of the conversation), newest first",
         responses={200: MessageSerializer(many=True), 404: ErrorSerializer},
     )
-    @action(detail=True, methods=["get"], pagination_class=MessageCursorPagination)
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply from the ticket: a Messenger reply to its conversation, queued and sent in the background",
+        description="Under the conversation's rules (reply window, blocked contact, disabled channel: 409 with "
+        "their codes). A resolved or closed ticket that is still the conversation's latest takes the reply "
+        "into its part, as on the ticket page.",
+        request=TicketReplySerializer,
+        responses={202: MessageSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=MessageCursorPagination)
     def messages(self, request: Request, pk: str) -> Response:
+        if request.method == "POST":
+            payload = TicketReplySerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            queued = services.ticket_reply_send(
+                organization=self.organization,
+                acting_user=request.user,
+                membership=self.membership,
+                ticket_id=pk,
+                text=payload.validated_data.get("text", ""),
+                kept_files=payload.validated_data.get("kept_files", []),
+            )
+            return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
         messages = selectors.ticket_message_list(
             organization=self.organization, membership=self.membership, ticket_id=pk
         ).select_related("author")
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The private notes of the ticket's conversation, oldest first",
+        responses={200: NoteSerializer(many=True), 404: ErrorSerializer},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a private note from the ticket",
+        description="A note of the ticket's conversation (as `POST /api/v1/conversations/{id}/notes/`): never "
+        "sent, its @mentions told.",
+        request=NoteCreateSerializer,
+        responses={201: NoteSerializer, **NOTE_ERRORS},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=NotePagination)
+    def notes(self, request: Request, pk: str) -> Response:
+        ticket = selectors.ticket_get(organization=self.organization, membership=self.membership, ticket_id=pk)
+        conversation = ticket.conversation
+        if request.method == "POST":
+            payload = NoteCreateSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            note = notes.note_add(
+                organization=self.organization,
+                acting_user=request.user,
+                membership=self.membership,
+                conversation=conversation,
+                body=payload.validated_data["body"],
+            )
+        rows = messenger_selectors.note_list_with_mentions(
+            organization=self.organization, conversation=conversation
+        ).select_related("author")
+        if request.method == "POST":
+            return Response(NoteSerializer(rows.get(pk=note.pk)).data, status=status.HTTP_201_CREATED)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(NoteSerializer(page, many=True).data)
 
 
 class ConversationConvertView(OrganizationAPIView):

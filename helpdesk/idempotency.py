@@ -1,0 +1,157 @@
+"""`Idempotency-Key` for the API's POSTs: a retried request creates nothing twice.
+
+The organization-scoped API base (helpdesk.api) calls `idempotency_claim` once the caller and
+the organization are known, and `idempotency_complete` (or `idempotency_release`) with the
+answer, so that every POST under /api/v1/ takes the header without a line in its view.
+
+- A key belongs to one caller (the API token, or the user of a session) in one organization:
+  another token's equal key is another key.
+- The first request with a key claims it: a row in the database (unique per organization,
+  caller and key; the database rather than the cache, which may be absent, and which is not
+  shared the way a unique constraint is). Its answer is stored when it is final: 2xx and 4xx,
+  except those that say "try again" (408, 425, 429). A 5xx, or a crash, releases the key so that
+  the retry runs the request again.
+- Sent again with the same method, path and body: the stored status and body, with
+  `Idempotent-Replayed: true`. With another body: 422 `idempotency_key_reused`. While the first
+  is still being answered: 409 `idempotency_key_in_progress` (a claim older than
+  IDEMPOTENCY_LOCK_SECONDS is taken to be a crashed request and taken over).
+- Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (24): an older one is a new key, and a daily
+  beat job (`helpdesk.idempotency.prune`) deletes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.utils import timezone
+
+from helpdesk.exceptions import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
+from helpdesk.models import ApiToken, IdempotencyKey, Organization
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY_MAX_LENGTH = 255
+# 4xx answers that ask the client to try again: not stored, the retry runs the request again.
+_RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key this request holds until it answers."""
+
+    key_id: int
+
+
+class Replay(Exception):
+    """The stored answer of a key: the request is not run again."""
+
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+        super().__init__("idempotent replay")
+
+
+def caller_scope(*, user: Any, auth: Any) -> str:
+    """Whose keys these are: the API token's, or the session user's."""
+    if isinstance(auth, ApiToken):
+        return f"token:{auth.pk}"
+    return f"user:{user.pk}"
+
+
+def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _replay_response(row: IdempotencyKey) -> HttpResponse:
+    response = HttpResponse(
+        bytes(row.response_body),
+        status=row.response_status or 200,
+        content_type=row.response_content_type or "application/json",
+    )
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def idempotency_claim(
+    *, organization: Organization, scope: str, key: str, method: str, path: str, body: bytes
+) -> Claim:
+    """Claim `key` for this request, or raise: `Replay` with the stored answer,
+    IdempotencyKeyReused, IdempotencyKeyInProgress, IdempotencyKeyInvalid."""
+    if not key or len(key) > KEY_MAX_LENGTH:
+        raise IdempotencyKeyInvalid
+    fingerprint = request_fingerprint(method=method, path=path, body=body)
+    now = timezone.now()
+    expired_before = now - timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    abandoned_before = now - timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                row = IdempotencyKey.objects.create(
+                    organization=organization, scope=scope, key=key, fingerprint=fingerprint, created_at=now
+                )
+            return Claim(key_id=row.pk)
+        except IntegrityError:
+            pass
+        existing = IdempotencyKey.objects.filter(organization=organization, scope=scope, key=key).first()
+        if existing is None:
+            continue  # released between the insert and the read: claim it again
+        if existing.created_at < expired_before:
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyKeyReused
+        if existing.completed_at is not None:
+            raise Replay(_replay_response(existing))
+        if existing.created_at < abandoned_before:
+            # A request that never answered (its process died): the retry takes it over.
+            taken = IdempotencyKey.objects.filter(
+                pk=existing.pk, completed_at__isnull=True, created_at=existing.created_at
+            ).update(created_at=now)
+            if taken:
+                return Claim(key_id=existing.pk)
+        raise IdempotencyKeyInProgress
+    raise IdempotencyKeyInProgress
+
+
+def response_is_final(status: int) -> bool:
+    return 200 <= status < 300 or (400 <= status < 500 and status not in _RETRYABLE_CLIENT_ERRORS)
+
+
+def idempotency_complete(*, claim: Claim, response: HttpResponse) -> None:
+    """Store the answer of a final response; release the key otherwise."""
+    if not response_is_final(response.status_code):
+        idempotency_release(claim=claim)
+        return
+    IdempotencyKey.objects.filter(pk=claim.key_id).update(
+        completed_at=timezone.now(),
+        response_status=response.status_code,
+        response_content_type=str(response.get("Content-Type", "application/json"))[:100],
+        response_body=bytes(response.content),
+    )
+
+
+def idempotency_release(*, claim: Claim) -> None:
+    """Forget the claim of a request that did not reach a final answer: a retry runs again."""
+    IdempotencyKey.objects.filter(pk=claim.key_id, completed_at__isnull=True).delete()
+
+
+def idempotency_keys_prune(*, batch_size: int = 5000) -> int:
+    """Delete the keys older than IDEMPOTENCY_KEY_RETENTION_HOURS; the number deleted."""
+    expired_before = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyKey.objects.filter(created_at__lt=expired_before).values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]
