@@ -105,7 +105,8 @@ UI_TO_API: dict[str, tuple[str, ...]] = {
     "tickets:ticket_label_remove": ("ticket-label-remove",),
     "tickets:convert": ("conversation-convert",),
     # The `contact` filter of the list is not there yet: the contacts work brings it.
-    "tickets:contact_tickets": ("ticket-list",),
+    # The contact's tickets: the contact's detail links each ticket the caller sees.
+    "tickets:contact_tickets": ("contact-detail", "ticket-detail"),
     # --- customer ratings
     "csat:conversation_rating": ("conversation-ratings",),
     "csat:ticket_rating": ("ticket-ratings",),
@@ -122,6 +123,26 @@ UI_TO_API: dict[str, tuple[str, ...]] = {
     "canned:ticket_composer_search": ("canned-response-list",),
     # A ticket's reply goes to its conversation (`conversation_id` of the ticket).
     "canned:ticket_composer_render": ("canned-response-render",),
+    # --- contacts (the person across pages, notes, merge) and their kept pictures
+    "contacts:list": ("contact-list",),
+    "contacts:detail": ("contact-detail",),
+    "contacts:merge": ("contact-merge",),
+    "contacts:unmerge": ("contact-unmerge",),
+    "contacts:note_add": ("contact-notes",),
+    "contacts:note_edit": ("contact-note-detail",),
+    "messenger:contact_avatar": ("contact-avatar",),
+    # --- a customer's data on request, the audit log
+    "privacy:contact_data": ("contact-export", "contact-erase"),
+    "privacy:contact_export": ("contact-export",),
+    "privacy:audit_log": ("audit-log",),
+    # --- outgoing webhooks
+    "outgoing:endpoint_list": ("webhook-endpoint-list",),
+    "outgoing:endpoint_detail": (
+        "webhook-endpoint-detail",
+        "webhook-endpoint-deliveries",
+        "webhook-endpoint-rotate-secret",
+    ),
+    "outgoing:delivery_send_again": ("webhook-endpoint-send-again",),
     # --- reports
     "reports:index": ("report",),
     "reports:report": ("report",),
