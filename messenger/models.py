@@ -152,11 +152,11 @@ class Contact(models.Model):
     profile_fetched_at = models.DateTimeField(null=True, blank=True)
     # Facebook gave no name (nothing, an error, privacy): asked again at this time, with a
     # growing delay (messenger.services.contacts.PROFILE_RETRY_DELAYS); None once named.
-    profile_attempts = models.PositiveSmallIntegerField(default=0)
+    profile_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     profile_retry_at = models.DateTimeField(null=True, blank=True)
     # The profile picture copied into the default storage (Facebook's URLs expire), served by
     # messenger.views.avatars to members who may see the contact; refreshed weekly.
-    avatar_stored_name = models.CharField(max_length=300, blank=True)
+    avatar_stored_name = models.CharField(max_length=300, blank=True, db_default="")
     avatar_fetched_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)

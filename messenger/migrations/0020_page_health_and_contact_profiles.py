@@ -28,12 +28,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='avatar_stored_name',
-            field=models.CharField(blank=True, max_length=300),
+            field=models.CharField(blank=True, db_default='', max_length=300),
         ),
         migrations.AddField(
             model_name='contact',
             name='profile_attempts',
-            field=models.PositiveSmallIntegerField(default=0),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
             model_name='contact',
