@@ -101,8 +101,10 @@ def _day_periods(schedule: Schedule, zone: ZoneInfo, day: date) -> Iterator[tupl
 
 def _reach_days(schedule: Schedule) -> int:
     """How many days to look back or ahead to be sure to meet an interval if there is one:
-    a week of days that are no holidays holds every weekday's intervals."""
-    return 7 + len(schedule.holidays) + 1
+    in 7 × (holidays + 1) days each weekday comes holidays + 1 times, and the holidays can
+    close at most that many of them (a department open on Mondays only, with a Monday off,
+    opens again 13 days after its last opening)."""
+    return 7 * (len(schedule.holidays) + 1) + 1
 
 
 def _local_day(schedule: Schedule, at: datetime) -> tuple[ZoneInfo, date]:

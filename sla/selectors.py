@@ -49,6 +49,8 @@ class PolicyBook:
     by_department: dict[int, SlaPolicy] = field(default_factory=dict)
     by_channel: dict[int, SlaPolicy] = field(default_factory=dict)
     schedules: dict[int, Schedule] = field(default_factory=dict)
+    # One walk of each department's hours for all the waits of the batch (sla.clocks.Timeline).
+    timelines: dict[int, clocks.Timeline] = field(default_factory=dict)
 
     def policy(self, *, department_id: int, channel_id: int | None) -> SlaPolicy | None:
         """The channel's policy, else its department's."""
@@ -62,7 +64,14 @@ class PolicyBook:
         if policy is None or not minutes:
             return NO_TARGET
         schedule = self.schedules.get(department_id) if policy.clock == SlaClock.BUSINESS_HOURS else None
-        warn, due = clocks.due_times(start=start, minutes=(clocks.warn_minutes(minutes), minutes), schedule=schedule)
+        wanted = (clocks.warn_minutes(minutes), minutes)
+        if schedule is None:
+            warn, due = clocks.due_times(start=start, minutes=wanted, schedule=None)
+        else:
+            timeline = self.timelines.get(department_id)
+            if timeline is None:
+                timeline = self.timelines[department_id] = clocks.Timeline(schedule)
+            warn, due = timeline.due_times(start=start, minutes=wanted)
         if due is None:
             return NO_TARGET
         return TargetTimes(warn_at=min(warn or due, due), due_at=due)

@@ -81,6 +81,14 @@ def test_a_holiday_is_closed_all_day_and_joins_the_closed_periods_around_it() ->
     assert next_opening(schedule, at(TOKYO, "2026-12-30 19:00")) == at(TOKYO, "2027-01-04 09:00")
 
 
+def test_a_weekly_opening_closed_by_a_holiday_opens_again_the_week_after() -> None:
+    # Open on Mondays only; Monday 2026-12-14 is a holiday: the next opening after the 7th is
+    # the 21st, and the closed period runs from the 7th's closing across the holiday.
+    schedule = Schedule("Asia/Tokyo", (Interval(MONDAY, 9 * 60, 12 * 60),), frozenset({date(2026, 12, 14)}))
+    assert next_opening(schedule, at(TOKYO, "2026-12-07 13:00")) == at(TOKYO, "2026-12-21 09:00")
+    assert closed_period_start(schedule, at(TOKYO, "2026-12-20 13:00")) == at(TOKYO, "2026-12-07 12:00")
+
+
 def test_next_opening_is_now_when_open() -> None:
     schedule = office("Asia/Tokyo")
     moment = at(TOKYO, "2026-12-07 10:00")

@@ -4,13 +4,15 @@ the clock. 2026-12-07 is a Monday."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels.hours import Interval, Schedule
-from sla.clocks import due_at, due_times, minutes_between, warn_minutes
+from sla.clocks import Timeline, due_at, due_times, minutes_between, warn_minutes
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -137,3 +139,39 @@ def test_several_targets_from_one_start_agree_with_each_alone() -> None:
         due_at(start=start, minutes=n, schedule=schedule) for n in minutes
     ]
     assert due_times(start=start, minutes=(5, 10), schedule=Schedule("Asia/Tokyo")) == [None, None]
+
+
+_ZONES = ("Asia/Tokyo", "Europe/Berlin", "America/New_York")
+
+
+@st.composite
+def _schedules(draw: st.DrawFn) -> Schedule:
+    intervals = set()
+    for weekday in draw(st.sets(st.integers(MONDAY, SUNDAY), max_size=7)):
+        start = draw(st.integers(0, 1439))
+        end = draw(st.integers(start + 1, 1440))
+        intervals.add(Interval(weekday, start, end))
+    first = date(2026, 3, 1)
+    holidays = draw(st.frozensets(st.integers(0, 300).map(lambda n: first + timedelta(days=n)), max_size=6))
+    return Schedule(draw(st.sampled_from(_ZONES)), tuple(sorted(intervals)), holidays)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    schedule=_schedules(),
+    starts=st.lists(st.integers(0, 300 * 24 * 60), min_size=1, max_size=8),
+    minutes=st.lists(st.integers(0, 30 * 24 * 60), min_size=1, max_size=3).map(lambda values: tuple(sorted(values))),
+)
+def test_a_timeline_gives_the_due_times_of_a_walk_of_the_hours(
+    schedule: Schedule, starts: list[int], minutes: tuple[int, ...]
+) -> None:
+    """sla.clocks.Timeline (the sweeps' batch form) agrees with due_times, one timeline asked
+    for starts in any order (earlier ones rebuild it, later ones extend it); across daylight
+    saving time changes, holidays, overnight shifts and schedules that never open."""
+    timeline = Timeline(schedule)
+    origin = datetime(2026, 3, 1, tzinfo=UTC)
+    for offset in starts:
+        start = origin + timedelta(minutes=offset, seconds=offset % 7)
+        assert timeline.due_times(start=start, minutes=minutes) == due_times(
+            start=start, minutes=minutes, schedule=schedule
+        )
