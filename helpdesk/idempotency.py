@@ -127,8 +127,10 @@ def response_is_final(status: int) -> bool:
 
 
 def idempotency_complete(*, claim: Claim, response: HttpResponse) -> None:
-    """Store the answer of a final response; release the key otherwise."""
-    if not response_is_final(response.status_code):
+    """Store the answer of a final response; release the key otherwise. Only JSON answers
+    are stored: a file (a contact's export, an attachment) is read-only work whose retry may
+    run again, and its bytes are no copy of a customer's data to keep for a day."""
+    if not response_is_final(response.status_code) or not _storable(response):
         idempotency_release(claim=claim)
         return
     IdempotencyKey.objects.filter(pk=claim.key_id).update(
@@ -136,6 +138,14 @@ def idempotency_complete(*, claim: Claim, response: HttpResponse) -> None:
         response_status=response.status_code,
         response_content_type=str(response.get("Content-Type", "application/json"))[:100],
         response_body=bytes(response.content),
+    )
+
+
+def _storable(response: HttpResponse) -> bool:
+    content_type = str(response.get("Content-Type", "application/json")).split(";")[0].strip()
+    return not getattr(response, "streaming", False) and content_type in (
+        "application/json",
+        "application/problem+json",
     )
 
 

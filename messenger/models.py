@@ -156,7 +156,7 @@ class Contact(models.Model):
     profile_retry_at = models.DateTimeField(null=True, blank=True)
     # The profile picture copied into the default storage (Facebook's URLs expire), served by
     # messenger.views.avatars to members who may see the contact; refreshed weekly.
-    avatar_stored_name = models.CharField(max_length=300, blank=True, db_default="")
+    avatar_stored_name = models.CharField(max_length=300, blank=True, default="", db_default="")
     avatar_fetched_at = models.DateTimeField(null=True, blank=True)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)

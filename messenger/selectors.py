@@ -665,16 +665,8 @@ def conversation_transcript(
         period &= Q(created_at__gte=messages[0].sent_at)
     elif part is not None:
         period = visibility.NOTHING
-    if part is not None and part.last_id is not None:
-        following = (
-            message_list(organization=organization, conversation=conversation)
-            .filter(id__gt=part.last_id)
-            .order_by("id")
-            .values_list("sent_at", flat=True)
-            .first()
-        )
-        if following is not None:
-            period &= Q(created_at__lt=following)
+    if part is not None:
+        period &= _before_next_part(organization=organization, conversation=conversation, part=part)
     events = (
         ConversationEvent.objects.filter(organization=organization, conversation=conversation)
         .filter(period)
@@ -705,6 +697,38 @@ def note_list(*, organization: Organization, conversation: Conversation) -> Quer
     """The notes of a conversation the caller found through the rule (conversation_get),
     oldest first."""
     return Note.objects.filter(organization=organization, conversation=conversation).order_by("created_at", "id")
+
+
+def _before_next_part(*, organization: Organization, conversation: Conversation, part: MessageRange) -> Q:
+    """Until the message after the part (nothing when the part is the thread's last)."""
+    if part.last_id is None:
+        return Q()
+    following = (
+        message_list(organization=organization, conversation=conversation)
+        .filter(id__gt=part.last_id)
+        .order_by("id")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    return Q(created_at__lt=following) if following is not None else Q()
+
+
+def part_note_list(*, organization: Organization, conversation: Conversation, part: MessageRange) -> QuerySet[Note]:
+    """The notes of a ticket's part of the thread (as its page shows them): from the part's
+    first message until the message after it, with their mentions."""
+    first = (
+        message_list(organization=organization, conversation=conversation)
+        .filter(message_range_filter(part))
+        .order_by("sent_at", "id")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    if first is None:
+        return Note.objects.none()
+    period = Q(created_at__gte=first) & _before_next_part(
+        organization=organization, conversation=conversation, part=part
+    )
+    return note_list_with_mentions(organization=organization, conversation=conversation).filter(period)
 
 
 def note_list_with_mentions(*, organization: Organization, conversation: Conversation) -> QuerySet[Note]:

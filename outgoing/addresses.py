@@ -41,6 +41,13 @@ def delivery_policy() -> netfetch.FetchPolicy:
 
 def endpoint_target(url: str) -> netfetch.Target:
     """The checked address to deliver to. Raises EndpointNotAllowed (with the reason)."""
+    target = _checked_target(url)
+    if settings.OUTGOING_WEBHOOK_PORTS and not target.trusted and target.port not in settings.OUTGOING_WEBHOOK_PORTS:
+        raise EndpointNotAllowed(details={"reason": "port"})
+    return target
+
+
+def _checked_target(url: str) -> netfetch.Target:
     policy = delivery_policy()
     parts = urlsplit(url.strip())
     try:

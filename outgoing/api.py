@@ -32,6 +32,7 @@ ERRORS = {
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=EventType.choices))
+    secret_hint = serializers.SerializerMethodField(help_text="The secret's last 4 characters, to tell secrets apart.")
 
     class Meta:
         model = WebhookEndpoint
@@ -40,7 +41,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "url",
             "description",
             "events",
-            "secret",
+            "secret_hint",
             "enabled",
             "disabled_reason",
             "disabled_at",
@@ -49,8 +50,22 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {
-            "secret": {"help_text": "Key of the X-Helpdesk-Signature HMAC (rotate it with rotate-secret/)."},
             "disabled_reason": {"help_text": "`failing`: every delivery failed for a day; empty: by an admin."},
+        }
+
+    def get_secret_hint(self, endpoint: WebhookEndpoint) -> str:
+        return endpoint.secret[-4:]
+
+
+class WebhookEndpointSecretSerializer(WebhookEndpointSerializer):
+    """The endpoint with its secret: only the answers of its creation and of rotate-secret/
+    carry it (afterwards only `secret_hint`, its last characters)."""
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        extra_kwargs = {
+            **WebhookEndpointSerializer.Meta.extra_kwargs,
+            "secret": {"help_text": "Key of the X-Helpdesk-Signature HMAC. Shown only now: keep it."},
         }
 
 
@@ -123,14 +138,14 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, OrganizationViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(WebhookEndpointSerializer(self._endpoint(pk)).data)
 
-    @extend_schema(request=WebhookEndpointInputSerializer, responses={201: WebhookEndpointSerializer, **ERRORS})
+    @extend_schema(request=WebhookEndpointInputSerializer, responses={201: WebhookEndpointSecretSerializer, **ERRORS})
     def create(self, request: Request) -> Response:
         payload = WebhookEndpointInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         endpoint = services.endpoint_create(
             organization=self.organization, acting_user=request.user, **payload.validated_data
         )
-        return Response(WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(WebhookEndpointSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WebhookEndpointUpdateSerializer, responses={200: WebhookEndpointSerializer, **ERRORS})
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -145,12 +160,12 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, OrganizationViewSet):
         services.endpoint_delete(organization=self.organization, endpoint=self._endpoint(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses={200: WebhookEndpointSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: WebhookEndpointSecretSerializer, **ERRORS})
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, pk: str) -> Response:
         """A new secret, used from the next delivery on."""
         endpoint = services.endpoint_secret_rotate(organization=self.organization, endpoint=self._endpoint(pk))
-        return Response(WebhookEndpointSerializer(endpoint).data)
+        return Response(WebhookEndpointSecretSerializer(endpoint).data)
 
     @extend_schema(responses={200: DeliverySerializer(many=True), **ERRORS})
     @action(detail=True, methods=["get"])

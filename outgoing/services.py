@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import urllib3
 from django.core.cache import cache
@@ -523,9 +524,12 @@ def _tell_admins(endpoint: WebhookEndpoint, *, now: datetime) -> None:
             Notice(
                 user_ids=admin_ids,
                 dedupe_key=f"webhook-disabled:{endpoint.pk}:{now.isoformat()}",
-                params={"endpoint_id": endpoint.pk, "url": endpoint.url, "since": endpoint.failing_since.isoformat()}
-                if endpoint.failing_since
-                else {"endpoint_id": endpoint.pk, "url": endpoint.url, "since": now.isoformat()},
+                # The host only: a receiver's path or query often carries a token of its own.
+                params={
+                    "endpoint_id": endpoint.pk,
+                    "url": urlsplit(endpoint.url).hostname or "",
+                    "since": (endpoint.failing_since or now).isoformat(),
+                },
                 url=f"/o/{organization.slug}/settings/webhooks/{endpoint.pk}/",
             )
         ],

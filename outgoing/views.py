@@ -49,6 +49,7 @@ def endpoint_list(request: TenantRequest) -> HttpResponse:
                 status = error.status
             else:
                 messages.success(request, _("Webhook endpoint added. Its secret is shown below."))
+                _secret_show_once(request, endpoint)
                 return redirect("outgoing:endpoint_detail", org_slug=request.organization.slug, endpoint_id=endpoint.pk)
         else:
             status = 400
@@ -64,6 +65,23 @@ def endpoint_list(request: TenantRequest) -> HttpResponse:
     )
 
 
+# The secret is shown once, on the page that follows its making (creation or rotation): the
+# session carries it to that page only. Afterwards only its last characters are shown.
+_SECRET_SESSION_KEY = "outgoing_secret_once"
+
+
+def _secret_show_once(request: TenantRequest, endpoint: WebhookEndpoint) -> None:
+    request.session[_SECRET_SESSION_KEY] = {"endpoint": endpoint.pk, "secret": endpoint.secret}
+
+
+def _secret_shown(request: TenantRequest, endpoint: WebhookEndpoint) -> str:
+    once = request.session.get(_SECRET_SESSION_KEY)
+    if not isinstance(once, dict) or once.get("endpoint") != endpoint.pk:
+        return ""
+    del request.session[_SECRET_SESSION_KEY]
+    return str(once.get("secret", ""))
+
+
 def _detail_page(
     request: TenantRequest, endpoint: WebhookEndpoint, form: EndpointEditForm, status: int = 200
 ) -> HttpResponse:
@@ -71,7 +89,14 @@ def _detail_page(
     return render(
         request,
         "outgoing/endpoint_detail.html",
-        {"endpoint": endpoint, "form": form, "deliveries": deliveries, "settings_tab": "webhooks"},
+        {
+            "endpoint": endpoint,
+            "form": form,
+            "deliveries": deliveries,
+            "settings_tab": "webhooks",
+            "secret_once": _secret_shown(request, endpoint),
+            "secret_hint": endpoint.secret[-4:],
+        },
         status=status,
     )
 
@@ -89,8 +114,9 @@ def endpoint_detail(request: TenantRequest, endpoint_id: int) -> HttpResponse:
         messages.success(request, _("Webhook endpoint deleted."))
         return redirect("outgoing:endpoint_list", org_slug=organization.slug)
     if request.method == "POST" and action == "rotate":
-        services.endpoint_secret_rotate(organization=organization, endpoint=endpoint)
+        endpoint = services.endpoint_secret_rotate(organization=organization, endpoint=endpoint)
         messages.success(request, _("A new secret was made; deliveries are signed with it from now on."))
+        _secret_show_once(request, endpoint)
         return redirect("outgoing:endpoint_detail", org_slug=organization.slug, endpoint_id=endpoint.pk)
     initial = {
         "url": endpoint.url,

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from csat.models import Survey
+from helpdesk import signals
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
@@ -34,12 +35,15 @@ from messenger.models import (
     Contact,
     Conversation,
     ConversationEvent,
+    ConversationReferral,
     Message,
     MessageSearchText,
     Note,
     WebhookEvent,
 )
+from outgoing.models import OutgoingEvent
 from privacy.audit import audit_event
+from privacy.signals import contact_erased
 from tickets.models import Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
@@ -233,15 +237,43 @@ def contact_erase(
     if mids:
         raw |= Q(mid__in=mids)
     WebhookEvent.objects.filter(organization=organization, page_id=contact.page.page_id).filter(raw).delete()
+    ConversationReferral.objects.filter(organization=organization, conversation_id__in=conversation_ids).delete()
+    # Outgoing webhooks keep each event's body (the message, conversation or ticket as the API
+    # shows it) for their delivery log and retries: those events go, deliveries with them.
+    message_ids = list(messages.values_list("pk", flat=True))
+    OutgoingEvent.objects.filter(organization=organization).filter(
+        Q(conversation_id__in=conversation_ids)
+        | Q(resource=signals.MESSAGE, resource_id__in=message_ids)
+        | Q(resource=signals.TICKET, resource_id__in=ticket_ids)
+        | Q(resource=signals.CONVERSATION, resource_id__in=conversation_ids)
+    ).delete()
+    if contact.avatar_stored_name:
+        stored.append(contact.avatar_stored_name)
     contact.display_name = ""
     contact.first_name = ""
     contact.last_name = ""
     contact.avatar_url = ""
+    contact.avatar_stored_name = ""
     contact.locale = ""
+    # Fetched, nothing to retry or refresh: the jobs do not ask Facebook for it again.
     contact.profile_fetched_at = now
+    contact.profile_retry_at = None
+    contact.avatar_fetched_at = None
     contact.save(
-        update_fields=["display_name", "first_name", "last_name", "avatar_url", "locale", "profile_fetched_at"]
+        update_fields=[
+            "display_name",
+            "first_name",
+            "last_name",
+            "avatar_url",
+            "avatar_stored_name",
+            "locale",
+            "profile_fetched_at",
+            "profile_retry_at",
+            "avatar_fetched_at",
+        ]
     )
+    # The apps above (contacts: the notes about the contact) erase what they hold.
+    contact_erased.send(sender=None, organization_id=organization.pk, contact_id=contact.pk)
     counts = {"conversations": len(conversation_ids), "messages": message_count, "tickets": ticket_count, "files": 0}
     audit_event(
         organization_id=organization.pk,

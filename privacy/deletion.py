@@ -46,6 +46,8 @@ def data_deletion_request_handle(*, signed_request: str, now: datetime) -> DataD
             organization_id=organization_id,
             event="facebook_data_deleted",
             instance=request,
+            # Not the confirmation code (the request's own name): it opens the public status page.
+            object_repr=f"#{request.pk}",
             detail={"pages": [row["name"] for row in pages if row["organization_id"] == organization_id]},
         )
     return request

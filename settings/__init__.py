@@ -528,6 +528,11 @@ ATTACHMENT_FETCH_TEST_PREFIXES: list[str] = []
 # Endpoints must be https in production; elsewhere http is allowed too (the addresses are
 # checked all the same: public addresses only, see helpdesk.netfetch).
 OUTGOING_WEBHOOKS_HTTPS_ONLY = env.bool("OUTGOING_WEBHOOKS_HTTPS_ONLY", PRODUCTION)
+# The ports an endpoint may use (comma-separated; empty: any). A public address can still front
+# a database or an admin console on another port: production allows the web's own.
+OUTGOING_WEBHOOK_PORTS: tuple[int, ...] = tuple(
+    int(port) for port in env.list("OUTGOING_WEBHOOK_PORTS", ["443", "8443"] if PRODUCTION else [])
+)
 # Benchmarks only (bench/settings.py): address prefixes delivered to as they are (loopback and
 # http included). Never read from the environment; ignored in production.
 OUTGOING_WEBHOOK_TEST_PREFIXES: list[str] = []

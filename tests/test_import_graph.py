@@ -81,6 +81,11 @@ FUNCTION_LEVEL_IMPORTS: dict[tuple[str, str], str] = {
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
         "load before the registry"
     ),
+    ("contacts.apps", "privacy.signals"): "connects its receivers in ready(), once the apps are loaded",
+    ("contacts.apps", "contacts.receivers"): (
+        "connects the receivers of privacy.signals in ready(): their module imports models, which cannot "
+        "load before the registry"
+    ),
     ("csat.apps", "csat.receivers"): (
         "connects the receivers of helpdesk.signals in ready(): their module imports models, which cannot "
         "load before the registry"

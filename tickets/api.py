@@ -356,11 +356,16 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
                 conversation=conversation,
                 body=payload.validated_data["body"],
             )
-        rows = messenger_selectors.note_list_with_mentions(
-            organization=self.organization, conversation=conversation
+            rows = messenger_selectors.note_list_with_mentions(
+                organization=self.organization, conversation=conversation
+            )
+            return Response(
+                NoteSerializer(rows.select_related("author").get(pk=note.pk)).data, status=status.HTTP_201_CREATED
+            )
+        # The notes of the ticket's part of the thread, as its page shows them.
+        rows = messenger_selectors.part_note_list(
+            organization=self.organization, conversation=conversation, part=selectors.ticket_part(ticket=ticket)
         ).select_related("author")
-        if request.method == "POST":
-            return Response(NoteSerializer(rows.get(pk=note.pk)).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(NoteSerializer(page, many=True).data)
 

@@ -19,7 +19,7 @@ from helpdesk.services import api_token_create, membership_alert_preferences_upd
 from messenger.models import Direction, Message, Note
 from tests import factories
 from tests.conftest import Tenant, api_client_for
-from tests.tickets.conftest import T0, Desk, make_ticket, minutes
+from tests.tickets.conftest import T0, Desk, make_ticket, minutes, resolve_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,23 @@ def test_an_agent_adds_and_reads_the_notes_of_a_ticket(desk: Desk) -> None:
     empty = client.post(f"/api/v1/tickets/{ticket.pk}/notes/", {"body": "   "}, format="json")
     assert empty.status_code == 400
     assert empty.json()["error"]["code"] == "note_empty"
+
+
+def test_a_tickets_notes_are_those_of_its_part_of_the_thread(desk: Desk) -> None:
+    """As on the ticket's page: not the notes written before its first message, nor those of
+    the conversation's next part (after the customer wrote again once it was resolved)."""
+    organization, conversation = desk.tenant.organization, desk.conversation
+    earlier = Note.objects.create(organization=organization, conversation=conversation, author_name="A", body="before")
+    Note.objects.filter(pk=earlier.pk).update(created_at=T0 - minutes(60))
+    ticket = make_ticket(desk)
+    during = Note.objects.create(organization=organization, conversation=conversation, author_name="A", body="during")
+    Note.objects.filter(pk=during.pk).update(created_at=T0 + minutes(5))
+    resolve_ticket(desk, ticket)
+    desk.say("One more thing", T0 + minutes(120))
+    later = Note.objects.create(organization=organization, conversation=conversation, author_name="A", body="later")
+    Note.objects.filter(pk=later.pk).update(created_at=T0 + minutes(125))
+    listed = api_client_for(desk.tenant.agent).get(f"/api/v1/tickets/{ticket.pk}/notes/").json()["results"]
+    assert [row["body"] for row in listed] == ["during"]
 
 
 def test_an_agent_of_another_department_gets_404_for_a_tickets_notes(desk: Desk) -> None:

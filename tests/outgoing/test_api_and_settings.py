@@ -57,6 +57,10 @@ def test_an_admin_registers_reads_changes_rotates_and_deletes_an_endpoint(tenant
     assert body["events"] == EVENTS and body["enabled"] and body["secret"].startswith("whsec_")
     url = f"{URL}{body['id']}/"
     assert [row["id"] for row in client.get(URL).json()] == [body["id"]]
+    # The secret is in the answers that make it, and afterwards only its last characters.
+    read = client.get(url).json()
+    assert "secret" not in read and read["secret_hint"] == body["secret"][-4:]
+    assert all("secret" not in row for row in client.get(URL).json())
     changed = client.patch(url, {"events": [signals.MESSAGE_RECEIVED], "enabled": False}, format="json")
     assert changed.status_code == 200
     assert (changed.json()["events"], changed.json()["enabled"]) == ([signals.MESSAGE_RECEIVED], False)
@@ -97,6 +101,19 @@ def test_plain_http_is_refused_where_https_is_required(tenant_a: Tenant, dns: An
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "endpoint_not_allowed"
+
+
+def test_a_port_other_than_the_allowed_ones_is_refused(tenant_a: Tenant, dns: Any, settings: Any) -> None:
+    """A public address may still front a database or an admin console on another port."""
+    settings.OUTGOING_WEBHOOK_PORTS = (443, 8443)
+    client = api_client_for(tenant_a.admin)
+    for url in ("https://hooks.example.com:6379/in", "https://hooks.example.com:5432/in"):
+        response = client.post(URL, {"url": url, "events": EVENTS}, format="json")
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "endpoint_not_allowed"
+    assert not WebhookEndpoint.objects.exists()
+    accepted = client.post(URL, {"url": "https://hooks.example.com:8443/in", "events": EVENTS}, format="json")
+    assert accepted.status_code == 201
 
 
 def test_unknown_events_are_refused(tenant_a: Tenant, dns: Any) -> None:
@@ -171,9 +188,15 @@ def test_an_admin_adds_an_endpoint_in_settings_and_sees_its_log(
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert endpoint.secret.encode() in page.content and b"conversation.closed" in page.content
+    # Shown once: the next visit shows only its last characters.
+    again = client.get(response["Location"])
+    assert endpoint.secret.encode() not in again.content and endpoint.secret[-4:].encode() in again.content
     rotated = client.post(response["Location"], {"action": "rotate"})
     assert rotated.status_code == 302
-    assert WebhookEndpoint.objects.get().secret != endpoint.secret
+    fresh = WebhookEndpoint.objects.get().secret
+    assert fresh != endpoint.secret
+    assert fresh.encode() in client.get(response["Location"]).content
+    assert fresh.encode() not in client.get(response["Location"]).content
 
 
 def test_a_private_address_is_a_form_error_in_settings(tenant_a: Tenant, dns: Any, web_client_for: Any) -> None:
