@@ -12,6 +12,7 @@ from contacts.models import NOTE_MAX_LENGTH, ContactNote, Person, PersonContact
 from helpdesk.exceptions import InvalidInput, PermissionDenied
 from helpdesk.models import Membership, Organization
 from messenger.models import Contact
+from messenger.selectors import contact_visible_filter
 
 
 class InvalidMerge(InvalidInput):
@@ -62,6 +63,11 @@ def contact_note_delete(*, organization: Organization, acting_user: Any, note: C
     note.delete()
 
 
+class MergeNeedsAdmin(PermissionDenied):
+    code = "merge_needs_admin"
+    default_message = _("These people have contacts on pages you do not see: an admin can merge them.")
+
+
 @transaction.atomic
 def contacts_merge(
     *, organization: Organization, membership: Membership, acting_user: Any, contact: Contact, other: Contact
@@ -83,6 +89,16 @@ def contacts_merge(
     if mine and theirs:
         if mine.person_id != theirs.person_id:
             old_person_id = theirs.person_id
+            # Joining two people moves all their contacts: an agent moves only contacts they see.
+            if not membership.is_admin:
+                grouped = Contact.objects.filter(
+                    pk__in=PersonContact.objects.filter(
+                        organization=organization, person_id__in=[mine.person_id, old_person_id]
+                    ).values("contact_id")
+                )
+                hidden = grouped.exclude(contact_visible_filter(organization=organization, membership=membership))
+                if hidden.exists():
+                    raise MergeNeedsAdmin
             PersonContact.objects.filter(organization=organization, person_id=old_person_id).update(
                 person_id=mine.person_id
             )

@@ -218,6 +218,25 @@ def test_an_agent_cannot_merge_a_contact_they_do_not_see(desk: Desk) -> None:
     assert not Person.objects.exists()
 
 
+def test_an_agent_cannot_join_people_who_have_contacts_they_do_not_see(desk: Desk) -> None:
+    """Joining two people moves all their contacts: the agent's two visible contacts are each
+    in a person with a contact on a page they do not see; an admin may join them."""
+    page = desk.seen.page
+    other = factories.make_conversation(page, factories.make_contact(page, display_name="Other")).contact
+    admin = api_client_for(desk.tenant.admin)
+    assert admin.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": desk.hidden.pk}, format="json").status_code == 200
+    hidden_two = factories.make_conversation(
+        desk.hidden_conversation.page, factories.make_contact(desk.hidden_conversation.page, display_name="Hidden 2")
+    ).contact
+    assert admin.post(f"/api/v1/contacts/{other.pk}/merge/", {"contact_id": hidden_two.pk}, format="json").status_code == 200
+    agent = api_client_for(desk.tenant.agent)
+    refused = agent.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": other.pk}, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "merge_needs_admin")
+    assert Person.objects.count() == 2
+    joined = admin.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": other.pk}, format="json")
+    assert joined.status_code == 200 and Person.objects.count() == 1
+
+
 def test_merging_a_contact_with_itself_is_refused(desk: Desk) -> None:
     api = api_client_for(desk.tenant.admin)
     response = api.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": desk.seen.pk}, format="json")
