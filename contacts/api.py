@@ -76,7 +76,7 @@ class MergeSerializer(serializers.Serializer):
     contact_id = IdField(help_text="The other contact (of another page, the same person).")
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class ContactNoteSerializer(serializers.ModelSerializer):
     author_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta:
@@ -84,7 +84,7 @@ class NoteSerializer(serializers.ModelSerializer):
         fields = ["id", "contact_id", "author_id", "text", "created_at", "updated_at"]
 
 
-class NoteInputSerializer(serializers.Serializer):
+class ContactNoteInputSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=NOTE_MAX_LENGTH)
 
 
@@ -167,20 +167,22 @@ class ContactNoteListView(OrganizationAPIView):
 
     admin_only_writes = False
 
-    @extend_schema(responses={200: NoteSerializer(many=True), 404: ERRORS[404]})
+    @extend_schema(responses={200: ContactNoteSerializer(many=True), 404: ERRORS[404]})
     def get(self, request: Request, contact_id: int) -> Response:
         contact = selectors.contact_get(
             organization=self.organization, membership=self.membership, contact_id=contact_id
         )
         notes = selectors.note_list(organization=self.organization, contact=contact)
-        return Response(NoteSerializer(notes, many=True).data)
+        return Response(ContactNoteSerializer(notes, many=True).data)
 
-    @extend_schema(request=NoteInputSerializer, responses={201: NoteSerializer, 400: ERRORS[400], 404: ERRORS[404]})
+    @extend_schema(
+        request=ContactNoteInputSerializer, responses={201: ContactNoteSerializer, 400: ERRORS[400], 404: ERRORS[404]}
+    )
     def post(self, request: Request, contact_id: int) -> Response:
         contact = selectors.contact_get(
             organization=self.organization, membership=self.membership, contact_id=contact_id
         )
-        payload = NoteInputSerializer(data=request.data)
+        payload = ContactNoteInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         note = services.contact_note_create(
             organization=self.organization,
@@ -188,7 +190,7 @@ class ContactNoteListView(OrganizationAPIView):
             contact=contact,
             text=payload.validated_data["text"],
         )
-        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+        return Response(ContactNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
 class ContactNoteDetailView(OrganizationAPIView):
@@ -202,15 +204,15 @@ class ContactNoteDetailView(OrganizationAPIView):
         )
         return selectors.note_get(organization=self.organization, contact=contact, note_id=note_id)
 
-    @extend_schema(request=NoteInputSerializer, responses={200: NoteSerializer, **ERRORS})
+    @extend_schema(request=ContactNoteInputSerializer, responses={200: ContactNoteSerializer, **ERRORS})
     def patch(self, request: Request, contact_id: int, note_id: int) -> Response:
         note = self._note(contact_id, note_id)
-        payload = NoteInputSerializer(data=request.data)
+        payload = ContactNoteInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         note = services.contact_note_update(
             organization=self.organization, acting_user=request.user, note=note, text=payload.validated_data["text"]
         )
-        return Response(NoteSerializer(note).data)
+        return Response(ContactNoteSerializer(note).data)
 
     @extend_schema(responses={204: None, 403: ERRORS[403], 404: ERRORS[404]})
     def delete(self, request: Request, contact_id: int, note_id: int) -> Response:

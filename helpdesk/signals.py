@@ -29,8 +29,9 @@ conversation_finished = Signal()
 # quick_replies: [(organization id, conversation id, message id, payload)]
 quick_replies_received = Signal()
 
-CONVERSATION_CLOSED = "conversation_closed"
-TICKET_RESOLVED = "ticket_resolved"
+# The occasions of conversation_finished (csat.models.SurveyOccasion's values).
+FINISHED_CONVERSATION_CLOSED = "conversation_closed"
+FINISHED_TICKET_RESOLVED = "ticket_resolved"
 
 
 def conversation_finished_send(

@@ -56,6 +56,13 @@ def _isolated_cache(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _api_rate_limit_out_of_the_way(settings: Any) -> None:
+    """The walks over every route (tenant isolation, visibility) send hundreds of requests
+    with one token within a minute; tests/api/test_rate_limits.py sets its own limits."""
+    settings.API_RATE_LIMIT = 100_000
+
+
+@pytest.fixture(autouse=True)
 def _business_hours_forgotten() -> Iterator[None]:
     """The departments with business hours are kept in the process for a while
     (channels.hours): each test starts without the previous test's."""

@@ -33,7 +33,7 @@ from helpdesk import signals
 from helpdesk.exceptions import InvalidInput, InvalidTransition, NotFound, NothingToConvert, TicketAlreadyOpen
 from helpdesk.models import Membership, Organization
 from helpdesk.names import name_parts
-from helpdesk.signals import TICKET_RESOLVED, conversation_finished_send
+from helpdesk.signals import FINISHED_TICKET_RESOLVED, conversation_finished_send
 from labels import links as label_links
 from labels.models import Label
 from live.publish import ticket_publish
@@ -733,7 +733,7 @@ def ticket_update(
             conversation_finished_send(
                 organization_id=organization.pk,
                 acting_user_id=getattr(acting_user, "pk", None),
-                occasion=TICKET_RESOLVED,
+                occasion=FINISHED_TICKET_RESOLVED,
                 occasion_ids={ticket.conversation_id: resolved[0].pk},
             )
     return ticket

@@ -15,6 +15,9 @@ from messenger.views.avatars import avatar_response
 
 
 class ContactAvatarView(OrganizationAPIView):
+    # Read-only: a write is 405 for everyone (never 403 before the contact is looked up).
+    admin_only_writes = False
+
     @extend_schema(
         summary="Download a contact's profile picture (the copy kept by the helpdesk)",
         description="Only for a contact of a conversation the caller may see. 404 when no picture is "

@@ -110,6 +110,11 @@ def hidden(tenant_a: Tenant, settings: Any, tmp_path: Any) -> HiddenChannel:
     own_channel = factories.make_channel(organization, support, name="Own")
     page = factories.make_page(channel)
     contact = factories.make_contact(page, display_name=f"{MARKER} customer")
+    # Their kept picture (messenger.services.contacts): served only to whoever sees the contact.
+    avatar = default_storage.save(
+        f"messenger/avatars/alpha/{contact.pk}.png", ContentFile(b"\x89PNG" + MARKER.encode())
+    )
+    Contact.objects.filter(pk=contact.pk).update(avatar_stored_name=avatar)
     conversation = factories.make_conversation(page, contact)
     text = factories.make_message(conversation, text=f"{MARKER} message")
     stored_name = default_storage.save("messenger/inbound/alpha/hidden.png", ContentFile(MARKER.encode()))

@@ -73,8 +73,14 @@ def test_every_task_of_the_product_is_named_app_area_action() -> None:
     ] == []
 
 
-def test_a_worker_started_without_queues_consumes_all_four() -> None:
-    assert {queue.name for queue in settings.CELERY_TASK_QUEUES} == {"celery", "sending", "downloads", "routing"}
+def test_a_worker_started_without_queues_consumes_all_five() -> None:
+    assert {queue.name for queue in settings.CELERY_TASK_QUEUES} == {
+        "celery",
+        "sending",
+        "downloads",
+        "routing",
+        "outgoing",
+    }
 
 
 def _queues(argv: list[str]) -> set[str]:

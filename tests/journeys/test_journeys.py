@@ -124,7 +124,7 @@ def test_an_admin_sets_up_a_messenger_channel_and_keeps_its_page_authorized(
     page.get_by_role("button", name="Link the chosen Pages").click()
     page.wait_for_url(re.compile(r".*/settings/channels/\d+/$"))
     assert "“Demo Page” is linked and active." in alert_texts(page)
-    assert page.locator("tr:has-text('Demo Page')").get_by_text("Active").is_visible()
+    assert page.locator("tr:has-text('Demo Page') .badge").get_by_text("Active").is_visible()
     current_icon = page.get_by_alt_text("Current icon")
     assert current_icon.evaluate("image => image.complete && image.naturalWidth") == 64
     channel = Channel.objects.get(organization=organization, name="Web shop")
@@ -183,7 +183,7 @@ def test_an_admin_sets_up_a_messenger_channel_and_keeps_its_page_authorized(
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r".*/settings/channels/\d+/$"))
     assert "“Demo Page” is authorized again and active." in alert_texts(page)
-    assert page.locator("tr:has-text('Demo Page')").get_by_text("Active").is_visible()
+    assert page.locator("tr:has-text('Demo Page') .badge").get_by_text("Active").is_visible()
     assert FacebookPage.objects.get(channel=channel).status == PageStatus.ACTIVE
     screenshot(page, "1-admin-page-authorized-again")
 

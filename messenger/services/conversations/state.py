@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.exceptions import InvalidTransition
 from helpdesk.models import Organization
-from helpdesk.signals import CONVERSATION_CLOSED, conversation_finished_send
+from helpdesk.signals import FINISHED_CONVERSATION_CLOSED, conversation_finished_send
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing.drain import rooms_freed
 from messenger.routing.rules import ASSIGNING_MODES
@@ -83,7 +83,10 @@ def closed_by_agent(*, organization: Organization, acting_user: Any, close_event
     conversations: {conversation id: its close's event id}. Inside the closing transaction."""
     user_id = getattr(acting_user, "pk", None) if getattr(acting_user, "is_authenticated", False) else None
     conversation_finished_send(
-        organization_id=organization.pk, acting_user_id=user_id, occasion=CONVERSATION_CLOSED, occasion_ids=close_events
+        organization_id=organization.pk,
+        acting_user_id=user_id,
+        occasion=FINISHED_CONVERSATION_CLOSED,
+        occasion_ids=close_events,
     )
 
 
