@@ -224,11 +224,13 @@ def test_an_agent_cannot_join_people_who_have_contacts_they_do_not_see(desk: Des
     page = desk.seen.page
     other = factories.make_conversation(page, factories.make_contact(page, display_name="Other")).contact
     admin = api_client_for(desk.tenant.admin)
-    assert admin.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": desk.hidden.pk}, format="json").status_code == 200
+    merged = admin.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": desk.hidden.pk}, format="json")
+    assert merged.status_code == 200
     hidden_two = factories.make_conversation(
         desk.hidden_conversation.page, factories.make_contact(desk.hidden_conversation.page, display_name="Hidden 2")
     ).contact
-    assert admin.post(f"/api/v1/contacts/{other.pk}/merge/", {"contact_id": hidden_two.pk}, format="json").status_code == 200
+    paired = admin.post(f"/api/v1/contacts/{other.pk}/merge/", {"contact_id": hidden_two.pk}, format="json")
+    assert paired.status_code == 200
     agent = api_client_for(desk.tenant.agent)
     refused = agent.post(f"/api/v1/contacts/{desk.seen.pk}/merge/", {"contact_id": other.pk}, format="json")
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "merge_needs_admin")
