@@ -322,7 +322,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_conversations(tenant_a
     # assign adds the assignee, the channels they may hold, their load and capacity;
     # label_add: the label, the links it had, the INSERT of links (and the service's savepoint);
     # close and assign also read the endpoints that want the event (outgoing webhooks; none here).
-    assert counts == [{"close": 7, "assign": 10, "label_add": 9}[action]] * 2
+    assert counts == [{"close": 8, "assign": 10, "label_add": 9}[action]] * 2
 
 
 # --- One rule for one conversation and for many ----------------------------------------------------
