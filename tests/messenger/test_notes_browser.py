@@ -71,6 +71,17 @@ def test_an_agent_adds_a_note_mentioning_a_colleague(logged_in: Any, live_server
         # Japanese may run right up to a mention; Escape closes the list.
         page.keyboard.type("確認して@han")
         page.wait_for_selector("#composer-mentions [role=option] >> text=Hanako Sato")
+        # The window losing focus (another window in front) blurs the textarea but leaves it the
+        # page's active element: the list stays. Focus moved elsewhere in the page closes it.
+        page.evaluate("document.getElementById('composer-text').dispatchEvent(new FocusEvent('blur'))")
+        page.wait_for_timeout(300)
+        assert page.is_visible("#composer-mentions [role=option] >> text=Hanako Sato")
+        page.focus("#composer-mode-note")
+        page.wait_for_selector("#composer-mentions", state="hidden")
+        page.click("#composer-text")
+        page.keyboard.press("End")
+        page.keyboard.type("a")
+        page.wait_for_selector("#composer-mentions [role=option] >> text=Hanako Sato")
         page.keyboard.press("Escape")
         assert not page.is_visible("#composer-mentions")
         page.fill("#composer-text", "")

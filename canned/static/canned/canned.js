@@ -226,7 +226,10 @@
       else if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); close(); }
     });
 
-    textarea.addEventListener("blur", function () { window.setTimeout(close, 150); });
+    // As the mention list (notes.js): only focus moved elsewhere in the page closes it.
+    textarea.addEventListener("blur", function () {
+      window.setTimeout(function () { if (document.activeElement !== textarea) close(); }, 150);
+    });
     textarea.addEventListener("click", function () { if (isOpen() && !findTrigger()) close(); });
 
     document.addEventListener("htmx:afterRequest", function (event) {

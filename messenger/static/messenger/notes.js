@@ -154,8 +154,12 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : { members: [] }; })
         .then(function (data) {
-          // Only the answer to the latest keystroke counts.
-          if (mine === sequence && query) render(data.members || []);
+          // Only the answer to the latest keystroke counts, and only while that name is still
+          // what stands before the caret (read again: a blur may have closed the list meanwhile).
+          var still = typedMention();
+          if (mine !== sequence || !still || still.term !== typed.term) return;
+          query = still;
+          render(data.members || []);
         })
         .catch(function () { closeList(); });
     }, DEBOUNCE_MS);
@@ -225,7 +229,11 @@
     textarea.addEventListener("keydown", onKeydown);
     textarea.addEventListener("input", function () { if (mode() === "note") suggest(); });
     textarea.addEventListener("click", function () { if (mode() === "note") suggest(); });
-    textarea.addEventListener("blur", function () { setTimeout(closeList, 150); });
+    // Focus that went elsewhere in the page closes the list; the window losing focus (another
+    // window or tab in front) leaves the textarea the active element, and the list as it is.
+    textarea.addEventListener("blur", function () {
+      setTimeout(function () { if (document.activeElement !== textarea) closeList(); }, 150);
+    });
     // mousedown, not click: the textarea keeps focus (and its caret) while a member is picked.
     list.addEventListener("mousedown", function (event) {
       var option = event.target.closest("[role=option]");
