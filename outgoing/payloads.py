@@ -11,10 +11,12 @@ from typing import Any
 
 from rest_framework.utils.encoders import JSONEncoder
 
+from channels.api import LinkedPageSerializer
 from helpdesk.signals import CONVERSATION, MESSAGE, PAGE, TICKET
 from messenger import selectors as messenger_selectors
 from messenger.api.serializers import ConversationSerializer, MessageSerializer
 from messenger.models import Conversation, FacebookPage, Message
+from messenger.pages import selectors as page_selectors
 from outgoing.models import OutgoingEvent
 from outgoing.sql import rows_update
 from tickets import selectors as tickets_selectors
@@ -48,20 +50,10 @@ def _tickets(organization_id: int, ids: list[int]) -> dict[int, Any]:
 
 
 def _pages(organization_id: int, ids: list[int]) -> dict[int, Any]:
-    """A linked page as the channels API lists it."""
-    rows = FacebookPage.objects.filter(organization_id=organization_id, pk__in=ids)
+    """A linked page as the channels API lists it, with its channel's id."""
+    rows = FacebookPage.objects.filter(organization_id=organization_id, pk__in=ids).defer("access_token_encrypted")
     return {
-        row.pk: {
-            "id": row.pk,
-            "channel_id": row.channel_id,
-            "page_id": row.page_id,
-            "name": row.name,
-            "status": row.status,
-            "reauthorization_reason": row.reauthorization_reason,
-            "authorized_at": row.authorized_at,
-            "token_expires_at": row.token_expires_at,
-            "unlinked_at": row.unlinked_at,
-        }
+        row.pk: {**LinkedPageSerializer(page_selectors.linked_page(row)).data, "channel_id": row.channel_id}
         for row in rows
     }
 

@@ -16,12 +16,14 @@ States (`status`) and the transitions between them:
 Every change of a page's `status` and `reauthorization_reason` is one of the functions below
 (tests/messenger/test_page_status_writers.py keeps it so), and so is the token, expiry and
 unlinking that go with it; linking, the sweep, the Graph-call wrapper and the demo seeding
-ask them. When pages must be
-re-authorized, their organization's admins are told (messenger.pages.notices).
+ask them. When pages come to need re-authorization, their organization's admins are told
+(messenger.pages.notices) and API clients hear of it once per transition, in its transaction
+(helpdesk.signals.PAGE_NEEDS_REAUTHORIZATION); a page an admin links or removes is neither.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -30,6 +32,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from helpdesk import signals
 from messenger.crypto import encrypt_token
 from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
 from messenger.pages.notices import notify_expiring, notify_reauthorization_required
@@ -119,17 +122,22 @@ def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reas
     page is flagged only while it still holds that one. An admin who re-authorized the page
     while the call was under way gave it a new token, and that re-authorization wins.
     """
-    updated = (
-        FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=refused_token)
-        .exclude(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason)
-        .update(status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=timezone.now())
-    )
-    if updated:
-        page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
-        notify_reauthorization_required(
-            pages=[{field: getattr(page, field) for field in NOTICE_FIELDS}],
-            reason=reason,
+    now = timezone.now()
+    still_refused = FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=refused_token)
+    with transaction.atomic():
+        flagged = still_refused.exclude(status=PageStatus.REAUTHORIZATION_REQUIRED).update(
+            status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=now
         )
+        # Flagged already (by the sweep, another call): only its reason is brought up to date.
+        updated = flagged or still_refused.exclude(reauthorization_reason=reason).update(
+            reauthorization_reason=reason, updated_at=now
+        )
+        if updated:
+            page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
+            row = {field: getattr(page, field) for field in NOTICE_FIELDS}
+            if flagged:
+                _announce([row])
+            notify_reauthorization_required(pages=[row], reason=reason)
     return bool(updated)
 
 
@@ -144,7 +152,7 @@ def pages_authorization_forget_person(*, facebook_user_id: str, now: datetime) -
         pages = list(
             FacebookPage.objects.select_for_update()
             .filter(authorized_by_facebook_user=facebook_user_id)
-            .values(*NOTICE_FIELDS, "unlinked_at")
+            .values(*NOTICE_FIELDS, "unlinked_at", "status")
         )
         FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
             access_token_encrypted="", authorized_by_facebook_user="", updated_at=now
@@ -154,6 +162,7 @@ def pages_authorization_forget_person(*, facebook_user_id: str, now: datetime) -
             status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=ReauthorizationReason.DATA_DELETION
         )
         if linked:
+            _announce(row for row in linked if row["status"] != PageStatus.REAUTHORIZATION_REQUIRED)
             notify_reauthorization_required(pages=linked, reason=ReauthorizationReason.DATA_DELETION, email=True)
     return pages
 
@@ -194,10 +203,27 @@ def pages_authorization_mark_expired(*, pages: Iterable[Mapping[str, Any]], reas
 
 
 def _flag(pages: list[Mapping[str, Any]], *, reason: str, now: datetime) -> None:
+    """Pages that do not need re-authorization yet (locked by the caller) come to need it."""
     FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
         status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=now
     )
+    _announce(pages)
     notify_reauthorization_required(pages=pages, reason=reason, email=True)
+
+
+def _announce(pages: Iterable[Mapping[str, Any]]) -> None:
+    """API clients hear of each page that came to need re-authorization (outgoing webhooks),
+    once per transition and in its transaction, whatever the admins' notice settings."""
+    by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for row in pages:
+        by_organization[row["organization_id"]].append((row["pk"], None))
+    for organization_id, subjects in by_organization.items():
+        signals.domain_events_send(
+            organization_id=organization_id,
+            type=signals.PAGE_NEEDS_REAUTHORIZATION,
+            resource=signals.PAGE,
+            subjects=subjects,
+        )
 
 
 def pages_authorization_mark_expiring(*, pages: Iterable[tuple[FacebookPage, datetime]], now: datetime) -> int:

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk import signals
 from helpdesk.models import Notification, Organization
 from helpdesk.notifications import notification_words, reading_as
 from helpdesk.services import Reader, admin_readers, notification_create
@@ -106,18 +105,6 @@ def notify_reauthorization_required(*, pages: Iterable[Mapping[str, Any]], reaso
             dedupe_key=f"page-reauthorization:{row['pk']}:{authorized.timestamp():.6f}",
         )
 
-    pages = list(pages)
-    by_organization: dict[int, list[tuple[int, int | None]]] = {}
-    for row in pages:
-        by_organization.setdefault(row["organization_id"], []).append((row["pk"], None))
-    for organization_id, subjects in by_organization.items():
-        # API clients hear of it too (outgoing webhooks), whatever the admins' notice settings.
-        signals.domain_events_send(
-            organization_id=organization_id,
-            type=signals.PAGE_NEEDS_REAUTHORIZATION,
-            resource=signals.PAGE,
-            subjects=subjects,
-        )
     return admins_notify(pages, organization_id=lambda row: row["organization_id"], compose=compose, email=email)
 
 

@@ -113,6 +113,7 @@ def own_echoes_reconcile(echoes: list[RoutedEvent], outcomes: list[Outcome], res
             message.status = MessageStatus.SENT
             message.error_code = message.error_message = ""
             dirty = True
+            result.sent.append((message.organization_id, message.conversation_id, message.pk))
         if dirty:
             changed[message.pk] = message
             outcomes[item.index].set(WebhookOutcome.STORED)

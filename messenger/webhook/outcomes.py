@@ -119,6 +119,8 @@ class BatchResult:
     quick_replied: list[QuickReplied] = field(default_factory=list)
     # Customers' messages stored and shown: (organization id, conversation id, message id).
     received: list[tuple[int, int, int]] = field(default_factory=list)
+    # Messages this app sent that an echo proved sent: (organization id, conversation id, message id).
+    sent: list[tuple[int, int, int]] = field(default_factory=list)
     # Conversations the batch started: (organization id, conversation id).
     created: list[tuple[int, int]] = field(default_factory=list)
 

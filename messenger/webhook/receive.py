@@ -158,8 +158,9 @@ def followups_on_commit(result: BatchResult) -> None:
 
 
 def _signalled(result: BatchResult) -> None:
-    """Tell the apps above (outgoing webhooks) of new conversations and customers' messages, in
-    the batch's transaction (the one statement's committed already: just after it)."""
+    """Tell the apps above (outgoing webhooks) of new conversations, customers' messages and
+    replies an echo proved sent, in the batch's transaction (the one statement's committed
+    already: just after it)."""
     created: dict[int, list[int]] = defaultdict(list)
     for organization_id, conversation_id in result.created:
         created[organization_id].append(conversation_id)
@@ -170,16 +171,14 @@ def _signalled(result: BatchResult) -> None:
             resource=signals.CONVERSATION,
             subjects=[(pk, pk) for pk in conversation_ids],
         )
-    received: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for organization_id, conversation_id, message_id in result.received:
-        received[organization_id].append((message_id, conversation_id))
-    for organization_id, subjects in received.items():
-        signals.domain_events_send(
-            organization_id=organization_id,
-            type=signals.MESSAGE_RECEIVED,
-            resource=signals.MESSAGE,
-            subjects=sorted(subjects),
-        )
+    for type, messages in ((signals.MESSAGE_RECEIVED, result.received), (signals.MESSAGE_SENT, result.sent)):
+        by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+        for organization_id, conversation_id, message_id in messages:
+            by_organization[organization_id].append((message_id, conversation_id))
+        for organization_id, subjects in by_organization.items():
+            signals.domain_events_send(
+                organization_id=organization_id, type=type, resource=signals.MESSAGE, subjects=sorted(subjects)
+            )
 
 
 # --------------------------------------------------------------------------- the periodic jobs

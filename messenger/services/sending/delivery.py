@@ -102,12 +102,13 @@ def _signalled(message: Message, type: str) -> None:
 
 
 def _fail(message: Message, *, code: str, text: str, now: datetime) -> None:
-    failed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=MessageStatus.FAILED, error_code=code[:60], error_message=text[:500], status_changed_at=now
-    )
+    with transaction.atomic():
+        failed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+            status=MessageStatus.FAILED, error_code=code[:60], error_message=text[:500], status_changed_at=now
+        )
+        if failed:
+            _signalled(message, signals.MESSAGE_FAILED)
     conversation_told(message.conversation, what=STATUS)
-    if failed:
-        _signalled(message, signals.MESSAGE_FAILED)
 
 
 def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int = SEND_MAX_RETRIES) -> float | None:
@@ -183,21 +184,24 @@ def message_deliver(*, message_id: int, retries_done: int = 0, max_retries: int 
 
     done = timezone.now()
     sent = Message.objects.filter(pk=message_id, status=MessageStatus.SENDING)
-    try:
-        with transaction.atomic():
-            sent.update(
-                status=MessageStatus.SENT,
-                mid=result.message_id,
-                error_code="",
-                error_message="",
-                status_changed_at=done,
-            )
-    except IntegrityError:
-        # The echo was stored as a row of its own with this mid; ours is still the one sent.
-        sent.update(status=MessageStatus.SENT, error_code="", error_message="", status_changed_at=done)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                updated = sent.update(
+                    status=MessageStatus.SENT,
+                    mid=result.message_id,
+                    error_code="",
+                    error_message="",
+                    status_changed_at=done,
+                )
+        except IntegrityError:
+            # The echo was stored as a row of its own with this mid; ours is still the one sent.
+            updated = sent.update(status=MessageStatus.SENT, error_code="", error_message="", status_changed_at=done)
+        # Nothing to update when its echo settled it as sent first: the webhook announced it then.
+        if updated:
+            _signalled(message, signals.MESSAGE_SENT)
     page_sent_record(page_pk=page.pk, sent_at=done)
     conversation_told(conversation, what=STATUS)
-    _signalled(message, signals.MESSAGE_SENT)
     return None
 
 

@@ -14,11 +14,14 @@ the claim (``delivery.message_deliver``) sends.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from helpdesk import signals
 from messenger.conversation_changes import STATUS, conversation_rows_told
 from messenger.models import Direction, Message, MessageStatus
 from messenger.services.sending.failures import UNKNOWN_OUTCOME
@@ -41,16 +44,30 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
     """
     now = now or timezone.now()
     timed_out = Message.objects.filter(status=MessageStatus.SENDING, status_changed_at__lt=now - SENDING_TIMEOUT)
-    rows = list(
-        timed_out.values_list(
-            "pk", "organization_id", "conversation__channel_id", "conversation_id", "conversation__assignee_id"
+    with transaction.atomic():
+        # Locked: an echo settling one of them meanwhile waits, and each one failed here is
+        # announced (API clients hear of it in this transaction).
+        rows = list(
+            timed_out.select_for_update(skip_locked=True, of=("self",)).values_list(
+                "pk", "organization_id", "conversation__channel_id", "conversation_id", "conversation__assignee_id"
+            )
         )
-    )
-    failed = 0
+        failed = 0
+        if rows:
+            failed = timed_out.filter(pk__in=[row[0] for row in rows]).update(
+                status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
+            )
+            by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+            for message_id, organization_id, _channel_id, conversation_id, _assignee_id in rows:
+                by_organization[organization_id].append((message_id, conversation_id))
+            for organization_id, subjects in by_organization.items():
+                signals.domain_events_send(
+                    organization_id=organization_id,
+                    type=signals.MESSAGE_FAILED,
+                    resource=signals.MESSAGE,
+                    subjects=subjects,
+                )
     if rows:
-        failed = timed_out.filter(pk__in=[row[0] for row in rows]).update(
-            status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
-        )
         conversation_rows_told((row[1:] for row in rows), what=STATUS)
     # Publishing failed since the message last changed state, or it has waited far too long.
     unpublished = Q(dispatch_failed_at__gte=F("status_changed_at")) | Q(
