@@ -52,7 +52,7 @@ class AmongLookup(In):
 
     lookup_name = "among"
 
-    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         if not rhs.startswith("("):  # a list of values: IN as usual

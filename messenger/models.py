@@ -187,6 +187,12 @@ class ConversationState(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+def response_target(*, first_answered_at: datetime | None) -> str:
+    """The response target a customer's wait runs against: the first response until an agent
+    first answered, the next response afterwards."""
+    return SlaTarget.NEXT_RESPONSE if first_answered_at is not None else SlaTarget.FIRST_RESPONSE
+
+
 class Conversation(models.Model):
     """Messenger's one continuous thread per (page, customer)."""
 
@@ -221,14 +227,6 @@ class Conversation(models.Model):
     # When an agent first answered the customer (the agent's reply sets it): until then a wait
     # runs the SLA's first response target, afterwards its next response target.
     first_answered_at = models.DateTimeField(null=True, blank=True)
-    # The running response target of the SLA, kept by its sweep (messenger.services.sla) for
-    # the wait that began at `sla_started_at`; while that differs from `waiting_since` the
-    # times are stale and shown as none. Not indexed: the webhook never writes them.
-    sla_started_at = models.DateTimeField(null=True, blank=True)
-    sla_warn_at = models.DateTimeField(null=True, blank=True)
-    sla_due_at = models.DateTimeField(null=True, blank=True)
-    sla_warned_at = models.DateTimeField(null=True, blank=True)
-    sla_breached_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -274,20 +272,42 @@ class Conversation(models.Model):
 
     @property
     def sla_target(self) -> str:
-        return SlaTarget.NEXT_RESPONSE if self.first_answered_at is not None else SlaTarget.FIRST_RESPONSE
+        return response_target(first_answered_at=self.first_answered_at)
 
     def response_sla(self, *, now: datetime | None = None) -> SlaState | None:
         """The SLA state of the customer's wait (None: nobody waits, no target, or the sweep
-        has not yet timed this wait)."""
+        has not yet timed this wait). Lists read `sla` with the rows (select_related)."""
+        kept: ConversationSla | None = getattr(self, "sla", None)
         if (
             self.state != ConversationState.OPEN
             or self.waiting_since is None
-            or self.sla_started_at != self.waiting_since
+            or kept is None
+            or kept.started_at != self.waiting_since
         ):
             return None
-        return sla_state(
-            target=self.sla_target, due_at=self.sla_due_at, warn_at=self.sla_warn_at, now=now or timezone.now()
-        )
+        return sla_state(target=self.sla_target, due_at=kept.due_at, warn_at=kept.warn_at, now=now or timezone.now())
+
+
+class ConversationSla(models.Model):
+    """The running response target of a conversation's SLA, kept by its sweep
+    (messenger.services.sla) for the wait that began at `started_at`; while that differs from
+    the conversation's `waiting_since` the times are stale and read as none. A narrow table of
+    its own: timing every open wait at once (a policy added) writes these rows, not the wide
+    and much-indexed conversation rows, and the webhook never writes here."""
+
+    # No foreign key in the database: its check per row cost more than the row (1.6 s over
+    # 100,000 waits timed at once); the ORM's cascade deletes these with their conversation.
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, primary_key=True, related_name="sla", db_constraint=False
+    )
+    started_at = models.DateTimeField()
+    warn_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"SLA of conversation {self.conversation_id} from {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class Direction(models.TextChoices):

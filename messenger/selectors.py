@@ -301,8 +301,8 @@ def referral_filter(*, organization: Organization, referral: str = "", ref: str 
 def sla_filter(status: SlaStatus, *, now: datetime) -> Q:
     """Open conversations whose customer's wait is in this SLA state at ``now`` (the rule of
     Conversation.response_sla, in SQL: times kept for another wait count as none)."""
-    running = Q(state=ConversationState.OPEN, waiting_since__isnull=False, sla_started_at=F("waiting_since"))
-    return running & sla_status_filter(status, now=now, due="sla_due_at", warn="sla_warn_at")
+    running = Q(state=ConversationState.OPEN, waiting_since__isnull=False, sla__started_at=F("waiting_since"))
+    return running & sla_status_filter(status, now=now, due="sla__due_at", warn="sla__warn_at")
 
 
 def conversation_list(
@@ -312,7 +312,7 @@ def conversation_list(
     filters: ConversationFilters | None = None,
 ) -> QuerySet[Conversation]:
     """The conversations the member sees, in the filters' view and sort (newest activity first
-    by default), filtered, with their contact.
+    by default), filtered, with their contact and their SLA's kept times (one-to-one).
 
     Channels and assignees are not joined here: `conversation_page` fetches those of a page
     apart (few rows, by primary key). Three more joins cost PostgreSQL more to plan than the
@@ -321,7 +321,7 @@ def conversation_list(
     conversations = Conversation.objects.filter(
         visible_channel_filter(organization=organization, membership=membership)
     ).filter(conversation_filter(organization=organization, membership=membership, filters=filters))
-    return conversations.select_related("contact").order_by(*_order(filters.sort, now=timezone.now()))
+    return conversations.select_related("contact", "sla").order_by(*_order(filters.sort, now=timezone.now()))
 
 
 def _order(sort: ConversationSort, *, now: Any) -> tuple[Any, ...]:
@@ -393,7 +393,7 @@ def conversation_get(
     conversation = (
         Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
         .filter(pk=_as_id(conversation_id))
-        .select_related("contact", "channel", "channel__department", "department", "page", "assignee")
+        .select_related("contact", "channel", "channel__department", "department", "page", "assignee", "sla")
         .first()
     )
     if conversation is None:

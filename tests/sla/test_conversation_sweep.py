@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from helpdesk.models import Notification
 from helpdesk.notifications import notification_text
-from messenger.models import Conversation, ConversationState
+from messenger.models import Conversation, ConversationSla, ConversationState
 from messenger.services.sla import conversations_sla_sweep
 from sla.models import SlaClock, SlaTarget
 from sla.state import SlaStatus
@@ -21,14 +21,11 @@ from tests.sla.conftest import Desk, tokyo
 
 
 def _fields(conversation: Conversation) -> tuple[object, ...]:
-    conversation.refresh_from_db()
-    return (
-        conversation.sla_started_at,
-        conversation.sla_warn_at,
-        conversation.sla_due_at,
-        conversation.sla_warned_at,
-        conversation.sla_breached_at,
-    )
+    """The kept times of the conversation's wait (all None: none kept)."""
+    kept = ConversationSla.objects.filter(pk=conversation.pk).first()
+    if kept is None:
+        return (None, None, None, None, None)
+    return (kept.started_at, kept.warn_at, kept.due_at, kept.warned_at, kept.breached_at)
 
 
 def test_a_wait_is_timed_in_business_hours_across_the_night(desk: Desk) -> None:
@@ -39,8 +36,8 @@ def test_a_wait_is_timed_in_business_hours_across_the_night(desk: Desk) -> None:
     conversations_sla_sweep(now=tokyo("2026-12-07 17:31"))
 
     conversation.refresh_from_db()
-    assert conversation.sla_due_at == tokyo("2026-12-08 09:30")
-    assert conversation.sla_warn_at == tokyo("2026-12-08 09:18")  # the last fifth: 12 minutes
+    assert conversation.sla.due_at == tokyo("2026-12-08 09:30")
+    assert conversation.sla.warn_at == tokyo("2026-12-08 09:18")  # the last fifth: 12 minutes
     state = conversation.response_sla(now=tokyo("2026-12-07 20:00"))
     assert state is not None and state.status == SlaStatus.ON_TRACK and state.target == SlaTarget.FIRST_RESPONSE
 
@@ -53,7 +50,7 @@ def test_a_wait_over_the_weekend_and_a_holiday_falls_due_after_them(desk: Desk) 
     conversations_sla_sweep(now=tokyo("2026-12-11 17:01"))
 
     conversation.refresh_from_db()
-    assert conversation.sla_due_at == tokyo("2026-12-15 10:00")  # Tuesday: Monday is a holiday
+    assert conversation.sla.due_at == tokyo("2026-12-15 10:00")  # Tuesday: Monday is a holiday
 
 
 def test_around_the_clock_the_night_counts(desk: Desk) -> None:
@@ -64,7 +61,7 @@ def test_around_the_clock_the_night_counts(desk: Desk) -> None:
     conversations_sla_sweep(now=tokyo("2026-12-07 23:31"))
 
     conversation.refresh_from_db()
-    assert conversation.sla_due_at == tokyo("2026-12-08 00:30")
+    assert conversation.sla.due_at == tokyo("2026-12-08 00:30")
 
 
 def test_the_channel_policy_wins_over_the_department_one(desk: Desk) -> None:
@@ -75,7 +72,7 @@ def test_the_channel_policy_wins_over_the_department_one(desk: Desk) -> None:
     conversations_sla_sweep(now=tokyo("2026-12-07 10:01"))
 
     conversation.refresh_from_db()
-    assert conversation.sla_due_at == tokyo("2026-12-07 10:10")
+    assert conversation.sla.due_at == tokyo("2026-12-07 10:10")
 
 
 def test_without_a_policy_nothing_is_due_and_the_wait_is_not_read_again(desk: Desk) -> None:
@@ -85,7 +82,7 @@ def test_without_a_policy_nothing_is_due_and_the_wait_is_not_read_again(desk: De
     assert conversations_sla_sweep(now=tokyo("2026-12-07 10:02")).timed == 0
 
     conversation.refresh_from_db()
-    assert conversation.sla_started_at == conversation.waiting_since and conversation.sla_due_at is None
+    assert conversation.sla.started_at == conversation.waiting_since and conversation.sla.due_at is None
     assert conversation.response_sla(now=tokyo("2026-12-07 10:02")) is None
 
 
@@ -107,7 +104,7 @@ def test_the_assignee_is_warned_once_then_told_of_the_breach_once(desk: Desk) ->
     breached = conversations_sla_sweep(now=tokyo("2026-12-07 11:02"))
     assert breached.breached == 1
     conversation.refresh_from_db()
-    assert conversation.sla_breached_at == tokyo("2026-12-07 11:00")
+    assert conversation.sla.breached_at == tokyo("2026-12-07 11:00")
     assert sorted(Notification.objects.filter(user=agent).values_list("kind", flat=True)) == [
         Notification.Kind.SLA_AT_RISK,
         Notification.Kind.SLA_BREACHED,
@@ -149,7 +146,7 @@ def test_an_answer_stops_the_clock_and_the_next_message_starts_the_next_response
     Conversation.objects.filter(pk=conversation.pk).update(waiting_since=tokyo("2026-12-07 12:00"))
     conversations_sla_sweep(now=tokyo("2026-12-07 12:01"))
     conversation.refresh_from_db()
-    assert conversation.sla_due_at == tokyo("2026-12-07 12:15")
+    assert conversation.sla.due_at == tokyo("2026-12-07 12:15")
     state = conversation.response_sla(now=tokyo("2026-12-07 12:20"))
     assert state is not None and state.target == SlaTarget.NEXT_RESPONSE and state.status == SlaStatus.BREACHED
 
@@ -173,7 +170,7 @@ def test_a_wait_that_fell_due_long_before_it_was_timed_is_marked_without_a_notic
     conversations_sla_sweep(now=tokyo("2026-12-07 10:00"))
 
     conversation.refresh_from_db()
-    assert conversation.sla_breached_at == tokyo("2026-12-01 11:00")
+    assert conversation.sla.breached_at == tokyo("2026-12-01 11:00")
     assert not Notification.objects.exists()
 
 

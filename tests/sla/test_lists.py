@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from messenger.models import Conversation
+from messenger.models import Conversation, ConversationSla
 from tests.conftest import api_client_for
 from tests.sla.conftest import Desk
 from tickets.models import Ticket
@@ -25,9 +25,14 @@ QUERIES_TICKETS = 11
 def _timed(row: Conversation | Ticket, *, due_in: timedelta, warn_before: timedelta = timedelta(minutes=10)) -> None:
     """The times the sweep would have kept: due ``due_in`` from now."""
     now = timezone.now()
-    started: datetime = getattr(row, "waiting_since", None) or row.created_at
-    type(row).objects.filter(pk=row.pk).update(
-        sla_started_at=started, sla_due_at=now + due_in, sla_warn_at=now + due_in - warn_before
+    if isinstance(row, Conversation):
+        ConversationSla.objects.update_or_create(
+            conversation=row,
+            defaults={"started_at": row.waiting_since, "due_at": now + due_in, "warn_at": now + due_in - warn_before},
+        )
+        return
+    Ticket.objects.filter(pk=row.pk).update(
+        sla_started_at=row.created_at, sla_due_at=now + due_in, sla_warn_at=now + due_in - warn_before
     )
 
 
