@@ -116,3 +116,17 @@ def referral_text(
     if source:
         return gettext("Came from %(source)s") % {"source": source}
     return gettext("Came from a referral")
+
+
+def referral_attachment_text(attachment: Mapping[str, Any]) -> str:
+    """The sentence for a referral event kept as its message's attachment
+    (messenger.webhook.payload.referral_attachment), as the transcript shows it."""
+    source = _text(attachment.get("source"), 40).upper()
+    ad_id = _text(attachment.get("ad_id"), 64)
+    return referral_text(
+        kind=referral_kind(source=source, ad_id=ad_id),
+        ref=_text(attachment.get("ref"), MAX_REF),
+        ad_id=ad_id,
+        referer_uri=_text(attachment.get("referer_uri"), MAX_URI),
+        source=source,
+    )

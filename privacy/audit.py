@@ -9,12 +9,14 @@ Secrets (token hashes, encrypted page tokens) and noisy bookkeeping fields are n
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from auditlog.registry import auditlog
 from django.apps import apps
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import capfirst
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from privacy.audit_context import current_request
@@ -66,11 +68,12 @@ EVENT_LABELS = {
     "contact_erased": _("Erased a contact's data"),
     "facebook_data_deleted": _("Facebook data deletion request: page tokens erased"),
 }
+# A context of their own: "Created" elsewhere is a column of dates (作成日時), here an act (作成).
 ACTION_LABELS = {
-    AuditEntry.Action.CREATE: _("Created"),
-    AuditEntry.Action.UPDATE: _("Changed"),
-    AuditEntry.Action.DELETE: _("Deleted"),
-    AuditEntry.Action.ACCESS: _("Accessed"),
+    AuditEntry.Action.CREATE: pgettext_lazy("audit action", "Created"),
+    AuditEntry.Action.UPDATE: pgettext_lazy("audit action", "Changed"),
+    AuditEntry.Action.DELETE: pgettext_lazy("audit action", "Deleted"),
+    AuditEntry.Action.ACCESS: pgettext_lazy("audit action", "Accessed"),
 }
 
 
@@ -78,7 +81,12 @@ def register_audited_models() -> None:
     for label, excluded in AUDITED_MODELS.items():
         model = apps.get_model(label)
         if not auditlog.contains(model):
-            auditlog.register(model, exclude_fields=excluded, m2m_fields=M2M_FIELDS.get(label, set()))
+            # The model's own columns only: on creation django-auditlog would otherwise also
+            # write each reverse relation ("contacts: None → messenger.Contact.None").
+            recorded = [field.name for field in model._meta.concrete_fields if field.name not in excluded]
+            auditlog.register(
+                model, include_fields=recorded, exclude_fields=excluded, m2m_fields=M2M_FIELDS.get(label, set())
+            )
 
 
 def audit_event(
@@ -106,6 +114,62 @@ def entry_action_label(entry: AuditEntry) -> str:
     if entry.event:
         return str(EVENT_LABELS.get(entry.event, entry.event))
     return str(ACTION_LABELS.get(entry.action, ""))
+
+
+# Every entry of the log is of the reader's organization: its id says nothing.
+_NOT_SHOWN = frozenset({"organization"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLine:
+    """One changed field of an entry as the log shows it."""
+
+    field: str
+    text: str
+
+
+def entry_change_lines(entry: AuditEntry) -> list[ChangeLine]:
+    """The entry's fields in the reader's language: a made object's values, a deleted object's
+    last values, a change's old → new, a many-to-many field's added or removed objects. Fields
+    the model does not have (the reverse relations older entries recorded) are left out."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    model = entry.content_type.model_class()
+    known = None
+    if model is not None:
+        known = {field.name for field in model._meta.concrete_fields} | {
+            field.name for field in model._meta.many_to_many
+        }
+    lines = []
+    for field, change in changes.items():
+        if field in _NOT_SHOWN or (known is not None and field not in known):
+            continue
+        if isinstance(change, dict) and change.get("type") == "m2m":
+            names = ", ".join(str(name) for name in change.get("objects", []))
+            if change.get("operation") == "delete":
+                text = gettext("removed %(names)s") % {"names": names}
+            else:
+                text = gettext("added %(names)s") % {"names": names}
+            lines.append(ChangeLine(field, text))
+            continue
+        if not isinstance(change, list | tuple) or len(change) != 2:
+            continue
+        old, new = (_shown(value) for value in change)
+        if entry.action == AuditEntry.Action.CREATE:
+            if new:
+                lines.append(ChangeLine(field, new))
+        elif entry.action == AuditEntry.Action.DELETE:
+            if old:
+                lines.append(ChangeLine(field, old))
+        else:
+            lines.append(ChangeLine(field, f"{old or '—'} → {new or '—'}"))
+    return lines
+
+
+def _shown(value: Any) -> str:
+    """A recorded value as text; nothing for an empty one (django-auditlog writes None as "None")."""
+    if value is None or value in ("None", ""):
+        return ""
+    return str(value)
 
 
 def entry_object_label(entry: AuditEntry) -> str:

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +27,7 @@ from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
 from messenger.models import Contact
 from privacy import contact_data, deletion, selectors
-from privacy.audit import entry_action_label, entry_object_label
+from privacy.audit import entry_action_label, entry_change_lines, entry_object_label
 from privacy.signed_request import InvalidSignedRequest
 
 logger = logging.getLogger(__name__)
@@ -134,8 +135,12 @@ def _contact_or_404(request: TenantRequest, contact_id: int, *, admin: bool = Tr
 
 class AuditFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label=_("Search"))
-    date_from = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False, label=pgettext_lazy("date range", "From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label=pgettext_lazy("date range", "To"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 @admin_required
@@ -153,7 +158,12 @@ def audit_log(request: TenantRequest) -> HttpResponse:
     )
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
-        {"entry": entry, "action": entry_action_label(entry), "object": entry_object_label(entry)}
+        {
+            "entry": entry,
+            "action": entry_action_label(entry),
+            "object": entry_object_label(entry),
+            "changes": entry_change_lines(entry),
+        }
         for entry in page.object_list
     ]
     filters = request.GET.copy()

@@ -17,6 +17,7 @@ from helpdesk.files import file_response, is_inline_image
 from helpdesk.tenancy import TenantRequest, member_required
 from messenger import selectors
 from messenger.models import Direction, Message
+from messenger.referrals import referral_attachment_text
 from messenger.services.attachments.storage import stored_file_name
 
 
@@ -36,7 +37,8 @@ def _display_name(attachment: dict[str, Any], *, outbound: bool) -> str:
 def display_attachments(attachments: Any, *, organization_slug: str, message_id: int) -> list[dict[str, Any]]:
     """Each attachment with the address to show (the inbox and ticket transcripts): our
     stored copy when there is one, else Facebook's URL while the download is pending.
-    `inline` says whether it may be shown as an image (only a raster image, by its bytes)."""
+    `inline` says whether it may be shown as an image (only a raster image, by its bytes).
+    A referral (an m.me link, the chat plugin) is no file: it carries its sentence as `text`."""
     entries = [a for a in attachments if isinstance(a, dict)] if isinstance(attachments, list) else []
     stored_url = ""
     if any(a.get("stored_name") for a in entries):
@@ -47,6 +49,9 @@ def display_attachments(attachments: Any, *, organization_slug: str, message_id:
     shown = []
     for index, attachment in enumerate(attachments if isinstance(attachments, list) else []):
         if not isinstance(attachment, dict):
+            continue
+        if attachment.get("type") == "referral":
+            shown.append({"type": "referral", "text": referral_attachment_text(attachment), "url": "", "inline": False})
             continue
         stored = bool(attachment.get("stored_name"))
         url = safe_url(attachment.get("url"))

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from helpdesk.models import ApiToken, Membership, Role
 from helpdesk.services import api_token_create, invitation_create, member_update
 from messenger.models import FacebookPage
+from privacy.audit import entry_change_lines
 from privacy.models import AuditEntry
 from tests import factories
 from tests.conftest import Tenant, api_client_for
@@ -135,3 +136,26 @@ def test_agents_may_not_read_the_audit_log(tenant_a: Tenant, client: Client) -> 
     client.force_login(tenant_a.agent.user)
     assert client.get("/o/alpha/settings/audit-log/").status_code == 403
     assert Membership.objects.filter(pk=tenant_a.agent.pk, role=Role.AGENT).exists()
+
+
+def test_an_entry_reads_as_values_without_reverse_relations_or_empty_fields(tenant_a: Tenant) -> None:
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Night desk")
+    [made] = _entries(tenant_a, "channel")
+    # Only the channel's own columns are recorded, not its conversations, tickets or pages.
+    assert "name" in made.changes and not {"conversations", "tickets", "facebook_pages"} & set(made.changes)
+    lines = {line.field: line.text for line in entry_change_lines(made)}
+    assert lines["name"] == "Night desk" and lines["is_enabled"] == "True"
+    assert "deleted_at" not in lines and "organization" not in lines  # empty, and the reader's own
+    channel.name = "Night and weekend desk"
+    channel.save()
+    changed = _entries(tenant_a, "channel")[-1]
+    assert [(line.field, line.text) for line in entry_change_lines(changed)] == [
+        ("name", "Night desk → Night and weekend desk")
+    ]
+    [joined] = [
+        e
+        for e in _entries(tenant_a, "membership")
+        if "departments" in e.changes and e.object_pk == str(tenant_a.agent.pk)
+    ]
+    with translation.override("ja"):
+        assert [(line.field, line.text) for line in entry_change_lines(joined)] == [("departments", "Support を追加")]
