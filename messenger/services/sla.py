@@ -6,15 +6,14 @@ The response target of a conversation runs while its customer waits for an answe
 the first response target applies until an agent first answered (`first_answered_at`), the
 next response target afterwards. A closed conversation has no running target.
 
-Three set-based, batched steps, each leaving the rows it wrote outside its own condition, so
-that a second run changes nothing (the warning and breach steps lock their rows,
-`select_for_update(skip_locked=True)`, so that two runs at once tell nobody twice):
-
-The kept times live in `ConversationSla`, one narrow row per timed wait.
+The kept times live in `ConversationSla`, one narrow row per timed wait. Three set-based
+steps, each leaving the rows it wrote outside its own condition, so that a second run
+changes nothing; the warning and breach steps mark their rows with one `UPDATE … RETURNING`
+each, so that two runs at once tell nobody twice:
 
 1. **Time**: a wait not yet timed (no kept times, or their `started_at` differs from
    `waiting_since`) gets the due and at-risk times of its policy (sla.selectors.PolicyBook),
-   in one upsert a batch; an answered or closed one loses them. A policy changed later
+   in one upsert a batch of 500; an answered or closed one loses them. A policy changed later
    applies to waits that start afterwards.
 2. **Warn**: a wait past its at-risk time and not yet due tells the assignee, or the
    department's admins when nobody holds it (sla.services.sla_alerts_send), once.
