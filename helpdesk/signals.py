@@ -90,3 +90,13 @@ def domain_events_send(
     wanted = list(dict.fromkeys(subjects))
     if wanted and domain_events.receivers:
         domain_events.send(sender=None, organization_id=organization_id, type=type, resource=resource, subjects=wanted)
+
+
+def domain_events_send_each(*, type: str, resource: str, rows: Iterable[tuple[int, int, int | None]]) -> None:
+    """`domain_events_send` for rows of several organizations: (organization id, resource id,
+    conversation id or None), sent once per organization in the rows' order."""
+    by_organization: dict[int, list[tuple[int, int | None]]] = {}
+    for organization_id, pk, conversation_id in rows:
+        by_organization.setdefault(organization_id, []).append((pk, conversation_id))
+    for organization_id, subjects in by_organization.items():
+        domain_events_send(organization_id=organization_id, type=type, resource=resource, subjects=subjects)

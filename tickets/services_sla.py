@@ -117,13 +117,11 @@ def _breach_batch(now: datetime) -> int:
     if not rows:
         return 0
     sla_breaches_mark(Ticket.objects.filter(pk__in=[row.pk for row in rows]), now=now)
-    by_organization: dict[int, list[tuple[int, int | None]]] = {}
-    for row in rows:
-        by_organization.setdefault(row.organization_id, []).append((row.pk, row.conversation_id))
-    for organization_id, subjects in by_organization.items():
-        signals.domain_events_send(
-            organization_id=organization_id, type=signals.SLA_BREACHED, resource=signals.TICKET, subjects=subjects
-        )
+    signals.domain_events_send_each(
+        type=signals.SLA_BREACHED,
+        resource=signals.TICKET,
+        rows=((row.organization_id, row.pk, row.conversation_id) for row in rows),
+    )
     _send(
         [row for row in rows if row.sla_due_at is not None and row.sla_due_at > now - BREACH_NOTICE_WINDOW],
         kind=Notification.Kind.SLA_BREACHED,

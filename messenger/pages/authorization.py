@@ -23,7 +23,6 @@ ask them. When pages come to need re-authorization, their organization's admins 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -214,16 +213,11 @@ def _flag(pages: list[Mapping[str, Any]], *, reason: str, now: datetime) -> None
 def _announce(pages: Iterable[Mapping[str, Any]]) -> None:
     """API clients hear of each page that came to need re-authorization (outgoing webhooks),
     once per transition and in its transaction, whatever the admins' notice settings."""
-    by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for row in pages:
-        by_organization[row["organization_id"]].append((row["pk"], None))
-    for organization_id, subjects in by_organization.items():
-        signals.domain_events_send(
-            organization_id=organization_id,
-            type=signals.PAGE_NEEDS_REAUTHORIZATION,
-            resource=signals.PAGE,
-            subjects=subjects,
-        )
+    signals.domain_events_send_each(
+        type=signals.PAGE_NEEDS_REAUTHORIZATION,
+        resource=signals.PAGE,
+        rows=((row["organization_id"], row["pk"], None) for row in pages),
+    )
 
 
 def pages_authorization_mark_expiring(*, pages: Iterable[tuple[FacebookPage, datetime]], now: datetime) -> int:

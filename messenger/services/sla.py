@@ -328,13 +328,11 @@ def _breach(now: datetime) -> int:
         assignments=("breached_at = due_at, warned_at = COALESCE(warned_at, %s)", [now]),
         condition=("{kept}.breached_at IS NULL AND {kept}.due_at <= %s", [now]),
     )
-    by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-    for pk, organization_id, _due_at in marked:
-        by_organization[organization_id].append((pk, pk))
-    for organization_id, subjects in by_organization.items():
-        signals.domain_events_send(
-            organization_id=organization_id, type=signals.SLA_BREACHED, resource=signals.CONVERSATION, subjects=subjects
-        )
+    signals.domain_events_send_each(
+        type=signals.SLA_BREACHED,
+        resource=signals.CONVERSATION,
+        rows=((organization_id, pk, pk) for pk, organization_id, _due_at in marked),
+    )
     # Told only of what fell due lately (a backlog timed late is marked, nobody flooded).
     recent = [pk for pk, _organization_id, due in marked if due is not None and due > now - BREACH_NOTICE_WINDOW]
     _send([(row.organization, _alert(row, kind=Notification.Kind.SLA_BREACHED)) for row in _alerted(recent)])

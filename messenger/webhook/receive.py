@@ -21,7 +21,6 @@ them again later; `webhook_events_prune` keeps the log to its retention.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -161,24 +160,24 @@ def _signalled(result: BatchResult) -> None:
     """Tell the apps above (outgoing webhooks) of new conversations, customers' messages and
     replies an echo proved sent, in the batch's transaction (the one statement's committed
     already: just after it)."""
-    created: dict[int, list[int]] = defaultdict(list)
-    for organization_id, conversation_id in result.created:
-        created[organization_id].append(conversation_id)
-    for organization_id, conversation_ids in created.items():
-        signals.domain_events_send(
-            organization_id=organization_id,
-            type=signals.CONVERSATION_CREATED,
-            resource=signals.CONVERSATION,
-            subjects=[(pk, pk) for pk in conversation_ids],
-        )
+    signals.domain_events_send_each(
+        type=signals.CONVERSATION_CREATED,
+        resource=signals.CONVERSATION,
+        rows=((organization_id, pk, pk) for organization_id, pk in result.created),
+    )
     for type, messages in ((signals.MESSAGE_RECEIVED, result.received), (signals.MESSAGE_SENT, result.sent)):
-        by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-        for organization_id, conversation_id, message_id in messages:
-            by_organization[organization_id].append((message_id, conversation_id))
-        for organization_id, subjects in by_organization.items():
-            signals.domain_events_send(
-                organization_id=organization_id, type=type, resource=signals.MESSAGE, subjects=sorted(subjects)
-            )
+        # Each organization's messages in the order they were stored (by id).
+        signals.domain_events_send_each(
+            type=type,
+            resource=signals.MESSAGE,
+            rows=sorted(
+                (
+                    (organization_id, message_id, conversation_id)
+                    for organization_id, conversation_id, message_id in messages
+                ),
+                key=lambda row: (row[1], row[2]),
+            ),
+        )
 
 
 # --------------------------------------------------------------------------- the periodic jobs

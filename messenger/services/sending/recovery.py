@@ -14,7 +14,6 @@ the claim (``delivery.message_deliver``) sends.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -57,16 +56,14 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
             failed = timed_out.filter(pk__in=[row[0] for row in rows]).update(
                 status=MessageStatus.FAILED, error_code=UNKNOWN_OUTCOME, error_message="", status_changed_at=now
             )
-            by_organization: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
-            for message_id, organization_id, _channel_id, conversation_id, _assignee_id in rows:
-                by_organization[organization_id].append((message_id, conversation_id))
-            for organization_id, subjects in by_organization.items():
-                signals.domain_events_send(
-                    organization_id=organization_id,
-                    type=signals.MESSAGE_FAILED,
-                    resource=signals.MESSAGE,
-                    subjects=subjects,
-                )
+            signals.domain_events_send_each(
+                type=signals.MESSAGE_FAILED,
+                resource=signals.MESSAGE,
+                rows=(
+                    (organization_id, message_id, conversation_id)
+                    for message_id, organization_id, _channel_id, conversation_id, _assignee_id in rows
+                ),
+            )
     if rows:
         conversation_rows_told((row[1:] for row in rows), what=STATUS)
     # Publishing failed since the message last changed state, or it has waited far too long.
