@@ -663,27 +663,10 @@ def notifications_create_many(*, organization: Organization, kind: str, notices:
         organization=organization, user_ids={user_id for notice in notices for user_id in notice.user_ids}, kind=kind
     )
     rows: list[Notification] = []
-    for notice in notices:
-        params, title, body = notice.params, notice.title, notice.body
-        if params is not None:
-            params = dict(params)
-            if not title and has_writer(kind):
-                with reading_as(language=organization.language, time_zone=organization.time_zone):
-                    text = notification_words(kind, params)
-                title, body = text.title, body or text.body
-        rows.extend(
-            Notification(
-                organization=organization,
-                user_id=user_id,
-                kind=kind,
-                params=params,
-                title=title[:200],
-                body=body,
-                url=notice.url,
-                dedupe_key=notice.dedupe_key,
-            )
-            for user_id in set(notice.user_ids) & wanted
-        )
+    # The stored words are the organization's (one language switch for the whole batch).
+    with reading_as(language=organization.language, time_zone=organization.time_zone):
+        for notice in notices:
+            rows.extend(_notice_rows(organization, kind, notice, wanted))
     if not rows:
         return 0
     keys = {row.dedupe_key for row in rows}
@@ -710,6 +693,30 @@ def notifications_create_many(*, organization: Organization, kind: str, notices:
         )
     return len(fresh)
 
+
+def _notice_rows(organization: Organization, kind: str, notice: Notice, wanted: set[int]) -> list[Notification]:
+    readers = set(notice.user_ids) & wanted
+    if not readers:
+        return []
+    params, title, body = notice.params, notice.title, notice.body
+    if params is not None:
+        params = dict(params)
+        if not title and has_writer(kind):
+            text = notification_words(kind, params)
+            title, body = text.title, body or text.body
+    return [
+        Notification(
+            organization=organization,
+            user_id=user_id,
+            kind=kind,
+            params=params,
+            title=title[:200],
+            body=body,
+            url=notice.url,
+            dedupe_key=notice.dedupe_key,
+        )
+        for user_id in readers
+    ]
 
 def _notifications_told(organization: Organization, rows: list[tuple[int, int | None]], *, kind: str) -> None:
     """Each member's pages are told of their new notification (live.receivers, after commit)."""

@@ -83,12 +83,16 @@ class Timeline:
         self._before: list[timedelta] = []  # open time of the timeline before each period
         self._after: list[timedelta] = []  # … and up to its end
         self._ended = False
+        # Starts outside the hours wait for the same opening, so they fall due together:
+        # their answers by (period, minutes).
+        self._from_opening: dict[tuple[int, tuple[int, ...]], list[datetime | None]] = {}
 
     def _build(self, since: datetime) -> None:
         self._since = since
         self._periods = open_periods(self.schedule, since)
         self._opens, self._closes, self._before, self._after = [], [], [], []
         self._ended = False
+        self._from_opening = {}
 
     def _extend(self) -> bool:
         """One period more; False once the schedule has none (it never opens again)."""
@@ -114,7 +118,15 @@ class Timeline:
             if not self._extend():
                 return [None] * len(minutes)
         first = bisect_right(self._closes, start)
-        offset = self._before[first] + max(timedelta(), start - self._opens[first])
+        if start <= self._opens[first]:
+            known = self._from_opening.get((first, minutes))
+            if known is None:
+                known = self._from_opening[(first, minutes)] = self._due_from(first, self._before[first], minutes)
+            return list(known)
+        return self._due_from(first, self._before[first] + (start - self._opens[first]), minutes)
+
+    def _due_from(self, first: int, offset: timedelta, minutes: tuple[int, ...]) -> list[datetime | None]:
+        """The due times of targets counted from ``offset`` of open time (in period ``first``)."""
         found: list[datetime | None] = []
         for target in minutes:
             wanted = offset + timedelta(minutes=target)

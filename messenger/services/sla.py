@@ -154,8 +154,13 @@ def _time_batch(after: int, *, books: _Books) -> tuple[int, int | None]:
 KeptTimes = tuple[int, datetime, datetime | None, datetime | None]
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(moment: datetime | None) -> str:
+    """A time as whole microseconds since 1970 (exact, unlike a float), "" for None."""
+    return "" if moment is None else str((moment - _EPOCH) // _MICROSECOND)
 
 
 def _conversation_times_write(rows: list[KeptTimes]) -> None:
@@ -182,20 +187,20 @@ def _conversation_times_write(rows: list[KeptTimes]) -> None:
 
 
 def _kept_times_upsert(cursor: Any, table: str, rows: list[KeptTimes]) -> None:
-    # Four arrays, whatever the batch's size (a VALUES list of 2,000 parameters costs more to
-    # send and plan than to write); times as ISO 8601 text, which psycopg2 adapts far faster
-    # than datetime objects.
-    ids, started, warn, due = [], [], [], []
-    for pk, started_at, warn_at, due_at in rows:
-        ids.append(pk)
-        started.append(started_at.isoformat())
-        warn.append(_iso(warn_at))
-        due.append(_iso(due_at))
+    # Four lists of integers, each sent as one comma-separated text (times as microseconds
+    # since 1970): a VALUES list of 2,000 parameters costs more to send and plan than to write,
+    # and psycopg2 adapts a list of datetimes (or of ISO texts) item by item, slowly.
+    ids = ",".join(str(pk) for pk, _started_at, _warn_at, _due_at in rows)
+    started = ",".join(_micros(started_at) for _pk, started_at, _warn_at, _due_at in rows)
+    warn = ",".join(_micros(warn_at) for _pk, _started_at, warn_at, _due_at in rows)
+    due = ",".join(_micros(due_at) for _pk, _started_at, _warn_at, due_at in rows)
+    at = "TIMESTAMPTZ 'epoch' + {} * INTERVAL '1 microsecond'"
     # The table's name is the model's and every value a parameter.
     statement = (
         f"INSERT INTO {table} (conversation_id, started_at, warn_at, due_at, warned_at, breached_at) "  # noqa: S608
-        "SELECT id, started_at, warn_at, due_at, NULL, NULL FROM unnest("
-        "%s::bigint[], %s::text[]::timestamptz[], %s::text[]::timestamptz[], %s::text[]::timestamptz[]"
+        f"SELECT id, {at.format('started_at')}, {at.format('warn_at')}, {at.format('due_at')}, NULL, NULL "
+        "FROM unnest(string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::bigint[], "
+        "string_to_array(%s, ',', '')::bigint[], string_to_array(%s, ',', '')::bigint[]"
         ") AS kept (id, started_at, warn_at, due_at) "
         "ON CONFLICT (conversation_id) DO UPDATE SET started_at = EXCLUDED.started_at, warn_at = EXCLUDED.warn_at, "
         "due_at = EXCLUDED.due_at, warned_at = NULL, breached_at = NULL"

@@ -167,10 +167,12 @@ def test_a_timeline_gives_the_due_times_of_a_walk_of_the_hours(
 ) -> None:
     """sla.clocks.Timeline (the sweeps' batch form) agrees with due_times, one timeline asked
     for starts in any order (earlier ones rebuild it, later ones extend it); across daylight
-    saving time changes, holidays, overnight shifts and schedules that never open."""
+    saving time changes, holidays, overnight shifts and schedules that never open; and starts
+    outside the hours, which it answers from the opening they wait for."""
     timeline = Timeline(schedule)
     origin = datetime(2026, 3, 1, tzinfo=UTC)
-    for offset in starts:
+    # Each start asked again a little later: starts in the same closed hours share an answer.
+    for offset in [*starts, *(offset + 1 + offset % 59 for offset in starts)]:
         start = origin + timedelta(minutes=offset, seconds=offset % 7)
         assert timeline.due_times(start=start, minutes=minutes) == due_times(
             start=start, minutes=minutes, schedule=schedule
