@@ -27,7 +27,7 @@ from tickets.models import Ticket
 def _conversations(organization_id: int, ids: list[int]) -> dict[int, Any]:
     rows = list(
         Conversation.objects.filter(organization_id=organization_id, pk__in=ids).select_related(
-            "channel", "contact", "assignee"
+            "channel", "contact", "assignee", "sla"
         )
     )
     messenger_selectors.with_labels(rows)

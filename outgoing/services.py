@@ -312,26 +312,40 @@ def _post(pool: urllib3.HTTPConnectionPool, target: netfetch.Target, secret: str
 
 
 def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Delivery]:
-    """The endpoint's due deliveries, oldest first, each the first pending one of its conversation."""
+    """The endpoint's due deliveries, oldest first, each the first pending one of its conversation.
+
+    The candidates are the oldest due ones; within them a conversation's first is the first
+    pending one unless an earlier delivery of it waits for a retry (not due): those are the
+    only rows read besides the candidates (a backlog of thousands is not scanned per batch)."""
     candidates = list(
         Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by(
             "pk"
         )[: limit * 4]
     )
     conversation_ids = {d.conversation_id for d in candidates if d.conversation_id is not None}
-    first = dict(
-        Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, conversation_id__in=conversation_ids)
+    waiting = dict(
+        Delivery.objects.filter(
+            endpoint=endpoint,
+            state=DeliveryState.PENDING,
+            next_attempt_at__gt=now,
+            conversation_id__in=conversation_ids,
+        )
         .values("conversation_id")
         .annotate(first=Min("pk"))
         .values_list("conversation_id", "first")
         .order_by()
     )
     due: list[Delivery] = []
+    started: set[int] = set()
     for delivery in candidates:
-        if delivery.conversation_id is None or first.get(delivery.conversation_id) == delivery.pk:
-            due.append(delivery)
-            if len(due) == limit:
-                break
+        conversation_id = delivery.conversation_id
+        if conversation_id is not None:
+            if conversation_id in started or waiting.get(conversation_id, delivery.pk) < delivery.pk:
+                continue
+            started.add(conversation_id)
+        due.append(delivery)
+        if len(due) == limit:
+            break
     return due
 
 

@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helpdesk import signals
 from helpdesk.models import Notification
 from messenger.models import Conversation
-from outgoing import services
+from outgoing import payloads, services
 from outgoing.models import Delivery, DeliveryState, OutgoingEvent, WebhookEndpoint
 from tests import factories
 from tests.conftest import Tenant
@@ -244,3 +246,25 @@ def test_the_body_is_written_once_and_kept(tenant_a: Tenant, receiver: Receiver,
     _deliver(endpoint)
     event.refresh_from_db()
     assert json.loads(event.body)["data"]["id"] == conversation.pk
+
+
+def test_the_bodies_of_a_batch_cost_the_same_queries_however_many_events(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, django_assert_num_queries: Any
+) -> None:
+    """A conversation's body reads its SLA's kept times with it (a query per event would cap
+    the sender at a few hundred deliveries a second)."""
+    _endpoint(tenant_a, receiver)
+
+    def emitted(count: int) -> list[int]:
+        return [_emit(_conversation(tenant_a)).pk for _ in range(count)]
+
+    one, many = emitted(1), emitted(6)
+    with CaptureQueriesContext(connection) as for_one:
+        payloads.bodies_write(one)
+    with django_assert_num_queries(len(for_one)):
+        payloads.bodies_write(many)
+    bodies = [json.loads(body) for body in OutgoingEvent.objects.filter(pk__in=many).values_list("body", flat=True)]
+    assert sorted(body["data"]["id"] for body in bodies) == sorted(
+        OutgoingEvent.objects.filter(pk__in=many).values_list("resource_id", flat=True)
+    )
+    assert all("sla" in body["data"] for body in bodies)
