@@ -59,31 +59,6 @@ def _parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _bench_database() -> tuple[str, str]:
-    import dj_database_url
-
-    url = os.environ.get("DATABASE_URL", "")
-    config = dj_database_url.parse(url) if url else {}
-    if "postgresql" not in config.get("ENGINE", ""):
-        sys.exit("bench/inbox.py needs DATABASE_URL=postgres://… (the budget is about PostgreSQL)")
-    name = f"{config['NAME']}_bench"
-    return url.rsplit("/", 1)[0] + "/" + name, name
-
-
-def _admin_sql(sql: str) -> None:
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or 5432
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-    connection.close()
-
-
 def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
     """Set-based fill: a handful of ORM rows, then contacts, conversations and messages in SQL."""
     from django.db import connection
@@ -313,8 +288,10 @@ def _queries(call: Any) -> int:
 
 
 def main() -> int:
+    from bench import database
+
     options = _parse()
-    url, name = _bench_database()
+    url, config = database.throwaway("inbox")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REDIS_URL", "")
     import django
@@ -331,8 +308,7 @@ def main() -> int:
     settings.DEBUG = False
     # No setup_test_environment(): its template instrumentation would be timed too.
     if not options.reuse:
-        _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        _admin_sql(f'CREATE DATABASE "{name}"')
+        database.recreate(config)
     try:
         if options.reuse:
             data = _existing()
@@ -478,7 +454,7 @@ def main() -> int:
     finally:
         connection.close()
         if not options.keep and not options.reuse:
-            _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            database.drop(config)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ has the same body); per conversation, the healthy endpoints receive events in th
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_outgoing .venv/bin/python bench/outgoing.py
 
+It works in a throwaway database (`<name>_bench`, created empty and dropped afterwards).
+
 Smaller runs on a busy machine: BENCH_OUTGOING_EVENTS=2000 BENCH_OUTGOING_RATE=200.
 BENCH_OUTGOING_DEAD=refused makes the third endpoint refuse connections instead. Prints one
 line starting with `outgoing:`; exits 1 when a target is missed.
@@ -67,10 +69,10 @@ class Receiver:
                 arrived = time.time()
                 with receiver.lock:
                     receiver.arrivals.append((self.headers.get("X-Helpdesk-Event-Id", ""), arrived, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                # The answer in one write, as a web server sends it: headers and body written
+                # apart would wait for the sender's delayed ACK (40 ms a delivery, Nagle's
+                # algorithm), which measures this receiver, not the sender.
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -109,6 +111,18 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> int:
+    from bench import database
+
+    url, config = database.throwaway("outgoing")
+    database.recreate(config)
+    os.environ["DATABASE_URL"] = url  # the worker's too
+    try:
+        return _run()
+    finally:
+        database.drop(config)
+
+
+def _run() -> int:
     healthy = [Receiver("a"), Receiver("b")]
     dead = DeadReceiver()
     prefixes = [f"http://127.0.0.1:{r.port}/" for r in healthy] + [f"http://127.0.0.1:{dead.port}/"]

@@ -50,31 +50,6 @@ def _parse() -> argparse.Namespace:
     return options
 
 
-def _bench_database() -> tuple[str, str]:
-    import dj_database_url
-
-    url = os.environ.get("DATABASE_URL", "")
-    config = dj_database_url.parse(url) if url else {}
-    if "postgresql" not in config.get("ENGINE", ""):
-        sys.exit("bench/reports.py needs DATABASE_URL=postgres://… (the budget is about PostgreSQL)")
-    name = f"{config['NAME']}_bench"
-    return url.rsplit("/", 1)[0] + "/" + name, name
-
-
-def _admin_sql(sql: str) -> None:
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        dbname="postgres", user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"] or 5432
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-    connection.close()
-
-
 def _generate(conversations: int, per_conversation: int) -> dict[str, Any]:
     """A handful of ORM rows (organization, departments, agents, channels, pages), then the
     rest in SQL."""
@@ -292,7 +267,9 @@ def _p95(timings: list[float]) -> float:
 
 def main() -> int:
     options = _parse()
-    url, name = _bench_database()
+    from bench import database
+
+    url, config = database.throwaway("reports")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("REDIS_URL", "")
     import django
@@ -306,8 +283,7 @@ def main() -> int:
 
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.DEBUG = False
-    _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    _admin_sql(f'CREATE DATABASE "{name}"')
+    database.recreate(config)
     try:
         call_command("migrate", verbosity=0)
         data = _generate(options.conversations, options.messages_per_conversation)
@@ -375,7 +351,7 @@ def main() -> int:
     finally:
         connection.close()
         if not options.keep:
-            _admin_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            database.drop(config)
 
 
 if __name__ == "__main__":
