@@ -437,6 +437,11 @@ def endpoint_deliver(
                 moment = now()
                 if (moment - started).total_seconds() > run_seconds:
                     return 0.0
+                if not probe:
+                    # An admin's change (URL, secret, turned off) applies from the next batch.
+                    endpoint.refresh_from_db(fields=["url", "secret", "enabled"])
+                    if not endpoint.enabled:
+                        return None
                 if endpoint.paused_until is not None and endpoint.paused_until > moment:
                     return (endpoint.paused_until - moment).total_seconds()
                 # First one delivery alone (a failing or dead endpoint costs one timeout),

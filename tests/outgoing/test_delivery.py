@@ -268,3 +268,58 @@ def test_the_bodies_of_a_batch_cost_the_same_queries_however_many_events(
         OutgoingEvent.objects.filter(pk__in=many).values_list("resource_id", flat=True)
     )
     assert all("sla" in body["data"] for body in bodies)
+
+
+def _after_each_batch(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    """Runs ``change(batch number)`` after each batch a running sender records (an admin at work
+    meanwhile)."""
+    recorded = services._record
+    batches = iter(range(1, 1000))
+
+    def record(*args: Any, **kwargs: Any) -> bool:
+        failed = recorded(*args, **kwargs)
+        change(next(batches))
+        return failed
+
+    monkeypatch.setattr(services, "_record", record)
+
+
+def test_a_running_sender_signs_the_next_batch_with_a_secret_rotated_meanwhile(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = _endpoint(tenant_a, receiver)
+    old = endpoint.secret
+    for _ in range(3):
+        _emit(_conversation(tenant_a))
+
+    def rotate(batch: int) -> None:
+        if batch == 1:
+            services.endpoint_secret_rotate(organization=tenant_a.organization, endpoint=endpoint)
+
+    _after_each_batch(monkeypatch, rotate)
+    _deliver(endpoint)
+
+    # The first delivery goes alone (a probe), the other two in the next batch.
+    first, *rest = receiver.requests
+    assert verify(old, first.headers["x-helpdesk-signature"], first.body)
+    assert len(rest) == 2
+    assert all(verify(endpoint.secret, r.headers["x-helpdesk-signature"], r.body) for r in rest)
+    assert not any(verify(old, r.headers["x-helpdesk-signature"], r.body) for r in rest)
+
+
+def test_a_running_sender_stops_at_the_next_batch_when_its_endpoint_is_turned_off(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = _endpoint(tenant_a, receiver)
+    for _ in range(3):
+        _emit(_conversation(tenant_a))
+
+    def turn_off(batch: int) -> None:
+        if batch == 1:
+            services.endpoint_update(organization=tenant_a.organization, endpoint=endpoint, enabled=False)
+
+    _after_each_batch(monkeypatch, turn_off)
+    _deliver(endpoint)
+
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.filter(state=DeliveryState.PENDING).count() == 2
