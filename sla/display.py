@@ -23,9 +23,11 @@ BADGE_CLASSES = {
 class SlaBadge:
     status: str
     css: str
-    # "10 min left", "2 h overdue": the badge's visible words.
+    # "At risk · 10 min left", "Breached · 2 h overdue": the badge's visible words. The state
+    # is said in words, not only by the badge's colour (on track and at risk both count down).
     text: str
-    # "First response: at risk, due 7 Dec 2026 10:50": its title and what a screen reader says.
+    # "First response: At risk, 10 min left, due 7 Dec 2026 10:50": its title and what a
+    # screen reader says instead of the visible words.
     title: str
 
 
@@ -45,13 +47,14 @@ def sla_badge(state: SlaState | None) -> SlaBadge | None:
     if state is None:
         return None
     if state.status == SlaStatus.BREACHED:
-        text = _("%(duration)s overdue") % {"duration": duration_text(state.overdue)}
+        time = _("%(duration)s overdue") % {"duration": duration_text(state.overdue)}
     else:
-        text = _("%(duration)s left") % {"duration": duration_text(state.time_left)}
-    target = str(SlaTarget(state.target).label)
-    title = _("%(target)s: %(status)s, due %(when)s") % {
-        "target": target,
+        time = _("%(duration)s left") % {"duration": duration_text(state.time_left)}
+    text = _("%(status)s · %(time)s") % {"status": state.label, "time": time}
+    title = _("%(target)s: %(status)s, %(time)s, due %(when)s") % {
+        "target": str(SlaTarget(state.target).label),
         "status": state.label,
+        "time": time,
         "when": datetimes.datetime_text(state.due_at),
     }
     return SlaBadge(status=state.status.value, css=BADGE_CLASSES[state.status], text=text, title=title)

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 ROW_TEMPLATE = "messenger/inbox/_conversation_row.html"
+# What the row includes: its cached HTML is as old as the newest of them.
+ROW_INCLUDES = ("sla/_badge.html",)
 ROW_CACHE_SECONDS = 10 * 60
 
 VIEW_LABELS = {
@@ -175,9 +177,9 @@ def _rows(
 
 @lru_cache(maxsize=1)
 def _row_template_digest() -> str:
-    """Part of every cached row's key: a changed template never serves an old row."""
+    """Part of every cached row's key: a changed template (or one it includes) never serves an old row."""
     # The Django backend's template wraps the engine's; the stubs know only the backend-neutral type.
-    return digest(get_template(ROW_TEMPLATE).template.source)  # type: ignore[attr-defined]
+    return digest([get_template(name).template.source for name in (ROW_TEMPLATE, *ROW_INCLUDES)])  # type: ignore[attr-defined]
 
 
 def _rows_html(rows: list[ConversationRow]) -> list[SafeString]:

@@ -55,7 +55,8 @@ def test_inbox_rows_show_the_sla_state_with_the_time_left(desk: Desk, three: Any
     assert "hd-sla-on_track" in html and "1 h left" in html
     assert "hd-sla-at_risk" in html and "4 min left" in html
     assert "hd-sla-breached" in html and "1 h overdue" in html
-    assert "First response: Breached, due" in html
+    assert "First response: Breached, 1 h overdue, due" in html
+    assert "Breached · 1 h overdue" in html
 
 
 def test_the_inbox_filters_at_risk_and_breached_conversations(desk: Desk, three: Any, web_client_for: Any) -> None:
@@ -120,7 +121,7 @@ def test_the_tickets_list_and_page_show_the_resolution_sla(desk: Desk, tickets: 
     assert "hd-sla-on_track" in html and "1 day left" in html
     assert "hd-sla-at_risk" in html and "hd-sla-breached" in html and "1 day overdue" in html
     page = client.get(f"{TICKETS}{tickets['Late'].pk}/").content.decode()
-    assert "Resolution: Breached, due" in page
+    assert "Resolution: Breached, 1 day overdue, due" in page
 
 
 def test_the_tickets_list_filters_at_risk_and_breached(desk: Desk, tickets: Any, web_client_for: Any) -> None:
