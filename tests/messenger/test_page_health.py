@@ -156,6 +156,19 @@ def webhook_page(channel: Channel) -> FacebookPage:
 def test_the_webhook_counts_events_per_page_and_hour_and_clears_a_silence(
     client: Client, webhook_page: FacebookPage
 ) -> None:
+    _counted_and_silence_cleared(client, webhook_page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_counts_commit_in_a_transaction_of_their_own_outside_the_requests(
+    client: Client, webhook_page: FacebookPage
+) -> None:
+    """As in production, where a POST is no transaction: the counts' own (on PostgreSQL, one
+    whose commit does not wait for the disk)."""
+    _counted_and_silence_cleared(client, webhook_page)
+
+
+def _counted_and_silence_cleared(client: Client, webhook_page: FacebookPage) -> None:
     FacebookPage.objects.filter(pk=webhook_page.pk).update(silent_since=timezone.now() - timedelta(hours=1))
     body = page_body((PAGE_ID, [text_item(mid="m_1"), text_item(mid="m_2")]), ("999", [text_item(mid="m_3")]))
     assert post_webhook(client, body).status_code == 200
