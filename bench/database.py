@@ -1,10 +1,13 @@
 """A throwaway PostgreSQL database for a benchmark: `<name>_bench` beside the one DATABASE_URL
-names, created empty before a run and dropped after it, so that every run starts alike."""
+names, created before a run and dropped after it, so that every run starts alike: empty
+(`throwaway`, `recreate`, `drop`: the benchmarks whose workers or servers connect to it too)
+or migrated as Django's test database (`in_test_database`)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import dj_database_url
 import psycopg2
@@ -43,3 +46,23 @@ def recreate(config: dict[str, object]) -> None:
 
 def drop(config: dict[str, object]) -> None:
     admin_sql(config, f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
+
+
+def in_test_database(bench: str, run: Callable[[], bool]) -> int:
+    """Runs ``run`` in Django's test database of DATABASE_URL's (`<name>_bench`, created and
+    migrated, then destroyed): the exit status, 1 when it returned False. Skipped (0) on a
+    database other than PostgreSQL, which the budgets are about."""
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        print(f"{bench}: skipped (needs PostgreSQL: set DATABASE_URL=postgres://…)")
+        return 0
+    database = settings.DATABASES["default"]
+    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench"
+    original_name = database["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        return 0 if run() else 1
+    finally:
+        connection.creation.destroy_test_db(original_name, verbosity=0)

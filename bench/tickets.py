@@ -166,26 +166,18 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--workers", type=int, default=settings.TICKET_SWEEP_WORKERS, help="threads of the sweep")
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        print("tickets: skipped (needs PostgreSQL: set DATABASE_URL=postgres://…)")
-        return 0
-
+    from bench import database
     from tickets.services import SWEEP_BATCH_SIZE
 
-    database = settings.DATABASES["default"]
-    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench"
-    original_name = database["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        ok = run(
+    return database.in_test_database(
+        "tickets",
+        lambda: run(
             conversations=args.conversations,
             messages_per_conversation=args.messages,
             batch_size=args.batch_size or SWEEP_BATCH_SIZE,
             workers=args.workers,
-        )
-    finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
-    return 0 if ok else 1
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -143,18 +142,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        print("window_alerts: skipped (needs PostgreSQL: set DATABASE_URL=postgres://…)")
-        return 0
-    database = settings.DATABASES["default"]
-    database.setdefault("TEST", {})["NAME"] = f"{database['NAME']}_bench"
-    original_name = database["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
-        ok = run(conversations=args.conversations)
-    finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
-    return 0 if ok else 1
+    from bench import database
+
+    return database.in_test_database("window_alerts", lambda: run(conversations=args.conversations))
 
 
 if __name__ == "__main__":
