@@ -386,8 +386,10 @@ def entry_detail_lines(entry: AuditEntry) -> list[ChangeLine]:
     detail = entry.additional_data if isinstance(entry.additional_data, dict) else {}
     content_type = entry.content_type
     reasons = REASON_LABELS.get(f"{content_type.app_label}.{content_type.model}", {})
+    # In DETAIL_LABELS' order (PostgreSQL's jsonb keeps its keys in an order of its own).
+    order = list(DETAIL_LABELS)
     lines = []
-    for key, value in detail.items():
+    for key, value in sorted(detail.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)):
         if key == "reason":
             text = str(reasons.get(str(value), value))
         elif isinstance(value, list | tuple):

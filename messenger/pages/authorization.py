@@ -142,7 +142,8 @@ def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reas
             .values(*NOTICE_FIELDS)
             .first()
         )
-        # Flagged already (by the sweep, another call): only its reason is brought up to date.
+        # Flagged already (by the sweep, another call): with this reason, nothing changes; with
+        # another, only the reason is brought up to date.
         if before is None or (
             before["status"] == PageStatus.REAUTHORIZATION_REQUIRED and before["reauthorization_reason"] == reason
         ):
