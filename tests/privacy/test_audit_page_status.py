@@ -1,6 +1,9 @@
+# The sandbox fixtures are imported from tests.channels.facebook; their names are parameters below.
+# ruff: noqa: F811
 """Pages' authorization status changed by a statement (the sweeps, the compare-and-set updates,
 the pages of a deleted channel) is in the audit log like a page saved: one entry per page
-changed, by the system unless a person's request made it, with the reason, written in one insert."""
+changed, by the system unless a person's request made it, with the reason, written in one insert;
+and so is a page's subscription state the daily health check changes."""
 
 from __future__ import annotations
 
@@ -13,15 +16,20 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels.models import Channel
+from messenger.graph import SUBSCRIBED_FIELDS
 from messenger.models import FacebookPage, PageStatus, PageStatusCause, ReauthorizationReason
-from messenger.pages import sweeps
+from messenger.pages import health, sweeps
 from messenger.pages.authorization import (
     page_authorization_mark_reauthorization_required,
     pages_authorization_forget_person,
 )
+from messenger.sandbox.models import SandboxPage, SandboxSubscription
+from messenger.sandbox.people import sandbox_page_token_issue
+from messenger.sandbox.revocations import sandbox_subscription_drop
 from privacy.audit import entry_detail_lines
 from privacy.models import AuditEntry
 from tests import factories
+from tests.channels.facebook import DEMO_PAGE, Facebook, facebook  # noqa: F401
 from tests.conftest import Tenant, api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +164,18 @@ def test_a_data_deletion_request_records_the_linked_pages_it_flags(tenant_a: Ten
     assert [(line.label, line.text) for line in entry_detail_lines(entry)] == [
         ("Reason", "The authorizing person asked Facebook to delete their data")
     ]
+
+
+def test_a_subscription_the_health_check_finds_dropped_and_renews_is_recorded_once(
+    facebook: Facebook, channel: Channel
+) -> None:
+    sandbox = SandboxPage.objects.get(page_id=DEMO_PAGE)
+    SandboxSubscription.objects.update_or_create(page=sandbox, defaults={"subscribed_fields": list(SUBSCRIBED_FIELDS)})
+    page = factories.make_page(channel, page_id=DEMO_PAGE, token=sandbox_page_token_issue(page_id=DEMO_PAGE))
+    assert sandbox_subscription_drop(page=sandbox)
+
+    assert health.pages_subscription_check().resubscribed == 1
+    health.pages_subscription_check()  # still subscribed again: nothing new
+
+    [entry] = _status_entries(page)
+    assert entry.changes == {"subscription_state": ["unknown", "resubscribed"]} and entry.actor_id is None
