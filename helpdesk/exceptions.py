@@ -346,6 +346,18 @@ class IdempotencyKeyInProgress(Conflict):
     default_message = _("A request with this Idempotency-Key is still in progress; retry later.")
 
 
+class IdempotencyReplyErased(HelpdeskError):
+    """The answer kept for this `Idempotency-Key` quoted a customer whose data was erased since
+    (helpdesk.idempotency.idempotency_replies_erase): it is gone, and the request is not run again."""
+
+    code = "idempotency_reply_erased"
+    status = 410
+    default_message = _(
+        "The answer to this request quoted a customer's data that has since been erased; "
+        "the request was done and is not run again."
+    )
+
+
 class RateLimited(HelpdeskError):
     """More API requests in the current window than the caller's limit (helpdesk.ratelimit)."""
 

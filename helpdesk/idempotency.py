@@ -17,12 +17,19 @@ answer, so that every POST under /api/v1/ takes the header without a line in its
   IDEMPOTENCY_LOCK_SECONDS is taken to be a crashed request and taken over).
 - Keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS (24): an older one is a new key, and a daily
   beat job (`helpdesk.idempotency.prune`) deletes them.
+- A kept answer that quotes a customer whose data is erased (privacy.contact_data) is deleted
+  then (`idempotency_replies_erase`); its key stays, so that a retry creates nothing twice, and
+  is answered 410 `idempotency_reply_erased`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+import re
+from bisect import bisect_left
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +38,12 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from helpdesk.exceptions import IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
+from helpdesk.exceptions import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    IdempotencyReplyErased,
+)
 from helpdesk.models import ApiToken, IdempotencyKey, Organization
 
 HEADER = "Idempotency-Key"
@@ -85,7 +97,7 @@ def idempotency_claim(
     *, organization: Organization, scope: str, key: str, method: str, path: str, body: bytes
 ) -> Claim:
     """Claim `key` for this request, or raise: `Replay` with the stored answer,
-    IdempotencyKeyReused, IdempotencyKeyInProgress, IdempotencyKeyInvalid."""
+    IdempotencyKeyReused, IdempotencyKeyInProgress, IdempotencyKeyInvalid, IdempotencyReplyErased."""
     if not key or len(key) > KEY_MAX_LENGTH:
         raise IdempotencyKeyInvalid
     fingerprint = request_fingerprint(method=method, path=path, body=body)
@@ -110,6 +122,8 @@ def idempotency_claim(
         if existing.fingerprint != fingerprint:
             raise IdempotencyKeyReused
         if existing.completed_at is not None:
+            if existing.response_status is None:
+                raise IdempotencyReplyErased
             raise Replay(_replay_response(existing))
         if existing.created_at < abandoned_before:
             # A request that never answered (its process died): the retry takes it over.
@@ -165,3 +179,113 @@ def idempotency_keys_prune(*, batch_size: int = 5000) -> int:
         if not ids:
             return deleted
         deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]
+
+
+# A kept answer's string that is this long or longer is taken for a quote of a text it begins
+# (a conversation's preview is the start of its last message).
+_QUOTE_MIN_LENGTH = 4
+_ERASE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """What in a kept answer tells of one person.
+
+    `needles`: text of theirs wherever it appears, in any case (their page-scoped id, their
+    name); `texts`: what was written by or to them, found as a whole string of the answer or
+    as its start (a preview); `ids`: the records about them by kind ("contact",
+    "conversation", "ticket", "message"), found as `<kind>_id`, `<kind>_ids` or
+    `<kind>: {"id": …}`, as the API writes them."""
+
+    needles: Collection[str] = ()
+    texts: Collection[str] = ()
+    ids: Mapping[str, Collection[int]] = field(default_factory=dict)
+
+
+class _MentionFinder:
+    def __init__(self, mentions: Mentions) -> None:
+        needles = sorted({needle.strip().casefold() for needle in mentions.needles if len(needle.strip()) >= 2})
+        # Words written in Latin letters (a family name "Li", a psid) as whole words only: not
+        # "deLIvered"; a name in Japanese has no spaces around it to look for.
+        patterns = [
+            rf"(?<!\w){re.escape(needle)}(?!\w)" if needle.isascii() else re.escape(needle) for needle in needles
+        ]
+        self.needle = re.compile("|".join(patterns)) if patterns else None
+        self.texts = sorted({text for text in mentions.texts if text.strip()})
+        self.text_set = set(self.texts)
+        self.ids = {kind: set(values) for kind, values in mentions.ids.items() if values}
+
+    def in_body(self, body: bytes) -> bool:
+        text = body.decode("utf-8", errors="replace")
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return self._in_string(text)
+        return any(self._in_string(value) for value in self._strings(document)) or self._refers(document)
+
+    def _in_string(self, value: str) -> bool:
+        if self.needle is not None and self.needle.search(value.casefold()):
+            return True
+        if value in self.text_set:
+            return True
+        if len(value.strip()) >= _QUOTE_MIN_LENGTH:
+            at = bisect_left(self.texts, value)
+            return at < len(self.texts) and self.texts[at].startswith(value)
+        return False
+
+    @staticmethod
+    def _strings(document: Any) -> Iterator[str]:
+        stack = [document]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+
+    def _refers(self, document: Any) -> bool:
+        stack = [document]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                for key, value in item.items():
+                    if self._names_a_record(str(key), value):
+                        return True
+                    stack.append(value)
+        return False
+
+    def _names_a_record(self, key: str, value: Any) -> bool:
+        for kind, ids in self.ids.items():
+            if key == f"{kind}_id" and _an_id(value) in ids:
+                return True
+            if key == f"{kind}_ids" and isinstance(value, list) and any(_an_id(item) in ids for item in value):
+                return True
+            if key == kind and (_an_id(value) in ids or (isinstance(value, dict) and _an_id(value.get("id")) in ids)):
+                return True
+        return False
+
+
+def _an_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def idempotency_replies_erase(*, organization: Organization, mentions: Mentions) -> int:
+    """Delete the kept answers of the organization that tell of the person (`mentions`); their
+    keys stay, answered 410 `idempotency_reply_erased`, so that a retry does nothing twice.
+    Every kept answer is read (they live a day); the number deleted."""
+    finder = _MentionFinder(mentions)
+    kept = (
+        IdempotencyKey.objects.filter(organization=organization, response_status__isnull=False)
+        .exclude(completed_at__isnull=True)
+        .values_list("pk", "response_body")
+    )
+    quoting = [pk for pk, body in kept.iterator(chunk_size=_ERASE_BATCH) if finder.in_body(bytes(body))]
+    for start in range(0, len(quoting), _ERASE_BATCH):
+        IdempotencyKey.objects.filter(pk__in=quoting[start : start + _ERASE_BATCH]).update(
+            response_status=None, response_content_type="", response_body=b""
+        )
+    return len(quoting)

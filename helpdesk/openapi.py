@@ -34,6 +34,8 @@ _ERRORS = {
 }
 # helpdesk.idempotency: every POST takes the header.
 _POST_ERRORS = {
+    "410": "The answer kept for this Idempotency-Key quoted a customer whose data was erased since; the request "
+    "is not run again (code `idempotency_reply_erased`).",
     "422": "The Idempotency-Key was already used for a different request (code `idempotency_key_reused`).",
 }
 _IDEMPOTENCY_KEY = {

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.dispatch import Signal
 
@@ -100,3 +102,29 @@ def domain_events_send_each(*, type: str, resource: str, rows: Iterable[tuple[in
         by_organization.setdefault(organization_id, []).append((pk, conversation_id))
     for organization_id, subjects in by_organization.items():
         domain_events_send(organization_id=organization_id, type=type, resource=resource, subjects=subjects)
+
+
+# Rows of an audited model changed by a statement (an UPDATE, a bulk_update: the pages'
+# authorization sweeps) rather than by saving each one, which is all django-auditlog sees:
+# privacy.audit writes one entry per row, in the transaction of the change.
+# sender: the model; changes: [RowChange]
+rows_changed = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """One row's change: each changed field's (old, new) value as stored, and why (a code the
+    audit log names in the reader's language, e.g. a page's re-authorization reason)."""
+
+    organization_id: int
+    pk: int
+    object_repr: str
+    changes: dict[str, tuple[Any, Any]]
+    reason: str = ""
+
+
+def rows_changed_send(*, model: type[Any], changes: Iterable[RowChange]) -> None:
+    """Tell the audit log of the rows that did change (those with no changed field are left out)."""
+    wanted = [change for change in changes if change.changes]
+    if wanted and rows_changed.receivers:
+        rows_changed.send(sender=model, changes=wanted)

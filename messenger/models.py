@@ -47,6 +47,15 @@ class ReauthorizationReason(models.TextChoices):
     DATA_DELETION = "data_deletion", _("The authorizing person asked Facebook to delete their data")
 
 
+class PageStatusCause(models.TextChoices):
+    """Why a page's status changed when no re-authorization reason says it: stored in the audit
+    log's entry of the change (messenger.pages.authorization), shown in the reader's language."""
+
+    LINK_CHECKED = "link_checked", _("Token checked and the app subscribed")
+    EXPIRY_NEAR = "expiry_near", _("Re-authorization is due soon")
+    TOKEN_RENEWED = "token_renewed", _("Token renewed before its deadline")
+
+
 class SubscriptionState(models.TextChoices):
     """What the daily check of the page's `subscribed_apps` found (messenger.pages.health)."""
 

@@ -11,3 +11,4 @@ class PrivacyConfig(AppConfig):
         from privacy import audit
 
         audit.register_audited_models()
+        audit.connect_receivers()

@@ -4,8 +4,9 @@ about a contact, or erases it.
 Erasing keeps the rows that reports count (the contact, its conversations as stubs, the
 tickets without their words) and removes what the customer wrote or sent: message texts and
 attachments (the files deleted from storage), the search copies, the profile, notes and
-ticket texts about them, survey comments and the raw webhook events that carried them. A
-later message from the same customer starts new data as usual.
+ticket texts about them, survey comments, the raw webhook events that carried them and the
+API's kept answers (Idempotency-Key) that quote them. A later message from the same customer
+starts new data as usual.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from csat.models import Survey
 from helpdesk import signals
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied
+from helpdesk.idempotency import Mentions, idempotency_replies_erase
 from helpdesk.models import Membership, Organization
 from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
@@ -191,6 +193,38 @@ def erase_confirmed(*, contact: Contact, confirm: bool, typed_name: str) -> bool
     return confirm or (bool(typed_name.strip()) and typed_name.strip() == contact_name(contact).strip())
 
 
+def _mentions(
+    *,
+    organization: Organization,
+    contact: Contact,
+    conversations: list[Conversation],
+    messages: QuerySet[Message],
+    tickets: QuerySet[Ticket],
+) -> Mentions:
+    """What tells of the contact in an answer the API keeps (helpdesk.idempotency): their id
+    on the page and name, what was written in their conversations and tickets, and the ids of
+    those records."""
+    texts: list[str] = [conversation.last_message_preview for conversation in conversations]
+    for text, postback_title in messages.values_list("text", "postback_title"):
+        texts += [text, postback_title]
+    conversation_ids = [conversation.pk for conversation in conversations]
+    texts += Note.objects.filter(organization=organization, conversation_id__in=conversation_ids).values_list(
+        "body", flat=True
+    )
+    for subject, description in tickets.values_list("subject", "description"):
+        texts += [subject, description]
+    return Mentions(
+        needles=[contact.psid, contact.display_name, contact.first_name, contact.last_name, contact.avatar_url],
+        texts=texts,
+        ids={
+            "contact": [contact.pk],
+            "conversation": conversation_ids,
+            "message": list(messages.values_list("pk", flat=True)),
+            "ticket": list(tickets.values_list("pk", flat=True)),
+        },
+    )
+
+
 @transaction.atomic
 def contact_erase(
     *, organization: Organization, acting_user: Any, contact: Contact, confirmed: bool, now: datetime
@@ -206,6 +240,11 @@ def contact_erase(
     messages = Message.objects.filter(organization=organization, conversation_id__in=conversation_ids)
     stored = [name for message in messages.only("attachments") for name in _stored_files(message)]
     mids = [mid for mid in messages.exclude(mid__isnull=True).values_list("mid", flat=True) if mid]
+    tickets = Ticket.objects.filter(organization=organization, contact=contact)
+    # Read before the words go: the API's kept answers that quote them go too.
+    mentions = _mentions(
+        organization=organization, contact=contact, conversations=conversations, messages=messages, tickets=tickets
+    )
     message_count = messages.update(
         text="",
         attachments=[],
@@ -226,7 +265,6 @@ def contact_erase(
     ):
         event.data = {**event.data, "note": ""}
         event.save(update_fields=["data"])
-    tickets = Ticket.objects.filter(organization=organization, contact=contact)
     ticket_ids = list(tickets.values_list("pk", flat=True))
     ticket_count = tickets.update(subject="", description="")
     TicketEvent.objects.filter(
@@ -247,6 +285,7 @@ def contact_erase(
         | Q(resource=signals.TICKET, resource_id__in=ticket_ids)
         | Q(resource=signals.CONVERSATION, resource_id__in=conversation_ids)
     ).delete()
+    idempotency_replies_erase(organization=organization, mentions=mentions)
     if contact.avatar_stored_name:
         stored.append(contact.avatar_stored_name)
     contact.display_name = ""

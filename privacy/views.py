@@ -27,7 +27,7 @@ from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
 from messenger.models import Contact
 from privacy import contact_data, deletion, selectors
-from privacy.audit import entry_action_label, entry_change_lines, entry_object_label
+from privacy.audit import entries_change_lines, entry_action_label, entry_detail_lines, entry_object_label
 from privacy.signed_request import InvalidSignedRequest
 
 logger = logging.getLogger(__name__)
@@ -157,14 +157,16 @@ def audit_log(request: TenantRequest) -> HttpResponse:
         organization=request.organization, query=query, date_from=date_from, date_to=date_to
     )
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    changes = entries_change_lines(shown)
     rows = [
         {
             "entry": entry,
             "action": entry_action_label(entry),
             "object": entry_object_label(entry),
-            "changes": entry_change_lines(entry),
+            "changes": changes[entry.pk] + entry_detail_lines(entry),
         }
-        for entry in page.object_list
+        for entry in shown
     ]
     filters = request.GET.copy()
     filters.pop("page", None)

@@ -19,6 +19,9 @@ unlinking that go with it; linking, the sweep, the Graph-call wrapper and the de
 ask them. When pages come to need re-authorization, their organization's admins are told
 (messenger.pages.notices) and API clients hear of it once per transition, in its transaction
 (helpdesk.signals.PAGE_NEEDS_REAUTHORIZATION); a page an admin links or removes is neither.
+Every change of the state is in the audit log: django-auditlog records the pages saved, and
+the changes made by a statement (the sweeps, the compare-and-set updates) are told to it
+(helpdesk.signals.rows_changed), one entry per page with the reason, in one insert.
 """
 
 from __future__ import annotations
@@ -33,12 +36,14 @@ from django.utils import timezone
 
 from helpdesk import signals
 from messenger.crypto import encrypt_token
-from messenger.models import FacebookPage, PageStatus, ReauthorizationReason
+from messenger.models import FacebookPage, PageStatus, PageStatusCause, ReauthorizationReason
 from messenger.pages.notices import notify_expiring, notify_reauthorization_required
 from messenger.pages.policy import reauthorize_by_expression, warning_horizon
 
-# What a notice about a page needs (rows of .values(*NOTICE_FIELDS)).
-NOTICE_FIELDS = ("pk", "organization_id", "channel_id", "name", "authorized_at", "created_at")
+# A page's authorization state.
+STATE_FIELDS = ("status", "reauthorization_reason")
+# What a notice about a page, and the audit entry of its change, need (rows of .values(*NOTICE_FIELDS)).
+NOTICE_FIELDS = ("pk", "organization_id", "channel_id", "page_id", "name", "authorized_at", "created_at", *STATE_FIELDS)
 
 
 def page_authorization_mark_linked(*, page: FacebookPage, page_token: str, now: datetime) -> None:
@@ -59,6 +64,7 @@ def page_authorization_mark_active(
 ) -> None:
     """The linked page's token checked and the app subscribed to it: the page works.
     `authorized_by`: the Facebook user id the token check named (who linked it)."""
+    before = {field: getattr(page, field) for field in NOTICE_FIELDS}
     FacebookPage.objects.filter(pk=page.pk).update(
         authorized_by_facebook_user=(authorized_by or "")[:40],
         status=PageStatus.ACTIVE,
@@ -68,6 +74,8 @@ def page_authorization_mark_active(
         expiry_warned_for=None,
         updated_at=now,
     )
+    page.status, page.reauthorization_reason = PageStatus.ACTIVE, ""
+    _record([before], status=PageStatus.ACTIVE, reason="", cause=PageStatusCause.LINK_CHECKED)
 
 
 def page_authorization_renew(
@@ -103,14 +111,19 @@ def page_authorization_mark_removed(*, page: FacebookPage, now: datetime) -> Non
 
 
 def pages_authorization_mark_removed(*, pages: QuerySet[FacebookPage], now: datetime) -> int:
-    """page_authorization_mark_removed for every page of the queryset, in one statement."""
-    return pages.update(
+    """page_authorization_mark_removed for every page of the queryset (locked by the caller), in
+    one statement."""
+    before = list(pages.values(*NOTICE_FIELDS))
+    removed = pages.update(
         unlinked_at=now,
         status=PageStatus.REAUTHORIZATION_REQUIRED,
         reauthorization_reason=ReauthorizationReason.PAGE_REMOVED,
         access_token_encrypted="",
         updated_at=now,
     )
+    reason = ReauthorizationReason.PAGE_REMOVED
+    _record(before, status=PageStatus.REAUTHORIZATION_REQUIRED, reason=reason, cause=reason)
+    return removed
 
 
 def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reason: str, refused_token: str) -> bool:
@@ -122,22 +135,30 @@ def page_authorization_mark_reauthorization_required(*, page: FacebookPage, reas
     while the call was under way gave it a new token, and that re-authorization wins.
     """
     now = timezone.now()
-    still_refused = FacebookPage.objects.filter(pk=page.pk, access_token_encrypted=refused_token)
     with transaction.atomic():
-        flagged = still_refused.exclude(status=PageStatus.REAUTHORIZATION_REQUIRED).update(
+        before = (
+            FacebookPage.objects.select_for_update()
+            .filter(pk=page.pk, access_token_encrypted=refused_token)
+            .values(*NOTICE_FIELDS)
+            .first()
+        )
+        # Flagged already (by the sweep, another call): with this reason, nothing changes; with
+        # another, only the reason is brought up to date.
+        if before is None or (
+            before["status"] == PageStatus.REAUTHORIZATION_REQUIRED and before["reauthorization_reason"] == reason
+        ):
+            return False
+        flagged = before["status"] != PageStatus.REAUTHORIZATION_REQUIRED
+        FacebookPage.objects.filter(pk=page.pk).update(
             status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=now
         )
-        # Flagged already (by the sweep, another call): only its reason is brought up to date.
-        updated = flagged or still_refused.exclude(reauthorization_reason=reason).update(
-            reauthorization_reason=reason, updated_at=now
-        )
-        if updated:
-            page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
-            row = {field: getattr(page, field) for field in NOTICE_FIELDS}
-            if flagged:
-                _announce([row])
-            notify_reauthorization_required(pages=[row], reason=reason)
-    return bool(updated)
+        _record([before], status=PageStatus.REAUTHORIZATION_REQUIRED, reason=reason, cause=reason)
+        page.status, page.reauthorization_reason = PageStatus.REAUTHORIZATION_REQUIRED, reason
+        row = {**before, "status": page.status, "reauthorization_reason": reason}
+        if flagged:
+            _announce([row])
+        notify_reauthorization_required(pages=[row], reason=reason)
+    return True
 
 
 def pages_authorization_forget_person(*, facebook_user_id: str, now: datetime) -> list[dict[str, Any]]:
@@ -151,15 +172,17 @@ def pages_authorization_forget_person(*, facebook_user_id: str, now: datetime) -
         pages = list(
             FacebookPage.objects.select_for_update()
             .filter(authorized_by_facebook_user=facebook_user_id)
-            .values(*NOTICE_FIELDS, "unlinked_at", "status")
+            .values(*NOTICE_FIELDS, "unlinked_at")
         )
         FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
             access_token_encrypted="", authorized_by_facebook_user="", updated_at=now
         )
         linked = [row for row in pages if row["unlinked_at"] is None]
+        reason = ReauthorizationReason.DATA_DELETION
         FacebookPage.objects.filter(pk__in=[row["pk"] for row in linked]).update(
-            status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=ReauthorizationReason.DATA_DELETION
+            status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason
         )
+        _record(linked, status=PageStatus.REAUTHORIZATION_REQUIRED, reason=reason, cause=reason)
         if linked:
             _announce(row for row in linked if row["status"] != PageStatus.REAUTHORIZATION_REQUIRED)
             notify_reauthorization_required(pages=linked, reason=ReauthorizationReason.DATA_DELETION, email=True)
@@ -206,8 +229,32 @@ def _flag(pages: list[Mapping[str, Any]], *, reason: str, now: datetime) -> None
     FacebookPage.objects.filter(pk__in=[row["pk"] for row in pages]).update(
         status=PageStatus.REAUTHORIZATION_REQUIRED, reauthorization_reason=reason, updated_at=now
     )
+    _record(pages, status=PageStatus.REAUTHORIZATION_REQUIRED, reason=reason, cause=reason)
     _announce(pages)
     notify_reauthorization_required(pages=pages, reason=reason, email=True)
+
+
+def _record(rows: Iterable[Mapping[str, Any]], *, status: str, reason: str, cause: str) -> None:
+    """The audit log's entry of each page a statement took to `status` and `reauthorization_reason`
+    (rows with NOTICE_FIELDS as they were before it), with why (`cause`); pages it left as they
+    were have none."""
+    signals.rows_changed_send(
+        model=FacebookPage,
+        changes=(
+            signals.RowChange(
+                organization_id=row["organization_id"],
+                pk=row["pk"],
+                object_repr=str(FacebookPage(name=row["name"], page_id=row["page_id"])),
+                changes={
+                    field: (row[field], new)
+                    for field, new in (("status", status), ("reauthorization_reason", reason))
+                    if row[field] != new
+                },
+                reason=cause,
+            )
+            for row in rows
+        ),
+    )
 
 
 def _announce(pages: Iterable[Mapping[str, Any]]) -> None:
@@ -225,18 +272,21 @@ def pages_authorization_mark_expiring(*, pages: Iterable[tuple[FacebookPage, dat
     inside the warning window: expiring soon; the admins are told once per page and deadline
     (`expiry_warned_for`). Returns how many were warned."""
     changed: list[FacebookPage] = []
+    before: list[dict[str, Any]] = []
     to_warn: list[tuple[FacebookPage, datetime]] = []
     for page, deadline in pages:
         if page.expiry_warned_for != deadline:
             to_warn.append((page, deadline))
         elif page.status == PageStatus.EXPIRING_SOON:
             continue
+        before.append({field: getattr(page, field) for field in NOTICE_FIELDS})
         page.status = PageStatus.EXPIRING_SOON
         page.expiry_warned_for = deadline
         page.updated_at = now
         changed.append(page)
     if changed:
         FacebookPage.objects.bulk_update(changed, ["status", "expiry_warned_for", "updated_at"])
+        _record(before, status=PageStatus.EXPIRING_SOON, reason="", cause=PageStatusCause.EXPIRY_NEAR)
     if to_warn:
         notify_expiring(to_warn)
     return len(to_warn)
@@ -245,9 +295,18 @@ def pages_authorization_mark_expiring(*, pages: Iterable[tuple[FacebookPage, dat
 def pages_authorization_mark_active_again(*, now: datetime) -> int:
     """Linked expiring-soon pages no longer within the warning window (their token was
     renewed): active again."""
-    return (
-        FacebookPage.objects.filter(unlinked_at__isnull=True, status=PageStatus.EXPIRING_SOON)
-        .alias(reauthorize_by=reauthorize_by_expression())
-        .filter(reauthorize_by__gt=warning_horizon(now))
-        .update(status=PageStatus.ACTIVE, updated_at=now)
-    )
+    with transaction.atomic():
+        renewed = list(
+            FacebookPage.objects.filter(unlinked_at__isnull=True, status=PageStatus.EXPIRING_SOON)
+            .alias(reauthorize_by=reauthorize_by_expression())
+            .filter(reauthorize_by__gt=warning_horizon(now))
+            .select_for_update(skip_locked=True)
+            .values(*NOTICE_FIELDS)
+        )
+        if not renewed:
+            return 0
+        FacebookPage.objects.filter(pk__in=[row["pk"] for row in renewed]).update(
+            status=PageStatus.ACTIVE, updated_at=now
+        )
+        _record(renewed, status=PageStatus.ACTIVE, reason="", cause=PageStatusCause.TOKEN_RENEWED)
+    return len(renewed)

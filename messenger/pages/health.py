@@ -6,7 +6,9 @@
 - The daily subscription check (`pages_subscription_check`): `GET /{page-id}/subscribed_apps`;
   when the app is missing or lacks some of the fields linking asks for, it is subscribed
   again with those fields, and the admins are told once per drop. A refused token goes
-  through the authorization state machine (messenger.client.call_with_page).
+  through the authorization state machine (messenger.client.call_with_page). The pages whose
+  subscription state changed are in the audit log (helpdesk.signals.rows_changed: one insert a
+  batch).
 - The hourly silence check (`pages_silence_check`): a page that received nothing in the last
   SILENCE_WINDOW although the same hours of the same weekday usually brought at least
   SILENCE_MIN_EXPECTED events (the median over the last HISTORY_WEEKS weeks, with at least
@@ -31,6 +33,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from helpdesk import signals
 from messenger import client
 from messenger.crypto import TokenDecryptionError
 from messenger.graph import SUBSCRIBED_FIELDS, GraphError, PermissionMissingError, TokenInvalidError
@@ -135,11 +138,23 @@ def pages_subscription_check(*, now: datetime | None = None) -> SubscriptionRepo
         if not pages:
             break
         last_pk = pages[-1].pk
+        changes = []
         for page in pages:
+            before = page.subscription_state
             outcome = page_subscription_check(page=page, now=now)
             report.checked += outcome is not None
             report.resubscribed += outcome == SubscriptionState.RESUBSCRIBED
             report.failed += outcome == SubscriptionState.DROPPED
+            if page.subscription_state != before:
+                changes.append(
+                    signals.RowChange(
+                        organization_id=page.organization_id,
+                        pk=page.pk,
+                        object_repr=str(page),
+                        changes={"subscription_state": (before, page.subscription_state)},
+                    )
+                )
+        signals.rows_changed_send(model=FacebookPage, changes=changes)
     return report
 
 

@@ -114,17 +114,7 @@ def _sweep_expiring(now: datetime) -> int:
                 candidates.filter(pk__gt=last_pk)
                 .order_by("pk")
                 .select_for_update(skip_locked=True)
-                .only(
-                    "pk",
-                    "organization_id",
-                    "channel_id",
-                    "name",
-                    "status",
-                    "authorized_at",
-                    "created_at",
-                    "token_expires_at",
-                    "expiry_warned_for",
-                )[:SWEEP_BATCH]
+                .only(*NOTICE_FIELDS, "token_expires_at", "expiry_warned_for")[:SWEEP_BATCH]
             )
             if not pages:
                 return warned_total

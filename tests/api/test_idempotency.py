@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -232,3 +233,50 @@ def test_the_header_is_ignored_on_other_methods(tenant_a: Tenant) -> None:
     response = client.get("/api/v1/labels/", HTTP_IDEMPOTENCY_KEY="k" * 300)
     assert response.status_code == 200
     assert not IdempotencyKey.objects.exists()
+
+
+def _kept(tenant: Tenant, key: str, body: Any) -> IdempotencyKey:
+    return IdempotencyKey.objects.create(
+        organization=tenant.organization,
+        scope="token:1",
+        key=key,
+        fingerprint="f",
+        completed_at=timezone.now(),
+        response_status=200,
+        response_content_type="application/json",
+        response_body=body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode(),
+    )
+
+
+def test_kept_answers_that_tell_of_a_person_are_erased_and_the_rest_kept(tenant_a: Tenant) -> None:
+    mentions = idempotency.Mentions(
+        needles=["7000000000000001", "Li", "山田 花子"],
+        texts=["注文した商品がまだ届きません。住所は東京都…", "ok"],
+        ids={"conversation": [41], "ticket": [7], "message": [900]},
+    )
+    quoting = {
+        "psid": {"contact": {"psid": "7000000000000001"}},
+        "name in a sentence": {"body": "Call Li back"},
+        "japanese name": {"name": "山田 花子"},
+        "preview": {"last_message_preview": "注文した商品がまだ"},
+        "whole short text": {"text": "ok"},
+        "conversation id": {"id": 3, "conversation_id": 41},
+        "ticket reference": {"tickets": [{"ticket": {"id": 7}}]},
+        "bulk ids": {"message_ids": [5, 900]},
+    }
+    apart = {
+        "a word that holds the name": {"status": "delivered"},
+        "a short start of a text": {"text": "注文"},
+        "a number that is not an id": {"id": 41, "unread_count": 7},
+        "another conversation": {"conversation_id": 42},
+    }
+    for key, body in {**quoting, **apart}.items():
+        _kept(tenant_a, key, body)
+    _kept(tenant_a, "not json", b"Li said ok")
+
+    erased = idempotency.idempotency_replies_erase(organization=tenant_a.organization, mentions=mentions)
+
+    assert erased == len(quoting) + 1
+    gone = set(IdempotencyKey.objects.filter(response_status__isnull=True).values_list("key", flat=True))
+    assert gone == {*quoting, "not json"}
+    assert all(bytes(row.response_body) == b"" for row in IdempotencyKey.objects.filter(key__in=gone))

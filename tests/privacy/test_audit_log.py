@@ -5,16 +5,22 @@ the organization, searchable, never holding a secret."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from helpdesk.models import ApiToken, Membership, Role
 from helpdesk.services import api_token_create, invitation_create, member_update
-from messenger.models import FacebookPage
-from privacy.audit import entry_change_lines
+from messenger.models import FacebookPage, PageStatus
+from messenger.pages.sweeps import token_expiry_sweep
+from privacy.audit import AUDITED_MODELS, M2M_FIELDS, NOT_SHOWN_FIELDS, entry_change_lines, field_label
 from privacy.models import AuditEntry
 from tests import factories
 from tests.conftest import Tenant, api_client_for
@@ -144,7 +150,7 @@ def test_an_entry_reads_as_values_without_reverse_relations_or_empty_fields(tena
     # Only the channel's own columns are recorded, not its conversations, tickets or pages.
     assert "name" in made.changes and not {"conversations", "tickets", "facebook_pages"} & set(made.changes)
     lines = {line.field: line.text for line in entry_change_lines(made)}
-    assert lines["name"] == "Night desk" and lines["is_enabled"] == "True"
+    assert lines["name"] == "Night desk" and lines["is_enabled"] == "Yes"
     assert "deleted_at" not in lines and "organization" not in lines  # empty, and the reader's own
     channel.name = "Night and weekend desk"
     channel.save()
@@ -159,3 +165,97 @@ def test_an_entry_reads_as_values_without_reverse_relations_or_empty_fields(tena
     ]
     with translation.override("ja"):
         assert [(line.field, line.text) for line in entry_change_lines(joined)] == [("departments", "Support を追加")]
+
+
+def _change_cells(html: str) -> list[str]:
+    """The text of each line of the log's Changes column, tags stripped."""
+    return [re.sub(r"<[^>]+>", "", line).strip() for line in re.findall(r"<li data-field=[^>]*>(.*?)</li>", html)]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "Status: Active → Re-authorization required",
+                "Re-authorization reason: — → Token expired",
+                "Reason: Token expired",
+                "Department: Support",
+                "Enabled: Yes",
+                "Automatic assignment: Off (agents pick conversations)",
+            ],
+        ),
+        (
+            "ja",
+            [
+                "ステータス: 有効 → 再認証が必要です",
+                "再認証の理由: — → トークンの有効期限切れ",
+                "理由: トークンの有効期限切れ",
+                "部署: Support",
+                "有効: はい",
+                "自動割り当て: オフ（エージェントが会話を選ぶ）",
+            ],
+        ),
+    ],
+)
+def test_the_log_page_shows_fields_by_their_names_and_values_in_words(
+    tenant_a: Tenant, client: Client, language: str, expected: list[str]
+) -> None:
+    Membership.objects.filter(pk=tenant_a.admin.pk).update(language=language)
+    channel = factories.make_channel(tenant_a.organization, tenant_a.department, name="Shop chat")
+    page = factories.make_page(channel, name="Shop page", token_expires_at=timezone.now() - timedelta(hours=1))
+    token_expiry_sweep(check_limit=0)
+    assert FacebookPage.objects.get(pk=page.pk).status == PageStatus.REAUTHORIZATION_REQUIRED
+
+    client.force_login(tenant_a.admin.user)
+    html = client.get("/o/alpha/settings/audit-log/").content.decode()
+    lines = _change_cells(html)
+    for line in expected:
+        assert line in lines, (line, lines)
+    # No field's code and no stored value's code reaches the reader.
+    assert not any(re.match(r"^[a-z_]+:", line) for line in lines), lines
+    assert "reauthorization_required" not in html and "token_expired" not in html and "<code>" not in html
+
+
+def test_related_objects_are_named_with_a_query_per_kind_not_per_entry(
+    tenant_a: Tenant, client: Client, django_assert_num_queries: Any
+) -> None:
+    Membership.objects.filter(pk=tenant_a.admin.pk).update(language="en")
+    client.force_login(tenant_a.admin.user)
+    factories.make_channel(tenant_a.organization, tenant_a.department, name="Channel 0")
+    client.get("/o/alpha/settings/audit-log/")  # sessions, content types: cached from here on
+
+    def queries_of_the_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/o/alpha/settings/audit-log/").status_code == 200
+        return len(queries)
+
+    few = queries_of_the_page()
+    sales = factories.make_department(tenant_a.organization, "Sales")
+    for number in range(1, 8):
+        department = sales if number % 2 else tenant_a.department
+        factories.make_channel(tenant_a.organization, department, name=f"Channel {number}")
+    assert queries_of_the_page() == few
+    html = client.get("/o/alpha/settings/audit-log/").content.decode()
+    assert "Department: Sales" in _change_cells(html) and "Department: Support" in _change_cells(html)
+    # A member is named by their name, not their membership's number.
+    member_lines = [line for line in _change_cells(html) if line.startswith("User: ")]
+    assert all(not line.removeprefix("User: ").isdigit() for line in member_lines)
+
+
+def test_every_recorded_field_has_a_japanese_name() -> None:
+    untranslated = []
+    for label, excluded in AUDITED_MODELS.items():
+        model = apps.get_model(label)
+        fields = [*model._meta.concrete_fields, *(model._meta.get_field(name) for name in M2M_FIELDS.get(label, ()))]
+        for field in fields:
+            if field.name in excluded or field.name in NOT_SHOWN_FIELDS:
+                continue
+            with translation.override("en"):
+                english = field_label(model, field)
+            with translation.override("ja"):
+                japanese = field_label(model, field)
+            if japanese == english:
+                untranslated.append(f"{label}.{field.name}: {english}")
+    assert untranslated == []

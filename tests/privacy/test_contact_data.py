@@ -261,3 +261,62 @@ def test_an_export_sent_with_an_idempotency_key_is_not_kept(tenant_a: Tenant, cu
     assert first.status_code == again.status_code == 200
     assert "Idempotent-Replayed" not in again
     assert not IdempotencyKey.objects.exists()
+
+
+def test_erasure_deletes_the_kept_api_answers_that_quote_the_customer(
+    tenant_a: Tenant, customer: dict[str, Any]
+) -> None:
+    contact, conversation = customer["contact"], customer["conversation"]
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_preview=SECRET_WORDS[:12])
+    other_page_contact = factories.make_contact(customer["page"], display_name="Taro Suzuki")
+    other = factories.make_conversation(
+        customer["page"], other_page_contact, last_message_preview="Where is my parcel?"
+    )
+    client = api_client_for(tenant_a.admin)
+
+    def post(path: str, body: dict[str, Any], key: str) -> Any:
+        return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    # Answers that quote the customer: their conversation (name, psid, the start of what they
+    # wrote), a note on it (by its conversation's id), a note about them (by the contact's id).
+    assert post(f"/api/v1/conversations/{conversation.pk}/close/", {}, "close").status_code == 200
+    note = {"body": "Call back tomorrow morning"}
+    assert post(f"/api/v1/conversations/{conversation.pk}/notes/", note, "note").status_code == 201
+    assert post(f"/api/v1/contacts/{contact.pk}/notes/", {"text": "Prefers email"}, "contact-note").status_code == 201
+    # Answers that do not: another customer's conversation, a department.
+    assert post(f"/api/v1/conversations/{other.pk}/close/", {}, "other-close").status_code == 200
+    assert post("/api/v1/departments/", {"name": "Billing"}, "department").status_code == 201
+    identifying = [contact.psid.encode(), b"Hanako", b"Yamada", SECRET_WORDS[:12].encode()]
+    bodies_before = b" ".join(bytes(row.response_body) for row in IdempotencyKey.objects.all())
+    assert all(word in bodies_before for word in identifying)  # the answers did quote them
+
+    response = client.post(f"/api/v1/contacts/{contact.pk}/erase/", {"confirm": True}, format="json")
+    assert response.status_code == 200
+
+    for row in IdempotencyKey.objects.all():
+        body = bytes(row.response_body)
+        assert not any(word in body for word in identifying), (row.key, body)
+    kept = {row.key for row in IdempotencyKey.objects.filter(response_status__isnull=False)}
+    assert kept == {"other-close", "department"}
+    # A retry of an erased answer does nothing twice and says why; the others replay as before.
+    retried = post(f"/api/v1/conversations/{conversation.pk}/notes/", note, "note")
+    assert retried.status_code == 410 and retried.json()["error"]["code"] == "idempotency_reply_erased"
+    assert Note.objects.filter(conversation=conversation).count() == 2  # the fixture's, and the API's
+    replayed = post("/api/v1/departments/", {"name": "Billing"}, "department")
+    assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
+    assert b"Taro Suzuki" in bytes(IdempotencyKey.objects.get(key="other-close").response_body)
+
+
+def test_erasure_leaves_another_organizations_kept_answers_alone(
+    tenant_a: Tenant, tenant_b: Tenant, customer: dict[str, Any]
+) -> None:
+    contact = customer["contact"]
+    channel = factories.make_channel(tenant_b.organization, tenant_b.department)
+    namesake = factories.make_contact(factories.make_page(channel), display_name="Hanako Yamada")
+    conversation = factories.make_conversation(namesake.page, namesake)
+    bravo = api_client_for(tenant_b.admin)
+    assert (
+        bravo.post(f"/api/v1/conversations/{conversation.pk}/close/", {}, HTTP_IDEMPOTENCY_KEY="b").status_code == 200
+    )
+    api_client_for(tenant_a.admin).post(f"/api/v1/contacts/{contact.pk}/erase/", {"confirm": True}, format="json")
+    assert IdempotencyKey.objects.get(organization=tenant_b.organization, key="b").response_status == 200

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from contacts.models import ContactNote
 from helpdesk.models import Department, Membership
@@ -134,12 +135,14 @@ def test_an_admin_exports_and_erases_a_customers_data_and_finds_it_in_the_audit_
     assert translated(language, "Exported a contact's data") in rows[1] and "alpha-admin" in rows[1]
     assert all("山田" not in row for row in rows)
     assert "127.0.0.1" in rows[0]
-    # What the fixtures made reads as values, not as Python: a member's departments as added,
-    # a made channel by its fields, nothing of its reverse relations.
-    member = next(row for row in rows if "alpha-agent" in row and "departments" in row)
-    assert translated(language, "added %(names)s", names="Support") in member
-    channel = next(row for row in rows if "Web shop" in row)
-    assert "is_enabled: True" in channel and "None" not in channel and "tickets" not in channel
+    # What the fixtures made reads as values in words, not as Python: a member's departments
+    # as added, a made channel by its fields' names, nothing of its reverse relations.
+    departments = f"{translated(language, 'Departments')}: {translated(language, 'added %(names)s', names='Support')}"
+    assert any("alpha-agent" in row and departments in row for row in rows)
+    made = f"{translated(language, 'Created', context='audit action')} {translated(language, 'Channel')}: Web shop"
+    channel = next(row for row in rows if made in row)
+    assert f"{capfirst(translated(language, 'enabled'))}: {translated(language, 'Yes')}" in channel
+    assert "is_enabled" not in channel and "None" not in channel and "tickets" not in channel
     screens_checked(page, f"privacy-audit-log-{language}")
 
     # A change in the settings is listed with its old and new values.
@@ -154,7 +157,7 @@ def test_an_admin_exports_and_erases_a_customers_data_and_finds_it_in_the_audit_
     page.wait_for_url("**/audit-log/?q=*")
     [renamed] = _audit_rows(page)
     assert translated(language, "Changed", context="audit action") in renamed and "alpha-admin" in renamed
-    assert "name: Support → カスタマーサポート" in renamed
+    assert f"{capfirst(translated(language, 'name'))}: Support → カスタマーサポート" in renamed
     screens_checked(page, f"privacy-audit-log-search-{language}")
 
     # Dates before today find nothing.

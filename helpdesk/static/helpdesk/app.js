@@ -12,6 +12,7 @@
 
    And the toasts (helpdesk.toasts): those the page came with are announced and fade after a
    while (errors stay until closed); an htmx response's HX-Trigger "helpdesk:toast" adds one.
+   They stand where they cover no control of the page (placeToasts).
 */
 (function () {
   "use strict";
@@ -121,7 +122,72 @@
     dismissLater(toast);
   }
 
+  // Where the toasts stand: at the bottom of the screen, on the right (across it on a phone:
+  // app.css), unless controls of the page are there (the inbox's composer and Send); then as
+  // low as the same column is free of them, so that no button, link or field lies under a
+  // toast for its seconds. Measured again whenever toasts come or go, the window is resized,
+  // htmx puts new content in, or a scroll (of the page or of a panel) has come to rest: a toast
+  // that moved while the page moves would be harder to read.
+  var CONTROLS = 'a[href], button, input:not([type="hidden"]), select, textarea, summary, [contenteditable="true"], ' +
+    '[role="button"], [role="link"], [role="tab"], [role="checkbox"], [role="switch"], [role="menuitem"]';
+  var TOAST_GAP = 8;
+  var SCROLL_REST_MS = 150;
+  var placing = false;
+  var scrollRest = null;
+
+  function placeToasts() {
+    placing = false;
+    var region = document.getElementById("toasts");
+    if (!region || !region.querySelector(".hd-toast")) return;
+    var viewport = document.documentElement.clientHeight;
+    var floor = viewport - TOAST_GAP;
+    region.style.bottom = "";
+    var box = region.getBoundingClientRect();
+    var navbar = document.querySelector(".hd-navbar");
+    var ceiling = Math.max(navbar ? navbar.getBoundingClientRect().bottom : 0, 0) + TOAST_GAP;
+    var taken = [];
+    document.querySelectorAll(CONTROLS).forEach(function (control) {
+      if (region.contains(control)) return;
+      var edge = control.getBoundingClientRect();
+      if (!edge.width || !edge.height || edge.right <= box.left || edge.left >= box.right) return;
+      if (edge.bottom <= ceiling || edge.top >= floor || getComputedStyle(control).visibility === "hidden") return;
+      taken.push(edge);
+    });
+    // The lowest bottom edge at which the toasts' height is free of controls: the screen's
+    // own, or just above one of them; with none free, the screen's.
+    var bottoms = taken.map(function (edge) { return edge.top - TOAST_GAP; }).filter(function (bottom) {
+      return bottom < floor;
+    }).sort(function (a, b) { return b - a; });
+    bottoms.unshift(floor);
+    var chosen = floor;
+    for (var i = 0; i < bottoms.length; i += 1) {
+      var bottom = bottoms[i];
+      var top = bottom - box.height;
+      if (top < ceiling) break;
+      var covers = taken.some(function (edge) { return edge.top < bottom && edge.bottom > top; });
+      if (!covers) { chosen = bottom; break; }
+    }
+    region.style.bottom = (viewport - chosen) + "px";
+  }
+
+  function placeToastsSoon() {
+    if (placing) return;
+    placing = true;
+    window.requestAnimationFrame(placeToasts);
+  }
+
+  function placeToastsAtRest() {
+    window.clearTimeout(scrollRest);
+    if (document.querySelector("#toasts .hd-toast")) scrollRest = window.setTimeout(placeToastsSoon, SCROLL_REST_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var region = document.getElementById("toasts");
+    if (region && window.MutationObserver) new MutationObserver(placeToastsSoon).observe(region, { childList: true });
+    window.addEventListener("resize", placeToastsSoon);
+    window.addEventListener("load", placeToastsSoon);
+    document.addEventListener("htmx:afterSettle", placeToastsSoon);
+    document.addEventListener("scroll", placeToastsAtRest, { capture: true, passive: true });
     document.querySelectorAll("#toasts .hd-toast").forEach(function (served) {
       // Put in again once the page is there: an addition to the live region is announced.
       var toast = served.cloneNode(true);
