@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -44,6 +45,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         from tests.chromium import page_logs_report
 
         report.sections.append(("browser pages", page_logs_report()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hasher() -> Iterator[None]:
+    """Nearly every test makes members with a password (tests.factories) and many sign in: at
+    about a second a hash, the production hasher's deliberate slowness was most of the suite's
+    time. The tests prove who may sign in, not how Django hashes."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)
