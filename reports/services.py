@@ -11,7 +11,7 @@ one INSERT … SELECT … ON CONFLICT DO UPDATE (LATERAL joins, arrays: ``facts_
 other database (the embedded SQLite defaults, small by nature) the scan reads the conversations,
 their facts and tickets in three queries and compares them here, and each batch reads its
 messages, tickets and resolutions in a fixed number of queries, computes the facts here and
-writes the changed ones with one upsert. What a fact means is the model's docstring; what
+writes the changed ones with one bulk upsert. What a fact means is the model's docstring; what
 counts as an answer is ``HUMAN_REPLY``; tests/reports/test_paths_agree.py runs both ways on the
 same conversations. The SLA figures (``_sla_facts_refresh``) are computed in Python on both.
 """
@@ -35,6 +35,9 @@ from sla.selectors import PolicyBook, policy_book
 from tickets.models import Ticket, TicketEvent, TicketState
 
 BATCH_SIZE = 5_000
+# Elsewhere than on PostgreSQL a batch is named in IN lists, and SQLite builds older than 3.32
+# take 999 parameters a statement.
+BATCH_SIZE_IN_PYTHON = 500
 
 # A reply counts as an answer when a human wrote it (in the helpdesk or in Facebook's own
 # inbox) and it was not refused; the product's automatic replies answer nobody.
@@ -146,13 +149,14 @@ def changed_conversation_ids(*, organization: Organization | None = None) -> lis
 
 
 def facts_refresh(
-    *, organization: Organization | None = None, now: datetime | None = None, batch_size: int = BATCH_SIZE
+    *, organization: Organization | None = None, now: datetime | None = None, batch_size: int | None = None
 ) -> int:
     """Brings the facts of every changed conversation (of one organization, or all) up to
     date; answers how many rows were written. Safe to run twice, and at once with itself
     (the upsert settles a race; the later writer's facts are as fresh)."""
     now = now or timezone.now()
     in_sql = facts_in_sql()
+    batch_size = batch_size or (BATCH_SIZE if in_sql else BATCH_SIZE_IN_PYTHON)
     ids = changed_conversation_ids(organization=organization)
     written = 0
     params: dict[str, Any] = {
