@@ -13,8 +13,8 @@ GROUP BY (its aggregates read on the facts' index: ``report_rows_in_sql``); any 
 (the embedded SQLite defaults, small by nature) reads the period's rows with their measures in
 one query and folds them in Python (``report_rows_in_python``). What a row counts for (answered,
 lost, met, breached…) is a ``Measure``, SQL that both databases evaluate, written once; each
-fold (``Count``, ``Total``, ``Share``, ``Percentile``, ``Average``) is written once for each
-path, side by side. tests/reports/test_paths_agree.py runs both on the same data.
+fold (``Count``, ``Total``, ``Duration``, ``Share``, ``Percentile``, ``Average``) is written
+once for each path, side by side. tests/reports/test_paths_agree.py runs both on the same data.
 
 Adding a figure to a report is one ``Metric`` (a fold of a measure) in the report's list: the
 API, the CSV, the table and the chart follow.
@@ -109,11 +109,14 @@ def default_period(*, organization: Organization, now: datetime | None = None) -
 
 # --- How a figure is folded -----------------------------------------------------------------
 #
-# A figure is a fold (Count, Total, Share, Percentile, Average) of a measure of each source row.
+# A figure is a fold (Count, Total, Duration, Share, Percentile, Average) of a measure of each
+# source row.
 # A measure is SQL that PostgreSQL and SQLite both evaluate on one row: the rules (what counts
-# as answered, lost, met, breached) are written there once. Each fold is written twice, beside
-# each other: as PostgreSQL's aggregate, and as the same arithmetic in Python for the other
-# databases (tests/reports/test_paths_agree.py runs both over the same rows).
+# as answered, lost, met, breached) are written there once (time online is the exception: only
+# PostgreSQL cuts spells into days in SQL; elsewhere _availability_pieces measures them). Each
+# fold is written twice, beside each other: as PostgreSQL's aggregate, and as the same
+# arithmetic in Python for the other databases (tests/reports/test_paths_agree.py runs both
+# over the same rows).
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +169,30 @@ class Total:
     def sql(self) -> str:
         return f"sum({self.figure.sql})"
 
-    def fold(self, rows: Sequence[Row]) -> int | Decimal | None:
-        # Whole numbers, or Decimal seconds (time online): exact, as PostgreSQL's sum.
+    def fold(self, rows: Sequence[Row]) -> int | None:
         values = [row[self.figure.name] for row in rows if row[self.figure.name] is not None]
         return sum(values) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """The sum of a duration (an interval; a timedelta in Python), in seconds to the µs."""
+
+    figure: Measure
+
+    @property
+    def measures(self) -> tuple[Measure, ...]:
+        return (self.figure,)
+
+    def sql(self) -> str:
+        return f"extract(epoch FROM sum({self.figure.sql}))"
+
+    def fold(self, rows: Sequence[Row]) -> Decimal | None:
+        values = [row[self.figure.name] for row in rows if row[self.figure.name] is not None]
+        if not values:
+            return None
+        # Exact, as PostgreSQL's numeric answer (floats would add noise over many pieces).
+        return Decimal(sum(values, timedelta()) // timedelta(microseconds=1)).scaleb(-6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +265,7 @@ class Average:
         return _half_up(Decimal(sum(values)) / Decimal(len(values)), self.places)
 
 
-Aggregate = Count | Total | Share | Percentile | Average
+Aggregate = Count | Total | Duration | Share | Percentile | Average
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,9 +517,7 @@ def _availability_pieces(report: Report, query: ReportQuery) -> MeasuredRows:
         spell_start = max(_aware(started_at), params["start"])
         spell_end = min(query.now if ended_at is None else _aware(ended_at), params["end"], query.now)
         for day_start, online in _online_by_day(spell_start, spell_end, zone):
-            # Seconds as PostgreSQL's extract(epoch FROM interval) answers them: exact, to the µs.
-            seconds = Decimal(online // timedelta(microseconds=1)).scaleb(-6)
-            yield (user_id if query.group == Group.AGENT else day_start), {_ONLINE.name: seconds}
+            yield (user_id if query.group == Group.AGENT else day_start), {_ONLINE.name: online}
 
 
 def _measured_rows(report: Report, query: ReportQuery) -> MeasuredRows:
@@ -578,7 +599,7 @@ _RESOLUTION_BREACHED = Count(Measure("resolution_breached", "COALESCE(f.resolved
 # A rating (alias s), and time online (alias d: PostgreSQL's pieces of a day; the other
 # databases measure it in _availability_pieces).
 _SCORE = Measure("score", "s.score")
-_ONLINE = Measure("online", "extract(epoch FROM d.online)")
+_ONLINE = Measure("online", "d.online")
 
 # The distribution's columns (lazy texts: one msgid each, not a formatted one per request).
 _SCORE_LABELS = {1: _("Rated 1"), 2: _("Rated 2"), 3: _("Rated 3"), 4: _("Rated 4"), 5: _("Rated 5")}
@@ -712,7 +733,7 @@ REPORTS: dict[str, Report] = {
             name="availability",
             title=_("Agent availability"),
             description=_("Time agents spent online, days cut at the organization's midnight."),
-            metrics=(Metric("online", _("Time online"), Unit.SECONDS, Total(_ONLINE)),),
+            metrics=(Metric("online", _("Time online"), Unit.SECONDS, Duration(_ONLINE)),),
             groups=(Group.DAY, Group.WEEK, Group.AGENT),
             source=_availability_source,
             measured_rows=_availability_pieces,
