@@ -262,14 +262,6 @@ class InvalidPeriod(InvalidInput):
     default_message = _("Choose a period whose end is not before its start, of at most two years.")
 
 
-class ReportsUnavailable(HelpdeskError):
-    """Reports read PostgreSQL's aggregates; the embedded SQLite defaults have none."""
-
-    code = "reports_unavailable"
-    status = 503
-    default_message = _("Reports need the PostgreSQL database (set DATABASE_URL); the embedded defaults have none.")
-
-
 def http_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     """For HTML views: a NotFound from a selector or service is a 404 page, PermissionDenied
     a 403 (the one mapping of domain errors to Django's own)."""

@@ -2,9 +2,18 @@
 
 Which conversations changed is found by comparing each conversation with its facts (its last
 message, holder, channel, department, and its tickets' latest change): one scan. Those are
-then recomputed in batches, each one INSERT … SELECT … ON CONFLICT DO UPDATE that writes a row
-only when a fact differs, so a second run over the same data changes nothing and a run cut
-short is finished by the next one. The webhook path is untouched: it writes nothing here.
+then recomputed in batches, writing a row only when a fact differs, so a second run over the
+same data changes nothing and a run cut short is finished by the next one. The webhook path is
+untouched: it writes nothing here.
+
+Two ways to the same rows, one per database. On PostgreSQL the scan is one query and each batch
+one INSERT … SELECT … ON CONFLICT DO UPDATE (LATERAL joins, arrays: ``facts_in_sql``). On any
+other database (the embedded SQLite defaults, small by nature) the scan reads the conversations,
+their facts and tickets in three queries and compares them here, and each batch reads its
+messages, tickets and resolutions in a fixed number of queries, computes the facts here and
+writes the changed ones with one bulk upsert. What a fact means is the model's docstring; what
+counts as an answer is ``HUMAN_REPLY``; tests/reports/test_paths_agree.py runs both ways on the
+same conversations. The SLA figures (``_sla_facts_refresh``) are computed in Python on both.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import Organization
@@ -26,11 +35,15 @@ from sla.selectors import PolicyBook, policy_book
 from tickets.models import Ticket, TicketEvent, TicketState
 
 BATCH_SIZE = 5_000
+# Elsewhere than on PostgreSQL a batch is named in IN lists, and SQLite builds older than 3.32
+# take 999 parameters a statement.
+BATCH_SIZE_IN_PYTHON = 500
 
 # A reply counts as an answer when a human wrote it (in the helpdesk or in Facebook's own
 # inbox) and it was not refused; the product's automatic replies answer nobody.
 HUMAN_SOURCES = (MessageSource.AGENT.value, MessageSource.EXTERNAL.value)
 NOT_SENT = (MessageStatus.FAILED.value, MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+HUMAN_REPLY = Q(direction=Direction.OUTBOUND, source__in=HUMAN_SOURCES) & ~Q(status__in=NOT_SENT)
 
 _CONVERSATION = Conversation._meta.db_table
 _MESSAGE = Message._meta.db_table
@@ -115,8 +128,16 @@ WHERE ({", ".join(f"{_FACT}.{column}" for column in _FACT_COLUMNS)})
 """  # noqa: S608 (table names from the models, figures from REPORTS)
 
 
+def facts_in_sql() -> bool:
+    """PostgreSQL finds and writes the facts in SQL; the other databases (SQLite) in Python."""
+    return connection.vendor == "postgresql"
+
+
 def changed_conversation_ids(*, organization: Organization | None = None) -> list[int]:
-    """The conversations whose facts are missing or out of date (one query)."""
+    """The conversations whose facts are missing or out of date (one query on PostgreSQL,
+    three elsewhere)."""
+    if not facts_in_sql():
+        return _changed_conversation_ids_in_python(organization=organization)
     params: list[int] = []
     ticket_scope = conversation_scope = ""
     if organization is not None:
@@ -128,15 +149,14 @@ def changed_conversation_ids(*, organization: Organization | None = None) -> lis
 
 
 def facts_refresh(
-    *, organization: Organization | None = None, now: datetime | None = None, batch_size: int = BATCH_SIZE
+    *, organization: Organization | None = None, now: datetime | None = None, batch_size: int | None = None
 ) -> int:
     """Brings the facts of every changed conversation (of one organization, or all) up to
     date; answers how many rows were written. Safe to run twice, and at once with itself
-    (the upsert settles a race; the later writer's facts are as fresh). Nothing on a database
-    other than PostgreSQL: the reports are unavailable there (reports.selectors)."""
-    if connection.vendor != "postgresql":
-        return 0
+    (the upsert settles a race; the later writer's facts are as fresh)."""
     now = now or timezone.now()
+    in_sql = facts_in_sql()
+    batch_size = batch_size or (BATCH_SIZE if in_sql else BATCH_SIZE_IN_PYTHON)
     ids = changed_conversation_ids(organization=organization)
     written = 0
     params: dict[str, Any] = {
@@ -151,13 +171,136 @@ def facts_refresh(
     for start in range(0, len(ids), batch_size):
         batch = ids[start : start + batch_size]
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(_UPSERT_SQL, {**params, "ids": batch})
-                written += cursor.rowcount
-            _sla_facts_refresh(batch)
+            if in_sql:
+                with connection.cursor() as cursor:
+                    cursor.execute(_UPSERT_SQL, {**params, "ids": batch})
+                    written += cursor.rowcount
+            else:
+                written += _facts_upsert_in_python(batch, now=now)
+            _sla_facts_refresh(batch, in_sql=in_sql)
     if organization is None:
         FactsWatermark.objects.update_or_create(pk=1, defaults={"refreshed_at": now})
     return written
+
+
+# --- The same facts elsewhere than on PostgreSQL -------------------------------------------
+
+
+def _ticket_changes(tickets: QuerySet[Ticket]) -> dict[int, tuple[datetime, datetime | None]]:
+    """Per conversation, its tickets' latest change and its first ticket's resolution due time
+    (what the scan compares, as _CHANGED_SQL's ticket_changes)."""
+    changes: dict[int, tuple[datetime, datetime | None]] = {}
+    for conversation_id, updated_at, due_at in tickets.order_by("conversation_id", "created_at", "pk").values_list(
+        "conversation_id", "updated_at", "sla_due_at"
+    ):
+        latest, first_due = changes.get(conversation_id, (updated_at, due_at))
+        changes[conversation_id] = (max(latest, updated_at), first_due)
+    return changes
+
+
+def _changed_conversation_ids_in_python(*, organization: Organization | None) -> list[int]:
+    conversations = Conversation.objects.filter(last_inbound_at__isnull=False)
+    facts = ConversationFact.objects.all()
+    tickets = Ticket.objects.all()
+    if organization is not None:
+        conversations = conversations.filter(organization=organization)
+        facts = facts.filter(organization=organization)
+        tickets = tickets.filter(organization=organization)
+    kept = {
+        row[0]: row[1:]
+        for row in facts.values_list(
+            "conversation_id",
+            "source_last_message_at",
+            "assignee_id",
+            "channel_id",
+            "department_id",
+            "source_tickets_updated_at",
+            "resolution_due_at",
+        )
+    }
+    changes = _ticket_changes(tickets)
+    return sorted(
+        conversation_id
+        for conversation_id, *source in conversations.values_list(
+            "pk", "last_message_at", "assignee_id", "channel_id", "department_id"
+        )
+        if kept.get(conversation_id) != (*source, *changes.get(conversation_id, (None, None)))
+    )
+
+
+def _facts_upsert_in_python(ids: list[int], *, now: datetime) -> int:
+    """The batch's facts as _UPSERT_SQL computes them, from five reads (the conversations, their
+    customers' messages and human replies in order, their tickets, the tickets' first
+    resolutions, the facts kept), and one upsert of the rows that differ; answers how many."""
+    messages: dict[int, list[tuple[str, datetime, int | None]]] = {}
+    for conversation_id, direction, sent_at, author_id in (
+        Message.objects.filter(conversation_id__in=ids)
+        .filter(Q(direction=Direction.INBOUND) | HUMAN_REPLY)
+        .order_by("conversation_id", "sent_at", "pk")
+        .values_list("conversation_id", "direction", "sent_at", "author_id")
+    ):
+        messages.setdefault(conversation_id, []).append((direction, sent_at, author_id))
+    changes = _ticket_changes(Ticket.objects.filter(conversation_id__in=ids))
+    resolutions = dict(
+        TicketEvent.objects.filter(
+            ticket__conversation_id__in=ids, kind=TicketEvent.Kind.STATE_CHANGED, data__to=TicketState.RESOLVED.value
+        )
+        .values_list("ticket__conversation_id")
+        .annotate(resolved_at=Min("created_at"))
+        .order_by()
+    )
+    kept = {row[0]: row[1:] for row in ConversationFact.objects.filter(pk__in=ids).values_list("pk", *_FACT_COLUMNS)}
+    rows = []
+    for (
+        conversation_id,
+        organization_id,
+        channel_id,
+        department_id,
+        assignee_id,
+        last_inbound_at,
+        last_message_at,
+    ) in Conversation.objects.filter(pk__in=ids).values_list(
+        "pk", "organization_id", "channel_id", "department_id", "assignee_id", "last_inbound_at", "last_message_at"
+    ):
+        written = messages.get(conversation_id, [])
+        received_at = next((at for direction, at, _ in written if direction == Direction.INBOUND), None)
+        if received_at is None:
+            continue  # a conversation the customer never wrote in has no facts
+        replies = [(at, author_id) for direction, at, author_id in written if direction == Direction.OUTBOUND]
+        first_response_at, first_responder_id = next(
+            ((at, by) for at, by in replies if at >= received_at), (None, None)
+        )
+        answered_last = last_inbound_at is not None and any(at >= last_inbound_at for at, _ in replies)
+        values = (
+            organization_id,
+            channel_id,
+            department_id,
+            assignee_id,
+            received_at,
+            first_response_at,
+            first_responder_id,
+            None if answered_last else last_inbound_at,
+            resolutions.get(conversation_id),
+            last_message_at,
+            changes.get(conversation_id, (None, None))[0],
+        )
+        if kept.get(conversation_id) != values:
+            rows.append(
+                ConversationFact(
+                    conversation_id=conversation_id,
+                    **dict(zip(_FACT_COLUMNS, values, strict=True)),
+                    refreshed_at=now,
+                    next_response_met=0,
+                    next_response_breached=0,
+                )
+            )
+    ConversationFact.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["conversation"],
+        update_fields=[ConversationFact._meta.get_field(column).name for column in (*_FACT_COLUMNS, "refreshed_at")],
+    )
+    return len(rows)
 
 
 _SLA_FIELDS = (
@@ -220,7 +363,7 @@ def _next_responses(
     return found
 
 
-def _sla_facts_refresh(ids: list[int]) -> int:
+def _sla_facts_refresh(ids: list[int], *, in_sql: bool) -> int:
     """The batch's times in the clock of their SLA policy and their targets' due times: the
     policies and business hours read once for the batch (sla.selectors.policy_book), the first
     response target from the customer's first message (sla.clocks), the resolution target as
@@ -249,10 +392,7 @@ def _sla_facts_refresh(ids: list[int]) -> int:
     if with_target:
         for conversation_id, direction, sent_at in (
             Message.objects.filter(conversation_id__in=with_target)
-            .filter(
-                Q(direction=Direction.INBOUND)
-                | (Q(direction=Direction.OUTBOUND, source__in=HUMAN_SOURCES) & ~Q(status__in=NOT_SENT))
-            )
+            .filter(Q(direction=Direction.INBOUND) | HUMAN_REPLY)
             .order_by("conversation_id", "sent_at", "pk")
             .values_list("conversation_id", "direction", "sent_at")
         ):
@@ -270,7 +410,9 @@ def _sla_facts_refresh(ids: list[int]) -> int:
             for name, value in figures.items():
                 setattr(fact, name, value)
             changed.append(fact)
-    if changed:
+    if changed and not in_sql:
+        ConversationFact.objects.bulk_update(changed, _SLA_FIELDS)
+    elif changed:
         # One UPDATE … FROM unnest(arrays): bulk_update's CASE per row grows with the batch squared.
         with connection.cursor() as cursor:
             cursor.execute(

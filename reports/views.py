@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from helpdesk.exceptions import ReportsUnavailable, http_errors
+from helpdesk.exceptions import http_errors
 from helpdesk.tenancy import TenantRequest, member_required
 from reports import presentation, selectors
 from reports.forms import ReportForm
@@ -43,8 +43,7 @@ def report_page(request: TenantRequest, report_name: str) -> HttpResponse:
     report = selectors.report_get(report_name)
     form = _form(request, report)
     table = chart = None
-    unavailable = not selectors.reports_available()
-    if form.is_valid() and not unavailable:
+    if form.is_valid():
         table = selectors.report_table(
             organization=request.organization,
             membership=request.membership,
@@ -61,10 +60,8 @@ def report_page(request: TenantRequest, report_name: str) -> HttpResponse:
         "chart": chart,
         "rows": presentation.display_rows(table) if table else [],
         "query": request.GET.urlencode(),
-        "unavailable": ReportsUnavailable.default_message if unavailable else "",
     }
-    status = ReportsUnavailable.status if unavailable else 200 if form.is_valid() else 400
-    return render(request, "reports/report.html", context, status=status)
+    return render(request, "reports/report.html", context, status=200 if form.is_valid() else 400)
 
 
 @member_required
@@ -73,12 +70,6 @@ def report_page(request: TenantRequest, report_name: str) -> HttpResponse:
 def report_csv(request: TenantRequest, report_name: str) -> HttpResponse:
     report = selectors.report_get(report_name)
     form = _form(request, report)
-    if not selectors.reports_available():
-        return HttpResponse(
-            str(ReportsUnavailable.default_message),
-            status=ReportsUnavailable.status,
-            content_type="text/plain; charset=utf-8",
-        )
     if not form.is_valid():
         return HttpResponseBadRequest(
             "; ".join(str(error) for errors in form.errors.values() for error in errors),

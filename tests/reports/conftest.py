@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.db.models import Value
 from django.db.models.functions import Coalesce
 
@@ -39,13 +38,6 @@ from tickets.models import Ticket, TicketEvent, TicketOrigin, TicketState
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 DAY1 = datetime(2026, 3, 2, tzinfo=TOKYO)
 NOW = datetime(2026, 3, 11, 12, tzinfo=TOKYO)
-
-# Reports read PostgreSQL's aggregates: on the embedded defaults they say they are unavailable
-# (tests/reports/test_unavailable.py).
-POSTGRES_ONLY = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="reports need PostgreSQL"),
-]
 
 
 @dataclass

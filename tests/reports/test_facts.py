@@ -11,9 +11,7 @@ from messenger.models import Conversation, Direction
 from reports import services, tasks
 from reports.models import ConversationFact, FactsWatermark
 from tests import factories
-from tests.reports.conftest import NOW, POSTGRES_ONLY, Dataset, _resolve
-
-pytestmark = POSTGRES_ONLY
+from tests.reports.conftest import NOW, Dataset, _resolve
 
 
 def test_a_second_run_changes_nothing(dataset: Dataset) -> None:
@@ -54,10 +52,13 @@ def test_the_job_is_a_fixed_number_of_queries_in_batches(dataset: Dataset) -> No
         written = services.facts_refresh(now=NOW, batch_size=4)
     # One scan for the changed conversations, then per batch of 4 one upsert and one read for
     # the SLA times, and one update where they differ (the first batch: c5 and c6, never
-    # answered nor resolved, have none).
+    # answered nor resolved, have none). Elsewhere than on PostgreSQL each batch reads the facts
+    # kept before comparing them in Python: one more per batch.
     assert written == 6
     assert sum("ON CONFLICT" in query["sql"] for query in queries) == 2
-    assert sum("reports_conversationfact" in query["sql"] for query in queries) == 6
+    assert sum("reports_conversationfact" in query["sql"] for query in queries) == (
+        6 if services.facts_in_sql() else 6 + 2
+    )
     assert FactsWatermark.objects.get().refreshed_at == NOW
 
 

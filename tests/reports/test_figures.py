@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import zoneinfo
+from datetime import date, datetime, timedelta
 
 import pytest
 
+from availability.models import AvailabilityChange, ChangeReason, Status
 from helpdesk.exceptions import InvalidPeriod
 from helpdesk.models import Membership
 from reports import selectors
 from reports.selectors import Group, Period
-from tests.reports.conftest import NOW, POSTGRES_ONLY, Dataset
-
-pytestmark = POSTGRES_ONLY
+from tests.reports.conftest import NOW, Dataset
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 
 
-def _table(dataset: Dataset, name: str, group: Group, *, membership: Membership | None = None) -> dict[str, dict]:
+def _table(
+    dataset: Dataset, name: str, group: Group, *, membership: Membership | None = None, now: datetime = NOW
+) -> dict[str, dict]:
     table = selectors.report_table(
         organization=dataset.tenant.organization,
         membership=membership or dataset.tenant.admin,
         report=selectors.report_get(name),
         period=MARCH,
         group=group,
-        now=NOW,
+        now=now,
     )
     return {row.label: row.values for row in table.rows}
 
@@ -144,4 +146,28 @@ def test_canned_response_use_by_response_channel_and_agent(dataset: Dataset) -> 
     }
     assert _table(dataset, "availability", Group.AGENT, membership=tenant.agent) == {
         tenant.agent.user.username: {"online": 18000.0}
+    }
+
+
+def test_a_day_when_summer_time_starts_counts_23_hours_online(dataset: Dataset) -> None:
+    organization = dataset.tenant.organization
+    organization.time_zone = "Europe/London"
+    organization.save(update_fields=["time_zone"])
+    london = zoneinfo.ZoneInfo("Europe/London")
+    AvailabilityChange.objects.all().delete()
+    # Online from noon on Saturday 28 March to noon on Monday 30 March 2026 (London): clocks go
+    # forward an hour on the Sunday, at 01:00.
+    AvailabilityChange.objects.create(
+        organization=organization,
+        membership=dataset.tenant.agent,
+        status=Status.ONLINE,
+        reason=ChangeReason.CHOSEN,
+        started_at=datetime(2026, 3, 28, 12, tzinfo=london),
+        ended_at=datetime(2026, 3, 30, 12, tzinfo=london),
+    )
+
+    assert _table(dataset, "availability", Group.DAY, now=datetime(2026, 4, 1, tzinfo=london)) == {
+        "2026-03-28": {"online": 12 * 3600.0},
+        "2026-03-29": {"online": 23 * 3600.0},
+        "2026-03-30": {"online": 12 * 3600.0},
     }

@@ -12,9 +12,9 @@ from helpdesk.models import Membership
 from tests.accessibility.test_axe import log_in, serious_violations
 from tests.chromium import BROWSER_MARKS, chromium, new_page, screenshot  # noqa: F401 (fixtures)
 from tests.conftest import Tenant
-from tests.reports.conftest import POSTGRES_ONLY, build
+from tests.reports.conftest import build
 
-pytestmark = [*BROWSER_MARKS, *POSTGRES_ONLY]
+pytestmark = BROWSER_MARKS
 
 MARCH = "start=2026-03-01&end=2026-03-31"
 WIDTHS = {"desktop": 1280, "phone": 390}

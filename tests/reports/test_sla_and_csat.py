@@ -50,10 +50,8 @@ from reports.models import ConversationFact
 from reports.selectors import Group, Period
 from sla.models import SlaClock, SlaPolicy
 from tests.conftest import Tenant, api_client_for
-from tests.reports.conftest import DAY1, NOW, POSTGRES_ONLY, Dataset, _inbound, _reply
+from tests.reports.conftest import DAY1, NOW, Dataset, _inbound, _reply
 from tickets.models import Ticket
-
-pytestmark = POSTGRES_ONLY
 
 MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 MARCH_QUERY = {"start": "2026-03-01", "end": "2026-03-31"}

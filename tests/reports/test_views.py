@@ -12,9 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from reports import selectors
 from tests.conftest import Tenant, api_client_for
-from tests.reports.conftest import POSTGRES_ONLY, Dataset
-
-pytestmark = POSTGRES_ONLY
+from tests.reports.conftest import Dataset
 
 MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 # Every page's own (session, user, member, the nav's badges: 7) and the report's three.
