@@ -87,6 +87,14 @@ def _wait_for_the_dialog(page: Any) -> None:
     raise AssertionError("the dialog did not take focus")
 
 
+def _close_the_dialog(page: Any) -> None:
+    """Escape, then wait until the dialog has faded out with its backdrop: only then does it
+    give focus back to what opened it, and shortcuts work again."""
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#shortcuts-help", state="hidden")
+    page.wait_for_selector(".modal-backdrop", state="detached")
+
+
 def test_the_shortcuts_help_and_j_and_typing_j_in_the_composer(inbox: dict[str, Any], live_server: Any) -> None:
     page, conversations = inbox["browser"], inbox["conversations"]
     chie, ben = conversations["Chie"], conversations["Ben"]
@@ -94,12 +102,10 @@ def test_the_shortcuts_help_and_j_and_typing_j_in_the_composer(inbox: dict[str, 
     page.keyboard.press("?")
     _wait_for_the_dialog(page)
     assert page.is_visible("#shortcuts-help >> text=Go to search")
-    page.keyboard.press("Escape")
-    page.wait_for_selector("#shortcuts-help", state="hidden")
+    _close_the_dialog(page)
     page.click("text=Keyboard shortcuts")
     _wait_for_the_dialog(page)
-    page.keyboard.press("Escape")
-    page.wait_for_selector("#shortcuts-help", state="hidden")
+    _close_the_dialog(page)
 
     page.keyboard.press("j")
     assert _focused_id(page) == f"conversation-link-{chie.pk}"

@@ -2,7 +2,7 @@
    them in the #shortcuts-help dialog.
 
    None fires while typing in a field (input, textarea, select, contenteditable), with
-   Ctrl, Alt or Meta held, or while a dialog is open. "/" in the composer is the canned
+   Ctrl, Alt or Meta held, or while a dialog is open (or still fading out). "/" in the composer is the canned
    responses' (it is a field): here "/" only goes to search from outside fields.
 
    What a shortcut acts on: the selected conversations (bulk.js) if any; else the row the
@@ -172,7 +172,9 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return;
-    if (typing(event.target) || document.querySelector(".modal.show")) return;
+    // A dialog fading out still has its backdrop: it gives focus back to what opened it once
+    // gone, which would take the focus a shortcut just moved.
+    if (typing(event.target) || document.querySelector(".modal.show, .modal-backdrop")) return;
     var shortcut = SHORTCUTS[event.key];
     if (!shortcut && event.target instanceof Element && event.target.closest("#conversation-list")) {
       shortcut = IN_LIST[event.key];
