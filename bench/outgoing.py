@@ -12,6 +12,10 @@ has the same body); per conversation, the healthy endpoints receive events in th
 
 It works in a throwaway database (`<name>_bench`, created empty and dropped afterwards).
 
+The receivers run in processes of their own (a customer's server is elsewhere). One worker
+process of 4 threads delivers unless BENCH_OUTGOING_WORKERS says how many (as
+`docker compose up --scale worker-outgoing=N` would run them).
+
 Smaller runs on a busy machine: BENCH_OUTGOING_EVENTS=2000 BENCH_OUTGOING_RATE=200.
 BENCH_OUTGOING_DEAD=refused makes the third endpoint refuse connections instead. Prints one
 line starting with `outgoing:`; exits 1 when a target is missed.
@@ -21,16 +25,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,6 +43,7 @@ EVENTS = int(os.environ.get("BENCH_OUTGOING_EVENTS", "60000"))
 RATE = float(os.environ.get("BENCH_OUTGOING_RATE", "1000"))
 DEAD_MODE = os.environ.get("BENCH_OUTGOING_DEAD", "slow")
 WORKER_THREADS = int(os.environ.get("BENCH_OUTGOING_WORKER_THREADS", "4"))
+WORKER_PROCESSES = int(os.environ.get("BENCH_OUTGOING_WORKERS", "1"))
 CONVERSATIONS = 500
 TICK_SECONDS = 0.05  # the events of a tick are written in one transaction (a webhook POST's worth)
 P99_BUDGET_SECONDS = 2.0
@@ -52,38 +57,76 @@ def _free_port() -> int:
 
 
 class Receiver:
-    """A healthy endpoint: answers 200 at once, records (event id, arrival time, body)."""
+    """A healthy endpoint: answers 200 at once and records (event id, arrival time, body).
 
-    def __init__(self, name: str) -> None:
+    It runs in a process of its own (`bench/outgoing.py --receive`), as a customer's server runs
+    elsewhere: served from the bench's process, under its lock, its Python would compete with
+    the writer of events and with nothing a real receiver shares with the product."""
+
+    def __init__(self, name: str, directory: Path) -> None:
         self.name = name
         self.port = _free_port()
-        self.arrivals: list[tuple[str, float, bytes]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                arrived = time.time()
-                with receiver.lock:
-                    receiver.arrivals.append((self.headers.get("X-Helpdesk-Event-Id", ""), arrived, body))
-                # The answer in one write, as a web server sends it: headers and body written
-                # apart would wait for the sender's delayed ACK (40 ms a delivery, Nagle's
-                # algorithm), which measures this receiver, not the sender.
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.record = directory / f"arrivals-{name}.jsonl"
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--receive", str(self.port), str(self.record)], cwd=ROOT
+        )
+        deadline = time.monotonic() + 10.0
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1.0).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook/{self.name}"
+
+    def arrivals(self) -> list[tuple[str, float, bytes]]:
+        """Stops the receiver and reads what it received."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        with self.record.open(encoding="utf-8") as lines:
+            return [(event_id, arrived, body.encode()) for event_id, arrived, body in map(json.loads, lines)]
+
+
+def receive(port: int, record: Path) -> None:
+    """The receiver's process: HTTP/1.1 with keep-alive on asyncio; a request whose body did not
+    arrive whole is not recorded (its sender saw a failure and tries again). The arrivals are
+    written when it is told to stop (SIGTERM)."""
+    import asyncio
+    import signal
+
+    arrivals: list[tuple[str, float, str]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                headers = {}
+                for line in head.decode("latin-1").split("\r\n")[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                arrivals.append((headers.get("x-helpdesk-event-id", ""), time.time(), body.decode()))
+                # The answer in one write, as a web server sends it.
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await stop.wait()
+        with record.open("w", encoding="utf-8") as out:
+            for arrival in arrivals:
+                out.write(json.dumps(arrival) + "\n")
+
+    asyncio.run(main())
 
 
 class DeadReceiver:
@@ -123,8 +166,18 @@ def main() -> int:
 
 
 def _run() -> int:
-    healthy = [Receiver("a"), Receiver("b")]
-    dead = DeadReceiver()
+    directory = Path(tempfile.mkdtemp(prefix="bench-outgoing-"))
+    healthy = [Receiver("a", directory), Receiver("b", directory)]
+    try:
+        return _measure(healthy, DeadReceiver())
+    finally:
+        for receiver in healthy:
+            if receiver.process.poll() is None:
+                receiver.process.kill()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
     prefixes = [f"http://127.0.0.1:{r.port}/" for r in healthy] + [f"http://127.0.0.1:{dead.port}/"]
     os.environ["BENCH_OUTGOING_RECEIVERS"] = ",".join(prefixes)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
@@ -157,23 +210,27 @@ def _run() -> int:
     ]
     healthy_ids = {endpoints[0].pk: healthy[0], endpoints[1].pk: healthy[1]}
 
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "helpdesk",
-            "worker",
-            "--queues=outgoing",
-            "--hostname=outgoing-bench@%h",
-            "--pool=threads",
-            f"--concurrency={WORKER_THREADS}",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )
+    # As `docker compose up --scale worker-outgoing=N` runs them.
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "helpdesk",
+                "worker",
+                "--queues=outgoing",
+                f"--hostname=outgoing-bench-{number}@%h",
+                "--pool=threads",
+                f"--concurrency={WORKER_THREADS}",
+                "--loglevel=WARNING",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+        )
+        for number in range(WORKER_PROCESSES)
+    ]
     stop_sweeping = threading.Event()
 
     def sweeping() -> None:
@@ -220,11 +277,13 @@ def _run() -> int:
         drained_after = time.monotonic() - started - write_seconds
     finally:
         stop_sweeping.set()
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
 
     events = {
         str(public_id): (pk, conversation_id, created_at)
@@ -235,9 +294,10 @@ def _run() -> int:
     latencies: list[float] = []
     lost = duplicates = foreign = out_of_order = mismatched = 0
     for receiver in healthy_ids.values():
+        arrivals = receiver.arrivals()
         seen: dict[str, bytes] = {}
         last_by_conversation: dict[int, int] = defaultdict(int)
-        for event_id, arrived, body in receiver.arrivals:
+        for event_id, arrived, body in arrivals:
             known = events.get(event_id)
             if known is None or json.loads(body)["id"] != event_id:
                 foreign += 1
@@ -285,4 +345,7 @@ def _run() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--receive"]:
+        receive(int(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        sys.exit(main())

@@ -718,6 +718,7 @@ def _notice_rows(organization: Organization, kind: str, notice: Notice, wanted: 
         for user_id in readers
     ]
 
+
 def _notifications_told(organization: Organization, rows: list[tuple[int, int | None]], *, kind: str) -> None:
     """Each member's pages are told of their new notification (live.receivers, after commit)."""
     notifications_created.send(

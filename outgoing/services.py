@@ -2,9 +2,11 @@
 
 Delivery rules (one place):
 - one sender per endpoint at a time (a lease on its row); each run starts with one delivery
-  (a dead endpoint costs one timeout, never a batch's worth), then batches go out over parallel
-  connections, at most one delivery per conversation in a batch, and a delivery waits while
-  an earlier one of the same conversation to the same endpoint is still pending (order);
+  (a dead endpoint costs one timeout, never a batch's worth), then batches go out over up to
+  CONNECTIONS parallel connections (outgoing.transport: a batch stops starting posts at the
+  first one that got no answer, or after BATCH_SECONDS), at most one delivery per
+  conversation in a batch, and a delivery waits while an earlier one of the same
+  conversation to the same endpoint is still pending (order);
 - a failed attempt is tried again after an exponential backoff with jitter, for a day, then
   given up; the endpoint itself pauses after a failure (one probe at a time while it fails),
   so a dead endpoint holds one worker for at most one timeout, never the others;
@@ -17,29 +19,33 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from helpdesk import netfetch
 from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Membership, Organization, Role
 from helpdesk.services import Notice, notifications_create_many
 from outgoing import payloads, tasks
-from outgoing.addresses import EXCERPT_BYTES, EndpointNotAllowed, delivery_policy, endpoint_target
+from outgoing.addresses import (
+    CONNECT_SECONDS,
+    EXCERPT_BYTES,
+    TOTAL_SECONDS,
+    EndpointNotAllowed,
+    delivery_policy,
+    endpoint_target,
+)
 from outgoing.models import Delivery, DeliveryState, EventType, OutgoingEvent, WebhookEndpoint
 from outgoing.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, secret_new, signature_header
 from outgoing.sql import rows_update
+from outgoing.transport import Answer, EndpointClient, Post
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +54,11 @@ DISABLE_AFTER = timedelta(days=1)
 LEASE_SECONDS = 60
 # A sender stops after this long and hands over to a new task (other endpoints get a turn).
 RUN_SECONDS = 20.0
-# A batch goes out at once over as many connections: it never lasts longer than one timeout.
+# A batch goes out over as many connections at once; it starts no post after BATCH_SECONDS
+# (so it lasts at most that and one timeout).
 CONNECTIONS = 32
-BATCH = CONNECTIONS
+BATCH = 256
+BATCH_SECONDS = 5.0
 FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_SECONDS = 3600.0
 MAX_PAUSE_SECONDS = 300.0
@@ -249,18 +257,6 @@ def endpoints_kick(endpoint_ids: Iterable[int], *, countdown: float | None = Non
 # --------------------------------------------------------------------------- delivering
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int | None
-    ms: int
-    excerpt: str
-    error: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-
 def retry_seconds(attempts: int) -> float:
     """After the n-th failed attempt: 10 s, 20 s, 40 s … up to an hour, ±25 % jitter."""
     base = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
@@ -272,56 +268,29 @@ def pause_seconds(consecutive_failures: int) -> float:
     return min(MAX_PAUSE_SECONDS, 2.0 ** min(consecutive_failures - 1, 12)) * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
 
-def _post(pool: urllib3.HTTPConnectionPool, target: netfetch.Target, secret: str, event: OutgoingEvent) -> Answer:
-    body = event.body.encode()
-    headers = {
-        "Host": target.host_header,
-        "User-Agent": delivery_policy().user_agent,
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=int(time.time()), body=body),
-        EVENT_ID_HEADER: str(event.public_id),
-    }
-    started = time.monotonic()
-    try:
-        response = pool.urlopen(
-            "POST",
-            target.request_target,
-            body=body,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            preload_content=False,
-            assert_same_host=False,
-        )
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        return Answer(None, int((time.monotonic() - started) * 1000), "", type(error).__name__[:200])
-    try:
-        excerpt = response.read(EXCERPT_BYTES, decode_content=False)
-        if response.read(1, decode_content=False):
-            response.close()  # more than we keep: not worth reading to reuse the connection
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        return Answer(response.status, int((time.monotonic() - started) * 1000), "", type(error).__name__[:200])
-    finally:
-        response.release_conn()
-    return Answer(
-        response.status,
-        int((time.monotonic() - started) * 1000),
-        excerpt.decode("utf-8", "replace"),
-        "",
-    )
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A delivery to try now: what the sender reads of its row."""
+
+    pk: int
+    event_id: int
+    conversation_id: int | None
+    attempts: int
+    created_at: datetime
 
 
-def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Delivery]:
+def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Due]:
     """The endpoint's due deliveries, oldest first, each the first pending one of its conversation.
 
     The candidates are the oldest due ones; within them a conversation's first is the first
     pending one unless an earlier delivery of it waits for a retry (not due): those are the
     only rows read besides the candidates (a backlog of thousands is not scanned per batch)."""
-    candidates = list(
-        Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, next_attempt_at__lte=now).order_by(
-            "pk"
-        )[: limit * 4]
-    )
+    candidates = [
+        Due(*row)
+        for row in Delivery.objects.filter(endpoint=endpoint, state=DeliveryState.PENDING, next_attempt_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "event_id", "conversation_id", "attempts", "created_at")[: limit * 4]
+    ]
     conversation_ids = {d.conversation_id for d in candidates if d.conversation_id is not None}
     waiting = dict(
         Delivery.objects.filter(
@@ -335,7 +304,7 @@ def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Delive
         .values_list("conversation_id", "first")
         .order_by()
     )
-    due: list[Delivery] = []
+    due: list[Due] = []
     started: set[int] = set()
     for delivery in candidates:
         conversation_id = delivery.conversation_id
@@ -349,48 +318,57 @@ def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Delive
     return due
 
 
-def _record(endpoint: WebhookEndpoint, results: list[tuple[Delivery, Answer]], *, now: datetime) -> bool:
+_RECORDED = (
+    "attempts",
+    "last_attempt_at",
+    "status_code",
+    "response_ms",
+    "response_excerpt",
+    "error",
+    "state",
+    "finished_at",
+    "next_attempt_at",
+)
+
+
+def _record(endpoint: WebhookEndpoint, results: list[tuple[Due, Answer]], *, now: datetime) -> bool:
     """Store the attempts; returns whether the endpoint failed (it pauses)."""
     failed = False
+    rows = []
     for delivery, answer in results:
-        delivery.attempts += 1
-        delivery.last_attempt_at = now
-        delivery.status_code = answer.status
-        delivery.response_ms = answer.ms
-        delivery.response_excerpt = answer.excerpt
-        delivery.error = answer.error
-        if answer.ok:
-            delivery.state = DeliveryState.SUCCEEDED
-            delivery.finished_at = now
-        else:
+        attempts = delivery.attempts + 1
+        state, next_attempt_at = DeliveryState.SUCCEEDED, now
+        finished_at: datetime | None = now
+        if not answer.ok:
             failed = True
             if now - delivery.created_at >= RETRY_FOR:
-                delivery.state = DeliveryState.FAILED
-                delivery.finished_at = now
+                state = DeliveryState.FAILED
             else:
-                delivery.next_attempt_at = now + timedelta(seconds=retry_seconds(delivery.attempts))
-    columns = (
-        "attempts",
-        "last_attempt_at",
-        "status_code",
-        "response_ms",
-        "response_excerpt",
-        "error",
-        "state",
-        "finished_at",
-        "next_attempt_at",
-    )
-    rows_update(
-        Delivery,
-        columns,
-        [(delivery.pk, *(getattr(delivery, column) for column in columns)) for delivery, _answer in results],
-    )
+                state, finished_at = DeliveryState.PENDING, None
+                next_attempt_at = now + timedelta(seconds=retry_seconds(attempts))
+        rows.append(
+            (
+                delivery.pk,
+                attempts,
+                now,
+                answer.status,
+                answer.ms,
+                answer.excerpt,
+                answer.error,
+                state,
+                finished_at,
+                next_attempt_at,
+            )
+        )
+    rows_update(Delivery, _RECORDED, rows)
     if failed and not any(answer.ok for _delivery, answer in results):
         endpoint.consecutive_failures += 1
         endpoint.failing_since = endpoint.failing_since or now
         endpoint.paused_until = now + timedelta(seconds=pause_seconds(endpoint.consecutive_failures))
-    else:
+    elif endpoint.consecutive_failures or endpoint.failing_since or endpoint.paused_until:
         endpoint.consecutive_failures, endpoint.failing_since, endpoint.paused_until = 0, None, None
+    else:
+        return failed  # it was well and still is: nothing to write
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         consecutive_failures=endpoint.consecutive_failures,
         failing_since=endpoint.failing_since,
@@ -402,8 +380,48 @@ def _record(endpoint: WebhookEndpoint, results: list[tuple[Delivery, Answer]], *
     return failed
 
 
-def _refused(endpoint: WebhookEndpoint, deliveries: list[Delivery], reason: str) -> list[tuple[Delivery, Answer]]:
+def _refused(deliveries: list[Due], reason: str) -> list[tuple[Due, Answer]]:
     return [(delivery, Answer(None, 0, "", f"endpoint_not_allowed: {reason}"[:200])) for delivery in deliveries]
+
+
+def _posts(endpoint: WebhookEndpoint, deliveries: list[Due]) -> list[Post]:
+    """The signed POST of each delivery (its event's kept body)."""
+    events = {
+        pk: (public_id, body.encode())
+        for pk, public_id, body in OutgoingEvent.objects.filter(pk__in=[d.event_id for d in deliveries]).values_list(
+            "pk", "public_id", "body"
+        )
+    }
+    timestamp = int(time.time())
+    posts = []
+    for delivery in deliveries:
+        public_id, body = events[delivery.event_id]
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature_header(secret=endpoint.secret, timestamp=timestamp, body=body),
+            EVENT_ID_HEADER: str(public_id),
+        }
+        posts.append(Post(body, headers))
+    return posts
+
+
+def _client(endpoint_url: str, client: EndpointClient | None) -> EndpointClient:
+    """A client for the endpoint's address as checked now (the one it had when nothing changed).
+    Raises EndpointNotAllowed."""
+    target = endpoint_target(endpoint_url)
+    if client is not None and client.target == target:
+        return client
+    if client is not None:
+        client.close()
+    return EndpointClient(
+        target,
+        connections=CONNECTIONS,
+        connect_seconds=CONNECT_SECONDS,
+        total_seconds=TOTAL_SECONDS,
+        excerpt_bytes=EXCERPT_BYTES,
+        user_agent=delivery_policy().user_agent,
+        batch_seconds=BATCH_SECONDS,
+    )
 
 
 BUSY = -1.0  # endpoint_deliver: another sender holds the endpoint
@@ -428,55 +446,42 @@ def endpoint_deliver(
         return BUSY
     cache.delete(_kick_key(endpoint_id))
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
-    target: netfetch.Target | None = None
-    pool: urllib3.HTTPConnectionPool | None = None
+    client: EndpointClient | None = None
     try:
-        with ThreadPoolExecutor(max_workers=CONNECTIONS, thread_name_prefix="outgoing") as executor:
-            probe = True
-            while True:
-                moment = now()
-                if (moment - started).total_seconds() > run_seconds:
-                    return 0.0
-                if not probe:
-                    # An admin's change (URL, secret, turned off) applies from the next batch.
-                    endpoint.refresh_from_db(fields=["url", "secret", "enabled"])
-                    if not endpoint.enabled:
-                        return None
-                if endpoint.paused_until is not None and endpoint.paused_until > moment:
-                    return (endpoint.paused_until - moment).total_seconds()
-                # First one delivery alone (a failing or dead endpoint costs one timeout),
-                # then the backlog in parallel batches once it answers.
-                deliveries = _due(endpoint, now=moment, limit=1 if probe else BATCH)
-                probe = False
-                if not deliveries:
-                    return _next_due_in(endpoint, now=moment)
-                payloads.bodies_write([delivery.event_id for delivery in deliveries])
-                events = {e.pk: e for e in OutgoingEvent.objects.filter(pk__in=[d.event_id for d in deliveries])}
-                try:
-                    checked = endpoint_target(endpoint.url)
-                except EndpointNotAllowed as refusal:
-                    reason = str((refusal.details or {}).get("reason", ""))
-                    results = _refused(endpoint, deliveries, reason)
-                else:
-                    if pool is None or target is None or checked.addresses != target.addresses:
-                        if pool is not None:
-                            pool.close()
-                        target = checked
-                        pool = netfetch.connection_pool(target, policy=delivery_policy(), maxsize=CONNECTIONS)
-                    answers = list(
-                        executor.map(
-                            partial(_post, pool, target, endpoint.secret),
-                            [events[delivery.event_id] for delivery in deliveries],
-                        )
-                    )
-                    results = list(zip(deliveries, answers, strict=True))
-                if _record(endpoint, results, now=now()):
-                    endpoint.refresh_from_db()
-                    if not endpoint.enabled:
-                        return None
+        probe = True
+        while True:
+            moment = now()
+            if (moment - started).total_seconds() > run_seconds:
+                return 0.0
+            if not probe:
+                # An admin's change (URL, secret, turned off) applies from the next batch.
+                endpoint.refresh_from_db(fields=["url", "secret", "enabled"])
+                if not endpoint.enabled:
+                    return None
+            if endpoint.paused_until is not None and endpoint.paused_until > moment:
+                return (endpoint.paused_until - moment).total_seconds()
+            # First one delivery alone (a failing or dead endpoint costs one timeout),
+            # then the backlog in parallel batches once it answers.
+            deliveries = _due(endpoint, now=moment, limit=1 if probe else BATCH)
+            probe = False
+            if not deliveries:
+                return _next_due_in(endpoint, now=moment)
+            payloads.bodies_write([delivery.event_id for delivery in deliveries])
+            try:
+                client = _client(endpoint.url, client)
+            except EndpointNotAllowed as refusal:
+                results = _refused(deliveries, str((refusal.details or {}).get("reason", "")))
+            else:
+                answers = client.post_all(_posts(endpoint, deliveries))
+                # Those not started stay due, untouched.
+                results = [(d, answer) for d, answer in zip(deliveries, answers, strict=True) if answer is not None]
+            if _record(endpoint, results, now=now()):
+                endpoint.refresh_from_db()
+                if not endpoint.enabled:
+                    return None
     finally:
-        if pool is not None:
-            pool.close()
+        if client is not None:
+            client.close()
         WebhookEndpoint.objects.filter(pk=endpoint_id).update(lease_until=None)
 
 

@@ -36,6 +36,7 @@ _MINUTES_FIELD = {
     SlaTarget.RESOLUTION.value: "resolution_minutes",
 }
 
+
 class SlaPolicy(models.Model):
     """The targets of a department, or of one channel (which wins over its department's).
     A blank target is no target of that kind."""

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from unittest import mock
 
+import aiohappyeyeballs
 import pytest
 import urllib3
 
@@ -90,6 +91,7 @@ def receiver() -> Iterator[Receiver]:
 
 _real_getaddrinfo = socket.getaddrinfo
 _real_create_connection = urllib3.util.connection.create_connection
+_real_start_connection = aiohappyeyeballs.start_connection
 
 
 @pytest.fixture
@@ -108,9 +110,18 @@ def dns() -> Iterator[mock.MagicMock]:
         host, port = address
         return _real_create_connection(("127.0.0.1" if host == PUBLIC_IP else host, port), *args, **kwargs)
 
+    async def start_connection(addr_infos: Any, **kwargs: Any) -> socket.socket:
+        # The webhook sender's (aiohttp's) connections: it connects to the addresses it was given.
+        routed = [
+            (family, kind, proto, name, ("127.0.0.1", address[1]) if address[0] == PUBLIC_IP else address)
+            for family, kind, proto, name, address in addr_infos
+        ]
+        return await _real_start_connection(routed, **kwargs)
+
     with (
         mock.patch.object(socket, "getaddrinfo", autospec=True, side_effect=resolve) as getaddrinfo,
         mock.patch.object(urllib3.util.connection, "create_connection", autospec=True, side_effect=connect),
+        mock.patch.object(aiohappyeyeballs, "start_connection", side_effect=start_connection),
     ):
         getaddrinfo.answer = (PUBLIC_IP,)
         yield getaddrinfo
