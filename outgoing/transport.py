@@ -134,13 +134,15 @@ class EndpointClient:
         session = self._session()
         gate = asyncio.Semaphore(self.connections)
         deadline = time.monotonic() + self.batch_seconds
-        stopped = False
+        stopped = begun = False
 
         async def one(post: Post) -> Answer | None:
-            nonlocal stopped
+            nonlocal stopped, begun
             async with gate:
-                if stopped or time.monotonic() > deadline:
+                # The first post always goes (a batch always moves on).
+                if stopped or (begun and time.monotonic() > deadline):
                     return None
+                begun = True
                 answer = await self._post(session, post)
                 if answer.status is None:
                     stopped = True

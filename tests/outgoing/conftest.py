@@ -28,6 +28,7 @@ HOST = "hooks.example.com"
 class Received:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
     @property
     def event(self) -> dict[str, Any]:
@@ -42,6 +43,7 @@ class Receiver:
     failures: dict[str, int] = field(default_factory=dict)
     status: int = 200
     extra_headers: dict[str, str] = field(default_factory=dict)
+    answer_body: bytes = b'{"received": true}'
 
     @property
     def url(self) -> str:
@@ -59,9 +61,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            receiver.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body, self.path))
             status = receiver.answer(self.headers.get("X-Helpdesk-Event-Id", ""))
-            answer = b'{"received": true}'
+            answer = receiver.answer_body
             self.send_response(status)
             for name, value in receiver.extra_headers.items():
                 self.send_header(name, value)

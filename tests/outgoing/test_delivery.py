@@ -20,6 +20,7 @@ from helpdesk.models import Notification
 from messenger.models import Conversation
 from outgoing import payloads, services
 from outgoing.models import Delivery, DeliveryState, OutgoingEvent, WebhookEndpoint
+from outgoing.transport import Answer, EndpointClient
 from tests import factories
 from tests.conftest import Tenant
 from tests.outgoing.conftest import Receiver
@@ -323,3 +324,46 @@ def test_a_running_sender_stops_at_the_next_batch_when_its_endpoint_is_turned_of
 
     assert len(receiver.requests) == 1
     assert Delivery.objects.filter(state=DeliveryState.PENDING).count() == 2
+
+
+def test_a_running_sender_posts_the_next_batch_to_a_url_changed_meanwhile(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same host, another path: the kept connections go on, to the new path."""
+    endpoint = _endpoint(tenant_a, receiver)
+    for _ in range(3):
+        _emit(_conversation(tenant_a))
+
+    def move(batch: int) -> None:
+        if batch == 1:
+            services.endpoint_update(organization=tenant_a.organization, endpoint=endpoint, url=receiver.url + "/v2")
+
+    _after_each_batch(monkeypatch, move)
+    _deliver(endpoint)
+
+    assert [request.path for request in receiver.requests] == ["/hook", "/hook/v2", "/hook/v2"]
+
+
+def test_posts_a_batch_did_not_start_stay_due_untouched(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch stopped after a post got no answer: that one waits for its retry, the others
+    were not tried and are due as they were."""
+    endpoint = _endpoint(tenant_a, receiver)
+    for _ in range(3):
+        _emit(_conversation(tenant_a))
+    start = timezone.now()
+
+    def no_answer(self: EndpointClient, posts: list[Any]) -> list[Answer | None]:
+        return [Answer(None, 3000, "", "ConnectionTimeoutError"), *([None] * (len(posts) - 1))]
+
+    monkeypatch.setattr(EndpointClient, "post_all", no_answer)
+    _deliver(endpoint, start)
+
+    tried, *untouched = Delivery.objects.order_by("pk")
+    assert (tried.state, tried.attempts, tried.error) == (DeliveryState.PENDING, 1, "ConnectionTimeoutError")
+    assert tried.next_attempt_at > start
+    assert [(d.state, d.attempts, d.last_attempt_at) for d in untouched] == [(DeliveryState.PENDING, 0, None)] * 2
+    assert all(d.next_attempt_at <= start for d in untouched)
+    endpoint.refresh_from_db()
+    assert endpoint.consecutive_failures == 1 and endpoint.paused_until is not None
