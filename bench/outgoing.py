@@ -13,8 +13,11 @@ has the same body); per conversation, the healthy endpoints receive events in th
 It works in a throwaway database (`<name>_bench`, created empty and dropped afterwards).
 
 The receivers run in processes of their own (a customer's server is elsewhere). One worker
-process of 4 threads delivers unless BENCH_OUTGOING_WORKERS says how many (as
-`docker compose up --scale worker-outgoing=N` would run them).
+delivers, as docker-compose.yml runs it (a prefork pool of 8 processes; BENCH_OUTGOING_POOL
+and BENCH_OUTGOING_WORKER_CONCURRENCY change that), or BENCH_OUTGOING_WORKERS of them (as
+`docker compose up --scale worker-outgoing=N` would run them). The figures leave out a
+5-second warm-up at the same rate, delivered before they start (the worker's processes
+connect and import; a production worker has been up for long).
 
 Smaller runs on a busy machine: BENCH_OUTGOING_EVENTS=2000 BENCH_OUTGOING_RATE=200.
 BENCH_OUTGOING_DEAD=refused makes the third endpoint refuse connections instead. Prints one
@@ -42,12 +45,14 @@ sys.path.insert(0, str(ROOT))
 EVENTS = int(os.environ.get("BENCH_OUTGOING_EVENTS", "60000"))
 RATE = float(os.environ.get("BENCH_OUTGOING_RATE", "1000"))
 DEAD_MODE = os.environ.get("BENCH_OUTGOING_DEAD", "slow")
-WORKER_THREADS = int(os.environ.get("BENCH_OUTGOING_WORKER_THREADS", "4"))
+WORKER_POOL = os.environ.get("BENCH_OUTGOING_POOL", "prefork")  # as docker-compose.yml runs it
+WORKER_THREADS = int(os.environ.get("BENCH_OUTGOING_WORKER_CONCURRENCY", "8"))
 WORKER_PROCESSES = int(os.environ.get("BENCH_OUTGOING_WORKERS", "1"))
 CONVERSATIONS = 500
 TICK_SECONDS = 0.05  # the events of a tick are written in one transaction (a webhook POST's worth)
 P99_BUDGET_SECONDS = 2.0
 DRAIN_TIMEOUT_SECONDS = 60.0
+WARMUP_SECONDS = 5.0
 
 
 def _free_port() -> int:
@@ -146,6 +151,27 @@ class DeadReceiver:
         return f"http://127.0.0.1:{self.port}/hook/dead"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The user and system CPU so far of a process and of its children (a prefork pool's),
+    on Linux; 0 for what cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(int(child)) for child in children)
+
+
+def _tries(endpoint_id: int) -> int:
+    """The attempts made so far to an endpoint."""
+    from django.db.models import Sum
+
+    from outgoing.models import Delivery
+
+    return int(Delivery.objects.filter(endpoint_id=endpoint_id).aggregate(tries=Sum("attempts"))["tries"] or 0)
+
+
 def _percentile(values: list[float], fraction: float) -> float:
     if not values:
         return float("nan")
@@ -188,6 +214,7 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
 
     from django.core.management import call_command
     from django.db import transaction
+    from django.db.models import Max
 
     from helpdesk import signals
     from helpdesk.models import Role
@@ -222,7 +249,7 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
                 "worker",
                 "--queues=outgoing",
                 f"--hostname=outgoing-bench-{number}@%h",
-                "--pool=threads",
+                f"--pool={WORKER_POOL}",
                 f"--concurrency={WORKER_THREADS}",
                 "--loglevel=WARNING",
             ],
@@ -243,38 +270,55 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
 
     sweeper = threading.Thread(target=sweeping, daemon=True)
     try:
-        time.sleep(3.0)  # the worker starts
         sweeper.start()
-        per_tick = max(1, round(RATE * TICK_SECONDS))
-        written = 0
-        started = time.monotonic()
-        behind = 0.0
-        while written < EVENTS:
-            tick_at = started + (written / per_tick) * TICK_SECONDS
-            pause = tick_at - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            else:
-                behind = max(behind, -pause)
-            count = min(per_tick, EVENTS - written)
-            # Round robin over the conversations: each gets an event every CONVERSATIONS events.
-            subjects = [(c.pk, c.pk) for c in (conversations[(written + n) % CONVERSATIONS] for n in range(count))]
-            with transaction.atomic():
-                signals.domain_events_send(
-                    organization_id=organization.pk,
-                    type=signals.CONVERSATION_CLOSED,
-                    resource=signals.CONVERSATION,
-                    subjects=subjects,
-                )
-            written += count
-        write_seconds = time.monotonic() - started
 
-        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if not Delivery.objects.filter(endpoint_id__in=list(healthy_ids), state=DeliveryState.PENDING).exists():
-                break
-            time.sleep(0.5)
-        drained_after = time.monotonic() - started - write_seconds
+        def stream(total: int) -> tuple[float, float]:
+            """Events at RATE, each tick's in one transaction; returns (seconds, most behind)."""
+            per_tick = max(1, round(RATE * TICK_SECONDS))
+            written = 0
+            started = time.monotonic()
+            behind = 0.0
+            while written < total:
+                tick_at = started + (written / per_tick) * TICK_SECONDS
+                pause = tick_at - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                else:
+                    behind = max(behind, -pause)
+                count = min(per_tick, total - written)
+                # Round robin over the conversations: each gets an event every CONVERSATIONS events.
+                subjects = [(c.pk, c.pk) for c in (conversations[(written + n) % CONVERSATIONS] for n in range(count))]
+                with transaction.atomic():
+                    signals.domain_events_send(
+                        organization_id=organization.pk,
+                        type=signals.CONVERSATION_CLOSED,
+                        resource=signals.CONVERSATION,
+                        subjects=subjects,
+                    )
+                written += count
+            return time.monotonic() - started, behind
+
+        def drain() -> float:
+            """Seconds until the healthy endpoints have nothing pending (DRAIN_TIMEOUT_SECONDS at most)."""
+            started = time.monotonic()
+            while time.monotonic() - started < DRAIN_TIMEOUT_SECONDS:
+                if not Delivery.objects.filter(endpoint_id__in=list(healthy_ids), state=DeliveryState.PENDING).exists():
+                    break
+                time.sleep(0.5)
+            return time.monotonic() - started
+
+        # Warm up, outside the figures: the worker's processes start, connect and import
+        # (a worker in production has been up for long).
+        time.sleep(3.0)
+        stream(int(RATE * WARMUP_SECONDS))
+        drain()
+        measured_after = OutgoingEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+        cpu_before = sum(_cpu_seconds(worker.pid) for worker in workers)
+        dead_tries_before = _tries(endpoints[2].pk)
+
+        write_seconds, behind = stream(EVENTS)
+        drained_after = drain()
+        worker_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - cpu_before
     finally:
         stop_sweeping.set()
         for worker in workers:
@@ -287,18 +331,29 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
 
     events = {
         str(public_id): (pk, conversation_id, created_at)
-        for public_id, pk, conversation_id, created_at in OutgoingEvent.objects.values_list(
-            "public_id", "pk", "conversation_id", "created_at"
-        )
+        for public_id, pk, conversation_id, created_at in OutgoingEvent.objects.filter(
+            pk__gt=measured_after
+        ).values_list("public_id", "pk", "conversation_id", "created_at")
     }
+    warmup = {
+        str(public_id)
+        for public_id in OutgoingEvent.objects.filter(pk__lte=measured_after).values_list("public_id", flat=True)
+    }
+    first_event_at = min((datetime.timestamp(created_at) for _pk, _c, created_at in events.values()), default=0.0)
     latencies: list[float] = []
+    # The worst latency of the events of each second of the run (where the tail comes from).
+    worst_by_second: dict[int, float] = defaultdict(float)
     lost = duplicates = foreign = out_of_order = mismatched = 0
+    per_endpoint: list[str] = []
     for receiver in healthy_ids.values():
         arrivals = receiver.arrivals()
+        own: list[float] = []
         seen: dict[str, bytes] = {}
         last_by_conversation: dict[int, int] = defaultdict(int)
         for event_id, arrived, body in arrivals:
             known = events.get(event_id)
+            if event_id in warmup:
+                continue
             if known is None or json.loads(body)["id"] != event_id:
                 foreign += 1
                 continue
@@ -308,14 +363,26 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
                 mismatched += seen[event_id] != body
                 continue
             seen[event_id] = body
-            latencies.append(arrived - datetime.timestamp(created_at))
+            latency = arrived - datetime.timestamp(created_at)
+            latencies.append(latency)
+            own.append(latency)
+            second = int(datetime.timestamp(created_at) - first_event_at)
+            worst_by_second[second] = max(worst_by_second[second], latency)
             if pk < last_by_conversation[conversation_id]:
                 out_of_order += 1
             last_by_conversation[conversation_id] = pk
         lost += len(events) - len(seen)
-    dead_tries = Delivery.objects.filter(endpoint=endpoints[2]).exclude(attempts=0).values_list("attempts", flat=True)
-    dead_attempts = sum(dead_tries)
+        per_endpoint.append(
+            f"{receiver.name}: p50 {_percentile(own, 0.5) * 1000:.0f} ms, p99 {_percentile(own, 0.99) * 1000:.0f} ms"
+        )
+    dead_attempts = _tries(endpoints[2].pk) - dead_tries_before
     p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    slowest = sorted(worst_by_second.items(), key=lambda item: -item[1])[:5]
+    print("each healthy endpoint: " + "; ".join(per_endpoint))
+    print(
+        "slowest seconds of the run (second: worst delivery): "
+        + ", ".join(f"{second}: {worst * 1000:.0f} ms" for second, worst in sorted(slowest))
+    )
     achieved_rate = EVENTS / write_seconds if write_seconds else 0.0
     print(
         f"events {len(events)} written in {write_seconds:.1f} s ({achieved_rate:.0f}/s, "
@@ -328,6 +395,11 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
         f"body), unknown ids {foreign}, out of order {out_of_order}"
     )
     print(f"dead endpoint ({DEAD_MODE}): {dead_attempts} tries in all, the others were not held up")
+    attempts = sum(Delivery.objects.filter(event_id__gt=measured_after).values_list("attempts", flat=True))
+    print(
+        f"workers ({WORKER_PROCESSES} × {WORKER_POOL} pool of {WORKER_THREADS}): {worker_cpu:.1f} s of CPU, "
+        f"{worker_cpu / max(1, attempts) * 1e6:.0f} µs per attempt ({attempts} attempts)"
+    )
     met = (
         p99 < P99_BUDGET_SECONDS
         and lost == 0

@@ -87,6 +87,9 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", _("Given up")
 
 
+_PENDING = models.Q(state=DeliveryState.PENDING)
+
+
 class Delivery(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
@@ -106,9 +109,12 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The sender reads only pending rows: its indexes hold only them (a delivered row
+        # leaves them, and a backlog's batch reads its oldest rows, not the whole backlog).
         indexes = [
-            models.Index(fields=["endpoint", "state", "next_attempt_at"]),
-            models.Index(fields=["endpoint", "conversation_id", "state"]),
+            models.Index(fields=["endpoint", "id"], condition=_PENDING, name="outgoing_pending_order"),
+            models.Index(fields=["endpoint", "next_attempt_at"], condition=_PENDING, name="outgoing_pending_due"),
+            models.Index(fields=["endpoint", "conversation_id"], condition=_PENDING, name="outgoing_pending_conv"),
             models.Index(fields=["organization", "endpoint", "id"]),
         ]
 

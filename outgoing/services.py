@@ -65,6 +65,7 @@ MAX_PAUSE_SECONDS = 300.0
 DESCRIPTION_MAX = 200
 URL_MAX = 500
 KICK_SECONDS = 30
+PAUSE_MARGIN_SECONDS = 0.25
 NOTIFICATION_KIND = "webhook_endpoint_disabled"
 DISABLED_FAILING = "failing"
 
@@ -279,8 +280,9 @@ class Due:
     created_at: datetime
 
 
-def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Due]:
-    """The endpoint's due deliveries, oldest first, each the first pending one of its conversation.
+def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> tuple[list[Due], list[int]]:
+    """The endpoint's due deliveries, oldest first, each the first pending one of its
+    conversation; and the events of all the candidates (the next batches' too).
 
     The candidates are the oldest due ones; within them a conversation's first is the first
     pending one unless an earlier delivery of it waits for a retry (not due): those are the
@@ -315,7 +317,7 @@ def _due(endpoint: WebhookEndpoint, *, now: datetime, limit: int) -> list[Due]:
         due.append(delivery)
         if len(due) == limit:
             break
-    return due
+    return due, [candidate.event_id for candidate in candidates]
 
 
 _RECORDED = (
@@ -424,7 +426,16 @@ def _client(endpoint_url: str, client: EndpointClient | None) -> EndpointClient:
     )
 
 
-BUSY = -1.0  # endpoint_deliver: another sender holds the endpoint
+@dataclass(frozen=True, slots=True)
+class NextRun:
+    """When an endpoint's sender should run again: in `seconds` (None: nothing waits for it).
+    `paused`: it rests after a failure, and events committed meanwhile wait for it too.
+    `skipped`: the run did nothing, as another sender holds the endpoint (it looks for new
+    events when done) or it rests (the end of its pause wakes it)."""
+
+    seconds: float | None
+    paused: bool = False
+    skipped: bool = False
 
 
 def endpoint_deliver(
@@ -432,18 +443,20 @@ def endpoint_deliver(
     endpoint_id: int,
     now: Callable[[], datetime] = timezone.now,
     run_seconds: float = RUN_SECONDS,
-) -> float | None:
+) -> NextRun:
     """Send the endpoint's due deliveries until none is due, it fails or the run's time is up.
-    Returns in how many seconds to run again (None: nothing waiting; BUSY: another sender
-    holds it). Safe to run twice at once: the second finds the lease taken and does nothing."""
+    Safe to run twice at once: the second finds the lease taken and does nothing; nor does a
+    run while the endpoint rests (a new event's wake-up costs one query, and the mark it
+    leaves keeps the next ones from queueing runs)."""
     started = now()
     taken = (
         WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=started))
+        .filter(Q(paused_until__isnull=True) | Q(paused_until__lte=started))
         .update(lease_until=started + timedelta(seconds=LEASE_SECONDS))
     )
     if not taken:
-        return BUSY
+        return NextRun(None, skipped=True)
     cache.delete(_kick_key(endpoint_id))
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
     client: EndpointClient | None = None
@@ -452,21 +465,22 @@ def endpoint_deliver(
         while True:
             moment = now()
             if (moment - started).total_seconds() > run_seconds:
-                return 0.0
+                return NextRun(0.0)
             if not probe:
                 # An admin's change (URL, secret, turned off) applies from the next batch.
                 endpoint.refresh_from_db(fields=["url", "secret", "enabled"])
                 if not endpoint.enabled:
-                    return None
+                    return NextRun(None)
             if endpoint.paused_until is not None and endpoint.paused_until > moment:
-                return (endpoint.paused_until - moment).total_seconds()
+                return NextRun((endpoint.paused_until - moment).total_seconds(), paused=True)
             # First one delivery alone (a failing or dead endpoint costs one timeout),
             # then the backlog in parallel batches once it answers.
-            deliveries = _due(endpoint, now=moment, limit=1 if probe else BATCH)
+            deliveries, upcoming = _due(endpoint, now=moment, limit=1 if probe else BATCH)
             probe = False
             if not deliveries:
-                return _next_due_in(endpoint, now=moment)
-            payloads.bodies_write([delivery.event_id for delivery in deliveries])
+                return NextRun(_next_due_in(endpoint, now=moment))
+            # The next batches' bodies too: a resource that several of them carry is read once.
+            payloads.bodies_write(upcoming)
             try:
                 client = _client(endpoint.url, client)
             except EndpointNotAllowed as refusal:
@@ -478,7 +492,7 @@ def endpoint_deliver(
             if _record(endpoint, results, now=now()):
                 endpoint.refresh_from_db()
                 if not endpoint.enabled:
-                    return None
+                    return NextRun(None)
     finally:
         if client is not None:
             client.close()
@@ -499,11 +513,16 @@ def _next_due_in(endpoint: WebhookEndpoint, *, now: datetime) -> float | None:
 def endpoint_deliver_and_follow(*, endpoint_id: int) -> None:
     """The task's body: deliver, then queue the next run when more is due within the sweep's
     period (later ones are the sweep's), or when events were committed while it ran."""
-    again = endpoint_deliver(endpoint_id=endpoint_id)
-    if again == BUSY:
-        # The sender that holds it looks for a new mark when it is done.
+    run = endpoint_deliver(endpoint_id=endpoint_id)
+    if run.skipped:
         return
-    if cache.get(_kick_key(endpoint_id)) is not None:
+    again = run.seconds
+    # Events committed while it ran are due now, unless it rests: then they wait with the
+    # others, and the mark stays (the wake-ups of the next events queue nothing).
+    if run.paused:
+        # A run a moment early would find it still resting, and do nothing.
+        again = (again or 0.0) + PAUSE_MARGIN_SECONDS
+    elif cache.get(_kick_key(endpoint_id)) is not None:
         cache.delete(_kick_key(endpoint_id))
         again = 0.0
     if again is not None and again < 15:

@@ -30,8 +30,17 @@ def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         f"UPDATE {table} SET {', '.join(f'{name} = v.{name}' for name in names[1:])} "
         f"FROM v WHERE {table}.{names[0]} = v.{names[0]}"
     )
-    parameters = [
-        field.get_db_prep_save(value, connection) for row in rows for field, value in zip(concrete, row, strict=True)
-    ]
+    # A batch repeats its values (the same time, state, status…): each is prepared once.
+    prepared: dict[tuple[int, type, Any], Any] = {}
+    parameters = []
+    for row in rows:
+        for index, (field, value) in enumerate(zip(concrete, row, strict=True)):
+            try:
+                key = (index, type(value), value)
+                parameters.append(prepared[key])
+            except KeyError:
+                parameters.append(prepared.setdefault(key, field.get_db_prep_save(value, connection)))
+            except TypeError:  # not hashable
+                parameters.append(field.get_db_prep_save(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(statement, parameters)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -367,3 +368,51 @@ def test_posts_a_batch_did_not_start_stay_due_untouched(
     assert all(d.next_attempt_at <= start for d in untouched)
     endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1 and endpoint.paused_until is not None
+
+
+def test_a_resting_endpoint_is_not_taken_and_the_wake_up_mark_stays(
+    tenant_a: Tenant, receiver: Receiver, dns: Any
+) -> None:
+    """A failed endpoint rests; a new event's wake-up meanwhile costs one query and queues
+    nothing more (its mark stays until the rest is over)."""
+    endpoint = _endpoint(tenant_a, receiver)
+    receiver.failures["*"] = 1
+    _emit(_conversation(tenant_a))
+    start = timezone.now()
+    _deliver(endpoint, start)
+    endpoint.refresh_from_db()
+    assert endpoint.paused_until is not None and len(receiver.requests) == 1
+
+    _emit(_conversation(tenant_a))
+    cache.set(services._kick_key(endpoint.pk), 1)
+    run = services.endpoint_deliver(endpoint_id=endpoint.pk, now=lambda: endpoint.paused_until - timedelta(seconds=0.1))
+    assert run == services.NextRun(None, skipped=True)
+    assert len(receiver.requests) == 1
+    assert cache.get(services._kick_key(endpoint.pk)) == 1
+    endpoint.refresh_from_db()
+    assert endpoint.lease_until is None
+
+    run = services.endpoint_deliver(endpoint_id=endpoint.pk, now=lambda: start + timedelta(minutes=1))
+    assert run == services.NextRun(None)
+    assert len(receiver.requests) == 3  # the first event again (its retry is due), and the new one
+
+
+def test_a_run_that_ends_resting_is_followed_after_the_rest_not_at_once(
+    tenant_a: Tenant, receiver: Receiver, dns: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events committed while it ran (the mark) wait for the end of the rest."""
+    endpoint = _endpoint(tenant_a, receiver)
+    receiver.failures["*"] = 1
+    _emit(_conversation(tenant_a))
+    _after_each_batch(monkeypatch, lambda batch: cache.set(services._kick_key(endpoint.pk), 1))
+    kicks: list[tuple[list[int], float | None]] = []
+    monkeypatch.setattr(services, "endpoints_kick", lambda ids, countdown=None: kicks.append((list(ids), countdown)))
+
+    services.endpoint_deliver_and_follow(endpoint_id=endpoint.pk)
+
+    endpoint.refresh_from_db()
+    assert endpoint.paused_until is not None
+    ((ids, countdown),) = kicks
+    assert ids == [endpoint.pk]
+    assert countdown is not None and countdown >= services.PAUSE_MARGIN_SECONDS
+    assert cache.get(services._kick_key(endpoint.pk)) == 1
