@@ -169,6 +169,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
                 text=payload.validated_data.get("text", ""),
                 upload=payload.validated_data.get("file"),
                 kept_files=payload.validated_data.get("kept_files", []),
+                seen_at=payload.validated_data.get("seen_at"),
             )
             return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
         messages = selectors.message_list(organization=self.organization, conversation=conversation).select_related(

@@ -12,6 +12,6 @@ ERRORS = {
     409: OpenApiResponse(
         ErrorSerializer,
         description="reply_window_closed, channel_disabled, channel_deleted, page_reauthorization_required, "
-        "contact_blocked or invalid_transition.",
+        "contact_blocked, invalid_transition or colleague_replied (a reply with `seen_at`).",
     ),
 }

@@ -322,6 +322,13 @@ class MessageCreateSerializer(serializers.Serializer):
         "for a day): each is sent as its own message, after `file` and before the text. A token that is not "
         "valid, has expired or is of another organization: 400 `invalid_attachment`.",
     )
+    seen_at = serializers.DateTimeField(
+        required=False,
+        help_text="When your client last showed the conversation to its user (ISO 8601 with an offset). A "
+        "colleague's reply sent after it, within the last 2 minutes, refuses this one with 409 "
+        "`colleague_replied` (`details`: their `name` and how many `seconds` ago): show it, then send again "
+        "with a later `seen_at` (or none) to send anyway. Without it, no check.",
+    )
 
 
 class AssignSerializer(serializers.Serializer):

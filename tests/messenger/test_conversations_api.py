@@ -443,3 +443,29 @@ def test_the_query_count_does_not_depend_on_the_data(tenant_a: Tenant, world: di
     with CaptureQueriesContext(connection) as many:
         client.get("/api/v1/conversations/")
     assert len(few.captured_queries) == len(many.captured_queries)
+
+
+def test_a_reply_with_seen_at_is_refused_when_a_colleague_replied_since(
+    tenant_a: Tenant, world: dict[str, Any], _no_broker: Any
+) -> None:
+    """The API's collision check, as the composer's: 409 `colleague_replied` with who and when,
+    nothing queued; a later `seen_at` (the client showed the colleague's reply) sends."""
+    bob = world["conversations"]["bob"]
+    shown = timezone.now() - timedelta(seconds=5)
+    assert _post(api_client_for(tenant_a.admin), bob, "On it.").status_code == 202
+    agent = api_client_for(tenant_a.agent)
+    url = f"/api/v1/conversations/{bob.pk}/messages/"
+
+    refused = agent.post(url, {"text": "Me too", "seen_at": shown.isoformat()}, format="json")
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "colleague_replied"
+    assert error["details"]["name"] in {tenant_a.admin.user.get_full_name(), tenant_a.admin.user.username}
+    assert error["details"]["name"] in error["message"]
+    assert 0 <= error["details"]["seconds"] <= 5
+    assert bob.messages.filter(text="Me too").count() == 0
+
+    later = agent.post(url, {"text": "Me too", "seen_at": timezone.now().isoformat()}, format="json")
+    assert later.status_code == 202
+    assert agent.post(url, {"text": "And again"}, format="json").status_code == 202
+    assert agent.post(url, {"text": "x", "seen_at": "yesterday"}, format="json").status_code == 400

@@ -58,7 +58,7 @@ def reply_send(
 
     ``seen_at``: when the agent's composer last showed the conversation; a colleague's reply
     since then is ColleagueReplied (``reply_rules.colleague_reply_check``). None: no check
-    (the API).
+    (an API client that does not say).
     """
     if conversation.organization_id != organization.pk:
         raise NotFound
