@@ -97,7 +97,7 @@ def _url_clean(url: str) -> str:
 def endpoint_create(
     *, organization: Organization, acting_user: Any, url: str, events: Iterable[Any], description: str = ""
 ) -> WebhookEndpoint:
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         organization=organization,
         url=_url_clean(url),
         events=_events_clean(events),
@@ -105,6 +105,8 @@ def endpoint_create(
         secret=secret_new(),
         created_by=acting_user if getattr(acting_user, "is_authenticated", False) else None,
     )
+    _endpoints_changed(organization.pk)
+    return endpoint
 
 
 @transaction.atomic
@@ -131,6 +133,7 @@ def endpoint_update(
         # Turned on again: its failures so far count no more.
         endpoint.failing_since, endpoint.consecutive_failures, endpoint.paused_until = None, 0, None
     endpoint.save()
+    _endpoints_changed(organization.pk)
     if endpoint.enabled:
         transaction.on_commit(lambda: endpoints_kick([endpoint.pk]))
     return endpoint
@@ -149,6 +152,7 @@ def endpoint_secret_rotate(*, organization: Organization, endpoint: WebhookEndpo
 def endpoint_delete(*, organization: Organization, endpoint: WebhookEndpoint) -> None:
     assert endpoint.organization_id == organization.pk
     endpoint.delete()
+    _endpoints_changed(organization.pk)
 
 
 @transaction.atomic
@@ -172,17 +176,54 @@ def delivery_send_again(*, organization: Organization, delivery: Delivery, now: 
 # --------------------------------------------------------------------------- the outbox
 
 
+# The organization's enabled endpoints, kept in the cache under a generation that every change
+# of them replaces: every webhook POST asks (a query and its ORM cost over a millisecond, for
+# endpoints that change a few times a year).
+ENDPOINTS_CACHE_SECONDS = 300
+
+
+def _generation_key(organization_id: int) -> str:
+    return f"outgoing:endpoints-generation:{organization_id}"
+
+
+def _endpoints_changed(organization_id: int) -> None:
+    """A new generation now (this transaction's reads) and once committed (a reader that read
+    the old rows meanwhile kept them under the old generation, which nobody asks again)."""
+
+    def renew() -> None:
+        try:
+            cache.set(_generation_key(organization_id), secret_new()[:16], None)
+        except Exception:  # the cache backend's own connection errors
+            logger.warning("outgoing: the cache is unavailable, endpoints not renewed", exc_info=True)
+
+    renew()
+    transaction.on_commit(renew, robust=True)
+
+
+def _enabled_endpoints(organization_id: int) -> list[tuple[int, list[str]]]:
+    rows = WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True).values_list("pk", "events")
+    return [(pk, list(events)) for pk, events in rows.order_by("pk")]
+
+
 def endpoints_wanting(*, organization_id: int, type: str) -> list[int]:
-    """The organization's enabled endpoints that want this event type (one query)."""
+    """The organization's enabled endpoints that want this event type (from the cache; one
+    query when it has them not)."""
+    try:
+        generation = cache.get(_generation_key(organization_id))
+        if generation is None:
+            cache.add(_generation_key(organization_id), secret_new()[:16], None)
+            generation = cache.get(_generation_key(organization_id))
+        key = f"outgoing:endpoints:{organization_id}:{generation}"
+        endpoints: list[tuple[int, list[str]]] | None = cache.get(key)
+        if endpoints is None:
+            endpoints = _enabled_endpoints(organization_id)
+            cache.set(key, endpoints, ENDPOINTS_CACHE_SECONDS)
+    except Exception:  # the cache backend's own connection errors: ask the database
+        logger.warning("outgoing: the cache is unavailable, endpoints read from the database", exc_info=True)
+        endpoints = _enabled_endpoints(organization_id)
     # A handful of endpoints per organization: their event lists are read here (a JSON
     # "contains" lookup is not one every database has).
-    return [
-        pk
-        for pk, wanted in WebhookEndpoint.objects.filter(organization_id=organization_id, enabled=True)
-        .values_list("pk", "events")
-        .order_by("pk")
-        if type in wanted
-    ]
+    return [pk for pk, wanted in endpoints if type in wanted]
 
 
 def events_record(
@@ -548,6 +589,7 @@ def endpoints_disable_failing(*, now: datetime | None = None, endpoint_ids: Sequ
             )
             if not changed:
                 continue
+            _endpoints_changed(endpoint.organization_id)
             disabled += 1
             _tell_admins(endpoint, now=now)
     return disabled

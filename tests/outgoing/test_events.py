@@ -5,8 +5,10 @@ each in the transaction of the change (nothing when it is rolled back)."""
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 
@@ -93,3 +95,48 @@ def test_a_change_rolled_back_leaves_no_event(tenant_a: Tenant, page: FacebookPa
         )
         raise RuntimeError("the change fails after the close")
     assert _events() == [] and not Delivery.objects.exists()
+
+
+def test_the_endpoints_a_webhook_post_asks_for_are_kept_until_one_changes(
+    tenant_a: Tenant, dns: Any, django_assert_num_queries: Any
+) -> None:
+    """Every webhook POST asks which endpoints want its events: from the cache, and every
+    change of an endpoint (created, its events edited, turned off, deleted) is seen at once."""
+    organization = tenant_a.organization
+
+    def wanting(type: str = signals.CONVERSATION_CLOSED) -> list[int]:
+        return services.endpoints_wanting(organization_id=organization.pk, type=type)
+
+    assert wanting() == []
+    with django_assert_num_queries(0):
+        assert wanting() == []
+    endpoint = services.endpoint_create(
+        organization=organization,
+        acting_user=tenant_a.admin.user,
+        url="https://hooks.example.com/a",
+        events=[signals.CONVERSATION_CLOSED],
+    )
+    assert wanting() == [endpoint.pk]
+    with django_assert_num_queries(0):
+        assert wanting() == [endpoint.pk] and wanting(signals.TICKET_CREATED) == []
+    services.endpoint_update(organization=organization, endpoint=endpoint, events=[signals.TICKET_CREATED])
+    assert wanting() == [] and wanting(signals.TICKET_CREATED) == [endpoint.pk]
+    services.endpoint_update(organization=organization, endpoint=endpoint, enabled=False)
+    assert wanting(signals.TICKET_CREATED) == []
+    services.endpoint_update(organization=organization, endpoint=endpoint, enabled=True)
+    assert wanting(signals.TICKET_CREATED) == [endpoint.pk]
+    services.endpoint_delete(organization=organization, endpoint=endpoint)
+    assert wanting(signals.TICKET_CREATED) == []
+
+
+def test_the_endpoints_are_read_from_the_database_when_the_cache_is_away(tenant_a: Tenant, dns: Any) -> None:
+    endpoint = services.endpoint_create(
+        organization=tenant_a.organization,
+        acting_user=tenant_a.admin.user,
+        url="https://hooks.example.com/a",
+        events=[signals.CONVERSATION_CLOSED],
+    )
+    with mock.patch.object(cache, "get", side_effect=ConnectionError("cache away")):
+        assert services.endpoints_wanting(
+            organization_id=tenant_a.organization.pk, type=signals.CONVERSATION_CLOSED
+        ) == [endpoint.pk]

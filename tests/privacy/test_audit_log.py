@@ -79,7 +79,7 @@ def test_invitations_api_tokens_and_pages_are_logged_without_their_secrets(tenan
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     channel = factories.make_channel(tenant_a.organization, tenant_a.department)
-    page = factories.make_page(channel, token="EAAG-secret-page-token", authorized_by_facebook_user="777")
+    page = factories.make_page(channel, token="EAAG-secret-page-token", authorized_by_facebook_user="770077007700")
     page.name = "Renamed page"
     page.save()
 
@@ -89,7 +89,15 @@ def test_invitations_api_tokens_and_pages_are_logged_without_their_secrets(tenan
         AuditEntry.Action.UPDATE,
     ]
     everything = json.dumps(list(AuditEntry.objects.values()), default=str)
-    for secret in (invitation_token, key, token.key_hash, "access_token_encrypted", "token_hash", "key_hash", "777"):
+    for secret in (
+        invitation_token,
+        key,
+        token.key_hash,
+        "access_token_encrypted",
+        "token_hash",
+        "key_hash",
+        "770077007700",
+    ):
         assert secret not in everything
     assert FacebookPage.objects.get(pk=page.pk).access_token_encrypted not in everything
 
