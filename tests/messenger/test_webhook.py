@@ -288,8 +288,9 @@ def test_a_message_in_a_known_conversation_takes_a_handful_of_queries(
     _warm_up(client)
     # PostgreSQL: one statement (and the test's savepoint around it), page health's counter
     # (one statement) and the read of the endpoints that want customers' messages (outgoing
-    # webhooks); SQLite: the read, the message, the conversation's state and update, the event
-    # log (5, and the savepoint), page health's counter and page (2), and the endpoints' read.
+    # webhooks: at most, it is kept in the cache); SQLite: the read, the message, the
+    # conversation's state and update, the event log (5, and the savepoint), page health's
+    # counter and page (2), and the endpoints' read.
     expected = 5 if connection.vendor == "postgresql" else 10
     with django_assert_max_num_queries(expected):
         post_webhook(client, page_body((PAGE_ID, [text_item(psid="7000", mid="m_third", timestamp=BASE_MS + 3)])))
