@@ -64,7 +64,7 @@ def _free_port() -> int:
 class Receiver:
     """A healthy endpoint: answers 200 at once and records (event id, arrival time, body).
 
-    It runs in a process of its own (`bench/outgoing.py --receive`), as a customer's server runs
+    It runs in a process of its own (`bench/outgoing_receiver.py`), as a customer's server runs
     elsewhere: served from the bench's process, under its lock, its Python would compete with
     the writer of events and with nothing a real receiver shares with the product."""
 
@@ -73,7 +73,7 @@ class Receiver:
         self.port = _free_port()
         self.record = directory / f"arrivals-{name}.jsonl"
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--receive", str(self.port), str(self.record)], cwd=ROOT
+            [sys.executable, str(ROOT / "bench" / "outgoing_receiver.py"), str(self.port), str(self.record)], cwd=ROOT
         )
         deadline = time.monotonic() + 10.0
         while True:
@@ -95,43 +95,6 @@ class Receiver:
         self.process.wait(timeout=30)
         with self.record.open(encoding="utf-8") as lines:
             return [(event_id, arrived, body.encode()) for event_id, arrived, body in map(json.loads, lines)]
-
-
-def receive(port: int, record: Path) -> None:
-    """The receiver's process: HTTP/1.1 with keep-alive on asyncio; a request whose body did not
-    arrive whole is not recorded (its sender saw a failure and tries again). The arrivals are
-    written when it is told to stop (SIGTERM)."""
-    import asyncio
-    import signal
-
-    arrivals: list[tuple[str, float, str]] = []
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                headers = {}
-                for line in head.decode("latin-1").split("\r\n")[1:]:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                arrivals.append((headers.get("x-helpdesk-event-id", ""), time.time(), body.decode()))
-                # The answer in one write, as a web server sends it.
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=1024)
-        async with server:
-            await stop.wait()
-        with record.open("w", encoding="utf-8") as out:
-            for arrival in arrivals:
-                out.write(json.dumps(arrival) + "\n")
-
-    asyncio.run(main())
 
 
 class DeadReceiver:
@@ -417,7 +380,4 @@ def _measure(healthy: list[Receiver], dead: DeadReceiver) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--receive"]:
-        receive(int(sys.argv[2]), Path(sys.argv[3]))
-    else:
-        sys.exit(main())
+    sys.exit(main())

@@ -40,7 +40,7 @@ BENCHMARKS = (
     "window_alerts",
 )
 # The other modules of bench/: this runner, the benchmarks' helpers, and tools run by hand.
-NOT_BENCHMARKS = ("__init__", "database", "proc", "run", "settings", "urls", "webhook_profile")
+NOT_BENCHMARKS = ("__init__", "database", "outgoing_receiver", "proc", "run", "settings", "urls", "webhook_profile")
 
 
 def recreate_database(url: str) -> None:
