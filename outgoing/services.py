@@ -535,9 +535,12 @@ def endpoint_deliver(
                 if not endpoint.enabled:
                     return NextRun(None)
     finally:
-        if client is not None:
-            client.close()
-        WebhookEndpoint.objects.filter(pk=endpoint_id).update(lease_until=None)
+        try:
+            if client is not None:
+                client.close()
+        finally:
+            # Whatever happened, the next sender need not wait for the lease to run out.
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(lease_until=None)
 
 
 def _next_due_in(endpoint: WebhookEndpoint, *, now: datetime) -> float | None:
