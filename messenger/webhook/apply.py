@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
 
 from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
@@ -32,7 +31,7 @@ from messenger.webhook.route import Customer, RoutedBatch, RoutedEvent, creates_
 _ADVANCE_TO_SENT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.FAILED)
 
 
-def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
+def batch_apply(batch: RoutedBatch) -> BatchResult:
     """Apply what was routed to live channels; returns every event's outcome."""
     outcomes = batch.outcomes
     result = BatchResult(outcomes)
@@ -46,13 +45,13 @@ def batch_apply(batch: RoutedBatch, *, received_at: datetime) -> BatchResult:
             # sent outside the helpdesk rather than dropped.
             creating = sorted(creating + unmatched, key=lambda item: in_time_order(item.index, item.event))
     if creating:
-        messages_store(creating, batch.customers, outcomes, result, received_at=received_at)
+        messages_store(creating, batch.customers, outcomes, result)
     reactions_and_edits = [item for item in routed if item.event.kind in (parsed.REACTION, parsed.MESSAGE_EDIT)]
     if reactions_and_edits:
         reactions_and_edits_apply(reactions_and_edits, outcomes, result)
     receipts = [item for item in routed if item.event.kind in (parsed.DELIVERY, parsed.READ)]
     if receipts:
-        receipts_apply(receipts, outcomes, result, batch.customers, received_at=received_at)
+        receipts_apply(receipts, outcomes, result, batch.customers)
     return result
 
 
@@ -202,8 +201,6 @@ def receipts_apply(
     outcomes: list[Outcome],
     result: BatchResult,
     customers: dict[tuple[int, str], Customer],
-    *,
-    received_at: datetime,
 ) -> None:
     """Per customer and kind, one UPDATE that advances every earlier outbound message."""
     grouped: dict[tuple[str, int, str], list[RoutedEvent]] = defaultdict(list)
@@ -223,7 +220,7 @@ def receipts_apply(
         reached = Q(mid__in=mids) if mids else Q()
         if watermark:
             reached = (reached | Q(sent_at__lte=watermark)) if mids else Q(sent_at__lte=watermark)
-        at = watermark or max((item.event.occurred_at for item in items if item.event.occurred_at), default=received_at)
+        at = watermark or max(item.event.occurred_at or item.event.received_at for item in items)
         if kind == parsed.DELIVERY:
             updated = scope.filter(reached, status=MessageStatus.SENT).update(
                 status=MessageStatus.DELIVERED, delivered_at=at

@@ -8,7 +8,6 @@ standby, so that its retry parses it again as such.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -43,7 +42,7 @@ def stored_payload(event: ParsedEvent) -> Any:
     return event.payload if event.payload is not None else {"value": None}
 
 
-def events_record(events: Sequence[ParsedEvent], outcomes: Sequence[Outcome], *, received_at: datetime) -> None:
+def events_record(events: Sequence[ParsedEvent], outcomes: Sequence[Outcome]) -> None:
     processed_at = timezone.now()
     insert_rows(
         WebhookEvent,
@@ -56,7 +55,7 @@ def events_record(events: Sequence[ParsedEvent], outcomes: Sequence[Outcome], *,
                 "payload": stored_payload(event),
                 "outcome": outcome.outcome,
                 "reason": logged_reason(event, outcome),
-                "received_at": received_at,
+                "received_at": event.received_at,
                 "processed_at": None if outcome.outcome == WebhookOutcome.PENDING else processed_at,
             }
             for event, outcome in zip(events, outcomes, strict=True)

@@ -53,6 +53,16 @@ from messenger.webhook.sql import insert_rows
 _CUSTOMER_WROTE = frozenset({MessageKind.TEXT, MessageKind.ATTACHMENT, MessageKind.STICKER, MessageKind.POSTBACK})
 
 
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A customer a batch writes for: on this route, a chat-plugin guest or not, first heard of
+    in the POST that arrived then."""
+
+    route: Route
+    is_guest: bool
+    received_at: datetime
+
+
 @dataclass(slots=True)
 class NewMessage:
     """The message an event brings, before it is stored."""
@@ -69,13 +79,12 @@ class NewMessage:
     def key(self) -> tuple[int, str]:
         return (self.columns["page_id"], self.columns["mid"])
 
-    def place(self, route: Route, customer: Customer, *, received_at: datetime) -> None:
+    def place(self, route: Route, customer: Customer) -> None:
         """Put it in the customer's conversation on the route's page."""
         self.columns.update(
             organization_id=route.organization_id,
             conversation_id=customer.conversation_id,
             page_id=route.page_pk,
-            received_at=received_at,
             # A blocked customer's messages are kept but not shown.
             is_hidden=self.inbound and customer.is_blocked,
         )
@@ -114,10 +123,11 @@ EVENT_COLUMNS = (
     "postback_title",
     "postback_payload",
     "sent_at",
+    "received_at",
 )
 
 
-def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> NewMessage:
+def message_new(index: int, event: ParsedEvent) -> NewMessage:
     """What the message row holds of the event itself (not yet of its page or customer)."""
     content = event.detail
     assert isinstance(content, Content)
@@ -135,7 +145,8 @@ def message_new(index: int, event: ParsedEvent, *, received_at: datetime) -> New
         "reply_to_mid": content.reply_to_mid,
         "postback_title": content.postback_title,
         "postback_payload": content.postback_payload,
-        "sent_at": event.occurred_at or received_at,
+        "sent_at": event.occurred_at or event.received_at,
+        "received_at": event.received_at,
     }
     opens_window = inbound and content.kind in _CUSTOMER_WROTE
     return NewMessage(
@@ -153,14 +164,15 @@ def messages_store(
     customers: dict[tuple[int, str], Customer],
     outcomes: list[Outcome],
     result: BatchResult,
-    *,
-    received_at: datetime,
 ) -> None:
     """Store the messages of `creating` (in time order); sets their outcomes. In a transaction."""
-    wanted: dict[tuple[int, str], tuple[Route, bool]] = {}
+    wanted: dict[tuple[int, str], Wanted] = {}
     for item in creating:
-        wanted.setdefault((item.route.page_pk, item.event.customer_id), (item.route, item.event.is_guest))
-    placed, new_contact_ids, new_conversation_ids = customers_resolve(wanted, customers, received_at=received_at)
+        wanted.setdefault(
+            (item.route.page_pk, item.event.customer_id),
+            Wanted(item.route, item.event.is_guest, item.event.received_at),
+        )
+    placed, new_contact_ids, new_conversation_ids = customers_resolve(wanted, customers)
     result.new_contact_ids.extend(new_contact_ids)
     repeats = repeated_deliveries((item.index, item.event, item.route.page_pk) for item in creating)
     standby = {item.index: item.event.standby for item in creating}
@@ -170,8 +182,8 @@ def messages_store(
             reason = message_reason(hidden=False, capped=False, standby=item.event.standby)
             outcomes[item.index].set(WebhookOutcome.DUPLICATE, reason)
             continue
-        message = message_new(item.index, item.event, received_at=received_at)
-        message.place(item.route, placed[(item.route.page_pk, item.event.customer_id)], received_at=received_at)
+        message = message_new(item.index, item.event)
+        message.place(item.route, placed[(item.route.page_pk, item.event.customer_id)])
         messages.append(message)
     # The caps count in the order of the POST, as the one statement does.
     messages.sort(key=lambda m: m.index)
@@ -261,7 +273,7 @@ def messages_store(
 
 
 def customers_resolve(
-    wanted: dict[tuple[int, str], tuple[Route, bool]], known: dict[tuple[int, str], Customer], *, received_at: datetime
+    wanted: dict[tuple[int, str], Wanted], known: dict[tuple[int, str], Customer]
 ) -> tuple[dict[tuple[int, str], Customer], list[int], set[int]]:
     """The contact and conversation of each (page pk, customer id) → (route, is a chat-plugin
     guest), created when missing.
@@ -282,7 +294,7 @@ def customers_resolve(
     for key in missing:
         if key in contacts:
             continue
-        route, is_guest = wanted[key]
+        route, is_guest = wanted[key].route, wanted[key].is_guest
         with translation.override(route.language):
             name = contact_fallback_name(psid=key[1], is_guest=is_guest)
         contact_rows.append(
@@ -293,7 +305,7 @@ def customers_resolve(
                 "is_guest": is_guest,
                 "display_name": name[:200],
                 # There is no profile to fetch for a chat-plugin guest.
-                "profile_fetched_at": received_at if is_guest else None,
+                "profile_fetched_at": wanted[key].received_at if is_guest else None,
             }
         )
     new_contact_ids = []
@@ -301,7 +313,7 @@ def customers_resolve(
         Contact, contact_rows, returning=("id", "page", "psid"), ignore_conflicts=True
     ):
         contacts[(page_pk, psid)] = (contact_id, False)
-        if not wanted[(page_pk, psid)][1]:
+        if not wanted[(page_pk, psid)].is_guest:
             new_contact_ids.append(contact_id)
     others = [key for key in missing if key not in contacts]
     if others:
@@ -316,13 +328,13 @@ def customers_resolve(
     # Conversations: the same, keyed by contact.
     conversation_rows = [
         {
-            "organization_id": wanted[key][0].organization_id,
-            "channel_id": wanted[key][0].channel_id,
-            "department_id": wanted[key][0].department_id,
+            "organization_id": wanted[key].route.organization_id,
+            "channel_id": wanted[key].route.channel_id,
+            "department_id": wanted[key].route.department_id,
             "page_id": key[0],
             "contact_id": contacts[key][0],
             # A new conversation of a channel that assigns by itself joins its queue.
-            "queued_at": received_at if wanted[key][0].assignment_on else None,
+            "queued_at": wanted[key].received_at if wanted[key].route.assignment_on else None,
         }
         for key in missing
     ]
@@ -344,7 +356,7 @@ def customers_resolve(
             psid=key[1],
             is_blocked=is_blocked,
             conversation_id=conversation_id,
-            channel_id=wanted[key][0].channel_id,
+            channel_id=wanted[key].route.channel_id,
         )
     if raced:
         existing = {

@@ -11,7 +11,6 @@ within the POST, files over the caps, standby) by the same rules the step-by-ste
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -43,7 +42,7 @@ def one_statement_applies(events: Sequence[ParsedEvent]) -> bool:
     return all(event.ignored_reason or (creates_message(event) and event.customer_id and event.mid) for event in events)
 
 
-def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult | None:
+def store_in_one_statement(events: Sequence[ParsedEvent]) -> BatchResult | None:
     """The whole batch in one statement, or None when a message's conversation does not exist
     yet or the POST has more files than it keeps (nothing was written then)."""
     creating = [(index, event, event.page_id) for index, event in enumerate(events) if not event.ignored_reason]
@@ -58,12 +57,13 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
             "payload": stored_payload(event),
             "ord": index,
             "standby": event.standby,
+            "received_at": event.received_at,
             "capped": False,
         }
         if event.ignored_reason:
             row["outcome"], row["reason"] = WebhookOutcome.IGNORED, event.ignored_reason[:60]
         else:
-            message = message_new(index, event, received_at=received_at)
+            message = message_new(index, event)
             row.update(message.columns, creates=True, customer=event.customer_id, again=index in repeats)
             row[INBOUND], row[COUNTS], row[ANSWERS] = message.inbound, message.customer_wrote, message.answers
             row[WINDOW] = message.opens_window
@@ -83,9 +83,7 @@ def store_in_one_statement(events: Sequence[ParsedEvent], *, received_at: dateti
     for row, capped in zip(message_rows, attachments_cap(message_rows), strict=True):
         row["capped"] = capped
     now = timezone.now()
-    decided = one_statement_sql.statement_run(
-        rows=rows, batch_values={"received_at": received_at, "processed_at": now}, now=now
-    )
+    decided = one_statement_sql.statement_run(rows=rows, batch_values={"processed_at": now}, now=now)
     if decided is None:
         return None
     for event in events:

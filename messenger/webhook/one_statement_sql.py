@@ -88,7 +88,8 @@ EVENT_FIELDS = (
     ("standby", "boolean"),  # it came in an entry's standby list
 )
 # Message columns given per event (the others take one value for the whole batch); the mid
-# travels as an event field.
+# travels as an event field. Every row has received_at (when its POST arrived; a batch may join
+# several POSTs), which the event log takes too.
 MESSAGE_FIELDS = tuple(name for name in EVENT_COLUMNS if name != "mid")
 # Extra per-message values: the preview (or, when it depends on the language, one per
 # language), whether the customer wrote it (unread, reply window, reopening), whether it is
@@ -263,7 +264,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
             {"hidden": "mine.message_id IS NOT NULL AND r.hidden", "capped": "r.capped", "standby": "r.standby"}
         )
         + " END AS reason, "
-        "left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload "
+        "left(r.page, 40) AS page, r.event_kind, left(r.mid, 255) AS mid, r.payload, r.received_at "
         "FROM r LEFT JOIN mine ON NOT r.again AND mine.ord = r.ord), ",
     ]
     event_values = values(
@@ -276,6 +277,7 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
             "payload": "d.payload",
             "outcome": "d.outcome",
             "reason": "d.reason",
+            "received_at": "d.received_at",
         },
     )
     e_columns = ", ".join(q(column_of(f)) for f in insertable_fields(WebhookEvent))
@@ -318,8 +320,8 @@ def statement_run(
     event, in order, or None when a message's conversation does not exist yet (nothing
     was written).
 
-    `batch_values`: the value of a column that is the same for every row (received_at,
-    processed_at); columns in neither the rows nor there take their field's default.
+    `batch_values`: the value of a column that is the same for every row (processed_at);
+    columns in neither the rows nor there take their field's default.
     """
     connection = connection_for(Message)
     statement, slots = _statement(connection)

@@ -108,6 +108,8 @@ class ParsedEvent:
     kind: str
     page_id: str
     payload: Any
+    # When the POST that carried it arrived (events applied together may come from several POSTs).
+    received_at: datetime
     # Facebook's timestamp, never later than the moment the body arrived; None when absent.
     occurred_at: datetime | None = None
     # Milliseconds as sent, for ordering events of the same moment and for reaction recency.

@@ -77,7 +77,13 @@ class _Item:
         ms = timestamp_ms(self.item.get("timestamp"))
         fields.setdefault("occurred_at", moment(ms, self.received_at))
         return ParsedEvent(
-            kind=kind, page_id=self.page_id, payload=self.item, timestamp_ms=ms or 0, standby=self.standby, **fields
+            kind=kind,
+            page_id=self.page_id,
+            payload=self.item,
+            received_at=self.received_at,
+            timestamp_ms=ms or 0,
+            standby=self.standby,
+            **fields,
         )
 
     @property
@@ -252,7 +258,9 @@ def item_kind(item: Mapping[str, Any]) -> str:
 def parse_item(page_id: str, item: Any, *, received_at: datetime, standby: bool = False) -> ParsedEvent:
     """One `messaging` (or `standby`) item. Also used to re-run an event kept as pending."""
     if not isinstance(item, Mapping):
-        return ParsedEvent(kind=MALFORMED, page_id=page_id, payload=item, ignored_reason=REASON_MALFORMED)
+        return ParsedEvent(
+            kind=MALFORMED, page_id=page_id, payload=item, received_at=received_at, ignored_reason=REASON_MALFORMED
+        )
     ctx = _Item(page_id=page_id, item=item, received_at=received_at, standby=standby)
     key = item_kind(item)
     if key in PARSERS:
@@ -271,7 +279,9 @@ def unknown_keys(item: Any) -> str:
 
 def _entry_events(entry: Any, received_at: datetime) -> Iterator[ParsedEvent]:
     if not isinstance(entry, Mapping):
-        yield ParsedEvent(kind=MALFORMED, page_id="", payload=entry, ignored_reason=REASON_MALFORMED)
+        yield ParsedEvent(
+            kind=MALFORMED, page_id="", payload=entry, received_at=received_at, ignored_reason=REASON_MALFORMED
+        )
         return
     page_id = as_id(entry.get("id"))
     found = False
@@ -288,9 +298,13 @@ def _entry_events(entry: Any, received_at: datetime) -> Iterator[ParsedEvent]:
         # like) are not subscribed to by this product.
         reason = REASON_DASHBOARD_TEST if page_id == "0" else REASON_CHANGES_NOT_HANDLED
         for change in changes:
-            yield ParsedEvent(kind=CHANGES, page_id=page_id, payload=change, ignored_reason=reason)
+            yield ParsedEvent(
+                kind=CHANGES, page_id=page_id, payload=change, received_at=received_at, ignored_reason=reason
+            )
     if not found:
-        yield ParsedEvent(kind=MALFORMED, page_id=page_id, payload=entry, ignored_reason=REASON_MALFORMED)
+        yield ParsedEvent(
+            kind=MALFORMED, page_id=page_id, payload=entry, received_at=received_at, ignored_reason=REASON_MALFORMED
+        )
 
 
 def parse_body(body: Any, *, received_at: datetime) -> list[ParsedEvent]:
@@ -300,11 +314,21 @@ def parse_body(body: Any, *, received_at: datetime) -> list[ParsedEvent]:
     if subject != "page":
         name = as_text(subject, 20) or "missing"
         return [
-            ParsedEvent(kind=OBJECT_PREFIX + name, page_id="", payload=body, ignored_reason=REASON_UNSUPPORTED_OBJECT)
+            ParsedEvent(
+                kind=OBJECT_PREFIX + name,
+                page_id="",
+                payload=body,
+                received_at=received_at,
+                ignored_reason=REASON_UNSUPPORTED_OBJECT,
+            )
         ]
     entries = document.get("entry")
     if not isinstance(entries, list) or not entries:
-        return [ParsedEvent(kind=MALFORMED, page_id="", payload=body, ignored_reason=REASON_MALFORMED)]
+        return [
+            ParsedEvent(
+                kind=MALFORMED, page_id="", payload=body, received_at=received_at, ignored_reason=REASON_MALFORMED
+            )
+        ]
     return [event for entry in entries for event in _entry_events(entry, received_at)]
 
 
@@ -313,9 +337,17 @@ def parse_stored(kind: str, page_id: str, payload: Any, *, received_at: datetime
     arrival: `standby` says it came in an entry's `standby` list (the log's row tells)."""
     if kind == CHANGES:
         reason = REASON_DASHBOARD_TEST if page_id == "0" else REASON_CHANGES_NOT_HANDLED
-        return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=reason)
+        return ParsedEvent(kind=kind, page_id=page_id, payload=payload, received_at=received_at, ignored_reason=reason)
     if kind == MALFORMED:
-        return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=REASON_MALFORMED)
+        return ParsedEvent(
+            kind=kind, page_id=page_id, payload=payload, received_at=received_at, ignored_reason=REASON_MALFORMED
+        )
     if kind.startswith(OBJECT_PREFIX):
-        return ParsedEvent(kind=kind, page_id=page_id, payload=payload, ignored_reason=REASON_UNSUPPORTED_OBJECT)
+        return ParsedEvent(
+            kind=kind,
+            page_id=page_id,
+            payload=payload,
+            received_at=received_at,
+            ignored_reason=REASON_UNSUPPORTED_OBJECT,
+        )
     return parse_item(page_id, payload, received_at=received_at, standby=standby)

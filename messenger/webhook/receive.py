@@ -36,7 +36,7 @@ from helpdesk import signals
 from helpdesk.signals import quick_replies_received
 from live.publish import conversation_changed, publish
 from messenger.models import WebhookEvent, WebhookOutcome
-from messenger.pages.health import page_activity_record
+from messenger.pages.health import hour_start, page_activity_record
 from messenger.webhook import parsing
 from messenger.webhook.apply import batch_apply
 from messenger.webhook.eventlog import events_record, logged_reason, pending_reason, pending_was_standby
@@ -64,28 +64,33 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
     Facebook delivers again). When applying the batch fails for any other reason the
     raw events are still committed, as pending, for the periodic job to retry.
     """
-    events = parsing.parse_body(body, received_at=received_at)
-    _activity_record(events, received_at=received_at)
+    return events_store(parsing.parse_body(body, received_at=received_at))
+
+
+def events_store(events: Sequence[ParsedEvent]) -> BatchResult:
+    """Route, apply and log a batch of parsed events: one POST's, or several kept POSTs'
+    (messenger.webhook.later), each event with the time its POST arrived."""
+    _activity_record(events)
     if one_statement_applies(events):
         try:
-            result = store_in_one_statement(events, received_at=received_at)
+            result = store_in_one_statement(events)
         except (OperationalError, InterfaceError):
             raise
         except Exception:
             logger.exception("webhook: the one statement failed; applying the batch step by step")
             result = None
         if result is not None:
-            # The statement committed by itself.
+            # The statement committed by itself (or with the caller's transaction).
             followups_on_commit(result)
-            referrals_on_commit(events, received_at=received_at)
+            referrals_on_commit(events)
             return result
     batch = batch_route(events, routing_read(events))
     try:
         with transaction.atomic():
-            result = batch_apply(batch, received_at=received_at)
-            events_record(events, result.outcomes, received_at=received_at)
+            result = batch_apply(batch)
+            events_record(events, result.outcomes)
             followups_on_commit(result)
-            referrals_on_commit(events, received_at=received_at)
+            referrals_on_commit(events)
         return result
     except (OperationalError, InterfaceError):
         raise
@@ -93,25 +98,31 @@ def webhook_receive(*, body: Any, received_at: datetime) -> BatchResult:
         logger.exception("webhook: applying %d event(s) failed; keeping them as pending", len(events))
     outcomes = [Outcome(organization_id=outcome.organization_id) for outcome in batch.outcomes]
     with transaction.atomic():
-        events_record(events, outcomes, received_at=received_at)
+        events_record(events, outcomes)
     return BatchResult(outcomes)
 
 
-def _activity_record(events: Sequence[ParsedEvent], *, received_at: datetime) -> None:
+def _activity_record(events: Sequence[ParsedEvent]) -> None:
     """Page health's counters (messenger.pages.health): Facebook delivered these events, whatever
-    becomes of them. Never in the way of storing them."""
+    becomes of them. Never in the way of storing them. Counted in the hour their POST arrived."""
+    by_hour: dict[datetime, list[ParsedEvent]] = {}
+    for event in events:
+        by_hour.setdefault(hour_start(event.received_at), []).append(event)
     try:
-        page_activity_record(page_ids=(event.page_id for event in events), received_at=received_at)
+        for group in by_hour.values():
+            page_activity_record(
+                page_ids=(event.page_id for event in group), received_at=max(event.received_at for event in group)
+            )
     except (OperationalError, InterfaceError):
         raise
     except Exception:
         logger.exception("webhook: counting the pages' events failed")
 
 
-def events_apply(events: Sequence[ParsedEvent], *, received_at: datetime) -> BatchResult:
+def events_apply(events: Sequence[ParsedEvent]) -> BatchResult:
     """Apply parsed events (the retry of pending ones). Runs inside the caller's transaction."""
-    result = batch_apply(batch_route(events, routing_read(events)), received_at=received_at)
-    referrals_on_commit(events, received_at=received_at)
+    result = batch_apply(batch_route(events, routing_read(events)))
+    referrals_on_commit(events)
     return result
 
 
@@ -215,7 +226,7 @@ def webhook_events_retry_pending(*, now: datetime | None = None, limit: int = 20
             )
             try:
                 with transaction.atomic():
-                    result = events_apply([event], received_at=row.received_at)
+                    result = events_apply([event])
             except Exception as error:
                 logger.exception("webhook: pending event %s failed again", row.pk)
                 if row.received_at <= now - PENDING_GIVE_UP_AFTER:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from functools import partial
 
 from django.db import transaction
@@ -38,7 +37,7 @@ def referrals_found(events: Sequence[ParsedEvent]) -> list[tuple[ParsedEvent, Re
     return found
 
 
-def referrals_record(events: Sequence[ParsedEvent], *, received_at: datetime) -> int:
+def referrals_record(events: Sequence[ParsedEvent]) -> int:
     """Store the referrals of these events' stored messages; a second run adds nothing."""
     found = referrals_found(events)
     if not found:
@@ -68,15 +67,15 @@ def referrals_record(events: Sequence[ParsedEvent], *, received_at: datetime) ->
                 ad_id=referral.ad_id,
                 ad_title=referral.ad_title,
                 referer_uri=referral.referer_uri,
-                occurred_at=event.occurred_at or received_at,
+                occurred_at=event.occurred_at or event.received_at,
             )
         )
     ConversationReferral.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 
 
-def referrals_on_commit(events: Sequence[ParsedEvent], *, received_at: datetime) -> None:
+def referrals_on_commit(events: Sequence[ParsedEvent]) -> None:
     """Record the batch's referrals once its messages are committed (at once outside a
     transaction); a failure is logged and never undoes the messages."""
     if referrals_found(events):
-        transaction.on_commit(partial(referrals_record, events, received_at=received_at), robust=True)
+        transaction.on_commit(partial(referrals_record, events), robust=True)

@@ -26,8 +26,13 @@ def test_the_batch_document_reads_alike_whichever_encoder_writes_it(microsecond:
 def test_a_new_messages_columns_are_those_the_one_statement_carries() -> None:
     """The step-by-step way and the one statement take the same columns from an event."""
     event = parsed.ParsedEvent(
-        kind=parsed.MESSAGE, page_id="1", payload={}, mid="m_1", detail=parsed.Content(kind="text", text="hi")
+        kind=parsed.MESSAGE,
+        page_id="1",
+        payload={},
+        received_at=datetime(2026, 1, 2, tzinfo=UTC),
+        mid="m_1",
+        detail=parsed.Content(kind="text", text="hi"),
     )
-    message = messages.message_new(0, event, received_at=datetime(2026, 1, 2, tzinfo=UTC))
+    message = messages.message_new(0, event)
     assert tuple(message.columns) == messages.EVENT_COLUMNS
     assert set(one_statement_sql.MESSAGE_FIELDS) == set(messages.EVENT_COLUMNS) - {"mid"}
