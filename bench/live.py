@@ -67,6 +67,8 @@ from bench.webhook import (  # noqa: E402
     _free_port,
     _post,
     _start_gunicorn,
+    _start_worker,
+    _worker_cpu,
     bench_database_prepare,
 )
 
@@ -701,6 +703,11 @@ def _parse() -> argparse.Namespace:
         "--application", default="helpdesk.asgi:application", help="the ASGI application served (to compare another)"
     )
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
+    parser.add_argument(
+        "--apply-now",
+        action="store_true",
+        help="the web process applies each webhook POST before its answer (no webhook worker)",
+    )
     return parser.parse_args()
 
 
@@ -724,10 +731,13 @@ def main() -> int:
         # Pub/sub channels are the server's, not one database's: a prefix of this run's own.
         "LIVE_KEY_PREFIX": f"live-bench-{os.getpid()}",
     }
+    # As docker-compose.yml runs it: POSTs kept and applied by a worker of the `webhook` queue.
+    live["WEBHOOK_APPLY_LATER"] = "0" if args.apply_now else "1"
     bench_name, admin_url, env = bench_database_prepare("live bench")
     env.update(live)
     os.environ.update(live)
     server: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     clients: ClientPool | None = None
     try:
         _redis_flush(redis_url)
@@ -748,6 +758,7 @@ def main() -> int:
         seeded = time.time() - seeded
         port = _free_port()
         server = _start_gunicorn(port, env, SERVER_CONFIG, application=args.application)
+        worker = None if args.apply_now else _start_worker(env)
         web = _web_worker(server.pid)
         members = [ClientMember(m.index, m.slug, m.session_key) for m in world.members]
         clients = ClientPool(args.client_processes, port, world.cookie_name, members)
@@ -759,7 +770,8 @@ def main() -> int:
             f"PostgreSQL {bench_name} · "
             f"Redis {redis_url} · {len(world.members)} members ({admins} admins) in {args.orgs} organizations × "
             f"{CHANNELS} channels (an agent sees {agents_see:.1f}) · {args.client_processes} client processes · "
-            f"seeded in {seeded:.1f} s",
+            + ("each webhook POST applied before its answer · " if worker is None else "webhook worker (-Q webhook) · ")
+            + f"seeded in {seeded:.1f} s",
             flush=True,
         )
 
@@ -801,8 +813,10 @@ def main() -> int:
         sampler = ConnectionSampler(bench_name)
         sampler.start()
         cpu_before, load_started = proc.cpu_seconds(web), time.time()
+        worker_cpu_before = _worker_cpu(worker)
         _load(port, world.targets[:messages], args.rate, load)
         load_cpu = (proc.cpu_seconds(web) - cpu_before) / (time.time() - load_started) * 100
+        worker_cpu = (_worker_cpu(worker) - worker_cpu_before) / (time.time() - load_started) * 100
         load_connections = sampler.stop()
         time.sleep(GRACE_SECONDS)
         arrivals += [item for answer in clients.ask("collect") for item in answer]
@@ -814,7 +828,9 @@ def main() -> int:
         print(
             f"load: {messages} messages at {args.rate:.0f}/s asked, {len(load.answered)} answered 200 "
             f"({served:.0f}/s), {load.errors} errors, POST p50 {percentile(load.post_ms, 0.5):.0f} ms "
-            f"p99 {percentile(load.post_ms, 0.99):.0f} ms · web CPU {load_cpu:.0f} % · RSS {rss_load:.0f} MB · "
+            f"p99 {percentile(load.post_ms, 0.99):.0f} ms · web CPU {load_cpu:.0f} % · "
+            + (f"webhook worker CPU {worker_cpu:.0f} % · " if worker is not None else "")
+            + f"RSS {rss_load:.0f} MB · "
             f"database connections up to {load_connections}",
             flush=True,
         )
@@ -842,6 +858,9 @@ def main() -> int:
     finally:
         if clients is not None:
             clients.stop()
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

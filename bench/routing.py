@@ -52,6 +52,7 @@ from bench.webhook import (  # noqa: E402
     _start_gunicorn,
     bench_database_prepare,
     gunicorn_config,
+    start_celery_worker,
 )
 
 TARGET_P99_S = 1.0
@@ -221,19 +222,7 @@ def _redis_flush(url: str) -> None:
 
 
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        str(ROOT / ".venv" / "bin" / "celery"),
-        "-A",
-        "helpdesk",
-        "worker",
-        "--queues=routing",
-        f"--concurrency={WORKER_CONCURRENCY}",
-        "--loglevel=WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--hostname=routing-bench@%h",
-    ]
-    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    return start_celery_worker(env, queue="routing", concurrency=WORKER_CONCURRENCY)
 
 
 # --------------------------------------------------------------------------- (a) the load

@@ -9,14 +9,18 @@ starts gunicorn (fixed configuration, printed; --workers/--threads to vary it) w
 http.client keep-alive connections; nothing to install):
 
 - (a) /bench/baseline/: verify the HMAC, insert one row per event (bench/baseline);
-- (b) /webhooks/messenger/: the product, everything included.
+- (b) /webhooks/messenger/: the product, everything included: as docker-compose.yml runs it,
+  each POST is kept and answered, and a Celery worker of the `webhook` queue (started here,
+  running all along, on the same two cores) applies the POSTs waiting, joined into batches
+  (settings.WEBHOOK_APPLY_LATER; `--apply-now` measures applying each POST before its answer).
 
 For 1-event and 20-entry POSTs it measures the maximum rate (closed loop) in alternating
 baseline/product rounds, so that a neighbour's load hits both alike, and keeps the medians;
 then latency at half that rate (open loop, measured from each request's scheduled time).
 Afterwards it replays a sample of what it sent, concurrently and twice, and checks that
 every message answered 200 is stored exactly once, with one `stored` entry in the event
-log. The last line is the summary.
+log. Before that check it waits for the worker to apply every POST kept, and prints how long
+after the last request that took and the worker's CPU. The last line is the summary.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import proc  # noqa: E402
+
 # What the webhook must reach, measured in the same run as the baseline.
 TARGET_RATIO_1 = 0.75  # 1-event POSTs: product req/s ÷ baseline req/s
 TARGET_RATIO_20 = 0.5  # 20-entry POSTs
@@ -52,6 +58,7 @@ TARGET_P99_MS = 50  # at half the product's maximum rate
 
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 4
+WORKER_CONCURRENCY = 2  # docker-compose.yml's worker-webhook (one applies, one waits its turn)
 
 
 def gunicorn_config(workers: int, threads: int) -> list[str]:
@@ -364,6 +371,56 @@ def _seed() -> None:
         cursor.execute("ANALYZE")
 
 
+def _start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """docker-compose.yml's worker-webhook: the applier of the POSTs kept."""
+    return start_celery_worker(env, queue="webhook", concurrency=WORKER_CONCURRENCY, pool="prefork")
+
+
+def start_celery_worker(
+    env: dict[str, str], *, queue: str, concurrency: int, pool: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A Celery worker of one queue, in a session of its own (stopped with os.killpg)."""
+    command = [
+        str(ROOT / ".venv" / "bin" / "celery"),
+        "-A",
+        "helpdesk",
+        "worker",
+        f"--queues={queue}",
+        *([f"--pool={pool}"] if pool else []),
+        f"--concurrency={concurrency}",
+        "--loglevel=WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        f"--hostname={queue}-bench@%h",
+    ]
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
+def _worker_cpu(worker: subprocess.Popen[bytes] | None) -> float:
+    if worker is None:
+        return 0.0
+    return proc.cpu_seconds(worker.pid) + sum(proc.cpu_seconds(pid) for pid in proc.children(worker.pid))
+
+
+def _wait_applied(timeout: float = 300.0) -> tuple[int, float]:
+    """How many POSTs were still kept when the load stopped, and how long they took to apply."""
+    from django.db import connection
+
+    started = time.monotonic()
+    first = None
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM messenger_receivedpost")
+            waiting = cursor.fetchone()[0]
+        if first is None:
+            first = waiting
+        if not waiting or time.monotonic() - started > timeout:
+            break
+        time.sleep(0.05)
+    connection.close()
+    return first, time.monotonic() - started
+
+
 def _start_gunicorn(
     port: int, env: dict[str, str], config: list[str], application: str = "helpdesk.wsgi:application"
 ) -> subprocess.Popen[bytes]:
@@ -400,9 +457,14 @@ def main() -> int:
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     parser.add_argument("--workers", type=int, default=GUNICORN_WORKERS, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=GUNICORN_THREADS, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--apply-now", action="store_true", help="apply each POST before its answer (WEBHOOK_APPLY_LATER off)"
+    )
     args = parser.parse_args()
 
     bench_name, admin_url, env = bench_database_prepare("webhook bench")
+    env["WEBHOOK_APPLY_LATER"] = "0" if args.apply_now else "1"
+    os.environ["WEBHOOK_APPLY_LATER"] = env["WEBHOOK_APPLY_LATER"]
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
     )
@@ -417,8 +479,12 @@ def main() -> int:
     port = _free_port()
     config = gunicorn_config(args.workers, args.threads)
     server = _start_gunicorn(port, env, config)
+    worker = None if args.apply_now else _start_worker(env)
     print(
-        f"webhook bench: gunicorn {' '.join(config)} · PostgreSQL {bench_name} · "
+        f"webhook bench: gunicorn {' '.join(config)} · "
+        + ("each POST applied before its answer · " if args.apply_now else "")
+        + (f"POSTs kept, applied by a celery worker (-Q webhook, {WORKER_CONCURRENCY} processes) · " if worker else "")
+        + f"PostgreSQL {bench_name} · "
         f"load {LOAD_PROCESSES} processes × {LOAD_THREADS} keep-alive connections · "
         f"{args.rounds} alternating rounds of {args.seconds:.0f} s (medians) · "
         f"{len(PAGE_IDS)} pages × {CUSTOMERS_PER_PAGE} known customers"
@@ -426,6 +492,8 @@ def main() -> int:
     results: dict[tuple[str, int], Result] = {}
     paced: dict[tuple[str, int], Result] = {}
     ratios: dict[int, float] = {}
+    applied = (0, 0.0)
+    worker_cpu = 0.0
     try:
         warmup = measure(port, PRODUCT_PATH, 1, 2.0, None, "warmup-product")
         measure(port, BASELINE_PATH, 1, 2.0, None, "warmup-baseline")
@@ -443,9 +511,15 @@ def main() -> int:
                 half = results[(name, entries)].requests_per_s / 2
                 paced[(name, entries)] = measure(port, path, entries, args.seconds, half, f"{name}-{entries}-half")
         replay_ok = _replay(port, results, paced)
+        if worker is not None:
+            applied = _wait_applied()
+            worker_cpu = _worker_cpu(worker)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
 
     print()
     print(f"{'':22}{'req/s':>9}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}   at half rate: p50 / p99 ms")
@@ -471,6 +545,11 @@ def main() -> int:
         f"product batched: {results[('product', 20)].events_per_s:.0f} events/s (target > {TARGET_EVENTS_PER_S}) · "
         f"p99 at half rate {p99_half:.1f} ms (target < {TARGET_P99_MS})"
     )
+    if worker is not None:
+        print(
+            f"applier: {applied[0]} POST(s) still kept when the load stopped, all applied {applied[1]:.1f} s later · "
+            f"worker CPU {worker_cpu:.1f} s in all"
+        )
     print(f"exactly once: {exactly_once} · replayed duplicates accepted: {replay_ok}")
     if not args.keep_database:
         _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{bench_name}"')
@@ -487,6 +566,7 @@ def main() -> int:
         f"1-event {results[('product', 1)].requests_per_s:.0f} req/s · "
         f"batched {results[('product', 20)].events_per_s:.0f} events/s (ratio {ratio_20:.2f}) · "
         f"p99 {p99_half:.0f} ms at half rate · exactly once {'yes' if exactly_once and replay_ok else 'NO'}"
+        + (" · applied now" if args.apply_now else f" · applied {applied[1]:.1f} s after the load")
     )
     return 0 if met else 1
 

@@ -527,6 +527,18 @@ class WebhookEvent(models.Model):
         return f"{self.kind} {self.outcome}"
 
 
+class ReceivedPost(models.Model):
+    """A verified webhook POST kept as it arrived until a worker applies it
+    (settings.WEBHOOK_APPLY_LATER, messenger.webhook.later): Facebook gets its 200 once the
+    body is committed here, and the applier joins the POSTs waiting into one batch."""
+
+    received_at = models.DateTimeField()
+    body = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"POST received at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class MessageSearchText(models.Model):
     """The text of a message, copied here for the inbox search (messenger.services.search).
 

@@ -218,6 +218,8 @@ CELERY_TASK_QUEUES = (
     Queue("routing", routing_key="routing"),
     # Outgoing webhooks: a slow or dead endpoint of a customer never delays anything else.
     Queue("outgoing", routing_key="outgoing"),
+    # The webhook's POSTs kept to apply later (WEBHOOK_APPLY_LATER): never behind anything else.
+    Queue("webhook", routing_key="webhook"),
 )
 # By task name (`<app>.<area>.<action>`, see messenger/tasks/__init__.py); unlisted tasks go to "celery".
 CELERY_TASK_ROUTES = {
@@ -230,6 +232,7 @@ CELERY_TASK_ROUTES = {
     "messenger.routing.drain_channel": {"queue": "routing"},
     "messenger.routing.drain_organization": {"queue": "routing"},
     "messenger.routing.out_of_hours_reply": {"queue": "routing"},
+    "messenger.webhook.received_posts_apply": {"queue": "webhook"},
     "outgoing.deliver": {"queue": "outgoing"},
     "outgoing.sweep": {"queue": "outgoing"},
 }
@@ -515,6 +518,10 @@ TOKEN_EXPIRY_WARNING_DAYS = env.int("TOKEN_EXPIRY_WARNING_DAYS", 7)
 TOKEN_CHECK_BATCH_SIZE = env.int("TOKEN_CHECK_BATCH_SIZE", 50)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+# Keep each verified POST as it arrived, answer Facebook at once, and apply the POSTs waiting in
+# a worker (the "webhook" queue), joined into batches (messenger.webhook.later). Off, each POST
+# is applied before its answer: the embedded defaults, where no worker may run.
+WEBHOOK_APPLY_LATER = env.bool("WEBHOOK_APPLY_LATER", False)
 # Customers' attachments are downloaded only from hosts under these suffixes (label boundary)
 # when the Graph sandbox is off; with it on, from any public https host and the sandbox itself.
 ATTACHMENT_HOST_SUFFIXES = env.list(

@@ -39,6 +39,7 @@ from messenger.tasks.search import message_search_index
 from messenger.tasks.sending import send_message, send_sender_action, sending_sweep
 from messenger.tasks.sla import conversations_sla_sweep
 from messenger.tasks.webhook import (
+    received_posts_apply,
     webhook_contact_profile_fetch,
     webhook_events_process_pending,
     webhook_events_prune,
@@ -63,6 +64,7 @@ __all__ = [
     "page_silence_check",
     "page_subscription_check",
     "pages",
+    "received_posts_apply",
     "route_conversations",
     "routing",
     "routing_sweep",

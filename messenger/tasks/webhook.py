@@ -15,6 +15,15 @@ FOLLOWUPS = "messenger.webhook.followups"
 CONTACT_PROFILE_FETCH = "messenger.webhook.contact_profile_fetch"
 EVENTS_PROCESS_PENDING = "messenger.webhook.events_process_pending"
 EVENTS_PRUNE = "messenger.webhook.events_prune"
+RECEIVED_POSTS_APPLY = "messenger.webhook.received_posts_apply"
+
+
+@shared_task(name=RECEIVED_POSTS_APPLY, ignore_result=True)
+def received_posts_apply() -> None:
+    """The POSTs kept to apply later (settings.WEBHOOK_APPLY_LATER), joined into batches."""
+    from messenger.webhook.later import received_posts_apply as apply
+
+    apply()
 
 
 @shared_task(name=FOLLOWUPS, ignore_result=True)
@@ -41,19 +50,24 @@ def webhook_contact_profile_fetch(contact_id: int) -> None:
 
 @shared_task(name=EVENTS_PROCESS_PENDING, ignore_result=True)
 def webhook_events_process_pending() -> None:
-    """Every minute: events stored but not applied (a failure, a crash), then the follow-ups
-    and attachment downloads that could not be queued (broker down)."""
+    """Every minute: POSTs kept to apply later that no wake-up reached, events stored but not
+    applied (a failure, a crash), then the follow-ups and attachment downloads that could not
+    be queued (broker down)."""
     from messenger.services.attachments.catch_up import attachments_catch_up
     from messenger.webhook.followups import followups_catch_up
+    from messenger.webhook.later import received_posts_apply as apply
     from messenger.webhook.receive import webhook_events_retry_pending
 
+    posts = apply()
     report = webhook_events_retry_pending()
     fetched, announced = followups_catch_up()
     downloads = attachments_catch_up()
-    if report.retried or report.still_pending or report.failed or fetched or announced or downloads:
+    if posts or report.retried or report.still_pending or report.failed or fetched or announced or downloads:
         logger.info(
-            "webhook catch-up: %d event(s) applied, %d still pending, %d given up; %d profile(s), %d notice(s), "
+            "webhook catch-up: %d kept POST(s) applied, %d event(s) applied, %d still pending, %d given up; "
+            "%d profile(s), %d notice(s), "
             "%d attachment download(s) queued",
+            posts,
             report.retried,
             report.still_pending,
             report.failed,

@@ -28,12 +28,15 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
     Every value is relative to the row as it is (SQL reads the old row in SET), so an older
     message arriving late never moves last_* back, and two POSTs for one conversation add up.
     The customer waits from their first message no answer followed: an answer at least as
-    recent as what they wrote ends the wait, a message of theirs starts one unless one runs.
+    recent as what they wrote ends the wait, a message of theirs starts one unless one runs,
+    and after an answer in the batch that ended the running wait, the new one starts with their
+    first message after it (`waits_from`), not with one the answer answered.
     A conversation the customer reopens, unassigned, in a channel that assigns by itself
     (`assign_on`, its page's channel) joins that channel's queue.
     """
     last_at, preview, last_in, wrote = (f"{values}.{name}" for name in ("last_at", "preview", "last_in", "wrote"))
     first_in, answered, assign_on = f"{values}.first_in", f"{values}.answered", f"{values}.assign_on"
+    waits_from = f"{values}.waits_from"
     last_wrote = f"{values}.last_wrote"
     field = Conversation._meta.get_field
 
@@ -56,7 +59,9 @@ def conversation_bump_assignments(quote: Callable[[str], str], target: str, valu
         f"ELSE {target}.{col('state')} END, "
         f"{col('waiting_since')} = CASE WHEN {answered} IS NOT NULL AND "
         f"{answered} >= COALESCE({last_wrote}, {waiting_since}, {answered}) THEN NULL "
-        f"WHEN {first_in} IS NOT NULL THEN COALESCE({waiting_since}, {first_in}) ELSE {waiting_since} END, "
+        f"WHEN {waits_from} IS NOT NULL AND {answered} IS NOT NULL "
+        f"AND {answered} >= COALESCE({waiting_since}, {answered}) THEN {waits_from} "
+        f"WHEN {waits_from} IS NOT NULL THEN COALESCE({waiting_since}, {waits_from}) ELSE {waiting_since} END, "
         f"{col('queued_at')} = CASE WHEN {reopened} AND {assign_on} AND {target}.{col('assignee')} IS NULL "
         f"THEN COALESCE({queued_at}, {first_in}) ELSE {queued_at} END, "
         f"{col('updated_at')} = %s"
@@ -76,10 +81,22 @@ class ConversationBump:
     first_in: datetime | None  # the customer's first message (None: the customer wrote nothing)
     answered: datetime | None  # the latest answer sent outside the helpdesk (None: none)
     assign_on: bool  # its page's channel assigns conversations by itself
+    # The customer's first message after `answered` (all of theirs when no answer; None: none).
+    waits_from: datetime | None
 
 
 # The columns of a bump as SQL values, in ConversationBump's order after the id.
-BUMP_COLUMNS = ("last_at", "preview", "last_in", "last_wrote", "wrote", "first_in", "answered", "assign_on")
+BUMP_COLUMNS = (
+    "last_at",
+    "preview",
+    "last_in",
+    "last_wrote",
+    "wrote",
+    "first_in",
+    "answered",
+    "assign_on",
+    "waits_from",
+)
 _BUMP_TYPES = (
     "timestamptz",
     "varchar",
@@ -89,6 +106,7 @@ _BUMP_TYPES = (
     "timestamptz",
     "timestamptz",
     "boolean",
+    "timestamptz",
 )
 
 
@@ -96,7 +114,18 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
     """One UPDATE for all touched conversations; a reopening writes its system line.
     Returns the ids of the conversations the customer reopened."""
     aggregates = [
-        (b.conversation_id, b.last_at, b.preview, b.last_in, b.last_wrote, b.wrote, b.first_in, b.answered, b.assign_on)
+        (
+            b.conversation_id,
+            b.last_at,
+            b.preview,
+            b.last_in,
+            b.last_wrote,
+            b.wrote,
+            b.first_in,
+            b.answered,
+            b.assign_on,
+            b.waits_from,
+        )
         for b in sorted(bumps, key=lambda b: b.conversation_id)
     ]
     connection = connection_for(Conversation)
@@ -116,6 +145,7 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
         first_in,
         answered,
         assign_on,
+        waits_from,
     ) in aggregates:
         params += [
             conversation_id,
@@ -127,6 +157,7 @@ def conversations_bump(bumps: list[ConversationBump]) -> list[int]:
             date_field.get_db_prep_save(first_in, connection),
             date_field.get_db_prep_save(answered, connection),
             assign_on,
+            date_field.get_db_prep_save(waits_from, connection),
         ]
     now = date_field.get_db_prep_save(timezone.now(), connection)
     ids = [a[0] for a in aggregates]

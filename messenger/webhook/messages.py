@@ -375,6 +375,7 @@ def customers_resolve(
 def _bump(conversation_id: int, messages: list[NewMessage], *, assign_on: bool) -> ConversationBump:
     latest = max(messages, key=lambda m: (m.columns["sent_at"], m.index))
     wrote = [m.columns["sent_at"] for m in messages if m.customer_wrote]
+    answered = max((m.columns["sent_at"] for m in messages if m.answers), default=None)
     return ConversationBump(
         conversation_id=conversation_id,
         last_at=latest.columns["sent_at"],
@@ -383,6 +384,7 @@ def _bump(conversation_id: int, messages: list[NewMessage], *, assign_on: bool) 
         last_wrote=max(wrote, default=None),
         wrote=len(wrote),
         first_in=min(wrote, default=None),
-        answered=max((m.columns["sent_at"] for m in messages if m.answers), default=None),
+        answered=answered,
         assign_on=assign_on,
+        waits_from=min((at for at in wrote if answered is None or at > answered), default=None),
     )

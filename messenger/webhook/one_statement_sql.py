@@ -229,14 +229,17 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"FROM r WHERE r.creates AND NOT r.again AND {live} AND r.conversation_id IS NOT NULL "
         f"AND (SELECT ok FROM ok) ORDER BY r.page_pk, r.mid ON CONFLICT DO NOTHING "
         f"RETURNING {m_id} AS id, {m_page} AS page_pk, {m_mid} AS mid), ",
-        "mine AS (SELECT r.*, ins.id AS message_id FROM r JOIN ins ON ins.page_pk = r.page_pk "
+        f"mine AS (SELECT r.*, ins.id AS message_id, max(r.sent_at) FILTER (WHERE r.{q(ANSWERS)}) "
+        "OVER (PARTITION BY r.conversation_id) AS batch_answered FROM r JOIN ins ON ins.page_pk = r.page_pk "
         "AND ins.mid = r.mid WHERE NOT r.again), ",
         f"agg AS (SELECT conversation_id AS id, max(sent_at) AS last_at, "
         f"(array_agg(the_preview ORDER BY sent_at DESC, ord DESC))[1] AS preview, "
         f"max(sent_at) FILTER (WHERE {q(WINDOW)}) AS last_in, max(sent_at) FILTER (WHERE {q(COUNTS)}) AS last_wrote, "
         f"count(*) FILTER (WHERE {q(COUNTS)}) AS wrote, "
         f"min(sent_at) FILTER (WHERE {q(COUNTS)}) AS first_in, max(sent_at) FILTER (WHERE {q(ANSWERS)}) AS answered, "
-        f"bool_or(assignment_on) AS assign_on "
+        f"bool_or(assignment_on) AS assign_on, "
+        f"min(sent_at) FILTER (WHERE {q(COUNTS)} AND (batch_answered IS NULL OR sent_at > batch_answered)) "
+        f"AS waits_from "
         f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",
         # Locked once, in id order, before the update reads them (a CTE runs once).
         f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {tbl(Conversation)} "

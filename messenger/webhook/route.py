@@ -25,6 +25,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -272,9 +273,11 @@ def batch_route(events: Sequence[ParsedEvent], routing: Routing) -> RoutedBatch:
     return RoutedBatch(events, outcomes, routed, routing.customers)
 
 
-def in_time_order(index: int, event: ParsedEvent) -> tuple[int, int]:
-    """The sort key of an event of a POST: Facebook's time, then its place in the POST."""
-    return (event.timestamp_ms, index)
+def in_time_order(index: int, event: ParsedEvent) -> tuple[datetime, int, int]:
+    """The sort key of an event of a batch: the POST it came in (POSTs joined into one batch
+    apply in the order they arrived, as they would one by one), then Facebook's time, then its
+    place in the batch."""
+    return (event.received_at, event.timestamp_ms, index)
 
 
 def repeated_deliveries(deliveries: Iterable[tuple[int, ParsedEvent, Any]]) -> set[int]:

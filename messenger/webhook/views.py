@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from helpdesk.converters import parse_id
 from helpdesk.tenancy import TenantRequest, admin_required
 from messenger.models import WebhookOutcome
-from messenger.webhook import outcomes, parsed, payload, selectors
+from messenger.webhook import later, outcomes, parsed, payload, selectors
 from messenger.webhook.receive import webhook_receive
 from messenger.webhook.signature import signature_is_valid
 
@@ -54,7 +54,10 @@ def messenger_webhook(request: HttpRequest) -> HttpResponse:
     if not isinstance(document, dict):
         return HttpResponse("Not a webhook body", status=400, content_type=_TEXT)
     try:
-        webhook_receive(body=document, received_at=timezone.now())
+        if settings.WEBHOOK_APPLY_LATER:
+            later.keep(body=body, received_at=timezone.now())
+        else:
+            webhook_receive(body=document, received_at=timezone.now())
     except DatabaseError:
         # Nothing was committed: Facebook delivers again when it gets no 200.
         logger.exception("webhook: database unavailable, asking Facebook to retry")

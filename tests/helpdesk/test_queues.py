@@ -39,6 +39,7 @@ def queue_of(task_name: str) -> str:
         ("messenger.routing.sweep", "celery"),
         ("messenger.webhook.followups", "celery"),
         ("messenger.webhook.events_process_pending", "celery"),
+        ("messenger.webhook.received_posts_apply", "webhook"),
         ("messenger.sending.sweep", "celery"),
         ("tickets.conversion.sweep_idle_conversations", "celery"),
         ("availability.status.sweep", "celery"),
@@ -73,13 +74,14 @@ def test_every_task_of_the_product_is_named_app_area_action() -> None:
     ] == []
 
 
-def test_a_worker_started_without_queues_consumes_all_five() -> None:
+def test_a_worker_started_without_queues_consumes_all_six() -> None:
     assert {queue.name for queue in settings.CELERY_TASK_QUEUES} == {
         "celery",
         "sending",
         "downloads",
         "routing",
         "outgoing",
+        "webhook",
     }
 
 

@@ -78,6 +78,33 @@ def test_an_answer_older_than_the_wait_delivered_late_does_not_end_it(client: Cl
     assert Conversation.objects.get().waiting_since == BASE + timedelta(seconds=60)
 
 
+def _echo(mid: str, *, seconds: int) -> dict[str, Any]:
+    return {
+        "sender": {"id": PAGE_ID},
+        "recipient": {"id": PSID},
+        "timestamp": BASE_MS + seconds * 1000,
+        "message": {"is_echo": True, "mid": mid, "text": "We are on it."},
+    }
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["new conversation", "existing conversation"])
+def test_in_one_post_the_wait_starts_with_the_first_message_after_the_answer(
+    client: Client, page: FacebookPage, known: bool
+) -> None:
+    """A POST of [customer, answer, customer]: the customer waits since their message after
+    the answer, as when the three come one POST each (step by step, and the one statement)."""
+    if known:
+        customer_writes(client, "m0", seconds=0)  # waiting since 0
+    items = [
+        text_item(mid="m1", timestamp=BASE_MS + 10_000),
+        _echo("e1", seconds=20),
+        text_item(mid="m2", timestamp=BASE_MS + 30_000),
+        text_item(mid="m3", timestamp=BASE_MS + 40_000),
+    ]
+    assert post_webhook(client, page_body((PAGE_ID, items))).status_code == 200
+    assert Conversation.objects.get().waiting_since == BASE + timedelta(seconds=30)
+
+
 def test_an_agents_reply_ends_the_wait(client: Client, page: FacebookPage, tenant_a: Tenant) -> None:
     customer_writes(client, "m1", seconds=0)
     conversation = Conversation.objects.get()

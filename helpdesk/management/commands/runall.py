@@ -58,6 +58,8 @@ class Command(BaseCommand):
                     ("downloads", "downloads", 2),
                     ("routing", "routing", 2),
                     ("outgoing", "outgoing", 4),
+                    # The webhook's POSTs kept, when WEBHOOK_APPLY_LATER is on (one applier at a time).
+                    ("webhook", "webhook", 1),
                 )
             },
             "beat": [

@@ -1,0 +1,123 @@
+"""Applying later: the receiver keeps a verified POST as it arrived, answers Facebook at once,
+and a worker applies the POSTs waiting, joined into one batch (settings.WEBHOOK_APPLY_LATER).
+
+    keep            the view: one INSERT of the raw body, committed before the 200
+    apply_soon      wake the applier: one task queued however many POSTs arrive while it waits
+                    (the applier clears the mark before it reads)
+    received_posts_apply
+                    the worker: under a lock that makes it the only applier, claim the oldest
+                    POSTs (DELETE … RETURNING), parse them, and store their events with
+                    receive.events_store — the same path a POST applied at once takes — in the
+                    transaction that claimed them. What fails to apply is kept as pending
+                    events (receive.events_store), never lost; a database failure rolls the
+                    claim back and the POSTs wait for the next run.
+
+Joining POSTs is what makes this fast: a batch of a hundred messages costs one statement where
+a hundred POSTs cost a hundred. Facebook recommends answering before processing, and retries a
+POST it got no 200 for: nothing is acknowledged before it is committed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from messenger.models import ReceivedPost
+from messenger.tasks import webhook as tasks
+from messenger.webhook import parsing, payload
+from messenger.webhook.parsed import ParsedEvent
+from messenger.webhook.receive import events_store
+
+logger = logging.getLogger(__name__)
+
+# The applier takes at most this many POSTs per batch (one transaction)...
+BATCH_POSTS = 200
+# ...and a new batch while any are left. A queued wake-up is trusted this long; after it, a
+# lost one (a worker killed before it started) is replaced by the next POST's.
+KICK_SECONDS = 30
+KICK_KEY = "messenger:webhook:apply-kick"
+# Transaction-level advisory lock: one applier at a time keeps the POSTs in arrival order.
+_APPLIER_LOCK = 0x6D7367_77656268  # "msg" "webh"
+
+
+def keep(*, body: bytes, received_at: datetime) -> None:
+    """Store a verified POST to apply later (committed when this returns), and wake the applier."""
+    ReceivedPost.objects.create(received_at=received_at, body=body)
+    apply_soon()
+
+
+def apply_soon() -> None:
+    try:
+        if not cache.add(KICK_KEY, 1, timeout=KICK_SECONDS):
+            return
+    except Exception:
+        logger.warning("webhook: the cache is away; waking the applier anyway", exc_info=True)
+    try:
+        tasks.received_posts_apply.delay()
+    except Exception:
+        # The broker is away: the periodic catch-up (messenger.webhook.events_process_pending) applies them.
+        logger.warning("webhook: could not wake the applier of received POSTs", exc_info=True)
+        _kick_clear()
+
+
+def _kick_clear() -> None:
+    try:
+        cache.delete(KICK_KEY)
+    except Exception:
+        logger.warning("webhook: the cache is away", exc_info=True)
+
+
+def received_posts_apply(*, batch_posts: int = BATCH_POSTS) -> int:
+    """Apply every POST waiting, oldest first, a batch per transaction; returns how many."""
+    applied = 0
+    first = True
+    while True:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_APPLIER_LOCK])
+            if first:
+                # After the lock and before the read: a POST kept after this wakes another run.
+                _kick_clear()
+                first = False
+            posts = _claim(batch_posts)
+            if not posts:
+                return applied
+            events: list[ParsedEvent] = []
+            for _pk, received_at, body in posts:
+                events.extend(_events(bytes(body), received_at=received_at))
+            events_store(events)
+        applied += len(posts)
+
+
+def _claim(limit: int) -> list[tuple[int, datetime, bytes]]:
+    """The oldest waiting POSTs, deleted (taken) in the caller's transaction; in arrival order."""
+    table = connection.ops.quote_name(ReceivedPost._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s) "  # noqa: S608 (table name)
+            "RETURNING id, received_at, body",
+            [limit],
+        )
+        rows = cursor.fetchall()
+    received_at = ReceivedPost._meta.get_field("received_at")
+    converters = connection.ops.get_db_converters(received_at.get_col(ReceivedPost._meta.db_table))
+    posts = []
+    for pk, at, body in sorted(rows, key=lambda row: row[0]):
+        for converter in converters:
+            at = converter(at, received_at, connection)
+        posts.append((pk, at, body))
+    return posts
+
+
+def _events(body: bytes, *, received_at: datetime) -> list[ParsedEvent]:
+    """The events of a kept body, parsed as the receiver would have parsed them at once (its
+    JSON was checked before it was kept)."""
+    try:
+        document = payload.body_document(body)
+    except ValueError:
+        document = None
+    return parsing.parse_body(document, received_at=received_at)
