@@ -128,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per case (1-event; 20-entry: a tenth)")
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
+    parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumulative, …)")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     parser.add_argument(
         "--explain", action="store_true", help="then EXPLAIN the one statement of a 1-event and a 20-entry POST"
@@ -171,7 +172,7 @@ def main() -> None:
                 print(f"{label:18}{count:9d}{python_ms:11.2f}{pg_ms:15.2f}{python_ms + pg_ms:10.2f}")
                 if profiler:
                     stats = pstats.Stats(profiler, stream=sys.stdout)
-                    stats.sort_stats("tottime").print_stats(25)
+                    stats.sort_stats(args.sort).print_stats(40)
         if args.explain:
             _explain(_body(seq, 1))
             _explain(_body(seq + 1, 20))

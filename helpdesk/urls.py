@@ -53,6 +53,8 @@ org_urlpatterns = [
 ]
 
 urlpatterns = [
+    # First: Facebook's POSTs are the busiest requests, resolved before any other pattern is tried.
+    path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
@@ -93,7 +95,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/contacts/", include("contacts.urls")),
     path("o/<slug:org_slug>/", include("live.urls")),
     path("o/<slug:org_slug>/", include("privacy.urls")),
-    path("webhooks/messenger/", include("messenger.webhook_urls")),
     path("messenger/oauth/callback/", include("messenger.oauth_urls")),
     # Meta's Data Deletion Request URL (public; its signed request is the credential).
     path("messenger/data-deletion/", include("privacy.public_urls")),

@@ -40,7 +40,7 @@ def redis_server(settings: Any) -> Iterator[RedisServer]:
     settings.CELERY_BROKER_URL = server.url
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "helpdesk.cache.RedisCache",
             "LOCATION": server.url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

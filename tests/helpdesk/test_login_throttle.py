@@ -163,9 +163,7 @@ def test_a_locked_sign_in_through_the_api_answers_the_api_error_shape() -> None:
 def test_when_the_cache_is_down_sign_in_still_works_and_the_account_lock_still_holds(
     tenant_a: Tenant, settings: Any
 ) -> None:
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
-    }
+    settings.CACHES = {"default": {"BACKEND": "helpdesk.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
     assert signed_in(sign_in(Client(), "alpha-admin", factories.PASSWORD))
     for _ in range(5):
         sign_in(Client(), "alpha-agent", "guess")

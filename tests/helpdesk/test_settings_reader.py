@@ -71,7 +71,7 @@ def test_database_and_redis_urls_switch_the_backends() -> None:
     values = json.loads(result.stdout)
     assert values["db"] == "django.db.backends.postgresql" and values["name"] == "hd"
     assert values["broker"] == "redis://cache:6379/2"
-    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["cache"] == "helpdesk.cache.RedisCache"
 
 
 @pytest.mark.parametrize(
