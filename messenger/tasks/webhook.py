@@ -21,9 +21,10 @@ RECEIVED_POSTS_APPLY = "messenger.webhook.received_posts_apply"
 @shared_task(name=RECEIVED_POSTS_APPLY, ignore_result=True)
 def received_posts_apply() -> None:
     """The POSTs kept to apply later (settings.WEBHOOK_APPLY_LATER), joined into batches."""
+    from messenger.webhook.later import LINGER_SECONDS
     from messenger.webhook.later import received_posts_apply as apply
 
-    apply()
+    apply(linger=LINGER_SECONDS)
 
 
 @shared_task(name=FOLLOWUPS, ignore_result=True)

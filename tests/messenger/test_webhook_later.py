@@ -41,10 +41,10 @@ __all__ = ["fast_password_hashing", "queued_followups"]
 def apply_later(settings: Any) -> Iterator[mock.MagicMock]:
     """POSTs kept to apply later; the applier's wake-ups recorded instead of queued."""
     settings.WEBHOOK_APPLY_LATER = True
-    cache.delete(later.KICK_KEY)
+    later._kick_clear()
     with mock.patch.object(tasks.webhook.received_posts_apply, "delay", autospec=True) as wake:
         yield wake
-    cache.delete(later.KICK_KEY)
+    later._kick_clear()
 
 
 @pytest.fixture
@@ -93,6 +93,57 @@ def test_a_post_kept_is_answered_at_once_and_applied_by_the_worker(
     third = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_later_3")]))
     assert post_webhook(client, third).status_code == 200
     assert apply_later.call_count == 2
+
+
+def test_a_run_that_lingers_applies_the_posts_that_come_meanwhile_and_they_queue_no_run(
+    client: Client, live_page: Any, apply_later: mock.MagicMock
+) -> None:
+    first = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_linger_1")]))
+    assert post_webhook(client, first).status_code == 200
+    assert apply_later.call_count == 1
+    arriving = [page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=f"m_linger_{n}")])) for n in (2, 3)]
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        # While the run waits for more, a POST arrives (the first waits); then time passes.
+        if arriving:
+            assert post_webhook(client, arriving.pop(0)).status_code == 200
+        clock[0] += seconds
+
+    with (
+        mock.patch.object(later.time, "sleep", side_effect=sleep),
+        mock.patch.object(later.time, "monotonic", side_effect=lambda: clock[0]),
+    ):
+        assert later.received_posts_apply(linger=later.LINGER_SECONDS) == 3
+    assert Message.objects.filter(mid__startswith="m_linger_").count() == 3
+    # The run held the mark: the POSTs that came while it ran queued nothing.
+    assert apply_later.call_count == 1
+    # It cleared the mark as it ended: the next POST queues a run.
+    assert post_webhook(client, page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_linger_4")])))
+    assert apply_later.call_count == 2
+
+
+def test_a_process_that_just_saw_the_mark_set_does_not_ask_again(
+    client: Client, live_page: Any, apply_later: mock.MagicMock
+) -> None:
+    clock = [100.0]
+    bodies = [page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=f"m_trust_{n}")])) for n in range(4)]
+    with (
+        mock.patch.object(later.time, "monotonic", side_effect=lambda: clock[0]),
+        mock.patch.object(later, "cache", wraps=cache) as asked,
+    ):
+        assert post_webhook(client, bodies[0]).status_code == 200  # sets the mark, queues the run
+        clock[0] += later.MARK_TRUSTED_SECONDS / 2
+        assert post_webhook(client, bodies[1]).status_code == 200  # trusts it: no question
+        assert asked.add.call_count == 1
+        clock[0] += later.MARK_TRUSTED_SECONDS
+        assert post_webhook(client, bodies[2]).status_code == 200  # asks again, finds it set
+        assert asked.add.call_count == 2
+        assert apply_later.call_count == 1
+        # The run's end in this process forgets it at once.
+        assert later.received_posts_apply() == 3
+        assert post_webhook(client, bodies[3]).status_code == 200
+        assert apply_later.call_count == 2
 
 
 def test_a_bad_body_is_refused_before_it_is_kept(client: Client, apply_later: mock.MagicMock) -> None:
@@ -275,7 +326,7 @@ def test_joined_posts_store_what_posts_applied_one_by_one_store(
         settings.WEBHOOK_APPLY_LATER = False
         one_by_one = agree._play((tenant_a, tenant_b), posts, one_statement=True)
         settings.WEBHOOK_APPLY_LATER = True
-        cache.delete(later.KICK_KEY)
+        later._kick_clear()
         with mock.patch.object(tasks.webhook.received_posts_apply, "delay", autospec=True):
             joined = _play_joined((tenant_a, tenant_b), posts, batch_posts=batch_posts)
         expected, found = _masked(one_by_one), _masked(joined)
@@ -287,6 +338,6 @@ def test_joined_posts_store_what_posts_applied_one_by_one_store(
             batches_joined += 1
 
     joined_agrees()
-    cache.delete(later.KICK_KEY)
+    later._kick_clear()
     # Not vacuous: batches joined several POSTs.
     assert batches_joined >= 5
