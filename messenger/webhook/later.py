@@ -42,7 +42,7 @@ BATCH_POSTS = 200
 # lost one (a worker killed before it started) is replaced by the next POST's.
 KICK_SECONDS = 30
 # The worker's run looks for new POSTs this often, until none came for LINGER_SECONDS.
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05
 LINGER_SECONDS = 1.0
 # A process that saw the mark set (or set it, and queued the run) trusts it this long without
 # asking again: that POST's row was committed, so the run that holds the mark sees a row at
