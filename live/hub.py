@@ -13,6 +13,7 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from live import bus
-from live.events import LiveEvent
+from live.events import CLOSE, SCOPE, LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class Subscription:
     organization_id: int
     queue: asyncio.Queue[Delivered | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: bool = False
+    # The stream's member's rule (live.scope), kept current by the stream: the hub queues only
+    # what it lets through, and always what addresses streams themselves (close, scope).
+    accepts: Callable[[LiveEvent], bool] | None = None
 
     def offer(self, item: Delivered | None) -> None:
         try:
@@ -138,8 +142,10 @@ class Hub:
             logger.warning("live: an unreadable event on %r was dropped", channel)
             return
         delivered = Delivered(id=stream_id.decode(), event=event, page_data=event.for_page())
+        for_streams = event.kind in (CLOSE, SCOPE)
         for subscription in list(streams):
-            subscription.offer(delivered)
+            if for_streams or subscription.accepts is None or subscription.accepts(event):
+                subscription.offer(delivered)
 
     def _lose(self, pubsub: aioredis.client.PubSub) -> None:
         if self._pubsub is pubsub:

@@ -35,6 +35,8 @@ RETRY_MILLISECONDS = 3000
 # An open stream is an open tab for availability (`tab_seen`): said when it opens and then at
 # most this often (a tab's own heartbeat is every minute; the sweep waits three).
 TAB_SEEN_SECONDS = 60
+# At most this many queued events go out in one write.
+SEND_AT_ONCE = 100
 
 
 def sse(event: str, data: bytes | str, event_id: str | None = None) -> bytes:
@@ -99,6 +101,7 @@ async def open_stream(
     first byte when Redis does not answer."""
     stream_id = uuid.uuid4().hex
     subscription = await hub.subscribe(scope.organization_id)
+    subscription.accepts = scope.may_receive
     try:
         try:
             too_many = await _register(hub, scope, stream_id)
@@ -157,7 +160,10 @@ async def _stream(
                 passed = max(passed, bus.parse_id(caught_up[-1].id) or passed)
         while True:
             try:
-                delivered: Delivered | None = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat)
+                # asyncio.timeout, not wait_for: no task per event (a stream waits for every
+                # event of its organization, most of them not its own).
+                async with asyncio.timeout(heartbeat):
+                    first = await subscription.queue.get()
             except TimeoutError:
                 yield b": ping\n\n"
                 try:
@@ -167,37 +173,47 @@ async def _stream(
                     return
                 await say_tab_seen()
                 continue
-            if delivered is LOST:
-                yield sse("fallback", b"{}")
-                return
-            if subscription.overflowed:
-                subscription.overflowed = False
-                while not subscription.queue.empty():
-                    subscription.queue.get_nowait()
-                yield sse("resync", b"{}")
-                continue
-            if delivered.id != "-":
-                given = bus.parse_id(delivered.id)
-                if given is not None and given <= passed:
-                    continue
-                if given is not None:
-                    passed = given
-            event = delivered.event
-            if event.kind == CLOSE:
-                if event.data.get("stream") == stream_id:
-                    yield sse("close", b"{}")
+            # What else is waiting goes out in the same write: under load, one send for many.
+            batch = [first]
+            while len(batch) < SEND_AT_ONCE and not subscription.queue.empty():
+                batch.append(subscription.queue.get_nowait())
+            out: list[bytes] = []
+            for delivered in batch:
+                if delivered is LOST:
+                    yield b"".join([*out, sse("fallback", b"{}")])
                     return
-                continue
-            if event.kind == SCOPE:
-                if scope.may_receive(event):
-                    scope = await reload_scope()
-                    if not scope.active:
-                        yield sse("close", b"{}")
+                if subscription.overflowed:
+                    # Events were dropped for this slow stream: what is queued is stale too.
+                    subscription.overflowed = False
+                    while not subscription.queue.empty():
+                        subscription.queue.get_nowait()
+                    out.append(sse("resync", b"{}"))
+                    break
+                if delivered.id != "-":
+                    given = bus.parse_id(delivered.id)
+                    if given is not None and given <= passed:
+                        continue
+                    if given is not None:
+                        passed = given
+                event = delivered.event
+                if event.kind == CLOSE:
+                    if event.data.get("stream") == stream_id:
+                        yield b"".join([*out, sse("close", b"{}")])
                         return
-                    yield sse("resync", b"{}", delivered.id)
-                continue
-            if scope.may_receive(event):
-                yield sse("live", delivered.page_data, None if delivered.id == "-" else delivered.id)
+                    continue
+                if event.kind == SCOPE:
+                    if scope.may_receive(event):
+                        scope = await reload_scope()
+                        subscription.accepts = scope.may_receive
+                        if not scope.active:
+                            yield b"".join([*out, sse("close", b"{}")])
+                            return
+                        out.append(sse("resync", b"{}", delivered.id))
+                    continue
+                if scope.may_receive(event):
+                    out.append(sse("live", delivered.page_data, None if delivered.id == "-" else delivered.id))
+            if out:
+                yield b"".join(out)
     finally:
         hub.unsubscribe(subscription)
         await asyncio.shield(_unregister(hub, scope, stream_id))
