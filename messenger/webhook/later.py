@@ -139,8 +139,8 @@ def _apply_batch(batch_posts: int) -> int:
         posts = _claim(batch_posts)
         if posts:
             events: list[ParsedEvent] = []
-            for _pk, received_at, body in posts:
-                events.extend(_events(bytes(body), received_at=received_at))
+            for post in posts:
+                events.extend(_events(bytes(post.body), received_at=post.received_at))
             events_store(events)
     return len(posts)
 
@@ -152,24 +152,15 @@ def _kick_refresh() -> None:
         logger.warning("webhook: the cache is away", exc_info=True)
 
 
-def _claim(limit: int) -> list[tuple[int, datetime, bytes]]:
+def _claim(limit: int) -> list[ReceivedPost]:
     """The oldest waiting POSTs, deleted (taken) in the caller's transaction; in arrival order."""
     table = connection.ops.quote_name(ReceivedPost._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s) "  # noqa: S608 (table name)
-            "RETURNING id, received_at, body",
-            [limit],
-        )
-        rows = cursor.fetchall()
-    received_at = ReceivedPost._meta.get_field("received_at")
-    converters = connection.ops.get_db_converters(received_at.get_col(ReceivedPost._meta.db_table))
-    posts = []
-    for pk, at, body in sorted(rows, key=lambda row: row[0]):
-        for converter in converters:
-            at = converter(at, received_at, connection)
-        posts.append((pk, at, body))
-    return posts
+    taken = ReceivedPost.objects.raw(
+        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s) "  # noqa: S608 (table name)
+        "RETURNING id, received_at, body",
+        [limit],
+    )
+    return sorted(taken, key=lambda post: post.pk)
 
 
 def _events(body: bytes, *, received_at: datetime) -> list[ParsedEvent]:

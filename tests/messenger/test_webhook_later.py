@@ -56,11 +56,16 @@ def live_page(tenant_a: Tenant) -> Any:
     return factories.make_page(channel, page_id=agree.PAGE_A, name="Shop page")
 
 
+def _body(mid: str, **item: Any) -> dict[str, Any]:
+    """A POST of one customer message to the live page."""
+    return page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=mid, **item)]))
+
+
 def test_a_post_kept_is_answered_at_once_and_applied_by_the_worker(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
-    first = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_later_1", text="Hello")]))
-    second = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_later_2", text="Anyone?")]))
+    first = _body("m_later_1", text="Hello")
+    second = _body("m_later_2", text="Anyone?")
     assert post_webhook(client, first).status_code == 200
     assert post_webhook(client, second).status_code == 200
 
@@ -90,7 +95,7 @@ def test_a_post_kept_is_answered_at_once_and_applied_by_the_worker(
     ]
 
     # The applier cleared the wake-up mark: the next POST wakes it again.
-    third = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_later_3")]))
+    third = _body("m_later_3")
     assert post_webhook(client, third).status_code == 200
     assert apply_later.call_count == 2
 
@@ -98,10 +103,10 @@ def test_a_post_kept_is_answered_at_once_and_applied_by_the_worker(
 def test_a_run_that_lingers_applies_the_posts_that_come_meanwhile_and_they_queue_no_run(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
-    first = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_linger_1")]))
+    first = _body("m_linger_1")
     assert post_webhook(client, first).status_code == 200
     assert apply_later.call_count == 1
-    arriving = [page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=f"m_linger_{n}")])) for n in (2, 3)]
+    arriving = [_body(f"m_linger_{n}") for n in (2, 3)]
     clock = [0.0]
 
     def sleep(seconds: float) -> None:
@@ -119,7 +124,7 @@ def test_a_run_that_lingers_applies_the_posts_that_come_meanwhile_and_they_queue
     # The run held the mark: the POSTs that came while it ran queued nothing.
     assert apply_later.call_count == 1
     # It cleared the mark as it ended: the next POST queues a run.
-    assert post_webhook(client, page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_linger_4")])))
+    assert post_webhook(client, _body("m_linger_4")).status_code == 200
     assert apply_later.call_count == 2
 
 
@@ -127,7 +132,7 @@ def test_a_process_that_just_saw_the_mark_set_does_not_ask_again(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
     clock = [100.0]
-    bodies = [page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=f"m_trust_{n}")])) for n in range(4)]
+    bodies = [_body(f"m_trust_{n}") for n in range(4)]
     with (
         mock.patch.object(later.time, "monotonic", side_effect=lambda: clock[0]),
         mock.patch.object(later, "cache", wraps=cache) as asked,
@@ -156,7 +161,7 @@ def test_a_bad_body_is_refused_before_it_is_kept(client: Client, apply_later: mo
 def test_a_database_failure_while_applying_leaves_the_posts_kept(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
-    body = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid="m_later_db")]))
+    body = _body("m_later_db")
     assert post_webhook(client, body).status_code == 200
     with (
         mock.patch.object(later, "events_store", autospec=True, side_effect=OperationalError("gone")),
@@ -172,7 +177,7 @@ def test_a_database_failure_while_applying_leaves_the_posts_kept(
 def test_a_post_that_fails_to_apply_is_kept_as_pending_events(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
-    body = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, psid="6000000000000777", mid="m_later_bad")]))
+    body = _body("m_later_bad", psid="6000000000000777")
     assert post_webhook(client, body).status_code == 200
     with mock.patch.object(receive, "batch_apply", autospec=True, side_effect=ValueError("a bug")):
         assert later.received_posts_apply() == 1
@@ -189,7 +194,7 @@ def test_without_a_broker_the_post_is_kept_and_the_periodic_catch_up_applies_it(
 ) -> None:
     apply_later.side_effect = OSError("broker down")
     for number in (1, 2):
-        body = page_body((agree.PAGE_A, [text_item(page_id=agree.PAGE_A, mid=f"m_later_nb{number}")]))
+        body = _body(f"m_later_nb{number}")
         assert post_webhook(client, body).status_code == 200
     # Each POST tried to wake the applier: a failed wake-up leaves no mark behind.
     assert apply_later.call_count == 2
