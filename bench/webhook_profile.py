@@ -6,7 +6,9 @@ It seeds `<name>_bench` as bench/webhook.py does, then calls the WSGI applicatio
 (the full middleware stack, no HTTP server and no load generator) N times per case and prints,
 per request, the CPU time of this Python process and of its PostgreSQL backend (read from
 /proc: the server runs on this machine). With --profile, the product's cProfile (top
-functions by own time) follows. The figures are for finding where time goes; the benchmark
+functions by own time) follows. With WEBHOOK_APPLY_LATER=1 the product only keeps its POSTs,
+and an `applier` line follows each product line: the worker's cost per POST kept, applying
+them in batches of --apply-batch POSTs. The figures are for finding where time goes; the benchmark
 of record is bench/webhook.py.
 """
 
@@ -124,14 +126,49 @@ def _explain(body: bytes) -> None:
         transaction.set_rollback(True)
 
 
+def _applier_measure(label: str, args: argparse.Namespace, backend: int) -> None:
+    """With WEBHOOK_APPLY_LATER the product only kept its POSTs: apply them as the worker does,
+    in batches of --apply-batch POSTs, and print the applier's CPU per POST."""
+    from messenger.models import ReceivedPost
+    from messenger.webhook import later
+
+    if not ReceivedPost.objects.exists():
+        return  # applied before its answer (WEBHOOK_APPLY_LATER off)
+    profiler = cProfile.Profile() if args.profile else None
+    python_before, pg_before = time.process_time(), proc.cpu_seconds(backend)
+    if profiler:
+        profiler.enable()
+    applied = later.received_posts_apply(batch_posts=args.apply_batch)
+    if profiler:
+        profiler.disable()
+    python_ms = (time.process_time() - python_before) * 1000 / applied
+    pg_ms = (proc.cpu_seconds(backend) - pg_before) * 1000 / applied
+    name = f"  applier ({args.apply_batch})"
+    print(f"{name:18}{applied:9d}{python_ms:11.2f}{pg_ms:15.2f}{python_ms + pg_ms:10.2f}  {label}, per POST kept")
+    if profiler:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats(args.sort).print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per case (1-event; 20-entry: a tenth)")
     parser.add_argument("--profile", action="store_true", help="print the product's cProfile")
     parser.add_argument("--sort", default="tottime", help="the profile's order (tottime, cumulative, …)")
+    parser.add_argument(
+        "--apply-batch",
+        type=int,
+        default=50,
+        help="with WEBHOOK_APPLY_LATER: the applier's batch (POSTs) when it applies the kept POSTs",
+    )
     parser.add_argument("--keep-database", action="store_true", help="do not drop the bench database afterwards")
     parser.add_argument(
-        "--explain", action="store_true", help="then EXPLAIN the one statement of a 1-event and a 20-entry POST"
+        "--explain", action="store_true", help="then EXPLAIN the one statement of POSTs of --explain-entries events"
+    )
+    parser.add_argument(
+        "--explain-entries",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 20],
+        help="the POSTs' sizes to EXPLAIN, comma-separated (1,20)",
     )
     args = parser.parse_args()
     bench_name, admin_url, _env = bench_database_prepare("webhook profile")
@@ -173,9 +210,11 @@ def main() -> None:
                 if profiler:
                     stats = pstats.Stats(profiler, stream=sys.stdout)
                     stats.sort_stats(args.sort).print_stats(40)
+                if name == "product":
+                    _applier_measure(label, args, backend)
         if args.explain:
-            _explain(_body(seq, 1))
-            _explain(_body(seq + 1, 20))
+            for n, entries in enumerate(args.explain_entries):
+                _explain(_body(seq + n, entries))
     finally:
         connection.close()
         if not args.keep_database:

@@ -120,9 +120,12 @@ def received_posts_apply(*, batch_posts: int = BATCH_POSTS, linger: float = 0.0)
             refreshed = now
         if count:
             idle_since = now
-            continue
-        if now - idle_since >= linger:
+            if count >= batch_posts:
+                continue  # more are waiting
+        elif now - idle_since >= linger:
             break
+        # Wait for more to come, then take them together: a batch's fixed cost (the claim, the
+        # lock, the commit, the follow-ups) is paid once for all of them.
         time.sleep(POLL_SECONDS)
     _kick_clear()
     while count := _apply_batch(batch_posts):

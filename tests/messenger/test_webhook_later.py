@@ -128,6 +128,45 @@ def test_a_run_that_lingers_applies_the_posts_that_come_meanwhile_and_they_queue
     assert apply_later.call_count == 2
 
 
+def test_a_run_waits_after_a_batch_that_was_not_full_so_the_posts_that_come_meanwhile_apply_together(
+    client: Client, live_page: Any, apply_later: mock.MagicMock
+) -> None:
+    """Under steady traffic, claiming again at once after each batch would take the few POSTs
+    that came while it applied: small batches, each paying the claim, the lock and the commit."""
+    for n in range(5):
+        assert post_webhook(client, _body(f"m_batch_{n}")).status_code == 200
+    arriving = [[_body(f"m_batch_{n}_{k}") for k in range(3)] for n in (5, 6)]
+    clock = [0.0]
+    claimed: list[int] = []
+    steps: list[str] = []
+    real_claim = later._claim
+
+    def claim(limit: int) -> list[ReceivedPost]:
+        posts = real_claim(limit)
+        claimed.append(len(posts))
+        steps.append(f"claim {len(posts)}")
+        return posts
+
+    def sleep(seconds: float) -> None:
+        steps.append("wait")
+        if arriving:
+            for body in arriving.pop(0):
+                assert post_webhook(client, body).status_code == 200
+        clock[0] += seconds
+
+    with (
+        mock.patch.object(later, "_claim", side_effect=claim),
+        mock.patch.object(later.time, "sleep", side_effect=sleep),
+        mock.patch.object(later.time, "monotonic", side_effect=lambda: clock[0]),
+    ):
+        assert later.received_posts_apply(batch_posts=2, linger=later.LINGER_SECONDS) == 11
+    # Full batches follow one another at once; after one that was not full, the run waits and
+    # takes together the three POSTs that came meanwhile (two batches: it takes two at most).
+    assert steps[:8] == ["claim 2", "claim 2", "claim 1", "wait", "claim 2", "claim 1", "wait", "claim 2"]
+    assert sum(claimed) == 11
+    assert Message.objects.filter(mid__startswith="m_batch_").count() == 11
+
+
 def test_a_process_that_just_saw_the_mark_set_does_not_ask_again(
     client: Client, live_page: Any, apply_later: mock.MagicMock
 ) -> None:
