@@ -14,8 +14,9 @@ one parameter, cheap to send and to parse.
          ins AS (INSERT INTO message … ON CONFLICT DO NOTHING RETURNING, only when ok),
          agg AS (per conversation, over the rows really inserted: latest time and preview,
                  last customer message, how many the customer wrote),
-         locked, bump AS (UPDATE conversation relative to the locked row RETURNING old state,
-                          with conversations.conversation_bump_assignments),
+         locked (the conversations, in id order, with their figures from agg),
+         bump AS (UPDATE conversation from the locked row RETURNING its old state,
+              with conversations.conversation_bump_assignments),
          reopened AS (INSERT INTO conversationevent for the conversations that were closed,
                       RETURNING their ids),
          decided AS (each event's outcome and reason: ignored as parsed, the routing verdict,
@@ -241,15 +242,17 @@ def _statement(connection: BaseDatabaseWrapper) -> tuple[str, list[Slot]]:
         f"min(sent_at) FILTER (WHERE {q(COUNTS)} AND (batch_answered IS NULL OR sent_at > batch_answered)) "
         f"AS waits_from "
         f"FROM mine WHERE NOT hidden GROUP BY conversation_id), ",
-        # Locked once, in id order, before the update reads them (a CTE runs once).
-        f"locked AS (SELECT {c_id} AS id, {c_state} AS state FROM {tbl(Conversation)} "
-        f"WHERE {c_id} IN (SELECT id FROM agg) ORDER BY {c_id} FOR UPDATE), ",
+        # Locked once, in id order, before the update reads them (a CTE runs once); each row
+        # carries its batch's figures, so that the update joins the conversation by its key
+        # only (CTEs are estimated at one row: a join of two would be a nested loop, n²).
+        f"locked AS (SELECT a.*, lc.{c_state} AS old_state FROM agg a JOIN {tbl(Conversation)} lc "
+        f"ON lc.{c_id} = a.id ORDER BY lc.{c_id} FOR UPDATE OF lc), ",
         f"bump AS (UPDATE {tbl(Conversation)} AS c SET {conversation_bump_assignments(q, 'c', 'a')} ",
     ]
     slots.append(None)  # the SET clause's updated_at
     parts += [
-        f"FROM agg a JOIN locked o ON o.id = a.id WHERE c.{c_id} = a.id "
-        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, o.state AS old_state, a.wrote AS wrote, "
+        f"FROM locked a WHERE c.{c_id} = a.id "
+        f"RETURNING c.{c_id} AS id, c.{c_organization} AS organization_id, a.old_state, a.wrote AS wrote, "
         f"c.{c_channel} AS channel_id, c.{c_assignee} AS assignee_id), ",
         f"reopened AS (INSERT INTO {tbl(ConversationEvent)} ({ce_columns}) "
         f"SELECT organization_id, id, {literal(ConversationEvent.Kind.REOPENED)}, NULL, '{{}}'::jsonb, {now()} "
