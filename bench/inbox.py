@@ -350,8 +350,9 @@ def main() -> int:
 
         # --- The agent's toolkit (issue 16) ---
         from labels.models import Label
-        from messenger import selectors
         from messenger.models import ConversationLabel
+        from messenger.selectors import conversations as conversation_selectors
+        from messenger.selectors import filters as filter_selectors
 
         label_ids = list(Label.objects.filter(organization=data["organization"]).values_list("pk", flat=True))
         # The label of most conversations (the heaviest filter) and a rare one, in turn.
@@ -365,7 +366,7 @@ def main() -> int:
         def api_label_page(size: int) -> Any:
             return api.get(f"/api/v1/conversations/?label={by_use[0]}&page_size={size}")
 
-        visible = selectors.conversation_list(organization=data["organization"], membership=agent)
+        visible = conversation_selectors.conversation_list(organization=data["organization"], membership=agent)
         composer_conversation = visible.first()
         canned_terms = ["refunds", "answer number 4242", "回答 77", "reply12", "", "ship", "こんにちは", "zzz-none"]
         canned_terms_iter = iter(range(10**9))
@@ -383,8 +384,8 @@ def main() -> int:
 
         if options.explain:
             for sort in ("newest", "waiting", "window_closing"):
-                filters = selectors.ConversationFilters.from_params({"sort": sort})
-                queryset = selectors.conversation_list(
+                filters = filter_selectors.ConversationFilters.from_params({"sort": sort})
+                queryset = conversation_selectors.conversation_list(
                     organization=data["organization"], membership=agent, filters=filters
                 )[:26]
                 print(f"-- {sort}\n{queryset.explain(analyze=True)}")

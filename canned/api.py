@@ -24,7 +24,7 @@ from helpdesk.drf import ErrorSerializer, IdField
 from helpdesk.exceptions import NotFound
 from helpdesk.files import file_response
 from helpdesk.models import Membership
-from messenger import selectors as messenger_selectors
+from messenger.selectors import conversations as conversation_selectors
 
 _VARIABLES_HELP = "Variables: " + ", ".join(f"`{{{{{name}}}}}`" for name in VARIABLES) + "."
 ERRORS = {
@@ -263,7 +263,7 @@ class CannedRenderView(OrganizationAPIView):
 
     @extend_schema(request=None, responses={200: RenderedResponseSerializer, 404: ERRORS[404]})
     def post(self, request: Request, conversation_id: int, canned_id: int) -> Response:
-        conversation = messenger_selectors.conversation_get(
+        conversation = conversation_selectors.conversation_get(
             organization=self.organization, membership=self.membership, conversation_id=conversation_id
         )
         rendered = services.canned_response_use(

@@ -24,8 +24,8 @@ from helpdesk.exceptions import HelpdeskError, NotFound, http_errors
 from helpdesk.files import file_response
 from helpdesk.forms import attach_error
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors as messenger_selectors
 from messenger.models import Conversation
+from messenger.selectors import conversations as conversation_selectors
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
@@ -246,7 +246,7 @@ def _composer_place(
     may see it (a ticket's is the stricter); 404 otherwise. ``bare``: the conversation with its
     channel only (the search, polled as the agent types)."""
     organization, membership = request.organization, request.membership
-    get_conversation = messenger_selectors.conversation_get_bare if bare else messenger_selectors.conversation_get
+    get_conversation = conversation_selectors.conversation_get_bare if bare else conversation_selectors.conversation_get
     try:
         ticket = None
         if ticket_id is not None:

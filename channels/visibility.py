@@ -15,7 +15,7 @@ What hangs off a channel is seen through it:
 - conversations: through their channel (`visible_filter()`);
 - messages, and so their attachments: through their conversation's channel
   (`visible_filter(prefix="conversation__")`);
-- contacts: when one of their conversations is visible (`messenger.selectors`);
+- contacts: when one of their conversations is visible (`messenger.selectors.visibility`);
 - tickets: through the ticket's channel AND the ticket's own department, which must be one
   the agent works in (`visible_filter(row_department=True)`). A ticket keeps the department
   it was made in when its channel later moves to another one (channels.services

@@ -1,7 +1,8 @@
 """Reads of the contacts pages and API. Who sees a contact is messenger's rule (one of their
-conversations is visible to the member: messenger.selectors.contact_visible_filter); every
-read here goes through it, and a person's other contacts, conversations and tickets are
-shown only as far as the member sees them."""
+conversations is visible to the member:
+messenger.selectors.visibility.contact_visible_filter); every read here goes through it, and
+a person's other contacts, conversations and tickets are shown only as far as the member sees
+them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from contacts.models import ContactNote, PersonContact
 from helpdesk.converters import parse_id, search_term
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
-from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Conversation
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import visibility as visibility_selectors
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
@@ -25,7 +27,7 @@ def contact_list(*, organization: Organization, membership: Membership, query: s
     """The contacts the member sees, newest first; ``query``: a part of the name (any script)
     or of the customer id (PSID)."""
     contacts = Contact.objects.filter(
-        messenger_selectors.contact_visible_filter(organization=organization, membership=membership)
+        visibility_selectors.contact_visible_filter(organization=organization, membership=membership)
     )
     query = search_term(query, max_length=SEARCH_MAX_LENGTH)
     if query:
@@ -40,7 +42,7 @@ def contact_list(*, organization: Organization, membership: Membership, query: s
 
 def contact_get(*, organization: Organization, membership: Membership, contact_id: Any) -> Contact:
     """A contact the member sees, or NotFound (another organization's, or one they do not see)."""
-    return messenger_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
+    return visibility_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
 
 
 def person_id_of(*, organization: Organization, contact: Contact) -> int | None:
@@ -71,7 +73,7 @@ def contact_conversation_list(
 ) -> QuerySet[Conversation]:
     """The conversations of these contacts the member sees, newest activity first."""
     return (
-        messenger_selectors.conversation_list(organization=organization, membership=membership)
+        conversation_selectors.conversation_list(organization=organization, membership=membership)
         .filter(contact__in=[contact.pk for contact in contacts])
         .select_related("channel", "page", "assignee")
     )

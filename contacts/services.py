@@ -12,7 +12,7 @@ from contacts.models import NOTE_MAX_LENGTH, ContactNote, Person, PersonContact
 from helpdesk.exceptions import InvalidInput, PermissionDenied
 from helpdesk.models import Membership, Organization
 from messenger.models import Contact
-from messenger.selectors import contact_visible_filter
+from messenger.selectors.visibility import contact_visible_filter
 
 
 class InvalidMerge(InvalidInput):

@@ -20,7 +20,7 @@ from csat import selectors
 from csat.models import Survey, SurveyOccasion, SurveyStatus
 from helpdesk.api import OrganizationAPIView
 from helpdesk.drf import CursorPagination, ErrorSerializer
-from messenger import selectors as messenger_selectors
+from messenger.selectors import conversations as conversation_selectors
 from tickets import selectors as ticket_selectors
 
 
@@ -69,7 +69,7 @@ class ConversationRatingsView(_Ratings):
         responses={200: SurveySerializer(many=True), 404: ErrorSerializer},
     )
     def get(self, request: Request, conversation_id: int) -> Response:
-        conversation = messenger_selectors.conversation_get_bare(
+        conversation = conversation_selectors.conversation_get_bare(
             organization=self.organization, membership=self.membership, conversation_id=conversation_id
         )
         return self._page(selectors.conversation_surveys(organization=self.organization, conversation=conversation))

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from csat import selectors
 from helpdesk.exceptions import http_errors
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors as messenger_selectors
+from messenger.selectors import conversations as conversation_selectors
 from tickets import selectors as ticket_selectors
 
 
@@ -19,7 +19,7 @@ from tickets import selectors as ticket_selectors
 @http_errors
 def conversation_rating(request: TenantRequest, conversation_id: int) -> HttpResponse:
     organization = request.organization
-    conversation = messenger_selectors.conversation_get_bare(
+    conversation = conversation_selectors.conversation_get_bare(
         organization=organization, membership=request.membership, conversation_id=conversation_id
     )
     surveys = selectors.conversation_surveys(organization=organization, conversation=conversation)[:5]

@@ -21,10 +21,13 @@ from channels import selectors as channel_selectors
 from channels.kinds import ReauthorizationAlert
 from channels.models import Channel
 from helpdesk.models import Membership, Organization
-from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, ConversationState, Direction
 from messenger.pages import selectors as page_selectors
 from messenger.reply_window import ReplyWindow, open_window_ranges, reply_window
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
+from messenger.selectors import messages as message_selectors
+from messenger.selectors import visibility as visibility_selectors
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket, TicketState
 
@@ -77,8 +80,8 @@ class Home:
 
 
 def _open_conversations(*, organization: Organization, membership: Membership) -> QuerySet[Conversation]:
-    filters = messenger_selectors.ConversationFilters(state=ConversationState.OPEN)
-    return messenger_selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    filters = filter_selectors.ConversationFilters(state=ConversationState.OPEN)
+    return conversation_selectors.conversation_list(organization=organization, membership=membership, filters=filters)
 
 
 def _rows(conversations: QuerySet[Conversation], *, now: datetime) -> list[HomeConversation]:
@@ -163,10 +166,10 @@ def today_volume(*, organization: Organization, membership: Membership, now: dat
     organization's time zone, among those the member sees. Two queries."""
     day_start = organization_day_start(organization=organization, now=now)
     conversations = Conversation.objects.filter(
-        messenger_selectors.visible_channel_filter(organization=organization, membership=membership),
+        visibility_selectors.visible_channel_filter(organization=organization, membership=membership),
         created_at__gte=day_start,
     )
-    messages = messenger_selectors.message_visible_list(organization=organization, membership=membership).filter(
+    messages = message_selectors.message_visible_list(organization=organization, membership=membership).filter(
         direction=Direction.INBOUND, sent_at__gte=day_start
     )
     return TodayVolume(day_start, conversations.count(), messages.count())

@@ -16,9 +16,10 @@ from django.utils.translation import gettext as _
 from helpdesk import alerts
 from helpdesk.models import Membership, Organization
 from helpdesk.selectors import notification_unread_count
-from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.models import Conversation, ConversationState
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import visibility as visibility_selectors
 
 # The conversation events (`what` of a live event) that may alert, and of which event.
 EVENT_OF_CHANGE = {
@@ -52,7 +53,7 @@ def conversation_alert(
     """The alert of this change of a conversation the member may see (NotFound otherwise),
     or None when there is nothing to alert of (a change that never alerts, a conversation
     that is not theirs, an event or ways turned off)."""
-    conversation = selectors.conversation_get(
+    conversation = conversation_selectors.conversation_get(
         organization=organization, membership=membership, conversation_id=conversation_id
     )
     event = EVENT_OF_CHANGE.get(what)
@@ -89,7 +90,9 @@ class TitleCount:
 
 def title_count(*, organization: Organization, membership: Membership) -> TitleCount:
     conversations = (
-        Conversation.objects.filter(selectors.visible_channel_filter(organization=organization, membership=membership))
+        Conversation.objects.filter(
+            visibility_selectors.visible_channel_filter(organization=organization, membership=membership)
+        )
         .filter(assignee_id=membership.user_id, state=ConversationState.OPEN, unread_count__gt=0)
         .count()
     )

@@ -7,7 +7,8 @@ agent; channels.visibility decides, this module never widens it).
 Sorts, each a total order (ties broken by id) so that a keyset page never shows a row twice
 nor skips one:
 
-- ``newest``: newest activity first (``selectors.CONVERSATION_ORDER``, the inbox's own order);
+- ``newest``: newest activity first (``selectors.conversations.CONVERSATION_ORDER``, the
+  inbox's own order);
 - ``waiting``: the customer waiting longest first (``waiting_since`` ascending), conversations
   nobody waits in last;
 - ``window_closing``: open reply windows by the time they next close (within 24 hours of the
@@ -133,12 +134,12 @@ def _closes_at(conversation: Conversation, *, now: datetime) -> datetime | None:
 
 def sort_order(sort: ConversationSort, *, now: datetime) -> tuple[OrderBy, ...]:
     """The ORDER BY of the sort (``now``: when window_closing classifies the windows).
-    ``newest`` is the caller's own order (selectors.CONVERSATION_ORDER)."""
+    ``newest`` is the caller's own order (selectors.conversations.CONVERSATION_ORDER)."""
     if sort == ConversationSort.WAITING:
         return (F("waiting_since").asc(nulls_last=True), F("id").asc())
     if sort == ConversationSort.WINDOW_CLOSING:
         return (window_closes_at(now=now).asc(nulls_last=True), F("id").asc())
-    raise ValueError(f"{sort} is ordered by selectors.CONVERSATION_ORDER")
+    raise ValueError(f"{sort} is ordered by selectors.conversations.CONVERSATION_ORDER")
 
 
 @dataclass(frozen=True, slots=True)

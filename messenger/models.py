@@ -641,7 +641,7 @@ class ConversationLabel(models.Model):
 class SavedView(models.Model):
     """Inbox filters kept under a name: a member's own (``owner``), or shared with the whole
     organization by an admin (``owner`` empty). ``params`` are the inbox's query parameters
-    (messenger.selectors.ConversationFilters.as_params)."""
+    (messenger.selectors.filters.ConversationFilters.as_params)."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     owner = models.ForeignKey(

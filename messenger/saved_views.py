@@ -31,8 +31,9 @@ from django.http import QueryDict
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
-from messenger import selectors
 from messenger.models import Conversation, ConversationState, SavedView
+from messenger.selectors import filters as filter_selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services import search
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def params_normalize(params: Any, *, strict: bool = False) -> SavedViewParams:
     """The inbox filters in ``params`` as a view keeps them: through ``ConversationFilters``
     (junk and the list's cursor dropped; ``strict``: an unknown view or sort refused, as by the
     API), as a dict of lists."""
-    filters = selectors.ConversationFilters.from_params(params_querydict(params), strict=strict)
+    filters = filter_selectors.ConversationFilters.from_params(params_querydict(params), strict=strict)
     normalized: SavedViewParams = {}
     for key, value in _pairs(filters.as_params()):
         normalized.setdefault(key, []).append(value)
@@ -132,8 +133,8 @@ def saved_view_count_condition(
 ) -> Q:
     """What a view counts, as a condition on the conversations the member sees: its filters,
     and open ones unless they choose a state."""
-    filters = selectors.ConversationFilters.from_params(params_querydict(params))
-    condition = selectors.conversation_filter(
+    filters = filter_selectors.ConversationFilters.from_params(params_querydict(params))
+    condition = filter_selectors.conversation_filter(
         organization=organization, membership=membership, filters=filters, search_copied_until=search_copied_until
     )
     if not filters.state:
@@ -159,7 +160,7 @@ def saved_view_counts(
         cached = None
     if cached is not None:
         return cached
-    counted = [selectors.ConversationFilters.from_params(params_querydict(view.params)) for view in views]
+    counted = [filter_selectors.ConversationFilters.from_params(params_querydict(view.params)) for view in views]
     # The search index's end, read once for all the views that search.
     copied_until = search.search_copied_until() if any(filters.search for filters in counted) else None
     conditions = {
@@ -169,7 +170,7 @@ def saved_view_counts(
         for view in views
     }
     conversations = Conversation.objects.filter(
-        selectors.visible_channel_filter(organization=organization, membership=membership)
+        visibility_selectors.visible_channel_filter(organization=organization, membership=membership)
     )
     if all(not filters.state or filters.state == ConversationState.OPEN for filters in counted):
         # Every view counts open conversations only: the closed ones (most of them) are not read.
@@ -207,7 +208,7 @@ def saved_view_entries(
     current_key = params_key(params_normalize(current)) if current is not None else None
     entries = []
     for view in views:
-        state = selectors.ConversationFilters.from_params(params_querydict(view.params)).state
+        state = filter_selectors.ConversationFilters.from_params(params_querydict(view.params)).state
         entries.append(
             SavedViewEntry(
                 view=view,

@@ -13,10 +13,10 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from channels.api import LinkedPageSerializer
 from helpdesk.signals import CONVERSATION, MESSAGE, PAGE, TICKET
-from messenger import selectors as messenger_selectors
 from messenger.api.serializers import ConversationSerializer, MessageSerializer
 from messenger.models import Conversation, FacebookPage, Message
 from messenger.pages import selectors as page_selectors
+from messenger.selectors import conversations as conversation_selectors
 from outgoing.models import OutgoingEvent
 from outgoing.sql import rows_update
 from tickets import selectors as tickets_selectors
@@ -30,7 +30,7 @@ def _conversations(organization_id: int, ids: list[int]) -> dict[int, Any]:
             "channel", "contact", "assignee", "sla"
         )
     )
-    messenger_selectors.with_labels(rows)
+    conversation_selectors.with_labels(rows)
     return dict(zip((row.pk for row in rows), ConversationSerializer(rows, many=True).data, strict=True))
 
 

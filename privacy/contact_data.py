@@ -31,7 +31,6 @@ from helpdesk import signals
 from helpdesk.exceptions import HelpdeskError, NotFound, PermissionDenied
 from helpdesk.idempotency import Mentions, idempotency_replies_erase
 from helpdesk.models import Membership, Organization
-from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
 from messenger.models import (
     Contact,
@@ -43,6 +42,7 @@ from messenger.models import (
     Note,
     WebhookEvent,
 )
+from messenger.selectors import visibility as visibility_selectors
 from outgoing.models import OutgoingEvent
 from privacy.audit import audit_event
 from privacy.signals import contact_erased
@@ -62,7 +62,7 @@ class ErasureNotConfirmed(HelpdeskError):
 def contact_for_admin(*, organization: Organization, membership: Membership, contact_id: Any) -> Contact:
     """The contact, for an admin of its organization (NotFound for another organization's,
     PermissionDenied for an agent)."""
-    contact = messenger_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
+    contact = visibility_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
     if not membership.is_admin:
         raise PermissionDenied(_("Only admins can export or erase a customer's data."))
     return contact

@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from helpdesk.drf import error_body
 from helpdesk.exceptions import HelpdeskError, NotFound
 from helpdesk.tenancy import TenantRequest, admin_required, member_required
-from messenger import selectors as messenger_selectors
 from messenger.contact_names import contact_name
 from messenger.models import Contact
+from messenger.selectors import visibility as visibility_selectors
 from privacy import contact_data, deletion, selectors
 from privacy.audit import entries_change_lines, entry_action_label, entry_detail_lines, entry_object_label
 from privacy.signed_request import InvalidSignedRequest
@@ -123,7 +123,7 @@ def contact_export_download(request: TenantRequest, contact_id: int) -> HttpResp
 def _contact_or_404(request: TenantRequest, contact_id: int, *, admin: bool = True) -> Contact:
     """The contact if the member sees it (else 404); with `admin`, only for admins (else 403)."""
     try:
-        contact = messenger_selectors.contact_get(
+        contact = visibility_selectors.contact_get(
             organization=request.organization, membership=request.membership, contact_id=contact_id
         )
     except NotFound as error:

@@ -20,10 +20,10 @@ from helpdesk.drf import CursorPagination, ErrorSerializer, IdField
 from helpdesk.models import Membership, Organization
 from labels import selectors as label_selectors
 from labels.api import LabelBriefSerializer, label_brief
-from messenger import selectors as messenger_selectors
 from messenger.api.notes import NOTE_ERRORS, NoteCreateSerializer, NotePagination, NoteSerializer
 from messenger.api.pagination import MessageCursorPagination
 from messenger.api.serializers import MessageSerializer
+from messenger.selectors import transcript as transcript_selectors
 from messenger.services import notes
 from sla.api import SlaStateSerializer, sla_state_data
 from sla.state import SlaStatus
@@ -356,14 +356,14 @@ class TicketViewSet(mixins.ListModelMixin, OrganizationViewSet):
                 conversation=conversation,
                 body=payload.validated_data["body"],
             )
-            rows = messenger_selectors.note_list_with_mentions(
+            rows = transcript_selectors.note_list_with_mentions(
                 organization=self.organization, conversation=conversation
             )
             return Response(
                 NoteSerializer(rows.select_related("author").get(pk=note.pk)).data, status=status.HTTP_201_CREATED
             )
         # The notes of the ticket's part of the thread, as its page shows them.
-        rows = messenger_selectors.part_note_list(
+        rows = transcript_selectors.part_note_list(
             organization=self.organization, conversation=conversation, part=selectors.ticket_part(ticket=ticket)
         ).select_related("author")
         page = self.paginate_queryset(rows)

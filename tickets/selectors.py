@@ -18,9 +18,10 @@ from helpdesk.exceptions import NotFound
 from helpdesk.models import Department, Membership, Organization
 from labels import links as label_links
 from labels.models import Label
-from messenger import selectors as messenger_selectors
 from messenger.models import Contact, Message, MessageKind
-from messenger.selectors import MessageRange
+from messenger.selectors import messages as message_selectors
+from messenger.selectors import visibility as visibility_selectors
+from messenger.selectors.messages import MessageRange
 from sla.state import SlaStatus
 from sla.state import status_filter as sla_status_filter
 from tickets.models import ACTIVE_STATES, Ticket, TicketEvent, TicketLabel
@@ -103,7 +104,7 @@ def ticket_get(*, organization: Organization, membership: Membership, ticket_id:
 
 def contact_get(*, organization: Organization, membership: Membership, contact_id: int | str) -> Contact:
     """A contact the member sees (one of their conversations is visible), or NotFound."""
-    return messenger_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
+    return visibility_selectors.contact_get(organization=organization, membership=membership, contact_id=contact_id)
 
 
 def contact_ticket_list(*, organization: Organization, membership: Membership, contact: Contact) -> QuerySet[Ticket]:
@@ -139,7 +140,7 @@ def ticket_attachment_messages(*, organization: Organization, ticket: Ticket) ->
     """The ticket's messages (its part of the conversation) that carry attachments."""
     return (
         Message.objects.filter(
-            messenger_selectors.message_range_filter(ticket_part(ticket=ticket)),
+            message_selectors.message_range_filter(ticket_part(ticket=ticket)),
             organization=organization,
             conversation_id=ticket.conversation_id,
             kind=MessageKind.ATTACHMENT,
@@ -171,8 +172,8 @@ def ticket_message_list(
     """The visible messages of a ticket the member may see (its part of the conversation), or
     NotFound: the same rule as the ticket itself."""
     ticket = ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
-    return messenger_selectors.message_list(organization=organization, conversation=ticket.conversation).filter(
-        messenger_selectors.message_range_filter(ticket_part(ticket=ticket))
+    return message_selectors.message_list(organization=organization, conversation=ticket.conversation).filter(
+        message_selectors.message_range_filter(ticket_part(ticket=ticket))
     )
 
 

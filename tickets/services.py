@@ -37,9 +37,10 @@ from helpdesk.signals import FINISHED_TICKET_RESOLVED, conversation_finished_sen
 from labels import links as label_links
 from labels.models import Label
 from live.publish import ticket_publish
-from messenger import selectors as messenger_selectors
 from messenger.conversation_changes import STATE, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, Direction, Message
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.sending import replies
 from tickets import selectors, transcript
 from tickets.changes import (
@@ -352,7 +353,7 @@ def ticket_create_from_conversation(
     (409, with that ticket's id); nothing left to convert is `nothing_to_convert` (409).
     """
     visible = Conversation.objects.filter(
-        messenger_selectors.visible_channel_filter(organization=organization, membership=membership)
+        visibility_selectors.visible_channel_filter(organization=organization, membership=membership)
     )
     conversations = _locked(visible.filter(pk=selectors.as_id(conversation_id)))
     if not conversations:
@@ -570,7 +571,7 @@ def ticket_reply_send(
     ``kept_files``: a canned response's files, sent as in the inbox; ``seen_at``: a colleague's
     reply after it asks first, as in the inbox."""
     ticket = selectors.ticket_get(organization=organization, membership=membership, ticket_id=ticket_id)
-    conversation = messenger_selectors.conversation_get(
+    conversation = conversation_selectors.conversation_get(
         organization=organization, membership=membership, conversation_id=ticket.conversation_id
     )
     queued = replies.reply_send(

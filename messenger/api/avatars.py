@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 
 from helpdesk.api import OrganizationAPIView
-from messenger import selectors
 from messenger.api.errors import ERRORS
+from messenger.selectors import visibility as visibility_selectors
 from messenger.views.avatars import avatar_response
 
 
@@ -25,7 +25,7 @@ class ContactAvatarView(OrganizationAPIView):
         responses={(200, "image/*"): OpenApiTypes.BINARY, 404: ERRORS[404]},
     )
     def get(self, request: Request, contact_id: int) -> FileResponse:
-        contact = selectors.contact_get(
+        contact = visibility_selectors.contact_get(
             organization=self.organization, membership=self.membership, contact_id=contact_id
         )
         return avatar_response(contact)

@@ -18,7 +18,6 @@ from helpdesk.drf import ErrorSerializer, JSONParser
 from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Membership
 from labels import selectors as label_selectors
-from messenger import selectors
 from messenger.api.bulk import BulkResultSerializer, BulkSerializer
 from messenger.api.errors import ERRORS
 from messenger.api.pagination import ConversationCursorPagination, MessageCursorPagination
@@ -34,6 +33,9 @@ from messenger.api.serializers import (
 )
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
+from messenger.selectors import messages as message_selectors
 from messenger.services.conversations.assignment import (
     Assignment,
     conversation_assign,
@@ -97,13 +99,15 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     conversation_sort = ConversationSort.NEWEST
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
-        filters = selectors.ConversationFilters.from_params(self.request.query_params, strict=True)
+        filters = filter_selectors.ConversationFilters.from_params(self.request.query_params, strict=True)
         # The pagination pages in the same sort.
         self.conversation_sort = filters.sort
-        return selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+        return conversation_selectors.conversation_list(
+            organization=organization, membership=membership, filters=filters
+        )
 
     def _conversation(self, pk: Any) -> Conversation:
-        return selectors.conversation_get(
+        return conversation_selectors.conversation_get(
             organization=self.organization, membership=self.membership, conversation_id=pk
         )
 
@@ -130,7 +134,7 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def counts(self, request: Request) -> Response:
-        counts = selectors.conversation_counts(organization=self.organization, membership=self.membership)
+        counts = conversation_selectors.conversation_counts(organization=self.organization, membership=self.membership)
         return Response(ConversationCountsSerializer(counts).data)
 
     @extend_schema(responses={200: ConversationDetailSerializer, 404: ERRORS[404]})
@@ -172,9 +176,9 @@ class ConversationViewSet(mixins.ListModelMixin, OrganizationViewSet):
                 seen_at=payload.validated_data.get("seen_at"),
             )
             return Response(MessageSerializer(queued[0]).data, status=status.HTTP_202_ACCEPTED)
-        messages = selectors.message_list(organization=self.organization, conversation=conversation).select_related(
-            "author"
-        )
+        messages = message_selectors.message_list(
+            organization=self.organization, conversation=conversation
+        ).select_related("author")
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageSerializer(page, many=True).data)
 

@@ -16,9 +16,9 @@ from rest_framework.response import Response
 
 from helpdesk.api import OrganizationViewSet
 from helpdesk.models import Membership
-from messenger import selectors
 from messenger.api.errors import ERRORS
 from messenger.api.serializers import MessageSerializer
+from messenger.selectors import messages as message_selectors
 from messenger.services.sending import replies
 from messenger.views.attachments import attachment_response
 
@@ -30,7 +30,7 @@ class MessageViewSet(OrganizationViewSet):
     admin_only_writes = False
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
-        return selectors.message_visible_list(organization=organization, membership=membership)
+        return message_selectors.message_visible_list(organization=organization, membership=membership)
 
     @extend_schema(
         request=None,
@@ -39,7 +39,9 @@ class MessageViewSet(OrganizationViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
-        message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
+        message = message_selectors.message_get(
+            organization=self.organization, membership=self.membership, message_id=pk
+        )
         message = replies.message_retry(organization=self.organization, acting_user=request.user, message=message)
         return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
 
@@ -52,5 +54,7 @@ class MessageViewSet(OrganizationViewSet):
     )
     @action(detail=True, methods=["get"], url_path="attachments/<int:index>", url_name="attachment")
     def attachment(self, request: Request, pk: str, index: int) -> FileResponse:
-        message = selectors.message_get(organization=self.organization, membership=self.membership, message_id=pk)
+        message = message_selectors.message_get(
+            organization=self.organization, membership=self.membership, message_id=pk
+        )
         return attachment_response(message, index)

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import CursorPagination, ErrorSerializer
 from helpdesk.models import Membership
-from messenger import selectors
 from messenger.api.serializers import AssigneeSerializer
 from messenger.models import Conversation, Note, NoteMention
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import transcript as transcript_selectors
 from messenger.services import notes
 
 
@@ -74,15 +75,15 @@ class ConversationNoteViewSet(mixins.ListModelMixin, OrganizationViewSet):
     admin_only_writes = False
 
     def _conversation(self) -> Conversation:
-        return selectors.conversation_get(
+        return conversation_selectors.conversation_get(
             organization=self.organization, membership=self.membership, conversation_id=self.kwargs["conversation_id"]
         )
 
     def scoped_queryset(self, *, organization: Any, membership: Membership) -> QuerySet[Any]:
         conversation = self._conversation()
-        return selectors.note_list_with_mentions(organization=organization, conversation=conversation).select_related(
-            "author"
-        )
+        return transcript_selectors.note_list_with_mentions(
+            organization=organization, conversation=conversation
+        ).select_related("author")
 
     @extend_schema(
         summary="The conversation's notes, oldest first",
@@ -110,7 +111,7 @@ class ConversationNoteViewSet(mixins.ListModelMixin, OrganizationViewSet):
             body=payload.validated_data["body"],
         )
         note = (
-            selectors.note_list_with_mentions(organization=self.organization, conversation=conversation)
+            transcript_selectors.note_list_with_mentions(organization=self.organization, conversation=conversation)
             .select_related("author")
             .get(pk=note.pk)
         )

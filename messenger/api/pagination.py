@@ -1,5 +1,5 @@
 """Pagination of the inbox API: conversations by keyset on last activity (the inbox's own
-cursor, ``selectors.conversation_page``), a conversation's messages newest first."""
+cursor, ``conversation_selectors.conversation_page``), a conversation's messages newest first."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from rest_framework.utils.urls import replace_query_param
 
 from helpdesk.converters import parse_int
 from helpdesk.drf import CursorPagination
-from messenger import selectors
 from messenger.conversation_order import ConversationSort
+from messenger.selectors import conversations as conversation_selectors
 
 
 class ConversationCursorPagination(BasePagination):
@@ -34,7 +34,7 @@ class ConversationCursorPagination(BasePagination):
         self.request = request
         # Junk is ignored, as by the other filters of the list (conversation_page clamps the rest).
         page_size = parse_int(request.query_params.get(self.page_size_query_param)) or self.page_size
-        page = selectors.conversation_page(
+        page = conversation_selectors.conversation_page(
             queryset,
             cursor=request.query_params.get(self.cursor_query_param),
             page_size=page_size,

@@ -17,11 +17,13 @@ from rest_framework.response import Response
 from helpdesk.api import OrganizationViewSet
 from helpdesk.drf import ErrorSerializer
 from helpdesk.models import Membership
-from messenger import saved_views, selectors
+from messenger import saved_views
 from messenger.api.pagination import ConversationCursorPagination
 from messenger.api.serializers import ConversationSerializer
 from messenger.conversation_order import ConversationSort
 from messenger.models import ConversationState, SavedView
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
 from messenger.services import saved_views as services
 
 FILTERS_HELP = (
@@ -199,9 +201,9 @@ class SavedViewViewSet(OrganizationViewSet):
     @action(detail=True, methods=["get"], pagination_class=ConversationCursorPagination)
     def conversations(self, request: Request, pk: str) -> Response:
         view = self._view(pk)
-        filters = selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
+        filters = filter_selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
         self.conversation_sort = filters.sort
-        conversations = selectors.conversation_list(
+        conversations = conversation_selectors.conversation_list(
             organization=self.organization, membership=self.membership, filters=filters
         )
         page = self.paginate_queryset(conversations)

@@ -16,10 +16,10 @@ from channels.icons import icon_api_url
 from helpdesk.drf import IdField
 from helpdesk.models import Organization
 from labels.api import LabelBriefSerializer, label_brief
-from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.models import Conversation, Message
 from messenger.reply_window import WindowState, reply_window
+from messenger.selectors import conversations as conversation_selectors
 from messenger.send_failures import send_failure
 from messenger.services.sending import reply_rules
 from sla.api import SlaStateSerializer, sla_state_data
@@ -177,10 +177,10 @@ class ConversationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LabelBriefSerializer(many=True))
     def get_labels(self, conversation: Conversation) -> list[dict[str, Any]]:
-        # A list page has them already (selectors.with_labels: one query per page).
+        # A list page has them already (conversation_selectors.with_labels: one query per page).
         # Else the conversation's own (its organization by id: no query for the row).
         organization = Organization(pk=conversation.organization_id)
-        labels = selectors.conversation_label_list(organization=organization, conversation=conversation)
+        labels = conversation_selectors.conversation_label_list(organization=organization, conversation=conversation)
         return [label_brief(label) for label in labels]
 
 

@@ -1,6 +1,6 @@
 """Who may take a channel's conversation now, and an agent's load and capacity.
 
-A candidate is who manual assignment would accept (``messenger.selectors
+A candidate is who manual assignment would accept (``messenger.selectors.visibility
 .member_list_assignable``, which asks channels.visibility) AND is associated with the channel
 (an admin sees every channel but is assigned automatically only where associated as an
 agent), whose status is online, with room: fewer open conversations assigned to them (in the
@@ -18,9 +18,9 @@ from availability.models import CAPACITY_DEFAULT, Availability, AvailabilitySett
 from channels import visibility
 from channels.models import AgentChannel, Channel
 from helpdesk.models import Membership, Organization
-from messenger import selectors
 from messenger.models import Conversation, ConversationState
 from messenger.routing.rules import ASSIGNING_MODES, Candidate
+from messenger.selectors import visibility as visibility_selectors
 
 
 def default_capacity(*, organization_id: int) -> int:
@@ -73,7 +73,7 @@ def channel_candidates(*, organization: Organization, channel: Channel) -> list[
         .values("n")
     )
     rows = (
-        selectors.member_list_assignable(organization=organization, channel_id=channel.pk)
+        visibility_selectors.member_list_assignable(organization=organization, channel_id=channel.pk)
         .filter(pk__in=links.values("membership_id"), availability__status=Status.ONLINE)
         .annotate(
             open_load=Coalesce(Subquery(load, output_field=IntegerField()), Value(0)),

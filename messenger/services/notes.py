@@ -7,9 +7,9 @@ the conversation (closed, a blocked customer's, a disabled or deleted channel's,
 reply window).
 
 ``@username`` in a note names a member who may see the conversation (the rule read the other
-way round: messenger.selectors.member_list_mentionable). Each is kept as a NoteMention and told
-in the app and by email, in their own language and time zone, as their Preferences allow
-(helpdesk.alerts); naming anyone else (or nobody) refuses the whole note.
+way round: messenger.selectors.visibility.member_list_mentionable). Each is kept as a
+NoteMention and told in the app and by email, in their own language and time zone, as their
+Preferences allow (helpdesk.alerts); naming anyone else (or nobody) refuses the whole note.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from helpdesk.models import Membership, Notification, Organization
 from helpdesk.names import name_parts, user_name
 from helpdesk.notifications import notification_words, reading_as
 from helpdesk.services import Reader, mails_send_after_commit, notification_create
-from messenger import mentions, notification_texts, selectors
+from messenger import mentions, notification_texts
 from messenger.conversation_changes import NOTE, conversation_told
 from messenger.models import Conversation, Note, NoteMention
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import visibility as visibility_selectors
 
 NOTE_MAX_LENGTH = 5000
 # What a notice quotes of the note.
@@ -55,7 +57,7 @@ def _mentioned_members(*, organization: Organization, conversation: Conversation
     if not candidates:
         return []
     allowed = list(
-        selectors.member_list_mentionable(organization=organization, conversation=conversation)
+        visibility_selectors.member_list_mentionable(organization=organization, conversation=conversation)
         .annotate(username_lower=Lower("user__username"))
         .filter(username_lower__in=candidates)
     )
@@ -88,7 +90,9 @@ def note_add(
         raise NotFound
     if membership.user_id != acting_user.pk:
         raise NotFound
-    selectors.conversation_get(organization=organization, membership=membership, conversation_id=conversation.pk)
+    conversation_selectors.conversation_get(
+        organization=organization, membership=membership, conversation_id=conversation.pk
+    )
     body = _checked_body(body)
     mentioned = _mentioned_members(organization=organization, conversation=conversation, body=body)
     note = Note.objects.create(

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET
 from helpdesk.exceptions import NotFound
 from helpdesk.files import file_response, is_inline_image
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors
 from messenger.models import Direction, Message
 from messenger.referrals import referral_attachment_text
+from messenger.selectors import messages as message_selectors
 from messenger.services.attachments.storage import stored_file_name
 
 
@@ -81,7 +81,7 @@ def attachment_response(message: Message, index: int) -> FileResponse:
 @require_GET
 def message_attachment(request: TenantRequest, message_id: int, index: int) -> FileResponse:
     try:
-        message = selectors.message_get(
+        message = message_selectors.message_get(
             organization=request.organization, membership=request.membership, message_id=message_id
         )
     except NotFound:

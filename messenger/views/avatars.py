@@ -1,7 +1,8 @@
 """A contact's profile picture as kept in our storage (messenger.services.contacts), served
 like any other kept file (helpdesk.files: type from the bytes, nosniff, sandboxed) to members
-who may see the contact (messenger.selectors.contact_get), never by a public URL. Facebook's
-own picture URL is never put in a page: it expires, and would tell Facebook who looks."""
+who may see the contact (messenger.selectors.visibility.contact_get), never by a public URL.
+Facebook's own picture URL is never put in a page: it expires, and would tell Facebook who
+looks."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from django.views.decorators.http import require_GET
 from helpdesk.exceptions import NotFound
 from helpdesk.files import file_response
 from helpdesk.tenancy import TenantRequest, member_required
-from messenger import selectors
 from messenger.models import Contact
+from messenger.selectors import visibility as visibility_selectors
 
 
 def kept_avatar_url(contact: Contact, *, organization_slug: str) -> str:
@@ -44,7 +45,7 @@ def avatar_response(contact: Contact) -> FileResponse:
 @require_GET
 def contact_avatar(request: TenantRequest, contact_id: int) -> FileResponse:
     try:
-        contact = selectors.contact_get(
+        contact = visibility_selectors.contact_get(
             organization=request.organization, membership=request.membership, contact_id=contact_id
         )
     except NotFound:

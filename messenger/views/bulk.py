@@ -18,7 +18,7 @@ from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import TOAST_EVENT
 from labels.selectors import label_list
-from messenger import selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations.bulk import BulkAction, BulkResult, conversations_bulk
 
 # The event the page's bulk.js listens for once an action is done (HX-Trigger).
@@ -65,7 +65,9 @@ def _toast(response: HttpResponse, message: str, *, level: str, done: BulkResult
 def inbox_bulk(request: TenantRequest) -> HttpResponse:
     organization, membership = request.organization, request.membership
     if request.method == "GET":
-        members = selectors.member_list_assignable_somewhere(organization=organization, membership=membership)
+        members = visibility_selectors.member_list_assignable_somewhere(
+            organization=organization, membership=membership
+        )
         context = {"members": members, "labels": label_list(organization=organization), "me": membership}
         return render(request, "messenger/inbox/_bulk_toolbar.html", context)
     htmx = request.headers.get("HX-Request") == "true"

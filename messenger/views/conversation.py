@@ -14,8 +14,9 @@ from django.views.decorators.http import require_GET
 from helpdesk.exceptions import ColleagueReplied, NotFound
 from helpdesk.tenancy import TenantRequest, member_required
 from labels import selectors as label_selectors
-from messenger import selectors
 from messenger.models import Conversation
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations import read_state
 from messenger.views.conversation_list import conversation_list_context
 from messenger.views.transcript import transcript_context
@@ -32,7 +33,7 @@ def _optional_url(name: str, **kwargs: Any) -> str:
 def conversation_or_404(request: TenantRequest, conversation_id: int) -> Conversation:
     """The conversation if the member may see it (the selectors' rule), else Http404."""
     try:
-        return selectors.conversation_get(
+        return conversation_selectors.conversation_get(
             organization=request.organization, membership=request.membership, conversation_id=conversation_id
         )
     except NotFound:
@@ -41,7 +42,9 @@ def conversation_or_404(request: TenantRequest, conversation_id: int) -> Convers
 
 def conversation_labels_context(request: TenantRequest, conversation: Conversation) -> dict[str, Any]:
     """The conversation's labels and those that may still be added (two queries)."""
-    labels = selectors.conversation_label_list(organization=request.organization, conversation=conversation)
+    labels = conversation_selectors.conversation_label_list(
+        organization=request.organization, conversation=conversation
+    )
     present = {label.pk for label in labels}
     every = list(label_selectors.label_list(organization=request.organization))
     # Every label is also what the inbox's label filter beside it offers (the page's list).
@@ -82,11 +85,11 @@ def render_conversation_page(
     context.update(transcript_context(request, conversation))
     context.update(
         {
-            "channels": selectors.channel_list_visible(organization=organization, membership=membership),
-            "assignable": selectors.member_list_assignable(
+            "channels": visibility_selectors.channel_list_visible(organization=organization, membership=membership),
+            "assignable": visibility_selectors.member_list_assignable(
                 organization=organization, channel_id=conversation.channel_id
             ),
-            "forward_channels": selectors.channel_list_forward_targets(
+            "forward_channels": visibility_selectors.channel_list_forward_targets(
                 organization=organization, conversation=conversation
             ),
             "convert_url": _optional_url(
@@ -104,7 +107,9 @@ def render_conversation_page(
             )
             if membership.is_admin
             else "",
-            "referrals": selectors.conversation_referral_list(organization=organization, conversation=conversation),
+            "referrals": conversation_selectors.conversation_referral_list(
+                organization=organization, conversation=conversation
+            ),
             "contact_page_url": _optional_url(
                 "contacts:detail", org_slug=organization.slug, contact_id=conversation.contact_id
             ),

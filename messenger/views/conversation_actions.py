@@ -24,8 +24,9 @@ from helpdesk.exceptions import ColleagueReplied, HelpdeskError, InvalidInput, N
 from helpdesk.models import Organization
 from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import toast_trigger
-from messenger import selectors
 from messenger.models import Conversation
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import messages as message_selectors
 from messenger.services.conversations import read_state
 from messenger.services.conversations.assignment import (
     conversation_assign,
@@ -203,7 +204,7 @@ def conversation_action(request: TenantRequest, conversation_id: int, action: st
     messages.success(request, str(ACTION_DONE[action]))
     try:
         # Forwarded to a channel this agent does not see: back to the inbox.
-        selectors.conversation_get(
+        conversation_selectors.conversation_get(
             organization=organization, membership=request.membership, conversation_id=conversation.pk
         )
     except NotFound:
@@ -216,7 +217,9 @@ def conversation_action(request: TenantRequest, conversation_id: int, action: st
 def message_retry(request: TenantRequest, message_id: int) -> HttpResponse:
     organization = request.organization
     try:
-        message = selectors.message_get(organization=organization, membership=request.membership, message_id=message_id)
+        message = message_selectors.message_get(
+            organization=organization, membership=request.membership, message_id=message_id
+        )
     except NotFound:
         raise Http404 from None
     conversation = conversation_or_404(request, message.conversation_id)

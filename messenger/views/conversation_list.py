@@ -31,11 +31,13 @@ from helpdesk.converters import parse_id
 from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from labels import selectors as label_selectors
-from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.conversation_order import DEFAULT_VIEW, ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState, MessageStatus
 from messenger.reply_window import remaining_text, reply_window
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations import read_state
 from messenger.views.avatars import kept_avatar_url
 from messenger.views.polling import POLL_SECONDS, digest
@@ -95,7 +97,7 @@ class ConversationRow:
     unread_count: int
     last_message_failed: bool
     active: bool
-    # The conversation's labels as (name, colour), by name (selectors.with_labels).
+    # The conversation's labels as (name, colour), by name (conversation_selectors.with_labels).
     labels: tuple[tuple[str, str], ...] = ()
     # The running SLA response target's badge (sla.display), None without one.
     sla: SlaBadge | None = None
@@ -165,7 +167,7 @@ def _rows(
                 assignee_name=user_name(assignee),
                 waiting_text=_waiting_text(conversation, now=now),
                 unread_count=conversation.unread_count,
-                # Annotated by selectors.with_last_message_status.
+                # Annotated by conversation_selectors.with_last_message_status.
                 last_message_failed=getattr(conversation, "last_message_status", None) == MessageStatus.FAILED,
                 active=conversation.pk == active_id,
                 labels=tuple((label.name, label.color) for label in getattr(conversation, "label_list", ())),
@@ -232,13 +234,15 @@ def conversation_list_context(
     conversation (its polled list), which is then read."""
     organization, membership = request.organization, request.membership
     params = request.GET if params is None else params
-    filters = selectors.ConversationFilters.from_params(params)
-    conversations = selectors.with_last_message_status(
-        selectors.conversation_list(organization=organization, membership=membership, filters=filters)
+    filters = filter_selectors.ConversationFilters.from_params(params)
+    conversations = conversation_selectors.with_last_message_status(
+        conversation_selectors.conversation_list(organization=organization, membership=membership, filters=filters)
     )
     cursor = params.get("cursor") or None
-    page = selectors.conversation_page(conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort)
-    counts = selectors.conversation_counts(organization=organization, membership=membership)
+    page = conversation_selectors.conversation_page(
+        conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort
+    )
+    counts = conversation_selectors.conversation_counts(organization=organization, membership=membership)
     saved = saved_views_context(request, current=filters.as_params())
     if active_is_open and active_id is not None:
         _mark_open_conversation_read(request, page.conversations, active_id)
@@ -282,7 +286,9 @@ class ViewTab:
     active: bool
 
 
-def _view_tabs(filters: selectors.ConversationFilters, *, counts: selectors.ConversationCounts) -> list[ViewTab]:
+def _view_tabs(
+    filters: filter_selectors.ConversationFilters, *, counts: conversation_selectors.ConversationCounts
+) -> list[ViewTab]:
     tabs = []
     for view, label in VIEW_LABELS.items():
         # The views replace the assignee menu of old links: a tab drops its filter.
@@ -306,7 +312,7 @@ def _view_tabs(filters: selectors.ConversationFilters, *, counts: selectors.Conv
 @require_GET
 def inbox(request: TenantRequest) -> HttpResponse:
     context = conversation_list_context(request, active_id=None)
-    context["channels"] = selectors.channel_list_visible(
+    context["channels"] = visibility_selectors.channel_list_visible(
         organization=request.organization, membership=request.membership
     )
     context["filter_labels"] = label_selectors.label_list(organization=request.organization)

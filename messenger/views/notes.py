@@ -13,7 +13,7 @@ from helpdesk.exceptions import HelpdeskError
 from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from helpdesk.toasts import toast_trigger
-from messenger import selectors
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services import notes
 from messenger.views.conversation import conversation_or_404, render_conversation_page
 from messenger.views.conversation_actions import _back_to, _composer_feedback, _is_htmx, _transcript_partial
@@ -55,7 +55,7 @@ def conversation_mentionable(request: TenantRequest, conversation_id: int) -> Js
     """The members who may be mentioned in a note of the conversation (who may see it),
     whose username or name starts with ``q``: ``{"members": [{"username", "name"}]}``."""
     conversation = conversation_or_404(request, conversation_id)
-    members = selectors.member_list_mentionable(
+    members = visibility_selectors.member_list_mentionable(
         organization=request.organization, conversation=conversation, term=search_term(request.GET.get("q"))
     )[:MENTION_SUGGESTIONS]
     return JsonResponse({"members": [{"username": m.user.get_username(), "name": user_name(m.user)} for m in members]})

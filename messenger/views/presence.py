@@ -19,8 +19,8 @@ from django.views.decorators.http import require_http_methods
 from helpdesk.names import user_name
 from helpdesk.tenancy import TenantRequest, member_required
 from live import presence
-from messenger import selectors
 from messenger.models import Conversation
+from messenger.selectors import visibility as visibility_selectors
 from messenger.views.conversation import conversation_or_404
 from messenger.views.polling import digest
 
@@ -42,7 +42,7 @@ def presence_context(request: TenantRequest, conversation: Conversation) -> dict
         for present in presence.present_list(organization_id=request.organization.pk, conversation_id=conversation.pk)
         if present.user_id != request.user.pk
     ]
-    members = selectors.member_list_by_user(
+    members = visibility_selectors.member_list_by_user(
         organization=request.organization, user_ids=[present.user_id for present in others]
     )
     names = {member.user_id: user_name(member.user) for member in members}

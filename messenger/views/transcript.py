@@ -18,10 +18,12 @@ from helpdesk import datetimes
 from helpdesk.models import Organization
 from helpdesk.names import person_name, stored_name, user_name
 from helpdesk.tenancy import TenantRequest
-from messenger import mentions, selectors
+from messenger import mentions
 from messenger.models import Conversation, ConversationEvent, Message, Note
 from messenger.reply_window import reply_window
 from messenger.routing import rules as routing_rules
+from messenger.selectors import messages as message_selectors
+from messenger.selectors import transcript as transcript_selectors
 from messenger.send_failures import send_failure
 from messenger.services.conversations.reorganization import UNASSIGNED_LEFT_DEPARTMENT
 from messenger.services.sending import reply_rules
@@ -111,7 +113,7 @@ def _automatic_assignment(data: dict[str, Any]) -> str:
     return _("Assigned to %(agent)s from the queue.") % {"agent": agent}
 
 
-def _entry_key(entry: selectors.TranscriptEntry) -> str:
+def _entry_key(entry: transcript_selectors.TranscriptEntry) -> str:
     """The transcript line's key: "m<message id>", "n<note id>" for a note, or "e<event id>"
     for a system line."""
     if entry.message is not None:
@@ -145,7 +147,7 @@ class TranscriptLine:
     note_html: str = ""
 
 
-def note_html(body: str, mentioned: Sequence[selectors.MentionedMember]) -> SafeString:
+def note_html(body: str, mentioned: Sequence[transcript_selectors.MentionedMember]) -> SafeString:
     """A note's text, escaped, each mention of a member named in it shown as their name
     (``@Aiko Tanaka``, the username in its title). Nothing of the text is taken as HTML."""
     by_username = {member.username.lower(): member for member in mentioned}
@@ -166,7 +168,7 @@ def note_html(body: str, mentioned: Sequence[selectors.MentionedMember]) -> Safe
     return mark_safe("".join(parts))  # noqa: S308 (every part escaped above)
 
 
-def _transcript_line(entry: selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
+def _transcript_line(entry: transcript_selectors.TranscriptEntry, *, organization: Organization) -> TranscriptLine:
     line = TranscriptLine(at=entry.at, message=entry.message, event=entry.event, quoted=entry.quoted)
     if entry.note is not None:
         return replace(line, note=entry.note, note_html=note_html(entry.note.body, entry.mentions))
@@ -210,7 +212,7 @@ def transcript_context(
     request: TenantRequest,
     conversation: Conversation,
     *,
-    part: selectors.MessageRange | None = None,
+    part: message_selectors.MessageRange | None = None,
     extra_lines: Sequence[TranscriptLine] = (),
 ) -> dict[str, Any]:
     """What the transcript's templates show (the whole conversation page and the polled
@@ -219,7 +221,9 @@ def transcript_context(
     ``part``: only that run of the conversation (a ticket's); ``extra_lines``: system lines
     of a higher layer, merged in by time."""
     organization = request.organization
-    transcript = selectors.conversation_transcript(organization=organization, conversation=conversation, part=part)
+    transcript = transcript_selectors.conversation_transcript(
+        organization=organization, conversation=conversation, part=part
+    )
     lines = [_transcript_line(entry, organization=organization) for entry in transcript.entries]
     if extra_lines:
         # Stable: at the same instant the conversation's own lines come first.

@@ -9,8 +9,9 @@ import pytest
 from channels import services, visibility
 from channels.models import Channel
 from helpdesk.models import Membership, Role
-from messenger import selectors as messenger_selectors
 from messenger.models import Conversation, Message
+from messenger.selectors import messages as message_selectors
+from messenger.selectors import visibility as visibility_selectors
 from tests import factories
 from tests.conftest import Tenant
 from tickets import selectors as ticket_selectors
@@ -76,9 +77,9 @@ def test_only_associated_agents_of_the_department_and_admins_see_a_channels_conv
 def test_messages_and_contacts_follow_their_conversation(cast: dict[str, Any]) -> None:
     organization, conversation = cast["tenant"].organization, cast["conversation"]
     for name, membership in cast["members"].items():
-        messages = messenger_selectors.message_visible_list(organization=organization, membership=membership)
+        messages = message_selectors.message_visible_list(organization=organization, membership=membership)
         contacts = conversation.contact.__class__.objects.filter(
-            messenger_selectors.contact_visible_filter(organization=organization, membership=membership)
+            visibility_selectors.contact_visible_filter(organization=organization, membership=membership)
         )
         expected = name in SEES_CHAT
         assert messages.filter(conversation=conversation).exists() == expected, name

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from helpdesk.models import Role
 from labels.models import Label
-from messenger import selectors
 from messenger.models import Conversation, ConversationEvent, ConversationLabel
+from messenger.selectors import filters as filter_selectors
 from messenger.services.conversations.labels import conversations_label_add
 from tests import factories
 from tests.conftest import Tenant, api_client_for
@@ -242,15 +242,17 @@ def test_the_api_list_filters_by_one_or_all_of_several_labels(tenant_a: Tenant, 
 
 
 def test_the_filters_keep_their_labels_through_as_params() -> None:
-    filters = selectors.ConversationFilters.from_params(QueryDict("label=7&label=3&label=junk&label=3&state=open"))
+    filters = filter_selectors.ConversationFilters.from_params(
+        QueryDict("label=7&label=3&label=junk&label=3&state=open")
+    )
     assert filters.label_ids == (3, 7)
     assert filters.narrowed
     assert filters.as_params() == {"state": "open", "label": "3,7"}
     # Saved views keep as_params() as a plain dict; the inbox's links carry it urlencoded.
-    assert selectors.ConversationFilters.from_params(filters.as_params()) == filters
-    assert selectors.ConversationFilters.from_params(QueryDict(urlencode(filters.as_params()))) == filters
-    assert selectors.ConversationFilters.from_params({"label": ["3", "7"]}).label_ids == (3, 7)
-    assert selectors.ConversationFilters.from_params({}).label_ids == ()
+    assert filter_selectors.ConversationFilters.from_params(filters.as_params()) == filters
+    assert filter_selectors.ConversationFilters.from_params(QueryDict(urlencode(filters.as_params()))) == filters
+    assert filter_selectors.ConversationFilters.from_params({"label": ["3", "7"]}).label_ids == (3, 7)
+    assert filter_selectors.ConversationFilters.from_params({}).label_ids == ()
 
 
 def _inbox_names(html: str) -> list[str]:

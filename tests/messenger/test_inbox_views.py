@@ -12,10 +12,11 @@ import pytest
 from django.utils import timezone
 
 from helpdesk.models import Membership
-from messenger import selectors
 from messenger.conversation_order import ConversationSort, ConversationView
 from messenger.models import Conversation, ConversationState
 from messenger.reply_window import reply_window
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
 from tests import factories
 from tests.conftest import Tenant, api_client_for
 
@@ -63,10 +64,10 @@ def world(tenant_a: Tenant) -> dict[str, Any]:
 
 
 def _listed(membership: Membership, **filters: Any) -> list[str]:
-    conversations = selectors.conversation_list(
+    conversations = conversation_selectors.conversation_list(
         organization=membership.organization,
         membership=membership,
-        filters=selectors.ConversationFilters(**filters),
+        filters=filter_selectors.ConversationFilters(**filters),
     )
     return sorted(c.contact.display_name for c in conversations)
 
@@ -106,14 +107,16 @@ def test_the_counts_are_the_open_conversations_of_each_view_as_the_member_sees_t
     elsewhere = factories.make_page(factories.make_channel(tenant_b.organization, tenant_b.department))
     _conversation(elsewhere, "Other organization")
     with django_assert_num_queries(1):
-        admin = selectors.conversation_counts(organization=tenant_a.organization, membership=tenant_a.admin)
+        admin = conversation_selectors.conversation_counts(
+            organization=tenant_a.organization, membership=tenant_a.admin
+        )
     assert (admin.mine, admin.unassigned, admin.all) == (2, 2, 5)
-    agent = selectors.conversation_counts(organization=tenant_a.organization, membership=tenant_a.agent)
+    agent = conversation_selectors.conversation_counts(organization=tenant_a.organization, membership=tenant_a.agent)
     assert (agent.mine, agent.unassigned, agent.all) == (1, 1, 3)
 
 
 def test_an_unknown_view_or_sort_in_the_inbox_is_the_default_not_an_error() -> None:
-    filters = selectors.ConversationFilters.from_params({"view": "everything", "sort": "random"})
+    filters = filter_selectors.ConversationFilters.from_params({"view": "everything", "sort": "random"})
     assert (filters.view, filters.sort) == (ConversationView.ALL, ConversationSort.NEWEST)
 
 
@@ -144,10 +147,10 @@ def waiting(tenant_a: Tenant, world: dict[str, Any]) -> dict[str, Any]:
 def test_longest_waiting_puts_the_oldest_unanswered_customer_first_and_those_not_waiting_last(
     tenant_a: Tenant, waiting: dict[str, Any]
 ) -> None:
-    conversations = selectors.conversation_list(
+    conversations = conversation_selectors.conversation_list(
         organization=tenant_a.organization,
         membership=tenant_a.agent,
-        filters=selectors.ConversationFilters(sort=ConversationSort.WAITING),
+        filters=filter_selectors.ConversationFilters(sort=ConversationSort.WAITING),
     )
     assert _names(conversations) == [
         "Waits 2 h",
@@ -193,22 +196,24 @@ WINDOW_ORDER = [
 def test_window_closing_orders_open_windows_by_their_next_closing_time_and_closed_ones_last(
     tenant_a: Tenant, windows: dict[str, Any], world: dict[str, Any]
 ) -> None:
-    conversations = selectors.conversation_list(
+    conversations = conversation_selectors.conversation_list(
         organization=tenant_a.organization,
         membership=tenant_a.admin,
-        filters=selectors.ConversationFilters(sort=ConversationSort.WINDOW_CLOSING),
+        filters=filter_selectors.ConversationFilters(sort=ConversationSort.WINDOW_CLOSING),
     )
     assert _names(conversations) == WINDOW_ORDER
 
 
 def _all_pages(membership: Membership, sort: ConversationSort, *, page_size: int) -> tuple[list[str], int]:
-    conversations = selectors.conversation_list(
-        organization=membership.organization, membership=membership, filters=selectors.ConversationFilters(sort=sort)
+    conversations = conversation_selectors.conversation_list(
+        organization=membership.organization,
+        membership=membership,
+        filters=filter_selectors.ConversationFilters(sort=sort),
     )
     seen: list[str] = []
     cursor, pages = None, 0
     while True:
-        page = selectors.conversation_page(conversations, cursor=cursor, page_size=page_size, sort=sort)
+        page = conversation_selectors.conversation_page(conversations, cursor=cursor, page_size=page_size, sort=sort)
         seen += _names(page.conversations)
         pages += 1
         cursor = page.next_cursor
@@ -221,10 +226,10 @@ def test_paging_through_longest_waiting_shows_every_conversation_once_in_order(
     tenant_a: Tenant, waiting: dict[str, Any], page_size: int
 ) -> None:
     everything = _names(
-        selectors.conversation_list(
+        conversation_selectors.conversation_list(
             organization=tenant_a.organization,
             membership=tenant_a.agent,
-            filters=selectors.ConversationFilters(sort=ConversationSort.WAITING),
+            filters=filter_selectors.ConversationFilters(sort=ConversationSort.WAITING),
         )
     )
     seen, pages = _all_pages(tenant_a.agent, ConversationSort.WAITING, page_size=page_size)
@@ -255,28 +260,30 @@ def test_the_later_pages_of_window_closing_keep_the_time_of_the_first_page(
     """Two hours later the 1-hour windows have moved on (one to the agent window, the others
     closed): a list paged through meanwhile still shows each conversation once."""
     sort = ConversationSort.WINDOW_CLOSING
-    conversations = selectors.conversation_list(
+    conversations = conversation_selectors.conversation_list(
         organization=tenant_a.organization,
         membership=tenant_a.admin,
-        filters=selectors.ConversationFilters(sort=sort),
+        filters=filter_selectors.ConversationFilters(sort=sort),
     )
-    first = selectors.conversation_page(conversations, cursor=None, page_size=2, sort=sort)
+    first = conversation_selectors.conversation_page(conversations, cursor=None, page_size=2, sort=sort)
     seen = _names(first.conversations)
     cursor = first.next_cursor
     later: datetime = timezone.now() + timedelta(hours=2)
     with mock.patch("django.utils.timezone.now", return_value=later):
         while cursor:
-            page = selectors.conversation_page(conversations, cursor=cursor, page_size=2, sort=sort)
+            page = conversation_selectors.conversation_page(conversations, cursor=cursor, page_size=2, sort=sort)
             seen += _names(page.conversations)
             cursor = page.next_cursor
     assert seen == WINDOW_ORDER
 
 
 def test_a_cursor_of_another_sort_or_junk_starts_from_the_top(tenant_a: Tenant, windows: dict[str, Any]) -> None:
-    conversations = selectors.conversation_list(organization=tenant_a.organization, membership=tenant_a.admin)
-    newest_cursor = selectors.conversation_page(conversations, cursor=None, page_size=2).next_cursor
+    conversations = conversation_selectors.conversation_list(
+        organization=tenant_a.organization, membership=tenant_a.admin
+    )
+    newest_cursor = conversation_selectors.conversation_page(conversations, cursor=None, page_size=2).next_cursor
     for cursor in [newest_cursor, "junk", "d2FpdGluZ3x4fHh8eA"]:
-        page = selectors.conversation_page(
+        page = conversation_selectors.conversation_page(
             conversations, cursor=cursor, page_size=2, sort=ConversationSort.WINDOW_CLOSING
         )
         assert _names(page.conversations) == WINDOW_ORDER[:2]

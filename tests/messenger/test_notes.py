@@ -385,7 +385,7 @@ def test_the_transcript_costs_the_same_queries_with_one_note_or_twenty_with_ment
 
 
 def test_only_the_notes_of_the_messages_period_are_shown_with_a_long_transcript(world: World, monkeypatch: Any) -> None:
-    from messenger import selectors
+    from messenger.selectors import transcript as transcript_selectors
 
     old = world.add("old note")
     Note.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
@@ -393,7 +393,7 @@ def test_only_the_notes_of_the_messages_period_are_shown_with_a_long_transcript(
         factories.make_message(world.conversation, text=f"later {n}", sent_at=timezone.now() - timedelta(minutes=5 - n))
     recent = world.add("recent note")
 
-    transcript = selectors.conversation_transcript(
+    transcript = transcript_selectors.conversation_transcript(
         organization=world.tenant.organization, conversation=world.conversation, limit=2
     )
 

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from helpdesk.exceptions import InvalidInput, NotFound, PermissionDenied, SavedViewLimitReached, SavedViewNameTaken
 from helpdesk.models import Membership
-from messenger import saved_views, selectors
+from messenger import saved_views
 from messenger.models import Conversation, ConversationState, SavedView
+from messenger.selectors import conversations as conversation_selectors
+from messenger.selectors import filters as filter_selectors
 from messenger.services import saved_views as services
 from tests import factories
 from tests.conftest import Tenant
@@ -208,27 +210,27 @@ def test_repeated_parameters_survive_storage_and_come_back_as_the_request_had_th
     ],
 )
 def test_a_repeated_filter_is_kept_whatever_shape_the_filters_write_it_in(written: Any) -> None:
-    with mock.patch.object(selectors.ConversationFilters, "as_params", autospec=True, return_value=written):
+    with mock.patch.object(filter_selectors.ConversationFilters, "as_params", autospec=True, return_value=written):
         assert saved_views.params_normalize(QueryDict("")) == {"channel": ["3"], "label": ["1", "2"]}
 
 
 def test_the_stored_filters_read_back_as_the_same_inbox_filters(tenant_a: Tenant, world: dict[str, Any]) -> None:
     query = f"channel={world['support'].pk}&state=closed&q=refund&view=mine&sort=waiting"
     view = _create(tenant_a.agent, "Round trip", query)
-    again = selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
-    assert again == selectors.ConversationFilters.from_params(QueryDict(query))
+    again = filter_selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
+    assert again == filter_selectors.ConversationFilters.from_params(QueryDict(query))
     assert QueryDict(saved_views.params_query(view.params)) == QueryDict(query)
 
 
 def test_labels_chosen_in_the_inbox_are_kept_when_the_inbox_filters_by_label(tenant_a: Tenant) -> None:
-    if "label_ids" not in selectors.ConversationFilters.__dataclass_fields__:
+    if "label_ids" not in filter_selectors.ConversationFilters.__dataclass_fields__:
         pytest.skip("the inbox does not filter by label in this build")
     from labels.models import Label
 
     first, second = (Label.objects.create(organization=tenant_a.organization, name=n) for n in ("A", "B"))
     view = _create(tenant_a.agent, "Two labels", f"label={first.pk}&label={second.pk}")
     # Kept as the inbox writes them (ConversationFilters.as_params), read back as both labels.
-    again = selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
+    again = filter_selectors.ConversationFilters.from_params(saved_views.params_querydict(view.params))
     assert again.label_ids == tuple(sorted((first.pk, second.pk)))
 
 
@@ -266,8 +268,10 @@ def test_a_views_count_is_what_its_list_shows_open_ones_unless_it_chooses_a_stat
     query = query.format(sales=world["sales"].pk)
     for membership in (tenant_a.admin, tenant_a.agent):
         view = _create(membership, f"View of {membership.pk}", query)
-        filters = selectors.ConversationFilters.from_params(QueryDict(query))
-        listed = selectors.conversation_list(organization=tenant_a.organization, membership=membership, filters=filters)
+        filters = filter_selectors.ConversationFilters.from_params(QueryDict(query))
+        listed = conversation_selectors.conversation_list(
+            organization=tenant_a.organization, membership=membership, filters=filters
+        )
         if not filters.state:
             listed = listed.filter(state=ConversationState.OPEN)
         counts = saved_views.saved_view_counts([view], organization=tenant_a.organization, membership=membership)

@@ -148,14 +148,14 @@ def test_the_fifty_first_view_is_refused(tenant_a: Tenant) -> None:
 
 
 def test_repeated_filters_are_taken_as_lists(tenant_a: Tenant, world: dict[str, Any]) -> None:
-    from messenger import selectors
+    from messenger.selectors import filters as filter_selectors
 
     response = _create(api_client_for(tenant_a.agent), "Labels", label=[1, 2], state="open")
     assert response.status_code == 201
     filters = response.json()["filters"]
-    if "label_ids" in selectors.ConversationFilters.__dataclass_fields__:
+    if "label_ids" in filter_selectors.ConversationFilters.__dataclass_fields__:
         # As the inbox writes them (ConversationFilters.as_params), read back as both labels.
-        assert selectors.ConversationFilters.from_params(QueryDict(response.json()["query"])).label_ids == (1, 2)
+        assert filter_selectors.ConversationFilters.from_params(QueryDict(response.json()["query"])).label_ids == (1, 2)
         assert filters["state"] == ["open"]
     else:  # the inbox does not filter by label in this build: the key is dropped, not an error
         assert filters == {"state": ["open"]}

@@ -25,9 +25,9 @@ from helpdesk.models import (
     Role,
 )
 from helpdesk.notifications import notification_text
-from messenger import selectors
 from messenger.models import Conversation, ConversationState, ReplyWindowKind, WindowAlert, WindowLoss
 from messenger.reply_window import HUMAN_AGENT_WINDOW, STANDARD_WINDOW
+from messenger.selectors import window_losses as window_loss_selectors
 from messenger.services import window_alerts as window_alerts_service
 from messenger.services.sending.replies import reply_send
 from messenger.services.window_alerts import window_alerts_send
@@ -317,18 +317,20 @@ def test_the_losses_are_counted_for_a_period_by_channel_department_and_agent(wor
     assert world.run().lost == 5
 
     period = {"organization": org, "since": world.now - 7 * DAY, "until": world.now + HOUR}
-    assert selectors.window_loss_counts(**period) == [selectors.WindowLossCount(key=None, count=3)]
-    by_channel = {row.key: row.count for row in selectors.window_loss_counts(**period, by="channel")}
+    assert window_loss_selectors.window_loss_counts(**period) == [
+        window_loss_selectors.WindowLossCount(key=None, count=3)
+    ]
+    by_channel = {row.key: row.count for row in window_loss_selectors.window_loss_counts(**period, by="channel")}
     assert by_channel == {world.channel.pk: 2, other_channel.pk: 1}
-    by_department = {row.key: row.count for row in selectors.window_loss_counts(**period, by="department")}
+    by_department = {row.key: row.count for row in window_loss_selectors.window_loss_counts(**period, by="department")}
     assert by_department == {world.tenant.department.pk: 2, world.sales.pk: 1}
-    by_agent = {row.key: row.count for row in selectors.window_loss_counts(**period, by="agent")}
+    by_agent = {row.key: row.count for row in window_loss_selectors.window_loss_counts(**period, by="agent")}
     assert by_agent == {world.tenant.agent.user_id: 1, None: 2}
-    assert selectors.window_loss_counts(**period, agent_id=world.tenant.agent.user_id)[0].count == 1
-    assert selectors.window_loss_counts(**period, channel_ids=[other_channel.pk])[0].count == 1
-    assert selectors.window_loss_counts(
+    assert window_loss_selectors.window_loss_counts(**period, agent_id=world.tenant.agent.user_id)[0].count == 1
+    assert window_loss_selectors.window_loss_counts(**period, channel_ids=[other_channel.pk])[0].count == 1
+    assert window_loss_selectors.window_loss_counts(
         organization=tenant_b.organization, since=world.now - 7 * DAY, until=world.now + HOUR
-    ) == [selectors.WindowLossCount(key=None, count=1)]
+    ) == [window_loss_selectors.WindowLossCount(key=None, count=1)]
 
 
 def test_a_later_unanswered_message_can_be_lost_again(world: World) -> None:

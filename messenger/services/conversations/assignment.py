@@ -23,13 +23,14 @@ from helpdesk.exceptions import InvalidInput
 from helpdesk.models import Notification, Organization
 from helpdesk.names import user_name
 from helpdesk.services import notification_create
-from messenger import notification_texts, selectors
+from messenger import notification_texts
 from messenger.conversation_changes import ASSIGNMENT, conversation_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
 from messenger.routing.candidates import capacity_of, open_load
 from messenger.routing.drain import room_freed, rooms_freed
 from messenger.routing.rules import ASSIGNING_MODES
 from messenger.routing.triggers import route_on_commit
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations.events import (
     check_organization,
     event_record,
@@ -129,7 +130,7 @@ def conversation_assign(
         return Assignment(conversation)
     require_may_be_given(conversation)
     member = (
-        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        visibility_selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
         .filter(pk=assignee_membership_id)
         .first()
     )
@@ -186,7 +187,7 @@ def conversation_forward(
         )
     if to_channel_id is not None:
         target = (
-            selectors.channel_list_forward_targets(organization=organization, conversation=conversation)
+            visibility_selectors.channel_list_forward_targets(organization=organization, conversation=conversation)
             .filter(pk=to_channel_id)
             .first()
         )
@@ -220,7 +221,7 @@ def conversation_forward(
 
     assert to_membership_id is not None  # exactly one of the two targets, checked above
     member = (
-        selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
+        visibility_selectors.member_list_assignable(organization=organization, channel_id=conversation.channel_id)
         .filter(pk=to_membership_id)
         .first()
     )

@@ -9,8 +9,9 @@ agents), conversations left without an agent or reopened routed again.
 
 The rules are those of the single actions, asked where they live (``assignment``, ``state``,
 ``labels``), never restated here. Every id must be a conversation the member sees
-(``messenger.selectors``), else NotFound for the whole request; what may not be done to one
-of them refuses the whole request (BulkRefused, naming each and why); nothing is changed.
+(``messenger.selectors.visibility``), else NotFound for the whole request; what may not be
+done to one of them refuses the whole request (BulkRefused, naming each and why); nothing is
+changed.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from helpdesk.models import Membership, Organization
 from helpdesk.names import user_name
 from labels import selectors as label_selectors
 from labels.models import Label
-from messenger import selectors
 from messenger.contact_names import contact_name
 from messenger.conversation_changes import ASSIGNMENT, STATE, conversations_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations import assignment, labels, state
 from messenger.services.conversations.events import events_record, member_name
 
@@ -126,7 +127,7 @@ def _locked(*, organization: Organization, membership: Membership, ids: list[int
     """The conversations, locked in id order; NotFound unless the member sees every one."""
     conversations = list(
         Conversation.objects.select_for_update(of=("self",))
-        .filter(selectors.visible_channel_filter(organization=organization, membership=membership))
+        .filter(visibility_selectors.visible_channel_filter(organization=organization, membership=membership))
         .filter(pk__in=ids)
         .select_related("channel", "contact", "assignee")
         .order_by("pk")
@@ -223,7 +224,7 @@ def _assign(
             assignment.require_may_be_given(conversation)
         except HelpdeskError as error:
             refusals.append(_refusal(conversation, error))
-    may_hold = selectors.channel_ids_member_may_hold(
+    may_hold = visibility_selectors.channel_ids_member_may_hold(
         organization=organization, membership=to, channel_ids={c.channel_id for c in conversations}
     )
     refused = {refusal.conversation.pk for refusal in refusals}

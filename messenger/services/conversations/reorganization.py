@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from channels.models import Channel
 from helpdesk.models import Department, Membership, Organization
-from messenger import selectors
 from messenger.conversation_changes import ASSIGNMENT, EVENT, conversation_rows_told
 from messenger.models import Conversation, ConversationEvent, ConversationState
+from messenger.selectors import visibility as visibility_selectors
 from messenger.services.conversations.events import member_name
 
 
@@ -33,7 +33,9 @@ def conversations_follow_channel(
     moved = filed.exclude(department_id=channel.department_id).update(
         department_id=channel.department_id, updated_at=timezone.now()
     )
-    may_hold = selectors.member_list_assignable(organization=organization, channel_id=channel.pk).values("user_id")
+    may_hold = visibility_selectors.member_list_assignable(organization=organization, channel_id=channel.pk).values(
+        "user_id"
+    )
     open_rows = list(
         filed.filter(state=ConversationState.OPEN)
         .order_by("pk")
@@ -90,7 +92,7 @@ def conversations_unassign_for_departments(
         organization=organization,
         assignee_id=membership.user_id,
         channel__department_id__in=list(department_ids),
-    ).exclude(selectors.visible_channel_filter(organization=organization, membership=membership))
+    ).exclude(visibility_selectors.visible_channel_filter(organization=organization, membership=membership))
     rows = list(held.order_by("pk").values_list("pk", "channel__department__name", "channel_id"))
     if not rows:
         return 0

@@ -23,9 +23,9 @@ from helpdesk.exceptions import (
 )
 from helpdesk.models import Organization
 from helpdesk.names import user_name
-from messenger import selectors
 from messenger.models import Conversation, FacebookPage, MessageSource, PageStatus
 from messenger.reply_window import ReplyWindow, WindowState, reply_window
+from messenger.selectors import messages as message_selectors
 
 # The longest reply: the product's one rule of a message's length (channels.message_text),
 # read through this module's name so that the reply checks, the API's schema and the
@@ -53,7 +53,7 @@ def colleague_reply_check(
     COLLISION_WINDOW_SECONDS."""
     now = now or timezone.now()
     after = max(seen_at, now - timedelta(seconds=COLLISION_WINDOW_SECONDS))
-    found = selectors.colleague_reply_latest(
+    found = message_selectors.colleague_reply_latest(
         organization=organization, conversation=conversation, user_id=getattr(acting_user, "pk", 0) or 0, after=after
     )
     if found is not None:
