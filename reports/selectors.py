@@ -356,10 +356,12 @@ def _bucket(group: Group, at: datetime, zone: tzinfo) -> date:
 
 
 def _period_bounds(query: ReportQuery) -> tuple[datetime, datetime]:
+    """The period's first and last midnights in the organization's zone, in UTC: a difference
+    of two times of one zone is a wall-clock one in Python (24 h across the 23-hour day)."""
     zone = datetimes.zone(query.organization.time_zone)
     start = datetime.combine(query.period.start, time.min, tzinfo=zone)
     end = datetime.combine(query.period.end + timedelta(days=1), time.min, tzinfo=zone)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _params(query: ReportQuery) -> dict[str, Any]:

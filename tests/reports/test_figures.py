@@ -18,13 +18,19 @@ MARCH = Period(date(2026, 3, 1), date(2026, 3, 31))
 
 
 def _table(
-    dataset: Dataset, name: str, group: Group, *, membership: Membership | None = None, now: datetime = NOW
+    dataset: Dataset,
+    name: str,
+    group: Group,
+    *,
+    membership: Membership | None = None,
+    now: datetime = NOW,
+    period: Period = MARCH,
 ) -> dict[str, dict]:
     table = selectors.report_table(
         organization=dataset.tenant.organization,
         membership=membership or dataset.tenant.admin,
         report=selectors.report_get(name),
-        period=MARCH,
+        period=period,
         group=group,
         now=now,
     )
@@ -171,3 +177,33 @@ def test_a_day_when_summer_time_starts_counts_23_hours_online(dataset: Dataset) 
         "2026-03-29": {"online": 23 * 3600.0},
         "2026-03-30": {"online": 12 * 3600.0},
     }
+
+
+@pytest.mark.parametrize(
+    ("day", "hours"),
+    [(date(2026, 3, 29), 23), (date(2026, 10, 25), 25)],
+    ids=["summer time starts", "summer time ends"],
+)
+def test_a_period_of_the_one_day_the_clocks_change_counts_its_own_length_online(
+    dataset: Dataset, day: date, hours: int
+) -> None:
+    """The period cuts the spell at its own midnights: 23 or 25 hours, not a wall clock's 24."""
+    organization = dataset.tenant.organization
+    organization.time_zone = "Europe/London"
+    organization.save(update_fields=["time_zone"])
+    london = zoneinfo.ZoneInfo("Europe/London")
+    AvailabilityChange.objects.all().delete()
+    AvailabilityChange.objects.create(
+        organization=organization,
+        membership=dataset.tenant.agent,
+        status=Status.ONLINE,
+        reason=ChangeReason.CHOSEN,
+        started_at=datetime.combine(day - timedelta(days=2), datetime.min.time(), tzinfo=london),
+        ended_at=None,
+    )
+    now = datetime.combine(day + timedelta(days=3), datetime.min.time(), tzinfo=london)
+
+    for group, label in ((Group.DAY, day.isoformat()), (Group.AGENT, dataset.tenant.agent.user.username)):
+        assert _table(dataset, "availability", group, now=now, period=Period(day, day)) == {
+            label: {"online": hours * 3600.0}
+        }
