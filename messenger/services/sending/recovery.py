@@ -45,9 +45,11 @@ def message_sweep(*, now: datetime | None = None) -> tuple[int, list[int]]:
     timed_out = Message.objects.filter(status=MessageStatus.SENDING, status_changed_at__lt=now - SENDING_TIMEOUT)
     with transaction.atomic():
         # Locked: an echo settling one of them meanwhile waits, and each one failed here is
-        # announced (API clients hear of it in this transaction).
+        # announced (API clients hear of it in this transaction), in the order they were written.
         rows = list(
-            timed_out.select_for_update(skip_locked=True, of=("self",)).values_list(
+            timed_out.select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+            .values_list(
                 "pk", "organization_id", "conversation__channel_id", "conversation_id", "conversation__assignee_id"
             )
         )
