@@ -33,10 +33,6 @@ CONVERSATION_ORDER = (F("last_message_at").desc(nulls_first=True), F("id").desc(
 MAX_PAGE_SIZE = 100
 
 
-def _as_id(value: Any) -> int:
-    return parse_id(value)
-
-
 def conversation_list(
     *,
     organization: Organization,
@@ -106,7 +102,7 @@ def conversation_get_bare(*, organization: Organization, membership: Membership,
     as the agent types; five joins fewer to plan)."""
     conversation = (
         Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
-        .filter(pk=_as_id(conversation_id))
+        .filter(pk=parse_id(conversation_id))
         .select_related("channel")
         .first()
     )
@@ -124,7 +120,7 @@ def conversation_get(
     """One conversation the member may see, or NotFound (never a hint that it exists)."""
     conversation = (
         Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
-        .filter(pk=_as_id(conversation_id))
+        .filter(pk=parse_id(conversation_id))
         .select_related("contact", "channel", "channel__department", "department", "page", "assignee", "sla")
         .first()
     )

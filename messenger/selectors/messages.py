@@ -18,10 +18,6 @@ from messenger.models import Conversation, Direction, Message, MessageSource
 from messenger.selectors.visibility import message_visible_filter
 
 
-def _as_id(value: Any) -> int:
-    return parse_id(value)
-
-
 def message_list(*, organization: Organization, conversation: Conversation) -> QuerySet[Message]:
     """The visible messages of a conversation (a blocked customer's hidden ones left out)."""
     return Message.objects.filter(organization=organization, conversation=conversation, is_hidden=False)
@@ -57,7 +53,7 @@ def message_get(*, organization: Organization, membership: Membership, message_i
     """One message the member may see, or NotFound; its attachments are served on the same terms."""
     message = (
         message_visible_list(organization=organization, membership=membership)
-        .filter(pk=_as_id(message_id))
+        .filter(pk=parse_id(message_id))
         .select_related("conversation")
         .first()
     )

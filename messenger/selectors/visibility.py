@@ -18,11 +18,6 @@ from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from messenger.models import Contact, Conversation
 
-
-def _as_id(value: Any) -> int:
-    return parse_id(value)
-
-
 # --- The rule, as filters --------------------------------------------------------------------
 
 
@@ -54,7 +49,7 @@ def contact_get(*, organization: Organization, membership: Membership, contact_i
     """A contact the member talks to in one of the conversations they see, or NotFound."""
     contact = (
         Contact.objects.filter(contact_visible_filter(organization=organization, membership=membership))
-        .filter(pk=_as_id(contact_id))
+        .filter(pk=parse_id(contact_id))
         .first()
     )
     if contact is None:

@@ -155,24 +155,33 @@ def test_canned_response_use_by_response_channel_and_agent(dataset: Dataset) -> 
     }
 
 
-def test_a_day_when_summer_time_starts_counts_23_hours_online(dataset: Dataset) -> None:
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+
+
+def _only_spell_online_in_london(dataset: Dataset, *, started_at: datetime, ended_at: datetime | None) -> None:
+    """The organization in London's time zone, and the agent's one online spell."""
     organization = dataset.tenant.organization
     organization.time_zone = "Europe/London"
     organization.save(update_fields=["time_zone"])
-    london = zoneinfo.ZoneInfo("Europe/London")
     AvailabilityChange.objects.all().delete()
-    # Online from noon on Saturday 28 March to noon on Monday 30 March 2026 (London): clocks go
-    # forward an hour on the Sunday, at 01:00.
     AvailabilityChange.objects.create(
         organization=organization,
         membership=dataset.tenant.agent,
         status=Status.ONLINE,
         reason=ChangeReason.CHOSEN,
-        started_at=datetime(2026, 3, 28, 12, tzinfo=london),
-        ended_at=datetime(2026, 3, 30, 12, tzinfo=london),
+        started_at=started_at,
+        ended_at=ended_at,
     )
 
-    assert _table(dataset, "availability", Group.DAY, now=datetime(2026, 4, 1, tzinfo=london)) == {
+
+def test_a_day_when_summer_time_starts_counts_23_hours_online(dataset: Dataset) -> None:
+    # Online from noon on Saturday 28 March to noon on Monday 30 March 2026 (London): clocks go
+    # forward an hour on the Sunday, at 01:00.
+    _only_spell_online_in_london(
+        dataset, started_at=datetime(2026, 3, 28, 12, tzinfo=LONDON), ended_at=datetime(2026, 3, 30, 12, tzinfo=LONDON)
+    )
+
+    assert _table(dataset, "availability", Group.DAY, now=datetime(2026, 4, 1, tzinfo=LONDON)) == {
         "2026-03-28": {"online": 12 * 3600.0},
         "2026-03-29": {"online": 23 * 3600.0},
         "2026-03-30": {"online": 12 * 3600.0},
@@ -188,20 +197,10 @@ def test_a_period_of_the_one_day_the_clocks_change_counts_its_own_length_online(
     dataset: Dataset, day: date, hours: int
 ) -> None:
     """The period cuts the spell at its own midnights: 23 or 25 hours, not a wall clock's 24."""
-    organization = dataset.tenant.organization
-    organization.time_zone = "Europe/London"
-    organization.save(update_fields=["time_zone"])
-    london = zoneinfo.ZoneInfo("Europe/London")
-    AvailabilityChange.objects.all().delete()
-    AvailabilityChange.objects.create(
-        organization=organization,
-        membership=dataset.tenant.agent,
-        status=Status.ONLINE,
-        reason=ChangeReason.CHOSEN,
-        started_at=datetime.combine(day - timedelta(days=2), datetime.min.time(), tzinfo=london),
-        ended_at=None,
+    _only_spell_online_in_london(
+        dataset, started_at=datetime.combine(day - timedelta(days=2), datetime.min.time(), tzinfo=LONDON), ended_at=None
     )
-    now = datetime.combine(day + timedelta(days=3), datetime.min.time(), tzinfo=london)
+    now = datetime.combine(day + timedelta(days=3), datetime.min.time(), tzinfo=LONDON)
 
     for group, label in ((Group.DAY, day.isoformat()), (Group.AGENT, dataset.tenant.agent.user.username)):
         assert _table(dataset, "availability", group, now=now, period=Period(day, day)) == {
