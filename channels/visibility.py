@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F, ForeignKey, Q, QuerySet
+from django.db.models import BigIntegerField, F, ForeignKey, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import In
 
 from channels.models import AgentChannel, Channel
@@ -65,6 +66,24 @@ def _counted_links(organization: Organization) -> QuerySet[AgentChannel]:
     return AgentChannel.objects.filter(organization=organization, membership__departments=F("channel__department"))
 
 
+def _counted_channel_ids(*, organization: Organization, membership: Membership) -> RawSQL:
+    """The channels of the member's counted associations (`_counted_links`), as the subquery
+    every filter of the rule embeds. The same SQL as the queryset's, written once: Django took
+    longer to build and compile that queryset (four tables) than the database to run it, and
+    every list, count and page asks the rule, often several times per request."""
+    params = [organization.pk, membership.pk]
+    return RawSQL(_COUNTED_CHANNEL_IDS_SQL, params, output_field=BigIntegerField())  # noqa: S611 (constant SQL)
+
+
+_COUNTED_CHANNEL_IDS_SQL = (
+    f"SELECT l.channel_id FROM {AgentChannel._meta.db_table} l "  # noqa: S608 (the models' table names)
+    f"JOIN {Channel._meta.db_table} c ON c.id = l.channel_id "
+    f"JOIN {Membership.departments.through._meta.db_table} d "
+    "ON d.membership_id = l.membership_id AND d.department_id = c.department_id "
+    "WHERE l.organization_id = %s AND l.membership_id = %s"
+)
+
+
 def _sees_nothing(*, organization: Organization, membership: Membership) -> bool:
     return membership.organization_id != organization.pk or not membership.is_active
 
@@ -76,12 +95,23 @@ def member_department_ids(membership: Membership) -> QuerySet[Any, Any]:
 
 def visible_channel_ids(*, organization: Organization, membership: Membership) -> QuerySet[Any, Any] | None:
     """None for an admin (every channel of the organization); otherwise a subquery of the ids
-    of the channels the agent sees (empty for an inactive or foreign membership)."""
+    of the channels the agent sees (empty for an inactive or foreign membership), to read
+    (``visible_channel_id_filter`` is the same as a filter, cheaper to build)."""
     if _sees_nothing(organization=organization, membership=membership):
         return AgentChannel.objects.none().values("channel_id")
     if membership.role == Role.ADMIN:
         return None
     return _counted_links(organization).filter(membership=membership).values("channel_id")
+
+
+def visible_channel_id_filter(*, organization: Organization, membership: Membership, field: str = "channel_id") -> Q:
+    """The rule as a filter on a model whose ``field`` holds a channel's id (no foreign key):
+    ``visible_channel_ids`` as a condition."""
+    if _sees_nothing(organization=organization, membership=membership):
+        return NOTHING
+    if membership.role == Role.ADMIN:
+        return Q()
+    return Q(**{f"{field}__in": _counted_channel_ids(organization=organization, membership=membership)})
 
 
 def visible_filter(
@@ -95,7 +125,7 @@ def visible_filter(
     condition = Q(**{f"{prefix}organization": organization})
     if membership.role == Role.ADMIN:
         return condition
-    channel_ids = _counted_links(organization).filter(membership=membership).values("channel_id")
+    channel_ids = _counted_channel_ids(organization=organization, membership=membership)
     condition &= Q(**{f"{prefix}channel__among": channel_ids})
     if row_department:
         condition &= Q(**{f"{prefix}department__among": member_department_ids(membership)})
@@ -104,9 +134,9 @@ def visible_filter(
 
 def visible_channel_list(*, organization: Organization, membership: Membership) -> QuerySet[Channel]:
     """The channels (deleted ones included) whose conversations the member sees."""
-    channels = Channel.objects.filter(organization=organization)
-    visible = visible_channel_ids(organization=organization, membership=membership)
-    return channels if visible is None else channels.filter(pk__in=visible)
+    return Channel.objects.filter(organization=organization).filter(
+        visible_channel_id_filter(organization=organization, membership=membership, field="pk")
+    )
 
 
 def members_filter(*, organization: Organization, channel_id: int, department_id: int | None = None) -> Q:

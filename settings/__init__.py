@@ -271,6 +271,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # The inbox's view counts: the rows the triggers added folded into one per (channel, assignee).
+    "messenger-open-counts-fold": {
+        "task": "messenger.counts.fold",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Idle chats become tickets.
     "tickets-sweep-idle-conversations": {
         "task": "tickets.conversion.sweep_idle_conversations",

@@ -9,6 +9,7 @@ and the raw webhook event log. One module per domain:
   the out-of-hours reply, and the referral a message carried;
 - notes: the team's private notes in a conversation and the members mentioned in them;
 - saved_views: the inbox's filters kept under a name;
+- open_counts: the open conversations per (channel, assignee), kept by the database's triggers;
 - alerts: what the desk was told once about a conversation (left unassigned, reply window
   closing) and the conversations lost to a closed window;
 - webhook: every event of every webhook POST, and the POSTs kept until a worker applies them.
@@ -39,6 +40,7 @@ from messenger.models.messages import (
     ReferralKind,
 )
 from messenger.models.notes import Note, NoteMention
+from messenger.models.open_counts import OpenConversationCount
 from messenger.models.pages import (
     FacebookPage,
     PageActivityHour,
@@ -67,6 +69,7 @@ __all__ = [
     "MessageStatus",
     "Note",
     "NoteMention",
+    "OpenConversationCount",
     "OutOfHoursReply",
     "PageActivityHour",
     "PageStatus",

@@ -136,14 +136,6 @@ class Conversation(models.Model):
                 name="conversation_open_assignee_idx",
             ),
             models.Index(fields=["organization", "channel", "-last_message_at"]),
-            # The inbox's view counts (Mine, Unassigned, All of the member's channels), polled with
-            # the list: read from the index alone (partial: open conversations only).
-            models.Index(
-                fields=["organization", "channel", "assignee"],
-                include=["id", "state"],
-                condition=models.Q(state="open"),
-                name="conversation_open_counts_idx",
-            ),
             # The inbox's order (newest activity first, ties by id): a first page reads ~25 rows.
             models.Index(fields=["organization", "-last_message_at", "-id"], name="conversation_activity_idx"),
             models.Index(fields=["organization", "assignee", "-last_message_at"]),

@@ -12,18 +12,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from channels import visibility
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
 from labels import links as label_links
 from labels.models import Label
 from messenger import conversation_order
-from messenger.conversation_order import ConversationSort, ConversationView
-from messenger.models import Conversation, ConversationLabel, ConversationReferral, ConversationState, Message
+from messenger.conversation_order import ConversationSort
+from messenger.models import (
+    Conversation,
+    ConversationLabel,
+    ConversationReferral,
+    Message,
+    OpenConversationCount,
+)
 from messenger.selectors.filters import ConversationFilters, conversation_filter
 from messenger.selectors.visibility import visible_channel_filter
 
@@ -69,19 +76,23 @@ class ConversationCounts:
 
 def conversation_counts(*, organization: Organization, membership: Membership) -> ConversationCounts:
     """How many open conversations each view holds, for this member (the visibility rule:
-    an agent's "all" is their channels'). One query: conditional counts over the visible open
-    conversations; the list's other filters do not change them."""
-    view_filter = conversation_order.view_filter
-    counts = (
-        Conversation.objects.filter(visible_channel_filter(organization=organization, membership=membership))
-        .filter(state=ConversationState.OPEN)
-        .aggregate(
-            mine=Count("pk", filter=view_filter(ConversationView.MINE, user_id=membership.user_id)),
-            unassigned=Count("pk", filter=view_filter(ConversationView.UNASSIGNED, user_id=membership.user_id)),
-            all=Count("pk"),
-        )
+    an agent's "all" is their channels'); the list's other filters do not change them.
+
+    One query of a few rows per channel: the sums the database keeps per (channel, assignee)
+    (messenger.open_counts), not a count of every open conversation at each poll."""
+    counts = OpenConversationCount.objects.filter(organization_id=organization.pk).filter(
+        visibility.visible_channel_id_filter(organization=organization, membership=membership)
     )
-    return ConversationCounts(mine=counts["mine"], unassigned=counts["unassigned"], all=counts["all"])
+    mine = unassigned = total = 0
+    for assignee_id, count in (
+        counts.values("assignee_id").annotate(count=Sum("delta")).values_list("assignee_id", "count")
+    ):
+        total += count
+        if assignee_id is None:
+            unassigned += count
+        elif assignee_id == membership.user_id:
+            mine += count
+    return ConversationCounts(mine=mine, unassigned=unassigned, all=total)
 
 
 def with_last_message_status(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:

@@ -21,6 +21,7 @@ from messenger.tasks import (
     alerts,
     attachments,
     contacts,
+    counts,
     out_of_hours,
     pages,
     routing,
@@ -32,6 +33,7 @@ from messenger.tasks import (
 from messenger.tasks.alerts import unassigned_sweep, window_sweep
 from messenger.tasks.attachments import ATTACHMENT_MAX_RETRIES, attachments_download
 from messenger.tasks.contacts import contact_avatar_copy, contacts_avatars_refresh, contacts_profiles_retry
+from messenger.tasks.counts import open_counts_fold
 from messenger.tasks.out_of_hours import out_of_hours_reply
 from messenger.tasks.pages import page_silence_check, page_subscription_check, token_expiry_sweep
 from messenger.tasks.routing import drain_agent, drain_organization, route_conversations, routing_sweep
@@ -56,9 +58,11 @@ __all__ = [
     "contacts_avatars_refresh",
     "contacts_profiles_retry",
     "conversations_sla_sweep",
+    "counts",
     "drain_agent",
     "drain_organization",
     "message_search_index",
+    "open_counts_fold",
     "out_of_hours",
     "out_of_hours_reply",
     "page_silence_check",

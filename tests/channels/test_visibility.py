@@ -150,3 +150,41 @@ def test_a_ticket_made_before_its_channel_moved_is_seen_by_those_who_work_in_bot
     # And they are exactly those the ticket may be given to.
     holders = ticket_selectors.ticket_assignee_choices(organization=organization, ticket=ticket)
     assert set(holders.values_list("pk", flat=True)) == {both.pk, tenant.admin.pk}
+
+
+def test_every_form_of_the_rule_names_the_same_channels(cast: dict[str, Any]) -> None:
+    """The channels a member sees, as a list to read, as the filter on conversations (its
+    subquery written as SQL) and as the filter on plain channel ids agree, for every member."""
+    organization = cast["tenant"].organization
+    all_channels = set(Channel.objects.filter(organization=organization).values_list("pk", flat=True))
+    for name, membership in cast["members"].items():
+        listed = set(
+            visibility.visible_channel_list(organization=organization, membership=membership).values_list(
+                "pk", flat=True
+            )
+        )
+        ids = visibility.visible_channel_ids(organization=organization, membership=membership)
+        read = all_channels if ids is None else set(ids.values_list("channel_id", flat=True))
+        by_id = set(
+            Channel.objects.filter(organization=organization)
+            .filter(visibility.visible_channel_id_filter(organization=organization, membership=membership, field="pk"))
+            .values_list("pk", flat=True)
+        )
+        filed = set(
+            Conversation.objects.filter(
+                visibility.visible_filter(organization=organization, membership=membership)
+            ).values_list("channel_id", flat=True)
+        )
+        assert listed == read == by_id, name
+        assert filed == listed & {cast["conversation"].channel_id}, name
+    seen = {
+        name
+        for name, m in cast["members"].items()
+        if cast["chat"].pk
+        in set(
+            Channel.objects.filter(
+                visibility.visible_channel_id_filter(organization=organization, membership=m, field="pk")
+            ).values_list("pk", flat=True)
+        )
+    }
+    assert seen == SEES_CHAT
