@@ -322,6 +322,10 @@ def main() -> int:
         from messenger.models import Conversation, Message
 
         counts = (Conversation.objects.count(), Message.objects.count())
+        # What the periodic job folds every minute (a --reuse run finds the last run's bulk actions).
+        from messenger import open_counts
+
+        open_counts.fold()
         agent = data["agent"]
 
         api = APIClient()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from channels import visibility
+from channels.models import Channel
 from helpdesk.converters import parse_id
 from helpdesk.exceptions import NotFound
 from helpdesk.models import Membership, Organization
@@ -172,17 +174,19 @@ def conversation_page(
     cursor: str | None,
     page_size: int,
     sort: ConversationSort = ConversationSort.NEWEST,
+    channels: Iterable[Channel] = (),
 ) -> ConversationPage:
     """A keyset page of ``conversation_list`` in ``sort`` (the sort it was listed in): the cost
     does not grow with how deep it is.
 
     The cursor is the sort key and id of the last row shown (newest: its last_message_at; the
     other sorts: messenger.conversation_order); an unreadable cursor, or one of another sort,
-    starts from the top.
+    starts from the top. ``channels``: the member's channels when the caller has read them
+    already (the inbox's channel menu): the rows take theirs from it instead of a query.
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     if sort != ConversationSort.NEWEST:
-        return _sorted_page(conversations, cursor=cursor, page_size=page_size, sort=sort)
+        return _sorted_page(conversations, cursor=cursor, page_size=page_size, sort=sort, channels=channels)
     position = _decode_cursor(cursor) if cursor else None
     if position is not None:
         when, pk = position
@@ -195,13 +199,29 @@ def conversation_page(
     rows = list(conversations[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
-    prefetch_related_objects(rows, "channel", "assignee")
-    with_labels(rows)
+    _with_relations(rows, channels=channels)
     return ConversationPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
 
 
+def _with_relations(rows: list[Conversation], *, channels: Iterable[Channel]) -> None:
+    """Each row's channel (from ``channels`` when there, else fetched), assignee and labels:
+    a query each at most, whatever the page's size."""
+    known = {channel.pk: channel for channel in channels}
+    for row in rows:
+        channel = known.get(row.channel_id)
+        if channel is not None:
+            Conversation.channel.field.set_cached_value(row, channel)
+    prefetch_related_objects(rows, "channel", "assignee")
+    with_labels(rows)
+
+
 def _sorted_page(
-    conversations: QuerySet[Conversation], *, cursor: str | None, page_size: int, sort: ConversationSort
+    conversations: QuerySet[Conversation],
+    *,
+    cursor: str | None,
+    page_size: int,
+    sort: ConversationSort,
+    channels: Iterable[Channel],
 ) -> ConversationPage:
     position = conversation_order.cursor_decode(sort, cursor) if cursor else None
     # Every page of a window_closing list classifies the windows at the time of its first page.
@@ -212,8 +232,7 @@ def _sorted_page(
     rows = list(conversations[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
-    prefetch_related_objects(rows, "channel", "assignee")
-    with_labels(rows)
+    _with_relations(rows, channels=channels)
     next_cursor = conversation_order.cursor_encode(sort, now=now, conversation=rows[-1]) if more and rows else None
     return ConversationPage(rows, next_cursor)
 

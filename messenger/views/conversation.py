@@ -81,11 +81,13 @@ def render_conversation_page(
     ("reply" or "note"); ``seen_at``: the time the composer showed the conversation, kept when
     the page comes back refused (else now); ``collision``: a colleague's reply to confirm."""
     organization, membership = request.organization, request.membership
-    context = conversation_list_context(request, active_id=conversation.pk, params=params)
+    # Read once: the channel menu, and each row's channel in the list beside.
+    channels = list(visibility_selectors.channel_list_visible(organization=organization, membership=membership))
+    context = conversation_list_context(request, active_id=conversation.pk, params=params, channels=channels)
     context.update(transcript_context(request, conversation))
     context.update(
         {
-            "channels": visibility_selectors.channel_list_visible(organization=organization, membership=membership),
+            "channels": channels,
             "assignable": visibility_selectors.member_list_assignable(
                 organization=organization, channel_id=conversation.channel_id
             ),

@@ -8,6 +8,7 @@ through ``messenger.selectors`` (the visibility rule and the filters).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -26,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from channels.icons import icon_url
+from channels.models import Channel
 from helpdesk import datetimes
 from helpdesk.converters import parse_id
 from helpdesk.names import user_name
@@ -226,12 +228,18 @@ def _mark_open_conversation_read(request: TenantRequest, conversations: list[Con
 
 
 def conversation_list_context(
-    request: TenantRequest, *, active_id: int | None, params: Any = None, active_is_open: bool = False
+    request: TenantRequest,
+    *,
+    active_id: int | None,
+    params: Any = None,
+    active_is_open: bool = False,
+    channels: Iterable[Channel] = (),
 ) -> dict[str, Any]:
     """What the list's templates show (the inbox page, the polled partial, and the list beside
     an open conversation); ``params``: the list's query (filters, cursor), the request's own
     query unless given; ``active_is_open``: the request comes from the page of the active
-    conversation (its polled list), which is then read."""
+    conversation (its polled list), which is then read; ``channels``: the member's channels,
+    when the page reads them anyway (its channel menu)."""
     organization, membership = request.organization, request.membership
     params = request.GET if params is None else params
     filters = filter_selectors.ConversationFilters.from_params(params)
@@ -240,7 +248,7 @@ def conversation_list_context(
     )
     cursor = params.get("cursor") or None
     page = conversation_selectors.conversation_page(
-        conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort
+        conversations, cursor=cursor, page_size=PAGE_SIZE, sort=filters.sort, channels=channels
     )
     counts = conversation_selectors.conversation_counts(organization=organization, membership=membership)
     saved = saved_views_context(request, current=filters.as_params())
@@ -311,10 +319,12 @@ def _view_tabs(
 @member_required
 @require_GET
 def inbox(request: TenantRequest) -> HttpResponse:
-    context = conversation_list_context(request, active_id=None)
-    context["channels"] = visibility_selectors.channel_list_visible(
-        organization=request.organization, membership=request.membership
+    # Read once: the channel menu, and each row's channel.
+    channels = list(
+        visibility_selectors.channel_list_visible(organization=request.organization, membership=request.membership)
     )
+    context = conversation_list_context(request, active_id=None, channels=channels)
+    context["channels"] = channels
     context["filter_labels"] = label_selectors.label_list(organization=request.organization)
     return render(request, "messenger/inbox/inbox.html", context)
 

@@ -414,10 +414,10 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
         Conversation.objects.filter(pk=conversation.pk).update(assignee=tenant_a.admin.user)
     client = web_client_for(tenant_a.agent)
     client.get(_url())
-    # session, user, membership (middleware), the page's conversations with their contacts,
-    # its channels, its assignees, its labels, the views' counts, the saved views (their counts:
-    # none to count), the channels and the labels of the filters
-    with django_assert_num_queries(11):
+    # session, user, membership (middleware), the channels (the filter's menu, and each row's),
+    # the page's conversations with their contacts, its assignees, its labels, the views' counts,
+    # the saved views (their counts: none to count), the labels of the filters
+    with django_assert_num_queries(10):
         response = client.get(_url())
     assert response.content.decode().count('class="hd-conversation-item') == rows
     with django_assert_num_queries(9):
@@ -522,6 +522,59 @@ def test_the_list_is_rendered_whole_while_the_cache_is_down(
         response = web_client_for(tenant_a.agent).get(_url("list/"))
     assert response.status_code == 200
     assert "山田 花子" in response.content.decode()
+
+
+def test_the_filter_form_is_kept_once_rendered_and_shows_a_renamed_channel_or_label_at_once(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from django.template.loader import get_template
+
+    from labels.models import Label
+
+    label = Label.objects.create(organization=tenant_a.organization, name="VIP", color="red")
+    client = web_client_for(tenant_a.agent)
+    form_template = get_template("messenger/inbox/_filters.html")
+    real_render = type(form_template).render
+    render = mock.Mock()
+
+    def counting_render(template: Any, *args: Any, **kwargs: Any) -> Any:
+        if template.template.name == form_template.template.name:
+            render()
+        return real_render(template, *args, **kwargs)
+
+    with mock.patch.object(type(form_template), "render", counting_render):
+        first = client.get(_url()).content.decode()
+        assert render.call_count == 1 and "Support chat" in first and "VIP" in first
+        assert client.get(_url()).content.decode().count("Support chat") == first.count("Support chat")
+        assert render.call_count == 1  # the same form, from the cache
+        # Other filters: another form (the state chosen is selected in it).
+        closed = client.get(_url("?state=closed")).content.decode()
+        assert render.call_count == 2 and '<option value="closed" selected>' in closed
+        Channel.objects.filter(pk=setup["mine"].pk).update(name="Support desk")
+        label.name = "Very important"
+        label.save()
+        renamed = client.get(_url()).content.decode()
+        assert render.call_count == 3
+        assert "Support desk" in renamed and "Very important" in renamed and "VIP" not in renamed
+
+
+def test_the_inbox_page_is_rendered_whole_while_the_cache_is_down(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    down = ConnectionError("cache down")
+    with (
+        mock.patch.object(cache, "get", side_effect=down),
+        mock.patch.object(cache, "set", side_effect=down),
+        mock.patch.object(cache, "get_many", side_effect=down),
+        mock.patch.object(cache, "set_many", side_effect=down),
+    ):
+        response = web_client_for(tenant_a.agent).get(_url())
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "山田 花子" in page and "Support chat" in page and 'name="state"' in page
 
 
 def test_the_transcript_shows_a_failure_reason_and_a_file_without_writing_on_the_messages(

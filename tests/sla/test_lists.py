@@ -16,9 +16,9 @@ from tickets.models import Ticket
 
 INBOX = "/o/alpha/inbox/"
 TICKETS = "/o/alpha/tickets/"
-# The pages' queries (session, user, membership, the rows, their channels, assignees, labels,
-# counts, filters…) whatever the number of rows: the SLA state is read from the rows themselves.
-QUERIES_INBOX = 10
+# The pages' queries (session, user, membership, the channels, the rows, their assignees,
+# labels, counts, filters…) whatever the number of rows: the SLA state is read from the rows.
+QUERIES_INBOX = 9
 QUERIES_TICKETS = 11
 
 
