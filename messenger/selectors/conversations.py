@@ -49,16 +49,19 @@ def conversation_list(
     filters: ConversationFilters | None = None,
 ) -> QuerySet[Conversation]:
     """The conversations the member sees, in the filters' view and sort (newest activity first
-    by default), filtered, with their contact and their SLA's kept times (one-to-one).
+    by default), filtered, with their contact, their SLA's kept times (one-to-one) and their
+    assignee.
 
-    Channels and assignees are not joined here: `conversation_page` fetches those of a page
-    apart (few rows, by primary key). Three more joins cost PostgreSQL more to plan than the
-    whole page costs to read."""
+    Channels are not joined here: `conversation_page` fetches those of a page apart (few rows,
+    by primary key), or takes them from the channels the caller read already. The assignee's
+    join costs PostgreSQL less to plan than a query of its own costs Django to build."""
     filters = filters or ConversationFilters()
     conversations = Conversation.objects.filter(
         visible_channel_filter(organization=organization, membership=membership)
     ).filter(conversation_filter(organization=organization, membership=membership, filters=filters))
-    return conversations.select_related("contact", "sla").order_by(*_order(filters.sort, now=timezone.now()))
+    return conversations.select_related("contact", "sla", "assignee").order_by(
+        *_order(filters.sort, now=timezone.now())
+    )
 
 
 def _order(sort: ConversationSort, *, now: Any) -> tuple[Any, ...]:
@@ -204,14 +207,14 @@ def conversation_page(
 
 
 def _with_relations(rows: list[Conversation], *, channels: Iterable[Channel]) -> None:
-    """Each row's channel (from ``channels`` when there, else fetched), assignee and labels:
-    a query each at most, whatever the page's size."""
+    """Each row's channel (from ``channels`` when there, else fetched) and labels: a query
+    each at most, whatever the page's size (the assignee came with the row)."""
     known = {channel.pk: channel for channel in channels}
     for row in rows:
         channel = known.get(row.channel_id)
         if channel is not None:
             Conversation.channel.field.set_cached_value(row, channel)
-    prefetch_related_objects(rows, "channel", "assignee")
+    prefetch_related_objects(rows, "channel")
     with_labels(rows)
 
 

@@ -415,12 +415,12 @@ def test_the_inbox_page_costs_the_same_queries_for_5_or_25_conversations(
     client = web_client_for(tenant_a.agent)
     client.get(_url())
     # session, user, membership (middleware), the channels (the filter's menu, and each row's),
-    # the page's conversations with their contacts, its assignees, its labels, the views' counts,
+    # the page's conversations with their contacts and assignees, its labels, the views' counts,
     # the saved views (their counts: none to count), the labels of the filters
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = client.get(_url())
     assert response.content.decode().count('class="hd-conversation-item') == rows
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(_url("list/"))
 
 
