@@ -143,6 +143,16 @@ def triggers_ensure() -> bool:
     return True
 
 
+def triggers_drop(*_args: Any) -> None:
+    """Drop every trigger of the counts (a migration back to before their table: the triggers
+    would write to a table that no longer exists). Takes RunPython's (apps, schema_editor)."""
+    if CONVERSATIONS not in set(connection.introspection.table_names()):
+        return
+    with connection.cursor() as cursor:
+        for name in sorted(_installed(cursor)):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"' + (f" ON {CONVERSATIONS}" if _pg() else ""))
+
+
 _REBUILD_SELECT = f"""
     SELECT organization_id, channel_id, assignee_id, COUNT(*) FROM {CONVERSATIONS}
     WHERE state = 'open' GROUP BY organization_id, channel_id, assignee_id"""  # noqa: S608

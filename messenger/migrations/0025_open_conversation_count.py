@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from messenger import open_counts
+
 
 class Migration(migrations.Migration):
 
@@ -26,6 +28,9 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='openconversationcount',
-            index=models.Index(fields=['organization_id', 'channel_id'], include=('assignee_id', 'delta'), name='open_count_channel_idx'),
+            index=models.Index(fields=['organization_id', 'channel_id', 'assignee_id', 'delta'], name='open_count_channel_idx'),
         ),
+        # The triggers are installed after migrate (messenger.open_counts.triggers_ensure); going
+        # back before this table drops them first.
+        migrations.RunPython(migrations.RunPython.noop, open_counts.triggers_drop),
     ]

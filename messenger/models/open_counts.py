@@ -27,9 +27,7 @@ class OpenConversationCount(models.Model):
         indexes = [
             # An agent's counts read their channels' rows from the index alone.
             models.Index(
-                fields=["organization_id", "channel_id"],
-                include=["assignee_id", "delta"],
-                name="open_count_channel_idx",
+                fields=["organization_id", "channel_id", "assignee_id", "delta"], name="open_count_channel_idx"
             )
         ]
 

@@ -227,3 +227,22 @@ def test_a_rebuild_counts_what_a_load_past_the_triggers_left_out(tenant_a: Tenan
 def test_the_rows_are_folded_every_minute() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["messenger-open-counts-fold"]
     assert (entry["task"], entry["schedule"]) == ("messenger.counts.fold", 60.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_going_back_before_the_counts_drops_their_triggers_and_migrating_again_puts_them_back(
+    tenant_a: Tenant, world: World
+) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", "messenger", "0024", verbosity=0)
+    try:
+        with connection.cursor() as cursor:
+            assert open_counts._installed(cursor) == set()
+        # Without the table, conversations are still written (no trigger writes to it).
+        factories.make_conversation(world.pages[0])
+    finally:
+        call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        assert open_counts._installed(cursor) == set(open_counts._triggers())
+    assert _kept(tenant_a.admin) == _counted(tenant_a.admin) == ConversationCounts(mine=0, unassigned=1, all=1)
