@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from unittest import mock
@@ -481,22 +483,29 @@ def test_a_conversation_page_costs_the_same_queries_for_a_short_or_long_transcri
     assert len(long.captured_queries) == len(short.captured_queries) + 1  # + the quoted messages' lookup
 
 
-def test_a_row_is_rendered_once_and_shown_again_from_the_cache_until_it_changes(
-    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
-) -> None:
+@contextmanager
+def _counting_renders(name: str) -> Iterator[mock.Mock]:
+    """A mock called at each rendering of the template ``name`` (the others render as usual)."""
     from django.template.loader import get_template
 
-    client = web_client_for(tenant_a.agent)
-    row_template = get_template("messenger/inbox/_conversation_row.html")
-    real_render = type(row_template).render
+    template_class = type(get_template(name))
+    real_render = template_class.render
     render = mock.Mock()
 
     def counting_render(template: Any, *args: Any, **kwargs: Any) -> Any:
-        if template.template.name == row_template.template.name:
+        if template.template.name == name:
             render()
         return real_render(template, *args, **kwargs)
 
-    with mock.patch.object(type(row_template), "render", counting_render):
+    with mock.patch.object(template_class, "render", counting_render):
+        yield render
+
+
+def test_a_row_is_rendered_once_and_shown_again_from_the_cache_until_it_changes(
+    tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
+) -> None:
+    client = web_client_for(tenant_a.agent)
+    with _counting_renders("messenger/inbox/_conversation_row.html") as render:
         first = client.get(_url("list/")).content.decode()
         assert render.call_count == 1
         again = client.get(_url("list/")).content.decode()
@@ -527,22 +536,11 @@ def test_the_list_is_rendered_whole_while_the_cache_is_down(
 def test_the_filter_form_is_kept_once_rendered_and_shows_a_renamed_channel_or_label_at_once(
     tenant_a: Tenant, web_client_for: Any, setup: dict[str, Any]
 ) -> None:
-    from django.template.loader import get_template
-
     from labels.models import Label
 
     label = Label.objects.create(organization=tenant_a.organization, name="VIP", color="red")
     client = web_client_for(tenant_a.agent)
-    form_template = get_template("messenger/inbox/_filters.html")
-    real_render = type(form_template).render
-    render = mock.Mock()
-
-    def counting_render(template: Any, *args: Any, **kwargs: Any) -> Any:
-        if template.template.name == form_template.template.name:
-            render()
-        return real_render(template, *args, **kwargs)
-
-    with mock.patch.object(type(form_template), "render", counting_render):
+    with _counting_renders("messenger/inbox/_filters.html") as render:
         first = client.get(_url()).content.decode()
         assert render.call_count == 1 and "Support chat" in first and "VIP" in first
         assert client.get(_url()).content.decode().count("Support chat") == first.count("Support chat")
