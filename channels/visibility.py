@@ -106,7 +106,8 @@ def visible_channel_ids(*, organization: Organization, membership: Membership) -
 
 def visible_channel_id_filter(*, organization: Organization, membership: Membership, field: str = "channel_id") -> Q:
     """The rule as a filter on a model whose ``field`` holds a channel's id (no foreign key):
-    ``visible_channel_ids`` as a condition."""
+    ``visible_channel_ids`` as a condition. It names channels only: the caller scopes the rows
+    to the organization (an admin's condition is empty)."""
     if _sees_nothing(organization=organization, membership=membership):
         return NOTHING
     if membership.role == Role.ADMIN:
