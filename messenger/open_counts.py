@@ -13,7 +13,8 @@ counting every open conversation at each poll.
   missing, or after a bulk load that bypassed them (bench/inbox.py).
 
 Folding and rebuilding are each one statement on PostgreSQL: a change committed meanwhile
-keeps its own rows, which the statement neither saw nor deleted. SQLite runs one writer at a
+keeps its own rows, which the statement neither saw nor deleted; they take turns (an advisory
+lock), since two at once would each keep what the other replaced. SQLite runs one writer at a
 time, so there they are a transaction of their own.
 """
 
@@ -158,7 +159,19 @@ _REBUILD_SELECT = f"""
     WHERE state = 'open' GROUP BY organization_id, channel_id, assignee_id"""  # noqa: S608
 
 
+# Folds and rebuilds take turns (PostgreSQL advisory lock, held to the end of the transaction):
+# each replaces rows it read, and two at once would each keep what the other replaced.
+_TURN_LOCK = 7_340_261
+
+
+def _take_turn(cursor: Any) -> None:
+    """Wait for a fold or rebuild running now; the next statement sees what it committed."""
+    if _pg():
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_TURN_LOCK])
+
+
 def _rebuild(cursor: Any) -> None:
+    _take_turn(cursor)
     if _pg():
         cursor.execute(
             f"WITH gone AS (DELETE FROM {TABLE}) INSERT INTO {TABLE} ({_COLUMNS}) {_REBUILD_SELECT}"  # noqa: S608
@@ -184,6 +197,7 @@ def fold() -> int:
     """Replace the rows by their sums, one per (channel, assignee) with open conversations.
     Returns how many rows there were."""
     with transaction.atomic(), connection.cursor() as cursor:
+        _take_turn(cursor)
         if _pg():
             cursor.execute(
                 f"""

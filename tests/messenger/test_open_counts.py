@@ -246,3 +246,32 @@ def test_going_back_before_the_counts_drops_their_triggers_and_migrating_again_p
     with connection.cursor() as cursor:
         assert open_counts._installed(cursor) == set(open_counts._triggers())
     assert _kept(tenant_a.admin) == _counted(tenant_a.admin) == ConversationCounts(mine=0, unassigned=1, all=1)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_rebuilds_at_once_take_turns_instead_of_each_keeping_its_own_counts(tenant_a: Tenant, world: World) -> None:
+    import threading
+
+    for _ in range(3):
+        factories.make_conversation(world.pages[0])
+    started, release = threading.Event(), threading.Event()
+
+    def first_rebuild() -> None:
+        try:
+            with transaction.atomic():
+                open_counts.rebuild()
+                started.set()
+                release.wait(5)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_rebuild)
+    thread.start()
+    assert started.wait(5)
+    # The second waits for the first to commit, then replaces what it wrote (not beside it).
+    threading.Timer(0.3, release.set).start()
+    open_counts.rebuild()
+    thread.join(5)
+    assert _kept(tenant_a.admin) == _counted(tenant_a.admin) == ConversationCounts(mine=0, unassigned=3, all=3)
