@@ -59,6 +59,8 @@ def test_the_inbox_and_a_conversation_work_with_no_policy_violation(
     # htmx (the list, the notification badge) and the inbox's script run.
     page.click("text=Aiko")
     page.wait_for_selector("text=Where is my parcel?")
+    # The composer's script listens from DOMContentLoaded: typing earlier is counted only then.
+    page.wait_for_load_state("domcontentloaded")
     page.fill("#composer-text", "On its way")
     assert page.inner_text("#composer-count [data-count]") == "10"
     # A select that submits its form on change (helpdesk/app.js, no onchange attribute).

@@ -178,7 +178,7 @@ def test_folding_leaves_one_row_per_channel_and_assignee_and_drops_the_empty_one
     assert OpenConversationCount.objects.count() == 2
 
 
-def test_an_admin_an_agent_and_a_stranger_each_count_what_they_see(tenant_a: Tenant, world: World) -> None:
+def test_an_admin_an_agent_and_an_inactive_member_each_count_what_they_see(tenant_a: Tenant, world: World) -> None:
     factories.make_conversation(world.pages[0], assignee=tenant_a.agent.user)
     factories.make_conversation(world.pages[0])
     factories.make_conversation(world.pages[1])
